@@ -1,0 +1,5 @@
+import SIPMessage
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    return 0
+}

@@ -1,0 +1,45 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Rampart: a security-first VoIP platform. Layers (see docs/architecture.md):
+// L0 sans-I/O cores, L1 SwiftNIO I/O, L2 services, L3 the `rampart` CLI.
+let package = Package(
+    name: "Rampart",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rampart", targets: ["rampart"]),
+        .library(name: "SIPMessage", targets: ["SIPMessage"]),
+        .library(name: "SDP", targets: ["SDP"]),
+        .library(name: "SIPAuth", targets: ["SIPAuth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // L0: sans-I/O cores.
+        .target(name: "SIPMessage"),
+        .target(name: "SDP"),
+        .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
+
+        // L3: the CLI.
+        .executableTarget(
+            name: "rampart",
+            dependencies: ["SIPMessage", "SDP", "SIPAuth", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Fuzz targets (libFuzzer entry points); see README "Fuzzing".
+        .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus"]),
+
+        // Benchmarks (run in release); see README "Performance".
+        .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
+
+        .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Vectors")]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
+        .testTarget(name: "RampartCLITests", dependencies: ["SIPMessage"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
