@@ -1,0 +1,138 @@
+/// One Via value (RFC 3261 §20.42): `SIP/2.0/UDP host:port;branch=...;received=...;rport`.
+public struct Via: Hashable, Sendable, CustomStringConvertible {
+    /// The `rport` parameter (RFC 3581): absent, requested (empty), or filled in by a server.
+    public enum RPort: Hashable, Sendable {
+        case absent
+        case requested
+        case value(UInt16)
+    }
+
+    /// Protocol name, normally `SIP`.
+    public var protocolName: String
+    /// Protocol version, normally `2.0`.
+    public var protocolVersion: String
+    /// Transport, uppercased (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS`, or unknown tokens).
+    public var transport: String
+    /// The sent-by host.
+    public var host: SIPHost
+    /// The sent-by port, if given.
+    public var port: UInt16?
+    /// The parameters, as written.
+    public var parameters: [SIPParameter]
+
+    /// Creates a Via value.
+    public init(transport: String, host: SIPHost, port: UInt16?, parameters: [SIPParameter]) {
+        self.protocolName = "SIP"
+        self.protocolVersion = "2.0"
+        self.transport = transport.uppercased()
+        self.host = host
+        self.port = port
+        self.parameters = parameters
+    }
+
+    /// The `branch` parameter (RFC 3261 §8.1.1.7).
+    public var branch: String? { parameters.value(named: "branch") }
+    /// Whether the branch carries the RFC 3261 magic cookie `z9hG4bK`.
+    public var hasRFC3261Branch: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
+    /// The `received` parameter (RFC 3261 §18.2.1).
+    public var received: SIPHost? { parameters.value(named: "received").flatMap(SIPHost.parseAddress) }
+    /// The `maddr` parameter.
+    public var maddr: String? { parameters.value(named: "maddr") }
+    /// The `ttl` parameter, 0-255.
+    public var ttl: UInt8? { parameters.value(named: "ttl").flatMap { UInt8($0) } }
+    /// The `rport` parameter (RFC 3581 §4).
+    public var rport: RPort {
+        guard let value = parameters.value(named: "rport") else { return .absent }
+        if value.isEmpty { return .requested }
+        return UInt16(value).map(RPort.value) ?? .absent
+    }
+
+    /// Parses a single Via value.
+    /// - Throws: ``SIPParseError/Code/malformedVia``.
+    public init(_ text: String) throws(SIPParseError) {
+        self = try withScanner(text) { (scanner) throws(SIPParseError) -> Via in
+            let via = try Via.parse(&scanner)
+            try scanner.expectEnd(error: .malformedVia)
+            return via
+        }
+    }
+
+    static func parse(_ scanner: inout SIPValueScanner) throws(SIPParseError) -> Via {
+        func fail(_ reason: String) -> SIPParseError { SIPParseError(.malformedVia, reason, offset: scanner.position) }
+        scanner.skipLWS()
+        guard let name = scanner.token(), scanner.consumeSeparator(UInt8(ascii: "/")),
+            let version = scanner.token(), scanner.consumeSeparator(UInt8(ascii: "/")),
+            let transport = scanner.token()
+        else { throw fail("malformed sent-protocol") }
+        guard scanner.skipLWS() else { throw fail("no whitespace before sent-by") }
+        let hostStart = scanner.position
+        if scanner.peek == UInt8(ascii: "[") {
+            while let byte = scanner.peek, byte != UInt8(ascii: "]") { scanner.position += 1 }
+            guard scanner.consume(UInt8(ascii: "]")) else { throw fail("unterminated IPv6 reference") }
+        } else {
+            while let byte = scanner.peek, SIPGrammar.isAlphanum(byte) || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: ".")
+            {
+                scanner.position += 1
+            }
+        }
+        let host = try SIPHost.parse(scanner.bytes, hostStart..<scanner.position)
+        var port: UInt16? = nil
+        if scanner.consumeSeparator(UInt8(ascii: ":")) {
+            guard case .some(.some(let value)) = scanner.number(maxValue: 65535) else { throw fail("invalid port") }
+            port = UInt16(value)
+        }
+        let parameters = try scanner.genericParameters(error: .malformedVia)
+        var via = Via(transport: scanner.string(transport), host: host, port: port, parameters: parameters)
+        via.protocolName = scanner.string(name)
+        via.protocolVersion = scanner.string(version)
+        guard via.protocolName.caseInsensitiveEquals("SIP") else { throw fail("protocol is not SIP") }
+        // Known parameters must be well-formed (RFC 3261 §20.42, RFC 3581).
+        if let received = parameters.value(named: "received"), SIPHost.parseAddress(received) == nil {
+            throw fail("received is not an IP address")
+        }
+        if let ttl = parameters.value(named: "ttl"), UInt8(ttl) == nil { throw fail("ttl out of range") }
+        if let rport = parameters.value(named: "rport"), !rport.isEmpty, UInt16(rport) == nil {
+            throw fail("invalid rport")
+        }
+        if let branch = parameters.first(named: "branch"), branch.value?.isEmpty ?? true { throw fail("empty branch") }
+        return via
+    }
+
+    public var description: String {
+        var text = "\(protocolName)/\(protocolVersion)/\(transport) \(host)"
+        if let port { text += ":\(port)" }
+        return text + parameters.serialized
+    }
+}
+
+/// The CSeq header (RFC 3261 §20.16): a sequence number below 2^31 and a method.
+public struct CSeq: Hashable, Sendable, CustomStringConvertible {
+    /// The sequence number, below 2^31 (RFC 3261 §8.1.1.5).
+    public var sequenceNumber: UInt32
+    /// The method.
+    public var method: SIPMethod
+
+    /// Creates a CSeq.
+    public init(sequenceNumber: UInt32, method: SIPMethod) {
+        self.sequenceNumber = sequenceNumber
+        self.method = method
+    }
+
+    static func parse(_ scanner: inout SIPValueScanner) throws(SIPParseError) -> CSeq {
+        scanner.skipLWS()
+        guard case .some(let parsed) = scanner.number(maxValue: UInt64(Int32.max)) else {
+            throw SIPParseError(.malformedCSeq, "CSeq does not start with a number")
+        }
+        guard let number = parsed else {
+            throw SIPParseError(.malformedCSeq, "CSeq number is not below 2^31 (RFC 3261 §8.1.1.5)")
+        }
+        guard scanner.skipLWS(), let method = scanner.token() else {
+            throw SIPParseError(.malformedCSeq, "CSeq method missing")
+        }
+        try scanner.expectEnd(error: .malformedCSeq)
+        return CSeq(sequenceNumber: UInt32(number), method: SIPMethod(scanner.string(method)))
+    }
+
+    public var description: String { "\(sequenceNumber) \(method)" }
+}
