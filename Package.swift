@@ -30,13 +30,13 @@ let package = Package(
         ),
 
         // Fuzz targets (libFuzzer entry points); see README "Fuzzing".
-        .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus", "corpus-work", "crash"]),
+        .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus", "corpus-work", "crash"]),
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
 
-        .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Vectors")]),
+        .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "RampartCLITests", dependencies: ["SIPMessage"]),
