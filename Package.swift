@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
-        .testTarget(name: "RampartCLITests", dependencies: ["SIPMessage"]),
+        .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )
