@@ -68,15 +68,15 @@ let ok = message([
 
 nonisolated(unsafe) var sink = 0  // keeps results alive; single-threaded
 
-/// What a router reads: framing, then Via, From/To tags, Call-ID and CSeq.
+/// What a router reads: framing, then the top Via, the From and To tags, Call-ID and CSeq.
 @inline(never) func routeParse(_ bytes: [UInt8]) throws {
     let message = try SIPMessage.parse(bytes)
     let via = try message.topVia()
-    let from = try message.from()
-    let to = try message.to()
+    let fromTag = try message.fromTag()
+    let toTag = try message.toTag()
     let callID = try message.callID()
     let cseq = try message.cseq()
-    sink &+= (via.branch?.utf8.count ?? 0) &+ (from.tag?.utf8.count ?? 0) &+ (to.tag?.utf8.count ?? 0)
+    sink &+= (via.branch?.utf8.count ?? 0) &+ (fromTag?.utf8.count ?? 0) &+ (toTag?.utf8.count ?? 0)
         &+ callID.utf8.count &+ Int(cseq.sequenceNumber)
 }
 

@@ -16,37 +16,13 @@ enum SIPGrammar {
         static let uric = CharClass(rawValue: 1 << 11)  // RFC 2396 uric: reserved / unreserved / escaped
     }
 
-    static let table: [CharClass] = {
-        var table = [CharClass](repeating: [], count: 256)
-        func add(_ chars: String, _ cls: CharClass) {
-            for byte in chars.utf8 { table[Int(byte)].insert(cls) }
-        }
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") {
-            table[Int(byte)].formUnion([.alphanum, .digit, .hex])
-        }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)].formUnion([.alphanum, .alpha]) }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)].formUnion([.alphanum, .alpha]) }
-        add("abcdefABCDEF", .hex)
-        for index in 0..<256 where table[index].contains(.alphanum) {
-            table[index].formUnion([.token, .unreserved, .word, .uric])
-        }
-        add("-.!%*_+`'~", .token)
-        add("-_.!~*'()", .unreserved)
-        add("&=+$,;?/", .userUnreserved)
-        add("&=+$,", .passwordExtra)
-        add("[]/:&+$", .paramUnreserved)
-        add("[]/?:+$", .hnvUnreserved)
-        add("-.!%*_+`'~()<>:\\\"/[]?{}", .word)
-        add(";/?:@&=+$,-_.!~*'()%[]#", .uric)
-        return table
-    }()
 
-    @inline(__always) static func isToken(_ byte: UInt8) -> Bool { table[Int(byte)].contains(.token) }
+    @inline(__always) static func isToken(_ byte: UInt8) -> Bool { classBits[Int(byte)] & CharClass.token.rawValue != 0 }
     @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
-    @inline(__always) static func isAlpha(_ byte: UInt8) -> Bool { table[Int(byte)].contains(.alpha) }
-    @inline(__always) static func isAlphanum(_ byte: UInt8) -> Bool { table[Int(byte)].contains(.alphanum) }
-    @inline(__always) static func isHex(_ byte: UInt8) -> Bool { table[Int(byte)].contains(.hex) }
-    @inline(__always) static func has(_ byte: UInt8, _ cls: CharClass) -> Bool { !table[Int(byte)].isDisjoint(with: cls) }
+    @inline(__always) static func isAlpha(_ byte: UInt8) -> Bool { classBits[Int(byte)] & CharClass.alpha.rawValue != 0 }
+    @inline(__always) static func isAlphanum(_ byte: UInt8) -> Bool { classBits[Int(byte)] & CharClass.alphanum.rawValue != 0 }
+    @inline(__always) static func isHex(_ byte: UInt8) -> Bool { classBits[Int(byte)] & CharClass.hex.rawValue != 0 }
+    @inline(__always) static func has(_ byte: UInt8, _ cls: CharClass) -> Bool { classBits[Int(byte)] & cls.rawValue != 0 }
     /// SP or HTAB.
     @inline(__always) static func isWSP(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
     /// Whitespace inside an already framed header value: folds (CRLF WSP) were validated by the framer.
@@ -67,8 +43,9 @@ enum SIPGrammar {
 
     /// Case-insensitive ASCII comparison of raw bytes against a lowercase literal.
     static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lower: StaticString) -> Bool {
-        guard range.count == lower.utf8CodeUnitCount else { return false }
+        guard range.count == lower.utf8CodeUnitCount, range.count > 0 else { return range.isEmpty && lower.utf8CodeUnitCount == 0 }
         let literal = lower.utf8Start
+        if lowercased(bytes[range.lowerBound]) != literal[0] { return false }
         var index = 0
         for position in range {
             if lowercased(bytes[position]) != literal[index] { return false }
@@ -81,6 +58,8 @@ enum SIPGrammar {
 extension String {
     /// Case-insensitive ASCII equality, without allocating.
     func caseInsensitiveEquals(_ other: String) -> Bool {
+        if self == other { return true }
+        guard utf8.count == other.utf8.count else { return false }
         var left = utf8.makeIterator()
         var right = other.utf8.makeIterator()
         while true {

@@ -44,7 +44,7 @@ public struct SIPHeaderField: Sendable, CustomStringConvertible {
         let bytes = Array(name.utf8) + Array(": ".utf8) + Array(trimmed.utf8)
         let nameEnd = name.utf8.count
         self.init(
-            kind: SIPHeaderKind.identify(Array(name.utf8)), rawLine: bytes[...], nameEnd: nameEnd,
+            kind: SIPHeaderKind.identify(name), rawLine: bytes[...], nameEnd: nameEnd,
             valueRange: nameEnd + 2..<bytes.count, isFolded: false)
     }
 
@@ -111,34 +111,4 @@ public struct SIPHeaderField: Sendable, CustomStringConvertible {
 
     /// `Name: value` as written.
     public var description: String { String(decoding: rawLine, as: UTF8.self) }
-}
-
-extension SIPHeaderKind {
-    private static let byLength: [[(SIPHeaderKind, [UInt8])]] = {
-        var table = [[(SIPHeaderKind, [UInt8])]](repeating: [], count: 32)
-        for kind in SIPHeaderKind.allCases where kind != .other {
-            let lower = Array(kind.canonicalName.lowercased().utf8)
-            table[lower.count].append((kind, lower))
-            if let compact = kind.compactForm {
-                table[1].append((kind, Array(String(compact).utf8)))
-            }
-        }
-        return table
-    }()
-
-    /// Identifies a header by name, case-insensitively, compact forms included.
-    public static func identify<Bytes: Collection<UInt8>>(_ name: Bytes) -> SIPHeaderKind where Bytes.Index == Int {
-        let count = name.count
-        guard count < byLength.count else { return .other }
-        let first = SIPGrammar.lowercased(name[name.startIndex])
-        candidates: for (kind, lower) in byLength[count] where lower[0] == first {
-            var index = name.startIndex + 1
-            for expected in lower.dropFirst() {
-                if SIPGrammar.lowercased(name[index]) != expected { continue candidates }
-                index += 1
-            }
-            return kind
-        }
-        return .other
-    }
 }

@@ -4,14 +4,14 @@ extension SIPMessage {
     /// The only field of a kind; nil if absent.
     /// - Throws: ``SIPParseError/Code/duplicateHeader`` if the header appears more than once.
     public func singleField(_ kind: SIPHeaderKind) throws(SIPParseError) -> SIPHeaderField? {
-        var found: SIPHeaderField? = nil
-        for header in headers where header.kind == kind {
+        var found: Int? = nil
+        for index in headers.indices where headers[index].kind == kind {
             guard found == nil else {
                 throw SIPParseError(.duplicateHeader, "header may appear only once", headerName: kind.canonicalName)
             }
-            found = header
+            found = index
         }
-        return found
+        return found.map { headers[$0] }
     }
 
     func requiredField(_ kind: SIPHeaderKind) throws(SIPParseError) -> SIPHeaderField {
@@ -65,6 +65,37 @@ extension SIPMessage {
     /// The To header (RFC 3261 §20.39).
     /// - Throws: as ``from()``.
     public func to() throws(SIPParseError) -> SIPAddress { try address(.to) }
+
+    /// The From tag, read without parsing the URI: what a router needs to match a dialog (RFC 3261 §12).
+    /// The full grammar is checked by ``from()`` and ``validate(options:)``.
+    /// - Throws: ``SIPParseError/Code/missingHeader``, ``SIPParseError/Code/duplicateHeader``,
+    ///   ``SIPParseError/Code/malformedAddress``.
+    public func fromTag() throws(SIPParseError) -> String? { try tag(.from) }
+
+    /// The To tag, read without parsing the URI (see ``fromTag()``).
+    public func toTag() throws(SIPParseError) -> String? { try tag(.to) }
+
+    private func tag(_ kind: SIPHeaderKind) throws(SIPParseError) -> String? {
+        try requiredField(kind).parse { (scanner) throws(SIPParseError) -> String? in
+            // Skip the display name and the address: a quoted string, then <...>; or a bare addr-spec.
+            scanner.skipLWS()
+            if scanner.peek == UInt8(ascii: "\"") { _ = try scanner.quotedString() }
+            var bracketed = false
+            while let byte = scanner.peek {
+                if byte == UInt8(ascii: "<") { bracketed = true }
+                if byte == UInt8(ascii: ">") || !bracketed && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: ",")) {
+                    break
+                }
+                scanner.position += 1
+            }
+            if bracketed, !scanner.consume(UInt8(ascii: ">")) {
+                throw SIPParseError(.malformedAddress, "missing >")
+            }
+            let parameters = try scanner.genericParameters(error: .malformedAddress)
+            try scanner.expectEnd(error: .malformedAddress)
+            return parameters.value(named: "tag")
+        }
+    }
 
     /// The Call-ID (RFC 3261 §20.8): `word [ "@" word ]`.
     /// - Throws: ``SIPParseError/Code/missingHeader``, ``SIPParseError/Code/duplicateHeader``,

@@ -83,22 +83,30 @@ struct HeadParser {
         self.limits = limits
     }
 
-    /// Byte classes for line scanning: 0 ordinary, 1 CR, 2 LF, 3 forbidden control character.
-    static let lineClass: [UInt8] = {
-        var table = [UInt8](repeating: 0, count: 256)
-        for byte in 0..<0x20 where byte != 0x09 { table[byte] = 3 }
-        table[0x7F] = 3
-        table[0x0D] = 1
-        table[0x0A] = 2
-        return table
-    }()
 
     /// Finds the end of the line starting at `position`: returns the index of its CR (the LF follows).
     mutating func lineEnd() throws(SIPParseError) -> Int? {
         var index = position
         let end = buffer.count
+        // Eight bytes at a time while none is a control character (< 0x20 or 0x7F): SWAR tests on a word.
+        if let base = buffer.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= end {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let below0x20 = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
+                let del = word ^ 0x7F7F_7F7F_7F7F_7F7F
+                let isDEL = (del &- 0x0101_0101_0101_0101) & ~del & 0x8080_8080_8080_8080
+                if below0x20 | isDEL != 0 { break }
+                index += 8
+            }
+        }
         while index < end {
-            switch HeadParser.lineClass[Int(buffer[index])] {
+            let byte = buffer[index]
+            if byte >= 0x20 && byte != 0x7F {  // the common case: printable ASCII or UTF-8
+                index += 1
+                continue
+            }
+            switch SIPGrammar.lineClass[Int(byte)] {
             case 0:
                 index += 1
             case 1:

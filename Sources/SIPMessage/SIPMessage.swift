@@ -122,11 +122,14 @@ public struct SIPMessage: Sendable {
     public func fields(_ kind: SIPHeaderKind) -> [SIPHeaderField] { headers.filter { $0.kind == kind } }
 
     /// The first field of a kind.
-    public func firstField(_ kind: SIPHeaderKind) -> SIPHeaderField? { headers.first { $0.kind == kind } }
+    public func firstField(_ kind: SIPHeaderKind) -> SIPHeaderField? {
+        for index in headers.indices where headers[index].kind == kind { return headers[index] }
+        return nil
+    }
 
     /// Every field with this name (case-insensitive; compact forms match their long names).
     public func fields(named name: String) -> [SIPHeaderField] {
-        let kind = SIPHeaderKind.identify(Array(name.utf8))
+        let kind = SIPHeaderKind.identify(name)
         if kind != .other { return fields(kind) }
         return headers.filter { $0.kind == .other && $0.name.caseInsensitiveEquals(name) }
     }

@@ -87,15 +87,23 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
         via.protocolName = scanner.string(name)
         via.protocolVersion = scanner.string(version)
         guard via.protocolName.caseInsensitiveEquals("SIP") else { throw fail("protocol is not SIP") }
-        // Known parameters must be well-formed (RFC 3261 §20.42, RFC 3581).
-        if let received = parameters.value(named: "received"), SIPHost.parseAddress(received) == nil {
-            throw fail("received is not an IP address")
+        // Known parameters must be well-formed (RFC 3261 §20.42, RFC 3581); one pass over them.
+        for parameter in parameters {
+            switch parameter.name.utf8.count {
+            case 3 where parameter.name.caseInsensitiveEquals("ttl"):
+                guard let ttl = parameter.value, UInt8(ttl) != nil else { throw fail("ttl out of range") }
+            case 5 where parameter.name.caseInsensitiveEquals("rport"):
+                if let rport = parameter.value, !rport.isEmpty, UInt16(rport) == nil { throw fail("invalid rport") }
+            case 6 where parameter.name.caseInsensitiveEquals("branch"):
+                guard let branch = parameter.value, !branch.isEmpty else { throw fail("empty branch") }
+            case 8 where parameter.name.caseInsensitiveEquals("received"):
+                guard let received = parameter.value, SIPHost.parseAddress(received) != nil else {
+                    throw fail("received is not an IP address")
+                }
+            default:
+                break
+            }
         }
-        if let ttl = parameters.value(named: "ttl"), UInt8(ttl) == nil { throw fail("ttl out of range") }
-        if let rport = parameters.value(named: "rport"), !rport.isEmpty, UInt16(rport) == nil {
-            throw fail("invalid rport")
-        }
-        if let branch = parameters.first(named: "branch"), branch.value?.isEmpty ?? true { throw fail("empty branch") }
         return via
     }
 
