@@ -90,17 +90,34 @@ public struct SDPFingerprint: Hashable, Sendable, CustomStringConvertible {
             throw SDPParseError(.invalidFingerprint, reason: "fingerprint must be <hash-func> <hex pairs>")
         }
         let function = HashFunction(name: String(fields[0]))
-        let pairs = Syntax.split(fields[1], on: UInt8(ascii: ":"))
-        guard pairs.count <= 64 else {
+        // `2HEX *(":" 2HEX)`: every third character is a colon, so the text is 3n-1 long.
+        let text = fields[1].utf8
+        guard (text.count + 1) % 3 == 0 else {
+            throw SDPParseError(.invalidFingerprint, reason: "fingerprint must be colon-separated two-digit hex bytes")
+        }
+        guard (text.count + 1) / 3 <= 64 else {
             throw SDPParseError(.invalidFingerprint, reason: "fingerprint is longer than 64 bytes")
         }
         var digest: [UInt8] = []
-        digest.reserveCapacity(pairs.count)
-        for pair in pairs {
-            guard pair.utf8.count == 2, let byte = Syntax.hexBytes(pair)?.first else {
-                throw SDPParseError(.invalidFingerprint, reason: "fingerprint must be colon-separated two-digit hex bytes")
+        digest.reserveCapacity((text.count + 1) / 3)
+        var high: UInt8 = 0
+        for (offset, byte) in text.enumerated() {
+            switch offset % 3 {
+            case 0:
+                guard let value = Syntax.hexValue(byte) else {
+                    throw SDPParseError(.invalidFingerprint, reason: "fingerprint must be colon-separated two-digit hex bytes")
+                }
+                high = value
+            case 1:
+                guard let value = Syntax.hexValue(byte) else {
+                    throw SDPParseError(.invalidFingerprint, reason: "fingerprint must be colon-separated two-digit hex bytes")
+                }
+                digest.append(high << 4 | value)
+            default:
+                guard byte == UInt8(ascii: ":") else {
+                    throw SDPParseError(.invalidFingerprint, reason: "fingerprint must be colon-separated two-digit hex bytes")
+                }
             }
-            digest.append(byte)
         }
         if let expected = function.digestLength, digest.count != expected {
             throw SDPParseError(

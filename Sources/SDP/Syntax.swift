@@ -71,6 +71,7 @@ enum Syntax {
     static func fields<S: StringProtocol>(_ text: S, maxFields: Int = Int.max) -> [Substring]?
     where S.SubSequence == Substring {
         var result: [Substring] = []
+        result.reserveCapacity(8)
         var start = text.startIndex
         var index = text.startIndex
         let utf8 = text.utf8
@@ -94,6 +95,7 @@ enum Syntax {
     /// Splits on `separator` keeping empty pieces.
     static func split(_ text: Substring, on separator: UInt8) -> [Substring] {
         var result: [Substring] = []
+        result.reserveCapacity(4)
         var start = text.startIndex
         var index = text.startIndex
         let utf8 = text.utf8
