@@ -103,7 +103,7 @@ public enum SDPMediaProtocol: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether the RTP profile is a secure one (`SAVP` or `SAVPF`, RFC 3711 §1 / RFC 5124):
+    /// Whether the RTP profile is a secure one (`SAVP` or `SAVPF`, RFC 3711 / RFC 5124):
     /// the last component decides, case-insensitively.
     public var isSecureRTPProfile: Bool {
         guard isRTP else { return false }

@@ -5,7 +5,7 @@
 /// Classification rules, applied in order (see ``MediaSecurity/classify(_:in:)``):
 /// 1. Port 0 without `a=bundle-only` → ``disabled``: the stream is rejected or not to be used
 ///    (RFC 3264 §5.1, §6). With `a=bundle-only` a port of 0 means the section is bundled
-///    (RFC 8843 §6), so it is classified by the rules below.
+///    (RFC 8843), so it is classified by the rules below.
 /// 2. A protocol that is not RTP (`udptl`, `UDP/DTLS/SCTP`, `TCP/MSRP`, ...) → ``notRTP``.
 /// 3. A secure profile over (D)TLS (`UDP/TLS/RTP/SAVP`, `UDP/TLS/RTP/SAVPF`, RFC 5764 §8):
 ///    with an `a=fingerprint` (media level, else session level, RFC 8122 §5) → ``dtlsSRTP(fingerprints:)``;

@@ -101,8 +101,8 @@ public struct SDPFormatParameters: Hashable, Sendable, CustomStringConvertible {
         Syntax.decimal(format, maximum: 127).map { UInt8($0) }
     }
 
-    /// The parameters split as the common `name=value;name=value` convention (RFC 6871-style
-    /// lists used by most codecs), with spaces around entries trimmed. Formats that do not use
+    /// The parameters split by the `name=value;name=value` convention most codecs use, with
+    /// spaces around entries trimmed. Formats that do not use
     /// this convention (telephone-event, for one) yield one entry with the whole text as its name.
     public var parameterList: [SDPFormatParameter] {
         Syntax.split(parameters[...], on: UInt8(ascii: ";")).compactMap { entry in
@@ -307,7 +307,7 @@ extension MediaDescription {
         return try? PacketTime.parse(value)
     }
 
-    /// Whether `a=bundle-only` is present (RFC 8843 §6): a port of 0 then means "bundled", not
+    /// Whether `a=bundle-only` is present (RFC 8843): a port of 0 then means "bundled", not
     /// "disabled".
     public var isBundleOnly: Bool {
         attributes.contains { $0.name == SDPAttributeName.bundleOnly && $0.value == nil }

@@ -358,11 +358,11 @@ public struct SDESCryptoAttribute: Hashable, Sendable, CustomStringConvertible, 
         self.init(tag: UInt32(tag), suite: suite, keyParams: keys, sessionParams: fields[3...].map(String.init))
     }
 
-    /// Whether `UNENCRYPTED_SRTP` is set: SRTP payloads are NOT encrypted (RFC 4568 §6.3.2).
+    /// Whether `UNENCRYPTED_SRTP` is set: SRTP payloads are NOT encrypted (RFC 4568 §6.3).
     public var isSRTPUnencrypted: Bool { sessionParams.contains("UNENCRYPTED_SRTP") }
-    /// Whether `UNENCRYPTED_SRTCP` is set: SRTCP payloads are NOT encrypted (RFC 4568 §6.3.2).
+    /// Whether `UNENCRYPTED_SRTCP` is set: SRTCP payloads are NOT encrypted (RFC 4568 §6.3).
     public var isSRTCPUnencrypted: Bool { sessionParams.contains("UNENCRYPTED_SRTCP") }
-    /// Whether `UNAUTHENTICATED_SRTP` is set: SRTP packets are NOT authenticated (RFC 4568 §6.3.3).
+    /// Whether `UNAUTHENTICATED_SRTP` is set: SRTP packets are NOT authenticated (RFC 4568 §6.3).
     public var isSRTPUnauthenticated: Bool { sessionParams.contains("UNAUTHENTICATED_SRTP") }
 
     /// The wire form of the value (after `a=crypto:`). It contains keys: do not log it.

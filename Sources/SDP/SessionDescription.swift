@@ -1,7 +1,7 @@
 /// A parsed SDP session description (RFC 8866 §5): the session-level fields followed by zero
 /// or more media sections.
 ///
-/// Parse with ``init(parsing:limits:)-(String,_)``; produce wire text with
+/// Parse with `init(parsing:limits:)`; produce wire text with
 /// ``serialized(limits:)``. Parsing is strict: lines must follow the RFC 8866 §5 order, every
 /// field must match its grammar, recognised attributes (see ``MediaDescription``) must be valid,
 /// and every size is bounded by ``SDPParseLimits``. The only leniencies are those deployed stacks
@@ -79,7 +79,7 @@ public struct SessionDescription: Hashable, Sendable, CustomStringConvertible, S
     ///
     /// The size limit is checked before anything is copied or scanned.
     ///
-    /// - Throws: ``SDPParseError``; see ``init(parsing:limits:)-(String,_)``.
+    /// - Throws: ``SDPParseError``; see `init(parsing:limits:)`.
     public init<Bytes: Collection>(parsing bytes: Bytes, limits: SDPParseLimits = .default) throws(SDPParseError)
     where Bytes.Element == UInt8 {
         guard bytes.count <= limits.maxTotalBytes else {
@@ -106,8 +106,10 @@ public struct SessionDescription: Hashable, Sendable, CustomStringConvertible, S
     /// The check makes it impossible to emit a line break, a control character or a malformed
     /// field smuggled in through a hand-built value (SDP injection), and guarantees
     /// `SessionDescription(parsing: x.serialized()) == x`. A description that came from the parser
-    /// always passes, and for canonical input (CRLF endings, no leading zeros in numbers, no
-    /// `/`-less spellings the renderer would change) the text is byte-identical to the input.
+    /// always passes, and for canonical input (CRLF endings on every line, numbers without leading
+    /// zeros) the text is byte-identical to the input. The re-parse applies `limits`; a
+    /// description parsed from LF-only text close to ``SDPParseLimits/maxTotalBytes`` grows by one
+    /// byte per line, so pass roomier limits for those.
     ///
     /// - Throws: the ``SDPParseError`` the re-parse raises (for example
     ///   ``SDPParseError/Code/invalidCharacter`` or ``SDPParseError/Code/invalidCrypto``), or
