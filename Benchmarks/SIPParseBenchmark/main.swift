@@ -96,6 +96,8 @@ nonisolated(unsafe) var sink = 0  // keeps results alive; single-threaded
 }
 
 let seconds = Double(CommandLine.arguments.dropFirst().first ?? "") ?? 0.5
+/// Optional second argument: run only the cases whose label contains it (for profilers).
+let only = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
 
 func measure(_ body: ([UInt8]) throws -> Void, _ bytes: [UInt8]) -> Double {
     let clock = ContinuousClock()
@@ -128,9 +130,10 @@ func format(_ rate: Double) -> String {
 print("SIP parse benchmark: single thread, \(seconds)s x 5 per case, median")
 print("case                          bytes   parses/s       ratio to anchor")
 for (name, bytes) in [("INVITE+SDP", invite), ("REGISTER+auth", register), ("200 OK+SDP", ok)] {
+    if let only, !name.contains(only) { continue }
     let anchor = measure(anchorScan, bytes)
     let route = measure(routeParse, bytes)
-    let full = measure(fullParse, bytes)
+    let full = only == nil ? measure(fullParse, bytes) : 0
     func row(_ label: String, _ rate: Double) {
         print("\(label.padding(toLength: 28, withPad: " ", startingAt: 0))  \(String(bytes.count).padding(toLength: 6, withPad: " ", startingAt: 0))  \(format(rate).padding(toLength: 13, withPad: " ", startingAt: 0))  \(String(format: "%.3f", rate / anchor))")
     }

@@ -42,6 +42,7 @@ enum SIPGrammar {
     }
 
     /// Case-insensitive ASCII comparison of raw bytes against a lowercase literal.
+    @inline(__always)
     static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lower: StaticString) -> Bool {
         guard range.count == lower.utf8CodeUnitCount, range.count > 0 else { return range.isEmpty && lower.utf8CodeUnitCount == 0 }
         let literal = lower.utf8Start

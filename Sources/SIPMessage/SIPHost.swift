@@ -77,10 +77,12 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
         guard SIPGrammar.isAlpha(bytes[lastLabelStart]) else {
             throw SIPParseError(.invalidHost, "top label must start with a letter")
         }
-        var lower = [UInt8]()
-        lower.reserveCapacity(range.count)
-        for index in range { lower.append(SIPGrammar.lowercased(bytes[index])) }
-        return String(decoding: lower, as: UTF8.self)
+        let slice = UnsafeBufferPointer(rebasing: bytes[range])
+        guard slice.contains(where: { $0 &- 0x41 < 26 }) else { return String(decoding: slice, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: range.count) { out in
+            for (offset, byte) in slice.enumerated() { out[offset] = SIPGrammar.lowercased(byte) }
+            return range.count
+        }
     }
 
     /// Strict dotted quad: four decimal octets 0-255 without leading zeros.

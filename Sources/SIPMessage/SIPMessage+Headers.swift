@@ -91,9 +91,34 @@ extension SIPMessage {
             if bracketed, !scanner.consume(UInt8(ascii: ">")) {
                 throw SIPParseError(.malformedAddress, "missing >")
             }
-            let parameters = try scanner.genericParameters(error: .malformedAddress)
+            // The header parameters, checked as generic-params, keeping only the tag (no array is built).
+            var tag: String? = nil
+            var count = 0
+            while scanner.consumeSeparator(UInt8(ascii: ";")) {
+                guard let name = scanner.token() else {
+                    throw SIPParseError(.malformedAddress, "empty or malformed parameter name", offset: scanner.position)
+                }
+                let isTag = SIPGrammar.equalsLowercase(scanner.bytes, name, "tag")
+                if scanner.consumeSeparator(UInt8(ascii: "=")) {
+                    let value: Range<Int>
+                    if scanner.peek == UInt8(ascii: "\"") {
+                        value = try scanner.quotedString()
+                    } else if let token = scanner.token() {
+                        value = token
+                    } else {
+                        throw SIPParseError(.malformedAddress, "empty or malformed parameter value", offset: scanner.position)
+                    }
+                    if isTag, tag == nil { tag = scanner.string(value) }
+                } else if isTag, tag == nil {
+                    tag = ""
+                }
+                count += 1
+                guard count <= SIPParameter.maxCount else {
+                    throw SIPParseError(.malformedAddress, "more than \(SIPParameter.maxCount) parameters")
+                }
+            }
             try scanner.expectEnd(error: .malformedAddress)
-            return parameters.value(named: "tag")
+            return tag
         }
     }
 

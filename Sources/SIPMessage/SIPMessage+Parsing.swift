@@ -150,84 +150,74 @@ struct HeadParser {
         headers.reserveCapacity(24)
         var contentLength: Int? = nil
         var viaCount = 0
-        // The header being read: its line start, name end, kind, first value byte and current end.
-        var pending: (start: Int, nameEnd: Int, kind: SIPHeaderKind, valueStart: Int, end: Int, folded: Bool)? = nil
-
-        func finish(_ header: (start: Int, nameEnd: Int, kind: SIPHeaderKind, valueStart: Int, end: Int, folded: Bool))
-            throws(SIPParseError)
-        {
-            var valueStart = header.valueStart
-            var valueEnd = header.end
-            while valueStart < valueEnd, SIPGrammar.isLWS(buffer[valueStart]) { valueStart += 1 }
-            while valueEnd > valueStart, SIPGrammar.isLWS(buffer[valueEnd - 1]) { valueEnd -= 1 }
-            let name = header.kind == .other ? nil : header.kind.canonicalName
-            guard header.end - header.start <= limits.maxLineLength else {
-                throw SIPParseError(.lineTooLong, "header line too long", offset: header.start, headerName: name)
-            }
-            guard valueEnd - valueStart <= limits.maxHeaderValueLength else {
-                throw SIPParseError(.headerValueTooLong, "header value too long", offset: header.start, headerName: name)
-            }
-            switch header.kind {
-            case .via:
-                viaCount += countListElements(valueStart..<valueEnd)
-                guard viaCount <= limits.maxViaCount else {
-                    throw SIPParseError(.tooManyVias, "more than \(limits.maxViaCount) Via values",
-                                        offset: header.start, headerName: "Via")
-                }
-            case .contentLength:
-                guard contentLength == nil else {
-                    throw SIPParseError(.duplicateHeader, "several Content-Length headers (ambiguous framing)",
-                                        offset: header.start, headerName: "Content-Length")
-                }
-                contentLength = try parseContentLength(valueStart..<valueEnd, at: header.start)
-            default:
-                break
-            }
-            headers.append(
-                SIPHeaderField(
-                    kind: header.kind, rawLine: slice(header.start..<header.end), nameEnd: header.nameEnd,
-                    valueRange: valueStart..<valueEnd, isFolded: header.folded))
-        }
-
         while true {
             guard position < buffer.count else {
                 throw SIPParseError(.truncated, "header section not terminated by an empty line", offset: position)
             }
             let lineStart = position
-            guard let end = try lineEnd() else {
+            guard let firstLineEnd = try lineEnd() else {
                 throw SIPParseError(.truncated, "header line not terminated by CRLF", offset: lineStart)
             }
-            position = end + 2
-            if end == lineStart {  // the empty line
-                if let header = pending { try finish(header) }
-                break
+            position = firstLineEnd + 2
+            if firstLineEnd == lineStart { break }  // the empty line ends the header section
+            // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header; continuations are
+            // absorbed below, so one here has no header to continue.
+            guard !SIPGrammar.isWSP(buffer[lineStart]) else {
+                throw SIPParseError(.malformedHeader, "continuation line without a header", offset: lineStart)
             }
-            if SIPGrammar.isWSP(buffer[lineStart]) {
-                // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header value.
-                guard pending != nil else {
-                    throw SIPParseError(.malformedHeader, "continuation line without a header", offset: lineStart)
-                }
-                pending!.end = end
-                pending!.folded = true
-                guard end - pending!.start <= limits.maxLineLength else {
-                    throw SIPParseError(.lineTooLong, "folded header line too long", offset: pending!.start)
-                }
-                continue
-            }
-            if let header = pending { try finish(header) }
             guard headers.count < limits.maxHeaderCount else {
-                throw SIPParseError(.tooManyHeaders, "more than \(limits.maxHeaderCount) header lines",
-                                    offset: lineStart)
+                throw SIPParseError(.tooManyHeaders, "more than \(limits.maxHeaderCount) header lines", offset: lineStart)
             }
             var index = lineStart
-            while index < end, SIPGrammar.isToken(buffer[index]) { index += 1 }
+            while index < firstLineEnd, SIPGrammar.isToken(buffer[index]) { index += 1 }
             let nameEnd = index
-            while index < end, SIPGrammar.isWSP(buffer[index]) { index += 1 }
-            guard nameEnd > lineStart, index < end, buffer[index] == UInt8(ascii: ":") else {
+            while index < firstLineEnd, SIPGrammar.isWSP(buffer[index]) { index += 1 }
+            guard nameEnd > lineStart, index < firstLineEnd, buffer[index] == UInt8(ascii: ":") else {
                 throw SIPParseError(.malformedHeader, "header line without a token name and colon", offset: lineStart)
             }
             let kind = SIPHeaderKind.identify(UnsafeBufferPointer(rebasing: buffer[lineStart..<nameEnd]))
-            pending = (lineStart, nameEnd, kind, index + 1, end, false)
+            var end = firstLineEnd
+            var folded = false
+            while position < buffer.count, SIPGrammar.isWSP(buffer[position]) {
+                guard let continuationEnd = try lineEnd() else {
+                    throw SIPParseError(.truncated, "header line not terminated by CRLF", offset: position)
+                }
+                end = continuationEnd
+                position = continuationEnd + 2
+                folded = true
+                guard end - lineStart <= limits.maxLineLength else { break }
+            }
+            var name: String? { kind == .other ? nil : kind.canonicalName }  // for errors only
+            guard end - lineStart <= limits.maxLineLength else {
+                throw SIPParseError(.lineTooLong, "header line too long", offset: lineStart, headerName: name)
+            }
+            var valueStart = index + 1
+            var valueEnd = end
+            while valueStart < valueEnd, SIPGrammar.isLWS(buffer[valueStart]) { valueStart += 1 }
+            while valueEnd > valueStart, SIPGrammar.isLWS(buffer[valueEnd - 1]) { valueEnd -= 1 }
+            guard valueEnd - valueStart <= limits.maxHeaderValueLength else {
+                throw SIPParseError(.headerValueTooLong, "header value too long", offset: lineStart, headerName: name)
+            }
+            switch kind {
+            case .via:
+                viaCount += countListElements(valueStart..<valueEnd)
+                guard viaCount <= limits.maxViaCount else {
+                    throw SIPParseError(.tooManyVias, "more than \(limits.maxViaCount) Via values", offset: lineStart,
+                                        headerName: "Via")
+                }
+            case .contentLength:
+                guard contentLength == nil else {
+                    throw SIPParseError(.duplicateHeader, "several Content-Length headers (ambiguous framing)",
+                                        offset: lineStart, headerName: "Content-Length")
+                }
+                contentLength = try parseContentLength(valueStart..<valueEnd, at: lineStart)
+            default:
+                break
+            }
+            headers.append(
+                SIPHeaderField(
+                    kind: kind, rawLine: slice(lineStart..<end), nameEnd: nameEnd, valueRange: valueStart..<valueEnd,
+                    isFolded: folded))
         }
         return SIPMessageHead(
             startLine: startLine, rawStartLine: slice(startLineStart..<startLineEnd), headers: headers,
@@ -236,6 +226,13 @@ struct HeadParser {
 
     /// Counts comma-separated elements outside quoted strings and angle brackets.
     func countListElements(_ range: Range<Int>) -> Int {
+        // Most values hold no comma at all: check that first with the cheapest loop.
+        var hasComma = false
+        for index in range where buffer[index] == UInt8(ascii: ",") {
+            hasComma = true
+            break
+        }
+        if !hasComma { return 1 }
         var count = 1
         var inQuotes = false
         var index = range.lowerBound
@@ -304,8 +301,7 @@ struct HeadParser {
         guard index > range.lowerBound, index < range.upperBound, buffer[index] == 0x20 else {
             throw malformed("method is not a token followed by one space")
         }
-        let method = SIPMethod(String(decoding: UnsafeBufferPointer(rebasing: buffer[range.lowerBound..<index]),
-                                      as: UTF8.self))
+        let method = SIPMethod(SIPGrammar.string(buffer, range.lowerBound..<index))
         index += 1
         let uriStart = index
         while index < range.upperBound, buffer[index] != 0x20, buffer[index] != 0x09 { index += 1 }

@@ -263,27 +263,17 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
 
     /// Decodes every `%HEX HEX` escape (invalid escapes are left as they are).
     public static func percentDecoded(_ text: String) -> String {
-        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
-        var out = [UInt8]()
-        let bytes = Array(text.utf8)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = SIPGrammar.hexValue(bytes[index + 1]), let low = SIPGrammar.hexValue(bytes[index + 2])
-            {
-                out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(bytes[index])
-                index += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        decodingEscapes(text) { _ in true }
     }
 
     /// Decodes escapes of unreserved characters and uppercases the hex of the rest, so that two spellings of
     /// the same userinfo compare equal while an escaped reserved character stays distinct (RFC 3261 §19.1.4).
     static func normalizedEscapes(_ text: String) -> String {
+        decodingEscapes(text) { SIPGrammar.has($0, .unreserved) }
+    }
+
+    /// Decodes the escapes whose byte `shouldDecode` accepts; the others are kept with uppercase hex.
+    private static func decodingEscapes(_ text: String, where shouldDecode: (UInt8) -> Bool) -> String {
         guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
         var out = [UInt8]()
         let bytes = Array(text.utf8)
@@ -293,11 +283,10 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
                 let high = SIPGrammar.hexValue(bytes[index + 1]), let low = SIPGrammar.hexValue(bytes[index + 2])
             {
                 let decoded = high << 4 | low
-                if SIPGrammar.has(decoded, .unreserved) {
+                if shouldDecode(decoded) {
                     out.append(decoded)
                 } else {
-                    out.append(contentsOf: [UInt8(ascii: "%")] + Array(String(decoded, radix: 16, uppercase: true)
-                        .leftPadded(to: 2).utf8))
+                    out.append(contentsOf: ("%" + String(decoded, radix: 16, uppercase: true).leftPadded(to: 2)).utf8)
                 }
                 index += 3
             } else {

@@ -14,12 +14,12 @@ struct SIPValueScanner {
     var isAtEnd: Bool { position >= end }
     var peek: UInt8? { position < end ? bytes[position] : nil }
 
-    func string(_ range: Range<Int>) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-    }
+    @inline(__always)
+    func string(_ range: Range<Int>) -> String { SIPGrammar.string(bytes, range) }
 
     /// Skips SWS (optional linear whitespace, folds included); returns whether any was skipped.
     @discardableResult
+    @inline(__always)
     mutating func skipLWS() -> Bool {
         let start = position
         while position < end, SIPGrammar.isLWS(bytes[position]) { position += 1 }
@@ -27,6 +27,7 @@ struct SIPValueScanner {
     }
 
     /// Consumes `byte` after optional LWS (and LWS after it), as RFC 3261's SEMI, COMMA, EQUAL, SLASH, COLON do.
+    @inline(__always)
     mutating func consumeSeparator(_ byte: UInt8) -> Bool {
         let saved = position
         skipLWS()
@@ -39,6 +40,7 @@ struct SIPValueScanner {
         return false
     }
 
+    @inline(__always)
     mutating func consume(_ byte: UInt8) -> Bool {
         if position < end, bytes[position] == byte {
             position += 1
@@ -48,6 +50,7 @@ struct SIPValueScanner {
     }
 
     /// 1*token characters.
+    @inline(__always)
     mutating func token() -> Range<Int>? {
         let start = position
         while position < end, SIPGrammar.isToken(bytes[position]) { position += 1 }
@@ -150,6 +153,7 @@ struct SIPValueScanner {
                     throw SIPParseError(code, "empty or malformed parameter value", offset: position)
                 }
             }
+            if parameters.isEmpty { parameters.reserveCapacity(4) }  // one allocation for typical lists
             parameters.append(SIPParameter(name: string(name), value: value))
             if parameters.count > SIPParameter.maxCount {
                 throw SIPParseError(.malformedParameter, "more than \(SIPParameter.maxCount) parameters")

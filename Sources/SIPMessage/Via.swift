@@ -24,7 +24,9 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
     public init(transport: String, host: SIPHost, port: UInt16?, parameters: [SIPParameter]) {
         self.protocolName = "SIP"
         self.protocolVersion = "2.0"
-        self.transport = transport.uppercased()
+        // ASCII only: transport is a token, so no Unicode case mapping is needed (or wanted).
+        self.transport = transport.utf8.contains(where: { $0 &- 0x61 < 26 })
+            ? String(decoding: transport.utf8.map { $0 &- 0x61 < 26 ? $0 - 0x20 : $0 }, as: UTF8.self) : transport
         self.host = host
         self.port = port
         self.parameters = parameters
