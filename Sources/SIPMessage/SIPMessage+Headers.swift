@@ -81,13 +81,17 @@ extension SIPMessage {
             scanner.skipLWS()
             if scanner.peek == UInt8(ascii: "\"") { _ = try scanner.quotedString() }
             var bracketed = false
-            while let byte = scanner.peek {
+            var index = scanner.position
+            let bytes = scanner.bytes
+            while index < scanner.end {
+                let byte = bytes[index]
                 if byte == UInt8(ascii: "<") { bracketed = true }
                 if byte == UInt8(ascii: ">") || !bracketed && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: ",")) {
                     break
                 }
-                scanner.position += 1
+                index += 1
             }
+            scanner.position = index
             if bracketed, !scanner.consume(UInt8(ascii: ">")) {
                 throw SIPParseError(.malformedAddress, "missing >")
             }

@@ -96,7 +96,12 @@ struct HeadParser {
                 let below0x20 = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
                 let del = word ^ 0x7F7F_7F7F_7F7F_7F7F
                 let isDEL = (del &- 0x0101_0101_0101_0101) & ~del & 0x8080_8080_8080_8080
-                if below0x20 | isDEL != 0 { break }
+                let flagged = below0x20 | isDEL
+                if flagged != 0 {
+                    // The lowest flagged bit is exact (borrows only spill upwards): jump to that byte.
+                    index += flagged.trailingZeroBitCount >> 3
+                    break
+                }
                 index += 8
             }
         }
@@ -226,11 +231,28 @@ struct HeadParser {
 
     /// Counts comma-separated elements outside quoted strings and angle brackets.
     func countListElements(_ range: Range<Int>) -> Int {
-        // Most values hold no comma at all: check that first with the cheapest loop.
+        // Most values hold no comma at all: check that first, eight bytes at a time.
         var hasComma = false
-        for index in range where buffer[index] == UInt8(ascii: ",") {
-            hasComma = true
-            break
+        var probe = range.lowerBound
+        if let base = buffer.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while probe + 8 <= range.upperBound {
+                let word = raw.loadUnaligned(fromByteOffset: probe, as: UInt64.self) ^ 0x2C2C_2C2C_2C2C_2C2C
+                if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 {
+                    hasComma = true
+                    break
+                }
+                probe += 8
+            }
+        }
+        if !hasComma {
+            while probe < range.upperBound {
+                if buffer[probe] == UInt8(ascii: ",") {
+                    hasComma = true
+                    break
+                }
+                probe += 1
+            }
         }
         if !hasComma { return 1 }
         var count = 1

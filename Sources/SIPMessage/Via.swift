@@ -25,8 +25,11 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
         self.protocolName = "SIP"
         self.protocolVersion = "2.0"
         // ASCII only: transport is a token, so no Unicode case mapping is needed (or wanted).
-        self.transport = transport.utf8.contains(where: { $0 &- 0x61 < 26 })
-            ? String(decoding: transport.utf8.map { $0 &- 0x61 < 26 ? $0 - 0x20 : $0 }, as: UTF8.self) : transport
+        switch transport {
+        case "UDP", "TCP", "TLS", "SCTP", "WS", "WSS": self.transport = transport
+        default:
+            self.transport = String(decoding: transport.utf8.map { $0 &- 0x61 < 26 ? $0 - 0x20 : $0 }, as: UTF8.self)
+        }
         self.host = host
         self.port = port
         self.parameters = parameters
@@ -72,11 +75,13 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
             while let byte = scanner.peek, byte != UInt8(ascii: "]") { scanner.position += 1 }
             guard scanner.consume(UInt8(ascii: "]")) else { throw fail("unterminated IPv6 reference") }
         } else {
-            while let byte = scanner.peek, SIPGrammar.isAlphanum(byte) || byte == UInt8(ascii: "-")
-                || byte == UInt8(ascii: ".")
+            var index = scanner.position
+            while index < scanner.end, SIPGrammar.isAlphanum(scanner.bytes[index]) || scanner.bytes[index] == UInt8(ascii: "-")
+                || scanner.bytes[index] == UInt8(ascii: ".")
             {
-                scanner.position += 1
+                index += 1
             }
+            scanner.position = index
         }
         let host = try SIPHost.parse(scanner.bytes, hostStart..<scanner.position)
         var port: UInt16? = nil
