@@ -85,6 +85,7 @@ struct HeadParser {
 
 
     /// Finds the end of the line starting at `position`: returns the index of its CR (the LF follows).
+    @inline(__always)
     mutating func lineEnd() throws(SIPParseError) -> Int? {
         var index = position
         let end = buffer.count
