@@ -28,10 +28,13 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
             else { throw SIPParseError(.invalidHost, "malformed IPv6 reference") }
             return .ipv6(high: address.0, low: address.1)
         }
-        var allNumeric = true
-        for index in range where !(SIPGrammar.isDigit(bytes[index]) || bytes[index] == UInt8(ascii: ".")) {
-            allNumeric = false
-            break
+        // A hostname starts with a letter or digit; only an all-digits-and-dots host is an IPv4 address.
+        var allNumeric = SIPGrammar.isDigit(bytes[range.lowerBound])
+        if allNumeric {
+            for index in range where !(SIPGrammar.isDigit(bytes[index]) || bytes[index] == UInt8(ascii: ".")) {
+                allNumeric = false
+                break
+            }
         }
         if allNumeric {
             guard let address = parseIPv4(bytes, range) else {
