@@ -12,12 +12,13 @@ extension SIPMessage {
         case .response(let line):
             lines.append("Response  \(line.statusCode) \(line.reasonPhrase)")
         }
-        lines.append("Headers (\(headers.count))")
+        lines.append("Headers (\(entries.count))")
         let width = min(24, (headers.map { $0.canonicalName.count }.max() ?? 0) + 1)
-        for field in headers {
+        for entry in entries {
+            let field = field(entry)
             let name = field.canonicalName.padding(to: width)
             lines.append("  \(name) \(field.value)")
-            if let detail = detail(for: field) { lines.append("  \("".padding(to: width))   -> \(detail)") }
+            if let detail = detail(for: field, entry: entry) { lines.append("  \("".padding(to: width))   -> \(detail)") }
         }
         let type = (try? contentType())?.map(\.description) ?? "no Content-Type"
         lines.append("Body      \(body.count) bytes, \(type)")
@@ -40,7 +41,7 @@ extension SIPMessage {
         do { return try body() } catch { return "invalid: \(error)" }
     }
 
-    private func detail(for field: SIPHeaderField) -> String? {
+    private func detail(for field: SIPHeaderField, entry: HeaderEntry) -> String? {
         switch field.kind {
         case .via:
             return describe { () throws(SIPParseError) -> String in
@@ -98,7 +99,7 @@ extension SIPMessage {
             // Validate through the message-level accessors; report only problems.
             let summary = describe { () throws(SIPParseError) -> String in
                 var single = self
-                single.headers = [field]
+                single.entries = [entry]
                 switch field.kind {
                 case .callID: _ = try single.callID()
                 case .maxForwards: _ = try single.maxForwards()

@@ -4,30 +4,34 @@ extension SIPMessage {
     /// The only field of a kind; nil if absent.
     /// - Throws: ``SIPParseError/Code/duplicateHeader`` if the header appears more than once.
     public func singleField(_ kind: SIPHeaderKind) throws(SIPParseError) -> SIPHeaderField? {
-        var found: Int? = nil
-        for index in headers.indices where headers[index].kind == kind {
+        try singleEntry(kind).map(field)
+    }
+
+    func singleEntry(_ kind: SIPHeaderKind) throws(SIPParseError) -> HeaderEntry? {
+        var found: HeaderEntry? = nil
+        for entry in entries where entry.kind == kind {
             guard found == nil else {
                 throw SIPParseError(.duplicateHeader, "header may appear only once", headerName: kind.canonicalName)
             }
-            found = index
+            found = entry
         }
-        return found.map { headers[$0] }
+        return found
     }
 
-    func requiredField(_ kind: SIPHeaderKind) throws(SIPParseError) -> SIPHeaderField {
-        guard let field = try singleField(kind) else {
+    func requiredEntry(_ kind: SIPHeaderKind) throws(SIPParseError) -> HeaderEntry {
+        guard let entry = try singleEntry(kind) else {
             throw SIPParseError(.missingHeader, "required header missing", headerName: kind.canonicalName)
         }
-        return field
+        return entry
     }
 
     /// The topmost Via value, the one responses are routed by (RFC 3261 §18.2.2). Parses only that value.
     /// - Throws: ``SIPParseError/Code/missingHeader``, ``SIPParseError/Code/malformedVia``.
     public func topVia() throws(SIPParseError) -> Via {
-        guard let field = firstField(.via) else {
+        guard let entry = entries.first(where: { $0.kind == .via }) else {
             throw SIPParseError(.missingHeader, "no Via", headerName: "Via")
         }
-        return try field.parse { (scanner) throws(SIPParseError) -> Via in
+        return try parse(entry) { (scanner) throws(SIPParseError) -> Via in
             let via = try Via.parse(&scanner)
             scanner.skipLWS()
             guard scanner.isAtEnd || scanner.peek == UInt8(ascii: ",") else {
@@ -41,7 +45,7 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedVia``.
     public func vias() throws(SIPParseError) -> [Via] {
         var result: [Via] = []
-        for field in headers where field.kind == .via {
+        for field in fields(.via) {
             try field.parse { (scanner) throws(SIPParseError) in
                 repeat { result.append(try Via.parse(&scanner)) } while try scanner.listSeparator(error: .malformedVia)
             }
@@ -50,7 +54,7 @@ extension SIPMessage {
     }
 
     private func address(_ kind: SIPHeaderKind) throws(SIPParseError) -> SIPAddress {
-        try requiredField(kind).parse { (scanner) throws(SIPParseError) -> SIPAddress in
+        try parse(try requiredEntry(kind)) { (scanner) throws(SIPParseError) -> SIPAddress in
             let address = try SIPAddress.parse(&scanner, requireNameAddr: false)
             try scanner.expectEnd(error: .malformedAddress)
             return address
@@ -76,7 +80,7 @@ extension SIPMessage {
     public func toTag() throws(SIPParseError) -> String? { try tag(.to) }
 
     private func tag(_ kind: SIPHeaderKind) throws(SIPParseError) -> String? {
-        try requiredField(kind).parse { (scanner) throws(SIPParseError) -> String? in
+        try parse(try requiredEntry(kind)) { (scanner) throws(SIPParseError) -> String? in
             // Skip the display name and the address: a quoted string, then <...>; or a bare addr-spec.
             scanner.skipLWS()
             if scanner.peek == UInt8(ascii: "\"") { _ = try scanner.quotedString() }
@@ -130,7 +134,8 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/missingHeader``, ``SIPParseError/Code/duplicateHeader``,
     ///   ``SIPParseError/Code/malformedHeader``.
     public func callID() throws(SIPParseError) -> String {
-        try requiredField(.callID).withValueBytes { (bytes) throws(SIPParseError) -> String in
+        try parse(try requiredEntry(.callID)) { (scanner) throws(SIPParseError) -> String in
+            let bytes = scanner.bytes
             var at = false
             var wordLength = 0
             for byte in bytes {
@@ -153,7 +158,7 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/missingHeader``, ``SIPParseError/Code/duplicateHeader``,
     ///   ``SIPParseError/Code/malformedCSeq``.
     public func cseq() throws(SIPParseError) -> CSeq {
-        try requiredField(.cseq).parse { (scanner) throws(SIPParseError) -> CSeq in try CSeq.parse(&scanner) }
+        try parse(try requiredEntry(.cseq)) { (scanner) throws(SIPParseError) -> CSeq in try CSeq.parse(&scanner) }
     }
 
     /// Max-Forwards (RFC 3261 §20.22), 0-255; nil if absent (RFC 2543 peers omit it).
@@ -175,7 +180,7 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedContact``, ``SIPParseError/Code/malformedAddress``.
     public func contacts() throws(SIPParseError) -> SIPContactList? {
         var list: SIPContactList? = nil
-        for field in headers where field.kind == .contact {
+        for field in fields(.contact) {
             try field.parse { (scanner) throws(SIPParseError) in try SIPContactList.parse(&scanner, into: &list) }
         }
         return list
@@ -186,7 +191,7 @@ extension SIPMessage {
     public func nameAddresses(_ kind: SIPHeaderKind) throws(SIPParseError) -> [SIPAddress] {
         var result: [SIPAddress] = []
         let requireBrackets = kind != .pAssertedIdentity && kind != .pPreferredIdentity
-        for field in headers where field.kind == kind {
+        for field in fields(kind) {
             try field.parse { (scanner) throws(SIPParseError) in
                 repeat {
                     result.append(try SIPAddress.parse(&scanner, requireNameAddr: requireBrackets))
@@ -244,7 +249,7 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedHeader`` for a non-token element.
     public func tokens(_ kind: SIPHeaderKind) throws(SIPParseError) -> [String] {
         var result: [String] = []
-        for field in headers where field.kind == kind {
+        for field in fields(kind) {
             try field.parse { (scanner) throws(SIPParseError) in
                 scanner.skipLWS()
                 if scanner.isAtEnd { return }  // `Supported:` with no option tags is legal
@@ -279,7 +284,7 @@ extension SIPMessage {
     /// Identity headers (RFC 8224 §4.1).
     public func identities() throws(SIPParseError) -> [SIPIdentity] {
         var result: [SIPIdentity] = []
-        for field in headers where field.kind == .identity {
+        for field in fields(.identity) {
             result.append(try field.parse { (scanner) throws(SIPParseError) -> SIPIdentity in
                 try SIPIdentity.parse(&scanner)
             })
@@ -296,7 +301,7 @@ extension SIPMessage {
     /// Reason values (RFC 3326 §2).
     public func reasons() throws(SIPParseError) -> [SIPReason] {
         var result: [SIPReason] = []
-        for field in headers where field.kind == .reason {
+        for field in fields(.reason) {
             try field.parse { (scanner) throws(SIPParseError) in
                 repeat {
                     scanner.skipLWS()
@@ -323,7 +328,7 @@ extension SIPMessage {
     /// Privacy values (RFC 3323 §4.2), lowercased: `id`, `header`, `session`, `user`, `none`, `critical`.
     public func privacy() throws(SIPParseError) -> [String] {
         var result: [String] = []
-        for field in headers where field.kind == .privacy {
+        for field in fields(.privacy) {
             try field.parse { (scanner) throws(SIPParseError) in
                 repeat {
                     scanner.skipLWS()

@@ -13,7 +13,7 @@ extension SIPMessage {
     public static func parse(
         _ bytes: [UInt8], limits: SIPParseLimits = .default, framing: Framing = .datagram
     ) throws(SIPParseError) -> SIPMessage {
-        guard bytes.count <= limits.maxMessageSize else {
+        guard bytes.count <= limits.maxMessageSize, bytes.count <= Int(Int32.max) else {
             throw SIPParseError(.messageTooLarge, "message of \(bytes.count) bytes exceeds \(limits.maxMessageSize)")
         }
         return try bytes.withUnsafeBufferPointer { (buffer) throws(SIPParseError) -> SIPMessage in
@@ -49,8 +49,8 @@ extension SIPMessage {
                 throw SIPParseError(.bodyTooLarge, "body of \(bodyLength) bytes exceeds \(limits.maxBodySize)")
             }
             return SIPMessage(
-                startLine: head.startLine, rawStartLine: head.rawStartLine, headers: head.headers,
-                body: bytes[head.bodyStart..<head.bodyStart + bodyLength], limits: limits)
+                startLine: head.startLine, rawStartLine: bytes[head.startLineRange], storage: bytes,
+                entries: head.entries, body: bytes[head.bodyStart..<head.bodyStart + bodyLength], limits: limits)
         }
     }
 
@@ -63,8 +63,8 @@ extension SIPMessage {
 /// The result of reading a start line and header section.
 struct SIPMessageHead {
     var startLine: SIPMessage.StartLine
-    var rawStartLine: ArraySlice<UInt8>
-    var headers: [SIPHeaderField]
+    var startLineRange: Range<Int>
+    var entries: [HeaderEntry]
     var contentLength: Int?
     /// Offset of the first body byte (just past the blank line).
     var bodyStart: Int
@@ -73,6 +73,7 @@ struct SIPMessageHead {
 /// One pass over the start line and header lines. Every byte is classified once.
 struct HeadParser {
     let buffer: UnsafeBufferPointer<UInt8>
+    /// The same bytes as an array, for the start line's slices.
     let storage: [UInt8]
     let limits: SIPParseLimits
     var position = 0
@@ -82,6 +83,8 @@ struct HeadParser {
         self.storage = storage
         self.limits = limits
     }
+
+    func slice(_ range: Range<Int>) -> ArraySlice<UInt8> { storage[range] }
 
 
     /// Finds the end of the line starting at `position`: returns the index of its CR (the LF follows).
@@ -136,8 +139,6 @@ struct HeadParser {
         return nil
     }
 
-    func slice(_ range: Range<Int>) -> ArraySlice<UInt8> { storage[range] }
-
     mutating func parseHead() throws(SIPParseError) -> SIPMessageHead {
         // RFC 3261 §7.5: CRLFs before the start line are ignored.
         while position + 1 < buffer.count, buffer[position] == 0x0D, buffer[position + 1] == 0x0A { position += 2 }
@@ -152,7 +153,7 @@ struct HeadParser {
         let startLine = try parseStartLine(startLineStart..<startLineEnd)
         position = startLineEnd + 2
 
-        var headers: [SIPHeaderField] = []
+        var headers: [HeaderEntry] = []
         headers.reserveCapacity(24)
         var contentLength: Int? = nil
         var viaCount = 0
@@ -221,12 +222,12 @@ struct HeadParser {
                 break
             }
             headers.append(
-                SIPHeaderField(
-                    kind: kind, rawLine: slice(lineStart..<end), nameEnd: nameEnd, valueRange: valueStart..<valueEnd,
-                    isFolded: folded))
+                HeaderEntry(
+                    kind: kind, isFolded: folded, source: 0, lineStart: Int32(lineStart), nameEnd: Int32(nameEnd),
+                    valueStart: Int32(valueStart), valueEnd: Int32(valueEnd), lineEnd: Int32(end)))
         }
         return SIPMessageHead(
-            startLine: startLine, rawStartLine: slice(startLineStart..<startLineEnd), headers: headers,
+            startLine: startLine, startLineRange: startLineStart..<startLineEnd, entries: headers,
             contentLength: contentLength, bodyStart: position)
     }
 

@@ -87,12 +87,19 @@ public struct SIPMessage: Sendable {
     public let startLine: StartLine
     /// The start line as written.
     let rawStartLine: ArraySlice<UInt8>
-    /// The header fields, in order.
-    public internal(set) var headers: [SIPHeaderField]
+    /// The bytes the message was parsed from; header entries point into them.
+    let storage: [UInt8]
+    /// Header lines added by editing; entries with `source` n point into `extraLines[n - 1]`.
+    var extraLines: [[UInt8]] = []
+    /// The header lines, in order, as plain offsets (no reference counting on the parsing path).
+    var entries: [HeaderEntry]
     /// The body (framed by Content-Length).
     public internal(set) var body: ArraySlice<UInt8>
     /// The limits the message was parsed with; the typed accessors honour them too.
     public let limits: SIPParseLimits
+
+    /// The header fields, in order.
+    public var headers: [SIPHeaderField] { entries.map(field) }
 
     /// Whether this is a request.
     public var isRequest: Bool {
@@ -119,11 +126,13 @@ public struct SIPMessage: Sendable {
     public var statusCode: Int? { statusLine?.statusCode }
 
     /// Every field of a kind, in order.
-    public func fields(_ kind: SIPHeaderKind) -> [SIPHeaderField] { headers.filter { $0.kind == kind } }
+    public func fields(_ kind: SIPHeaderKind) -> [SIPHeaderField] {
+        entries.lazy.filter { $0.kind == kind }.map(field)
+    }
 
     /// The first field of a kind.
     public func firstField(_ kind: SIPHeaderKind) -> SIPHeaderField? {
-        for index in headers.indices where headers[index].kind == kind { return headers[index] }
+        for entry in entries where entry.kind == kind { return field(entry) }
         return nil
     }
 
@@ -137,11 +146,15 @@ public struct SIPMessage: Sendable {
     /// The serialized message: the start line and header lines as written (or as replaced), then the body.
     public func serialized() -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(rawStartLine.count + body.count + headers.count * 48 + 4)
+        out.reserveCapacity(rawStartLine.count + body.count + entries.count * 48 + 4)
         out.append(contentsOf: rawStartLine)
         out.append(contentsOf: [0x0D, 0x0A])
-        for header in headers {
-            out.append(contentsOf: header.rawLine)
+        for entry in entries {
+            if entry.source == 0 {
+                out.append(contentsOf: storage[Int(entry.lineStart)..<Int(entry.lineEnd)])
+            } else {
+                out.append(contentsOf: extraLines[Int(entry.source) - 1][Int(entry.lineStart)..<Int(entry.lineEnd)])
+            }
             out.append(contentsOf: [0x0D, 0x0A])
         }
         out.append(contentsOf: [0x0D, 0x0A])
@@ -151,23 +164,79 @@ public struct SIPMessage: Sendable {
 
     // MARK: Editing (used by the edge when it rewrites messages)
 
+    private mutating func entry(for field: SIPHeaderField) -> HeaderEntry {
+        let line = Array(field.rawLine)
+        extraLines.append(line)
+        let base = field.rawLine.startIndex
+        return HeaderEntry(
+            kind: field.kind, isFolded: field.isFolded, source: UInt16(truncatingIfNeeded: extraLines.count),
+            lineStart: 0, nameEnd: Int32(field.nameEnd - base), valueStart: Int32(field.valueRange.lowerBound - base),
+            valueEnd: Int32(field.valueRange.upperBound - base), lineEnd: Int32(line.count))
+    }
+
     /// Appends a header field after the existing ones.
-    public mutating func appendHeader(_ field: SIPHeaderField) { headers.append(field) }
+    public mutating func appendHeader(_ field: SIPHeaderField) {
+        let entry = entry(for: field)
+        entries.append(entry)
+    }
 
     /// Inserts a header field before the first one of its kind (for Via and Record-Route), or at the top.
     public mutating func prependHeader(_ field: SIPHeaderField) {
-        let index = headers.firstIndex { $0.kind == field.kind && field.kind != .other } ?? 0
-        headers.insert(field, at: index)
+        let index = entries.firstIndex { $0.kind == field.kind && field.kind != .other } ?? 0
+        let entry = entry(for: field)
+        entries.insert(entry, at: index)
     }
 
     /// Removes every field of a kind.
-    public mutating func removeHeaders(_ kind: SIPHeaderKind) { headers.removeAll { $0.kind == kind } }
+    public mutating func removeHeaders(_ kind: SIPHeaderKind) { entries.removeAll { $0.kind == kind } }
 
     /// Replaces the body and its Content-Length.
     public mutating func setBody(_ newBody: [UInt8]) {
         removeHeaders(.contentLength)
         // A decimal count never needs validation.
-        headers.append(try! SIPHeaderField(.contentLength, value: String(newBody.count)))
+        appendHeader(try! SIPHeaderField(.contentLength, value: String(newBody.count)))
         body = newBody[...]
     }
+
+    /// The public view of one header entry.
+    func field(_ entry: HeaderEntry) -> SIPHeaderField {
+        let bytes = entry.source == 0 ? storage : extraLines[Int(entry.source) - 1]
+        return SIPHeaderField(
+            kind: entry.kind, rawLine: bytes[Int(entry.lineStart)..<Int(entry.lineEnd)], nameEnd: Int(entry.nameEnd),
+            valueRange: Int(entry.valueStart)..<Int(entry.valueEnd), isFolded: entry.isFolded)
+    }
+
+    /// Runs a typed parser over one header value without materialising a field (the routing fast path).
+    func parse<T>(_ entry: HeaderEntry, _ body: (inout SIPValueScanner) throws(SIPParseError) -> T)
+        throws(SIPParseError) -> T
+    {
+        func run(_ bytes: UnsafeBufferPointer<UInt8>) throws(SIPParseError) -> T {
+            var scanner = SIPValueScanner(
+                UnsafeBufferPointer(rebasing: bytes[Int(entry.valueStart)..<Int(entry.valueEnd)]))
+            return try body(&scanner)
+        }
+        do {
+            if entry.source == 0 {
+                return try storage.withUnsafeBufferPointer { (bytes) throws(SIPParseError) -> T in try run(bytes) }
+            }
+            return try extraLines[Int(entry.source) - 1].withUnsafeBufferPointer { (bytes) throws(SIPParseError) -> T in
+                try run(bytes)
+            }
+        } catch {
+            throw error.located(header: entry.kind == .other ? field(entry).name : entry.kind.canonicalName, offset: nil)
+        }
+    }
+}
+
+/// One header line as offsets into the message's bytes: plain values, so parsing retains nothing per header.
+struct HeaderEntry: Sendable {
+    var kind: SIPHeaderKind
+    var isFolded: Bool
+    /// 0 for the parsed bytes, n for `extraLines[n - 1]`.
+    var source: UInt16
+    var lineStart: Int32
+    var nameEnd: Int32
+    var valueStart: Int32
+    var valueEnd: Int32
+    var lineEnd: Int32
 }
