@@ -30,8 +30,8 @@ let package = Package(
         ),
 
         // Fuzz targets (libFuzzer entry points); see README "Fuzzing".
-        .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus", "corpus-work", "crash"]),
-        .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus", "corpus-work", "crash"]),
+        .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus"]),
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
