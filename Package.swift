@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SIPMessage", targets: ["SIPMessage"]),
         .library(name: "SDP", targets: ["SDP"]),
         .library(name: "SIPAuth", targets: ["SIPAuth"]),
+        .library(name: "SIPTransaction", targets: ["SIPTransaction"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -21,6 +22,7 @@ let package = Package(
         // L0: sans-I/O cores.
         .target(name: "SIPMessage"),
         .target(name: "SDP"),
+        .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
 
         // L3: the CLI.
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
+        .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]
