@@ -288,3 +288,29 @@ extension String {
             != ClientTransactionKey(message: invite))
     }
 }
+
+@Suite struct TransactionTableTests {
+    @Test func tableIsBoundedAndForgetsTerminatedTransactions() throws {
+        var table = TransactionTable<ServerTransactionKey, ServerNonInviteTransaction>(capacity: 2)
+        let first = ServerTransactionKey.rfc3261(branch: "z9hG4bK1", sentBy: "a:5060", method: "OPTIONS")
+        let second = ServerTransactionKey.rfc3261(branch: "z9hG4bK2", sentBy: "a:5060", method: "OPTIONS")
+        let third = ServerTransactionKey.rfc3261(branch: "z9hG4bK3", sentBy: "a:5060", method: "OPTIONS")
+        let inserted = [
+            table.insert(ServerNonInviteTransaction(reliable: true), for: first),
+            table.insert(ServerNonInviteTransaction(reliable: true), for: first),  // key taken
+            table.insert(ServerNonInviteTransaction(reliable: true), for: second),
+            table.insert(ServerNonInviteTransaction(reliable: true), for: third),  // full: refuse, keep live state
+        ]
+        #expect(inserted == [true, false, true, false])
+        #expect(table.count == 2)
+        let actions = table.update(first) { transaction in
+            transaction.send(response: response("200 OK", method: "OPTIONS"), now: .zero)
+        }
+        #expect(actions?.contains(.terminated) == true)  // reliable: the final response ends it
+        #expect(table.count == 1 && table[first] == nil)
+        let reinserted = table.insert(ServerNonInviteTransaction(reliable: true), for: third)
+        #expect(reinserted)
+        let missing = table.update(first) { _ in [] }
+        #expect(missing == nil)
+    }
+}
