@@ -1,0 +1,136 @@
+import Crypto
+
+/// Stateless digest nonces (RFC 7616 §3.3, §5.4) with nonce-count replay protection (§5.5).
+///
+/// A nonce is `base64url(issued-at || salt || HMAC-SHA256(key, issued-at || salt || realm)[0..<16])`: the server
+/// keeps no per-challenge state, a nonce for one realm is useless in another, and its age is known without a
+/// lookup. Age past ``lifetime`` gives ``Verdict/stale`` (answer with `stale=true`, RFC 7616 §3.3) rather than a
+/// failure, so a phone whose nonce simply aged is not counted as a wrong password.
+///
+/// Replay protection needs state: the highest nonce-count seen per nonce, in a table bounded by
+/// ``maxTrackedNonces``. When it is full the oldest nonce is forgotten; such a nonce is then refused as
+/// ``Verdict/replayed`` (fail closed), and the client simply gets a fresh challenge.
+public struct DigestNonceIssuer: Sendable {
+    /// The result of checking a nonce and its count.
+    public enum Verdict: Hashable, Sendable {
+        /// Genuine, fresh, and the count is new.
+        case valid
+        /// Genuine but older than the lifetime: challenge again with `stale=true`.
+        case stale
+        /// Not issued by this server for this realm (forged, altered or truncated).
+        case invalid
+        /// The nonce-count was already used, or the nonce is no longer tracked.
+        case replayed
+    }
+
+    /// How long a nonce stays fresh (default 300 s).
+    public let lifetime: Duration
+    /// Most nonces whose counts are tracked (default 100,000: one per active client is plenty).
+    public let maxTrackedNonces: Int
+    private let key: SymmetricKey
+    private var highestCount: [String: UInt32] = [:]
+    private var issueOrder: [String] = []
+    private var issueOrderStart = 0
+
+    /// Creates an issuer with a fresh random key (nonces do not survive a restart, by design).
+    public init(lifetime: Duration = .seconds(300), maxTrackedNonces: Int = 100_000) {
+        self.init(key: SymmetricKey(size: .bits256), lifetime: lifetime, maxTrackedNonces: maxTrackedNonces)
+    }
+
+    /// Creates an issuer with a given key (tests, or a cluster sharing one key).
+    public init(key: SymmetricKey, lifetime: Duration = .seconds(300), maxTrackedNonces: Int = 100_000) {
+        precondition(maxTrackedNonces > 0, "at least one nonce must be tracked")
+        self.key = key
+        self.lifetime = lifetime
+        self.maxTrackedNonces = maxTrackedNonces
+    }
+
+    /// Issues a nonce for `realm` at time `now` (seconds on the caller's clock).
+    public mutating func issue(realm: String, now: Duration) -> String {
+        var salt = [UInt8](repeating: 0, count: 8)
+        var generator = SystemRandomNumberGenerator()
+        for index in salt.indices { salt[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        let nonce = Self.encode(issuedAt: UInt64(max(0, now.components.seconds)), salt: salt, mac: mac(
+            issuedAt: UInt64(max(0, now.components.seconds)), salt: salt, realm: realm))
+        track(nonce)
+        return nonce
+    }
+
+    /// Checks a nonce and nonce-count from credentials; a `.valid` verdict records the count.
+    public mutating func verify(nonce: String, nonceCount: UInt32?, realm: String, now: Duration) -> Verdict {
+        guard let (issuedAt, salt, presented) = Self.decode(nonce) else { return .invalid }
+        guard constantTimeEquals(presented, mac(issuedAt: issuedAt, salt: salt, realm: realm)) else { return .invalid }
+        let age = now - .seconds(Int64(clamping: issuedAt))
+        if age > lifetime || age < .seconds(-5) { return .stale }
+        guard let count = nonceCount else { return .valid }  // RFC 2069 form: no count to check
+        guard let highest = highestCount[nonce], count > highest else { return .replayed }
+        highestCount[nonce] = count
+        return .valid
+    }
+
+    private mutating func track(_ nonce: String) {
+        if highestCount.count >= maxTrackedNonces {
+            let oldest = issueOrder[issueOrderStart]
+            issueOrderStart += 1
+            highestCount[oldest] = nil
+            if issueOrderStart > maxTrackedNonces {  // compact the queue now and then
+                issueOrder.removeFirst(issueOrderStart)
+                issueOrderStart = 0
+            }
+        }
+        highestCount[nonce] = 0
+        issueOrder.append(nonce)
+    }
+
+    private func mac(issuedAt: UInt64, salt: [UInt8], realm: String) -> [UInt8] {
+        var message = withUnsafeBytes(of: issuedAt.bigEndian) { Array($0) }
+        message += salt
+        message += Array(realm.utf8)
+        return Array(HMAC<SHA256>.authenticationCode(for: message, using: key).prefix(16))
+    }
+
+    static func encode(issuedAt: UInt64, salt: [UInt8], mac: [UInt8]) -> String {
+        base64URL(withUnsafeBytes(of: issuedAt.bigEndian) { Array($0) } + salt + mac)
+    }
+
+    static func decode(_ nonce: String) -> (UInt64, [UInt8], [UInt8])? {
+        guard nonce.utf8.count == 43, let bytes = fromBase64URL(nonce), bytes.count == 32 else { return nil }
+        let issuedAt = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return (issuedAt, Array(bytes[8..<16]), Array(bytes[16..<32]))
+    }
+
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        var index = 0
+        while index + 3 <= bytes.count {
+            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { out.append(alphabet[Int(value >> UInt32(shift) & 63)]) }
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            var value = UInt32(bytes[index]) << 16
+            if rest == 2 { value |= UInt32(bytes[index + 1]) << 8 }
+            for shift in [18, 12, 6, 0].prefix(rest + 1) { out.append(alphabet[Int(value >> UInt32(shift) & 63)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func fromBase64URL(_ text: String) -> [UInt8]? {
+        var out = [UInt8]()
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in text.utf8 {
+            guard let value = alphabet.firstIndex(of: byte) else { return nil }
+            buffer = buffer << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+}
