@@ -25,6 +25,9 @@ let package = Package(
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
 
+        // L2: services.
+        .target(name: "Registrar", dependencies: ["SIPMessage"]),
+
         // L3: the CLI.
         .executableTarget(
             name: "rampart",
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
+        .testTarget(name: "RegistrarTests", dependencies: ["Registrar"]),
         .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]
