@@ -5,7 +5,7 @@ import PackageDescription
 // L0 sans-I/O cores, L1 SwiftNIO I/O, L2 services, L3 the `rampart` CLI.
 let package = Package(
     name: "Rampart",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rampart", targets: ["rampart"]),
         .library(name: "SIPMessage", targets: ["SIPMessage"]),
@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // L0: sans-I/O cores.
@@ -24,6 +25,10 @@ let package = Package(
         .target(name: "SDP"),
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
+
+        // L1: storage (protocols + in-memory; SQLite is the embedded default).
+        .target(name: "Storage"),
+        .target(name: "StorageSQLite", dependencies: ["Storage", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // L2: services.
         .target(name: "Registrar", dependencies: ["SIPMessage"]),
@@ -46,6 +51,7 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
         .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,194 @@
+import Foundation
+import GRDB
+import Storage
+
+/// The embedded default ``Store``: one SQLite file in WAL mode through GRDB, with versioned migrations.
+///
+/// Writes are transactions (a REGISTER replaces an AOR's contacts atomically); reads run concurrently with
+/// writes (WAL). HA1 values are stored, never passwords.
+public final class SQLiteStore: Store {
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    /// - Throws: ``StorageError/Code/unavailable`` if it cannot be opened or migrated.
+    public init(path: String) throws(StorageError) {
+        do {
+            var configuration = Configuration()
+            configuration.foreignKeysEnabled = true
+            configuration.busyMode = .timeout(5)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StorageError(.unavailable, "cannot open the SQLite store: \(Self.describe(error))")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: accounts, devices, registrations") { db in
+            try db.create(table: "account") { table in
+                table.column("username", .text).notNull()
+                table.column("domain", .text).notNull()
+                table.primaryKey(["username", "domain"])
+            }
+            try db.create(table: "accountHA1") { table in
+                table.column("username", .text).notNull()
+                table.column("domain", .text).notNull()
+                table.column("algorithm", .text).notNull()
+                table.column("ha1", .text).notNull()
+                table.primaryKey(["username", "domain", "algorithm"])
+                table.foreignKey(["username", "domain"], references: "account", onDelete: .cascade)
+            }
+            try db.create(table: "deviceBinding") { table in
+                table.column("fingerprint", .text).primaryKey()
+                table.column("username", .text).notNull()
+                table.column("domain", .text).notNull()
+                table.foreignKey(["username", "domain"], references: "account", onDelete: .cascade)
+            }
+            try db.create(table: "registration") { table in
+                table.column("aor", .text).notNull().indexed()
+                table.column("contact", .text).notNull()
+                table.column("expiresAt", .integer).notNull().indexed()
+                table.column("q", .integer).notNull()
+                table.column("callID", .text).notNull()
+                table.column("cseq", .integer).notNull()
+                table.column("instanceID", .text)
+                table.column("regID", .integer)
+            }
+        }
+        return migrator
+    }
+
+    /// Error text without values (SQL errors can quote statement arguments).
+    static func describe(_ error: any Error) -> String {
+        if let database = error as? DatabaseError { return "SQLite result code \(database.resultCode.rawValue)" }
+        return "\(type(of: error))"
+    }
+
+    private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
+        do { return try await pool.read(body) } catch { throw StorageError(.unavailable, Self.describe(error)) }
+    }
+
+    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw StorageError(.constraint, Self.describe(error))
+        } catch {
+            throw StorageError(.unavailable, Self.describe(error))
+        }
+    }
+
+    public func account(username: String, domain: String) async throws(StorageError) -> Account? {
+        let domain = domain.lowercased()
+        return try await read { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE username = ? AND domain = ?",
+                                   arguments: [username, domain]) != nil else { return nil }
+            var ha1: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT algorithm, ha1 FROM accountHA1 WHERE username = ? AND domain = ?",
+                                        arguments: [username, domain]) {
+                ha1[row["algorithm"]] = row["ha1"]
+            }
+            return Account(username: username, domain: domain, ha1ByAlgorithm: ha1)
+        }
+    }
+
+    public func saveAccount(_ account: Account) async throws(StorageError) {
+        try StoreValidation.check(account)
+        let domain = account.domain.lowercased()
+        try await write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO account (username, domain) VALUES (?, ?)",
+                           arguments: [account.username, domain])
+            try db.execute(sql: "DELETE FROM accountHA1 WHERE username = ? AND domain = ?",
+                           arguments: [account.username, domain])
+            for (algorithm, ha1) in account.ha1ByAlgorithm {
+                try db.execute(sql: "INSERT INTO accountHA1 (username, domain, algorithm, ha1) VALUES (?, ?, ?, ?)",
+                               arguments: [account.username, domain, algorithm, ha1])
+            }
+        }
+    }
+
+    public func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM account WHERE username = ? AND domain = ?",
+                           arguments: [username, domain.lowercased()])
+            return db.changesCount > 0
+        }
+    }
+
+    public func allAccounts() async throws(StorageError) -> [Account] {
+        try await read { db in
+            var accounts: [Account] = []
+            for row in try Row.fetchAll(db, sql: "SELECT username, domain FROM account ORDER BY domain, username") {
+                accounts.append(Account(username: row["username"], domain: row["domain"], ha1ByAlgorithm: [:]))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT username, domain, algorithm, ha1 FROM accountHA1") {
+                let username: String = row["username"]
+                let domain: String = row["domain"]
+                if let index = accounts.firstIndex(where: { $0.username == username && $0.domain == domain }) {
+                    accounts[index].ha1ByAlgorithm[row["algorithm"]] = row["ha1"]
+                }
+            }
+            return accounts
+        }
+    }
+
+    public func bindDevice(fingerprint: String, username: String, domain: String) async throws(StorageError) {
+        try StoreValidation.checkFingerprint(fingerprint)
+        try await write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO deviceBinding (fingerprint, username, domain) VALUES (?, ?, ?)",
+                           arguments: [fingerprint.lowercased(), username, domain.lowercased()])
+        }
+    }
+
+    public func unbindDevice(fingerprint: String) async throws(StorageError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM deviceBinding WHERE fingerprint = ?", arguments: [fingerprint.lowercased()])
+            return db.changesCount > 0
+        }
+    }
+
+    public func boundAccount(fingerprint: String) async throws(StorageError) -> (username: String, domain: String)? {
+        let pair: [String]? = try await read { db in
+            try Row.fetchOne(db, sql: "SELECT username, domain FROM deviceBinding WHERE fingerprint = ?",
+                             arguments: [fingerprint.lowercased()]).map { [$0["username"], $0["domain"]] }
+        }
+        return pair.map { (username: $0[0], domain: $0[1]) }
+    }
+
+    public func registrations(addressOfRecord: String) async throws(StorageError) -> [RegistrationRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM registration WHERE aor = ? ORDER BY rowid", arguments: [addressOfRecord])
+                .map { row in
+                    RegistrationRecord(
+                        addressOfRecord: row["aor"], contact: row["contact"], expiresAtEpochSeconds: row["expiresAt"],
+                        qValueThousandths: row["q"], callID: row["callID"], cseq: row["cseq"],
+                        instanceID: row["instanceID"], regID: row["regID"])
+                }
+        }
+    }
+
+    public func replaceRegistrations(addressOfRecord: String, with records: [RegistrationRecord])
+        async throws(StorageError)
+    {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM registration WHERE aor = ?", arguments: [addressOfRecord])
+            for record in records {
+                try db.execute(
+                    sql: """
+                        INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [addressOfRecord, record.contact, record.expiresAtEpochSeconds, record.qValueThousandths,
+                                record.callID, Int64(record.cseq), record.instanceID, record.regID.map { Int64($0) }])
+            }
+        }
+    }
+
+    public func removeExpiredRegistrations(before epochSeconds: Int64) async throws(StorageError) -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM registration WHERE expiresAt < ?", arguments: [epochSeconds])
+            return db.changesCount
+        }
+    }
+}

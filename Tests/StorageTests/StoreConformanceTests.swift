@@ -1,0 +1,113 @@
+import Foundation
+import Storage
+import StorageSQLite
+import Testing
+
+/// The same behaviour is required of every Store implementation.
+enum StoreKind: String, CaseIterable, Sendable {
+    case memory, sqlite
+
+    func make(path: String? = nil) throws -> any Store {
+        switch self {
+        case .memory: return InMemoryStore()
+        case .sqlite: return try SQLiteStore(path: path ?? temporaryDatabasePath())
+        }
+    }
+}
+
+func temporaryDatabasePath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("rampart-test-\(UUID().uuidString).sqlite").path
+}
+
+let md5 = String(repeating: "a", count: 32)
+let sha256 = String(repeating: "b", count: 64)
+
+@Suite struct StoreConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func accountsRoundTripWithoutPasswords(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        try await store.saveAccount(Account(username: "alice", domain: "Example.COM",
+                                            ha1ByAlgorithm: ["MD5": md5, "SHA-256": sha256]))
+        let alice = try #require(try await store.account(username: "alice", domain: "example.com"))
+        #expect(alice.domain == "example.com")
+        #expect(alice.ha1ByAlgorithm == ["MD5": md5, "SHA-256": sha256])
+        #expect(try await store.account(username: "Alice", domain: "example.com") == nil)  // usernames are exact
+        // Replacing drops algorithms no longer given (MD5 switched off).
+        try await store.saveAccount(Account(username: "alice", domain: "example.com", ha1ByAlgorithm: ["SHA-256": sha256]))
+        #expect(try await store.account(username: "alice", domain: "example.com")?.ha1ByAlgorithm == ["SHA-256": sha256])
+        try await store.saveAccount(Account(username: "bob", domain: "example.com", ha1ByAlgorithm: [:]))
+        #expect(try await store.allAccounts().map(\.username) == ["alice", "bob"])
+        #expect(try await store.removeAccount(username: "bob", domain: "example.com"))
+        #expect(try await !store.removeAccount(username: "bob", domain: "example.com"))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func badInputIsRefused(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        for account in [
+            Account(username: "", domain: "example.com", ha1ByAlgorithm: [:]),
+            Account(username: "a b", domain: "example.com", ha1ByAlgorithm: [:]),
+            Account(username: "a", domain: "example.com", ha1ByAlgorithm: ["MD5": "not-hex"]),
+            Account(username: "a", domain: "example.com", ha1ByAlgorithm: ["MD5": "ABCDEF" + String(repeating: "0", count: 26)]),
+        ] {
+            await #expect(throws: StorageError(.invalidInput, "")) { try await store.saveAccount(account) }
+        }
+        await #expect(throws: StorageError(.invalidInput, "")) {
+            try await store.bindDevice(fingerprint: "xyz", username: "a", domain: "example.com")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func devicesBindOnlyToExistingAccountsAndGoWithThem(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let fingerprint = String(repeating: "C", count: 64)
+        await #expect(throws: StorageError(.constraint, "")) {
+            try await store.bindDevice(fingerprint: fingerprint, username: "ghost", domain: "example.com")
+        }
+        try await store.saveAccount(Account(username: "alice", domain: "example.com", ha1ByAlgorithm: [:]))
+        try await store.bindDevice(fingerprint: fingerprint, username: "alice", domain: "example.com")
+        let bound = try await store.boundAccount(fingerprint: fingerprint.lowercased())
+        #expect(bound?.username == "alice" && bound?.domain == "example.com")
+        #expect(try await store.removeAccount(username: "alice", domain: "example.com"))
+        #expect(try await store.boundAccount(fingerprint: fingerprint) == nil)  // removed with the account
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func registrationsReplaceAtomicallyAndExpire(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let aor = "sip:alice@example.com"
+        let records = [
+            RegistrationRecord(addressOfRecord: aor, contact: "sip:a@192.0.2.1", expiresAtEpochSeconds: 1_000,
+                               callID: "c1", cseq: 1),
+            RegistrationRecord(addressOfRecord: aor, contact: "sip:a@192.0.2.2", expiresAtEpochSeconds: 2_000,
+                               qValueThousandths: 500, callID: "c2", cseq: 7, instanceID: "urn:uuid:1", regID: 1),
+        ]
+        try await store.replaceRegistrations(addressOfRecord: aor, with: records)
+        #expect(try await store.registrations(addressOfRecord: aor) == records)
+        #expect(try await store.removeExpiredRegistrations(before: 1_500) == 1)
+        #expect(try await store.registrations(addressOfRecord: aor) == [records[1]])
+        try await store.replaceRegistrations(addressOfRecord: aor, with: [])
+        #expect(try await store.registrations(addressOfRecord: aor).isEmpty)
+    }
+
+    @Test func sqliteRegistrationsSurviveARestart() async throws {
+        let path = temporaryDatabasePath()
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        let record = RegistrationRecord(addressOfRecord: "sip:bob@example.com", contact: "sip:b@192.0.2.3",
+                                        expiresAtEpochSeconds: 9_999, callID: "c", cseq: 3)
+        do {
+            let store = try SQLiteStore(path: path)
+            try await store.saveAccount(Account(username: "bob", domain: "example.com", ha1ByAlgorithm: ["MD5": md5]))
+            try await store.replaceRegistrations(addressOfRecord: record.addressOfRecord, with: [record])
+        }
+        let reopened = try SQLiteStore(path: path)  // migrations run again and are idempotent
+        #expect(try await reopened.registrations(addressOfRecord: record.addressOfRecord) == [record])
+        #expect(try await reopened.account(username: "bob", domain: "example.com")?.ha1ByAlgorithm["MD5"] == md5)
+    }
+
+    @Test func unopenableDatabaseIsATypedError() {
+        #expect(throws: StorageError(.unavailable, "")) { try SQLiteStore(path: "/nonexistent-dir/x/db.sqlite") }
+    }
+}
