@@ -36,7 +36,10 @@ let package = Package(
         // L3: the CLI.
         .executableTarget(
             name: "rampart",
-            dependencies: ["SIPMessage", "SDP", "SIPAuth", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // Fuzz targets (libFuzzer entry points); see README "Fuzzing".

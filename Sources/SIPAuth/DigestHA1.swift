@@ -171,3 +171,21 @@ public struct DigestHA1: Sendable, Equatable, CustomStringConvertible, CustomDeb
         return hasher.finalizeHex()
     }
 }
+
+extension DigestHA1 {
+    /// The algorithms an account is provisioned for by default: RFC 8760's SHA-256 and SHA-512-256, and MD5
+    /// because most deployed phones speak nothing else (RFC 8760 §2.4; policy can refuse it per realm).
+    public static let provisionedAlgorithms: [DigestAlgorithm] = [.sha256, .sha512_256, DigestAlgorithm.Insecure.md5]
+
+    /// The HA1 values to store for a new password, keyed by algorithm token; the password itself is not kept.
+    public static func storedValues(
+        username: String, realm: String, password: String, algorithms: [DigestAlgorithm] = provisionedAlgorithms
+    ) -> [String: String] {
+        var values: [String: String] = [:]
+        for algorithm in algorithms {
+            values[algorithm.token] = DigestHA1(algorithm: algorithm, username: username, realm: realm, password: password)
+                .hexValue
+        }
+        return values
+    }
+}

@@ -6,14 +6,23 @@ struct Rampart: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rampart",
         abstract: "Rampart: a security-first SIP edge and VoIP security toolkit.",
-        subcommands: [SIPCommand.self]
+        subcommands: [SIPCommand.self, UserCommand.self]
     )
+}
+
+/// Opens the existential so the async `run()` requirement is the one called.
+func runAsync<Command: AsyncParsableCommand>(_ command: inout Command) async throws {
+    try await command.run()
 }
 
 // Exit codes: 0 success, 1 a checked input failed, 2 usage errors (operators' scripts rely on these).
 do {
     var command = try Rampart.parseAsRoot()
-    try command.run()
+    if var asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(&asyncCommand)
+    } else {
+        try command.run()
+    }
 } catch let failure as CheckFailed {
     Rampart.exit(withError: ExitCode(failure.exitCode))
 } catch let usage as UsageError {

@@ -14,7 +14,7 @@ struct RampartProcess {
 
     static func vector(_ name: String) -> String { vectors.appendingPathComponent("messages/\(name)").path }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let executable = executable
         try #require(FileManager.default.isExecutableFile(atPath: executable.path), "rampart not built at \(executable.path)")
         let process = Process()
@@ -24,7 +24,11 @@ struct RampartProcess {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
