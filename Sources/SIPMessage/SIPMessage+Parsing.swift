@@ -339,9 +339,12 @@ struct HeadParser {
             throw malformed("Request-URI not followed by one space and a version")
         }
         index += 1
-        let versionEnd = try versionEnd(from: index, in: range)
-        guard versionEnd == range.upperBound else { throw malformed("characters after the SIP version") }
-        try checkVersion(index..<versionEnd)
+        // The common case, exactly "SIP/2.0" to the end of the line, needs no general version scan.
+        if !(range.upperBound - index == 7 && SIPGrammar.equalsLowercase(buffer, index..<range.upperBound, "sip/2.0")) {
+            let versionEnd = try versionEnd(from: index, in: range)
+            guard versionEnd == range.upperBound else { throw malformed("characters after the SIP version") }
+            try checkVersion(index..<versionEnd)
+        }
         return .request(SIPRequestLine(method: method, requestURIBytes: slice(uriStart..<uriEnd)))
     }
 

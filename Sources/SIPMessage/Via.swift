@@ -65,10 +65,23 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
     static func parse(_ scanner: inout SIPValueScanner) throws(SIPParseError) -> Via {
         func fail(_ reason: String) -> SIPParseError { SIPParseError(.malformedVia, reason, offset: scanner.position) }
         scanner.skipLWS()
-        guard let name = scanner.token(), scanner.consumeSeparator(UInt8(ascii: "/")),
-            let version = scanner.token(), scanner.consumeSeparator(UInt8(ascii: "/")),
-            let transport = scanner.token()
-        else { throw fail("malformed sent-protocol") }
+        let name: Range<Int>
+        let version: Range<Int>
+        if scanner.end - scanner.position > 8, SIPGrammar.equalsLowercase(
+            scanner.bytes, scanner.position..<scanner.position + 8, "sip/2.0/")
+        {
+            // The usual spelling, without the LWS the grammar allows around the slashes.
+            name = scanner.position..<scanner.position + 3
+            version = scanner.position + 4..<scanner.position + 7
+            scanner.position += 8
+        } else {
+            guard let parsedName = scanner.token(), scanner.consumeSeparator(UInt8(ascii: "/")),
+                let parsedVersion = scanner.token(), scanner.consumeSeparator(UInt8(ascii: "/"))
+            else { throw fail("malformed sent-protocol") }
+            name = parsedName
+            version = parsedVersion
+        }
+        guard let transport = scanner.token() else { throw fail("malformed sent-protocol") }
         guard scanner.skipLWS() else { throw fail("no whitespace before sent-by") }
         let hostStart = scanner.position
         if scanner.peek == UInt8(ascii: "[") {
