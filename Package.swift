@@ -18,12 +18,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // L0: sans-I/O cores.
         .target(name: "SIPMessage"),
         .target(name: "SDP"),
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
+        .target(
+            name: "CertificateAuthority",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
@@ -37,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite",
+                "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +64,7 @@ let package = Package(
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
+        .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]

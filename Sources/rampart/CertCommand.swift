@@ -1,0 +1,117 @@
+import ArgumentParser
+import CertificateAuthority
+import Foundation
+
+extension DataDirectoryOption {
+    /// The development CA in the data directory, created on first use (key owner-only).
+    func developmentCA() throws -> DevelopmentCA {
+        let certificatePath = (dataDir as NSString).appendingPathComponent("ca.crt")
+        let keyPath = (dataDir as NSString).appendingPathComponent("ca.key")
+        let manager = FileManager.default
+        if manager.fileExists(atPath: certificatePath), manager.fileExists(atPath: keyPath) {
+            return try DevelopmentCA(certificatePEM: String(contentsOfFile: certificatePath, encoding: .utf8),
+                                     privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
+        }
+        _ = try openStore()  // creates the directory, owner-only
+        let ca = try DevelopmentCA.create()
+        try writeSecret(ca.privateKeyPEM, to: keyPath)
+        try ca.certificatePEM().write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        return ca
+    }
+}
+
+/// Writes a key file readable by its owner only (created 0600 before any byte is written).
+func writeSecret(_ text: String, to path: String) throws {
+    let manager = FileManager.default
+    try? manager.removeItem(atPath: path)
+    guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+        let handle = FileHandle(forWritingAtPath: path)
+    else { throw UsageError(message: "cannot write \(path)") }
+    defer { try? handle.close() }
+    try handle.write(contentsOf: Data(text.utf8))
+}
+
+struct CertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cert", abstract: "Development certificates for TLS and mutual TLS testing.",
+        subcommands: [Issue.self])
+
+    struct Issue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a client certificate from the development CA (writes NAME.crt, NAME.key, ca.crt).")
+        @Argument(help: "The account name the certificate is for.") var name: String
+        @Option(name: .long, help: "The account's domain.") var domain = "localhost"
+        @Option(name: .long, help: "Directory to write the files to.") var out: String
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() throws {
+            let ca = try data.developmentCA()
+            let issued = try ca.issueClientCertificate(username: name, domain: domain.lowercased())
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try issued.certificatePEM.write(toFile: (out as NSString).appendingPathComponent("\(name).crt"),
+                                            atomically: true, encoding: .utf8)
+            try writeSecret(issued.privateKeyPEM, to: (out as NSString).appendingPathComponent("\(name).key"))
+            try ca.certificatePEM().write(toFile: (out as NSString).appendingPathComponent("ca.crt"), atomically: true,
+                                          encoding: .utf8)
+            print("issued \(name).crt for sip:\(name)@\(domain.lowercased()), SHA-256 fingerprint \(issued.fingerprint)")
+        }
+    }
+}
+
+struct DeviceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device", abstract: "Bind client certificates to accounts (mutual TLS).",
+        subcommands: [Bind.self, Unbind.self])
+
+    /// `--cert FILE` or `--fingerprint HEX`.
+    struct CertificateOptions: ParsableArguments {
+        @Option(name: .long, help: "A PEM certificate file.") var cert: String?
+        @Option(name: .long, help: "A SHA-256 fingerprint in hex (colons allowed).") var fingerprint: String?
+
+        func validate() throws {
+            guard (cert != nil) != (fingerprint != nil) else {
+                throw ValidationError("give exactly one of --cert and --fingerprint")
+            }
+        }
+
+        func resolve() throws -> String {
+            if let fingerprint { return fingerprint.replacingOccurrences(of: ":", with: "").lowercased() }
+            guard let cert, let pem = try? String(contentsOfFile: cert, encoding: .utf8),
+                let fingerprint = try? DevelopmentCA.fingerprint(ofPEM: pem)
+            else { throw UsageError(message: "cannot read a PEM certificate from \(cert ?? "")") }
+            return fingerprint
+        }
+    }
+
+    struct Bind: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bind a certificate to an account.")
+        @Argument(help: "The account name.") var name: String
+        @Option(name: .long, help: "The account's domain.") var domain = "localhost"
+        @OptionGroup var certificate: CertificateOptions
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let fingerprint = try certificate.resolve()
+            do {
+                try await data.openStore().bindDevice(fingerprint: fingerprint, username: name, domain: domain)
+            } catch {
+                throw UsageError(message: "cannot bind: \(error)")
+            }
+            print("bound \(fingerprint) to \(name)@\(domain.lowercased())")
+        }
+    }
+
+    struct Unbind: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a certificate binding.")
+        @OptionGroup var certificate: CertificateOptions
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let fingerprint = try certificate.resolve()
+            guard try await data.openStore().unbindDevice(fingerprint: fingerprint) else {
+                throw UsageError(message: "no binding for \(fingerprint)")
+            }
+            print("unbound \(fingerprint)")
+        }
+    }
+}
