@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "StorageSQLite", dependencies: ["Storage", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // L2: services.
-        .target(name: "Registrar", dependencies: ["SIPMessage"]),
+        .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
 
         // L3: the CLI.
         .executableTarget(
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
-        .testTarget(name: "RegistrarTests", dependencies: ["Registrar"]),
+        .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(name: "RampartCLITests"),
