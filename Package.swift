@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
@@ -38,6 +39,13 @@ let package = Package(
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage"),
         .target(name: "StorageSQLite", dependencies: ["Storage", .product(name: "GRDB", package: "GRDB.swift")]),
+
+        // L1: SIP over SwiftNIO.
+        .target(
+            name: "SIPTransportNIO",
+            dependencies: ["SIPMessage", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
 
         // L2: services.
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
@@ -65,6 +73,12 @@ let package = Package(
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
+        .testTarget(
+            name: "SIPTransportNIOTests",
+            dependencies: ["SIPTransportNIO", "SIPMessage", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]

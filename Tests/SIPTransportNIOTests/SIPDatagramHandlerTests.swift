@@ -1,0 +1,117 @@
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import SIPMessage
+import SIPTransportNIO
+import Synchronization
+import Testing
+
+let options = """
+    OPTIONS sip:edge@127.0.0.1 SIP/2.0\r
+    Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKopt1;rport\r
+    From: <sip:probe@example.net>;tag=7\r
+    To: <sip:edge@127.0.0.1>\r
+    Call-ID: udp-1\r
+    CSeq: 1 OPTIONS\r
+    Max-Forwards: 70\r
+    Content-Length: 0\r
+    \r
+
+    """
+
+/// Answers OPTIONS with 200 and Allow, as the edge does before the proxy exists.
+@Sendable func answerOptions(_ message: SIPMessage, _ source: SocketAddress) -> [UInt8]? {
+    guard message.method == .options else { return nil }
+    let host = source.ipAddress.flatMap(SIPHost.parseAddress)
+    return try? message.makeResponse(
+        status: 200, toTag: "edge", source: host.map { ($0, UInt16(source.port ?? 0)) },
+        extraHeaders: [("Allow", "REGISTER, OPTIONS")])
+}
+
+func envelope(_ text: String, from address: SocketAddress, allocator: ByteBufferAllocator) -> AddressedEnvelope<ByteBuffer> {
+    AddressedEnvelope(remoteAddress: address, data: allocator.buffer(string: text))
+}
+
+@Suite struct SIPDatagramHandlerTests {
+    @Test func validRequestIsAnsweredToItsSourcePort() throws {
+        let channel = EmbeddedChannel(handler: SIPDatagramHandler(onMessage: answerOptions))
+        let source = try SocketAddress(ipAddress: "198.51.100.7", port: 40_123)
+        try channel.writeInbound(envelope(options, from: source, allocator: channel.allocator))
+        let reply = try #require(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self))
+        #expect(reply.remoteAddress == source)
+        let response = try SIPMessage.parse(Array(reply.data.readableBytesView))
+        #expect(response.statusCode == 200)
+        let via = try response.topVia()
+        #expect(via.received == SIPHost.parseAddress("198.51.100.7") && via.rport == .value(40_123))
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func malformedRequestGetsItsStatusAndGarbageIsDropped() throws {
+        let events = Mutex<[SIPDatagramHandler.Event]>([])
+        let channel = EmbeddedChannel(handler: SIPDatagramHandler(
+            onMessage: { _, _ in Issue.record("a malformed message reached the TU"); return nil },
+            onEvent: { event, _ in events.withLock { $0.append(event) } }))
+        let source = try SocketAddress(ipAddress: "198.51.100.7", port: 5060)
+        let mismatch = options.replacingOccurrences(of: "CSeq: 1 OPTIONS", with: "CSeq: 1 INVITE")
+        try channel.writeInbound(envelope(mismatch, from: source, allocator: channel.allocator))
+        let reply = try #require(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self))
+        #expect(try SIPMessage.parse(Array(reply.data.readableBytesView)).statusCode == 400)
+        try channel.writeInbound(envelope("\u{0}\u{1}garbage", from: source, allocator: channel.allocator))
+        try channel.writeInbound(envelope("SIP/2.0 999 nope\r\n\r\n", from: source, allocator: channel.allocator))
+        #expect(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self) == nil)
+        #expect(events.withLock { $0 } == [.malformedRequestAnswered(status: 400), .malformedDropped, .malformedDropped])
+        _ = try channel.finish()
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func optionsOverRealLoopbackUDP() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await DatagramBootstrap(group: group)
+            .channelInitializer { $0.pipeline.addHandler(SIPDatagramHandler(onMessage: answerOptions)) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let received = Mutex<[ByteBuffer]>([])
+        let done = group.next().makePromise(of: Void.self)
+        final class Collector: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = AddressedEnvelope<ByteBuffer>
+            let sink: @Sendable (ByteBuffer) -> Void
+            init(_ sink: @escaping @Sendable (ByteBuffer) -> Void) { self.sink = sink }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) { sink(unwrapInboundIn(data).data) }
+        }
+        let client = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.pipeline.addHandler(Collector { buffer in
+                    received.withLock { $0.append(buffer) }
+                    done.succeed(())
+                })
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let serverAddress = try #require(server.localAddress)
+        try await client.writeAndFlush(AddressedEnvelope(remoteAddress: serverAddress,
+                                                         data: client.allocator.buffer(string: options))).get()
+        let timeout = group.next().scheduleTask(in: .seconds(5)) { done.fail(ChannelError.connectTimeout(.seconds(5))) }
+        try await done.futureResult.get()
+        timeout.cancel()
+        let reply = try #require(received.withLock { $0.first })
+        let response = try SIPMessage.parse(Array(reply.readableBytesView))
+        #expect(response.statusCode == 200)
+        #expect(try response.allow() == [.register, .options])
+        #expect(try response.topVia().received == .ipv4(0x7F00_0001))
+        try await client.close()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+extension String {
+    /// Replaces the first occurrence (tests only; no Foundation in this target).
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].hasPrefix(target) {
+                return String(self[..<index]) + replacement + String(self[self.index(index, offsetBy: target.count)...])
+            }
+            index = self.index(after: index)
+        }
+        return self
+    }
+}
