@@ -1,7 +1,9 @@
 import SIPMessage
+import Storage
 
 /// The registrar's rules for one REGISTER (RFC 3261 §10.3 steps 5-8, RFC 5626 §6), as a pure function of the
-/// request, the bindings currently stored for its address-of-record and the time. Authentication (step 4) and
+/// request, the bindings currently stored for its address-of-record and the time (seconds since 1970, the
+/// store's clock, so bindings survive restarts). Authentication (step 4) and
 /// the domain check happen before; storage happens after: the caller writes ``Outcome/bindings`` back.
 public struct RegisterProcessor: Sendable {
     /// Bounds and defaults.
@@ -28,7 +30,7 @@ public struct RegisterProcessor: Sendable {
     /// What to answer and what to store.
     public enum Outcome: Equatable, Sendable {
         /// 200 OK: store `bindings` (all current bindings of the AOR, expired ones dropped) and list them.
-        case accepted(bindings: [Binding])
+        case accepted(bindings: [RegistrationRecord])
         /// A failure status (400, 403, 423, 500) and, for 423, the Min-Expires to send.
         case rejected(status: Int, reason: String, minExpires: UInt32?)
     }
@@ -46,7 +48,7 @@ public struct RegisterProcessor: Sendable {
     }
 
     /// Applies a REGISTER to the stored bindings of its address-of-record.
-    public func process(register request: SIPMessage, current: [Binding], now: Duration) -> Outcome {
+    public func process(register request: SIPMessage, current: [RegistrationRecord], now: Int64) -> Outcome {
         do {
             return try apply(request, current: current, now: now)
         } catch {
@@ -54,14 +56,14 @@ public struct RegisterProcessor: Sendable {
         }
     }
 
-    private func apply(_ request: SIPMessage, current: [Binding], now: Duration) throws(SIPParseError) -> Outcome {
+    private func apply(_ request: SIPMessage, current: [RegistrationRecord], now: Int64) throws(SIPParseError) -> Outcome {
         guard let aor = Self.addressOfRecord(of: try request.to().uri) else {
             return .rejected(status: 404, reason: "Not Found", minExpires: nil)
         }
         let callID = try request.callID()
         let cseq = try request.cseq().sequenceNumber
         let headerExpires = try request.expires()
-        var bindings = current.filter { $0.expiresAt > now }
+        var bindings = current.filter { $0.expiresAtEpochSeconds > now }
 
         switch try request.contacts() {
         case nil:
@@ -82,9 +84,9 @@ public struct RegisterProcessor: Sendable {
                     return .rejected(status: 423, reason: "Interval Too Brief", minExpires: policy.minExpires)
                 }
                 let expires = min(requested, policy.maxExpires)
-                let candidate = Binding(
+                let candidate = RegistrationRecord(
                     addressOfRecord: aor, contact: contact.address.uri.description,
-                    expiresAt: now + .seconds(Int64(expires)), qValueThousandths: contact.qValueThousandths ?? 1000,
+                    expiresAtEpochSeconds: now + Int64(expires), qValueThousandths: contact.qValueThousandths ?? 1000,
                     callID: callID, cseq: cseq, instanceID: contact.instanceID, regID: contact.regID)
                 if let index = bindings.firstIndex(where: { $0.designatesSameBinding(as: candidate) }) {
                     // RFC 3261 §10.3 step 7: same Call-ID needs a higher CSeq, or the request is out of order.
@@ -104,9 +106,9 @@ public struct RegisterProcessor: Sendable {
     }
 
     /// The Contact header values of a 200 OK: every binding with its remaining time (RFC 3261 §10.3 step 8).
-    public static func contactValues(for bindings: [Binding], now: Duration) -> [String] {
+    public static func contactValues(for bindings: [RegistrationRecord], now: Int64) -> [String] {
         bindings.map { binding in
-            let remaining = max(0, (binding.expiresAt - now).components.seconds)
+            let remaining = max(0, binding.expiresAtEpochSeconds - now)
             return "<\(binding.contact)>;expires=\(remaining)"
         }
     }
