@@ -21,11 +21,14 @@ public struct SIPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses one address from a header value such as From or To.
     /// - Throws: ``SIPParseError/Code/malformedAddress``, ``SIPParseError/Code/malformedURI``.
     public init(_ text: String) throws(SIPParseError) {
-        self = try withScanner(text) { (scanner) throws(SIPParseError) -> SIPAddress in
-            let address = try SIPAddress.parse(&scanner, requireNameAddr: false)
-            try scanner.expectEnd(error: .malformedAddress)
-            return address
-        }
+        self = try withScanner(text) { (scanner) throws(SIPParseError) -> SIPAddress in try SIPAddress.parseSingle(&scanner) }
+    }
+
+    /// Parses a header value that holds exactly one address (From, To, Reply-To, Refer-To...).
+    static func parseSingle(_ scanner: inout SIPValueScanner) throws(SIPParseError) -> SIPAddress {
+        let address = try parse(&scanner, requireNameAddr: false)
+        try scanner.expectEnd(error: .malformedAddress)
+        return address
     }
 
     /// The `tag` parameter (RFC 3261 §19.3).

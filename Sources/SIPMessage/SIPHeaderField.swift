@@ -88,27 +88,6 @@ public struct SIPHeaderField: Sendable, CustomStringConvertible {
     /// The value bytes as written (folds included).
     public var rawValue: ArraySlice<UInt8> { rawLine[valueRange] }
 
-    /// Gives the typed parsers the value bytes (folds included, which they treat as whitespace).
-    func withValueBytes<T>(_ body: (UnsafeBufferPointer<UInt8>) throws(SIPParseError) -> T) throws(SIPParseError) -> T {
-        let offset = valueRange.lowerBound - rawLine.startIndex
-        let count = valueRange.count
-        do {
-            return try rawLine.withUnsafeBufferPointer { (line) throws(SIPParseError) -> T in
-                try body(UnsafeBufferPointer(rebasing: line[offset..<offset + count]))
-            }
-        } catch {
-            throw error.located(header: canonicalName, offset: nil)
-        }
-    }
-
-    /// Runs a typed parser over the value with a fresh scanner.
-    func parse<T>(_ body: (inout SIPValueScanner) throws(SIPParseError) -> T) throws(SIPParseError) -> T {
-        try withValueBytes { (bytes) throws(SIPParseError) -> T in
-            var scanner = SIPValueScanner(bytes)
-            return try body(&scanner)
-        }
-    }
-
     /// `Name: value` as written.
     public var description: String { String(decoding: rawLine, as: UTF8.self) }
 }

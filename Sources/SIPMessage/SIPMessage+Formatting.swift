@@ -45,7 +45,7 @@ extension SIPMessage {
         switch field.kind {
         case .via:
             return describe { () throws(SIPParseError) -> String in
-                try field.parse { (scanner) throws(SIPParseError) -> String in
+                try parse(entry) { (scanner) throws(SIPParseError) -> String in
                     var parts: [String] = []
                     repeat {
                         let via = try Via.parse(&scanner)
@@ -65,10 +65,8 @@ extension SIPMessage {
             }
         case .from, .to, .replyTo, .referTo, .referredBy:
             return describe { () throws(SIPParseError) -> String in
-                let address = try field.parse { (scanner) throws(SIPParseError) -> SIPAddress in
-                    let address = try SIPAddress.parse(&scanner, requireNameAddr: false)
-                    try scanner.expectEnd(error: .malformedAddress)
-                    return address
+                let address = try parse(entry) { (scanner) throws(SIPParseError) -> SIPAddress in
+                    try SIPAddress.parseSingle(&scanner)
                 }
                 var text = ""
                 if let name = address.displayName { text += "display-name=\"\(name)\" " }
@@ -79,7 +77,7 @@ extension SIPMessage {
         case .contact:
             return describe { () throws(SIPParseError) -> String in
                 var list: SIPContactList? = nil
-                try field.parse { (scanner) throws(SIPParseError) in try SIPContactList.parse(&scanner, into: &list) }
+                try parse(entry) { (scanner) throws(SIPParseError) in try SIPContactList.parse(&scanner, into: &list) }
                 guard case .contacts(let contacts) = list else { return "wildcard (remove all bindings)" }
                 return contacts.map { contact in
                     var text = "uri=" + SIPMessage.describe(contact.address.uri)
@@ -91,7 +89,7 @@ extension SIPMessage {
             }
         case .cseq:
             return describe { () throws(SIPParseError) -> String in
-                let cseq = try field.parse { (scanner) throws(SIPParseError) -> CSeq in try CSeq.parse(&scanner) }
+                let cseq = try parse(entry) { (scanner) throws(SIPParseError) -> CSeq in try CSeq.parse(&scanner) }
                 return "number=\(cseq.sequenceNumber) method=\(cseq.method)"
             }
         case .callID, .maxForwards, .expires, .contentType, .contentLength, .allow, .supported, .require,

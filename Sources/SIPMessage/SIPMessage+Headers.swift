@@ -45,8 +45,8 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedVia``.
     public func vias() throws(SIPParseError) -> [Via] {
         var result: [Via] = []
-        for field in fields(.via) {
-            try field.parse { (scanner) throws(SIPParseError) in
+        for entry in entries where entry.kind == .via {
+            try parse(entry) { (scanner) throws(SIPParseError) in
                 repeat { result.append(try Via.parse(&scanner)) } while try scanner.listSeparator(error: .malformedVia)
             }
         }
@@ -55,9 +55,7 @@ extension SIPMessage {
 
     private func address(_ kind: SIPHeaderKind) throws(SIPParseError) -> SIPAddress {
         try parse(try requiredEntry(kind)) { (scanner) throws(SIPParseError) -> SIPAddress in
-            let address = try SIPAddress.parse(&scanner, requireNameAddr: false)
-            try scanner.expectEnd(error: .malformedAddress)
-            return address
+            try SIPAddress.parseSingle(&scanner)
         }
     }
 
@@ -165,8 +163,8 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedNumber``, ``SIPParseError/Code/valueOutOfRange``,
     ///   ``SIPParseError/Code/duplicateHeader``.
     public func maxForwards() throws(SIPParseError) -> Int? {
-        guard let field = try singleField(.maxForwards) else { return nil }
-        return try field.parse { (scanner) throws(SIPParseError) -> Int in
+        guard let entry = try singleEntry(.maxForwards) else { return nil }
+        return try parse(entry) { (scanner) throws(SIPParseError) -> Int in
             guard case .some(let parsed) = scanner.number(maxValue: 255) else {
                 throw SIPParseError(.malformedNumber, "Max-Forwards is not a number")
             }
@@ -180,8 +178,8 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedContact``, ``SIPParseError/Code/malformedAddress``.
     public func contacts() throws(SIPParseError) -> SIPContactList? {
         var list: SIPContactList? = nil
-        for field in fields(.contact) {
-            try field.parse { (scanner) throws(SIPParseError) in try SIPContactList.parse(&scanner, into: &list) }
+        for entry in entries where entry.kind == .contact {
+            try parse(entry) { (scanner) throws(SIPParseError) in try SIPContactList.parse(&scanner, into: &list) }
         }
         return list
     }
@@ -191,8 +189,8 @@ extension SIPMessage {
     public func nameAddresses(_ kind: SIPHeaderKind) throws(SIPParseError) -> [SIPAddress] {
         var result: [SIPAddress] = []
         let requireBrackets = kind != .pAssertedIdentity && kind != .pPreferredIdentity
-        for field in fields(kind) {
-            try field.parse { (scanner) throws(SIPParseError) in
+        for entry in entries where entry.kind == kind {
+            try parse(entry) { (scanner) throws(SIPParseError) in
                 repeat {
                     result.append(try SIPAddress.parse(&scanner, requireNameAddr: requireBrackets))
                     guard result.count <= limits.maxHeaderCount else {
@@ -214,18 +212,18 @@ extension SIPMessage {
     /// Expires (RFC 3261 §20.19) in seconds, clamped to 2^32-1; nil if absent.
     /// - Throws: ``SIPParseError/Code/malformedNumber``, ``SIPParseError/Code/duplicateHeader``.
     public func expires() throws(SIPParseError) -> UInt32? {
-        guard let field = try singleField(.expires) else { return nil }
-        return try deltaSeconds(field)
+        guard let entry = try singleEntry(.expires) else { return nil }
+        return try deltaSeconds(entry)
     }
 
     /// Min-Expires (RFC 3261 §20.23); nil if absent.
     public func minExpires() throws(SIPParseError) -> UInt32? {
-        guard let field = try singleField(.minExpires) else { return nil }
-        return try deltaSeconds(field)
+        guard let entry = try singleEntry(.minExpires) else { return nil }
+        return try deltaSeconds(entry)
     }
 
-    private func deltaSeconds(_ field: SIPHeaderField) throws(SIPParseError) -> UInt32 {
-        try field.parse { (scanner) throws(SIPParseError) -> UInt32 in
+    private func deltaSeconds(_ entry: HeaderEntry) throws(SIPParseError) -> UInt32 {
+        try parse(entry) { (scanner) throws(SIPParseError) -> UInt32 in
             guard case .some(let parsed) = scanner.number(maxValue: UInt64(UInt32.max)) else {
                 throw SIPParseError(.malformedNumber, "not delta-seconds")
             }
@@ -236,8 +234,8 @@ extension SIPMessage {
 
     /// Content-Type (RFC 3261 §20.15); nil if absent.
     public func contentType() throws(SIPParseError) -> SIPMediaType? {
-        guard let field = try singleField(.contentType) else { return nil }
-        return try field.parse { (scanner) throws(SIPParseError) -> SIPMediaType in try SIPMediaType.parse(&scanner) }
+        guard let entry = try singleEntry(.contentType) else { return nil }
+        return try parse(entry) { (scanner) throws(SIPParseError) -> SIPMediaType in try SIPMediaType.parse(&scanner) }
     }
 
     /// The Content-Length value (validated while framing); nil if absent.
@@ -249,8 +247,8 @@ extension SIPMessage {
     /// - Throws: ``SIPParseError/Code/malformedHeader`` for a non-token element.
     public func tokens(_ kind: SIPHeaderKind) throws(SIPParseError) -> [String] {
         var result: [String] = []
-        for field in fields(kind) {
-            try field.parse { (scanner) throws(SIPParseError) in
+        for entry in entries where entry.kind == kind {
+            try parse(entry) { (scanner) throws(SIPParseError) in
                 scanner.skipLWS()
                 if scanner.isAtEnd { return }  // `Supported:` with no option tags is legal
                 repeat {
@@ -284,8 +282,8 @@ extension SIPMessage {
     /// Identity headers (RFC 8224 §4.1).
     public func identities() throws(SIPParseError) -> [SIPIdentity] {
         var result: [SIPIdentity] = []
-        for field in fields(.identity) {
-            result.append(try field.parse { (scanner) throws(SIPParseError) -> SIPIdentity in
+        for entry in entries where entry.kind == .identity {
+            result.append(try parse(entry) { (scanner) throws(SIPParseError) -> SIPIdentity in
                 try SIPIdentity.parse(&scanner)
             })
         }
@@ -294,15 +292,15 @@ extension SIPMessage {
 
     /// Session-Expires (RFC 4028 §4); nil if absent.
     public func sessionExpires() throws(SIPParseError) -> SessionExpires? {
-        guard let field = try singleField(.sessionExpires) else { return nil }
-        return try field.parse { (scanner) throws(SIPParseError) -> SessionExpires in try SessionExpires.parse(&scanner) }
+        guard let entry = try singleEntry(.sessionExpires) else { return nil }
+        return try parse(entry) { (scanner) throws(SIPParseError) -> SessionExpires in try SessionExpires.parse(&scanner) }
     }
 
     /// Reason values (RFC 3326 §2).
     public func reasons() throws(SIPParseError) -> [SIPReason] {
         var result: [SIPReason] = []
-        for field in fields(.reason) {
-            try field.parse { (scanner) throws(SIPParseError) in
+        for entry in entries where entry.kind == .reason {
+            try parse(entry) { (scanner) throws(SIPParseError) in
                 repeat {
                     scanner.skipLWS()
                     guard let protocolName = scanner.token() else {
@@ -328,8 +326,8 @@ extension SIPMessage {
     /// Privacy values (RFC 3323 §4.2), lowercased: `id`, `header`, `session`, `user`, `none`, `critical`.
     public func privacy() throws(SIPParseError) -> [String] {
         var result: [String] = []
-        for field in fields(.privacy) {
-            try field.parse { (scanner) throws(SIPParseError) in
+        for entry in entries where entry.kind == .privacy {
+            try parse(entry) { (scanner) throws(SIPParseError) in
                 repeat {
                     scanner.skipLWS()
                     guard let token = scanner.token() else { throw SIPParseError(.malformedHeader, "bad Privacy value") }

@@ -34,11 +34,11 @@ extension SIPMessage {
         _ = try cseq()
         var lines = ["SIP/2.0 \(status) \(reason ?? SIPStatus.reasonPhrase(for: status))"]
         for via in vias { lines.append("Via: \(via)") }
-        for kind in [SIPHeaderKind.from] { lines.append("\(kind.canonicalName): \(firstField(kind)!.value)") }
-        var toValue = firstField(.to)!.value
+        // From, To, Call-ID and CSeq parsed above, so each is present exactly once.
+        func value(_ kind: SIPHeaderKind) -> String { firstField(kind)?.value ?? "" }
+        var toValue = value(.to)
         if let toTag, to.tag == nil, status > 100 { toValue += ";tag=\(toTag)" }
-        lines.append("To: \(toValue)")
-        for kind in [SIPHeaderKind.callID, .cseq] { lines.append("\(kind.canonicalName): \(firstField(kind)!.value)") }
+        lines += ["From: \(value(.from))", "To: \(toValue)", "Call-ID: \(value(.callID))", "CSeq: \(value(.cseq))"]
         for (name, value) in extraHeaders {
             let field = try SIPHeaderField(name: name, value: value)  // refuses CR/LF injection
             lines.append(field.description)

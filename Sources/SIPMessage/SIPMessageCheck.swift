@@ -58,12 +58,8 @@ extension SIPMessage {
             _ = try nameAddresses(kind)
         }
         for kind in [SIPHeaderKind.replyTo, .referTo, .referredBy] {
-            if let field = try singleField(kind) {
-                _ = try field.parse { (scanner) throws(SIPParseError) -> SIPAddress in
-                    let address = try SIPAddress.parse(&scanner, requireNameAddr: false)
-                    try scanner.expectEnd(error: .malformedAddress)
-                    return address
-                }
+            if let entry = try singleEntry(kind) {
+                _ = try parse(entry) { (scanner) throws(SIPParseError) -> SIPAddress in try SIPAddress.parseSingle(&scanner) }
             }
         }
         _ = try expires()

@@ -103,12 +103,11 @@ public struct ClientInviteTransaction: Sendable {
     /// the single top Via of the INVITE, the To of the response (with its tag), the INVITE's Route set.
     func makeACK(for response: SIPMessage) -> [UInt8] {
         var lines = ["ACK \(request.requestLine?.requestURIText ?? "") SIP/2.0"]
+        // Only the top Via value: the field may carry several.
         if let via = request.firstField(.via) {
-            // Only the top Via value: the field may carry several.
-            let top = (try? request.topVia()).map(\.description) ?? via.value
-            lines.append("Via: \(top)")
+            lines.append("Via: \((try? request.topVia()).map(\.description) ?? via.value)")
         }
-        for kind in [SIPHeaderKind.route] { for field in request.fields(kind) { lines.append("Route: \(field.value)") } }
+        for field in request.fields(.route) { lines.append("Route: \(field.value)") }
         for kind in [SIPHeaderKind.from, .callID] {
             if let field = request.firstField(kind) { lines.append("\(kind.canonicalName): \(field.value)") }
         }
