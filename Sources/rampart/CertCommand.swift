@@ -85,19 +85,19 @@ struct DeviceCommand: ParsableCommand {
 
     struct Bind: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Bind a certificate to an account.")
-        @Argument(help: "The account name.") var name: String
-        @Option(name: .long, help: "The account's domain.") var domain = "localhost"
+        @OptionGroup var target: AccountArguments
         @OptionGroup var certificate: CertificateOptions
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
             let fingerprint = try certificate.resolve()
             do {
-                try await data.openStore().bindDevice(fingerprint: fingerprint, username: name, domain: domain)
+                try await data.openStore().bindDevice(fingerprint: fingerprint, username: target.name,
+                                                      domain: target.realm)
             } catch {
                 throw UsageError(message: "cannot bind: \(error)")
             }
-            print("bound \(fingerprint) to \(name)@\(domain.lowercased())")
+            print("bound \(fingerprint) to \(target.address)")
         }
     }
 

@@ -54,6 +54,23 @@ struct PasswordOptions: ParsableArguments {
     }
 }
 
+/// `NAME [--domain DOMAIN]`: the account a command acts on.
+struct AccountArguments: ParsableArguments {
+    @Argument(help: "The account (user) name.") var name: String
+    @Option(name: .long, help: "The domain (digest realm).") var domain = "localhost"
+
+    /// The domain as stored: lowercased.
+    var realm: String { domain.lowercased() }
+    /// `name@realm`, for messages.
+    var address: String { "\(name)@\(realm)" }
+
+    /// The account with the HA1 values of `password` (the password itself is not kept).
+    func account(password: String) -> Account {
+        Account(username: name, domain: realm,
+                ha1ByAlgorithm: DigestHA1.storedValues(username: name, realm: realm, password: password))
+    }
+}
+
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
@@ -63,55 +80,46 @@ struct UserCommand: ParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an account.")
-        @Argument(help: "The user name.") var name: String
-        @Option(name: .long, help: "The domain (digest realm).") var domain = "localhost"
+        @OptionGroup var target: AccountArguments
         @OptionGroup var passwordOptions: PasswordOptions
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
             let store = try data.openStore()
-            guard try await store.account(username: name, domain: domain) == nil else {
-                throw UsageError(message: "\(name)@\(domain) exists; use `rampart user passwd`")
+            guard try await store.account(username: target.name, domain: target.realm) == nil else {
+                throw UsageError(message: "\(target.address) exists; use `rampart user passwd`")
             }
-            let password = try passwordOptions.read()
-            try await store.saveAccount(Account(
-                username: name, domain: domain,
-                ha1ByAlgorithm: DigestHA1.storedValues(username: name, realm: domain.lowercased(), password: password)))
-            print("added \(name)@\(domain.lowercased())")
+            try await store.saveAccount(target.account(password: try passwordOptions.read()))
+            print("added \(target.address)")
         }
     }
 
     struct Passwd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change an account's password.")
-        @Argument(help: "The user name.") var name: String
-        @Option(name: .long, help: "The domain (digest realm).") var domain = "localhost"
+        @OptionGroup var target: AccountArguments
         @OptionGroup var passwordOptions: PasswordOptions
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
             let store = try data.openStore()
-            guard let account = try await store.account(username: name, domain: domain) else {
-                throw UsageError(message: "no account \(name)@\(domain)")
+            guard try await store.account(username: target.name, domain: target.realm) != nil else {
+                throw UsageError(message: "no account \(target.address)")
             }
-            let password = try passwordOptions.read()
-            try await store.saveAccount(Account(
-                username: account.username, domain: account.domain,
-                ha1ByAlgorithm: DigestHA1.storedValues(username: name, realm: account.domain, password: password)))
-            print("password changed for \(name)@\(account.domain)")
+            try await store.saveAccount(target.account(password: try passwordOptions.read()))
+            print("password changed for \(target.address)")
         }
     }
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove an account and its device bindings.")
-        @Argument(help: "The user name.") var name: String
-        @Option(name: .long, help: "The domain (digest realm).") var domain = "localhost"
+        @OptionGroup var target: AccountArguments
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
-            guard try await data.openStore().removeAccount(username: name, domain: domain) else {
-                throw UsageError(message: "no account \(name)@\(domain)")
+            guard try await data.openStore().removeAccount(username: target.name, domain: target.realm) else {
+                throw UsageError(message: "no account \(target.address)")
             }
-            print("removed \(name)@\(domain.lowercased())")
+            print("removed \(target.address)")
         }
     }
 
