@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // L0: sans-I/O cores.
@@ -44,18 +48,33 @@ let package = Package(
         .target(
             name: "SIPTransportNIO",
             dependencies: ["SIPMessage", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "NIOTLS", package: "swift-nio"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // L2: services.
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
+        .target(
+            name: "Edge",
+            dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
 
         // L3: the CLI.
         .executableTarget(
             name: "rampart",
             dependencies: [
-                "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority",
+                "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
+                "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
 
@@ -75,7 +94,9 @@ let package = Package(
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(
             name: "SIPTransportNIOTests",
-            dependencies: ["SIPTransportNIO", "SIPMessage", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["SIPTransportNIO", "SIPMessage", "CertificateAuthority",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),

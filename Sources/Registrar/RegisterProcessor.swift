@@ -47,17 +47,22 @@ public struct RegisterProcessor: Sendable {
         return "sip:\(user)@\(sip.host)"
     }
 
-    /// Applies a REGISTER to the stored bindings of its address-of-record.
-    public func process(register request: SIPMessage, current: [RegistrationRecord], now: Int64) -> Outcome {
+    /// Applies a REGISTER to the stored bindings of its address-of-record; `addressOfRecord` overrides the one
+    /// derived from the To URI (the edge maps its IP aliases to its domain).
+    public func process(register request: SIPMessage, current: [RegistrationRecord], now: Int64,
+                        addressOfRecord: String? = nil) -> Outcome {
         do {
-            return try apply(request, current: current, now: now)
+            return try apply(request, current: current, now: now, addressOfRecord: addressOfRecord)
         } catch {
             return .rejected(status: error.sipStatus, reason: error.reason, minExpires: nil)
         }
     }
 
-    private func apply(_ request: SIPMessage, current: [RegistrationRecord], now: Int64) throws(SIPParseError) -> Outcome {
-        guard let aor = Self.addressOfRecord(of: try request.to().uri) else {
+    private func apply(_ request: SIPMessage, current: [RegistrationRecord], now: Int64, addressOfRecord: String?)
+        throws(SIPParseError) -> Outcome
+    {
+        let toURI = try request.to().uri
+        guard let aor = addressOfRecord ?? Self.addressOfRecord(of: toURI) else {
             return .rejected(status: 404, reason: "Not Found", minExpires: nil)
         }
         let callID = try request.callID()

@@ -38,8 +38,17 @@ public struct RegistrarAuthenticator: Sendable {
 
     /// Creates an authenticator; `allowMD5` keeps MD5 in the challenges for phones that speak nothing else.
     public init(realm: String, allowMD5: Bool = true, nonces: DigestNonceIssuer = DigestNonceIssuer()) {
+        self.init(realm: realm, algorithms: allowMD5 ? [.sha256, DigestAlgorithm.Insecure.md5] : [.sha256],
+                  nonces: nonces)
+    }
+
+    /// Creates an authenticator offering exactly `algorithms`, in that order (RFC 8760 §2.4: the most preferred
+    /// first). Clients that read only the first challenge, such as sipp 3.6 which speaks only MD5, need an
+    /// MD5-only list.
+    public init(realm: String, algorithms: [DigestAlgorithm], nonces: DigestNonceIssuer = DigestNonceIssuer()) {
+        precondition(!algorithms.isEmpty, "a realm must offer at least one digest algorithm")
         self.realm = realm.lowercased()
-        self.offeredAlgorithms = allowMD5 ? [.sha256, DigestAlgorithm.Insecure.md5] : [.sha256]
+        self.offeredAlgorithms = algorithms
         self.nonces = nonces
     }
 
@@ -50,6 +59,19 @@ public struct RegistrarAuthenticator: Sendable {
     public mutating func authenticate(
         _ request: SIPMessage, now: Duration, lookup: (String) async throws -> Account?
     ) async -> Decision {
+        let account: Account?
+        if let username = claimedUsername(in: request) { account = try? await lookup(username) } else { account = nil }
+        return authenticate(request, now: now, account: account)
+    }
+
+    /// The user name the request's credentials for this realm claim, so the caller can fetch the account before
+    /// calling ``authenticate(_:now:account:)``.
+    public func claimedUsername(in request: SIPMessage) -> String? {
+        (try? request.digestCredentials())?.first(where: { $0.realm.lowercased() == realm })?.username
+    }
+
+    /// Decides on a request, given the account its credentials claim (nil if there is none).
+    public mutating func authenticate(_ request: SIPMessage, now: Duration, account: Account?) -> Decision {
         let credentials: [DigestCredentials]
         do {
             credentials = try request.digestCredentials()
@@ -71,9 +93,11 @@ public struct RegistrarAuthenticator: Sendable {
         case .replayed: return .reject(status: 403, event: .digestReplay)
         case .valid: break
         }
-        let account = try? await lookup(offered.username)
+        let account = account?.username == offered.username ? account : nil
         let key = offered.username + "@" + realm
-        if algorithm == DigestAlgorithm.Insecure.md5, pinnedToStrongDigest.contains(key) {
+        if algorithm == DigestAlgorithm.Insecure.md5,
+            pinnedToStrongDigest.contains(key) || account?.strongDigestOnly == true
+        {
             return .reject(status: 403, event: .digestDowngradeAttempt)
         }
         guard let account, let stored = account.ha1ByAlgorithm[algorithm.withoutSession.token],

@@ -116,9 +116,11 @@ public struct SIPCheckResult: Sendable {
 
 /// Classifies raw SIP messages as an edge would: the engine behind `rampart sip check`.
 public enum SIPMessageCheck {
-    /// Checks one UDP datagram (RFC 3261 §18.3 framing).
+    /// Checks one message: a UDP datagram (RFC 3261 §18.3 framing, the default) or a message a
+    /// ``SIPStreamFramer`` cut out of a stream.
     public static func check(
-        _ bytes: [UInt8], limits: SIPParseLimits = .default, options: SIPValidationOptions = SIPValidationOptions()
+        _ bytes: [UInt8], limits: SIPParseLimits = .default, framing: SIPMessage.Framing = .datagram,
+        options: SIPValidationOptions = SIPValidationOptions()
     ) -> SIPCheckResult {
         var start = 0
         while start + 1 < bytes.count, bytes[start] == 0x0D, bytes[start + 1] == 0x0A { start += 2 }
@@ -126,7 +128,7 @@ public enum SIPMessageCheck {
             && bytes[start..<start + 4].map(SIPGrammar.lowercased) == Array("sip/".utf8)
         let message: SIPMessage
         do {
-            message = try SIPMessage.parse(bytes, limits: limits, framing: .datagram)
+            message = try SIPMessage.parse(bytes, limits: limits, framing: framing)
         } catch {
             return SIPCheckResult(isResponse: looksLikeResponse, message: nil, error: error, notes: [])
         }

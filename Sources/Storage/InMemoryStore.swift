@@ -22,7 +22,20 @@ public final class InMemoryStore: Store {
         try StoreValidation.check(account)
         var stored = account
         stored.domain = account.domain.lowercased()
-        state.withLock { $0.accounts[Self.key(account.username, account.domain)] = stored }
+        state.withLock { state in
+            let key = Self.key(account.username, account.domain)
+            stored.strongDigestOnly = account.strongDigestOnly || state.accounts[key]?.strongDigestOnly == true
+            state.accounts[key] = stored
+        }
+    }
+
+    public func pinStrongDigest(username: String, domain: String) async throws(StorageError) -> Bool {
+        state.withLock { state in
+            let key = Self.key(username, domain)
+            guard state.accounts[key] != nil else { return false }
+            state.accounts[key]?.strongDigestOnly = true
+            return true
+        }
     }
 
     public func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool {
@@ -60,6 +73,20 @@ public final class InMemoryStore: Store {
         async throws(StorageError)
     {
         state.withLock { $0.registrations[addressOfRecord] = records.isEmpty ? nil : records }
+    }
+
+    public func replaceRegistrations(_ batch: [String: [RegistrationRecord]]) async throws(StorageError) {
+        state.withLock { state in
+            for (aor, records) in batch { state.registrations[aor] = records.isEmpty ? nil : records }
+        }
+    }
+
+    public func allRegistrations(validAt epochSeconds: Int64) async throws(StorageError) -> [RegistrationRecord] {
+        state.withLock { state in
+            state.registrations.keys.sorted().flatMap { aor in
+                state.registrations[aor, default: []].filter { $0.expiresAtEpochSeconds > epochSeconds }
+            }
+        }
     }
 
     public func removeExpiredRegistrations(before epochSeconds: Int64) async throws(StorageError) -> Int {

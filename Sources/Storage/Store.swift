@@ -9,12 +9,16 @@ public struct Account: Hashable, Sendable {
     public var domain: String
     /// HA1 hex digests keyed by algorithm token (`SHA-256`, `MD5`, `SHA-512-256`).
     public var ha1ByAlgorithm: [String: String]
+    /// Set once the account has authenticated with a digest stronger than MD5: from then on MD5 is refused
+    /// for it (downgrade pinning). Saving an existing account keeps the pin.
+    public var strongDigestOnly: Bool
 
     /// Creates an account.
-    public init(username: String, domain: String, ha1ByAlgorithm: [String: String]) {
+    public init(username: String, domain: String, ha1ByAlgorithm: [String: String], strongDigestOnly: Bool = false) {
         self.username = username
         self.domain = domain
         self.ha1ByAlgorithm = ha1ByAlgorithm
+        self.strongDigestOnly = strongDigestOnly
     }
 }
 
@@ -56,6 +60,9 @@ public protocol AccountStore: Sendable {
     func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool
     /// Every account, ordered by domain then username.
     func allAccounts() async throws(StorageError) -> [Account]
+    /// Pins an account to digests stronger than MD5 (see ``Account/strongDigestOnly``); false if there is no
+    /// such account.
+    func pinStrongDigest(username: String, domain: String) async throws(StorageError) -> Bool
 }
 
 /// Client-certificate fingerprints bound to accounts (mutual TLS device binding).
@@ -74,6 +81,10 @@ public protocol RegistrationStore: Sendable {
     func registrations(addressOfRecord: String) async throws(StorageError) -> [RegistrationRecord]
     /// Replaces all contacts of an address-of-record in one transaction.
     func replaceRegistrations(addressOfRecord: String, with records: [RegistrationRecord]) async throws(StorageError)
+    /// Replaces the contacts of several addresses-of-record in one transaction (write-behind flushes).
+    func replaceRegistrations(_ batch: [String: [RegistrationRecord]]) async throws(StorageError)
+    /// Every contact that has not expired at `epochSeconds` (to load the location service at startup).
+    func allRegistrations(validAt epochSeconds: Int64) async throws(StorageError) -> [RegistrationRecord]
     /// Deletes contacts that expired before the given time; returns how many.
     func removeExpiredRegistrations(before epochSeconds: Int64) async throws(StorageError) -> Int
 }

@@ -56,6 +56,11 @@ public final class SQLiteStore: Store {
                 table.column("regID", .integer)
             }
         }
+        migrator.registerMigration("v2: downgrade pinning") { db in
+            try db.alter(table: "account") { table in
+                table.add(column: "strongDigestOnly", .boolean).notNull().defaults(to: false)
+            }
+        }
         return migrator
     }
 
@@ -82,14 +87,22 @@ public final class SQLiteStore: Store {
     public func account(username: String, domain: String) async throws(StorageError) -> Account? {
         let domain = domain.lowercased()
         return try await read { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE username = ? AND domain = ?",
-                                   arguments: [username, domain]) != nil else { return nil }
+            guard let pin = try Bool.fetchOne(db, sql: "SELECT strongDigestOnly FROM account WHERE username = ? AND domain = ?",
+                                   arguments: [username, domain]) else { return nil }
             var ha1: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT algorithm, ha1 FROM accountHA1 WHERE username = ? AND domain = ?",
                                         arguments: [username, domain]) {
                 ha1[row["algorithm"]] = row["ha1"]
             }
-            return Account(username: username, domain: domain, ha1ByAlgorithm: ha1)
+            return Account(username: username, domain: domain, ha1ByAlgorithm: ha1, strongDigestOnly: pin)
+        }
+    }
+
+    public func pinStrongDigest(username: String, domain: String) async throws(StorageError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE account SET strongDigestOnly = 1 WHERE username = ? AND domain = ?",
+                           arguments: [username, domain.lowercased()])
+            return db.changesCount > 0
         }
     }
 
@@ -99,6 +112,10 @@ public final class SQLiteStore: Store {
         try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO account (username, domain) VALUES (?, ?)",
                            arguments: [account.username, domain])
+            if account.strongDigestOnly {
+                try db.execute(sql: "UPDATE account SET strongDigestOnly = 1 WHERE username = ? AND domain = ?",
+                               arguments: [account.username, domain])
+            }
             try db.execute(sql: "DELETE FROM accountHA1 WHERE username = ? AND domain = ?",
                            arguments: [account.username, domain])
             for (algorithm, ha1) in account.ha1ByAlgorithm {
@@ -119,8 +136,9 @@ public final class SQLiteStore: Store {
     public func allAccounts() async throws(StorageError) -> [Account] {
         try await read { db in
             var accounts: [Account] = []
-            for row in try Row.fetchAll(db, sql: "SELECT username, domain FROM account ORDER BY domain, username") {
-                accounts.append(Account(username: row["username"], domain: row["domain"], ha1ByAlgorithm: [:]))
+            for row in try Row.fetchAll(db, sql: "SELECT username, domain, strongDigestOnly FROM account ORDER BY domain, username") {
+                accounts.append(Account(username: row["username"], domain: row["domain"], ha1ByAlgorithm: [:],
+                                        strongDigestOnly: row["strongDigestOnly"]))
             }
             for row in try Row.fetchAll(db, sql: "SELECT username, domain, algorithm, ha1 FROM accountHA1") {
                 let username: String = row["username"]
@@ -156,31 +174,48 @@ public final class SQLiteStore: Store {
         return pair.map { (username: $0[0], domain: $0[1]) }
     }
 
+    private static func record(_ row: Row) -> RegistrationRecord {
+        RegistrationRecord(
+            addressOfRecord: row["aor"], contact: row["contact"], expiresAtEpochSeconds: row["expiresAt"],
+            qValueThousandths: row["q"], callID: row["callID"], cseq: row["cseq"], instanceID: row["instanceID"],
+            regID: row["regID"])
+    }
+
     public func registrations(addressOfRecord: String) async throws(StorageError) -> [RegistrationRecord] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM registration WHERE aor = ? ORDER BY rowid", arguments: [addressOfRecord])
-                .map { row in
-                    RegistrationRecord(
-                        addressOfRecord: row["aor"], contact: row["contact"], expiresAtEpochSeconds: row["expiresAt"],
-                        qValueThousandths: row["q"], callID: row["callID"], cseq: row["cseq"],
-                        instanceID: row["instanceID"], regID: row["regID"])
-                }
+                .map(Self.record)
+        }
+    }
+
+    public func allRegistrations(validAt epochSeconds: Int64) async throws(StorageError) -> [RegistrationRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM registration WHERE expiresAt > ? ORDER BY aor, rowid",
+                             arguments: [epochSeconds]).map(Self.record)
         }
     }
 
     public func replaceRegistrations(addressOfRecord: String, with records: [RegistrationRecord])
         async throws(StorageError)
     {
+        try await replaceRegistrations([addressOfRecord: records])
+    }
+
+    public func replaceRegistrations(_ batch: [String: [RegistrationRecord]]) async throws(StorageError) {
         try await write { db in
-            try db.execute(sql: "DELETE FROM registration WHERE aor = ?", arguments: [addressOfRecord])
-            for record in records {
-                try db.execute(
-                    sql: """
-                        INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [addressOfRecord, record.contact, record.expiresAtEpochSeconds, record.qValueThousandths,
-                                record.callID, Int64(record.cseq), record.instanceID, record.regID.map { Int64($0) }])
+            let delete = try db.cachedStatement(sql: "DELETE FROM registration WHERE aor = ?")
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (aor, records) in batch {
+                try delete.execute(arguments: [aor])
+                for record in records {
+                    try insert.execute(arguments: [
+                        aor, record.contact, record.expiresAtEpochSeconds, record.qValueThousandths, record.callID,
+                        Int64(record.cseq), record.instanceID, record.regID.map { Int64($0) },
+                    ])
+                }
             }
         }
     }

@@ -4,21 +4,61 @@ import Foundation
 
 extension DataDirectoryOption {
     /// The development CA in the data directory, created on first use (key owner-only).
+    func developmentCA() throws -> DevelopmentCA { try DataDirectory(path: dataDir).developmentCA() }
+}
+
+extension DataDirectory {
+    /// The development CA in the data directory, created on first use (key owner-only).
     func developmentCA() throws -> DevelopmentCA {
-        let certificatePath = (dataDir as NSString).appendingPathComponent("ca.crt")
-        let keyPath = (dataDir as NSString).appendingPathComponent("ca.key")
+        let certificatePath = file("ca.crt")
+        let keyPath = file("ca.key")
         let manager = FileManager.default
         if manager.fileExists(atPath: certificatePath), manager.fileExists(atPath: keyPath) {
             return try DevelopmentCA(certificatePEM: String(contentsOfFile: certificatePath, encoding: .utf8),
                                      privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
         }
-        _ = try openStore()  // creates the directory, owner-only
+        try create()
         let ca = try DevelopmentCA.create()
-        try writeSecret(ca.privateKeyPEM, to: keyPath)
-        try ca.certificatePEM().write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        try writeSecret(pemFile(ca.privateKeyPEM), to: keyPath)
+        try pemFile(ca.certificatePEM()).write(toFile: certificatePath, atomically: true, encoding: .utf8)
         return ca
     }
+
+    /// The server certificate and key in the data directory (`server.crt`, `server.key`), issued by the
+    /// development CA on first use for `localhost`, the domain, loopback and the given IPs.
+    func serverCertificate(domain: String, ipAddresses: [String]) throws -> (certificate: String, key: String) {
+        let certificatePath = file("server.crt")
+        let keyPath = file("server.key")
+        let manager = FileManager.default
+        if manager.fileExists(atPath: certificatePath), manager.fileExists(atPath: keyPath) {
+            return (certificatePath, keyPath)
+        }
+        let ca = try developmentCA()
+        var addresses: [[UInt8]] = [[127, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]]
+        for ip in ipAddresses {
+            if let bytes = Self.addressBytes(ip), !addresses.contains(bytes), !bytes.allSatisfy({ $0 == 0 }) {
+                addresses.append(bytes)
+            }
+        }
+        let names = Array(Set(["localhost", domain])).sorted { $0 == domain ? true : $1 == domain ? false : $0 < $1 }
+        let issued = try ca.issueServerCertificate(dnsNames: names, ipAddresses: addresses)
+        try writeSecret(pemFile(issued.privateKeyPEM), to: keyPath)
+        try (pemFile(issued.certificatePEM) + pemFile(ca.certificatePEM())).write(
+            toFile: certificatePath, atomically: true, encoding: .utf8)
+        return (certificatePath, keyPath)
+    }
+
+    static func addressBytes(_ ip: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, ip, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, ip, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
 }
+
+/// PEM text as a file holds it: ending in a newline, so that files concatenate into valid bundles.
+func pemFile(_ pem: String) -> String { pem.hasSuffix("\n") ? pem : pem + "\n" }
 
 /// Writes a key file readable by its owner only (created 0600 before any byte is written).
 func writeSecret(_ text: String, to path: String) throws {
@@ -48,11 +88,11 @@ struct CertCommand: ParsableCommand {
             let ca = try data.developmentCA()
             let issued = try ca.issueClientCertificate(username: name, domain: domain.lowercased())
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            try issued.certificatePEM.write(toFile: (out as NSString).appendingPathComponent("\(name).crt"),
-                                            atomically: true, encoding: .utf8)
-            try writeSecret(issued.privateKeyPEM, to: (out as NSString).appendingPathComponent("\(name).key"))
-            try ca.certificatePEM().write(toFile: (out as NSString).appendingPathComponent("ca.crt"), atomically: true,
-                                          encoding: .utf8)
+            try pemFile(issued.certificatePEM).write(
+                toFile: (out as NSString).appendingPathComponent("\(name).crt"), atomically: true, encoding: .utf8)
+            try writeSecret(pemFile(issued.privateKeyPEM), to: (out as NSString).appendingPathComponent("\(name).key"))
+            try pemFile(ca.certificatePEM()).write(toFile: (out as NSString).appendingPathComponent("ca.crt"),
+                                                   atomically: true, encoding: .utf8)
             print("issued \(name).crt for sip:\(name)@\(domain.lowercased()), SHA-256 fingerprint \(issued.fingerprint)")
         }
     }

@@ -10,20 +10,34 @@ struct DataDirectoryOption: ParsableArguments {
     var dataDir: String = "rampart-data"
 
     /// Opens (creating the directory, owner-only, if needed) the embedded SQLite store.
-    func openStore() throws -> SQLiteStore {
+    func openStore() throws -> SQLiteStore { try DataDirectory(path: dataDir).openStore() }
+}
+
+/// The data directory: the SQLite database, the development CA and the server certificate.
+struct DataDirectory {
+    let path: String
+
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// Creates the directory (owner-only) if it does not exist.
+    func create() throws {
         let manager = FileManager.default
-        if !manager.fileExists(atPath: dataDir) {
-            do {
-                try manager.createDirectory(atPath: dataDir, withIntermediateDirectories: true,
-                                            attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw UsageError(message: "cannot create \(dataDir): \(error.localizedDescription)")
-            }
-        }
-        let path = (dataDir as NSString).appendingPathComponent("rampart.sqlite")
+        guard !manager.fileExists(atPath: path) else { return }
         do {
-            let store = try SQLiteStore(path: path)
-            try? manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)  // HA1s are secrets
+            try manager.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                        attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw UsageError(message: "cannot create \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Opens (creating the directory if needed) the embedded SQLite store.
+    func openStore() throws -> SQLiteStore {
+        try create()
+        let databasePath = file("rampart.sqlite")
+        do {
+            let store = try SQLiteStore(path: databasePath)
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: databasePath)  // HA1s
             return store
         } catch {
             throw UsageError(message: "\(error)")

@@ -1,0 +1,286 @@
+import Logging
+import NIOCore
+import Registrar
+import SIPAuth
+import SIPMessage
+import SIPTransaction
+import SIPTransportNIO
+import Storage
+import Synchronization
+
+/// The edge's transaction user for this release: an authenticated registrar (RFC 3261 §10) and an OPTIONS
+/// responder; every other method is refused correctly (405 with Allow for methods the proxy will handle, 501 for
+/// unknown ones, 481 for CANCEL) until the proxy lands.
+///
+/// Retransmitted requests are answered from the ``ServerTransactionCache`` and never processed twice.
+public final class EdgeService: SIPInboundHandler {
+    /// What the edge serves and how.
+    public struct Configuration: Sendable {
+        /// The served domain (the digest realm); default `localhost`.
+        public var domain: String
+        /// Hosts that count as the domain in Request-URIs and To URIs: the listen IPs, `localhost`, loopback.
+        public var domainAliases: Set<String>
+        /// Digest algorithms offered, most preferred first (default SHA-256 then MD5, RFC 8760 §2.4: most
+        /// deployed phones and sipp speak only MD5, and TLS is what protects them).
+        public var digestAlgorithms: [DigestAlgorithm]
+        /// Registration bounds.
+        public var registerPolicy: RegisterProcessor.Policy
+        /// T1/T2/T4.
+        public var timers: TransactionTimers
+        /// Nonce lifetime (after it, `stale=true`).
+        public var nonceLifetime: Duration
+        /// Most server transactions kept at once.
+        public var maxTransactions: Int
+
+        /// Creates a configuration; defaults are the secure ones.
+        public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
+                    digestAlgorithms: [DigestAlgorithm] = [.sha256, DigestAlgorithm.Insecure.md5],
+                    registerPolicy: RegisterProcessor.Policy = .init(),
+                    timers: TransactionTimers = .init(), nonceLifetime: Duration = .seconds(300),
+                    maxTransactions: Int = 200_000) {
+            self.domain = domain.lowercased()
+            self.domainAliases = Set(domainAliases.map { $0.lowercased() })
+            self.digestAlgorithms = digestAlgorithms.isEmpty ? [.sha256] : digestAlgorithms
+            self.registerPolicy = registerPolicy
+            self.timers = timers
+            self.nonceLifetime = nonceLifetime
+            self.maxTransactions = maxTransactions
+        }
+    }
+
+    /// A security event: what happened, from where, concerning which account (never secrets).
+    public struct SecurityEvent: Sendable, Equatable {
+        public let kind: String
+        public let source: String
+        public let account: String?
+    }
+
+    /// Methods the edge answers itself.
+    public static let allowedMethods = "REGISTER, OPTIONS"
+
+    let configuration: Configuration
+    let store: any Store
+    /// The registrar's bindings.
+    public let location: LocationService
+    let clock: EdgeClock
+    let logger: Logger
+    let processor: RegisterProcessor
+    let onSecurityEvent: @Sendable (SecurityEvent) -> Void
+
+    private struct State {
+        var authenticator: RegistrarAuthenticator
+        var transactions: ServerTransactionCache
+    }
+
+    private let state: Mutex<State>
+
+    /// Creates the service; call ``LocationService/load(now:)`` on ``location`` before serving.
+    public init(configuration: Configuration, store: any Store, clock: EdgeClock = .system,
+                logger: Logger = Logger(label: "rampart.edge"),
+                onSecurityEvent: @escaping @Sendable (SecurityEvent) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.store = store
+        self.location = LocationService(store: store)
+        self.clock = clock
+        self.logger = logger
+        self.processor = RegisterProcessor(policy: configuration.registerPolicy)
+        self.onSecurityEvent = onSecurityEvent
+        let authenticator = RegistrarAuthenticator(
+            realm: configuration.domain, algorithms: configuration.digestAlgorithms,
+            nonces: DigestNonceIssuer(lifetime: configuration.nonceLifetime))
+        self.state = Mutex(State(authenticator: authenticator,
+                                 transactions: ServerTransactionCache(capacity: configuration.maxTransactions,
+                                                                      timers: configuration.timers)))
+    }
+
+    public func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        let request = inbound.message
+        // Responses would belong to client transactions, which this release does not open: drop them.
+        guard request.isRequest, let method = request.method, method != .ack else { return nil }
+        guard let key = try? ServerTransactionKey(request: request) else { return nil }
+        let arrival = state.withLock { $0.transactions.arrive(key, now: clock.monotonic()) }
+        switch arrival {
+        case .retransmission(let response):
+            return response.map { SIPReply(bytes: $0, destination: Self.udpDestination(inbound)) }
+        case .full:
+            logger.warning("server transaction table full", metadata: ["source": "\(inbound.source.ipAddress ?? "?")"])
+            return respond(inbound, status: 503, extraHeaders: [("Retry-After", "5")]).map {
+                SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
+            }
+        case .new:
+            break
+        }
+        guard let bytes = await answer(inbound, method: method) else { return nil }
+        state.withLock {
+            $0.transactions.complete(key, response: bytes, reliable: inbound.transport.isReliable,
+                                     now: clock.monotonic())
+        }
+        return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
+    }
+
+    private func answer(_ inbound: SIPInbound, method: SIPMethod) async -> [UInt8]? {
+        switch method {
+        case .register:
+            return await register(inbound)
+        case .options:
+            guard let status = requestURIStatus(inbound.message) else {
+                return respond(inbound, status: 200, extraHeaders: [
+                    ("Allow", Self.allowedMethods), ("Accept", "application/sdp"), ("Supported", ""),
+                ])
+            }
+            return respond(inbound, status: status)
+        case .cancel:
+            return respond(inbound, status: 481)  // no INVITE transaction is ever open to cancel
+        default:
+            if SIPMethod.known.contains(method) {
+                return respond(inbound, status: 405, extraHeaders: [("Allow", Self.allowedMethods)])
+            }
+            return respond(inbound, status: 501)
+        }
+    }
+
+    /// nil when the Request-URI is a SIP URI of the served domain; otherwise the status to answer (416 for other
+    /// schemes, 404 for other domains: this edge does not relay yet).
+    private func requestURIStatus(_ request: SIPMessage) -> Int? {
+        guard case .sip(let uri)? = try? request.requestLine?.requestURI() else { return 416 }
+        return servedDomain(uri.host) == nil ? 404 : nil
+    }
+
+    /// The served domain if `host` names it or one of its aliases.
+    func servedDomain(_ host: SIPHost) -> String? {
+        let text: String
+        if case .hostname(let name) = host { text = name.lowercased() } else { text = host.addressText.lowercased() }
+        return text == configuration.domain || configuration.domainAliases.contains(text) ? configuration.domain : nil
+    }
+
+    private func register(_ inbound: SIPInbound) async -> [UInt8]? {
+        let request = inbound.message
+        if let status = requestURIStatus(request) { return respond(inbound, status: status) }
+        guard let required = try? request.require() else { return respond(inbound, status: 400) }
+        if !required.isEmpty {
+            // No option tag is supported yet (RFC 3261 §8.2.2.3).
+            return respond(inbound, status: 420, extraHeaders: [("Unsupported", required.joined(separator: ", "))])
+        }
+        guard case .sip(let toURI)? = try? request.to().uri, let user = toURI.user, !user.isEmpty,
+            let domain = servedDomain(toURI.host)
+        else { return respond(inbound, status: 404) }
+        let addressOfRecord = "sip:\(user)@\(domain)"
+
+        // Mutual TLS: a verified client certificate must be bound to the account it registers.
+        if let fingerprint = inbound.clientCertificateFingerprint {
+            let bound: (username: String, domain: String)?
+            do { bound = try await store.boundAccount(fingerprint: fingerprint) } catch {
+                return storeFailure(inbound, error)
+            }
+            guard let bound, bound.username == user, bound.domain == domain else {
+                report("certificate-not-bound", inbound, account: addressOfRecord)
+                return respond(inbound, status: 403, reason: "Certificate not bound to this account")
+            }
+        }
+
+        let claimed = state.withLock { $0.authenticator.claimedUsername(in: request) }
+        var account: Account? = nil
+        if let claimed {
+            do { account = try await store.account(username: claimed, domain: domain) } catch {
+                return storeFailure(inbound, error)
+            }
+        }
+        let decision = state.withLock { $0.authenticator.authenticate(request, now: clock.monotonic(), account: account) }
+        switch decision {
+        case .challenge(let values):
+            return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
+        case .reject(let status, let event):
+            if let event { report(event.rawValue, inbound, account: claimed.map { "sip:\($0)@\(domain)" }) }
+            return respond(inbound, status: status)
+        case .authenticated(let username, let algorithm):
+            // Credentials of one account do not register another's address (RFC 3261 §10.3 step 3).
+            guard username == user else {
+                report("registration-identity-mismatch", inbound, account: "sip:\(username)@\(domain)")
+                return respond(inbound, status: 403)
+            }
+            if algorithm != DigestAlgorithm.Insecure.md5.token, account?.strongDigestOnly == false {
+                _ = try? await store.pinStrongDigest(username: username, domain: domain)
+            }
+        }
+
+        let now = clock.epochSeconds()
+        let outcome = location.update(addressOfRecord) { current in
+            let outcome = processor.process(register: request, current: current, now: now,
+                                            addressOfRecord: addressOfRecord)
+            if case .accepted(let bindings) = outcome { return (bindings, outcome) }
+            return (nil, outcome)
+        }
+        switch outcome {
+        case .accepted(let bindings):
+            var headers = RegisterProcessor.contactValues(for: bindings, now: now).map { ("Contact", $0) }
+            headers.append(("Date", HTTPDate.format(epochSeconds: now)))
+            return respond(inbound, status: 200, extraHeaders: headers)
+        case .rejected(let status, let reason, let minExpires):
+            return respond(inbound, status: status, reason: reason,
+                           extraHeaders: minExpires.map { [("Min-Expires", String($0))] } ?? [])
+        }
+    }
+
+    private func storeFailure(_ inbound: SIPInbound, _ error: StorageError) -> [UInt8]? {
+        logger.error("store unavailable", metadata: ["error": "\(error.code)"])
+        return respond(inbound, status: 500)
+    }
+
+    private func report(_ kind: String, _ inbound: SIPInbound, account: String?) {
+        let source = inbound.source.ipAddress ?? "?"
+        var metadata: Logger.Metadata = ["event": "\(kind)", "source": "\(source)", "transport": "\(inbound.transport)"]
+        if let account { metadata["account"] = "\(account)" }
+        logger.warning("security event", metadata: metadata)
+        onSecurityEvent(SecurityEvent(kind: kind, source: source, account: account))
+    }
+
+    private func respond(_ inbound: SIPInbound, status: Int, reason: String? = nil,
+                         extraHeaders: [(String, String)] = []) -> [UInt8]? {
+        try? inbound.message.makeResponse(status: status, reason: reason, toTag: Self.makeTag(),
+                                          source: inbound.sourceHostPort, extraHeaders: extraHeaders)
+    }
+
+    static func makeTag() -> String {
+        let value = UInt64.random(in: .min ... .max)
+        return String(value, radix: 16)
+    }
+
+    /// Where a UDP response goes (RFC 3261 §18.2.2, RFC 3581 §4): the source address, and the source port when
+    /// the client asked with `rport`, else the sent-by port (default 5060). nil means the packet source.
+    static func udpDestination(_ inbound: SIPInbound) -> SocketAddress? {
+        guard inbound.transport == .udp, let via = try? inbound.message.topVia() else { return nil }
+        if case .absent = via.rport, let ip = inbound.source.ipAddress {
+            return try? SocketAddress(ipAddress: ip, port: Int(via.port ?? 5060))
+        }
+        return nil
+    }
+}
+
+/// The edge's clocks: monotonic for timers and nonces, wall-clock seconds for stored expiries.
+public struct EdgeClock: Sendable {
+    public let monotonic: @Sendable () -> Duration
+    public let epochSeconds: @Sendable () -> Int64
+
+    /// Creates a clock (tests inject their own).
+    public init(monotonic: @escaping @Sendable () -> Duration, epochSeconds: @escaping @Sendable () -> Int64) {
+        self.monotonic = monotonic
+        self.epochSeconds = epochSeconds
+    }
+
+    /// The system clocks.
+    public static let system = EdgeClock(
+        monotonic: { ContinuousClock.now - EdgeClock.origin },
+        epochSeconds: {
+            var spec = timespec()
+            clock_gettime(CLOCK_REALTIME, &spec)
+            return Int64(spec.tv_sec)
+        })
+
+    static let origin = ContinuousClock.now
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,118 @@
+import NIOCore
+import SIPMessage
+
+/// The SIP transports (RFC 3261 §18, RFC 5630 for TLS).
+public enum SIPTransportKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case udp, tcp, tls
+
+    /// Stream transports deliver reliably: no retransmissions, responses on the same connection.
+    public var isReliable: Bool { self != .udp }
+    /// The Via transport token (`UDP`, `TCP`, `TLS`).
+    public var viaToken: String { rawValue.uppercased() }
+    /// 5060, or 5061 for TLS (RFC 3261 §19.1.2).
+    public var defaultPort: Int { self == .tls ? 5061 : 5060 }
+    public var description: String { rawValue }
+}
+
+/// One message as it arrived, with what the transport knows about where it came from.
+public struct SIPInbound: Sendable {
+    /// The parsed (lazily indexed) message.
+    public let message: SIPMessage
+    /// The transport it came over.
+    public let transport: SIPTransportKind
+    /// The peer's address and port (the packet source; `received`/`rport` are stamped from it).
+    public let source: SocketAddress
+    /// The local address it arrived on.
+    public let local: SocketAddress?
+    /// Lowercase hex SHA-256 of the DER client certificate, when a TLS peer presented one that verified.
+    public let clientCertificateFingerprint: String?
+
+    /// Creates an inbound message.
+    public init(message: SIPMessage, transport: SIPTransportKind, source: SocketAddress, local: SocketAddress?,
+                clientCertificateFingerprint: String? = nil) {
+        self.message = message
+        self.transport = transport
+        self.source = source
+        self.local = local
+        self.clientCertificateFingerprint = clientCertificateFingerprint
+    }
+
+    /// The source as a SIP host and port, for `received`/`rport` stamping (RFC 3581).
+    public var sourceHostPort: (host: SIPHost, port: UInt16)? {
+        guard let host = source.ipAddress.flatMap(SIPHost.parseAddress),
+            let port = source.port.flatMap({ UInt16(exactly: $0) })
+        else { return nil }
+        return (host, port)
+    }
+}
+
+/// What to send back for an inbound message.
+public struct SIPReply: Sendable {
+    /// The bytes of the response.
+    public var bytes: [UInt8]
+    /// For UDP: where to send it (RFC 3261 §18.2.2); nil sends it to the packet source. Streams always answer on
+    /// the connection the request came in on.
+    public var destination: SocketAddress?
+
+    /// Creates a reply.
+    public init(bytes: [UInt8], destination: SocketAddress? = nil) {
+        self.bytes = bytes
+        self.destination = destination
+    }
+}
+
+/// The transaction user's side of the transports: everything well-framed is handed to it, its answer is sent.
+public protocol SIPInboundHandler: Sendable {
+    /// Handles one well-formed message; returns the reply to send, if any.
+    func handle(_ inbound: SIPInbound) async -> SIPReply?
+}
+
+/// What the transports report besides messages: counters and security events are built on these.
+public enum SIPTransportEvent: Sendable, Equatable {
+    /// A request that did not parse was answered with this status (RFC 3261 §8.2, §21).
+    case malformedRequestAnswered(status: Int)
+    /// Input that could not be answered was dropped (garbage, malformed responses).
+    case malformedDropped
+    /// A stream could not be framed (no or bad Content-Length, oversize): the connection was closed.
+    case framingErrorClosed(status: Int)
+    /// A connection was refused because the peer already holds the maximum number of connections, or the
+    /// server holds its maximum in all.
+    case connectionRefused(perSource: Bool)
+    /// A connection was closed after its idle timeout.
+    case idleTimeout
+    /// A connection had more requests waiting for answers than allowed; the extra request was refused with 503.
+    case requestBacklogFull
+    /// A TLS handshake failed (a security event: scans, wrong CA, old protocol versions).
+    case tlsHandshakeFailed(reason: String)
+}
+
+/// Receives transport events with the peer they concern.
+public typealias SIPTransportEventSink = @Sendable (SIPTransportEvent, SocketAddress?) -> Void
+
+/// Decides what to do with one framed message's bytes: hand it on, answer it (malformed request), or drop it.
+enum InboundVerdict {
+    case message(SIPMessage)
+    case answer([UInt8], status: Int)
+    case drop
+
+    /// Parses and checks one message; for a broken request, builds the error response when it can.
+    init(_ bytes: [UInt8], limits: SIPParseLimits, framing: SIPMessage.Framing, source: SocketAddress?) {
+        let check = SIPMessageCheck.check(bytes, limits: limits, framing: framing)
+        if let message = check.message, check.isValid {
+            self = .message(message)
+            return
+        }
+        guard !check.isResponse, let error = check.error, let message = check.message else {
+            self = .drop
+            return
+        }
+        let host = source?.ipAddress.flatMap(SIPHost.parseAddress)
+        let port = source?.port.flatMap { UInt16(exactly: $0) }
+        let stamped = host.flatMap { host in port.map { (host: host, port: $0) } }
+        guard let response = try? message.makeResponse(status: error.sipStatus, source: stamped) else {
+            self = .drop
+            return
+        }
+        self = .answer(response, status: error.sipStatus)
+    }
+}

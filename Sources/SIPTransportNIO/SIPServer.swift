@@ -1,0 +1,139 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SIPMessage
+
+/// Binds the configured UDP, TCP and TLS listeners and wires each to the transaction user.
+public final class SIPServer: Sendable {
+    /// What the server needs besides its handler.
+    public struct Configuration: Sendable {
+        /// The listeners to bind.
+        public var listeners: [SIPListenAddress]
+        /// The TLS context, required when a listener is TLS.
+        public var tls: ReloadableTLSContext?
+        /// Message limits (sizes, header counts).
+        public var parseLimits: SIPParseLimits
+        /// Per-connection limits of TCP and TLS.
+        public var streamLimits: SIPStreamHandler.StreamLimits
+        /// Connection limits per source and in all.
+        public var connectionLimiter: ConnectionLimiter
+        /// UDP socket receive buffer (bytes): bursts above the handling rate wait here instead of being lost.
+        public var udpReceiveBufferBytes: Int
+
+        /// Creates a configuration.
+        public init(listeners: [SIPListenAddress], tls: ReloadableTLSContext? = nil,
+                    parseLimits: SIPParseLimits = .default,
+                    streamLimits: SIPStreamHandler.StreamLimits = .init(),
+                    connectionLimiter: ConnectionLimiter = ConnectionLimiter(),
+                    udpReceiveBufferBytes: Int = 4 << 20) {
+            self.listeners = listeners
+            self.tls = tls
+            self.parseLimits = parseLimits
+            self.streamLimits = streamLimits
+            self.connectionLimiter = connectionLimiter
+            self.udpReceiveBufferBytes = udpReceiveBufferBytes
+        }
+    }
+
+    /// A bound listener: the configured address with the real port (when 0 was asked).
+    public struct Bound: Sendable {
+        public let address: SIPListenAddress
+        let channel: any Channel
+    }
+
+    /// Why the server could not start.
+    public struct StartError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    let configuration: Configuration
+    let handler: any SIPInboundHandler
+    let onEvent: SIPTransportEventSink
+    let group: any EventLoopGroup
+
+    /// Creates a server; nothing is bound until ``start()``.
+    public init(configuration: Configuration, handler: any SIPInboundHandler, group: any EventLoopGroup,
+                onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
+        self.configuration = configuration
+        self.handler = handler
+        self.group = group
+        self.onEvent = onEvent
+    }
+
+    /// Binds every listener; on any failure the ones already bound are closed and the error names the listener.
+    public func start() async throws -> [Bound] {
+        var bound: [Bound] = []
+        for address in configuration.listeners {
+            do {
+                let channel = try await bind(address)
+                var actual = address
+                actual.port = channel.localAddress?.port ?? address.port
+                bound.append(Bound(address: actual, channel: channel))
+            } catch {
+                for listener in bound { try? await listener.channel.close() }
+                throw StartError(description: "cannot listen on \(address): \(error)")
+            }
+        }
+        return bound
+    }
+
+    /// Closes the listeners (open connections end with their peers or their idle timeout).
+    public static func stop(_ listeners: [Bound]) async {
+        for listener in listeners { try? await listener.channel.close() }
+    }
+
+    private func bind(_ address: SIPListenAddress) async throws -> any Channel {
+        let limits = configuration.parseLimits
+        let handler = self.handler
+        let onEvent = self.onEvent
+        switch address.transport {
+        case .udp:
+            return try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            SIPDatagramHandler(limits: limits, handler: handler, onEvent: onEvent))
+                    }
+                }
+                .bind(host: address.host, port: address.port).get()
+        case .tcp, .tls:
+            let transport = address.transport
+            var tlsContext: ReloadableTLSContext? = nil
+            if transport == .tls {
+                guard let tls = configuration.tls else {
+                    throw StartError(description: "a TLS listener needs a certificate and key")
+                }
+                tlsContext = tls
+            }
+            let streamLimits = configuration.streamLimits
+            let limiter = configuration.connectionLimiter
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    let source = channel.remoteAddress?.ipAddress ?? "?"
+                    switch limiter.acquire(source) {
+                    case .admitted: break
+                    case let refusal:
+                        onEvent(.connectionRefused(perSource: refusal == .sourceFull), channel.remoteAddress)
+                        return channel.close()
+                    }
+                    channel.closeFuture.whenComplete { _ in limiter.release(source) }
+                    return channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(IdleStateHandler(readTimeout: streamLimits.idleTimeout))
+                        if let tlsContext {
+                            try sync.addHandler(NIOSSLServerHandler(context: tlsContext.context))
+                        }
+                        try sync.addHandler(SIPStreamHandler(
+                            transport: transport, limits: limits, streamLimits: streamLimits, handler: handler,
+                            onEvent: onEvent))
+                    }
+                }
+                .bind(host: address.host, port: address.port).get()
+        }
+    }
+}

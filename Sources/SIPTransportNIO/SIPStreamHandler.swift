@@ -1,0 +1,155 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+import SIPMessage
+
+/// The TCP and TLS shell around the sans-I/O SIP core (RFC 3261 §18.3): frames the byte stream with
+/// ``SIPStreamFramer``, answers RFC 5626 keep-alive pings, hands each message to the transaction user and writes
+/// its reply back on the same connection (connection reuse for responses, RFC 3261 §18.2.2).
+///
+/// Every connection is bounded: the framer holds at most one maximum-size message, at most
+/// ``StreamLimits/maxPendingRequests`` requests may wait for answers (more are refused with 503), and a connection
+/// idle for ``StreamLimits/idleTimeout`` is closed (via an `IdleStateHandler` placed before this handler). A stream
+/// that cannot be framed is answered (when the broken message is a request) and closed, since the next message
+/// boundary is unknown.
+public final class SIPStreamHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// Per-connection limits.
+    public struct StreamLimits: Sendable, Hashable {
+        /// Requests handed on and not yet answered (default 32).
+        public var maxPendingRequests: Int
+        /// Idle time after which the connection is closed (default 5 minutes: above the 120 s RFC 5626
+        /// keep-alive interval of clients, below NAT bindings of well-kept networks).
+        public var idleTimeout: TimeAmount
+
+        /// Creates limits; defaults as documented on each property.
+        public init(maxPendingRequests: Int = 32, idleTimeout: TimeAmount = .minutes(5)) {
+            self.maxPendingRequests = maxPendingRequests
+            self.idleTimeout = idleTimeout
+        }
+    }
+
+    let transport: SIPTransportKind
+    let limits: SIPParseLimits
+    let streamLimits: StreamLimits
+    let handler: any SIPInboundHandler
+    let onEvent: SIPTransportEventSink
+    private var framer: SIPStreamFramer
+    private var pendingRequests = 0
+    private var clientCertificateFingerprint: String? = nil
+    private var closed = false
+
+    /// Creates the handler for one connection.
+    public init(transport: SIPTransportKind, limits: SIPParseLimits = .default, streamLimits: StreamLimits = StreamLimits(),
+                handler: any SIPInboundHandler, onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
+        self.transport = transport
+        self.limits = limits
+        self.streamLimits = streamLimits
+        self.handler = handler
+        self.onEvent = onEvent
+        self.framer = SIPStreamFramer(limits: limits)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closed else { return }
+        let buffer = unwrapInboundIn(data)
+        framer.append(buffer.readableBytesView)
+        while !closed {
+            let frame: SIPStreamFramer.Frame?
+            do {
+                frame = try framer.nextFrame()
+            } catch {
+                onEvent(.framingErrorClosed(status: error.sipStatus), context.remoteAddress)
+                closed = true
+                context.close(promise: nil)
+                return
+            }
+            guard let frame else { return }
+            switch frame {
+            case .keepAlivePing:
+                write(Array("\r\n".utf8), context: context)
+            case .keepAlivePong:
+                continue
+            case .message(let bytes):
+                deliver(bytes, context: context)
+            }
+        }
+    }
+
+    private func deliver(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        let source = context.remoteAddress
+        switch InboundVerdict(bytes, limits: limits, framing: .stream, source: source) {
+        case .answer(let response, let status):
+            onEvent(.malformedRequestAnswered(status: status), source)
+            write(response, context: context)
+        case .drop:
+            onEvent(.malformedDropped, source)
+        case .message(let message):
+            guard let source else { return }
+            if message.isRequest, pendingRequests >= streamLimits.maxPendingRequests {
+                onEvent(.requestBacklogFull, source)
+                if let busy = try? message.makeResponse(status: 503, extraHeaders: [("Retry-After", "5")]) {
+                    write(busy, context: context)
+                }
+                return
+            }
+            let inbound = SIPInbound(message: message, transport: transport, source: source,
+                                     local: context.localAddress,
+                                     clientCertificateFingerprint: clientCertificateFingerprint)
+            pendingRequests += 1
+            let handler = self.handler
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            Task {
+                let reply = await handler.handle(inbound)
+                eventLoop.execute {
+                    let this = loopBound.value
+                    this.pendingRequests -= 1
+                    if let reply, !this.closed { this.write(reply.bytes, context: contextBound.value) }
+                }
+            }
+        }
+    }
+
+    private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            clientCertificateFingerprint = Self.peerFingerprint(context: context)
+        } else if event is IdleStateHandler.IdleStateEvent {
+            onEvent(.idleTimeout, context.remoteAddress)
+            closed = true
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tlsError = error as? NIOSSLError, case .handshakeFailed(let inner) = tlsError {
+            onEvent(.tlsHandshakeFailed(reason: "\(inner)"), context.remoteAddress)
+        }
+        closed = true
+        context.close(promise: nil)
+    }
+
+    /// The verified client certificate's fingerprint (the handshake verified it against the configured CA).
+    static func peerFingerprint(context: ChannelHandlerContext) -> String? {
+        guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let certificate = tls.peerCertificate, let der = try? certificate.toDERBytes()
+        else { return nil }
+        return TLSSettings.fingerprint(ofDER: der)
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Edge
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Registrar
+import SIPMessage
+import SIPTransaction
+import SIPTransportNIO
+import ServiceLifecycle
+import Storage
+
+/// `rampart serve`: the SIP edge. With no arguments it keeps its state in `./rampart-data` (created with a
+/// development CA and a localhost server certificate), listens on loopback (UDP and TCP 5060, TLS 5061), and
+/// serves the domain `localhost`.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the SIP edge (registrar, OPTIONS responder) on UDP, TCP and TLS.")
+
+    @Option(name: .long, help: "A TOML configuration file (see rampart.example.toml).")
+    var config: String?
+
+    @Option(name: .long, help: "Directory holding the database and certificates (default rampart-data).")
+    var dataDir: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Listen on udp|tcp|tls:HOST:PORT (repeatable; replaces the configured listeners).",
+        valueName: "transport:host:port"))
+    var listen: [String] = []
+
+    @Option(name: .long, help: "The served domain (digest realm); default localhost.")
+    var domain: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        let file = try config.map(ServeConfiguration.load) ?? ServeConfiguration()
+        let settings = try ServeSettings(file: file, dataDir: dataDir, listen: listen, domain: domain,
+                                         logLevel: logLevel)
+        LoggingSystem.bootstrap { label in
+            var handler = RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "rampart.serve")
+        let directory = DataDirectory(path: settings.dataDir)
+        let store = try directory.openStore()
+
+        var tls: ReloadableTLSContext? = nil
+        if settings.listeners.contains(where: { $0.transport == .tls }) {
+            let files = try settings.tlsFiles(directory: directory)
+            do { tls = try ReloadableTLSContext(settings: files) } catch {
+                throw UsageError(message: "cannot load the TLS certificate or key: \(error)")
+            }
+        }
+
+        let edge = EdgeService(configuration: settings.edge, store: store, logger: Logger(label: "rampart.edge"))
+        try await edge.location.load(now: EdgeClock.system.epochSeconds())
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let transportLogger = Logger(label: "rampart.transport")
+        let server = SIPServer(
+            configuration: SIPServer.Configuration(
+                listeners: settings.listeners, tls: tls, parseLimits: settings.parseLimits,
+                streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter()),
+            handler: edge, group: group,
+            onEvent: { event, peer in Self.log(event, peer: peer, logger: transportLogger) })
+        let listeners: [SIPServer.Bound]
+        do { listeners = try await server.start() } catch {
+            try? await group.shutdownGracefully()
+            throw UsageError(message: "\(error)")
+        }
+
+        var lines = ["rampart: serving domain \(settings.edge.domain), data in \(settings.dataDir)"]
+        lines += listeners.map { "rampart: listening on \($0.address)" }
+        lines.append("rampart: add a user with: rampart user add NAME --domain \(settings.edge.domain) "
+            + "--password-stdin --data-dir \(settings.dataDir)")
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+
+        let runner = EdgeRunner(edge: edge, store: store, listeners: listeners, group: group, tls: tls, logger: logger)
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: runner)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+    }
+
+    static func log(_ event: SIPTransportEvent, peer: SocketAddress?, logger: Logger) {
+        let source: Logger.MetadataValue = "\(peer?.ipAddress ?? "?")"
+        switch event {
+        case .tlsHandshakeFailed(let reason):
+            logger.warning("security event", metadata: ["event": "tls-handshake-failure", "source": source,
+                                                        "reason": "\(reason)"])
+        case .connectionRefused(let perSource):
+            logger.warning("security event", metadata: [
+                "event": "connection-limit", "source": source, "limit": perSource ? "per-source" : "total",
+            ])
+        case .malformedRequestAnswered(let status):
+            logger.notice("malformed request", metadata: ["source": source, "status": "\(status)"])
+        case .malformedDropped:
+            logger.debug("malformed message dropped", metadata: ["source": source])
+        case .framingErrorClosed(let status):
+            logger.notice("stream framing error, connection closed", metadata: ["source": source, "status": "\(status)"])
+        case .idleTimeout:
+            logger.debug("idle connection closed", metadata: ["source": source])
+        case .requestBacklogFull:
+            logger.warning("connection request backlog full", metadata: ["source": source])
+        }
+    }
+}
+
+/// Runs until a graceful shutdown: writes registrations behind every second, sweeps expired ones, reloads the
+/// TLS certificate on SIGHUP; at shutdown closes the listeners, flushes and stops the event loops.
+struct EdgeRunner: Service {
+    let edge: EdgeService
+    let store: any Store
+    let listeners: [SIPServer.Bound]
+    let group: MultiThreadedEventLoopGroup
+    let tls: ReloadableTLSContext?
+    let logger: Logger
+
+    func run() async throws {
+        let reload = installReloadSignal()
+        defer { reload?.cancel() }
+        var tick = 0
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            tick += 1
+            guard tick % 4 == 0 else { continue }
+            await flush()
+            if tick % 120 == 0 {
+                let now = EdgeClock.system.epochSeconds()
+                _ = edge.location.sweep(now: now)
+                _ = try? await store.removeExpiredRegistrations(before: now)
+            }
+        }
+        logger.info("shutting down")
+        await SIPServer.stop(listeners)
+        await flush()
+        try? await group.shutdownGracefully()
+    }
+
+    private func flush() async {
+        do { try await edge.location.flush() } catch {
+            logger.error("cannot write registrations", metadata: ["error": "\(error.code)"])
+        }
+    }
+
+    private func installReloadSignal() -> (any DispatchSourceSignal)? {
+        guard let tls else { return nil }
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let logger = self.logger
+        source.setEventHandler {
+            do {
+                try tls.reload()
+                logger.notice("TLS certificate and key reloaded")
+            } catch {
+                logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        return source
+    }
+}

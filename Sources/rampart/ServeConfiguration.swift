@@ -1,0 +1,112 @@
+import Foundation
+import SIPTransportNIO
+import TOMLKit
+
+/// `rampart.toml`: everything `rampart serve` can be told (see `rampart.example.toml`). Every key is optional;
+/// unknown keys are refused, so a misspelt security setting cannot silently fall back to a default.
+struct ServeConfiguration: Codable, Equatable {
+    struct TLS: Codable, Equatable {
+        var certificate: String?
+        var privateKey: String?
+        var clientCA: String?
+        var requireClientCertificate: Bool?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case certificate, privateKey = "private_key", clientCA = "client_ca"
+            case requireClientCertificate = "require_client_certificate"
+        }
+    }
+
+    struct Registrar: Codable, Equatable {
+        var minExpires: Int?
+        var maxExpires: Int?
+        var defaultExpires: Int?
+        var maxContactsPerAOR: Int?
+        var digestAlgorithms: [String]?
+        var nonceLifetimeSeconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case minExpires = "min_expires", maxExpires = "max_expires", defaultExpires = "default_expires"
+            case maxContactsPerAOR = "max_contacts_per_aor", digestAlgorithms = "digest_algorithms"
+            case nonceLifetimeSeconds = "nonce_lifetime_seconds"
+        }
+    }
+
+    struct Transport: Codable, Equatable {
+        var maxConnectionsPerSource: Int?
+        var maxConnections: Int?
+        var idleTimeoutSeconds: Int?
+        var maxPendingRequestsPerConnection: Int?
+        var maxMessageBytes: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case maxConnectionsPerSource = "max_connections_per_source", maxConnections = "max_connections"
+            case idleTimeoutSeconds = "idle_timeout_seconds"
+            case maxPendingRequestsPerConnection = "max_pending_requests_per_connection"
+            case maxMessageBytes = "max_message_bytes"
+        }
+    }
+
+    struct Timers: Codable, Equatable {
+        var t1Milliseconds: Int?
+        var t2Milliseconds: Int?
+        var t4Milliseconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case t1Milliseconds = "t1_ms", t2Milliseconds = "t2_ms", t4Milliseconds = "t4_ms"
+        }
+    }
+
+    struct Log: Codable, Equatable {
+        var level: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case level }
+    }
+
+    var dataDir: String?
+    var domain: String?
+    var listen: [String]?
+    var tls: TLS?
+    var registrar: Registrar?
+    var transport: Transport?
+    var timers: Timers?
+    var log: Log?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, log
+    }
+
+    /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
+    /// negative value is decoded into an unsigned type.)
+    static func load(path: String) throws -> ServeConfiguration {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw UsageError(message: "cannot read \(path)")
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw UsageError(message: "\(path): \(error.description) at \(error.source.begin)")
+        }
+        try checkKeys(table, allowed: Set(CodingKeys.allCases.map(\.rawValue)), path: path, prefix: "")
+        let sections: [(String, Set<String>)] = [
+            ("tls", Set(TLS.CodingKeys.allCases.map(\.rawValue))),
+            ("registrar", Set(Registrar.CodingKeys.allCases.map(\.rawValue))),
+            ("transport", Set(Transport.CodingKeys.allCases.map(\.rawValue))),
+            ("timers", Set(Timers.CodingKeys.allCases.map(\.rawValue))),
+            ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
+        ]
+        for (name, keys) in sections {
+            if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }
+        }
+        do {
+            return try TOMLDecoder().decode(ServeConfiguration.self, from: table)
+        } catch {
+            throw UsageError(message: "\(path): \(error)")
+        }
+    }
+
+    private static func checkKeys(_ table: TOMLTable, allowed: Set<String>, path: String, prefix: String) throws {
+        for key in table.keys where !allowed.contains(key) {
+            throw UsageError(message: "\(path): unknown setting '\(prefix)\(key)'")
+        }
+    }
+}

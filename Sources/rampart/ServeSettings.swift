@@ -1,0 +1,137 @@
+import Edge
+import Foundation
+import Logging
+import NIOCore
+import Registrar
+import SIPAuth
+import SIPMessage
+import SIPTransaction
+import SIPTransportNIO
+
+/// The settings `rampart serve` runs with: defaults, then the configuration file, then the command line.
+struct ServeSettings {
+    var dataDir: String
+    var listeners: [SIPListenAddress]
+    var edge: EdgeService.Configuration
+    var tls: ServeConfiguration.TLS
+    var parseLimits: SIPParseLimits
+    var streamLimits: SIPStreamHandler.StreamLimits
+    var maxConnectionsPerSource: Int
+    var maxConnections: Int
+    var logLevel: Logger.Level
+
+    /// Loopback only until the operator says otherwise.
+    static let defaultListeners = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
+
+    init(file: ServeConfiguration, dataDir: String?, listen: [String], domain: String?, logLevel: String?) throws {
+        self.dataDir = dataDir ?? file.dataDir ?? "rampart-data"
+        let listenTexts = !listen.isEmpty ? listen : file.listen ?? Self.defaultListeners
+        guard !listenTexts.isEmpty else { throw UsageError(message: "no listener configured") }
+        listeners = try listenTexts.map { text in
+            do { return try SIPListenAddress(parsing: text) } catch { throw UsageError(message: "\(error)") }
+        }
+
+        let served = (domain ?? file.domain ?? "localhost").lowercased()
+        guard (try? SIPHost.parse(served)) != nil else { throw UsageError(message: "'\(served)' is not a domain") }
+        let registrar = file.registrar ?? .init()
+        func bounded(_ value: Int?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+            let value = value ?? fallback
+            guard range.contains(value) else {
+                throw UsageError(message: "\(name) must be in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        let minExpires = try bounded(registrar.minExpires, "registrar.min_expires", default: 60, in: 1...86_400)
+        let maxExpires = try bounded(registrar.maxExpires, "registrar.max_expires", default: 3600,
+                                     in: minExpires...604_800)
+        let defaultExpires = try bounded(registrar.defaultExpires, "registrar.default_expires", default: min(3600, maxExpires),
+                                         in: minExpires...maxExpires)
+        let maxContacts = try bounded(registrar.maxContactsPerAOR, "registrar.max_contacts_per_aor", default: 10,
+                                      in: 1...1000)
+        let nonceLifetime = try bounded(registrar.nonceLifetimeSeconds, "registrar.nonce_lifetime_seconds",
+                                        default: 300, in: 1...3600)
+        let timers = file.timers ?? .init()
+        let t1 = try bounded(timers.t1Milliseconds, "timers.t1_ms", default: 500, in: 50...10_000)
+        let t2 = try bounded(timers.t2Milliseconds, "timers.t2_ms", default: 4000, in: t1...60_000)
+        let t4 = try bounded(timers.t4Milliseconds, "timers.t4_ms", default: 5000, in: 100...60_000)
+
+        var aliases: Set<String> = ["localhost", "127.0.0.1", "::1"]
+        for listener in listeners where listener.host != "0.0.0.0" && listener.host != "::" {
+            aliases.insert(listener.host.lowercased())
+        }
+        edge = EdgeService.Configuration(
+            domain: served, domainAliases: aliases, digestAlgorithms: try Self.digestAlgorithms(registrar.digestAlgorithms),
+            registerPolicy: RegisterProcessor.Policy(
+                minExpires: UInt32(minExpires), maxExpires: UInt32(maxExpires), defaultExpires: UInt32(defaultExpires),
+                maxContactsPerAOR: maxContacts),
+            timers: TransactionTimers(t1: .milliseconds(t1), t2: .milliseconds(t2), t4: .milliseconds(t4)),
+            nonceLifetime: .seconds(nonceLifetime))
+
+        tls = file.tls ?? .init()
+        let transport = file.transport ?? .init()
+        var limits = SIPParseLimits.default
+        limits.maxMessageSize = try bounded(transport.maxMessageBytes, "transport.max_message_bytes",
+                                            default: limits.maxMessageSize, in: 1500...65_535)
+        parseLimits = limits
+        streamLimits = SIPStreamHandler.StreamLimits(
+            maxPendingRequests: try bounded(transport.maxPendingRequestsPerConnection,
+                                            "transport.max_pending_requests_per_connection", default: 32, in: 1...1024),
+            idleTimeout: .seconds(Int64(try bounded(transport.idleTimeoutSeconds, "transport.idle_timeout_seconds",
+                                                    default: 300, in: 5...86_400))))
+        maxConnectionsPerSource = try bounded(transport.maxConnectionsPerSource, "transport.max_connections_per_source",
+                                              default: 64, in: 1...100_000)
+        maxConnections = try bounded(transport.maxConnections, "transport.max_connections", default: 10_000,
+                                     in: 1...1_000_000)
+
+        let levelText = logLevel ?? file.log?.level ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw UsageError(message: "unknown log level '\(levelText)'")
+        }
+        self.logLevel = level
+    }
+
+    /// `registrar.digest_algorithms`: tokens from SHA-256, SHA-512-256 and MD5, most preferred first.
+    static func digestAlgorithms(_ tokens: [String]?) throws -> [DigestAlgorithm] {
+        guard let tokens else { return [.sha256, DigestAlgorithm.Insecure.md5] }
+        let offered: [DigestAlgorithm] = [.sha256, .sha512_256, DigestAlgorithm.Insecure.md5]
+        var result: [DigestAlgorithm] = []
+        for token in tokens {
+            guard let algorithm = offered.first(where: { $0.token.caseInsensitiveCompare(token) == .orderedSame }) else {
+                throw UsageError(message: "registrar.digest_algorithms: '\(token)' is not one of SHA-256, SHA-512-256, MD5")
+            }
+            if !result.contains(algorithm) { result.append(algorithm) }
+        }
+        guard !result.isEmpty else { throw UsageError(message: "registrar.digest_algorithms must not be empty") }
+        return result
+    }
+
+    func connectionLimiter() -> ConnectionLimiter {
+        ConnectionLimiter(maxPerSource: maxConnectionsPerSource, maxTotal: maxConnections)
+    }
+
+    /// The TLS files: configured ones, or the data directory's development CA and server certificate. By default
+    /// client certificates are verified against the development CA when offered (one from another CA fails the
+    /// handshake) and not required.
+    func tlsFiles(directory: DataDirectory) throws -> TLSSettings {
+        let certificate: String
+        let key: String
+        switch (tls.certificate, tls.privateKey) {
+        case (let configuredCertificate?, let configuredKey?):
+            certificate = configuredCertificate
+            key = configuredKey
+        case (nil, nil):
+            (certificate, key) = try directory.serverCertificate(domain: edge.domain, ipAddresses: listeners.map(\.host))
+        default:
+            throw UsageError(message: "tls.certificate and tls.private_key go together")
+        }
+        let clientCA: String
+        if let configured = tls.clientCA {
+            clientCA = configured
+        } else {
+            _ = try directory.developmentCA()
+            clientCA = directory.file("ca.crt")
+        }
+        return TLSSettings(certificatePath: certificate, privateKeyPath: key, clientCAPath: clientCA,
+                           requireClientCertificate: tls.requireClientCertificate ?? false)
+    }
+}
