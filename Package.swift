@@ -100,6 +100,11 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
+        .testTarget(
+            name: "EdgeTests",
+            dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "RampartCLITests"),
     ],
     swiftLanguageModes: [.v6]

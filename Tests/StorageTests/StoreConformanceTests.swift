@@ -90,6 +90,33 @@ let sha256 = String(repeating: "b", count: 64)
         #expect(try await store.registrations(addressOfRecord: aor).isEmpty)
     }
 
+    @Test(arguments: StoreKind.allCases)
+    func batchesReplaceSeveralAORsAndLoadSkipsExpiredOnes(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        func record(_ aor: String, _ expires: Int64) -> RegistrationRecord {
+            RegistrationRecord(addressOfRecord: aor, contact: "sip:x@192.0.2.9", expiresAtEpochSeconds: expires,
+                               callID: aor, cseq: 1)
+        }
+        try await store.replaceRegistrations(["sip:a@x": [record("sip:a@x", 100)], "sip:b@x": [record("sip:b@x", 300)]])
+        #expect(try await store.allRegistrations(validAt: 200) == [record("sip:b@x", 300)])
+        try await store.replaceRegistrations(["sip:a@x": [], "sip:b@x": [record("sip:b@x", 400)]])
+        #expect(try await store.allRegistrations(validAt: 0) == [record("sip:b@x", 400)])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func downgradePinsPersistAndSurvivePasswordChanges(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        #expect(try await store.pinStrongDigest(username: "nobody", domain: "example.com") == false)
+        try await store.saveAccount(Account(username: "carol", domain: "Example.com", ha1ByAlgorithm: ["MD5": md5]))
+        #expect(try await store.account(username: "carol", domain: "example.com")?.strongDigestOnly == false)
+        #expect(try await store.pinStrongDigest(username: "carol", domain: "EXAMPLE.com"))
+        #expect(try await store.account(username: "carol", domain: "example.com")?.strongDigestOnly == true)
+        // A password change rewrites the HA1s but keeps the pin.
+        try await store.saveAccount(Account(username: "carol", domain: "example.com", ha1ByAlgorithm: ["MD5": md5]))
+        #expect(try await store.account(username: "carol", domain: "example.com")?.strongDigestOnly == true)
+        #expect(try await store.allAccounts().first?.strongDigestOnly == true)
+    }
+
     @Test func sqliteRegistrationsSurviveARestart() async throws {
         let path = temporaryDatabasePath()
         defer {

@@ -1,0 +1,304 @@
+import Edge
+import NIOCore
+import SIPAuth
+import SIPMessage
+import SIPTransportNIO
+import Storage
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    let monotonic = Mutex<Duration>(.seconds(100))
+    let epoch = Mutex<Int64>(1_800_000_000)
+    func advance(seconds: Int64) {
+        monotonic.withLock { $0 += .seconds(seconds) }
+        epoch.withLock { $0 += seconds }
+    }
+    var edgeClock: EdgeClock {
+        EdgeClock(monotonic: { self.monotonic.withLock { $0 } }, epochSeconds: { self.epoch.withLock { $0 } })
+    }
+}
+
+final class SecurityEvents: Sendable {
+    private let events = Mutex<[EdgeService.SecurityEvent]>([])
+    func append(_ event: EdgeService.SecurityEvent) { events.withLock { $0.append(event) } }
+    var kinds: [String] { events.withLock { $0.map(\.kind) } }
+}
+
+/// One edge over an in-memory store with alice (password "secret") provisioned.
+struct EdgeFixture {
+    let store: InMemoryStore
+    let clock = ManualClock()
+    let events = SecurityEvents()
+    let edge: EdgeService
+
+    init(store: InMemoryStore? = nil, configuration: EdgeService.Configuration = .init()) async throws {
+        let resolved: InMemoryStore
+        if let store { resolved = store } else { resolved = try await Self.provisionedStore() }
+        let store = resolved
+        self.store = store
+        let events = self.events
+        edge = EdgeService(configuration: configuration, store: store, clock: clock.edgeClock,
+                           onSecurityEvent: { events.append($0) })
+    }
+
+    static func provisionedStore() async throws -> InMemoryStore {
+        let store = InMemoryStore()
+        for name in ["alice", "bob"] {
+            try await store.saveAccount(Account(
+                username: name, domain: "localhost",
+                ha1ByAlgorithm: DigestHA1.storedValues(username: name, realm: "localhost", password: "secret")))
+        }
+        return store
+    }
+
+    /// Sends a request as if it arrived over `transport` from 127.0.0.1:40000; returns the parsed response.
+    func send(_ text: String, transport: SIPTransportKind = .udp, fingerprint: String? = nil) async throws -> SIPMessage? {
+        let message = try SIPMessage.parse(Array(text.utf8))
+        let inbound = SIPInbound(message: message, transport: transport,
+                                 source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000), local: nil,
+                                 clientCertificateFingerprint: fingerprint)
+        guard let reply = await edge.handle(inbound) else { return nil }
+        return try SIPMessage.parse(reply.bytes)
+    }
+}
+
+/// A REGISTER for `user`'s AOR at localhost.
+func register(user: String = "alice", branch: String, cseq: Int, callID: String = "reg-1", expires: Int? = 3600,
+              contact: String? = "<sip:alice@127.0.0.1:40000>", authorization: String? = nil,
+              requestURI: String = "sip:localhost", toHost: String = "localhost", extra: [String] = []) -> String {
+    var lines = [
+        "REGISTER \(requestURI) SIP/2.0", "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK\(branch);rport",
+        "Max-Forwards: 70", "From: <sip:\(user)@\(toHost)>;tag=f\(branch)", "To: <sip:\(user)@\(toHost)>",
+        "Call-ID: \(callID)", "CSeq: \(cseq) REGISTER",
+    ]
+    if let contact { lines.append("Contact: \(contact)") }
+    if let expires { lines.append("Expires: \(expires)") }
+    if let authorization { lines.append("Authorization: \(authorization)") }
+    lines += extra
+    lines.append("Content-Length: 0")
+    return lines.joined(separator: "\r\n") + "\r\n\r\n"
+}
+
+func request(_ method: String, uri: String = "sip:localhost", branch: String) -> String {
+    """
+    \(method) \(uri) SIP/2.0\r
+    Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK\(branch);rport\r
+    Max-Forwards: 70\r
+    From: <sip:probe@example.net>;tag=p\(branch)\r
+    To: <sip:edge@localhost>\r
+    Call-ID: \(method)-\(branch)\r
+    CSeq: 1 \(method)\r
+    Content-Length: 0\r
+    \r
+
+    """
+}
+
+/// Answers the response's challenge for `algorithm` as `username` with `password`.
+func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestAlgorithm.Insecure.md5,
+                 username: String = "alice", password: String = "secret", uri: String = "sip:localhost",
+                 nonceCount: UInt32 = 1) throws -> String {
+    let response = try #require(response)
+    #expect(response.statusCode == 401)
+    let challenges = try response.digestChallenges()
+    let challenge = try #require(challenges.first { $0.effectiveAlgorithm == algorithm })
+    let ha1 = DigestHA1(algorithm: algorithm, username: username, realm: "localhost", password: password)
+    return try DigestCredentials(answering: challenge, ha1: ha1, method: "REGISTER", uri: uri, cnonce: "c0ffee",
+                                 nonceCount: DigestNonceCount(nonceCount)).serialized()
+}
+
+@Suite struct EdgeServiceTests {
+    @Test func registersWithSHA256AfterAChallengeOfferingSHA256ThenMD5() async throws {
+        let fixture = try await EdgeFixture()
+        let challenge = try await fixture.send(register(branch: "a1", cseq: 1))
+        #expect(try challenge?.digestChallenges().map(\.effectiveAlgorithm.token) == ["SHA-256", "MD5"])
+        #expect(challenge?.firstField(.to).map { $0.value.contains(";tag=") } == true)
+        let answer = try credentials(for: challenge, algorithm: .sha256)
+        let ok = try #require(try await fixture.send(register(branch: "a2", cseq: 2, authorization: answer)))
+        #expect(ok.statusCode == 200)
+        let contacts = try #require(try ok.contacts())
+        guard case .contacts(let list) = contacts else { Issue.record("no contacts"); return }
+        #expect(list.map(\.address.uri.description) == ["sip:alice@127.0.0.1:40000"])
+        #expect(list.first?.expires == 3600)
+        #expect(ok.firstField(.date) != nil)
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").count == 1)
+        // Downgrade pinning is persisted in the store, so a new edge over it refuses MD5 for alice.
+        #expect(try await fixture.store.account(username: "alice", domain: "localhost")?.strongDigestOnly == true)
+        let restarted = try await EdgeFixture(store: fixture.store)
+        let fresh = try await restarted.send(register(branch: "a3", cseq: 3))
+        let md5 = try credentials(for: fresh, algorithm: DigestAlgorithm.Insecure.md5)
+        #expect(try await restarted.send(register(branch: "a4", cseq: 4, authorization: md5))?.statusCode == 403)
+        #expect(restarted.events.kinds == ["digest-downgrade-attempt"])
+    }
+
+    @Test func wrongPasswordAndUnknownUserGetTheSameAnswer() async throws {
+        let fixture = try await EdgeFixture()
+        let first = try await fixture.send(register(branch: "w1", cseq: 1))
+        let wrong = try await fixture.send(register(branch: "w2", cseq: 2,
+                                                    authorization: try credentials(for: first, password: "guess")))
+        let second = try await fixture.send(register(user: "mallory", branch: "u1", cseq: 1, contact: "<sip:m@127.0.0.1>"))
+        let unknown = try await fixture.send(register(
+            user: "mallory", branch: "u2", cseq: 2, contact: "<sip:m@127.0.0.1>",
+            authorization: try credentials(for: second, username: "mallory")))
+        let wrongResponse = try #require(wrong)
+        let unknownResponse = try #require(unknown)
+        #expect(wrongResponse.statusCode == 403 && unknownResponse.statusCode == 403)
+        #expect(wrongResponse.statusLine?.reasonPhrase == unknownResponse.statusLine?.reasonPhrase)
+        // Same header names in the same order: nothing tells the two apart.
+        #expect(wrongResponse.headers.map(\.name) == unknownResponse.headers.map(\.name))
+        #expect(fixture.events.kinds == ["auth-failure", "auth-failure"])
+    }
+
+    @Test func credentialsOfOneAccountDoNotRegisterAnother() async throws {
+        let fixture = try await EdgeFixture()
+        // bob authenticates correctly but tries to bind alice's address.
+        let challenge = try await fixture.send(register(branch: "x1", cseq: 1))
+        let bobs = try credentials(for: challenge, username: "bob")
+        #expect(try await fixture.send(register(branch: "x2", cseq: 2, authorization: bobs))?.statusCode == 403)
+        #expect(fixture.events.kinds == ["registration-identity-mismatch"])
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").isEmpty)
+    }
+
+    @Test func retransmissionsAreAnsweredFromTheTransactionWithoutReprocessing() async throws {
+        let fixture = try await EdgeFixture()
+        let challenge = try await fixture.send(register(branch: "r1", cseq: 1))
+        let answer = try credentials(for: challenge)
+        let authenticated = register(branch: "r2", cseq: 2, authorization: answer)
+        let first = try #require(try await fixture.send(authenticated))
+        // The same request again (a UDP retransmission): the same bytes, not a replay refusal.
+        let again = try #require(try await fixture.send(authenticated))
+        #expect(first.statusCode == 200)
+        #expect(again.serialized() == first.serialized())
+        #expect(fixture.events.kinds.isEmpty)
+        // After Timer J (64·T1) the transaction is gone: the same request is now a replayed nonce count.
+        fixture.clock.advance(seconds: 40)
+        #expect(try await fixture.send(authenticated)?.statusCode == 403)
+        #expect(fixture.events.kinds == ["digest-replay"])
+    }
+
+    @Test func expiredNoncesAreChallengedAsStale() async throws {
+        let fixture = try await EdgeFixture(configuration: .init(nonceLifetime: .seconds(30)))
+        let challenge = try await fixture.send(register(branch: "s1", cseq: 1))
+        fixture.clock.advance(seconds: 31)
+        let late = try #require(try await fixture.send(register(branch: "s2", cseq: 2,
+                                                                authorization: try credentials(for: challenge))))
+        #expect(late.statusCode == 401)
+        #expect(try late.digestChallenges().allSatisfy { $0.stale })
+    }
+
+    @Test func refreshUnregisterAndWildcard() async throws {
+        let fixture = try await EdgeFixture()
+        var cseq = 1
+        func authenticated(expires: Int?, contact: String?) async throws -> SIPMessage {
+            let challenge = try await fixture.send(register(branch: "f\(cseq)", cseq: cseq, expires: expires,
+                                                            contact: contact))
+            cseq += 1
+            let answer = try credentials(for: challenge)
+            defer { cseq += 1 }
+            return try #require(try await fixture.send(register(branch: "f\(cseq)", cseq: cseq, expires: expires,
+                                                                contact: contact, authorization: answer)))
+        }
+        #expect(try await authenticated(expires: 600, contact: "<sip:alice@127.0.0.1:40000>").statusCode == 200)
+        #expect(try await authenticated(expires: 600, contact: "<sip:alice@127.0.0.1:40001>").statusCode == 200)
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").count == 2)
+        let brief = try await authenticated(expires: 10, contact: "<sip:alice@127.0.0.1:40000>")
+        let briefMinExpires = try brief.minExpires()
+        #expect(brief.statusCode == 423 && briefMinExpires == 60)
+        #expect(try await authenticated(expires: 0, contact: "<sip:alice@127.0.0.1:40000>").statusCode == 200)
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").count == 1)
+        #expect(try await authenticated(expires: 0, contact: "*").statusCode == 200)
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").isEmpty)
+    }
+
+    @Test func mutualTLSCertificatesMustBeBoundToTheRegisteringAccount() async throws {
+        let fixture = try await EdgeFixture()
+        let alicesDevice = String(repeating: "a", count: 64)
+        let bobsDevice = String(repeating: "b", count: 64)
+        try await fixture.store.bindDevice(fingerprint: alicesDevice, username: "alice", domain: "localhost")
+        try await fixture.store.bindDevice(fingerprint: bobsDevice, username: "bob", domain: "localhost")
+        // bob's certificate, alice's correct password: refused before any digest work.
+        let refused = try await fixture.send(register(branch: "t1", cseq: 1), transport: .tls, fingerprint: bobsDevice)
+        #expect(refused?.statusCode == 403)
+        #expect(fixture.events.kinds == ["certificate-not-bound"])
+        let unbound = try await fixture.send(register(branch: "t2", cseq: 2), transport: .tls,
+                                             fingerprint: String(repeating: "c", count: 64))
+        #expect(unbound?.statusCode == 403)
+        // alice's certificate: the digest exchange proceeds and succeeds.
+        let challenge = try await fixture.send(register(branch: "t3", cseq: 3), transport: .tls, fingerprint: alicesDevice)
+        let ok = try await fixture.send(register(branch: "t4", cseq: 4, authorization: try credentials(for: challenge)),
+                                        transport: .tls, fingerprint: alicesDevice)
+        #expect(ok?.statusCode == 200)
+    }
+
+    @Test func optionsAndOtherMethodsAreAnsweredCorrectly() async throws {
+        let fixture = try await EdgeFixture()
+        let options = try #require(try await fixture.send(request("OPTIONS", branch: "o1")))
+        #expect(options.statusCode == 200)
+        #expect(try options.allow() == [.register, .options])
+        #expect(options.firstField(.server) == nil && options.firstField(.userAgent) == nil)  // no fingerprinting aid
+        #expect(try await fixture.send(request("OPTIONS", uri: "sip:127.0.0.1", branch: "o2"))?.statusCode == 200)
+        #expect(try await fixture.send(request("OPTIONS", uri: "sip:elsewhere.example", branch: "o3"))?.statusCode == 404)
+        let invite = try #require(try await fixture.send(request("INVITE", branch: "i1")))
+        let inviteAllow = try invite.allow()
+        #expect(invite.statusCode == 405 && inviteAllow == [.register, .options])
+        #expect(try await fixture.send(request("MESSAGE", branch: "m1"))?.statusCode == 405)
+        #expect(try await fixture.send(request("CANCEL", branch: "c1"))?.statusCode == 481)
+        #expect(try await fixture.send(request("FROBNICATE", branch: "u1"))?.statusCode == 501)
+        #expect(try await fixture.send(request("ACK", branch: "i1")) == nil)
+        let foreign = try await fixture.send(register(branch: "d1", cseq: 1, requestURI: "sip:elsewhere.example",
+                                                      toHost: "elsewhere.example"))
+        #expect(foreign?.statusCode == 404)
+        let extension420 = try #require(try await fixture.send(register(branch: "e1", cseq: 1, extra: ["Require: foo"])))
+        #expect(extension420.statusCode == 420 && extension420.fields(named: "Unsupported").first?.value == "foo")
+    }
+
+    @Test func requestsToAListenIPCountAsTheDefaultDomain() async throws {
+        let fixture = try await EdgeFixture()
+        let challenge = try await fixture.send(register(branch: "ip1", cseq: 1, requestURI: "sip:127.0.0.1",
+                                                        toHost: "127.0.0.1"))
+        let answer = try credentials(for: challenge, uri: "sip:127.0.0.1")
+        let ok = try await fixture.send(register(branch: "ip2", cseq: 2, authorization: answer,
+                                                 requestURI: "sip:127.0.0.1", toHost: "127.0.0.1"))
+        #expect(ok?.statusCode == 200)
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").count == 1)
+    }
+
+    @Test func registrationsAreWrittenBehindAndSurviveARestart() async throws {
+        let fixture = try await EdgeFixture()
+        let challenge = try await fixture.send(register(branch: "p1", cseq: 1))
+        #expect(try await fixture.send(register(branch: "p2", cseq: 2,
+                                                authorization: try credentials(for: challenge)))?.statusCode == 200)
+        #expect(try await fixture.store.registrations(addressOfRecord: "sip:alice@localhost").isEmpty)  // not yet
+        try await fixture.edge.location.flush()
+        #expect(try await fixture.store.registrations(addressOfRecord: "sip:alice@localhost").count == 1)
+        let restarted = try await EdgeFixture(store: fixture.store)
+        try await restarted.edge.location.load(now: restarted.clock.edgeClock.epochSeconds())
+        #expect(restarted.edge.location.bindings(of: "sip:alice@localhost").count == 1)
+        // Expired bindings are swept from memory and, with the next flush, from the store.
+        #expect(restarted.edge.location.sweep(now: restarted.clock.edgeClock.epochSeconds() + 3601) == 1)
+        try await restarted.edge.location.flush()
+        #expect(try await fixture.store.registrations(addressOfRecord: "sip:alice@localhost").isEmpty)
+    }
+
+    @Test func udpResponsesGoToTheSentByPortWithoutRport() async throws {
+        let fixture = try await EdgeFixture()
+        let text = request("OPTIONS", branch: "v1").replacingOccurrences(of: ";rport", with: "")
+            .replacingOccurrences(of: "127.0.0.1:40000", with: "127.0.0.1:5070")
+        let inbound = SIPInbound(message: try SIPMessage.parse(Array(text.utf8)), transport: .udp,
+                                 source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000), local: nil)
+        let reply = try #require(await fixture.edge.handle(inbound))
+        #expect(reply.destination?.port == 5070)
+        let withRport = SIPInbound(message: try SIPMessage.parse(Array(request("OPTIONS", branch: "v2").utf8)),
+                                   transport: .udp, source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000),
+                                   local: nil)
+        #expect(try #require(await fixture.edge.handle(withRport)).destination == nil)
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
