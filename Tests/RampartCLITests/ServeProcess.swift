@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+
+/// `rampart serve` as a child process on loopback with free ports, stopped by PID.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    let dataDir: String
+    private let lock = NSLock()
+    private var stdoutText = ""
+    private var stderrText = ""
+    private(set) var ports: [String: Int] = [:]
+
+    /// Starts the server and waits (at most 30 s) until it prints its listeners.
+    init(dataDir: String, config: String? = nil, listeners: [String] = ["udp", "tcp", "tls"]) throws {
+        self.dataDir = dataDir
+        var arguments = ["serve", "--data-dir", dataDir]
+        if let config {
+            let path = dataDir + ".toml"
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            arguments += ["--config", path]
+        }
+        for transport in listeners { arguments += ["--listen", "\(transport):127.0.0.1:0"] }
+        process.executableURL = RampartProcess.executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        // At end of file the handler would fire forever with empty data: it removes itself then.
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            self?.lock.withLock { self?.stdoutText += String(decoding: data, as: UTF8.self) }
+        }
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            self?.lock.withLock { self?.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        for _ in 0..<300 {
+            if stdout.contains("add a user with") || !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        try #require(process.isRunning, "rampart serve did not start: \(stderr)")
+        for line in stdout.split(separator: "\n") where line.hasPrefix("rampart: listening on ") {
+            let address = line.dropFirst("rampart: listening on ".count)
+            let parts = address.split(separator: ":")
+            if let transport = parts.first, let port = parts.last.flatMap({ Int($0) }) { ports[String(transport)] = port }
+        }
+        try #require(ports.count == listeners.count, "listeners not printed: \(stdout)")
+    }
+
+    var stdout: String { lock.withLock { stdoutText } }
+    var stderr: String { lock.withLock { stderrText } }
+
+    /// SIGTERM, then waits up to 15 s (SIGKILL after that); returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<150 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return -9
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// The real peers the suites drive (Debian packages installed by scripts/test). Missing ones fail the test.
+enum Peers {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Peers")
+
+    static func tool(_ name: String) throws -> String {
+        for prefix in ["/usr/bin/", "/usr/sbin/", "/usr/local/bin/"] where FileManager.default.isExecutableFile(atPath: prefix + name) {
+            return prefix + name
+        }
+        try #require(Bool(false), "\(name) is not installed: run scripts/test as root to install the test peers")
+        return ""
+    }
+
+    /// Runs a program with a time bound (timeout(1) kills it); returns status and combined output.
+    static func run(_ executable: String, _ arguments: [String], seconds: Int = 60, directory: String? = nil) throws
+        -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["-k", "5", String(seconds), executable] + arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Waits (bounded, without Foundation's busy run-loop wait) for a killed process to be gone.
+    static func reap(_ process: Process) {
+        for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    /// One sipp scenario from Tests/Peers/sipp, one call, as `user` with `password`.
+    static func sipp(_ scenario: String, port: Int, transport: String = "u1", user: String, password: String,
+                     expires: Int = 600, workDirectory: String) throws -> (status: Int32, output: String) {
+        try run(try tool("sipp"), [
+            "127.0.0.1:\(port)", "-sf", directory.appendingPathComponent("sipp/\(scenario).xml").path,
+            "-t", transport, "-s", user, "-au", user, "-ap", password, "-auth_uri", "localhost",
+            "-key", "domain", "localhost", "-key", "expires", String(expires), "-i", "127.0.0.1", "-p", "0",
+            "-m", "1", "-nostdin", "-timeout", "30", "-trace_err", "-trace_msg",
+        ], seconds: 45, directory: workDirectory)
+    }
+
+    /// Tests/Peers/sip_client.py: returns its JSON verdict.
+    static func sipClient(_ arguments: [String]) throws -> [String: Any] {
+        let result = try run(try tool("python3"), [directory.appendingPathComponent("sip_client.py").path, "register"]
+            + arguments, seconds: 30)
+        try #require(result.status == 0, "sip_client.py failed: \(result.output)")
+        let line = try #require(result.output.split(separator: "\n").last.map(String.init))
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// A free loopback TCP port (bound then released; the caller binds it right away).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                Glibc.bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        try #require(bound)
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// A temporary directory removed at the end.
+func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
+    let path = NSTemporaryDirectory() + "rampart-it-\(UInt64.random(in: 0 ... .max))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try body(path)
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Testing
+
+/// `rampart serve` against real peers: sipp (Debian sip-tester; through stunnel for TLS, since Debian's sipp has
+/// no TLS) and an independent Python client for mutual TLS and SHA-256 digests. Loopback only, free ports, every
+/// process bounded in time and stopped by PID.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ServeWithPeersTests {
+    /// sipp 3.6 reads only the first challenge and speaks only MD5: its server offers MD5 alone. A 2 s nonce
+    /// lifetime lets the stale-nonce scenario run in seconds.
+    static let sippConfig = """
+        [registrar]
+        digest_algorithms = ["MD5"]
+        nonce_lifetime_seconds = 2
+        """
+
+    static func addUser(_ name: String, password: String, dataDir: String) throws {
+        let result = try RampartProcess.run(["user", "add", name, "--password-stdin", "--data-dir", dataDir],
+                                            stdin: password + "\n")
+        try #require(result.status == 0, "user add failed: \(result.stderr)")
+    }
+
+    @Test func sippRegistersRefreshesAndUnregistersOverUDPTCPAndTLS() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            for user in ["udpuser", "tcpuser", "tlsuser"] { try Self.addUser(user, password: "pw-\(user)", dataDir: data) }
+            let server = try ServeProcess(dataDir: data, config: Self.sippConfig)
+            defer { server.stop() }
+            let udp = try Peers.sipp("register-refresh-unregister", port: server.ports["udp"]!, user: "udpuser",
+                                     password: "pw-udpuser", workDirectory: directory)
+            #expect(udp.status == 0, "sipp over UDP: \(udp.output.suffix(800))")
+            let tcp = try Peers.sipp("register-refresh-unregister", port: server.ports["tcp"]!, transport: "t1",
+                                     user: "tcpuser", password: "pw-tcpuser", workDirectory: directory)
+            #expect(tcp.status == 0, "sipp over TCP: \(tcp.output.suffix(800))")
+
+            // TLS: sipp over TCP into a stunnel client that verifies the server against the development CA.
+            let stunnelPort = try Peers.freePort()
+            let stunnelConfig = directory + "/stunnel.conf"
+            try """
+                foreground = yes
+                pid =
+                [sip]
+                client = yes
+                accept = 127.0.0.1:\(stunnelPort)
+                connect = 127.0.0.1:\(server.ports["tls"]!)
+                CAfile = \(data)/ca.crt
+                verifyChain = yes
+                checkHost = localhost
+                sslVersionMin = TLSv1.2
+                """.write(toFile: stunnelConfig, atomically: true, encoding: .utf8)
+            let stunnel = Process()
+            stunnel.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            stunnel.arguments = ["-k", "2", "120", try Peers.tool("stunnel4"), stunnelConfig]
+            stunnel.standardOutput = FileHandle.nullDevice
+            stunnel.standardError = FileHandle.nullDevice
+            try stunnel.run()
+            // timeout(1) forwards SIGTERM to stunnel and KILLs it 2 s later if open connections keep it alive.
+            defer {
+                kill(stunnel.processIdentifier, SIGTERM)
+                Peers.reap(stunnel)
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+            let tls = try Peers.sipp("register-refresh-unregister", port: stunnelPort, transport: "t1", user: "tlsuser",
+                                     password: "pw-tlsuser", workDirectory: directory)
+            #expect(tls.status == 0, "sipp over TLS (stunnel): \(tls.output.suffix(800))")
+            #expect(server.stop() == 0)
+        }
+    }
+
+    @Test func wrongPasswordAndUnknownUserGetTheSameAnswerAndStaleNoncesAreFlagged() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try Self.addUser("carol", password: "right-password", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: Self.sippConfig, listeners: ["udp"])
+            defer { server.stop() }
+            let port = server.ports["udp"]!
+            let wrongDirectory = directory + "/wrong"
+            let unknownDirectory = directory + "/unknown"
+            for path in [wrongDirectory, unknownDirectory] {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            }
+            let wrong = try Peers.sipp("register-refused", port: port, user: "carol", password: "guess",
+                                       workDirectory: wrongDirectory)
+            let unknown = try Peers.sipp("register-refused", port: port, user: "nobody", password: "guess",
+                                         workDirectory: unknownDirectory)
+            #expect(wrong.status == 0, "wrong password not refused with 403: \(wrong.output.suffix(800))")
+            #expect(unknown.status == 0, "unknown user not refused with 403: \(unknown.output.suffix(800))")
+            // The two 403s carry the same status line and the same header names, in the same order.
+            func refusal(in path: String) throws -> (status: String, headers: [String]) {
+                let log = try #require(try FileManager.default.contentsOfDirectory(atPath: path)
+                    .first { $0.hasSuffix("_messages.log") })
+                let text = try String(contentsOfFile: path + "/" + log, encoding: .utf8)
+                let block = try #require(text.components(separatedBy: "SIP/2.0 403").last)
+                let lines = block.components(separatedBy: .newlines).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                // "\r\n" splits into a line and an empty string: drop the empties that come from CR LF pairs.
+                let headers = lines.dropFirst().filter { !$0.isEmpty }.prefix { !$0.hasPrefix("-") }.compactMap { $0.split(separator: ":").first.map(String.init) }
+                return ("SIP/2.0 403" + lines[0], headers)
+            }
+            let wrongRefusal = try refusal(in: wrongDirectory)
+            let unknownRefusal = try refusal(in: unknownDirectory)
+            #expect(wrongRefusal.status == unknownRefusal.status)
+            #expect(wrongRefusal.headers == unknownRefusal.headers)
+
+            let stale = try Peers.sipp("register-stale-nonce", port: port, user: "carol", password: "right-password",
+                                       workDirectory: directory)
+            #expect(stale.status == 0, "stale nonce scenario: \(stale.output.suffix(800))")
+            #expect(server.stderr.contains("event=auth-failure"))
+            #expect(!server.stderr.contains("guess") && !server.stderr.contains("right-password"))
+        }
+    }
+
+    @Test func mutualTLSBindsCertificatesToAccounts() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let certs = directory + "/certs"
+            try Self.addUser("alice", password: "alice-password", dataDir: data)
+            try Self.addUser("bob", password: "bob-password", dataDir: data)
+            for name in ["alice", "bob"] {
+                #expect(try RampartProcess.run(["cert", "issue", name, "--out", certs, "--data-dir", data]).status == 0)
+                #expect(try RampartProcess.run(["device", "bind", name, "--cert", "\(certs)/\(name).crt",
+                                                "--data-dir", data]).status == 0)
+            }
+            // A certificate from a CA the server does not know (plain openssl, self-signed).
+            let openssl = try Peers.run(try Peers.tool("openssl"), [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=alice", "-keyout", "\(certs)/foreign.key", "-out", "\(certs)/foreign.crt",
+            ])
+            try #require(openssl.status == 0, "\(openssl.output)")
+
+            let server = try ServeProcess(dataDir: data)  // defaults: SHA-256 then MD5, client certificates verified
+            defer { server.stop() }
+            func register(user: String, password: String, certificate: String?) throws -> [String: Any] {
+                var arguments = ["--transport", "tls", "--host", "127.0.0.1", "--port", String(server.ports["tls"]!),
+                                 "--user", user, "--password", password, "--ca", "\(certs)/ca.crt"]
+                if let certificate { arguments += ["--cert", "\(certs)/\(certificate).crt", "--key", "\(certs)/\(certificate).key"] }
+                return try Peers.sipClient(arguments)
+            }
+            let bound = try register(user: "alice", password: "alice-password", certificate: "alice")
+            #expect(bound["status"] as? Int == 200)
+            #expect(bound["challenge_algorithms"] as? [String] == ["SHA-256", "MD5"])
+            let foreign = try register(user: "alice", password: "alice-password", certificate: "foreign")
+            #expect(foreign["handshake_failed"] != nil, "\(foreign)")
+            let others = try register(user: "alice", password: "alice-password", certificate: "bob")
+            #expect(others["status"] as? Int == 403)
+
+            server.stop()
+            let log = server.stderr
+            #expect(log.contains("event=tls-handshake-failure"))
+            #expect(log.contains("event=certificate-not-bound"))
+            for secret in ["alice-password", "nonce=", "response="] { #expect(!log.contains(secret), "\(secret) in the log") }
+        }
+    }
+
+    @Test func registrationsSurviveARestartAndShutdownIsGraceful() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try Self.addUser("dave", password: "dave-password", dataDir: data)
+            let first = try ServeProcess(dataDir: data, listeners: ["udp"])
+            let registered = try Peers.sipClient(["--transport", "udp", "--host", "127.0.0.1",
+                                                  "--port", String(first.ports["udp"]!), "--user", "dave",
+                                                  "--password", "dave-password", "--algorithm", "SHA-256"])
+            #expect(registered["status"] as? Int == 200)
+            #expect(first.stop() == 0)  // SIGTERM: graceful, registrations flushed
+            #expect(first.stderr.contains("shutting down"))
+
+            let second = try ServeProcess(dataDir: data, listeners: ["udp"])
+            defer { second.stop() }
+            let query = try Peers.sipClient(["--transport", "udp", "--host", "127.0.0.1",
+                                             "--port", String(second.ports["udp"]!), "--user", "dave",
+                                             "--password", "dave-password", "--algorithm", "SHA-256", "--query"])
+            #expect(query["status"] as? Int == 200)
+            let contacts = query["contacts"] as? [String] ?? []
+            #expect(contacts.count == 1 && contacts.first?.contains("sip:dave@127.0.0.1") == true, "\(contacts)")
+        }
+    }
+
+    @Test func badConfigurationIsRefusedWithAUsageError() throws {
+        try withTemporaryDirectory { directory in
+            for (text, message) in [
+                ("[registrar]\nallow_md5 = false\n", "unknown setting 'registrar.allow_md5'"),
+                ("listen = [\"udp:localhost:5060\"]\n", "the host must be an IPv4 or IPv6 address"),
+                ("[registrar]\nmin_expires = -5\n", "registrar.min_expires must be in"),
+                ("[registrar]\ndigest_algorithms = [\"SHA-1\"]\n", "'SHA-1' is not one of"),
+                ("domain = \"unterminated\n", "rampart.toml"),
+            ] {
+                let path = directory + "/rampart.toml"
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                let result = try RampartProcess.run(["serve", "--config", path, "--data-dir", directory + "/data"])
+                #expect(result.status == 2, "\(text)")
+                #expect(result.stderr.contains(message), "\(result.stderr)")
+            }
+            let result = try RampartProcess.run(["serve", "--listen", "sctp:127.0.0.1:5060", "--data-dir", directory])
+            #expect(result.status == 2 && result.stderr.contains("expected udp|tcp|tls:HOST:PORT"))
+        }
+    }
+}
