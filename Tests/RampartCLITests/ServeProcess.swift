@@ -20,8 +20,7 @@ final class ServeProcess: @unchecked Sendable {
             arguments += ["--config", path]
         }
         for transport in listeners { arguments += ["--listen", "\(transport):127.0.0.1:0"] }
-        process.executableURL = RampartProcess.executable
-        process.arguments = arguments
+        (process.executableURL, process.arguments) = try Peers.withDefaultSignals(RampartProcess.executable.path, arguments)
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -90,8 +89,8 @@ enum Peers {
         -> (status: Int32, output: String)
     {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["-k", "5", String(seconds), executable] + arguments
+        (process.executableURL, process.arguments) = try withDefaultSignals(
+            "/usr/bin/timeout", ["-k", "5", String(seconds), executable] + arguments)
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -101,6 +100,14 @@ enum Peers {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Foundation's Process starts children with the test runner's signal mask, in which nearly every signal is
+    /// blocked: timeout(1) would never fire and SIGTERM would never arrive. This runs `executable` through a
+    /// Python shim that restores the default mask first.
+    static func withDefaultSignals(_ executable: String, _ arguments: [String]) throws -> (URL, [String]) {
+        let shim = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
+        return (URL(fileURLWithPath: try tool("python3")), ["-c", shim, executable] + arguments)
     }
 
     /// Waits (bounded, without Foundation's busy run-loop wait) for a killed process to be gone.

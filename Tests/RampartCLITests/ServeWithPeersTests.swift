@@ -48,8 +48,8 @@ import Testing
                 sslVersionMin = TLSv1.2
                 """.write(toFile: stunnelConfig, atomically: true, encoding: .utf8)
             let stunnel = Process()
-            stunnel.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-            stunnel.arguments = ["-k", "2", "120", try Peers.tool("stunnel4"), stunnelConfig]
+            (stunnel.executableURL, stunnel.arguments) = try Peers.withDefaultSignals(
+                "/usr/bin/timeout", ["-k", "2", "120", try Peers.tool("stunnel4"), stunnelConfig])
             stunnel.standardOutput = FileHandle.nullDevice
             stunnel.standardError = FileHandle.nullDevice
             try stunnel.run()
