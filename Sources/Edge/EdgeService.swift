@@ -62,6 +62,8 @@ public final class EdgeService: SIPInboundHandler {
     let store: any Store
     /// The registrar's bindings.
     public let location: LocationService
+    /// Accounts and device bindings as last read from the store.
+    public let directory: DirectoryCache
     let clock: EdgeClock
     let logger: Logger
     let processor: RegisterProcessor
@@ -81,6 +83,7 @@ public final class EdgeService: SIPInboundHandler {
         self.configuration = configuration
         self.store = store
         self.location = LocationService(store: store)
+        self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger
         self.processor = RegisterProcessor(policy: configuration.registerPolicy)
@@ -93,11 +96,69 @@ public final class EdgeService: SIPInboundHandler {
                                                                       timers: configuration.timers)))
     }
 
-    public func handle(_ inbound: SIPInbound) async -> SIPReply? {
+    /// What a REGISTER needs from the store, as the directory cache holds it.
+    enum DirectoryLookups {
+        /// Everything needed is cached (nil where the request needs nothing).
+        case ready(account: Account??, binding: DirectoryCache.Binding?)
+        /// Not cached yet: read these from the store.
+        case missing(username: String?, fingerprint: String?)
+    }
+
+    /// The account the credentials claim and the client certificate's binding, from the cache.
+    func lookups(_ inbound: SIPInbound) -> DirectoryLookups {
+        let claimed = RegistrarAuthenticator.claimedUsername(in: inbound.message, realm: configuration.domain)
+        let account = claimed.map { directory.account(username: $0, domain: configuration.domain) }
+        let binding = inbound.clientCertificateFingerprint.map { directory.binding(fingerprint: $0) }
+        let accountMissing = claimed != nil && account! == nil
+        let bindingMissing = inbound.clientCertificateFingerprint != nil && binding! == nil
+        if accountMissing || bindingMissing {
+            return .missing(username: accountMissing ? claimed : nil,
+                            fingerprint: bindingMissing ? inbound.clientCertificateFingerprint : nil)
+        }
+        return .ready(account: account ?? nil, binding: binding ?? nil)
+    }
+
+    public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
         let request = inbound.message
         // Responses would belong to client transactions, which this release does not open: drop them.
-        guard request.isRequest, let method = request.method, method != .ack else { return nil }
-        guard let key = try? ServerTransactionKey(request: request) else { return nil }
+        guard request.isRequest, let method = request.method, method != .ack else { return .reply(nil) }
+        var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
+        if method == .register {
+            guard case .ready(let account, let binding) = lookups(inbound) else { return .deferred }
+            ready = (account, binding)
+        }
+        return .reply(process(inbound, method: method, account: ready.account, binding: ready.binding))
+    }
+
+    public func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        for _ in 0..<3 {
+            if case .reply(let reply) = handleNow(inbound) { return reply }
+            guard case .missing(let username, let fingerprint) = lookups(inbound) else { continue }
+            let epoch = directory.epoch
+            do {
+                if let username {
+                    let account = try await store.account(username: username, domain: configuration.domain)
+                    directory.store(account: account, username: username, domain: configuration.domain, epoch: epoch)
+                }
+                if let fingerprint {
+                    let bound = try await store.boundAccount(fingerprint: fingerprint)
+                    directory.store(binding: bound, fingerprint: fingerprint, epoch: epoch)
+                }
+            } catch {
+                logger.error("store unavailable", metadata: ["error": "\(error.code)"])
+                return respond(inbound, status: 500).map { SIPReply(bytes: $0, destination: Self.udpDestination(inbound)) }
+            }
+        }
+        // The cache was emptied under us three times in a row: ask the client to come back.
+        return respond(inbound, status: 503, extraHeaders: [("Retry-After", "1")]).map {
+            SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
+        }
+    }
+
+    /// Runs a request through its server transaction, synchronously, with the directory entries it needs.
+    private func process(_ inbound: SIPInbound, method: SIPMethod, account: Account??,
+                         binding: DirectoryCache.Binding?) -> SIPReply? {
+        guard let key = try? ServerTransactionKey(request: inbound.message) else { return nil }
         let arrival = state.withLock { $0.transactions.arrive(key, now: clock.monotonic()) }
         switch arrival {
         case .retransmission(let response):
@@ -110,7 +171,7 @@ public final class EdgeService: SIPInboundHandler {
         case .new:
             break
         }
-        guard let bytes = await answer(inbound, method: method) else { return nil }
+        guard let bytes = answer(inbound, method: method, account: account, binding: binding) else { return nil }
         state.withLock {
             $0.transactions.complete(key, response: bytes, reliable: inbound.transport.isReliable,
                                      now: clock.monotonic())
@@ -118,10 +179,11 @@ public final class EdgeService: SIPInboundHandler {
         return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
     }
 
-    private func answer(_ inbound: SIPInbound, method: SIPMethod) async -> [UInt8]? {
+    private func answer(_ inbound: SIPInbound, method: SIPMethod, account: Account??,
+                        binding: DirectoryCache.Binding?) -> [UInt8]? {
         switch method {
         case .register:
-            return await register(inbound)
+            return register(inbound, account: account, binding: binding)
         case .options:
             guard let status = requestURIStatus(inbound.message) else {
                 return respond(inbound, status: 200, extraHeaders: [
@@ -153,7 +215,8 @@ public final class EdgeService: SIPInboundHandler {
         return text == configuration.domain || configuration.domainAliases.contains(text) ? configuration.domain : nil
     }
 
-    private func register(_ inbound: SIPInbound) async -> [UInt8]? {
+    private func register(_ inbound: SIPInbound, account cachedAccount: Account??,
+                          binding: DirectoryCache.Binding?) -> [UInt8]? {
         let request = inbound.message
         if let status = requestURIStatus(request) { return respond(inbound, status: status) }
         guard let required = try? request.require() else { return respond(inbound, status: 400) }
@@ -167,29 +230,20 @@ public final class EdgeService: SIPInboundHandler {
         let addressOfRecord = "sip:\(user)@\(domain)"
 
         // Mutual TLS: a verified client certificate must be bound to the account it registers.
-        if let fingerprint = inbound.clientCertificateFingerprint {
-            let bound: (username: String, domain: String)?
-            do { bound = try await store.boundAccount(fingerprint: fingerprint) } catch {
-                return storeFailure(inbound, error)
-            }
-            guard let bound, bound.username == user, bound.domain == domain else {
+        if inbound.clientCertificateFingerprint != nil {
+            guard case .some(.some(let bound)) = binding, bound.username == user, bound.domain == domain else {
                 report("certificate-not-bound", inbound, account: addressOfRecord)
                 return respond(inbound, status: 403, reason: "Certificate not bound to this account")
             }
         }
 
-        let claimed = state.withLock { $0.authenticator.claimedUsername(in: request) }
-        var account: Account? = nil
-        if let claimed {
-            do { account = try await store.account(username: claimed, domain: domain) } catch {
-                return storeFailure(inbound, error)
-            }
-        }
+        let account = cachedAccount ?? nil
         let decision = state.withLock { $0.authenticator.authenticate(request, now: clock.monotonic(), account: account) }
         switch decision {
         case .challenge(let values):
             return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
         case .reject(let status, let event):
+            let claimed = RegistrarAuthenticator.claimedUsername(in: request, realm: configuration.domain)
             if let event { report(event.rawValue, inbound, account: claimed.map { "sip:\($0)@\(domain)" }) }
             return respond(inbound, status: status)
         case .authenticated(let username, let algorithm):
@@ -199,7 +253,9 @@ public final class EdgeService: SIPInboundHandler {
                 return respond(inbound, status: 403)
             }
             if algorithm != DigestAlgorithm.Insecure.md5.token, account?.strongDigestOnly == false {
-                _ = try? await store.pinStrongDigest(username: username, domain: domain)
+                directory.pinStrongDigest(username: username, domain: domain)
+                let store = self.store
+                Task { _ = try? await store.pinStrongDigest(username: username, domain: domain) }
             }
         }
 
@@ -219,11 +275,6 @@ public final class EdgeService: SIPInboundHandler {
             return respond(inbound, status: status, reason: reason,
                            extraHeaders: minExpires.map { [("Min-Expires", String($0))] } ?? [])
         }
-    }
-
-    private func storeFailure(_ inbound: SIPInbound, _ error: StorageError) -> [UInt8]? {
-        logger.error("store unavailable", metadata: ["error": "\(error.code)"])
-        return respond(inbound, status: 500)
     }
 
     private func report(_ kind: String, _ inbound: SIPInbound, account: String?) {

@@ -66,7 +66,10 @@ public struct RegistrarAuthenticator: Sendable {
 
     /// The user name the request's credentials for this realm claim, so the caller can fetch the account before
     /// calling ``authenticate(_:now:account:)``.
-    public func claimedUsername(in request: SIPMessage) -> String? {
+    public func claimedUsername(in request: SIPMessage) -> String? { Self.claimedUsername(in: request, realm: realm) }
+
+    /// The user name the request's credentials for `realm` (lowercase) claim.
+    public static func claimedUsername(in request: SIPMessage, realm: String) -> String? {
         (try? request.digestCredentials())?.first(where: { $0.realm.lowercased() == realm })?.username
     }
 

@@ -47,9 +47,8 @@ public struct DigestNonceIssuer: Sendable {
 
     /// Issues a nonce for `realm` at time `now` (seconds on the caller's clock).
     public mutating func issue(realm: String, now: Duration) -> String {
-        var salt = [UInt8](repeating: 0, count: 8)
-        var generator = SystemRandomNumberGenerator()
-        for index in salt.indices { salt[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        // One draw from the system CSPRNG (one getrandom call) for the 8 salt bytes.
+        let salt = withUnsafeBytes(of: UInt64.random(in: .min ... .max)) { Array($0) }
         let nonce = Self.encode(issuedAt: UInt64(max(0, now.components.seconds)), salt: salt, mac: mac(
             issuedAt: UInt64(max(0, now.components.seconds)), salt: salt, realm: realm))
         track(nonce)
@@ -62,8 +61,15 @@ public struct DigestNonceIssuer: Sendable {
         guard constantTimeEquals(presented, mac(issuedAt: issuedAt, salt: salt, realm: realm)) else { return .invalid }
         let age = now - .seconds(Int64(clamping: issuedAt))
         if age > lifetime || age < .seconds(-5) { return .stale }
-        guard let count = nonceCount else { return .valid }  // RFC 2069 form: no count to check
-        guard let highest = highestCount[nonce], count > highest else { return .replayed }
+        guard let highest = highestCount[nonce] else { return .replayed }
+        guard let count = nonceCount else {
+            // RFC 2069 form (no qop, no count): nothing orders the uses, so the nonce is good for one use only,
+            // else a dictionary attack could reuse it (sipvicious `svcrack -n`).
+            guard highest == 0 else { return .replayed }
+            highestCount[nonce] = .max
+            return .valid
+        }
+        guard count > highest else { return .replayed }
         highestCount[nonce] = count
         return .valid
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import SIPMessage
+import Synchronization
 
 /// The UDP shell around the sans-I/O SIP core (RFC 3261 §18): one datagram in, one parse, the verdict out.
 ///
@@ -14,15 +15,21 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     let limits: SIPParseLimits
     let handler: any SIPInboundHandler
     let onEvent: SIPTransportEventSink
+    /// Most messages handed on and not yet answered; beyond it datagrams are dropped (UDP senders retransmit),
+    /// so a flood cannot queue unbounded work.
+    let maxInFlight: Int
+    private let inFlight = Atomic<Int>(0)
 
     /// Creates a handler.
     /// - Parameters:
     ///   - handler: gets every well-formed message.
+    ///   - maxInFlight: most messages being handled at once (default 4096).
     ///   - onEvent: gets rejected datagrams.
-    public init(limits: SIPParseLimits = .default, handler: any SIPInboundHandler,
+    public init(limits: SIPParseLimits = .default, handler: any SIPInboundHandler, maxInFlight: Int = 4096,
                 onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
         self.limits = limits
         self.handler = handler
+        self.maxInFlight = maxInFlight
         self.onEvent = onEvent
     }
 
@@ -34,9 +41,19 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
         case .message(let message):
             let inbound = SIPInbound(message: message, transport: .udp, source: source,
                                      local: context.channel.localAddress)
+            if case .reply(let reply) = handler.handleNow(inbound) {
+                if let reply { Self.send(reply.bytes, to: reply.destination ?? source, on: context.channel) }
+                return
+            }
+            guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
+                inFlight.subtract(1, ordering: .relaxed)
+                onEvent(.overloadDropped, source)
+                return
+            }
             let channel = context.channel
             let handler = self.handler
             Task {
+                defer { self.inFlight.subtract(1, ordering: .relaxed) }
                 guard let reply = await handler.handle(inbound) else { return }
                 Self.send(reply.bytes, to: reply.destination ?? source, on: channel)
             }

@@ -61,10 +61,29 @@ public struct SIPReply: Sendable {
     }
 }
 
+/// What a transaction user decided without suspending.
+public enum SIPImmediateOutcome: Sendable {
+    /// Done: send this reply (nil: nothing to send).
+    case reply(SIPReply?)
+    /// It needs to wait (a store read): call ``SIPInboundHandler/handle(_:)``.
+    case deferred
+}
+
 /// The transaction user's side of the transports: everything well-framed is handed to it, its answer is sent.
+///
+/// The transports first call ``handleNow(_:)`` on the event loop: what can be answered from memory is answered
+/// there, without a thread hop per message. Only a ``SIPImmediateOutcome/deferred`` message goes to ``handle(_:)``
+/// in a task.
 public protocol SIPInboundHandler: Sendable {
+    /// Answers a message without suspending, or defers it. Must not block.
+    func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome
     /// Handles one well-formed message; returns the reply to send, if any.
     func handle(_ inbound: SIPInbound) async -> SIPReply?
+}
+
+extension SIPInboundHandler {
+    /// By default every message is handled asynchronously.
+    public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome { .deferred }
 }
 
 /// What the transports report besides messages: counters and security events are built on these.
@@ -82,6 +101,8 @@ public enum SIPTransportEvent: Sendable, Equatable {
     case idleTimeout
     /// A connection had more requests waiting for answers than allowed; the extra request was refused with 503.
     case requestBacklogFull
+    /// A datagram was dropped because too many messages were already being handled (overload).
+    case overloadDropped
     /// A TLS handshake failed (a security event: scans, wrong CA, old protocol versions).
     case tlsHandshakeFailed(reason: String)
 }

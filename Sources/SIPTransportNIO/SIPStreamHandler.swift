@@ -98,6 +98,10 @@ public final class SIPStreamHandler: ChannelInboundHandler {
             let inbound = SIPInbound(message: message, transport: transport, source: source,
                                      local: context.localAddress,
                                      clientCertificateFingerprint: clientCertificateFingerprint)
+            if case .reply(let reply) = handler.handleNow(inbound) {
+                if let reply { write(reply.bytes, context: context) }
+                return
+            }
             pendingRequests += 1
             let handler = self.handler
             let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)

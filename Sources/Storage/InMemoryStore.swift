@@ -6,6 +6,7 @@ public final class InMemoryStore: Store {
         var accounts: [String: Account] = [:]
         var devices: [String: (String, String)] = [:]
         var registrations: [String: [RegistrationRecord]] = [:]
+        var directoryVersion: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -26,6 +27,7 @@ public final class InMemoryStore: Store {
             let key = Self.key(account.username, account.domain)
             stored.strongDigestOnly = account.strongDigestOnly || state.accounts[key]?.strongDigestOnly == true
             state.accounts[key] = stored
+            state.directoryVersion += 1
         }
     }
 
@@ -34,6 +36,7 @@ public final class InMemoryStore: Store {
             let key = Self.key(username, domain)
             guard state.accounts[key] != nil else { return false }
             state.accounts[key]?.strongDigestOnly = true
+            state.directoryVersion += 1
             return true
         }
     }
@@ -42,6 +45,7 @@ public final class InMemoryStore: Store {
         state.withLock { state in
             let removed = state.accounts.removeValue(forKey: Self.key(username, domain)) != nil
             state.devices = state.devices.filter { $0.value != (username, domain.lowercased()) }
+            state.directoryVersion += 1
             return removed
         }
     }
@@ -50,15 +54,23 @@ public final class InMemoryStore: Store {
         state.withLock { $0.accounts.values.sorted { ($0.domain, $0.username) < ($1.domain, $1.username) } }
     }
 
+    public func directoryVersion() async throws(StorageError) -> Int64 { state.withLock { $0.directoryVersion } }
+
     public func bindDevice(fingerprint: String, username: String, domain: String) async throws(StorageError) {
         try StoreValidation.checkFingerprint(fingerprint)
         let exists = state.withLock { $0.accounts[Self.key(username, domain)] != nil }
         guard exists else { throw StorageError(.constraint, "no such account") }
-        state.withLock { $0.devices[fingerprint.lowercased()] = (username, domain.lowercased()) }
+        state.withLock {
+            $0.devices[fingerprint.lowercased()] = (username, domain.lowercased())
+            $0.directoryVersion += 1
+        }
     }
 
     public func unbindDevice(fingerprint: String) async throws(StorageError) -> Bool {
-        state.withLock { $0.devices.removeValue(forKey: fingerprint.lowercased()) != nil }
+        state.withLock {
+            $0.directoryVersion += 1
+            return $0.devices.removeValue(forKey: fingerprint.lowercased()) != nil
+        }
     }
 
     public func boundAccount(fingerprint: String) async throws(StorageError) -> (username: String, domain: String)? {

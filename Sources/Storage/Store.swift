@@ -56,6 +56,11 @@ public protocol AccountStore: Sendable {
     func account(username: String, domain: String) async throws(StorageError) -> Account?
     /// Adds or replaces an account.
     func saveAccount(_ account: Account) async throws(StorageError)
+    /// Adds or replaces several accounts (bulk provisioning).
+    func saveAccounts(_ accounts: [Account]) async throws(StorageError)
+    /// A number that changes whenever accounts or device bindings change, by this process or another (the CLI):
+    /// caches compare it to know when to drop what they hold.
+    func directoryVersion() async throws(StorageError) -> Int64
     /// Removes an account and its device bindings; false if there was none.
     func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool
     /// Every account, ordered by domain then username.
@@ -63,6 +68,13 @@ public protocol AccountStore: Sendable {
     /// Pins an account to digests stronger than MD5 (see ``Account/strongDigestOnly``); false if there is no
     /// such account.
     func pinStrongDigest(username: String, domain: String) async throws(StorageError) -> Bool
+}
+
+extension AccountStore {
+    /// One ``saveAccount(_:)`` after another; the SQLite store uses one transaction instead.
+    public func saveAccounts(_ accounts: [Account]) async throws(StorageError) {
+        for account in accounts { try await saveAccount(account) }
+    }
 }
 
 /// Client-certificate fingerprints bound to accounts (mutual TLS device binding).

@@ -61,7 +61,25 @@ public final class SQLiteStore: Store {
                 table.add(column: "strongDigestOnly", .boolean).notNull().defaults(to: false)
             }
         }
+        migrator.registerMigration("v3: directory version for caches") { db in
+            try db.execute(sql: """
+                CREATE TABLE directoryVersion (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+                INSERT INTO directoryVersion (id, version) VALUES (1, 0);
+                """)
+            for table in ["account", "accountHA1", "deviceBinding"] {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    try db.execute(sql: """
+                        CREATE TRIGGER \(table)_\(event.lowercased())_bumps_version AFTER \(event) ON \(table)
+                        BEGIN UPDATE directoryVersion SET version = version + 1 WHERE id = 1; END
+                        """)
+                }
+            }
+        }
         return migrator
+    }
+
+    public func directoryVersion() async throws(StorageError) -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT version FROM directoryVersion WHERE id = 1") ?? 0 }
     }
 
     /// Error text without values (SQL errors can quote statement arguments).
@@ -107,20 +125,27 @@ public final class SQLiteStore: Store {
     }
 
     public func saveAccount(_ account: Account) async throws(StorageError) {
-        try StoreValidation.check(account)
-        let domain = account.domain.lowercased()
+        try await saveAccounts([account])
+    }
+
+    /// Adds or replaces accounts in one transaction.
+    public func saveAccounts(_ accounts: [Account]) async throws(StorageError) {
+        for account in accounts { try StoreValidation.check(account) }
         try await write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO account (username, domain) VALUES (?, ?)",
-                           arguments: [account.username, domain])
-            if account.strongDigestOnly {
-                try db.execute(sql: "UPDATE account SET strongDigestOnly = 1 WHERE username = ? AND domain = ?",
+            for account in accounts {
+                let domain = account.domain.lowercased()
+                try db.execute(sql: "INSERT OR IGNORE INTO account (username, domain) VALUES (?, ?)",
                                arguments: [account.username, domain])
-            }
-            try db.execute(sql: "DELETE FROM accountHA1 WHERE username = ? AND domain = ?",
-                           arguments: [account.username, domain])
-            for (algorithm, ha1) in account.ha1ByAlgorithm {
-                try db.execute(sql: "INSERT INTO accountHA1 (username, domain, algorithm, ha1) VALUES (?, ?, ?, ?)",
-                               arguments: [account.username, domain, algorithm, ha1])
+                if account.strongDigestOnly {
+                    try db.execute(sql: "UPDATE account SET strongDigestOnly = 1 WHERE username = ? AND domain = ?",
+                                   arguments: [account.username, domain])
+                }
+                try db.execute(sql: "DELETE FROM accountHA1 WHERE username = ? AND domain = ?",
+                               arguments: [account.username, domain])
+                for (algorithm, ha1) in account.ha1ByAlgorithm {
+                    try db.execute(sql: "INSERT INTO accountHA1 (username, domain, algorithm, ha1) VALUES (?, ?, ?, ?)",
+                                   arguments: [account.username, domain, algorithm, ha1])
+                }
             }
         }
     }

@@ -35,10 +35,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Flag(name: .long, help: "Check the configuration, print what would be served, and exit.")
+    var checkConfig = false
+
     func run() async throws {
         let file = try config.map(ServeConfiguration.load) ?? ServeConfiguration()
         let settings = try ServeSettings(file: file, dataDir: dataDir, listen: listen, domain: domain,
                                          logLevel: logLevel)
+        if checkConfig {
+            let algorithms = settings.edge.digestAlgorithms.map(\.token).joined(separator: ", ")
+            print("configuration OK: domain \(settings.edge.domain), data in \(settings.dataDir), digest \(algorithms)")
+            for listener in settings.listeners { print("would listen on \(listener)") }
+            return
+        }
         LoggingSystem.bootstrap { label in
             var handler = RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
             handler.logLevel = settings.logLevel
@@ -105,6 +114,8 @@ struct ServeCommand: AsyncParsableCommand {
             logger.debug("idle connection closed", metadata: ["source": source])
         case .requestBacklogFull:
             logger.warning("connection request backlog full", metadata: ["source": source])
+        case .overloadDropped:
+            logger.debug("overload: datagram dropped", metadata: ["source": source])
         }
     }
 }
@@ -126,6 +137,10 @@ struct EdgeRunner: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
             tick += 1
+            // Account and device changes (by `rampart user`/`device` in another process) reach the cache here.
+            do { try await edge.directory.refresh(from: store) } catch {
+                logger.error("cannot read the store", metadata: ["error": "\(error.code)"])
+            }
             guard tick % 4 == 0 else { continue }
             await flush()
             if tick % 120 == 0 {

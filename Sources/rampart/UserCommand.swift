@@ -89,7 +89,7 @@ struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Manage SIP accounts (stored as digest HA1 values, never as passwords).",
-        subcommands: [Add.self, List.self, Remove.self, Passwd.self]
+        subcommands: [Add.self, Import.self, List.self, Remove.self, Passwd.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -105,6 +105,44 @@ struct UserCommand: ParsableCommand {
             }
             try await store.saveAccount(target.account(password: try passwordOptions.read()))
             print("added \(target.address)")
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add or replace accounts from a `user;password;` file (sipp's injection format).",
+            discussion: "Lines SEQUENTIAL, RANDOM and USER and empty lines are skipped. Passwords are hashed and dropped.")
+        @Argument(help: "The file (- for standard input).") var file: String
+        @Option(name: .long, help: "The domain (digest realm) of every account.") var domain = "localhost"
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() async throws {
+            let text: String
+            if file == "-" {
+                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else {
+                guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw UsageError(message: "cannot read \(file)")
+                }
+                text = contents
+            }
+            let realm = domain.lowercased()
+            var accounts: [Account] = []
+            for (index, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || ["SEQUENTIAL", "RANDOM", "USER"].contains(trimmed) { continue }
+                let fields = trimmed.split(separator: ";", omittingEmptySubsequences: false)
+                guard fields.count >= 2, !fields[0].isEmpty, !fields[1].isEmpty else {
+                    throw UsageError(message: "\(file):\(index + 1): expected user;password;")
+                }
+                let name = String(fields[0])
+                accounts.append(Account(username: name, domain: realm, ha1ByAlgorithm: DigestHA1.storedValues(
+                    username: name, realm: realm, password: String(fields[1]))))
+            }
+            do { try await data.openStore().saveAccounts(accounts) } catch {
+                throw UsageError(message: "cannot import: \(error)")
+            }
+            print("imported \(accounts.count) accounts into \(realm)")
         }
     }
 

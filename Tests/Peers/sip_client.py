@@ -111,6 +111,8 @@ def register(args):
 
 def run_register(args, connection):
     host, port = connection.local[0], connection.local[1]
+    if ":" in host:
+        host = "[%s]" % host  # IPv6 reference (RFC 3261 §25.1)
     uri = "sip:" + args.domain
     call_id = os.urandom(8).hex()
     transport = args.transport.upper()

@@ -11,7 +11,9 @@ final class ServeProcess: @unchecked Sendable {
     private(set) var ports: [String: Int] = [:]
 
     /// Starts the server and waits (at most 30 s) until it prints its listeners.
-    init(dataDir: String, config: String? = nil, listeners: [String] = ["udp", "tcp", "tls"]) throws {
+    init(dataDir: String, config: String? = nil, listeners: [String] = ["udp", "tcp", "tls"], host: String = "127.0.0.1")
+        throws
+    {
         self.dataDir = dataDir
         var arguments = ["serve", "--data-dir", dataDir]
         if let config {
@@ -19,7 +21,8 @@ final class ServeProcess: @unchecked Sendable {
             try config.write(toFile: path, atomically: true, encoding: .utf8)
             arguments += ["--config", path]
         }
-        for transport in listeners { arguments += ["--listen", "\(transport):127.0.0.1:0"] }
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        for transport in listeners { arguments += ["--listen", "\(transport):\(bracketed):0"] }
         (process.executableURL, process.arguments) = try Peers.withDefaultSignals(RampartProcess.executable.path, arguments)
         let out = Pipe()
         let err = Pipe()

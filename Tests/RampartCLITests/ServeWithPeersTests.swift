@@ -173,6 +173,32 @@ import Testing
         }
     }
 
+    @Test func registersOverIPv6Loopback() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try Self.addUser("erin", password: "erin-password", dataDir: data)
+            let server = try ServeProcess(dataDir: data, listeners: ["udp", "tcp"], host: "::1")
+            defer { server.stop() }
+            for transport in ["udp", "tcp"] {
+                let result = try Peers.sipClient(["--transport", transport, "--host", "::1",
+                                                  "--port", String(server.ports[transport]!), "--user", "erin",
+                                                  "--password", "erin-password"])
+                #expect(result["status"] as? Int == 200, "\(transport): \(result)")
+            }
+        }
+    }
+
+    @Test func theAnnotatedExampleConfigurationIsValidAndStatesTheDefaults() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("rampart.example.toml").path
+        let withExample = try RampartProcess.run(["serve", "--config", example, "--check-config"])
+        let withDefaults = try RampartProcess.run(["serve", "--check-config"])
+        #expect(withExample.status == 0, "\(withExample.stderr)")
+        #expect(withExample.stdout.contains("digest SHA-256, MD5"))
+        #expect(withExample.stdout == withDefaults.stdout)
+        #expect(withDefaults.stdout.contains("would listen on tls:127.0.0.1:5061"))
+    }
+
     @Test func badConfigurationIsRefusedWithAUsageError() throws {
         try withTemporaryDirectory { directory in
             for (text, message) in [

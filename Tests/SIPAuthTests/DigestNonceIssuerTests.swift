@@ -53,8 +53,18 @@ import Testing
         var a = DigestNonceIssuer(key: key)
         var b = DigestNonceIssuer(key: key)
         let nonce = a.issue(realm: "example.com", now: .seconds(5))
-        // b did not issue it, so it holds no count for it: fail closed on the count, but the MAC is accepted.
-        #expect(b.verify(nonce: nonce, nonceCount: nil, realm: "example.com", now: .seconds(6)) == .valid)
+        // b did not issue it, so it holds no count for it: the MAC passes (not .invalid) but b fails closed.
+        #expect(b.verify(nonce: nonce, nonceCount: nil, realm: "example.com", now: .seconds(6)) == .replayed)
         #expect(b.verify(nonce: nonce, nonceCount: 1, realm: "example.com", now: .seconds(6)) == .replayed)
+        #expect(b.verify(nonce: nonce + "x", nonceCount: 1, realm: "example.com", now: .seconds(6)) == .invalid)
+    }
+
+    @Test func aNonceWithoutCountsIsGoodForOneUseOnly() {
+        var issuer = DigestNonceIssuer()
+        let nonce = issuer.issue(realm: "r", now: .seconds(1))
+        // RFC 2069 credentials (no qop, no nc): accepted once, then every reuse is a replay (svcrack -n).
+        #expect(issuer.verify(nonce: nonce, nonceCount: nil, realm: "r", now: .seconds(2)) == .valid)
+        #expect(issuer.verify(nonce: nonce, nonceCount: nil, realm: "r", now: .seconds(2)) == .replayed)
+        #expect(issuer.verify(nonce: nonce, nonceCount: 5, realm: "r", now: .seconds(2)) == .replayed)
     }
 }

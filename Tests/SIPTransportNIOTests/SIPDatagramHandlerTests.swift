@@ -41,7 +41,40 @@ func envelope(_ text: String, from address: SocketAddress, allocator: ByteBuffer
     AddressedEnvelope(remoteAddress: address, data: allocator.buffer(string: text))
 }
 
+/// Answers OPTIONS after a pause, to hold work in flight.
+struct SlowOptionsAnswerer: SIPInboundHandler {
+    func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        try? await Task.sleep(for: .milliseconds(300))
+        return await OptionsAnswerer().handle(inbound)
+    }
+}
+
 @Suite struct SIPDatagramHandlerTests {
+    @Test(.timeLimit(.minutes(1)))
+    func datagramsBeyondTheInFlightBoundAreDropped() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let events = EventLog()
+        let server = try await DatagramBootstrap(group: group)
+            .channelInitializer {
+                $0.pipeline.addHandler(SIPDatagramHandler(handler: SlowOptionsAnswerer(), maxInFlight: 1,
+                                                          onEvent: { event, _ in events.append(event) }))
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let target = try #require(server.localAddress)
+        for _ in 0..<3 {
+            try await client.writeAndFlush(AddressedEnvelope(remoteAddress: target,
+                                                             data: client.allocator.buffer(string: options))).get()
+        }
+        for _ in 0..<100 where !events.contains(where: { $0 == .overloadDropped }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(events.contains { $0 == .overloadDropped })
+        try await client.close()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func malformedRequestGetsItsStatusAndGarbageIsDropped() throws {
         let events = Mutex<[SIPTransportEvent]>([])
         let channel = EmbeddedChannel(handler: SIPDatagramHandler(
