@@ -124,6 +124,23 @@ public final class EdgeService: SIPInboundHandler {
         guard request.isRequest, let method = request.method, method != .ack else { return .reply(nil) }
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         if method == .register {
+            if case .missing(let username, let fingerprint) = lookups(inbound) {
+                guard let immediate = store as? any ImmediateDirectoryLookup else { return .deferred }
+                let epoch = directory.epoch
+                do {
+                    if let username {
+                        let account = try immediate.accountNow(username: username, domain: configuration.domain)
+                        directory.store(account: account, username: username, domain: configuration.domain,
+                                        epoch: epoch)
+                    }
+                    if let fingerprint {
+                        directory.store(binding: try immediate.boundAccountNow(fingerprint: fingerprint),
+                                        fingerprint: fingerprint, epoch: epoch)
+                    }
+                } catch {
+                    return .deferred  // the async path reports the failure
+                }
+            }
             guard case .ready(let account, let binding) = lookups(inbound) else { return .deferred }
             ready = (account, binding)
         }
@@ -163,18 +180,16 @@ public final class EdgeService: SIPInboundHandler {
         switch arrival {
         case .retransmission(let response):
             return response.map { SIPReply(bytes: $0, destination: Self.udpDestination(inbound)) }
-        case .full:
-            logger.warning("server transaction table full", metadata: ["source": "\(inbound.source.ipAddress ?? "?")"])
-            return respond(inbound, status: 503, extraHeaders: [("Retry-After", "5")]).map {
-                SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
-            }
         case .new:
             break
         }
         guard let bytes = answer(inbound, method: method, account: account, binding: binding) else { return nil }
+        // Only answers to credentials must be replayed as they were (running the request again would refuse the
+        // nonce-count as a replay); challenges, OPTIONS and refusals of other methods are simply computed again.
+        let remember = method == .register && inbound.message.firstField(.authorization) != nil
         state.withLock {
             $0.transactions.complete(key, response: bytes, reliable: inbound.transport.isReliable,
-                                     now: clock.monotonic())
+                                     now: clock.monotonic(), remember: remember)
         }
         return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
     }
@@ -291,10 +306,15 @@ public final class EdgeService: SIPInboundHandler {
                                           source: inbound.sourceHostPort, extraHeaders: extraHeaders)
     }
 
+    /// A To tag (RFC 3261 §19.3: random, at least 32 bits): a counter through the process's randomly seeded
+    /// SipHash, so tags are unpredictable without a getrandom syscall per response.
     static func makeTag() -> String {
-        let value = UInt64.random(in: .min ... .max)
-        return String(value, radix: 16)
+        var hasher = Hasher()
+        hasher.combine(tagCounter.add(1, ordering: .relaxed).newValue)
+        return String(UInt64(bitPattern: Int64(hasher.finalize())), radix: 16)
     }
+
+    private static let tagCounter = Atomic<UInt64>(0)
 
     /// Where a UDP response goes (RFC 3261 §18.2.2, RFC 3581 §4): the source address, and the source port when
     /// the client asked with `rport`, else the sent-by port (default 5060). nil means the packet source.

@@ -31,6 +31,9 @@ public struct DigestNonceIssuer: Sendable {
     private var highestCount: [String: UInt32] = [:]
     private var issueOrder: [String] = []
     private var issueOrderStart = 0
+    /// Makes every nonce distinct (the MAC makes it unforgeable); starts at a random value so nonces do not
+    /// reveal how many were issued. A counter, not a CSPRNG draw per nonce: getrandom is a syscall.
+    private var salt = UInt64.random(in: .min ... .max)
 
     /// Creates an issuer with a fresh random key (nonces do not survive a restart, by design).
     public init(lifetime: Duration = .seconds(300), maxTrackedNonces: Int = 100_000) {
@@ -47,8 +50,8 @@ public struct DigestNonceIssuer: Sendable {
 
     /// Issues a nonce for `realm` at time `now` (seconds on the caller's clock).
     public mutating func issue(realm: String, now: Duration) -> String {
-        // One draw from the system CSPRNG (one getrandom call) for the 8 salt bytes.
-        let salt = withUnsafeBytes(of: UInt64.random(in: .min ... .max)) { Array($0) }
+        self.salt &+= 1
+        let salt = withUnsafeBytes(of: self.salt.bigEndian) { Array($0) }
         let nonce = Self.encode(issuedAt: UInt64(max(0, now.components.seconds)), salt: salt, mac: mac(
             issuedAt: UInt64(max(0, now.components.seconds)), salt: salt, realm: realm))
         track(nonce)

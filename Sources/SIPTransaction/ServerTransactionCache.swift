@@ -5,8 +5,11 @@ import SIPMessage
 /// (RFC 3261 §17.2.2 for non-INVITE, §17.2.1 for the INVITE it refuses), without running the request twice.
 ///
 /// Over unreliable transports a completed transaction is kept for Timer J (64·T1) so late retransmissions are
-/// still absorbed; over streams it is forgotten once answered (RFC 3261 §17.2.2: Timer J is 0 there). The cache
-/// is bounded: when full, new requests are refused (the caller answers 503) instead of evicting live entries.
+/// still absorbed; over streams it is forgotten once answered (RFC 3261 §17.2.2: Timer J is 0 there). Callers
+/// may also forget answers that are safe to compute again (a fresh challenge). The cache is bounded: when full,
+/// the oldest transactions are forgotten early (under load a response is then remembered for less than Timer J,
+/// which still covers the first retransmissions at T1, 2·T1, 4·T1...), so memory stays bounded and no request
+/// is refused for want of room.
 public struct ServerTransactionCache: Sendable {
     /// What an arriving request is.
     public enum Arrival: Equatable, Sendable {
@@ -14,8 +17,6 @@ public struct ServerTransactionCache: Sendable {
         case new
         /// A retransmission: resend `response` if there is one yet (nil while the first copy is being processed).
         case retransmission(response: [UInt8]?)
-        /// The cache is full: refuse with 503.
-        case full
     }
 
     private struct Entry: Sendable {
@@ -45,7 +46,10 @@ public struct ServerTransactionCache: Sendable {
     public mutating func arrive(_ key: ServerTransactionKey, now: Duration) -> Arrival {
         expire(now: now)
         if let entry = entries[key] { return .retransmission(response: entry.response) }
-        guard entries.count < capacity else { return .full }
+        while entries.count >= capacity, expiryHead < expiryQueue.count {
+            entries[expiryQueue[expiryHead].key] = nil  // the oldest first
+            expiryHead += 1
+        }
         // A request in processing is held until answered, or at most one transaction timeout.
         let deadline = now + timers.transactionTimeout
         entries[key] = Entry(response: nil, deadline: deadline)
@@ -53,9 +57,11 @@ public struct ServerTransactionCache: Sendable {
         return .new
     }
 
-    /// Records the final response sent for a transaction.
-    public mutating func complete(_ key: ServerTransactionKey, response: [UInt8], reliable: Bool, now: Duration) {
-        if reliable {
+    /// Records the final response sent for a transaction; with `remember` false (or over a reliable transport)
+    /// the transaction is forgotten at once.
+    public mutating func complete(_ key: ServerTransactionKey, response: [UInt8], reliable: Bool, now: Duration,
+                                  remember: Bool = true) {
+        if reliable || !remember {
             entries[key] = nil
             return
         }
@@ -72,6 +78,10 @@ public struct ServerTransactionCache: Sendable {
             if let entry = entries[key], entry.deadline <= now { entries[key] = nil }
             expiryHead += 1
         }
+        compact()
+    }
+
+    private mutating func compact() {
         if expiryHead > 1024, expiryHead * 2 > expiryQueue.count {
             expiryQueue.removeFirst(expiryHead)
             expiryHead = 0

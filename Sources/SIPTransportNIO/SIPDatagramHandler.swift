@@ -19,6 +19,8 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     /// so a flood cannot queue unbounded work.
     let maxInFlight: Int
     private let inFlight = Atomic<Int>(0)
+    /// Event-loop only (NIO calls a channel's handlers on its event loop), hence the unchecked Sendable.
+    nonisolated(unsafe) private var pendingFlush = false
 
     /// Creates a handler.
     /// - Parameters:
@@ -26,23 +28,82 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     ///   - maxInFlight: most messages being handled at once (default 4096).
     ///   - onEvent: gets rejected datagrams.
     public init(limits: SIPParseLimits = .default, handler: any SIPInboundHandler, maxInFlight: Int = 4096,
-                onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
+                workers: (any EventLoopGroup)? = nil, onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
         self.limits = limits
         self.handler = handler
         self.maxInFlight = maxInFlight
+        self.workers = workers
         self.onEvent = onEvent
+    }
+
+    /// With workers, the socket's event loop only receives and sends; parsing and handling run on the workers'
+    /// loops in turn, so one busy UDP socket (one peer, one 4-tuple, as under sipp) can use every core.
+    let workers: (any EventLoopGroup)?
+
+    /// Parses and handles one datagram on a worker loop; replies go back through the channel.
+    private func process(_ bytes: [UInt8], source: SocketAddress, local: SocketAddress?, channel: any Channel) {
+        switch InboundVerdict(bytes, limits: limits, framing: .datagram, source: source) {
+        case .message(let message):
+            let inbound = SIPInbound(message: message, transport: .udp, source: source, local: local)
+            if case .reply(let reply) = handler.handleNow(inbound) {
+                inFlight.subtract(1, ordering: .relaxed)
+                if let reply { Self.send(reply.bytes, to: reply.destination ?? source, on: channel) }
+                return
+            }
+            let handler = self.handler
+            Task {
+                defer { self.inFlight.subtract(1, ordering: .relaxed) }
+                guard let reply = await handler.handle(inbound) else { return }
+                Self.send(reply.bytes, to: reply.destination ?? source, on: channel)
+            }
+        case .answer(let response, let status):
+            inFlight.subtract(1, ordering: .relaxed)
+            onEvent(.malformedRequestAnswered(status: status), source)
+            Self.send(response, to: source, on: channel)
+        case .drop:
+            inFlight.subtract(1, ordering: .relaxed)
+            onEvent(.malformedDropped, source)
+        }
+    }
+
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if pendingFlush {
+            pendingFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let source = envelope.remoteAddress
+        if let workers {
+            guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
+                inFlight.subtract(1, ordering: .relaxed)
+                onEvent(.overloadDropped, source)
+                return
+            }
+            let bytes = Array(envelope.data.readableBytesView)
+            let channel = context.channel
+            let local = channel.localAddress
+            workers.next().execute { self.process(bytes, source: source, local: local, channel: channel) }
+            return
+        }
         switch InboundVerdict(Array(envelope.data.readableBytesView), limits: limits, framing: .datagram,
                               source: source) {
         case .message(let message):
             let inbound = SIPInbound(message: message, transport: .udp, source: source,
                                      local: context.channel.localAddress)
             if case .reply(let reply) = handler.handleNow(inbound) {
-                if let reply { Self.send(reply.bytes, to: reply.destination ?? source, on: context.channel) }
+                // Written now, flushed at the end of the read burst: one sendmmsg for many answers.
+                if let reply {
+                    var buffer = context.channel.allocator.buffer(capacity: reply.bytes.count)
+                    buffer.writeBytes(reply.bytes)
+                    context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: reply.destination ?? source,
+                                                                    data: buffer)), promise: nil)
+                    pendingFlush = true
+                }
                 return
             }
             guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {

@@ -19,19 +19,23 @@ public final class SIPServer: Sendable {
         public var connectionLimiter: ConnectionLimiter
         /// UDP socket receive buffer (bytes): bursts above the handling rate wait here instead of being lost.
         public var udpReceiveBufferBytes: Int
+        /// Parse and handle each UDP socket's datagrams on all the group's loops in turn (the socket's own loop
+        /// only receives and sends), so one busy peer can use every core.
+        public var spreadUDPWork: Bool
 
         /// Creates a configuration.
         public init(listeners: [SIPListenAddress], tls: ReloadableTLSContext? = nil,
                     parseLimits: SIPParseLimits = .default,
                     streamLimits: SIPStreamHandler.StreamLimits = .init(),
                     connectionLimiter: ConnectionLimiter = ConnectionLimiter(),
-                    udpReceiveBufferBytes: Int = 4 << 20) {
+                    udpReceiveBufferBytes: Int = 4 << 20, spreadUDPWork: Bool = true) {
             self.listeners = listeners
             self.tls = tls
             self.parseLimits = parseLimits
             self.streamLimits = streamLimits
             self.connectionLimiter = connectionLimiter
             self.udpReceiveBufferBytes = udpReceiveBufferBytes
+            self.spreadUDPWork = spreadUDPWork
         }
     }
 
@@ -88,13 +92,14 @@ public final class SIPServer: Sendable {
         let onEvent = self.onEvent
         switch address.transport {
         case .udp:
+            let udpWorkers: (any EventLoopGroup)? = configuration.spreadUDPWork ? group : nil
             return try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            SIPDatagramHandler(limits: limits, handler: handler, onEvent: onEvent))
+                            SIPDatagramHandler(limits: limits, handler: handler, workers: udpWorkers, onEvent: onEvent))
                     }
                 }
                 .bind(host: address.host, port: address.port).get()

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A ``Store`` in memory: for tests and for `rampart` tools that need no persistence.
-public final class InMemoryStore: Store {
+public final class InMemoryStore: Store, ImmediateDirectoryLookup {
     private struct State {
         var accounts: [String: Account] = [:]
         var devices: [String: (String, String)] = [:]
@@ -55,6 +55,14 @@ public final class InMemoryStore: Store {
     }
 
     public func directoryVersion() async throws(StorageError) -> Int64 { state.withLock { $0.directoryVersion } }
+
+    public func accountNow(username: String, domain: String) throws(StorageError) -> Account? {
+        state.withLock { $0.accounts[Self.key(username, domain)] }
+    }
+
+    public func boundAccountNow(fingerprint: String) throws(StorageError) -> (username: String, domain: String)? {
+        state.withLock { $0.devices[fingerprint.lowercased()].map { (username: $0.0, domain: $0.1) } }
+    }
 
     public func bindDevice(fingerprint: String, username: String, domain: String) async throws(StorageError) {
         try StoreValidation.checkFingerprint(fingerprint)

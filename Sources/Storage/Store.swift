@@ -101,6 +101,16 @@ public protocol RegistrationStore: Sendable {
     func removeExpiredRegistrations(before epochSeconds: Int64) async throws(StorageError) -> Int
 }
 
+/// Stores that can answer the edge's two hot lookups without suspending: a local database read (an embedded
+/// SQLite file in WAL mode never waits for writers) costs less than the thread hops of an async call, so the
+/// edge does it on the event loop, as Kamailio's workers do.
+public protocol ImmediateDirectoryLookup: Sendable {
+    /// The account, or nil (as ``AccountStore/account(username:domain:)``).
+    func accountNow(username: String, domain: String) throws(StorageError) -> Account?
+    /// The binding of a fingerprint (as ``DeviceBindingStore/boundAccount(fingerprint:)``).
+    func boundAccountNow(fingerprint: String) throws(StorageError) -> (username: String, domain: String)?
+}
+
 /// Everything the edge stores.
 public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore {}
 

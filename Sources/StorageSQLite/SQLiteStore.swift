@@ -6,7 +6,7 @@ import Storage
 ///
 /// Writes are transactions (a REGISTER replaces an AOR's contacts atomically); reads run concurrently with
 /// writes (WAL). HA1 values are stored, never passwords.
-public final class SQLiteStore: Store {
+public final class SQLiteStore: Store, ImmediateDirectoryLookup {
     private let pool: DatabasePool
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
@@ -104,16 +104,40 @@ public final class SQLiteStore: Store {
 
     public func account(username: String, domain: String) async throws(StorageError) -> Account? {
         let domain = domain.lowercased()
-        return try await read { db in
-            guard let pin = try Bool.fetchOne(db, sql: "SELECT strongDigestOnly FROM account WHERE username = ? AND domain = ?",
-                                   arguments: [username, domain]) else { return nil }
-            var ha1: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT algorithm, ha1 FROM accountHA1 WHERE username = ? AND domain = ?",
-                                        arguments: [username, domain]) {
-                ha1[row["algorithm"]] = row["ha1"]
-            }
-            return Account(username: username, domain: domain, ha1ByAlgorithm: ha1, strongDigestOnly: pin)
+        return try await read { db in try Self.fetchAccount(db, username: username, domain: domain) }
+    }
+
+    public func accountNow(username: String, domain: String) throws(StorageError) -> Account? {
+        let domain = domain.lowercased()
+        do { return try pool.read { db in try Self.fetchAccount(db, username: username, domain: domain) } } catch {
+            throw StorageError(.unavailable, Self.describe(error))
         }
+    }
+
+    public func boundAccountNow(fingerprint: String) throws(StorageError) -> (username: String, domain: String)? {
+        do {
+            let pair: [String]? = try pool.read { db in
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT username, domain FROM deviceBinding WHERE fingerprint = ?"),
+                                 arguments: [fingerprint.lowercased()]).map { [$0["username"], $0["domain"]] }
+            }
+            return pair.map { (username: $0[0], domain: $0[1]) }
+        } catch {
+            throw StorageError(.unavailable, Self.describe(error))
+        }
+    }
+
+    private static func fetchAccount(_ db: Database, username: String, domain: String) throws -> Account? {
+        guard let pin = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT strongDigestOnly FROM account WHERE username = ? AND domain = ?"),
+            arguments: [username, domain])
+        else { return nil }
+        var ha1: [String: String] = [:]
+        for row in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT algorithm, ha1 FROM accountHA1 WHERE username = ? AND domain = ?"),
+            arguments: [username, domain]) {
+            ha1[row["algorithm"]] = row["ha1"]
+        }
+        return Account(username: username, domain: domain, ha1ByAlgorithm: ha1, strongDigestOnly: pin)
     }
 
     public func pinStrongDigest(username: String, domain: String) async throws(StorageError) -> Bool {

@@ -38,7 +38,7 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         #expect(text.contains("sip:alice@localhost"))  // ordinary metadata passes
     }
 
-    @Test func serverTransactionCacheAbsorbsRetransmissionsAndIsBounded() throws {
+    @Test func serverTransactionCacheAbsorbsRetransmissionsAndStaysBounded() throws {
         var cache = ServerTransactionCache(capacity: 2, timers: TransactionTimers(t1: .milliseconds(500)))
         let key = ServerTransactionKey.rfc3261(branch: "z9hG4bK1", sentBy: "a:1", method: "REGISTER")
         #expect(cache.arrive(key, now: .zero) == .new)
@@ -48,11 +48,20 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         let other = ServerTransactionKey.rfc3261(branch: "z9hG4bK2", sentBy: "a:1", method: "REGISTER")
         let third = ServerTransactionKey.rfc3261(branch: "z9hG4bK3", sentBy: "a:1", method: "REGISTER")
         #expect(cache.arrive(other, now: .seconds(2)) == .new)
-        #expect(cache.arrive(third, now: .seconds(2)) == .full)  // bounded: refused, nothing evicted
-        // Timer J (64·T1 = 32 s) after the response, the transaction is forgotten.
-        #expect(cache.arrive(key, now: .seconds(34)) == .new)
+        #expect(cache.count == 2)
+        // Bounded: a third transaction makes room by forgetting the oldest.
+        #expect(cache.arrive(third, now: .seconds(3)) == .new)
+        #expect(cache.count == 2)
+        #expect(cache.arrive(other, now: .seconds(3)) == .retransmission(response: nil))
+        // Timer J (64·T1 = 32 s) after the response, a transaction is forgotten.
+        cache.complete(other, response: [4], reliable: false, now: .seconds(4))
+        #expect(cache.arrive(other, now: .seconds(20)) == .retransmission(response: [4]))
+        #expect(cache.arrive(other, now: .seconds(37)) == .new)
+        // Answers the caller chooses not to remember are forgotten at once.
+        cache.complete(other, response: [5], reliable: false, now: .seconds(37), remember: false)
+        #expect(cache.arrive(other, now: .seconds(37)) == .new)
         // Over reliable transports nothing is kept once answered.
-        cache.complete(key, response: [9], reliable: true, now: .seconds(34))
-        #expect(cache.arrive(key, now: .seconds(34)) == .new)
+        cache.complete(third, response: [9], reliable: true, now: .seconds(38))
+        #expect(cache.arrive(third, now: .seconds(38)) == .new)
     }
 }
