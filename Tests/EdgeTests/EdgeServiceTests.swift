@@ -306,3 +306,92 @@ extension String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
+
+/// A store that can only answer asynchronously (as a network database would): the edge must defer REGISTERs
+/// whose account is not cached and finish them in a task.
+final class AsyncOnlyStore: Store {
+    let inner: InMemoryStore
+    init(_ inner: InMemoryStore) { self.inner = inner }
+    func account(username: String, domain: String) async throws(StorageError) -> Account? {
+        try await inner.account(username: username, domain: domain)
+    }
+    func saveAccount(_ account: Account) async throws(StorageError) { try await inner.saveAccount(account) }
+    func saveAccounts(_ accounts: [Account]) async throws(StorageError) { try await inner.saveAccounts(accounts) }
+    func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool {
+        try await inner.removeAccount(username: username, domain: domain)
+    }
+    func allAccounts() async throws(StorageError) -> [Account] { try await inner.allAccounts() }
+    func pinStrongDigest(username: String, domain: String) async throws(StorageError) -> Bool {
+        try await inner.pinStrongDigest(username: username, domain: domain)
+    }
+    func directoryVersion() async throws(StorageError) -> Int64 { try await inner.directoryVersion() }
+    func bindDevice(fingerprint: String, username: String, domain: String) async throws(StorageError) {
+        try await inner.bindDevice(fingerprint: fingerprint, username: username, domain: domain)
+    }
+    func unbindDevice(fingerprint: String) async throws(StorageError) -> Bool {
+        try await inner.unbindDevice(fingerprint: fingerprint)
+    }
+    func boundAccount(fingerprint: String) async throws(StorageError) -> (username: String, domain: String)? {
+        try await inner.boundAccount(fingerprint: fingerprint)
+    }
+    func registrations(addressOfRecord: String) async throws(StorageError) -> [RegistrationRecord] {
+        try await inner.registrations(addressOfRecord: addressOfRecord)
+    }
+    func replaceRegistrations(addressOfRecord: String, with records: [RegistrationRecord]) async throws(StorageError) {
+        try await inner.replaceRegistrations(addressOfRecord: addressOfRecord, with: records)
+    }
+    func replaceRegistrations(_ batch: [String: [RegistrationRecord]]) async throws(StorageError) {
+        try await inner.replaceRegistrations(batch)
+    }
+    func allRegistrations(validAt epochSeconds: Int64) async throws(StorageError) -> [RegistrationRecord] {
+        try await inner.allRegistrations(validAt: epochSeconds)
+    }
+    func removeExpiredRegistrations(before epochSeconds: Int64) async throws(StorageError) -> Int {
+        try await inner.removeExpiredRegistrations(before: epochSeconds)
+    }
+}
+
+@Suite struct EdgeDeferredPathTests {
+    @Test func withAnAsyncOnlyStoreCredentialsAreDeferredThenAnsweredAndCached() async throws {
+        let inner = try await EdgeFixture.provisionedStore()
+        let store = AsyncOnlyStore(inner)
+        let clock = ManualClock()
+        let edge = EdgeService(configuration: .init(), store: store, clock: clock.edgeClock)
+        try await edge.directory.refresh(from: store)  // as `serve` does from the start
+        func inbound(_ text: String) throws -> SIPInbound {
+            SIPInbound(message: try SIPMessage.parse(Array(text.utf8)), transport: .udp,
+                       source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000), local: nil)
+        }
+        // A challenge needs no store: answered at once.
+        let first = try inbound(register(branch: "d1", cseq: 1))
+        guard case .reply(let challengeReply?) = edge.handleNow(first) else {
+            Issue.record("the challenge was not immediate")
+            return
+        }
+        let answer = try credentials(for: try SIPMessage.parse(challengeReply.bytes))
+        // Credentials for an account that is not cached: deferred, then answered by the async path.
+        let second = try inbound(register(branch: "d2", cseq: 2, authorization: answer))
+        guard case .deferred = edge.handleNow(second) else {
+            Issue.record("an uncached account was not deferred")
+            return
+        }
+        let reply = try #require(await edge.handle(second))
+        #expect(try SIPMessage.parse(reply.bytes).statusCode == 200)
+        // The account is now cached: the next authenticated REGISTER is immediate.
+        let again = try inbound(register(branch: "d3", cseq: 3))
+        guard case .reply(let nextChallenge?) = edge.handleNow(again) else { Issue.record("no challenge"); return }
+        let third = try inbound(register(branch: "d4", cseq: 4,
+                                         authorization: try credentials(for: try SIPMessage.parse(nextChallenge.bytes))))
+        guard case .reply(let immediate?) = edge.handleNow(third) else {
+            Issue.record("a cached account was deferred")
+            return
+        }
+        #expect(try SIPMessage.parse(immediate.bytes).statusCode == 200)
+        // Refreshing without a change keeps the cache; a change in the store empties it.
+        try await edge.directory.refresh(from: store)
+        #expect(edge.directory.account(username: "alice", domain: "localhost") != nil)
+        _ = try await inner.removeAccount(username: "alice", domain: "localhost")
+        try await edge.directory.refresh(from: store)
+        #expect(edge.directory.account(username: "alice", domain: "localhost") == nil)
+    }
+}

@@ -117,6 +117,30 @@ let sha256 = String(repeating: "b", count: 64)
         #expect(try await store.allAccounts().first?.strongDigestOnly == true)
     }
 
+    @Test(arguments: StoreKind.allCases)
+    func directoryVersionMovesWithAccountsAndDevicesOnly(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        var last = try await store.directoryVersion()
+        func moved() async throws -> Bool {
+            let now = try await store.directoryVersion()
+            defer { last = now }
+            return now != last
+        }
+        try await store.saveAccount(Account(username: "dan", domain: "example.com", ha1ByAlgorithm: ["MD5": md5]))
+        #expect(try await moved())
+        try await store.bindDevice(fingerprint: String(repeating: "d", count: 64), username: "dan", domain: "example.com")
+        #expect(try await moved())
+        // Registrations change all the time and do not concern the directory.
+        try await store.replaceRegistrations(["sip:dan@example.com": [RegistrationRecord(
+            addressOfRecord: "sip:dan@example.com", contact: "sip:d@192.0.2.4", expiresAtEpochSeconds: 9_999,
+            callID: "c", cseq: 1)]])
+        #expect(try await moved() == false)
+        #expect(try await store.pinStrongDigest(username: "dan", domain: "example.com"))
+        #expect(try await moved())
+        #expect(try await store.removeAccount(username: "dan", domain: "example.com"))
+        #expect(try await moved())
+    }
+
     @Test func sqliteRegistrationsSurviveARestart() async throws {
         let path = temporaryDatabasePath()
         defer {
