@@ -19,8 +19,6 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     /// so a flood cannot queue unbounded work.
     let maxInFlight: Int
     private let inFlight = Atomic<Int>(0)
-    /// Event-loop only (NIO calls a channel's handlers on its event loop), hence the unchecked Sendable.
-    nonisolated(unsafe) private var pendingFlush = false
 
     /// Creates a handler.
     /// - Parameters:
@@ -40,7 +38,8 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     /// loops in turn, so one busy UDP socket (one peer, one 4-tuple, as under sipp) can use every core.
     let workers: (any EventLoopGroup)?
 
-    /// Parses and handles one datagram on a worker loop; replies go back through the channel.
+    /// Parses and handles one datagram (on a worker loop, or the socket's own); replies go back through the
+    /// channel. Ends the datagram's in-flight count, at once or when its task ends.
     private func process(_ bytes: [UInt8], source: SocketAddress, local: SocketAddress?, channel: any Channel) {
         switch InboundVerdict(bytes, limits: limits, framing: .datagram, source: source) {
         case .message(let message):
@@ -66,64 +65,22 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
         }
     }
 
-
-    public func channelReadComplete(context: ChannelHandlerContext) {
-        if pendingFlush {
-            pendingFlush = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let source = envelope.remoteAddress
-        if let workers {
-            guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
-                inFlight.subtract(1, ordering: .relaxed)
-                onEvent(.overloadDropped, source)
-                return
-            }
-            let bytes = Array(envelope.data.readableBytesView)
-            let channel = context.channel
-            let local = channel.localAddress
-            workers.next().execute { self.process(bytes, source: source, local: local, channel: channel) }
+        guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
+            inFlight.subtract(1, ordering: .relaxed)
+            onEvent(.overloadDropped, source)
             return
         }
-        switch InboundVerdict(Array(envelope.data.readableBytesView), limits: limits, framing: .datagram,
-                              source: source) {
-        case .message(let message):
-            let inbound = SIPInbound(message: message, transport: .udp, source: source,
-                                     local: context.channel.localAddress)
-            if case .reply(let reply) = handler.handleNow(inbound) {
-                // Written now, flushed at the end of the read burst: one sendmmsg for many answers.
-                if let reply {
-                    var buffer = context.channel.allocator.buffer(capacity: reply.bytes.count)
-                    buffer.writeBytes(reply.bytes)
-                    context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: reply.destination ?? source,
-                                                                    data: buffer)), promise: nil)
-                    pendingFlush = true
-                }
-                return
-            }
-            guard inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
-                inFlight.subtract(1, ordering: .relaxed)
-                onEvent(.overloadDropped, source)
-                return
-            }
-            let channel = context.channel
-            let handler = self.handler
-            Task {
-                defer { self.inFlight.subtract(1, ordering: .relaxed) }
-                guard let reply = await handler.handle(inbound) else { return }
-                Self.send(reply.bytes, to: reply.destination ?? source, on: channel)
-            }
-        case .answer(let response, let status):
-            onEvent(.malformedRequestAnswered(status: status), source)
-            Self.send(response, to: source, on: context.channel)
-        case .drop:
-            onEvent(.malformedDropped, source)
+        let bytes = Array(envelope.data.readableBytesView)
+        let channel = context.channel
+        let local = channel.localAddress
+        guard let workers else {
+            process(bytes, source: source, local: local, channel: channel)
+            return
         }
+        workers.next().execute { self.process(bytes, source: source, local: local, channel: channel) }
     }
 
     static func send(_ bytes: [UInt8], to destination: SocketAddress, on channel: any Channel) {
