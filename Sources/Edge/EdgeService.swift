@@ -320,7 +320,9 @@ public final class EdgeService: SIPInboundHandler {
     /// the client asked with `rport`, else the sent-by port (default 5060). nil means the packet source.
     static func udpDestination(_ inbound: SIPInbound) -> SocketAddress? {
         guard inbound.transport == .udp, let via = try? inbound.message.topVia() else { return nil }
-        if case .absent = via.rport, let ip = inbound.source.ipAddress {
+        // Port 0 is no destination (sending there fails with EINVAL, which would close the socket): the
+        // packet source it is.
+        if case .absent = via.rport, let ip = inbound.source.ipAddress, via.port != 0 {
             return try? SocketAddress(ipAddress: ip, port: Int(via.port ?? 5060))
         }
         return nil

@@ -8,8 +8,9 @@ import Crypto
 /// failure, so a phone whose nonce simply aged is not counted as a wrong password.
 ///
 /// Replay protection needs state: the highest nonce-count seen per nonce, in a table bounded by
-/// ``maxTrackedNonces``. When it is full the oldest nonce is forgotten; such a nonce is then refused as
-/// ``Verdict/replayed`` (fail closed), and the client simply gets a fresh challenge.
+/// ``maxTrackedNonces``. When it is full the oldest nonce is forgotten; such a nonce (genuine and fresh, but no
+/// longer tracked, or issued by another server sharing the key) is refused as ``Verdict/stale``: never accepted,
+/// and the client gets a fresh challenge instead of a 403 (a flood of challenges must not lock phones out).
 public struct DigestNonceIssuer: Sendable {
     /// The result of checking a nonce and its count.
     public enum Verdict: Hashable, Sendable {
@@ -64,7 +65,7 @@ public struct DigestNonceIssuer: Sendable {
         guard constantTimeEquals(presented, mac(issuedAt: issuedAt, salt: salt, realm: realm)) else { return .invalid }
         let age = now - .seconds(Int64(clamping: issuedAt))
         if age > lifetime || age < .seconds(-5) { return .stale }
-        guard let highest = highestCount[nonce] else { return .replayed }
+        guard let highest = highestCount[nonce] else { return .stale }  // forgotten: fail closed, re-challenge
         guard let count = nonceCount else {
             // RFC 2069 form (no qop, no count): nothing orders the uses, so the nonce is good for one use only,
             // else a dictionary attack could reuse it (sipvicious `svcrack -n`).

@@ -84,6 +84,9 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     }
 
     static func send(_ bytes: [UInt8], to destination: SocketAddress, on channel: any Channel) {
+        // A send error other than EMSGSIZE/EHOSTUNREACH closes a NIO datagram channel: never address port 0
+        // (a spoofed source port or Via port must not take the listener down).
+        guard let port = destination.port, port != 0 else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)

@@ -43,6 +43,9 @@ public final class SIPServer: Sendable {
     public struct Bound: Sendable {
         public let address: SIPListenAddress
         let channel: any Channel
+
+        /// Completes when the listener's socket closes (on ``SIPServer/stop(_:)``, or on a fatal socket error).
+        public var closed: EventLoopFuture<Void> { channel.closeFuture }
     }
 
     /// Why the server could not start.
@@ -93,8 +96,8 @@ public final class SIPServer: Sendable {
         switch address.transport {
         case .udp:
             let udpWorkers: (any EventLoopGroup)? = configuration.spreadUDPWork ? group : nil
+            // No SO_REUSEADDR here: for UDP on Linux it would let another local socket bind the same port.
             return try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

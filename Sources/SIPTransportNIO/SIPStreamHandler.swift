@@ -40,6 +40,7 @@ public final class SIPStreamHandler: ChannelInboundHandler {
     private var pendingRequests = 0
     private var clientCertificateFingerprint: String? = nil
     private var closed = false
+    private var readingPaused = false
 
     /// Creates the handler for one connection.
     public init(transport: SIPTransportKind, limits: SIPParseLimits = .default, streamLimits: StreamLimits = StreamLimits(),
@@ -122,6 +123,21 @@ public final class SIPStreamHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        // Backpressure: a peer that sends without reading (pipelined requests, keep-alive pings) must not grow
+        // our outbound buffer without bound. Stop reading until the socket drains below the low watermark.
+        if !context.channel.isWritable, !readingPaused {
+            readingPaused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readingPaused {
+            readingPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

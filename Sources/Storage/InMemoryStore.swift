@@ -35,8 +35,7 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         state.withLock { state in
             let key = Self.key(username, domain)
             guard state.accounts[key] != nil else { return false }
-            state.accounts[key]?.strongDigestOnly = true
-            state.directoryVersion += 1
+            state.accounts[key]?.strongDigestOnly = true  // not a directory change (see directoryVersion)
             return true
         }
     }

@@ -58,8 +58,8 @@ public protocol AccountStore: Sendable {
     func saveAccount(_ account: Account) async throws(StorageError)
     /// Adds or replaces several accounts (bulk provisioning).
     func saveAccounts(_ accounts: [Account]) async throws(StorageError)
-    /// A number that changes whenever accounts or device bindings change, by this process or another (the CLI):
-    /// caches compare it to know when to drop what they hold.
+    /// A number that changes whenever accounts' credentials or device bindings change, by this process or another
+    /// (the CLI): caches compare it to know when to drop what they hold. A downgrade pin does not change it.
     func directoryVersion() async throws(StorageError) -> Int64
     /// Removes an account and its device bindings; false if there was none.
     func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool

@@ -66,10 +66,13 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 CREATE TABLE directoryVersion (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
                 INSERT INTO directoryVersion (id, version) VALUES (1, 0);
                 """)
+            // Every change of credentials or bindings, but not a downgrade pin: the edge records its own pins in
+            // its cache, and a pin per first SHA-256 login must not empty every cache.
             for table in ["account", "accountHA1", "deviceBinding"] {
                 for event in ["INSERT", "UPDATE", "DELETE"] {
+                    let what = table == "account" && event == "UPDATE" ? "UPDATE OF username, domain" : event
                     try db.execute(sql: """
-                        CREATE TRIGGER \(table)_\(event.lowercased())_bumps_version AFTER \(event) ON \(table)
+                        CREATE TRIGGER \(table)_\(event.lowercased())_bumps_version AFTER \(what) ON \(table)
                         BEGIN UPDATE directoryVersion SET version = version + 1 WHERE id = 1; END
                         """)
                 }

@@ -9,6 +9,7 @@ import SIPMessage
 import SIPTransaction
 import SIPTransportNIO
 import ServiceLifecycle
+import Synchronization
 import Storage
 
 /// `rampart serve`: the SIP edge. With no arguments it keeps its state in `./rampart-data` (created with a
@@ -120,6 +121,14 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
+/// A flag set once, from any thread.
+final class OnceFlag: Sendable {
+    private let value = Mutex(false)
+    /// Sets the flag; true if this call set it.
+    func set() -> Bool { value.withLock { was in defer { was = true }; return !was } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
 /// Runs until a graceful shutdown: writes registrations behind every second, sweeps expired ones, reloads the
 /// TLS certificate on SIGHUP; at shutdown closes the listeners, flushes and stops the event loops.
 struct EdgeRunner: Service {
@@ -133,8 +142,17 @@ struct EdgeRunner: Service {
     func run() async throws {
         let reload = installReloadSignal()
         defer { reload?.cancel() }
+        let listenerDied = OnceFlag()
+        for listener in listeners {
+            let address = listener.address
+            let logger = self.logger
+            listener.closed.whenComplete { _ in
+                guard listenerDied.set() else { return }
+                logger.critical("listener closed unexpectedly; stopping", metadata: ["listener": "\(address)"])
+            }
+        }
         var tick = 0
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled, !listenerDied.isSet {
             try? await Task.sleep(for: .milliseconds(250))
             tick += 1
             // Account and device changes (by `rampart user`/`device` in another process) reach the cache here.
@@ -149,10 +167,12 @@ struct EdgeRunner: Service {
                 _ = try? await store.removeExpiredRegistrations(before: now)
             }
         }
+        let unexpected = !listenerDied.set()
         logger.info("shutting down")
         await SIPServer.stop(listeners)
         await flush()
         try? await group.shutdownGracefully()
+        if unexpected { throw ExitCode(1) }
     }
 
     private func flush() async {

@@ -294,6 +294,12 @@ func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestA
                                  source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000), local: nil)
         let reply = try #require(await fixture.edge.handle(inbound))
         #expect(reply.destination?.port == 5070)
+        // A Via port of 0 is no destination: the packet source is used instead.
+        let zero = request("OPTIONS", branch: "v0").replacingOccurrences(of: ";rport", with: "")
+            .replacingOccurrences(of: "127.0.0.1:40000", with: "127.0.0.1:0")
+        let zeroInbound = SIPInbound(message: try SIPMessage.parse(Array(zero.utf8)), transport: .udp,
+                                     source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000), local: nil)
+        #expect(try #require(await fixture.edge.handle(zeroInbound)).destination == nil)
         let withRport = SIPInbound(message: try SIPMessage.parse(Array(request("OPTIONS", branch: "v2").utf8)),
                                    transport: .udp, source: try SocketAddress(ipAddress: "127.0.0.1", port: 40_000),
                                    local: nil)

@@ -41,11 +41,13 @@ import Testing
         let first = issuer.issue(realm: "r", now: .seconds(1))
         let second = issuer.issue(realm: "r", now: .seconds(1))
         let third = issuer.issue(realm: "r", now: .seconds(1))  // evicts the first
-        #expect(issuer.verify(nonce: first, nonceCount: 1, realm: "r", now: .seconds(2)) == .replayed)
+        // Forgotten: never accepted, answered with a fresh challenge (stale) rather than a 403.
+        #expect(issuer.verify(nonce: first, nonceCount: 1, realm: "r", now: .seconds(2)) == .stale)
         #expect(issuer.verify(nonce: second, nonceCount: 1, realm: "r", now: .seconds(2)) == .valid)
         #expect(issuer.verify(nonce: third, nonceCount: 1, realm: "r", now: .seconds(2)) == .valid)
+        #expect(issuer.verify(nonce: third, nonceCount: 1, realm: "r", now: .seconds(2)) == .replayed)
         for _ in 0..<10 { _ = issuer.issue(realm: "r", now: .seconds(3)) }  // the queue compacts without growing
-        #expect(issuer.verify(nonce: third, nonceCount: 2, realm: "r", now: .seconds(4)) == .replayed)
+        #expect(issuer.verify(nonce: third, nonceCount: 2, realm: "r", now: .seconds(4)) == .stale)
     }
 
     @Test func sharedKeyLetsAClusterVerify() {
@@ -53,9 +55,10 @@ import Testing
         var a = DigestNonceIssuer(key: key)
         var b = DigestNonceIssuer(key: key)
         let nonce = a.issue(realm: "example.com", now: .seconds(5))
-        // b did not issue it, so it holds no count for it: the MAC passes (not .invalid) but b fails closed.
-        #expect(b.verify(nonce: nonce, nonceCount: nil, realm: "example.com", now: .seconds(6)) == .replayed)
-        #expect(b.verify(nonce: nonce, nonceCount: 1, realm: "example.com", now: .seconds(6)) == .replayed)
+        // b did not issue it, so it holds no count for it: the MAC passes (not .invalid) but b fails closed and
+        // asks for a fresh nonce of its own.
+        #expect(b.verify(nonce: nonce, nonceCount: nil, realm: "example.com", now: .seconds(6)) == .stale)
+        #expect(b.verify(nonce: nonce, nonceCount: 1, realm: "example.com", now: .seconds(6)) == .stale)
         #expect(b.verify(nonce: nonce + "x", nonceCount: 1, realm: "example.com", now: .seconds(6)) == .invalid)
     }
 

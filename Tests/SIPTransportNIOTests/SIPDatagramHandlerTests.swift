@@ -49,7 +49,50 @@ struct SlowOptionsAnswerer: SIPInboundHandler {
     }
 }
 
+/// Answers every OPTIONS to port 0 first (a hostile Via), then normally.
+final class PortZeroThenNormal: SIPInboundHandler, @unchecked Sendable {
+    let calls = Mutex(0)
+    func handle(_ inbound: SIPInbound) async -> SIPReply? { nil }
+    func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
+        let first = calls.withLock { count in defer { count += 1 }; return count == 0 }
+        guard let bytes = try? inbound.message.makeResponse(status: 200, toTag: "z", source: inbound.sourceHostPort)
+        else { return .reply(nil) }
+        let destination = first ? try? SocketAddress(ipAddress: "127.0.0.1", port: 0) : nil
+        return .reply(SIPReply(bytes: bytes, destination: destination))
+    }
+}
+
 @Suite struct SIPDatagramHandlerTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aReplyAddressedToPortZeroIsDroppedAndTheListenerSurvives() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await DatagramBootstrap(group: group)
+            .channelInitializer { $0.pipeline.addHandler(SIPDatagramHandler(handler: PortZeroThenNormal())) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let received = Mutex<Int>(0)
+        final class Counter: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = AddressedEnvelope<ByteBuffer>
+            let bump: @Sendable () -> Void
+            init(_ bump: @escaping @Sendable () -> Void) { self.bump = bump }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) { bump() }
+        }
+        let client = try await DatagramBootstrap(group: group)
+            .channelInitializer { $0.pipeline.addHandler(Counter { received.withLock { $0 += 1 } }) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let target = try #require(server.localAddress)
+        for _ in 0..<2 {
+            try await client.writeAndFlush(AddressedEnvelope(remoteAddress: target,
+                                                             data: client.allocator.buffer(string: options))).get()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for _ in 0..<100 where received.withLock({ $0 }) < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(server.isActive)  // a send to port 0 would have closed it (EINVAL)
+        #expect(received.withLock { $0 } == 1)  // the first reply was dropped, the second arrived
+        try await client.close()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func datagramsBeyondTheInFlightBoundAreDropped() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -135,7 +135,10 @@ let sha256 = String(repeating: "b", count: 64)
             addressOfRecord: "sip:dan@example.com", contact: "sip:d@192.0.2.4", expiresAtEpochSeconds: 9_999,
             callID: "c", cseq: 1)]])
         #expect(try await moved() == false)
+        // Nor do downgrade pins (the edge that pins updates its own cache).
         #expect(try await store.pinStrongDigest(username: "dan", domain: "example.com"))
+        #expect(try await moved() == false)
+        try await store.saveAccount(Account(username: "dan", domain: "example.com", ha1ByAlgorithm: ["MD5": md5]))
         #expect(try await moved())
         #expect(try await store.removeAccount(username: "dan", domain: "example.com"))
         #expect(try await moved())
