@@ -175,6 +175,16 @@ public final class EdgeService: SIPInboundHandler {
     /// Runs a request through its server transaction, synchronously, with the directory entries it needs.
     private func process(_ inbound: SIPInbound, method: SIPMethod, account: Account??,
                          binding: DirectoryCache.Binding?) -> SIPReply? {
+        // Only answers to credentials over UDP must be replayed as they were (running a retransmission again would
+        // refuse its nonce-count as a replay); challenges, OPTIONS and refusals of other methods are simply
+        // computed again, and streams do not retransmit. Those skip the transaction cache altogether.
+        let remember = method == .register && !inbound.transport.isReliable
+            && inbound.message.firstField(.authorization) != nil
+        guard remember else {
+            return answer(inbound, method: method, account: account, binding: binding).map {
+                SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
+            }
+        }
         guard let key = try? ServerTransactionKey(request: inbound.message) else { return nil }
         let arrival = state.withLock { $0.transactions.arrive(key, now: clock.monotonic()) }
         switch arrival {
@@ -183,13 +193,12 @@ public final class EdgeService: SIPInboundHandler {
         case .new:
             break
         }
-        guard let bytes = answer(inbound, method: method, account: account, binding: binding) else { return nil }
-        // Only answers to credentials must be replayed as they were (running the request again would refuse the
-        // nonce-count as a replay); challenges, OPTIONS and refusals of other methods are simply computed again.
-        let remember = method == .register && inbound.message.firstField(.authorization) != nil
+        guard let bytes = answer(inbound, method: method, account: account, binding: binding) else {
+            state.withLock { $0.transactions.complete(key, response: [], reliable: true, now: clock.monotonic()) }
+            return nil
+        }
         state.withLock {
-            $0.transactions.complete(key, response: bytes, reliable: inbound.transport.isReliable,
-                                     now: clock.monotonic(), remember: remember)
+            $0.transactions.complete(key, response: bytes, reliable: false, now: clock.monotonic())
         }
         return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
     }

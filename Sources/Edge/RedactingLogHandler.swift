@@ -52,11 +52,22 @@ public struct RedactingLogHandler: LogHandler {
                 result[key] = .string(redacted)
             } else if case .dictionary(let nested) = value {
                 result[key] = .dictionary(redact(nested))
+            } else if case .array(let items) = value {
+                result[key] = .array(items.map(redact))
             } else if case .string(let text) = value, looksLikeCredentials(text) {
                 result[key] = .string(redacted)
             }
         }
         return result
+    }
+
+    static func redact(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
+        switch value {
+        case .string(let text): return looksLikeCredentials(text) ? .string(redacted) : value
+        case .dictionary(let nested): return .dictionary(redact(nested))
+        case .array(let items): return .array(items.map(redact))
+        case .stringConvertible(let item): return looksLikeCredentials(item.description) ? .string(redacted) : value
+        }
     }
 
     /// Digest credentials or challenges (RFC 7616 §3.4) in free text.

@@ -10,8 +10,8 @@ import SIPMessage
 /// Every connection is bounded: the framer holds at most one maximum-size message, at most
 /// ``StreamLimits/maxPendingRequests`` requests may wait for answers (more are refused with 503), and a connection
 /// idle for ``StreamLimits/idleTimeout`` is closed (via an `IdleStateHandler` placed before this handler). A stream
-/// that cannot be framed is answered (when the broken message is a request) and closed, since the next message
-/// boundary is unknown.
+/// that cannot be framed is closed without an answer, since the next message boundary is unknown (a framed
+/// message that does not parse is answered with its status, as over UDP).
 public final class SIPStreamHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer

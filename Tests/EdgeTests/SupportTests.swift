@@ -29,10 +29,11 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
             "password": "hunter2", "nonce": "AAAAdeadbeef", "account": "sip:alice@localhost",
             "header": "Digest username=\"alice\", nonce=\"abc\", response=\"0123\"",
             "nested": ["privateKey": "-----BEGIN PRIVATE KEY-----"],
+            "headers": ["Via: SIP/2.0/UDP x", "Authorization: Digest username=\"a\", nonce=\"n\", response=\"f00d\""],
         ])
         logger.info("Authorization: Digest username=\"alice\", nonce=\"abc\", response=\"0123\"")
         let text = capture.lines.withLock { $0.joined(separator: "\n") }
-        for secret in ["hunter2", "AAAAdeadbeef", "5f4dcc3b", "response=\"0123\"", "BEGIN PRIVATE KEY"] {
+        for secret in ["hunter2", "AAAAdeadbeef", "5f4dcc3b", "response=\"0123\"", "BEGIN PRIVATE KEY", "f00d"] {
             #expect(!text.contains(secret), "\(secret) leaked")
         }
         #expect(text.contains("sip:alice@localhost"))  // ordinary metadata passes
