@@ -69,12 +69,9 @@ public final class EdgeService: SIPInboundHandler {
     let processor: RegisterProcessor
     let onSecurityEvent: @Sendable (SecurityEvent) -> Void
 
-    private struct State {
-        var authenticator: RegistrarAuthenticator
-        var transactions: ServerTransactionCache
-    }
-
-    private let state: Mutex<State>
+    /// Two locks, so that digest work and transaction bookkeeping on different loops do not wait for each other.
+    private let authenticator: Mutex<RegistrarAuthenticator>
+    private let transactions: Mutex<ServerTransactionCache>
 
     /// Creates the service; call ``LocationService/load(now:)`` on ``location`` before serving.
     public init(configuration: Configuration, store: any Store, clock: EdgeClock = .system,
@@ -88,12 +85,11 @@ public final class EdgeService: SIPInboundHandler {
         self.logger = logger
         self.processor = RegisterProcessor(policy: configuration.registerPolicy)
         self.onSecurityEvent = onSecurityEvent
-        let authenticator = RegistrarAuthenticator(
+        self.authenticator = Mutex(RegistrarAuthenticator(
             realm: configuration.domain, algorithms: configuration.digestAlgorithms,
-            nonces: DigestNonceIssuer(lifetime: configuration.nonceLifetime))
-        self.state = Mutex(State(authenticator: authenticator,
-                                 transactions: ServerTransactionCache(capacity: configuration.maxTransactions,
-                                                                      timers: configuration.timers)))
+            nonces: DigestNonceIssuer(lifetime: configuration.nonceLifetime)))
+        self.transactions = Mutex(ServerTransactionCache(capacity: configuration.maxTransactions,
+                                                         timers: configuration.timers))
     }
 
     /// What a REGISTER needs from the store, as the directory cache holds it.
@@ -186,7 +182,7 @@ public final class EdgeService: SIPInboundHandler {
             }
         }
         guard let key = try? ServerTransactionKey(request: inbound.message) else { return nil }
-        let arrival = state.withLock { $0.transactions.arrive(key, now: clock.monotonic()) }
+        let arrival = transactions.withLock { $0.arrive(key, now: clock.monotonic()) }
         switch arrival {
         case .retransmission(let response):
             return response.map { SIPReply(bytes: $0, destination: Self.udpDestination(inbound)) }
@@ -194,11 +190,11 @@ public final class EdgeService: SIPInboundHandler {
             break
         }
         guard let bytes = answer(inbound, method: method, account: account, binding: binding) else {
-            state.withLock { $0.transactions.complete(key, response: [], reliable: true, now: clock.monotonic()) }
+            transactions.withLock { $0.complete(key, response: [], reliable: true, now: clock.monotonic()) }
             return nil
         }
-        state.withLock {
-            $0.transactions.complete(key, response: bytes, reliable: false, now: clock.monotonic())
+        transactions.withLock {
+            $0.complete(key, response: bytes, reliable: false, now: clock.monotonic())
         }
         return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
     }
@@ -262,7 +258,7 @@ public final class EdgeService: SIPInboundHandler {
         }
 
         let account = cachedAccount ?? nil
-        let decision = state.withLock { $0.authenticator.authenticate(request, now: clock.monotonic(), account: account) }
+        let decision = authenticator.withLock { $0.authenticate(request, now: clock.monotonic(), account: account) }
         switch decision {
         case .challenge(let values):
             return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
