@@ -38,9 +38,12 @@ public struct SIPInbound: Sendable {
     }
 
     /// The source as a SIP host and port, for `received`/`rport` stamping (RFC 3581).
-    public var sourceHostPort: (host: SIPHost, port: UInt16)? {
-        guard let host = source.ipAddress.flatMap(SIPHost.parseAddress),
-            let port = source.port.flatMap({ UInt16(exactly: $0) })
+    public var sourceHostPort: (host: SIPHost, port: UInt16)? { Self.hostPort(of: source) }
+
+    /// A socket address as a SIP host and port.
+    static func hostPort(of address: SocketAddress?) -> (host: SIPHost, port: UInt16)? {
+        guard let host = address?.ipAddress.flatMap(SIPHost.parseAddress),
+            let port = address?.port.flatMap({ UInt16(exactly: $0) })
         else { return nil }
         return (host, port)
     }
@@ -127,10 +130,8 @@ enum InboundVerdict {
             self = .drop
             return
         }
-        let host = source?.ipAddress.flatMap(SIPHost.parseAddress)
-        let port = source?.port.flatMap { UInt16(exactly: $0) }
-        let stamped = host.flatMap { host in port.map { (host: host, port: $0) } }
-        guard let response = try? message.makeResponse(status: error.sipStatus, source: stamped) else {
+        guard let response = try? message.makeResponse(status: error.sipStatus,
+                                                       source: SIPInbound.hostPort(of: source)) else {
             self = .drop
             return
         }

@@ -119,10 +119,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
 
     public func boundAccountNow(fingerprint: String) throws(StorageError) -> (username: String, domain: String)? {
         do {
-            let pair: [String]? = try pool.read { db in
-                try Row.fetchOne(db.cachedStatement(sql: "SELECT username, domain FROM deviceBinding WHERE fingerprint = ?"),
-                                 arguments: [fingerprint.lowercased()]).map { [$0["username"], $0["domain"]] }
-            }
+            let pair = try pool.read { db in try Self.fetchBinding(db, fingerprint: fingerprint) }
             return pair.map { (username: $0[0], domain: $0[1]) }
         } catch {
             throw StorageError(.unavailable, Self.describe(error))
@@ -219,11 +216,14 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
     }
 
     public func boundAccount(fingerprint: String) async throws(StorageError) -> (username: String, domain: String)? {
-        let pair: [String]? = try await read { db in
-            try Row.fetchOne(db, sql: "SELECT username, domain FROM deviceBinding WHERE fingerprint = ?",
-                             arguments: [fingerprint.lowercased()]).map { [$0["username"], $0["domain"]] }
-        }
+        let pair = try await read { db in try Self.fetchBinding(db, fingerprint: fingerprint) }
         return pair.map { (username: $0[0], domain: $0[1]) }
+    }
+
+    /// The bound account as `[username, domain]` (a Sendable shape for the async read).
+    private static func fetchBinding(_ db: Database, fingerprint: String) throws -> [String]? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT username, domain FROM deviceBinding WHERE fingerprint = ?"),
+                         arguments: [fingerprint.lowercased()]).map { [$0["username"], $0["domain"]] }
     }
 
     private static func record(_ row: Row) -> RegistrationRecord {

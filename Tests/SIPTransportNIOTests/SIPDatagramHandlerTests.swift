@@ -62,6 +62,14 @@ final class PortZeroThenNormal: SIPInboundHandler, @unchecked Sendable {
     }
 }
 
+/// A test client's handler: hands every datagram it receives to `sink`.
+final class DatagramSink: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let sink: @Sendable (ByteBuffer) -> Void
+    init(_ sink: @escaping @Sendable (ByteBuffer) -> Void) { self.sink = sink }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { sink(unwrapInboundIn(data).data) }
+}
+
 @Suite struct SIPDatagramHandlerTests {
     @Test(.timeLimit(.minutes(1)))
     func aReplyAddressedToPortZeroIsDroppedAndTheListenerSurvives() async throws {
@@ -70,14 +78,8 @@ final class PortZeroThenNormal: SIPInboundHandler, @unchecked Sendable {
             .channelInitializer { $0.pipeline.addHandler(SIPDatagramHandler(handler: PortZeroThenNormal())) }
             .bind(host: "127.0.0.1", port: 0).get()
         let received = Mutex<Int>(0)
-        final class Counter: ChannelInboundHandler, @unchecked Sendable {
-            typealias InboundIn = AddressedEnvelope<ByteBuffer>
-            let bump: @Sendable () -> Void
-            init(_ bump: @escaping @Sendable () -> Void) { self.bump = bump }
-            func channelRead(context: ChannelHandlerContext, data: NIOAny) { bump() }
-        }
         let client = try await DatagramBootstrap(group: group)
-            .channelInitializer { $0.pipeline.addHandler(Counter { received.withLock { $0 += 1 } }) }
+            .channelInitializer { $0.pipeline.addHandler(DatagramSink { _ in received.withLock { $0 += 1 } }) }
             .bind(host: "127.0.0.1", port: 0).get()
         let target = try #require(server.localAddress)
         for _ in 0..<2 {
@@ -142,15 +144,9 @@ final class PortZeroThenNormal: SIPInboundHandler, @unchecked Sendable {
             .bind(host: "127.0.0.1", port: 0).get()
         let received = Mutex<[ByteBuffer]>([])
         let done = group.next().makePromise(of: Void.self)
-        final class Collector: ChannelInboundHandler, @unchecked Sendable {
-            typealias InboundIn = AddressedEnvelope<ByteBuffer>
-            let sink: @Sendable (ByteBuffer) -> Void
-            init(_ sink: @escaping @Sendable (ByteBuffer) -> Void) { self.sink = sink }
-            func channelRead(context: ChannelHandlerContext, data: NIOAny) { sink(unwrapInboundIn(data).data) }
-        }
         let client = try await DatagramBootstrap(group: group)
             .channelInitializer { channel in
-                channel.pipeline.addHandler(Collector { buffer in
+                channel.pipeline.addHandler(DatagramSink { buffer in
                     received.withLock { $0.append(buffer) }
                     done.succeed(())
                 })
