@@ -84,6 +84,11 @@ let package = Package(
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
+        .executableTarget(
+            name: "EdgeBenchmark",
+            dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransportNIO", "Storage",
+                           .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/EdgeBenchmark"),
 
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),

@@ -101,8 +101,8 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// The account the credentials claim and the client certificate's binding, from the cache.
-    func lookups(_ inbound: SIPInbound) -> DirectoryLookups {
-        let claimed = RegistrarAuthenticator.claimedUsername(in: inbound.message, realm: configuration.domain)
+    func lookups(_ inbound: SIPInbound, credentials: PresentedCredentials) -> DirectoryLookups {
+        let claimed = credentials.claimedUsername(realm: configuration.domain)
         let account = claimed.map { directory.account(username: $0, domain: configuration.domain) }
         let binding = inbound.clientCertificateFingerprint.map { directory.binding(fingerprint: $0) }
         let accountMissing = claimed != nil && account! == nil
@@ -119,8 +119,10 @@ public final class EdgeService: SIPInboundHandler {
         // Responses would belong to client transactions, which this release does not open: drop them.
         guard request.isRequest, let method = request.method, method != .ack else { return .reply(nil) }
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
-        if method == .register {
-            if case .missing(let username, let fingerprint) = lookups(inbound) {
+        // Parsed once: the claimed user name picks the account, then the authenticator checks them.
+        let credentials = method == .register ? PresentedCredentials(request) : nil
+        if let credentials {
+            if case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) {
                 guard let immediate = store as? any ImmediateDirectoryLookup else { return .deferred }
                 let epoch = directory.epoch
                 do {
@@ -137,16 +139,22 @@ public final class EdgeService: SIPInboundHandler {
                     return .deferred  // the async path reports the failure
                 }
             }
-            guard case .ready(let account, let binding) = lookups(inbound) else { return .deferred }
+            guard case .ready(let account, let binding) = lookups(inbound, credentials: credentials) else {
+                return .deferred
+            }
             ready = (account, binding)
         }
-        return .reply(process(inbound, method: method, account: ready.account, binding: ready.binding))
+        return .reply(process(inbound, method: method, credentials: credentials, account: ready.account,
+                              binding: ready.binding))
     }
 
     public func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        let credentials = PresentedCredentials(inbound.message)
         for _ in 0..<3 {
             if case .reply(let reply) = handleNow(inbound) { return reply }
-            guard case .missing(let username, let fingerprint) = lookups(inbound) else { continue }
+            guard case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) else {
+                continue
+            }
             let epoch = directory.epoch
             do {
                 if let username {
@@ -169,15 +177,15 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// Runs a request through its server transaction, synchronously, with the directory entries it needs.
-    private func process(_ inbound: SIPInbound, method: SIPMethod, account: Account??,
-                         binding: DirectoryCache.Binding?) -> SIPReply? {
+    private func process(_ inbound: SIPInbound, method: SIPMethod, credentials: PresentedCredentials?,
+                         account: Account??, binding: DirectoryCache.Binding?) -> SIPReply? {
         // Only answers to credentials over UDP must be replayed as they were (running a retransmission again would
         // refuse its nonce-count as a replay); challenges, OPTIONS and refusals of other methods are simply
         // computed again, and streams do not retransmit. Those skip the transaction cache altogether.
         let remember = method == .register && !inbound.transport.isReliable
             && inbound.message.firstField(.authorization) != nil
         guard remember else {
-            return answer(inbound, method: method, account: account, binding: binding).map {
+            return answer(inbound, method: method, credentials: credentials, account: account, binding: binding).map {
                 SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
             }
         }
@@ -189,7 +197,8 @@ public final class EdgeService: SIPInboundHandler {
         case .new:
             break
         }
-        guard let bytes = answer(inbound, method: method, account: account, binding: binding) else {
+        guard let bytes = answer(inbound, method: method, credentials: credentials, account: account, binding: binding)
+        else {
             transactions.withLock { $0.complete(key, response: [], reliable: true, now: clock.monotonic()) }
             return nil
         }
@@ -199,11 +208,12 @@ public final class EdgeService: SIPInboundHandler {
         return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
     }
 
-    private func answer(_ inbound: SIPInbound, method: SIPMethod, account: Account??,
-                        binding: DirectoryCache.Binding?) -> [UInt8]? {
+    private func answer(_ inbound: SIPInbound, method: SIPMethod, credentials: PresentedCredentials?,
+                        account: Account??, binding: DirectoryCache.Binding?) -> [UInt8]? {
         switch method {
         case .register:
-            return register(inbound, account: account, binding: binding)
+            return register(inbound, credentials: credentials ?? PresentedCredentials(inbound.message),
+                            account: account, binding: binding)
         case .options:
             guard let status = requestURIStatus(inbound.message) else {
                 return respond(inbound, status: 200, extraHeaders: [
@@ -235,7 +245,7 @@ public final class EdgeService: SIPInboundHandler {
         return text == configuration.domain || configuration.domainAliases.contains(text) ? configuration.domain : nil
     }
 
-    private func register(_ inbound: SIPInbound, account cachedAccount: Account??,
+    private func register(_ inbound: SIPInbound, credentials: PresentedCredentials, account cachedAccount: Account??,
                           binding: DirectoryCache.Binding?) -> [UInt8]? {
         let request = inbound.message
         if let status = requestURIStatus(request) { return respond(inbound, status: status) }
@@ -258,12 +268,14 @@ public final class EdgeService: SIPInboundHandler {
         }
 
         let account = cachedAccount ?? nil
-        let decision = authenticator.withLock { $0.authenticate(request, now: clock.monotonic(), account: account) }
+        let decision = authenticator.withLock {
+            $0.authenticate(request, credentials: credentials, now: clock.monotonic(), account: account)
+        }
         switch decision {
         case .challenge(let values):
             return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
         case .reject(let status, let event):
-            let claimed = RegistrarAuthenticator.claimedUsername(in: request, realm: configuration.domain)
+            let claimed = credentials.claimedUsername(realm: configuration.domain)
             if let event { report(event.rawValue, inbound, account: claimed.map { "sip:\($0)@\(domain)" }) }
             return respond(inbound, status: status)
         case .authenticated(let username, let algorithm):

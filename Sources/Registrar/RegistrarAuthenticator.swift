@@ -59,37 +59,48 @@ public struct RegistrarAuthenticator: Sendable {
     public mutating func authenticate(
         _ request: SIPMessage, now: Duration, lookup: (String) async throws -> Account?
     ) async -> Decision {
+        let credentials = PresentedCredentials(request)
         let account: Account?
-        if let username = claimedUsername(in: request) { account = try? await lookup(username) } else { account = nil }
-        return authenticate(request, now: now, account: account)
+        if let username = credentials.claimedUsername(realm: realm) {
+            account = try? await lookup(username)
+        } else {
+            account = nil
+        }
+        return authenticate(request, credentials: credentials, now: now, account: account)
     }
 
     /// The user name the request's credentials for this realm claim, so the caller can fetch the account before
-    /// calling ``authenticate(_:now:account:)``.
-    public func claimedUsername(in request: SIPMessage) -> String? { Self.claimedUsername(in: request, realm: realm) }
-
-    /// The user name the request's credentials for `realm` (lowercase) claim.
-    public static func claimedUsername(in request: SIPMessage, realm: String) -> String? {
-        (try? request.digestCredentials())?.first(where: { $0.realm.lowercased() == realm })?.username
+    /// calling ``authenticate(_:credentials:now:account:)``.
+    public func claimedUsername(in request: SIPMessage) -> String? {
+        PresentedCredentials(request).claimedUsername(realm: realm)
     }
 
     /// Decides on a request, given the account its credentials claim (nil if there is none).
     public mutating func authenticate(_ request: SIPMessage, now: Duration, account: Account?) -> Decision {
+        authenticate(request, credentials: PresentedCredentials(request), now: now, account: account)
+    }
+
+    /// Decides on a request whose credentials the caller has already parsed (once, for the account lookup too).
+    public mutating func authenticate(_ request: SIPMessage, credentials presented: PresentedCredentials,
+                                      now: Duration, account: Account?) -> Decision {
         let credentials: [DigestCredentials]
-        do {
-            credentials = try request.digestCredentials()
-        } catch {
+        switch presented.parsed {
+        case .success(let parsed):
+            credentials = parsed
+        case .failure(let error):
             // A non-Digest scheme is answered with a Digest challenge (RFC 4475 §3.3.7); garbage is a 400.
             if error.code == .unsupportedScheme { return challenge(now: now, stale: false) }
             return .reject(status: 400, event: .malformedCredentials)
         }
-        guard let offered = credentials.first(where: { $0.realm.lowercased() == realm }) else {
+        guard let offered = PresentedCredentials.forRealm(realm, in: credentials) else {
             return challenge(now: now, stale: false)
         }
         let algorithm = offered.effectiveAlgorithm
         guard offeredAlgorithms.contains(algorithm) else { return challenge(now: now, stale: false) }
         // The digest-uri must be this request's Request-URI (RFC 7616 §3.4.6), else the response proves nothing.
-        guard offered.uri == request.requestLine?.requestURIText else { return .reject(status: 400, event: nil) }
+        guard let requestURI = request.requestLine?.requestURIBytes, offered.uri.utf8.elementsEqual(requestURI) else {
+            return .reject(status: 400, event: nil)
+        }
         switch nonces.verify(nonce: offered.nonce, nonceCount: offered.nonceCount?.value, realm: realm, now: now) {
         case .invalid: return challenge(now: now, stale: false)
         case .stale: return challenge(now: now, stale: true)
@@ -115,15 +126,43 @@ public struct RegistrarAuthenticator: Sendable {
         return .authenticated(username: account.username, algorithm: algorithm.token)
     }
 
-    /// The 401's WWW-Authenticate values: one fresh nonce per offered algorithm, strongest first.
+    /// The 401's WWW-Authenticate values, strongest algorithm first, sharing one fresh nonce as in RFC 7616
+    /// §3.9.1's example (the client answers one of them, so one nonce-count sequence is all it needs).
     private mutating func challenge(now: Duration, stale: Bool) -> Decision {
         var values: [String] = []
+        let nonce = nonces.issue(realm: realm, now: now)
         for algorithm in offeredAlgorithms {
-            let nonce = nonces.issue(realm: realm, now: now)
             let challenge = DigestChallenge(realm: realm, nonce: nonce, algorithm: algorithm, qopOptions: [.auth],
                                             stale: stale)
             if let text = try? challenge.serialized() { values.append(text) }
         }
         return .challenge(wwwAuthenticate: values)
+    }
+}
+
+/// A request's Authorization credentials, parsed once: the edge reads the claimed user name from them to fetch the
+/// account, then the authenticator checks them.
+public struct PresentedCredentials: Sendable {
+    /// The Digest credentials, or why they could not be read.
+    public let parsed: Result<[DigestCredentials], DigestError>
+
+    /// Parses the request's Authorization headers.
+    public init(_ request: SIPMessage) {
+        do {
+            parsed = .success(try request.digestCredentials())
+        } catch {
+            parsed = .failure(error)
+        }
+    }
+
+    /// The user name the credentials for `realm` (lowercase) claim.
+    public func claimedUsername(realm: String) -> String? {
+        guard case .success(let credentials) = parsed else { return nil }
+        return Self.forRealm(realm, in: credentials)?.username
+    }
+
+    /// The credentials answering `realm` (lowercase; realms compare case-insensitively).
+    static func forRealm(_ realm: String, in credentials: [DigestCredentials]) -> DigestCredentials? {
+        credentials.first { $0.realm.utf8.elementsEqual(realm.utf8) || $0.realm.lowercased() == realm }
     }
 }

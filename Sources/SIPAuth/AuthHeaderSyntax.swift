@@ -62,46 +62,61 @@ func parseDigestParameters(
             code: .limitExceeded,
             reason: "header value of \(headerValue.utf8.count) bytes exceeds the limit of \(limits.maxFieldLength)")
     }
+    var headerValue = headerValue
+    return try headerValue.withUTF8 { (bytes) -> Result<[ParsedParameter], DigestError> in
+        // Folded values (rare) are unfolded into a copy first; the rest is read in place.
+        guard bytes.contains(0x0D) else { return Result { () throws(DigestError) in try parseAuthParameters(bytes, limits: limits) } }
+        return Result { () throws(DigestError) in
+            try unfold(bytes).withUnsafeBufferPointer { (unfolded) -> Result<[ParsedParameter], DigestError> in
+                Result { () throws(DigestError) in try parseAuthParameters(unfolded, limits: limits) }
+            }.get()
+        }
+    }.get()
+}
 
-    // Unfold (RFC 3261 §7.3.1: CRLF followed by whitespace is equivalent to a space) and
-    // refuse every other control character.
-    var bytes = [UInt8]()
-    bytes.reserveCapacity(headerValue.utf8.count)
-    do {
-        var iterator = headerValue.utf8.makeIterator()
-        var pendingCR = false
-        var pendingCRLF = false
-        while let byte = iterator.next() {
-            if pendingCRLF {
-                guard byte.isWhitespace else {
-                    throw DigestError(code: .controlCharacter, reason: "line break not followed by whitespace")
-                }
-                pendingCRLF = false
-                bytes.append(byte)
-                continue
+/// The value with each line fold (RFC 3261 §7.3.1: CRLF followed by whitespace is equivalent to a space)
+/// replaced by its whitespace; any other CR or LF is refused.
+private func unfold(_ bytes: UnsafeBufferPointer<UInt8>) throws(DigestError) -> [UInt8] {
+    var unfolded = [UInt8]()
+    unfolded.reserveCapacity(bytes.count)
+    var pendingCR = false
+    var pendingCRLF = false
+    for byte in bytes {
+        if pendingCRLF {
+            guard byte.isWhitespace else {
+                throw DigestError(code: .controlCharacter, reason: "line break not followed by whitespace")
             }
-            if pendingCR {
-                guard byte == 0x0A else {
-                    throw DigestError(code: .controlCharacter, reason: "bare CR in header value")
-                }
-                pendingCR = false
-                pendingCRLF = true
-                continue
-            }
-            if byte == 0x0D {
-                pendingCR = true
-                continue
-            }
-            if byte.isForbiddenControl {
-                throw DigestError(code: .controlCharacter, reason: "control character 0x\(hex([byte])) in header value")
-            }
-            bytes.append(byte)
+            pendingCRLF = false
+            unfolded.append(byte)
+            continue
         }
-        if pendingCR || pendingCRLF {
-            throw DigestError(code: .controlCharacter, reason: "line break at end of header value")
+        if pendingCR {
+            guard byte == 0x0A else {
+                throw DigestError(code: .controlCharacter, reason: "bare CR in header value")
+            }
+            pendingCR = false
+            pendingCRLF = true
+            continue
         }
+        if byte == 0x0D {
+            pendingCR = true
+            continue
+        }
+        unfolded.append(byte)
     }
+    if pendingCR || pendingCRLF {
+        throw DigestError(code: .controlCharacter, reason: "line break at end of header value")
+    }
+    return unfolded
+}
 
+/// Reads `auth-scheme LWS auth-param *(COMMA auth-param)` from an unfolded value.
+private func parseAuthParameters(
+    _ bytes: UnsafeBufferPointer<UInt8>, limits: DigestParsingLimits
+) throws(DigestError) -> [ParsedParameter] {
+    if let control = bytes.first(where: \.isForbiddenControl) {
+        throw DigestError(code: .controlCharacter, reason: "control character 0x\(hex([control])) in header value")
+    }
     var index = 0
     let end = bytes.count
 
@@ -109,11 +124,13 @@ func parseDigestParameters(
         while index < end && bytes[index].isWhitespace { index += 1 }
     }
 
-    func readToken() -> String {
+    func readToken() -> Range<Int> {
         let start = index
         while index < end && bytes[index].isTokenByte { index += 1 }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return start..<index
     }
+
+    func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
 
     // auth-scheme
     skipWhitespace()
@@ -121,8 +138,8 @@ func parseDigestParameters(
     guard !scheme.isEmpty else {
         throw DigestError(code: .malformedHeader, reason: "missing auth-scheme")
     }
-    guard scheme.utf8.map(\.lowercasedASCII).elementsEqual("digest".utf8) else {
-        throw DigestError(code: .unsupportedScheme, reason: "auth-scheme \(loggable(scheme)) is not Digest")
+    guard bytes[scheme].lazy.map(\.lowercasedASCII).elementsEqual("digest".utf8) else {
+        throw DigestError(code: .unsupportedScheme, reason: "auth-scheme \(loggable(string(scheme))) is not Digest")
     }
     let afterScheme = index
     skipWhitespace()
@@ -134,14 +151,16 @@ func parseDigestParameters(
     }
 
     var parameters = [ParsedParameter]()
-    var seen = Set<String>()
+    parameters.reserveCapacity(12)
     while true {
         // auth-param-name
-        let name = readToken()
-        guard !name.isEmpty else {
+        let nameRange = readToken()
+        guard !nameRange.isEmpty else {
             throw DigestError(code: .malformedHeader, reason: "expected a parameter name at offset \(index)")
         }
-        let key = String(decoding: name.utf8.map(\.lowercasedASCII), as: UTF8.self)
+        let name = string(nameRange)
+        let key = bytes[nameRange].contains(where: { $0 &- 0x41 < 26 })
+            ? String(decoding: bytes[nameRange].map(\.lowercasedASCII), as: UTF8.self) : name
         skipWhitespace()
         guard index < end, bytes[index] == UInt8(ascii: "=") else {
             throw DigestError(code: .malformedHeader, reason: "parameter \(loggable(name)) has no '='")
@@ -150,26 +169,29 @@ func parseDigestParameters(
         skipWhitespace()
 
         // token / quoted-string
-        var value = [UInt8]()
+        let value: String
         let isQuoted: Bool
         if index < end && bytes[index] == UInt8(ascii: "\"") {
             isQuoted = true
             index += 1
+            let start = index
+            var escaped = false
             var closed = false
+            var length = 0
             while index < end {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    index += 1
                     closed = true
                     break
                 }
                 if byte == UInt8(ascii: "\\") {
+                    escaped = true
                     index += 1
                     guard index < end else { break }
                 }
-                value.append(bytes[index])
                 index += 1
-                guard value.count <= limits.maxValueLength else {
+                length += 1
+                guard length <= limits.maxValueLength else {
                     throw DigestError(
                         code: .limitExceeded,
                         reason: "value of \(loggable(name)) exceeds the limit of \(limits.maxValueLength) bytes")
@@ -178,30 +200,31 @@ func parseDigestParameters(
             guard closed else {
                 throw DigestError(code: .malformedHeader, reason: "unterminated quoted-string in \(loggable(name))")
             }
+            value = escaped ? unescapedQuotedPairs(bytes[start..<index]) : string(start..<index)
+            index += 1  // the closing quote
         } else {
             isQuoted = false
-            let start = index
-            while index < end && bytes[index].isTokenByte { index += 1 }
-            value.append(contentsOf: bytes[start..<index])
-            guard !value.isEmpty else {
+            let token = readToken()
+            guard !token.isEmpty else {
                 throw DigestError(code: .malformedHeader, reason: "parameter \(loggable(name)) has no value")
             }
-            guard value.count <= limits.maxValueLength else {
+            guard token.count <= limits.maxValueLength else {
                 throw DigestError(
                     code: .limitExceeded,
                     reason: "value of \(loggable(name)) exceeds the limit of \(limits.maxValueLength) bytes")
             }
+            value = string(token)
         }
 
-        guard seen.insert(key).inserted else {
+        // A handful of parameters: a linear scan beats hashing them.
+        guard !parameters.contains(where: { $0.key == key }) else {
             throw DigestError(code: .duplicateParameter, reason: "parameter \(loggable(name)) appears more than once")
         }
         guard parameters.count < limits.maxParameterCount else {
             throw DigestError(
                 code: .limitExceeded, reason: "more than \(limits.maxParameterCount) parameters")
         }
-        parameters.append(
-            ParsedParameter(name: name, key: key, value: String(decoding: value, as: UTF8.self), isQuoted: isQuoted))
+        parameters.append(ParsedParameter(name: name, key: key, value: value, isQuoted: isQuoted))
 
         // COMMA or the end
         skipWhitespace()
@@ -219,21 +242,38 @@ func parseDigestParameters(
     return parameters
 }
 
+/// A quoted-string's content with each quoted-pair (`\x`) replaced by the character it escapes.
+private func unescapedQuotedPairs(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count)
+    var escaping = false
+    for byte in bytes {
+        if !escaping && byte == UInt8(ascii: "\\") {
+            escaping = true
+            continue
+        }
+        escaping = false
+        out.append(byte)
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
 /// The parsed parameters by lowercase name, with the ones a parser has consumed tracked,
 /// so that the rest become extension parameters in their original order.
 struct ParameterTable {
     private var parameters: [ParsedParameter]
-    private var consumed = Set<String>()
+    private var consumed: [Bool]
 
     init(_ parameters: [ParsedParameter]) {
         self.parameters = parameters
+        self.consumed = Array(repeating: false, count: parameters.count)
     }
 
     /// The parameter named `key` (lowercase), marking it consumed.
     mutating func take(_ key: String) -> ParsedParameter? {
-        guard let parameter = parameters.first(where: { $0.key == key }) else { return nil }
-        consumed.insert(key)
-        return parameter
+        guard let index = parameters.firstIndex(where: { $0.key == key }) else { return nil }
+        consumed[index] = true
+        return parameters[index]
     }
 
     /// The value of the required parameter `key`.
@@ -246,8 +286,8 @@ struct ParameterTable {
 
     /// The parameters not consumed, in received order.
     var extensions: [DigestParameter] {
-        parameters.filter { !consumed.contains($0.key) }.map {
-            DigestParameter(name: $0.name, value: $0.value, isQuoted: $0.isQuoted)
+        parameters.indices.filter { !consumed[$0] }.map {
+            DigestParameter(name: parameters[$0].name, value: parameters[$0].value, isQuoted: parameters[$0].isQuoted)
         }
     }
 }
@@ -277,6 +317,15 @@ struct DigestHeaderWriter {
     /// Appends `name="value"`, escaping `"` and `\` (RFC 3261 §25.1 `quoted-pair`).
     mutating func quoted(_ name: String, _ value: String) throws(DigestError) {
         try checkName(name)
+        // The common case (nonces, realms, URIs) needs no escaping: copy it whole.
+        if !value.utf8.contains(where: { $0.isForbiddenControl || $0 == 0x09 || $0 == 0x22 || $0 == 0x5C }) {
+            separator()
+            output += name
+            output += "=\""
+            output += value
+            output += "\""
+            return
+        }
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {

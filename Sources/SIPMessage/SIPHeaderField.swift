@@ -27,25 +27,35 @@ public struct SIPHeaderField: Sendable, CustomStringConvertible {
     ///   ``SIPParseError/Code/bareLineBreak`` or ``SIPParseError/Code/illegalCharacter`` if the value carries
     ///   CR, LF, NUL or other control characters (header injection).
     public init(name: String, value: String) throws(SIPParseError) {
-        guard !name.isEmpty, name.utf8.allSatisfy(SIPGrammar.isToken) else {
-            throw SIPParseError(.malformedHeader, "header name is not a token")
-        }
-        for byte in value.utf8 {
-            if byte == 0x0D || byte == 0x0A {
-                throw SIPParseError(.bareLineBreak, "line break in header value", headerName: name)
-            }
-            if byte < 0x20 && byte != 0x09 || byte == 0x7F {
-                throw SIPParseError(.illegalCharacter, "control character in header value", headerName: name)
-            }
-        }
-        var trimmed = Substring(value)
-        while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
-        while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-        let bytes = Array(name.utf8) + Array(": ".utf8) + Array(trimmed.utf8)
+        try Self.checkInjectionFree(name: name, value: value)
+        let bytes = Array(name.utf8) + Array(": ".utf8) + Array(Self.trimmingWhitespace(value).utf8)
         let nameEnd = name.utf8.count
         self.init(
             kind: SIPHeaderKind.identify(name), rawLine: bytes[...], nameEnd: nameEnd,
             valueRange: nameEnd + 2..<bytes.count, isFolded: false)
+    }
+
+    /// Checks that a header built from `name` and `value` is one header line: the name a token, the value free
+    /// of CR, LF and other control characters (header injection).
+    /// - Throws: as ``init(name:value:)``.
+    static func checkInjectionFree(name: String, value: String) throws(SIPParseError) {
+        guard !name.isEmpty, name.utf8.allSatisfy(SIPGrammar.isToken) else {
+            throw SIPParseError(.malformedHeader, "header name is not a token")
+        }
+        for byte in value.utf8 where byte < 0x20 && byte != 0x09 || byte == 0x7F {
+            if byte == 0x0D || byte == 0x0A {
+                throw SIPParseError(.bareLineBreak, "line break in header value", headerName: name)
+            }
+            throw SIPParseError(.illegalCharacter, "control character in header value", headerName: name)
+        }
+    }
+
+    /// The value without leading and trailing spaces and tabs.
+    static func trimmingWhitespace(_ value: String) -> Substring {
+        var trimmed = Substring(value)
+        while let first = trimmed.utf8.first, first == 0x20 || first == 0x09 { trimmed = trimmed.dropFirst() }
+        while let last = trimmed.utf8.last, last == 0x20 || last == 0x09 { trimmed = trimmed.dropLast() }
+        return trimmed
     }
 
     /// Builds a known header with its canonical name.

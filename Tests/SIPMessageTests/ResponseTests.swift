@@ -32,6 +32,28 @@ import Testing
         #expect(try response.validate().isEmpty)
     }
 
+    @Test func viaValuesAreCopiedAsWrittenAndInOrderWhenAHeaderLineHoldsSeveral() throws {
+        let request = try SIPMessage.parse(datagram([
+            "REGISTER sip:example.com SIP/2.0",
+            "v: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa;rport , SIP/2.0/TCP relay.example.net;branch=z9hG4bKb",
+            "Via: SIP/2.0/UDP edge.example.org:5070;branch=z9hG4bKc;x=\"a,b\"",
+            "From: <sip:a@example.com>;tag=1", "To: <sip:a@example.com>;tag=2", "i: r-1", "CSeq: 2 REGISTER",
+            "Content-Length: 0",
+        ]))
+        let stamped = try SIPMessage.parse(request.makeResponse(status: 401, toTag: "ignored",
+                                                                source: (.ipv4(0x0A00_0005), 5062)))
+        #expect(try stamped.vias().map(\.branch) == ["z9hG4bKa", "z9hG4bKb", "z9hG4bKc"])
+        #expect(try stamped.topVia().rport == .value(5062))
+        #expect(try stamped.topVia().received == nil)  // RFC 3261 §18.2.1: the sent-by is already the source
+        #expect(try stamped.toTag() == "2")  // an existing To tag is kept
+        let text = String(decoding: try request.makeResponse(status: 500), as: UTF8.self)
+        #expect(text.contains("Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa;rport\r\n"))
+        #expect(text.contains("Via: SIP/2.0/TCP relay.example.net;branch=z9hG4bKb\r\n"))
+        #expect(text.contains("Via: SIP/2.0/UDP edge.example.org:5070;branch=z9hG4bKc;x=\"a,b\"\r\n"))
+        #expect(text.contains("Call-ID: r-1\r\n"))
+        #expect(try SIPMessage.parse(Array(text.utf8)).validate().isEmpty)
+    }
+
     @Test func headerInjectionThroughExtraHeadersIsRefused() {
         #expect(throws: SIPParseError.self) {
             try Self.request.makeResponse(status: 400, extraHeaders: [("Warning", "399 x\r\nVia: SIP/2.0/UDP evil")])
