@@ -9,8 +9,8 @@
 #
 # Rampart: release build, `rampart serve` on 127.0.0.1:5070 (udp/tcp) and :5071 (tls).
 # Kamailio: ../shared/bench/sip/start-kamailio.sh on 127.0.0.1:5060 and :5061.
-# Environment: REPEAT (2), STEP_SECS (5), RATES, and whatever run-registrar.sh accepts. Loopback only; every
-# process started here is stopped by PID at exit.
+# Environment: REPEAT (2; each repeat restarts both servers), STEP_SECS (5), RATES, and whatever
+# run-registrar.sh accepts. Loopback only; every process started here is stopped by PID at exit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BENCH="${BENCH:-$ROOT/../shared/bench}"
@@ -37,12 +37,6 @@ PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-"$RAMPART" serve --config "$RUN/rampart.toml" --data-dir "$RUN/rampart-data" >"$RUN/rampart.out" 2>"$RUN/rampart.log" &
-RAMPART_PID=$!; PIDS+=("$RAMPART_PID")
-KAM_PID=$("$BENCH/sip/start-kamailio.sh" 127.0.0.1 5060 5061); PIDS+=("$KAM_PID")
-for _ in $(seq 50); do grep -q "listening on tls" "$RUN/rampart.out" 2>/dev/null && break; sleep 0.2; done
-python3 "$BENCH/sip/tools/sip-ping.py" 127.0.0.1 5070 10 >/dev/null
-
 stunnel_to() { # ACCEPT_PORT CONNECT_PORT
   cat >"$RUN/stunnel-$1.conf" <<CONF
 foreground = yes
@@ -55,33 +49,61 @@ verifyChain = no
 sslVersionMin = TLSv1.2
 CONF
   stunnel4 "$RUN/stunnel-$1.conf" >"$RUN/stunnel-$1.log" 2>&1 &
-  PIDS+=("$!")
+  STUNNEL_PID=$!; PIDS+=("$STUNNEL_PID")
 }
 
+start_target() { # TARGET: sets SERVER_PID, UDP_PORT, TLS_PORT
+  if [[ $1 == kamailio ]]; then
+    SERVER_PID=$("$BENCH/sip/start-kamailio.sh" 127.0.0.1 5060 5061); UDP_PORT=5060; TLS_PORT=5061
+  else
+    "$RAMPART" serve --config "$RUN/rampart.toml" --data-dir "$RUN/rampart-data" >"$RUN/rampart.out" 2>>"$RUN/rampart.log" &
+    SERVER_PID=$!; UDP_PORT=5070; TLS_PORT=5071
+    for _ in $(seq 50); do grep -q "listening on tls" "$RUN/rampart.out" 2>/dev/null && break; sleep 0.2; done
+  fi
+  PIDS+=("$SERVER_PID")
+  python3 "$BENCH/sip/tools/sip-ping.py" 127.0.0.1 "$UDP_PORT" 10 >/dev/null
+}
+
+stop_pid() { kill "$1" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.2; done; }
+
+# Each repeat starts both servers afresh (an overloaded Kamailio stays unresponsive for the rest of its life, so a
+# second search on the same process measures nothing) and alternates which one goes first, so that the VM's drift
+# in speed does not favour either. The harness runs one rate search per start (REPEAT=1).
 SUMMARY="$RUN/summary.txt"
-for transport in "${TRANSPORTS[@]}"; do
-  for target in kamailio rampart; do
-    if [[ $target == kamailio ]]; then pid=$KAM_PID; udp=5060; tls=5061; else pid=$RAMPART_PID; udp=5070; tls=5071; fi
-    if [[ $transport == udp ]]; then
-      port=$udp; mode=udp
-    else
-      port=$((tls + 10000)); mode=tcp
-      stunnel_to "$port" "$tls"; sleep 0.5
-    fi
-    OUT_DIR="$RUN/$target-$transport" SERVER_PIDS="$pid" \
-      "$BENCH/sip/run-registrar.sh" 127.0.0.1 "$port" "$mode" >&2 || true
-    sed "s/^RESULT /RESULT $target $transport /" "$RUN/$target-$transport/result.txt" | grep '^RESULT' | tee -a "$SUMMARY"
+for ((rep = 1; rep <= REPEAT; rep++)); do
+  order=(kamailio rampart); (( rep % 2 == 0 )) && order=(rampart kamailio)
+  for transport in "${TRANSPORTS[@]}"; do
+    for target in "${order[@]}"; do
+      start_target "$target"
+      if [[ $transport == udp ]]; then
+        port=$UDP_PORT; mode=udp
+      else
+        port=$((TLS_PORT + 10000)); mode=tcp
+        stunnel_to "$port" "$TLS_PORT"; sleep 0.5
+      fi
+      OUT_DIR="$RUN/$target-$transport-$rep" SERVER_PIDS="$SERVER_PID" REPEAT=1 \
+        "$BENCH/sip/run-registrar.sh" 127.0.0.1 "$port" "$mode" >&2 || true
+      sed "s/^RESULT /RESULT $target $transport $rep /" "$RUN/$target-$transport-$rep/result.txt" | grep '^RESULT' \
+        | tee -a "$SUMMARY"
+      [[ $transport == udp ]] || stop_pid "$STUNNEL_PID"
+      stop_pid "$SERVER_PID"
+    done
   done
 done
 python3 - "$SUMMARY" <<'PY'
-import re, sys
-rates = {}
+import re, statistics, sys
+rates, cpu = {}, {}
 for line in open(sys.argv[1]):
-    m = re.match(r"RESULT (\w+) (\w+) registrar transport=\w+ max_sustained_reg_per_s median=(\d+)", line)
-    if m: rates[(m.group(1), m.group(2))] = int(m.group(3))
+    m = re.match(r"RESULT (\w+) (\w+) \d+ registrar transport=\w+ max_sustained_reg_per_s median=(\d+)", line)
+    if m: rates.setdefault((m.group(1), m.group(2)), []).append(int(m.group(3)))
+    m = re.match(r"RESULT (\w+) (\w+) \d+ +at max: server CPU us/registration ([\d.]+)", line)
+    if m: cpu.setdefault((m.group(1), m.group(2)), []).append(float(m.group(3)))
+def show(values): return f"{statistics.median(values):g} [{min(values):g}..{max(values):g}]" if values else "-"
 for transport in ("udp", "tls"):
     k, r = rates.get(("kamailio", transport)), rates.get(("rampart", transport))
     if k and r:
-        print(f"RATIO {transport}: rampart {r}/s, kamailio {k}/s, rampart/kamailio = {r / k:.2f}")
+        print(f"RATIO {transport}: rampart {show(r)}/s, kamailio {show(k)}/s, "
+              f"rampart/kamailio = {statistics.median(r) / statistics.median(k):.2f}; CPU us/registration "
+              f"rampart {show(cpu.get(('rampart', transport), []))}, kamailio {show(cpu.get(('kamailio', transport), []))}")
 PY
 echo "details: $RUN" >&2
