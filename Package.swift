@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "SIPMessage"),
         .target(name: "SDP"),
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
+        .target(name: "SecurityPolicy", dependencies: ["SDP", "SIPMessage"]),
         .target(
             name: "CertificateAuthority",
             dependencies: [
@@ -94,6 +95,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
+        .testTarget(name: "SecurityPolicyTests", dependencies: ["SecurityPolicy", "SDP", "SIPMessage"]),
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
