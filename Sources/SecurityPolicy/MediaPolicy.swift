@@ -131,8 +131,7 @@ public struct MediaPolicy: Hashable, Sendable {
                 }
             }
         }
-        let offered = combined(postures)
-        if let current, current.isEncrypted, !offered.isEncrypted, offered != .none {
+        if Self.dropsEncryption(current, combined(postures)) {
             return .failure(Violation(kind: .encryptionDropped, mediaIndex: nil))
         }
         return .success(filtered)
@@ -142,10 +141,7 @@ public struct MediaPolicy: Hashable, Sendable {
     public func checkOffer(body: some Collection<UInt8>, current: Posture? = nil)
         -> Result<SessionDescription, Violation>
     {
-        guard let offer = try? SessionDescription(parsing: body) else {
-            return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
-        }
-        return checkOffer(offer, current: current)
+        Self.parse(body).flatMap { checkOffer($0, current: current) }
     }
 
     /// Checks an answer; returns the call's media posture, or the violation.
@@ -173,7 +169,7 @@ public struct MediaPolicy: Hashable, Sendable {
             }
         }
         let answered = combined(postures)
-        if let current, current.isEncrypted, !answered.isEncrypted, answered != .none {
+        if Self.dropsEncryption(current, answered) {
             return .failure(Violation(kind: .encryptionDropped, mediaIndex: nil))
         }
         return .success(answered)
@@ -181,10 +177,21 @@ public struct MediaPolicy: Hashable, Sendable {
 
     /// Parses and checks an answer body.
     public func checkAnswer(body: some Collection<UInt8>, current: Posture? = nil) -> Result<Posture, Violation> {
-        guard let answer = try? SessionDescription(parsing: body) else {
+        Self.parse(body).flatMap { checkAnswer($0, current: current) }
+    }
+
+    /// An SDP body, or a ``Violation/Kind/malformedSDP`` violation.
+    private static func parse(_ body: some Collection<UInt8>) -> Result<SessionDescription, Violation> {
+        guard let description = try? SessionDescription(parsing: body) else {
             return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
         }
-        return checkAnswer(answer, current: current)
+        return .success(description)
+    }
+
+    /// Whether going from `current` to `new` would leave encrypted media unencrypted (putting it on hold with
+    /// no active stream does not).
+    private static func dropsEncryption(_ current: Posture?, _ new: Posture) -> Bool {
+        current?.isEncrypted == true && new == .plain
     }
 
     /// The posture of a section that is not SDES-keyed, or why the policy refuses it.
