@@ -190,6 +190,12 @@ public struct SIPMessage: Sendable {
     /// Removes every field of a kind.
     public mutating func removeHeaders(_ kind: SIPHeaderKind) { entries.removeAll { $0.kind == kind } }
 
+    /// Removes every field `shouldRemove` picks (for headers without a kind of their own, or policies by name).
+    public mutating func removeHeaders(where shouldRemove: (SIPHeaderField) -> Bool) {
+        let kept = entries.filter { !shouldRemove(field($0)) }
+        entries = kept
+    }
+
     /// Replaces the body and its Content-Length.
     public mutating func setBody(_ newBody: [UInt8]) {
         removeHeaders(.contentLength)
