@@ -7,6 +7,7 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         var devices: [String: (String, String)] = [:]
         var registrations: [String: [RegistrationRecord]] = [:]
         var directoryVersion: Int64 = 0
+        var callRecords: [String: CallDetailRecord] = [:]
     }
 
     private let state = Mutex(State())
@@ -151,5 +152,18 @@ public enum StoreValidation {
 enum SIPHex {
     static func isHex(_ byte: UInt8) -> Bool {
         (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46)
+    }
+}
+
+extension InMemoryStore {
+    public func saveCallRecords(_ records: [CallDetailRecord]) async throws(StorageError) {
+        state.withLock { state in for record in records { state.callRecords[record.id] = record } }
+    }
+
+    public func callRecords(matching filter: CallRecordFilter) async throws(StorageError) -> [CallDetailRecord] {
+        state.withLock { state in
+            Array(state.callRecords.values.filter(filter.matches)
+                .sorted { ($0.startedAtMilliseconds, $0.id) < ($1.startedAtMilliseconds, $1.id) }.prefix(filter.limit))
+        }
     }
 }

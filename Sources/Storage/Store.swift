@@ -112,7 +112,7 @@ public protocol ImmediateDirectoryLookup: Sendable {
 }
 
 /// Everything the edge stores.
-public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore {}
+public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore, CallRecordStore {}
 
 /// A storage failure. The reason never contains stored secrets.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -78,6 +78,25 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 }
             }
         }
+        migrator.registerMigration("v4: call detail records") { db in
+            try db.create(table: "callRecord") { table in
+                table.column("id", .text).primaryKey()
+                table.column("startedAt", .integer).notNull().indexed()
+                table.column("answeredAt", .integer)
+                table.column("endedAt", .integer)
+                table.column("caller", .text).notNull().indexed()
+                table.column("callee", .text).notNull().indexed()
+                table.column("account", .text).indexed()
+                table.column("trunk", .text)
+                table.column("disposition", .text).notNull()
+                table.column("finalStatus", .integer).notNull()
+                table.column("hangupSide", .text)
+                table.column("hangupReason", .text)
+                table.column("mediaEncryption", .text).notNull()
+                table.column("srtpSuite", .text)
+                table.column("securityEvents", .text).notNull()  // JSON array of event names
+            }
+        }
         return migrator
     }
 
@@ -276,6 +295,71 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         try await write { db in
             try db.execute(sql: "DELETE FROM registration WHERE expiresAt < ?", arguments: [epochSeconds])
             return db.changesCount
+        }
+    }
+
+    // MARK: Call detail records
+
+    public func saveCallRecords(_ records: [CallDetailRecord]) async throws(StorageError) {
+        let rows = try records.map { (record) throws(StorageError) -> [(any DatabaseValueConvertible)?] in
+            [record.id, record.startedAtMilliseconds, record.answeredAtMilliseconds, record.endedAtMilliseconds,
+             record.caller, record.callee, record.account, record.trunk, record.disposition.rawValue,
+             record.finalStatus, record.hangupSide?.rawValue, record.hangupReason, record.mediaEncryption,
+             record.srtpSuite, try Self.encodeEvents(record.securityEvents)]
+        }
+        let arguments = rows.map { StatementArguments($0) }
+        try await write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO callRecord (id, startedAt, answeredAt, endedAt, caller, callee, account, trunk,
+                    disposition, finalStatus, hangupSide, hangupReason, mediaEncryption, srtpSuite, securityEvents)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for row in arguments { try upsert.execute(arguments: row) }
+        }
+    }
+
+    public func callRecords(matching filter: CallRecordFilter) async throws(StorageError) -> [CallDetailRecord] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let from = filter.startedFrom { conditions.append("startedAt >= ?"); arguments.append(from) }
+        if let before = filter.startedBefore { conditions.append("startedAt < ?"); arguments.append(before) }
+        if let party = filter.party { conditions.append("(caller = ? OR callee = ?)"); arguments += [party, party] }
+        if let account = filter.account { conditions.append("account = ?"); arguments.append(account) }
+        if let disposition = filter.disposition { conditions.append("disposition = ?"); arguments.append(disposition.rawValue) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM callRecord \(whereClause) ORDER BY startedAt, id LIMIT \(filter.limit)"
+        let statementArguments = StatementArguments(arguments)
+        let decoded = try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                Result { () throws(StorageError) in try Self.callRecord(row) }
+            }
+        }
+        return try decoded.map { (result) throws(StorageError) in try result.get() }
+    }
+
+    private static func callRecord(_ row: Row) throws(StorageError) -> CallDetailRecord {
+        guard let disposition = CallDetailRecord.Disposition(rawValue: row["disposition"]) else {
+            throw StorageError(.corrupt, "unknown call disposition")
+        }
+        let side: String? = row["hangupSide"]
+        return CallDetailRecord(
+            id: row["id"], startedAtMilliseconds: row["startedAt"], answeredAtMilliseconds: row["answeredAt"],
+            endedAtMilliseconds: row["endedAt"], caller: row["caller"], callee: row["callee"], account: row["account"],
+            trunk: row["trunk"], disposition: disposition, finalStatus: row["finalStatus"],
+            hangupSide: side.flatMap(CallDetailRecord.Party.init(rawValue:)), hangupReason: row["hangupReason"],
+            mediaEncryption: row["mediaEncryption"], srtpSuite: row["srtpSuite"],
+            securityEvents: try decodeEvents(row["securityEvents"]))
+    }
+
+    private static func encodeEvents(_ events: [String]) throws(StorageError) -> String {
+        do { return String(decoding: try JSONEncoder().encode(events), as: UTF8.self) } catch {
+            throw StorageError(.invalidInput, "security events cannot be encoded")
+        }
+    }
+
+    private static func decodeEvents(_ text: String) throws(StorageError) -> [String] {
+        do { return try JSONDecoder().decode([String].self, from: Data(text.utf8)) } catch {
+            throw StorageError(.corrupt, "security events of a call record do not decode")
         }
     }
 }

@@ -355,6 +355,12 @@ final class AsyncOnlyStore: Store {
     func removeExpiredRegistrations(before epochSeconds: Int64) async throws(StorageError) -> Int {
         try await inner.removeExpiredRegistrations(before: epochSeconds)
     }
+    func saveCallRecords(_ records: [CallDetailRecord]) async throws(StorageError) {
+        try await inner.saveCallRecords(records)
+    }
+    func callRecords(matching filter: CallRecordFilter) async throws(StorageError) -> [CallDetailRecord] {
+        try await inner.callRecords(matching: filter)
+    }
 }
 
 @Suite struct EdgeDeferredPathTests {
