@@ -112,7 +112,7 @@ let package = Package(
             dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "RampartCLITests"),
+        .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

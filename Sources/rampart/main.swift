@@ -6,7 +6,9 @@ struct Rampart: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rampart",
         abstract: "Rampart: a security-first SIP edge and VoIP security toolkit.",
-        subcommands: [ServeCommand.self, SIPCommand.self, UserCommand.self, CertCommand.self, DeviceCommand.self]
+        subcommands: [
+            ServeCommand.self, SIPCommand.self, UserCommand.self, CertCommand.self, DeviceCommand.self, CDRCommand.self,
+        ]
     )
 }
 
