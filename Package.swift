@@ -31,7 +31,8 @@ let package = Package(
         .target(name: "SIPMessage"),
         .target(name: "SDP"),
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
-        .target(name: "SecurityPolicy", dependencies: ["SDP", "SIPMessage"]),
+        .target(name: "SecurityPolicy",
+                dependencies: ["SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "CertificateAuthority",
             dependencies: [
@@ -95,7 +96,9 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
-        .testTarget(name: "SecurityPolicyTests", dependencies: ["SecurityPolicy", "SDP", "SIPMessage"]),
+        .testTarget(name: "SecurityPolicyTests", dependencies: [
+            "SecurityPolicy", "SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),

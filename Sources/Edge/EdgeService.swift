@@ -319,19 +319,9 @@ public final class EdgeService: SIPInboundHandler {
 
     private func respond(_ inbound: SIPInbound, status: Int, reason: String? = nil,
                          extraHeaders: [(String, String)] = []) -> [UInt8]? {
-        try? inbound.message.makeResponse(status: status, reason: reason, toTag: Self.makeTag(),
+        try? inbound.message.makeResponse(status: status, reason: reason, toTag: SIPTag.make(),
                                           source: inbound.sourceHostPort, extraHeaders: extraHeaders)
     }
-
-    /// A To tag (RFC 3261 §19.3: random, at least 32 bits): a counter through the process's randomly seeded
-    /// SipHash, so tags are unpredictable without a getrandom syscall per response.
-    static func makeTag() -> String {
-        var hasher = Hasher()
-        hasher.combine(tagCounter.add(1, ordering: .relaxed).newValue)
-        return String(UInt64(bitPattern: Int64(hasher.finalize())), radix: 16)
-    }
-
-    private static let tagCounter = Atomic<UInt64>(0)
 
     /// Where a UDP response goes (RFC 3261 §18.2.2, RFC 3581 §4): the source address, and the source port when
     /// the client asked with `rport`, else the sent-by port (default 5060). nil means the packet source.

@@ -130,7 +130,7 @@ enum InboundVerdict {
             self = .drop
             return
         }
-        guard let response = try? message.makeResponse(status: error.sipStatus,
+        guard let response = try? message.makeResponse(status: error.sipStatus, toTag: SIPTag.make(),
                                                        source: SIPInbound.hostPort(of: source)) else {
             self = .drop
             return

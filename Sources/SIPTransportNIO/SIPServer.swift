@@ -108,12 +108,14 @@ public final class SIPServer: Sendable {
                 .bind(host: address.host, port: address.port).get()
         case .tcp, .tls:
             let transport = address.transport
-            var tlsContext: ReloadableTLSContext? = nil
+            let tlsContext: ReloadableTLSContext?
             if transport == .tls {
                 guard let tls = configuration.tls else {
                     throw StartError(description: "a TLS listener needs a certificate and key")
                 }
                 tlsContext = tls
+            } else {
+                tlsContext = nil
             }
             let streamLimits = configuration.streamLimits
             let limiter = configuration.connectionLimiter

@@ -91,7 +91,8 @@ public final class SIPStreamHandler: ChannelInboundHandler {
             guard let source else { return }
             if message.isRequest, pendingRequests >= streamLimits.maxPendingRequests {
                 onEvent(.requestBacklogFull, source)
-                if let busy = try? message.makeResponse(status: 503, extraHeaders: [("Retry-After", "5")]) {
+                if let busy = try? message.makeResponse(status: 503, toTag: SIPTag.make(),
+                                                           extraHeaders: [("Retry-After", "5")]) {
                     write(busy, context: context)
                 }
                 return

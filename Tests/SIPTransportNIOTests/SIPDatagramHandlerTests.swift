@@ -128,7 +128,9 @@ final class DatagramSink: ChannelInboundHandler, @unchecked Sendable {
         let mismatch = options.replacingOccurrences(of: "CSeq: 1 OPTIONS", with: "CSeq: 1 INVITE")
         try channel.writeInbound(envelope(mismatch, from: source, allocator: channel.allocator))
         let reply = try #require(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self))
-        #expect(try SIPMessage.parse(Array(reply.data.readableBytesView)).statusCode == 400)
+        let answer = try SIPMessage.parse(Array(reply.data.readableBytesView))
+        #expect(answer.statusCode == 400)
+        #expect(try answer.toTag()?.isEmpty == false)  // RFC 3261 §8.2.6.2: a final response adds a To tag
         try channel.writeInbound(envelope("\u{0}\u{1}garbage", from: source, allocator: channel.allocator))
         try channel.writeInbound(envelope("SIP/2.0 999 nope\r\n\r\n", from: source, allocator: channel.allocator))
         #expect(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self) == nil)

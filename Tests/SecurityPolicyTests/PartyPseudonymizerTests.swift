@@ -1,0 +1,31 @@
+import Foundation
+import Crypto
+import SecurityPolicy
+import Testing
+
+@Suite struct PartyPseudonymizerTests {
+    @Test func pseudonymsAreStablePerKeyAndUnrelatedAcrossKeys() throws {
+        let key = SymmetricKey(data: Array(repeating: UInt8(7), count: 32))
+        let pseudonymizer = try PartyPseudonymizer(key: key)
+        let alice = pseudonymizer.pseudonym(for: "+15551234567")
+        #expect(alice == pseudonymizer.pseudonym(for: "+15551234567"))
+        #expect(alice != pseudonymizer.pseudonym(for: "+15551234568"))
+        #expect(alice.hasPrefix("anon:") && alice.utf8.count == 5 + 32)
+        #expect(!alice.contains("5551234567"))
+        // The keyed hash, recomputed independently: HMAC-SHA256 truncated to 128 bits.
+        let expected = HMAC<SHA256>.authenticationCode(for: Array("+15551234567".utf8), using: key)
+            .prefix(16).map { String(format: "%02x", $0) }.joined()
+        #expect(alice == "anon:" + expected)
+        let other = try PartyPseudonymizer(key: SymmetricKey(data: Array(repeating: UInt8(8), count: 32)))
+        #expect(other.pseudonym(for: "+15551234567") != alice)
+    }
+
+    @Test func shortKeysAreRefusedAndClearRecordingKeepsParties() throws {
+        #expect(throws: PartyPseudonymizer.KeyError.self) {
+            try PartyPseudonymizer(key: SymmetricKey(size: .bits128))
+        }
+        #expect(PartyRecording.clear.recorded("sip:alice@example.com") == "sip:alice@example.com")
+        let pseudonymised = PartyRecording.pseudonymised(try PartyPseudonymizer(key: SymmetricKey(size: .bits256)))
+        #expect(pseudonymised.recorded("sip:alice@example.com").hasPrefix("anon:"))
+    }
+}
