@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "SIPMessage"),
         .target(name: "SDP"),
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
+        .target(name: "SIPDialog", dependencies: ["SIPMessage"]),
         .target(name: "SecurityPolicy",
                 dependencies: ["SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
@@ -96,6 +97,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
+        .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
         .testTarget(name: "SecurityPolicyTests", dependencies: [
             "SecurityPolicy", "SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto"),
         ]),

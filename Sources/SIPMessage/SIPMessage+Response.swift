@@ -1,8 +1,8 @@
 extension SIPMessage {
     /// Builds a response to this request (RFC 3261 §8.2.6.2): the Via values copied as written (the top one
     /// stamped with `received` and `rport` when a source address is given, RFC 3261 §18.2.1, RFC 3581 §4), From,
-    /// To (with `toTag` added if To has none), Call-ID and CSeq copied, `extraHeaders` appended, no body. Written
-    /// straight into bytes: edges answer every request with it.
+    /// To (with `toTag` added if To has none), Call-ID and CSeq copied, `extraHeaders` appended, then `body` (its
+    /// Content-Type goes in `extraHeaders`). Written straight into bytes: edges answer every request with it.
     ///
     /// - Parameters:
     ///   - status: 100-699.
@@ -14,7 +14,7 @@ extension SIPMessage {
     ///   extra header's name is not a token or its value holds CR, LF or another control character.
     public func makeResponse(
         status: Int, reason: String? = nil, toTag: String? = nil, source: (host: SIPHost, port: UInt16)? = nil,
-        extraHeaders: [(String, String)] = []
+        extraHeaders: [(String, String)] = [], body: [UInt8] = []
     ) throws(SIPParseError) -> [UInt8] {
         precondition((100...699).contains(status), "SIP status codes are 100-699")
         // Read (and so check) what is copied; only the top Via is parsed into values, to be stamped.
@@ -89,7 +89,8 @@ extension SIPMessage {
             out.append(contentsOf: SIPHeaderField.trimmingWhitespace(value).utf8)
             out.append(contentsOf: [0x0D, 0x0A])
         }
-        out.append(contentsOf: "Content-Length: 0\r\n\r\n".utf8)
+        out.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+        out.append(contentsOf: body)
         return out
     }
 

@@ -1,0 +1,97 @@
+import SIPMessage
+
+/// The message half of the edge's back-to-back user agent: what the callee receives is built afresh, not
+/// forwarded, so none of the caller's addresses, ports, Via chain, Record-Route set, Contact or Call-ID reaches
+/// it (topology hiding), and the same holds the other way for responses. Policies (media, headers, identity)
+/// are the caller's to apply first; this type copies only the end-to-end headers it is given.
+public enum B2BUA {
+    /// Headers the B2BUA writes itself on each leg, never copied from the other: routing and dialog identity,
+    /// the credentials meant for the edge, and the framing.
+    public static let ownedHeaders: Set<SIPHeaderKind> = [
+        .via, .route, .recordRoute, .from, .to, .callID, .cseq, .contact, .maxForwards, .contentLength,
+        .authorization, .proxyAuthorization, .proxyRequire, .wwwAuthenticate, .proxyAuthenticate,
+        .authenticationInfo, .path, .serviceRoute,
+    ]
+
+    /// The end-to-end headers of a message: those not in ``ownedHeaders``, in order.
+    public static func endToEndHeaders(of message: SIPMessage) -> [SIPHeaderField] {
+        message.headers.filter { !ownedHeaders.contains($0.kind) }
+    }
+
+    /// The INVITE towards one callee branch, for an INVITE from the caller (RFC 3261 §8.1.1, §12.1.2).
+    ///
+    /// - Parameters:
+    ///   - invite: the caller's INVITE, after the edge's policies.
+    ///   - target: the callee's Request-URI (a registered Contact, or a trunk URI).
+    ///   - from: the caller as the callee may see it (a name-addr without tag: the authenticated identity, or the
+    ///     anonymous URI), never the caller's own From (whose host may be its IP).
+    ///   - to: the callee's address of record (name-addr without tag).
+    ///   - address: the edge's Via and Contact address on the callee's side.
+    ///   - body: the offer to send (the caller's after the media policy), with its Content-Type in `headers`.
+    ///   - headers: the end-to-end headers to carry (``endToEndHeaders(of:)`` of the caller's INVITE after the header
+    ///     policy).
+    /// - Returns: the request, the new leg, and the branch of its client transaction.
+    /// - Throws: ``SIPParseError`` if the caller's Max-Forwards does not parse, or a header would break the message.
+    public static func invite(
+        bridging invite: SIPMessage, target: String, from: String, to: String, address: SIPLocalAddress,
+        headers: [SIPHeaderField], body: [UInt8]
+    ) throws(SIPParseError) -> (bytes: [UInt8], leg: CallLeg, branch: String) {
+        var leg = CallLeg.calling(target: target, from: from, to: to)
+        let maxForwards = max(0, (try invite.maxForwards() ?? 70) - 1)
+        let (bytes, branch) = try leg.request(
+            .invite, via: address, headers: headers.map { ($0.name, $0.value) }, body: body)
+        return (replacingMaxForwards(bytes, with: maxForwards), leg, branch)
+    }
+
+    /// The caller's response for a callee's response (RFC 3261 §8.2.6): status, reason, end-to-end headers and body
+    /// from the callee, dialog identity from the caller's INVITE, the caller-side To tag of this branch, and the
+    /// edge's Contact for responses that establish a dialog.
+    /// - Parameters:
+    ///   - response: the callee's response, after the edge's policies.
+    ///   - invite: the caller's INVITE it answers.
+    ///   - toTag: the edge's tag on the caller's leg for this branch (one per callee dialog).
+    ///   - address: the edge's Contact address on the caller's side.
+    ///   - headers: the end-to-end headers to carry.
+    ///   - body: the answer to send (after the media policy).
+    /// - Throws: ``SIPParseError`` if the caller's INVITE cannot be answered, or a header would break the message.
+    public static func response(
+        relaying response: SIPMessage, to invite: SIPMessage, toTag: String, address: SIPLocalAddress,
+        headers: [SIPHeaderField], body: [UInt8]
+    ) throws(SIPParseError) -> [UInt8] {
+        guard let status = response.statusCode else {
+            throw SIPParseError(.malformedStartLine, "not a response")
+        }
+        var extra = headers.map { ($0.name, $0.value) }
+        if status > 100 && status < 300 { extra.insert(("Contact", address.contact), at: 0) }
+        return try invite.makeResponse(
+            status: status, reason: response.statusLine?.reasonPhrase, toTag: status > 100 ? toTag : nil,
+            extraHeaders: extra, body: body)
+    }
+
+    /// The CANCEL for an INVITE the edge sent (RFC 3261 §9.1): same Request-URI, top Via, From, To, Call-ID and
+    /// CSeq number as the INVITE, no body.
+    /// - Throws: ``SIPParseError`` if the INVITE's headers do not parse.
+    public static func cancel(for invite: SIPMessage) throws(SIPParseError) -> [UInt8] {
+        guard let requestLine = invite.requestLine else { throw SIPParseError(.malformedStartLine, "not a request") }
+        guard let via = invite.firstField(.via), let from = invite.firstField(.from), let to = invite.firstField(.to)
+        else { throw SIPParseError(.missingHeader, "an INVITE to cancel needs Via, From and To") }
+        let cseq = try invite.cseq()
+        var lines = [
+            "CANCEL \(requestLine.requestURIText) SIP/2.0", "Via: \(via.value)", "Max-Forwards: 70",
+        ]
+        lines += invite.fields(.route).map { "Route: \($0.value)" }
+        lines += ["From: \(from.value)", "To: \(to.value)", "Call-ID: \(try invite.callID())",
+                  "CSeq: \(cseq.sequenceNumber) CANCEL", "Content-Length: 0"]
+        return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
+    }
+
+    /// The request with its Max-Forwards line (written as 70 by ``CallLeg/request(_:via:cseq:headers:body:)``)
+    /// set to `value`.
+    static func replacingMaxForwards(_ bytes: [UInt8], with value: Int) -> [UInt8] {
+        let written = Array("\r\nMax-Forwards: 70\r\n".utf8)
+        guard value != 70, let range = bytes.firstRange(of: written) else { return bytes }
+        var out = bytes
+        out.replaceSubrange(range, with: Array("\r\nMax-Forwards: \(value)\r\n".utf8))
+        return out
+    }
+}
