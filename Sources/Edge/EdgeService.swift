@@ -294,7 +294,7 @@ public final class EdgeService: SIPInboundHandler {
         let now = clock.epochSeconds()
         let outcome = location.update(addressOfRecord) { current in
             let outcome = processor.process(register: request, current: current, now: now,
-                                            addressOfRecord: addressOfRecord)
+                                            addressOfRecord: addressOfRecord, flow: inbound.flow.description)
             if case .accepted(let bindings) = outcome { return (bindings, outcome) }
             return (nil, outcome)
         }

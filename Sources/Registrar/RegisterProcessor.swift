@@ -48,18 +48,19 @@ public struct RegisterProcessor: Sendable {
     }
 
     /// Applies a REGISTER to the stored bindings of its address-of-record; `addressOfRecord` overrides the one
-    /// derived from the To URI (the edge maps its IP aliases to its domain).
+    /// derived from the To URI (the edge maps its IP aliases to its domain); `flow` is recorded with the bindings
+    /// the request adds or refreshes.
     public func process(register request: SIPMessage, current: [RegistrationRecord], now: Int64,
-                        addressOfRecord: String? = nil) -> Outcome {
+                        addressOfRecord: String? = nil, flow: String? = nil) -> Outcome {
         do {
-            return try apply(request, current: current, now: now, addressOfRecord: addressOfRecord)
+            return try apply(request, current: current, now: now, addressOfRecord: addressOfRecord, flow: flow)
         } catch {
             return .rejected(status: error.sipStatus, reason: error.reason, minExpires: nil)
         }
     }
 
-    private func apply(_ request: SIPMessage, current: [RegistrationRecord], now: Int64, addressOfRecord: String?)
-        throws(SIPParseError) -> Outcome
+    private func apply(_ request: SIPMessage, current: [RegistrationRecord], now: Int64, addressOfRecord: String?,
+                       flow: String?) throws(SIPParseError) -> Outcome
     {
         let toURI = try request.to().uri
         guard let aor = addressOfRecord ?? Self.addressOfRecord(of: toURI) else {
@@ -92,7 +93,7 @@ public struct RegisterProcessor: Sendable {
                 let candidate = RegistrationRecord(
                     addressOfRecord: aor, contact: contact.address.uri.description,
                     expiresAtEpochSeconds: now + Int64(expires), qValueThousandths: contact.qValueThousandths ?? 1000,
-                    callID: callID, cseq: cseq, instanceID: contact.instanceID, regID: contact.regID)
+                    callID: callID, cseq: cseq, instanceID: contact.instanceID, regID: contact.regID, flow: flow)
                 if let index = bindings.firstIndex(where: { $0.designatesSameBinding(as: candidate) }) {
                     // RFC 3261 §10.3 step 7: same Call-ID needs a higher CSeq, or the request is out of order.
                     if bindings[index].callID == callID, bindings[index].cseq >= cseq {

@@ -37,6 +37,9 @@ public struct SIPInbound: Sendable {
         self.clientCertificateFingerprint = clientCertificateFingerprint
     }
 
+    /// The flow the message came in on: where requests to this peer go (over its connection for TCP and TLS).
+    public var flow: SIPFlow { SIPFlow(transport: transport, remote: source) }
+
     /// The source as a SIP host and port, for `received`/`rport` stamping (RFC 3581).
     public var sourceHostPort: (host: SIPHost, port: UInt16)? { Self.hostPort(of: source) }
 

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SIPMessage
+import Synchronization
 
 /// Binds the configured UDP, TCP and TLS listeners and wires each to the transaction user.
 public final class SIPServer: Sendable {
@@ -57,6 +58,9 @@ public final class SIPServer: Sendable {
     let handler: any SIPInboundHandler
     let onEvent: SIPTransportEventSink
     let group: any EventLoopGroup
+    /// The open TCP and TLS connections, for requests the edge sends (``send(_:over:)``).
+    public let connections = SIPConnectionTable()
+    private let udpChannels = Mutex<[any Channel]>([])
 
     /// Creates a server; nothing is bound until ``start()``.
     public init(configuration: Configuration, handler: any SIPInboundHandler, group: any EventLoopGroup,
@@ -76,12 +80,37 @@ public final class SIPServer: Sendable {
                 var actual = address
                 actual.port = channel.localAddress?.port ?? address.port
                 bound.append(Bound(address: actual, channel: channel))
+                if address.transport == .udp { udpChannels.withLock { $0.append(channel) } }
             } catch {
                 for listener in bound { try? await listener.channel.close() }
                 throw StartError(description: "cannot listen on \(address): \(error)")
             }
         }
         return bound
+    }
+
+    /// Sends a message (a request the edge originates, or a response on a flow) down a flow: over TCP or TLS on the
+    /// flow's open connection, over UDP from a UDP listener of the same address family. Returns false when there
+    /// is no way (the connection has closed, or no UDP listener fits): the peer is unreachable until it registers
+    /// again (RFC 5626 §4.4: the edge does not open connections towards clients).
+    @discardableResult
+    public func send(_ bytes: [UInt8], over flow: SIPFlow) -> Bool {
+        switch flow.transport {
+        case .udp:
+            guard flow.remote.port != 0, let channel = udpChannels.withLock({ channels in
+                channels.first { $0.isActive && $0.localAddress?.protocol == flow.remote.protocol }
+            }) else { return false }
+            var buffer = channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: flow.remote, data: buffer), promise: nil)
+            return true
+        case .tcp, .tls:
+            guard let channel = connections.channel(for: flow), channel.isActive else { return false }
+            var buffer = channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            channel.writeAndFlush(buffer, promise: nil)
+            return true
+        }
     }
 
     /// Closes the listeners (open connections end with their peers or their idle timeout).
@@ -118,6 +147,7 @@ public final class SIPServer: Sendable {
                 tlsContext = nil
             }
             let streamLimits = configuration.streamLimits
+            let connections = self.connections
             let limiter = configuration.connectionLimiter
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -140,7 +170,7 @@ public final class SIPServer: Sendable {
                         }
                         try sync.addHandler(SIPStreamHandler(
                             transport: transport, limits: limits, streamLimits: streamLimits, handler: handler,
-                            onEvent: onEvent))
+                            connections: connections, onEvent: onEvent))
                     }
                 }
                 .bind(host: address.host, port: address.port).get()

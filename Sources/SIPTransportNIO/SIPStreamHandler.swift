@@ -36,6 +36,8 @@ public final class SIPStreamHandler: ChannelInboundHandler {
     let streamLimits: StreamLimits
     let handler: any SIPInboundHandler
     let onEvent: SIPTransportEventSink
+    let connections: SIPConnectionTable?
+    private var flow: SIPFlow? = nil
     private var framer: SIPStreamFramer
     private var pendingRequests = 0
     private var clientCertificateFingerprint: String? = nil
@@ -44,8 +46,10 @@ public final class SIPStreamHandler: ChannelInboundHandler {
 
     /// Creates the handler for one connection.
     public init(transport: SIPTransportKind, limits: SIPParseLimits = .default, streamLimits: StreamLimits = StreamLimits(),
-                handler: any SIPInboundHandler, onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
+                handler: any SIPInboundHandler, connections: SIPConnectionTable? = nil,
+                onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
         self.transport = transport
+        self.connections = connections
         self.limits = limits
         self.streamLimits = streamLimits
         self.handler = handler
@@ -153,8 +157,18 @@ public final class SIPStreamHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    public func channelActive(context: ChannelHandlerContext) {
+        if let connections, let remote = context.remoteAddress {
+            let flow = SIPFlow(transport: transport, remote: remote)
+            self.flow = flow
+            connections.register(flow, channel: context.channel)
+        }
+        context.fireChannelActive()
+    }
+
     public func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        if let connections, let flow { connections.remove(flow, channel: context.channel) }
         context.fireChannelInactive()
     }
 

@@ -33,11 +33,14 @@ public struct RegistrationRecord: Hashable, Sendable {
     public var cseq: UInt32
     public var instanceID: String?
     public var regID: UInt32?
+    /// The flow the binding was registered over (`tls:192.0.2.7:40123`): requests to the contact go down it, since
+    /// a client behind NAT accepts nothing else (RFC 5626 §5.3). nil for bindings made before flows were kept.
+    public var flow: String?
 
     /// Creates a record.
     public init(
         addressOfRecord: String, contact: String, expiresAtEpochSeconds: Int64, qValueThousandths: Int = 1000,
-        callID: String, cseq: UInt32, instanceID: String? = nil, regID: UInt32? = nil
+        callID: String, cseq: UInt32, instanceID: String? = nil, regID: UInt32? = nil, flow: String? = nil
     ) {
         self.addressOfRecord = addressOfRecord
         self.contact = contact
@@ -47,6 +50,7 @@ public struct RegistrationRecord: Hashable, Sendable {
         self.cseq = cseq
         self.instanceID = instanceID
         self.regID = regID
+        self.flow = flow
     }
 }
 

@@ -97,6 +97,9 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 table.column("securityEvents", .text).notNull()  // JSON array of event names
             }
         }
+        migrator.registerMigration("v5: registration flows") { db in
+            try db.alter(table: "registration") { table in table.add(column: "flow", .text) }
+        }
         return migrator
     }
 
@@ -249,7 +252,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         RegistrationRecord(
             addressOfRecord: row["aor"], contact: row["contact"], expiresAtEpochSeconds: row["expiresAt"],
             qValueThousandths: row["q"], callID: row["callID"], cseq: row["cseq"], instanceID: row["instanceID"],
-            regID: row["regID"])
+            regID: row["regID"], flow: row["flow"])
     }
 
     public func registrations(addressOfRecord: String) async throws(StorageError) -> [RegistrationRecord] {
@@ -276,15 +279,15 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         try await write { db in
             let delete = try db.cachedStatement(sql: "DELETE FROM registration WHERE aor = ?")
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID, flow)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for (aor, records) in batch {
                 try delete.execute(arguments: [aor])
                 for record in records {
                     try insert.execute(arguments: [
                         aor, record.contact, record.expiresAtEpochSeconds, record.qValueThousandths, record.callID,
-                        Int64(record.cseq), record.instanceID, record.regID.map { Int64($0) },
+                        Int64(record.cseq), record.instanceID, record.regID.map { Int64($0) }, record.flow,
                     ])
                 }
             }

@@ -124,6 +124,8 @@ func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestA
         #expect(list.first?.expires == 3600)
         #expect(ok.firstField(.date) != nil)
         #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").count == 1)
+        // The flow is kept, so that calls to alice go down the path she registered over (RFC 5626 §5.3).
+        #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").first?.flow == "udp:127.0.0.1:40000")
         // Downgrade pinning is persisted in the store, so a new edge over it refuses MD5 for alice.
         // (written behind the answer, off the event loop)
         for _ in 0..<100 where try await fixture.store.account(username: "alice", domain: "localhost")?.strongDigestOnly != true {

@@ -150,7 +150,7 @@ let sha256 = String(repeating: "b", count: 64)
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
         let record = RegistrationRecord(addressOfRecord: "sip:bob@example.com", contact: "sip:b@192.0.2.3",
-                                        expiresAtEpochSeconds: 9_999, callID: "c", cseq: 3)
+                                        expiresAtEpochSeconds: 9_999, callID: "c", cseq: 3, flow: "tls:192.0.2.3:40404")
         do {
             let store = try SQLiteStore(path: path)
             try await store.saveAccount(Account(username: "bob", domain: "example.com", ha1ByAlgorithm: ["MD5": md5]))
