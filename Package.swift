@@ -60,6 +60,7 @@ let package = Package(
 
         // L2: services.
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
+        .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SecurityPolicy", "Storage", "SDP"]),
         .target(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
@@ -98,6 +99,7 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
         .testTarget(name: "SecurityPolicyTests", dependencies: [
             "SecurityPolicy", "SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto"),
         ]),

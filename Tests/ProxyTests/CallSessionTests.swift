@@ -1,0 +1,181 @@
+import Proxy
+import SIPDialog
+import SIPMessage
+import SecurityPolicy
+import Storage
+import Testing
+
+let sdesOffer = [
+    "v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0", "m=audio 4000 RTP/SAVP 0",
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e",
+    "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e", "",
+].joined(separator: "\r\n")
+let sdesAnswer = [
+    "v=0", "o=- 2 2 IN IP4 192.0.2.20", "s=-", "c=IN IP4 192.0.2.20", "t=0 0", "m=audio 5000 RTP/SAVP 0",
+    "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:HhwaGBYUEhAODAoIBgQCAB4cGhgWFBIQDgwKCAYE", "",
+].joined(separator: "\r\n")
+let plainSDP = ["v=0", "o=- 3 3 IN IP4 192.0.2.30", "s=-", "c=IN IP4 192.0.2.30", "t=0 0", "m=audio 6000 RTP/AVP 0", ""]
+    .joined(separator: "\r\n")
+
+func callerInvite(body: String) -> SIPMessage {
+    try! SIPMessage.parse([
+        "INVITE sip:bob@example.com SIP/2.0", "Via: SIP/2.0/TLS 192.0.2.10:40000;branch=z9hG4bKa1;rport",
+        "Max-Forwards: 70", "From: <sip:alice@example.com>;tag=alice", "To: <sip:bob@example.com>",
+        "Call-ID: call-a", "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.10:40000;transport=tls>",
+        "Content-Type: application/sdp", "Content-Length: \(body.utf8.count)", "", body,
+    ].joined(separator: "\r\n"))
+}
+
+let edgeAddress = SIPLocalAddress(host: .ipv4(0xC633_6401), port: 5061, transport: "TLS")
+
+func setup(body: String = sdesOffer, targets: Int = 2) -> CallSession.Setup {
+    CallSession.Setup(
+        invite: callerInvite(body: body), presentedCaller: "<sip:alice@example.com>", callee: "<sip:bob@example.com>",
+        callerAddress: edgeAddress,
+        targets: (0..<targets).map {
+            .init(contact: "sip:bob@192.0.2.\(20 + $0):5070;transport=tls", flow: "tls:192.0.2.\(20 + $0):5070",
+                  address: edgeAddress)
+        },
+        mediaPolicy: .srtpOnly, recordID: "cdr-1", recordedCaller: "sip:alice@example.com",
+        recordedCallee: "sip:bob@example.com", account: "alice@example.com")
+}
+
+/// The messages of the actions, by destination.
+struct Sent {
+    var caller: [SIPMessage] = []
+    var callee: [Int: [SIPMessage]] = [:]
+    var events: [String] = []
+    var records: [CallDetailRecord] = []
+
+    init(_ actions: [CallSession.Action]) {
+        for action in actions {
+            switch action {
+            case .toCaller(let bytes): caller.append(try! SIPMessage.parse(bytes))
+            case .toCallee(let branch, let bytes, _): callee[branch, default: []].append(try! SIPMessage.parse(bytes))
+            case .securityEvent(let event): events.append(event)
+            case .finished(let record): records.append(record)
+            }
+        }
+    }
+}
+
+/// A callee's response to the edge's INVITE.
+func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "") -> SIPMessage {
+    var headers = [("Contact", "<sip:bob@192.0.2.20:5070;transport=tls>")]
+    if !body.isEmpty { headers.append(("Content-Type", "application/sdp")) }
+    return try! SIPMessage.parse(try! invite.makeResponse(status: status, toTag: tag, extraHeaders: headers,
+                                                          body: Array(body.utf8)))
+}
+
+@Suite struct CallSessionTests {
+    @Test func aForkedCallIsAnsweredByOneBranchTheOtherIsCancelledAndByeEndsIt() throws {
+        var (session, actions) = CallSession.start(setup(), now: 1_000)
+        var sent = Sent(actions)
+        #expect(sent.caller.map(\.statusCode) == [100])
+        let invites = try [0, 1].map { try #require(sent.callee[$0]?.first) }
+        #expect(invites.allSatisfy { $0.method == .invite })
+        // The weak suite was stripped from the offer both branches received.
+        #expect(invites.allSatisfy { !String(decoding: $0.body, as: UTF8.self).contains("SHA1_32") })
+
+        sent = Sent(session.calleeResponded(answer(invites[0], 180, tag: "ring"), branch: 0, now: 1_100))
+        let ringing = try #require(sent.caller.first)
+        #expect(try ringing.statusCode == 180 && ringing.callID() == "call-a")
+
+        sent = Sent(session.calleeResponded(answer(invites[1], 200, tag: "bob", body: sdesAnswer), branch: 1,
+                                            now: 3_000))
+        let ok = try #require(sent.caller.first)
+        #expect(ok.statusCode == 200 && String(decoding: ok.body, as: UTF8.self) == sdesAnswer)
+        #expect(try ok.toTag() != ringing.toTag())  // one caller-side dialog per callee dialog
+        #expect(sent.callee[0]?.map(\.method) == [.cancel])
+
+        sent = Sent(session.callerAcknowledged())
+        #expect(sent.callee[1]?.map(\.method) == [.ack])
+        #expect(try sent.callee[1]?.first?.toTag() == "bob")
+
+        let bye = try SIPMessage.parse(
+            "BYE sip:edge@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.10:40000;branch=z9hG4bKa2\r\n"
+                + "From: <sip:alice@example.com>;tag=alice\r\nTo: <sip:bob@example.com>;tag=\(try ok.toTag()!)\r\n"
+                + "Call-ID: call-a\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n")
+        sent = Sent(session.byeReceived(bye, fromCaller: true, now: 63_000))
+        #expect(sent.caller.map(\.statusCode) == [200])
+        #expect(sent.callee[1]?.map(\.method) == [.bye])
+        let record = try #require(sent.records.first)
+        #expect(record.disposition == .answered && record.finalStatus == 200 && record.hangupSide == .caller)
+        #expect(record.durationSeconds == 60 && record.srtpSuite == "AES_CM_128_HMAC_SHA1_80")
+        #expect(record.mediaEncryption == "sdes-srtp/AES_CM_128_HMAC_SHA1_80")
+        #expect(session.isEnded)
+    }
+
+    @Test func aPlainRTPOfferIsRefusedBeforeAnyCalleeIsDisturbed() {
+        let (session, actions) = CallSession.start(setup(body: plainSDP), now: 0)
+        let sent = Sent(actions)
+        #expect(sent.caller.map(\.statusCode) == [488])
+        #expect(sent.callee.isEmpty)
+        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.records.first?.disposition == .rejected && sent.records.first?.securityEvents == sent.events)
+        #expect(session.isEnded)
+    }
+
+    @Test func aPlainRTPAnswerIsTakenDownAndTheCallerGets488() throws {
+        var (session, actions) = CallSession.start(setup(), now: 0)
+        let invites = Sent(actions).callee
+        let sent = Sent(session.calleeResponded(answer(try #require(invites[0]?.first), 200, tag: "b", body: plainSDP),
+                                                branch: 0, now: 10))
+        #expect(sent.callee[0]?.map(\.method) == [.ack, .bye])
+        #expect(sent.callee[1]?.map(\.method) == [.cancel])
+        #expect(sent.caller.map(\.statusCode) == [488])
+        #expect(sent.events == ["media-downgrade-attempt"])
+    }
+
+    @Test func whenEveryBranchFailsTheBestAnswerWins() throws {
+        var (session, actions) = CallSession.start(setup(), now: 0)
+        let invites = Sent(actions).callee
+        var sent = Sent(session.calleeResponded(answer(try #require(invites[0]?.first), 480, tag: "x"), branch: 0, now: 5))
+        #expect(sent.callee[0]?.map(\.method) == [.ack] && sent.caller.isEmpty)
+        #expect(try sent.callee[0]?.first?.topVia().branch == invites[0]?.first?.topVia().branch)
+        sent = Sent(session.calleeResponded(answer(try #require(invites[1]?.first), 486, tag: "y"), branch: 1, now: 6))
+        #expect(sent.caller.map(\.statusCode) == [486])
+        #expect(sent.records.first?.disposition == .busy)
+    }
+
+    @Test func aCallerCancelCancelsEveryBranchAndAnswers487() throws {
+        var (session, _) = CallSession.start(setup(), now: 0)
+        let sent = Sent(session.callerCancelled(now: 2_000))
+        #expect(sent.callee[0]?.map(\.method) == [.cancel] && sent.callee[1]?.map(\.method) == [.cancel])
+        #expect(sent.caller.map(\.statusCode) == [487])
+        #expect(sent.records.first?.disposition == .cancelled && sent.records.first?.hangupReason == "cancel")
+    }
+
+    @Test func aByeFromTheCalleeReachesTheCallerOnItsOwnDialog() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let ok = try #require(Sent(session.calleeResponded(answer(invite, 200, tag: "bob", body: sdesAnswer), branch: 0,
+                                                           now: 1)).caller.first)
+        let bye = try SIPMessage.parse(
+            "BYE sip:edge@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.20:5070;branch=z9hG4bKb9\r\n"
+                + "From: <sip:bob@example.com>;tag=bob\r\nTo: <sip:alice@example.com>;tag=\(try invite.fromTag()!)\r\n"
+                + "Call-ID: \(try invite.callID())\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n")
+        let sent = Sent(session.byeReceived(bye, fromCaller: false, now: 5_000))
+        #expect(sent.callee[0]?.map(\.statusCode) == [200])
+        let towardsCaller = try #require(sent.caller.first)
+        #expect(towardsCaller.method == .bye)
+        #expect(try towardsCaller.callID() == "call-a" && towardsCaller.toTag() == "alice")
+        #expect(try towardsCaller.fromTag() == ok.toTag())
+        #expect(towardsCaller.requestLine?.requestURIText == "sip:alice@192.0.2.10:40000;transport=tls")
+        #expect(sent.records.first?.hangupSide == .callee)
+    }
+
+    @Test func plainEarlyMediaIsRelayedWithoutItsSDP() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let sent = Sent(session.calleeResponded(answer(invite, 183, tag: "bob", body: plainSDP), branch: 0, now: 1))
+        #expect(sent.caller.map(\.statusCode) == [183])
+        #expect(sent.caller.first?.body.isEmpty == true && sent.caller.first?.firstField(.contentType) == nil)
+        #expect(sent.events == ["media-downgrade-attempt"])
+    }
+
+    @Test func callsWithNoBindingGet480() {
+        let (_, actions) = CallSession.start(setup(targets: 0), now: 0)
+        #expect(Sent(actions).caller.map(\.statusCode) == [480])
+    }
+}
