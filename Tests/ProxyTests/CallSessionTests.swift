@@ -146,6 +146,15 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(sent.records.first?.disposition == .cancelled && sent.records.first?.hangupReason == "cancel")
     }
 
+    @Test func anAnswerThatCrossesTheCancelIsTakenDown() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        _ = session.callerCancelled(now: 1)
+        let sent = Sent(session.calleeResponded(answer(invite, 200, tag: "bob", body: sdesAnswer), branch: 0, now: 2))
+        #expect(sent.callee[0]?.map(\.method) == [.ack, .bye])
+        #expect(sent.caller.isEmpty && sent.records.isEmpty)  // the caller already has its 487 and the CDR is written
+    }
+
     @Test func aByeFromTheCalleeReachesTheCallerOnItsOwnDialog() throws {
         var (session, actions) = CallSession.start(setup(targets: 1), now: 0)
         let invite = try #require(Sent(actions).callee[0]?.first)
