@@ -56,12 +56,14 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// Methods the edge answers itself.
-    public static let allowedMethods = "REGISTER, OPTIONS"
+    public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS"
 
     let configuration: Configuration
     let store: any Store
     /// The registrar's bindings.
     public let location: LocationService
+    /// Calls between the edge's users.
+    public let calls: CallRouter
     /// Accounts and device bindings as last read from the store.
     public let directory: DirectoryCache
     let clock: EdgeClock
@@ -80,6 +82,7 @@ public final class EdgeService: SIPInboundHandler {
         self.configuration = configuration
         self.store = store
         self.location = LocationService(store: store)
+        self.calls = CallRouter()
         self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger
@@ -116,11 +119,14 @@ public final class EdgeService: SIPInboundHandler {
 
     public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
         let request = inbound.message
-        // Responses would belong to client transactions, which this release does not open: drop them.
-        guard request.isRequest, let method = request.method, method != .ack else { return .reply(nil) }
+        // Responses belong to the calls' client transactions; ACK, CANCEL, BYE and new INVITEs to the calls too.
+        guard request.isRequest, let method = request.method else { return .reply(calls.route(inbound, edge: self)) }
+        if method == .ack || method == .cancel || method == .bye || (method == .invite && !Self.isInitial(request)) {
+            return .reply(calls.route(inbound, edge: self))
+        }
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         // Parsed once: the claimed user name picks the account, then the authenticator checks them.
-        let credentials = method == .register ? PresentedCredentials(request) : nil
+        let credentials = Self.credentials(of: inbound)
         if let credentials {
             if case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) {
                 guard let immediate = store as? any ImmediateDirectoryLookup else { return .deferred }
@@ -144,12 +150,35 @@ public final class EdgeService: SIPInboundHandler {
             }
             ready = (account, binding)
         }
+        if method == .invite, let credentials {
+            return .reply(calls.invite(inbound, credentials: credentials, account: ready.account ?? nil, edge: self))
+        }
         return .reply(process(inbound, method: method, credentials: credentials, account: ready.account,
                               binding: ready.binding))
     }
 
+    /// Runs the digest check of a request under the authenticator's lock.
+    func authenticate(_ request: SIPMessage, credentials: PresentedCredentials, account: Account?)
+        -> RegistrarAuthenticator.Decision
+    {
+        authenticator.withLock { $0.authenticate(request, credentials: credentials, now: clock.monotonic(), account: account) }
+    }
+
+    /// The credentials a request brings for the edge to check: Authorization on REGISTER, Proxy-Authorization on a
+    /// new INVITE (RFC 3261 §22.3).
+    static func credentials(of inbound: SIPInbound) -> PresentedCredentials? {
+        switch inbound.message.method {
+        case .register?: return PresentedCredentials(inbound.message)
+        case .invite? where isInitial(inbound.message): return PresentedCredentials(inbound.message, proxy: true)
+        default: return nil
+        }
+    }
+
+    /// A request outside any dialog (no To tag, RFC 3261 §12).
+    static func isInitial(_ request: SIPMessage) -> Bool { (try? request.toTag()) == nil }
+
     public func handle(_ inbound: SIPInbound) async -> SIPReply? {
-        let credentials = PresentedCredentials(inbound.message)
+        let credentials = Self.credentials(of: inbound) ?? PresentedCredentials(inbound.message)
         for _ in 0..<3 {
             if case .reply(let reply) = handleNow(inbound) { return reply }
             guard case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) else {
@@ -309,7 +338,7 @@ public final class EdgeService: SIPInboundHandler {
         }
     }
 
-    private func report(_ kind: String, _ inbound: SIPInbound, account: String?) {
+    func report(_ kind: String, _ inbound: SIPInbound, account: String?) {
         let source = inbound.source.ipAddress ?? "?"
         var metadata: Logger.Metadata = ["event": "\(kind)", "source": "\(source)", "transport": "\(inbound.transport)"]
         if let account { metadata["account"] = "\(account)" }

@@ -40,8 +40,10 @@ public struct CallSession: Sendable {
 
     /// What is known about the call when it starts.
     public struct Setup: Sendable {
-        /// The caller's INVITE (authenticated, policies applied to its headers).
+        /// The caller's INVITE as received (authenticated): responses to the caller are built from it.
         public var invite: SIPMessage
+        /// The end-to-end headers the callees receive (the caller's, after identity and header policy).
+        public var forwardedHeaders: [SIPHeaderField]
         /// The caller as the callee may see it (name-addr without tag).
         public var presentedCaller: String
         /// The callee's address of record (name-addr without tag).
@@ -52,16 +54,21 @@ public struct CallSession: Sendable {
         public var targets: [Target]
         /// The media policy of the call.
         public var mediaPolicy: MediaPolicy
+        /// What the caller may see of the callees' response headers.
+        public var headerPolicy: HeaderPolicy
         /// The CDR's identity fields, as the edge records parties (clear or pseudonymised).
         public var recordID: String
         public var recordedCaller: String
         public var recordedCallee: String
         public var account: String?
 
-        public init(invite: SIPMessage, presentedCaller: String, callee: String, callerAddress: SIPLocalAddress,
-                    targets: [Target], mediaPolicy: MediaPolicy, recordID: String, recordedCaller: String,
+        public init(invite: SIPMessage, forwardedHeaders: [SIPHeaderField]? = nil, presentedCaller: String,
+                    callee: String, callerAddress: SIPLocalAddress, targets: [Target], mediaPolicy: MediaPolicy,
+                    headerPolicy: HeaderPolicy = .minimizing, recordID: String, recordedCaller: String,
                     recordedCallee: String, account: String?) {
             self.invite = invite
+            self.forwardedHeaders = forwardedHeaders ?? B2BUA.endToEndHeaders(of: invite)
+            self.headerPolicy = headerPolicy
             self.presentedCaller = presentedCaller
             self.callee = callee
             self.callerAddress = callerAddress
@@ -96,6 +103,9 @@ public struct CallSession: Sendable {
     var record: CallDetailRecord
     var posture: MediaPolicy.Posture = .none
 
+    /// The Call-IDs of the callee legs, by branch.
+    public var calleeCallIDs: [String] { branches.map(\.leg.callID) }
+
     /// Whether the call has ended (its record was emitted).
     public var isEnded: Bool { phase == .ended }
 
@@ -123,7 +133,7 @@ public struct CallSession: Sendable {
             return (session, actions)
         }
         if let trying = try? setup.invite.makeResponse(status: 100) { actions.append(.toCaller(trying)) }
-        let headers = B2BUA.endToEndHeaders(of: setup.invite).filter { $0.kind != .contentType }
+        let headers = setup.forwardedHeaders.filter { $0.kind != .contentType }
         for target in setup.targets {
             var extra = headers
             if !offer.isEmpty, let type = try? SIPHeaderField(.contentType, value: "application/sdp") { extra.append(type) }
@@ -235,7 +245,11 @@ public struct CallSession: Sendable {
     // MARK: Helpers
 
     private func relay(_ response: SIPMessage, from index: Int, body: [UInt8]) -> [Action] {
-        var headers = B2BUA.endToEndHeaders(of: response).filter { $0.kind != .contentType }
+        // The callee is not trusted to assert identities (RFC 3325), and its product details stay with it.
+        var headers = B2BUA.endToEndHeaders(of: response).filter {
+            $0.kind != .contentType && $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity
+                && setup.headerPolicy.passes($0)
+        }
         if !body.isEmpty, let type = response.firstField(.contentType) { headers.append(type) }
         guard let bytes = try? B2BUA.response(
             relaying: response, to: setup.invite, toTag: branches[index].callerTag, address: setup.callerAddress,

@@ -146,10 +146,10 @@ public struct PresentedCredentials: Sendable {
     /// The Digest credentials, or why they could not be read.
     public let parsed: Result<[DigestCredentials], DigestError>
 
-    /// Parses the request's Authorization headers.
-    public init(_ request: SIPMessage) {
+    /// Parses the request's Authorization headers, or its Proxy-Authorization headers with `proxy`.
+    public init(_ request: SIPMessage, proxy: Bool = false) {
         do {
-            parsed = .success(try request.digestCredentials())
+            parsed = .success(try request.digestCredentials(proxy: proxy))
         } catch {
             parsed = .failure(error)
         }

@@ -59,6 +59,9 @@ public struct HeaderPolicy: Hashable, Sendable {
         }
     }
 
+    /// Whether a header field passes (compact forms judged by their long names).
+    public func passes(_ field: SIPHeaderField) -> Bool { passes(Self.lowercasedName(of: field)) }
+
     /// Whether a header (lowercase long name) passes.
     public func passes(_ name: String) -> Bool {
         if replacements[name] != nil { return true }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Registrar
+import SIPDialog
 import SIPMessage
 import SIPTransaction
 import SIPTransportNIO
@@ -82,6 +83,14 @@ struct ServeCommand: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw UsageError(message: "\(error)")
         }
+        // Calls leave from the listener of the callee's transport, down its registered flow.
+        let boundAddresses = listeners.map(\.address)
+        edge.calls.attach(sender: { bytes, flow in server.send(bytes, over: flow) }, addresses: { transport in
+            guard let listener = boundAddresses.first(where: { $0.transport == transport }),
+                let host = SIPHost.parseAddress(listener.host), let port = UInt16(exactly: listener.port)
+            else { return nil }
+            return SIPLocalAddress(host: host, port: port, transport: transport.rawValue)
+        })
 
         var lines = ["rampart: serving domain \(settings.edge.domain), data in \(settings.dataDir)"]
         lines += listeners.map { "rampart: listening on \($0.address)" }

@@ -1,0 +1,149 @@
+import Edge
+import NIOCore
+import SIPAuth
+import SIPDialog
+import SIPMessage
+import SIPTransportNIO
+import Storage
+import Synchronization
+import Testing
+
+/// What the edge sent, by flow.
+final class SentMessages: Sendable {
+    private let sent = Mutex<[(flow: String, message: SIPMessage)]>([])
+    func append(_ bytes: [UInt8], _ flow: SIPFlow) -> Bool {
+        guard let message = try? SIPMessage.parse(bytes) else { return false }
+        sent.withLock { $0.append((flow.description, message)) }
+        return true
+    }
+    /// Takes what was sent so far.
+    func take() -> [(flow: String, message: SIPMessage)] { sent.withLock { let all = $0; $0 = []; return all } }
+}
+
+let offer = [
+    "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 4000 RTP/SAVP 0",
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e", "",
+].joined(separator: "\r\n")
+let plainOffer = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 4000 RTP/AVP 0", ""]
+    .joined(separator: "\r\n")
+
+func invite(from caller: String = "alice", to callee: String = "bob", branch: String, cseq: Int,
+            proxyAuthorization: String? = nil, body: String = offer) -> String {
+    var lines = [
+        "INVITE sip:\(callee)@localhost SIP/2.0", "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK\(branch);rport",
+        "Max-Forwards: 70", "From: \"Alice A.\" <sip:\(caller)@localhost>;tag=a-tag", "To: <sip:\(callee)@localhost>",
+        "Call-ID: call-1", "CSeq: \(cseq) INVITE", "Contact: <sip:alice@127.0.0.1:40000>", "User-Agent: Zoiper 5",
+        "Content-Type: application/sdp",
+    ]
+    if let proxyAuthorization { lines.append("Proxy-Authorization: \(proxyAuthorization)") }
+    lines.append("Content-Length: \(body.utf8.count)")
+    return lines.joined(separator: "\r\n") + "\r\n\r\n" + body
+}
+
+/// Answers a 407 as alice.
+func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhost") throws -> String {
+    let response = try #require(response)
+    #expect(response.statusCode == 407)
+    let challenge = try #require(try response.digestChallenges(proxy: true).first {
+        $0.effectiveAlgorithm == DigestAlgorithm.Insecure.md5
+    })
+    let ha1 = DigestHA1(algorithm: DigestAlgorithm.Insecure.md5, username: "alice", realm: "localhost", password: "secret")
+    return try DigestCredentials(answering: challenge, ha1: ha1, method: "INVITE", uri: uri, cnonce: "c0ffee",
+                                 nonceCount: DigestNonceCount(1)).serialized()
+}
+
+@Suite struct CallRouterTests {
+    /// An edge with bob registered from 127.0.0.1:40001 over UDP, and the calls wired to `sent`.
+    static func edgeWithBob() async throws -> (EdgeFixture, SentMessages) {
+        let fixture = try await EdgeFixture()
+        let sent = SentMessages()
+        fixture.edge.calls.attach(sender: { sent.append($0, $1) }, addresses: { transport in
+            SIPLocalAddress(host: .ipv4(0x7F00_0001), port: 5060, transport: transport.rawValue)
+        })
+        let bobContact = "<sip:bob@127.0.0.1:40001>"
+        let challenge = try await fixture.send(register(user: "bob", branch: "rb1", cseq: 1, contact: bobContact),
+                                               port: 40_001)
+        let ok = try await fixture.send(register(
+            user: "bob", branch: "rb2", cseq: 2, contact: bobContact,
+            authorization: credentials(for: challenge, username: "bob")), port: 40_001)
+        #expect(ok?.statusCode == 200)
+        return (fixture, sent)
+    }
+
+    @Test func anAuthenticatedCallReachesTheCalleesFlowWithoutTheCallersTopologyAndEndsWithACDR() async throws {
+        let (fixture, sent) = try await Self.edgeWithBob()
+        let challenge = try await fixture.send(invite(branch: "i1", cseq: 1))
+        #expect(challenge?.statusCode == 407)
+        #expect(try await fixture.send(invite(branch: "i2", cseq: 2,
+                                              proxyAuthorization: proxyCredentials(for: challenge))) == nil)
+        var out = sent.take()
+        #expect(out.map(\.flow) == ["udp:127.0.0.1:40000", "udp:127.0.0.1:40001"])
+        #expect(out[0].message.statusCode == 100)
+        let calleeInvite = out[1].message
+        #expect(calleeInvite.method == .invite && calleeInvite.requestLine?.requestURIText == "sip:bob@127.0.0.1:40001")
+        let headers = String(decoding: calleeInvite.serialized().prefix(while: { $0 != 0x76 }), as: UTF8.self)
+        for trace in ["40000", "call-1", "a-tag", "Proxy-Authorization", "Zoiper"] {
+            #expect(!headers.contains(trace), "bob would see \(trace)")
+        }
+        #expect(try calleeInvite.from().uri.description == "sip:alice@localhost")
+        #expect(try calleeInvite.from().displayName == "Alice A.")
+
+        // Bob answers; alice gets the 200 on her own dialog.
+        let answer = try calleeInvite.makeResponse(
+            status: 200, toTag: "bob-tag", extraHeaders: [("Contact", "<sip:bob@127.0.0.1:40001>"),
+                                                         ("Content-Type", "application/sdp")],
+            body: Array(offer.replacingOccurrences(of: "4000", with: "5000").utf8))
+        #expect(try await fixture.send(String(decoding: answer, as: UTF8.self), port: 40_001) == nil)
+        out = sent.take()
+        #expect(out.map(\.flow) == ["udp:127.0.0.1:40000"])
+        let ok = out[0].message
+        #expect(try ok.statusCode == 200 && ok.callID() == "call-1")
+        let aliceSideTag = try #require(try ok.toTag())
+
+        let ack = "ACK sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKack\r\n"
+            + "From: <sip:alice@localhost>;tag=a-tag\r\nTo: <sip:bob@localhost>;tag=\(aliceSideTag)\r\n"
+            + "Call-ID: call-1\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        #expect(try await fixture.send(ack) == nil)
+        #expect(sent.take().map { $0.message.method } == [.ack])
+        let bye = ack.replacingOccurrences(of: "ACK", with: "BYE").replacingOccurrences(of: "2 BYE", with: "3 BYE")
+            .replacingOccurrences(of: "z9hG4bKBYE", with: "z9hG4bKbye")
+        #expect(try await fixture.send(bye) == nil)
+        out = sent.take()
+        #expect(out.map(\.flow) == ["udp:127.0.0.1:40000", "udp:127.0.0.1:40001"])
+        #expect(out[0].message.statusCode == 200 && out[1].message.method == .bye)
+        #expect(fixture.edge.calls.activeCalls == 0)
+        var records: [CallDetailRecord] = []
+        for _ in 0..<100 where records.isEmpty {
+            records = try await fixture.store.callRecords(matching: CallRecordFilter())
+            if records.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(records.first?.disposition == .answered && records.first?.hangupSide == .caller)
+        #expect(records.first?.caller == "sip:alice@localhost" && records.first?.callee == "sip:bob@localhost")
+        #expect(records.first?.srtpSuite == "AES_CM_128_HMAC_SHA1_80")
+    }
+
+    @Test func spoofedCallersPlainMediaAndUnknownCalleesAreRefused() async throws {
+        let (fixture, sent) = try await Self.edgeWithBob()
+        // Alice's credentials with bob's identity in From: 403 and an event.
+        var challenge = try await fixture.send(invite(from: "bob", to: "alice", branch: "s1", cseq: 1))
+        let spoofed = try await fixture.send(invite(
+            from: "bob", to: "alice", branch: "s2", cseq: 2,
+            proxyAuthorization: proxyCredentials(for: challenge, uri: "sip:alice@localhost")))
+        #expect(spoofed?.statusCode == 403)
+        #expect(fixture.events.kinds.contains("caller-id-spoofing"))
+        // Plain RTP: 488 to the caller, nothing to bob.
+        challenge = try await fixture.send(invite(branch: "p1", cseq: 3, body: plainOffer))
+        #expect(try await fixture.send(invite(branch: "p2", cseq: 4, proxyAuthorization: proxyCredentials(for: challenge),
+                                              body: plainOffer)) == nil)
+        let out = sent.take()
+        #expect(out.map { $0.message.statusCode } == [488])
+        #expect(fixture.events.kinds.contains("media-downgrade-attempt"))
+        // A user with no binding: 480.
+        challenge = try await fixture.send(invite(to: "carol", branch: "c1", cseq: 5))
+        let unreachable = try await fixture.send(invite(
+            to: "carol", branch: "c2", cseq: 6,
+            proxyAuthorization: proxyCredentials(for: challenge, uri: "sip:carol@localhost")))
+        #expect(unreachable == nil)
+        #expect(sent.take().map { $0.message.statusCode } == [480])
+    }
+}
