@@ -120,11 +120,13 @@ enum Peers {
 
     /// One sipp scenario from Tests/Peers/sipp, one call, as `user` with `password`.
     static func sipp(_ scenario: String, port: Int, transport: String = "u1", user: String, password: String,
-                     expires: Int = 600, workDirectory: String) throws -> (status: Int32, output: String) {
+                     expires: Int = 600, localPort: Int = 0, workDirectory: String) throws
+        -> (status: Int32, output: String)
+    {
         try run(try tool("sipp"), [
             "127.0.0.1:\(port)", "-sf", directory.appendingPathComponent("sipp/\(scenario).xml").path,
             "-t", transport, "-s", user, "-au", user, "-ap", password, "-auth_uri", "localhost",
-            "-key", "domain", "localhost", "-key", "expires", String(expires), "-i", "127.0.0.1", "-p", "0",
+            "-key", "domain", "localhost", "-key", "expires", String(expires), "-i", "127.0.0.1", "-p", String(localPort),
             "-m", "1", "-nostdin", "-timeout", "30", "-trace_err", "-trace_msg",
         ], seconds: 45, directory: workDirectory)
     }
