@@ -19,6 +19,8 @@ public final class CallRouter: Sendable {
     public typealias Sender = @Sendable ([UInt8], SIPFlow) -> Bool
     /// The edge's own address for a transport (its listener), for Via and Contact.
     public typealias LocalAddresses = @Sendable (SIPTransportKind) -> SIPLocalAddress?
+    /// Runs a closure after some milliseconds (an event loop's `scheduleTask`), for retransmissions over UDP.
+    public typealias Scheduler = @Sendable (Int, @escaping @Sendable () -> Void) -> Void
 
     struct Entry: Sendable {
         var session: CallSession
@@ -33,7 +35,7 @@ public final class CallRouter: Sendable {
     }
 
     private let table = Mutex(Table())
-    private let wiring = Mutex<(sender: Sender, addresses: LocalAddresses)?>(nil)
+    private let wiring = Mutex<(sender: Sender, addresses: LocalAddresses, scheduler: Scheduler?)?>(nil)
     /// Most calls at once; beyond it new INVITEs get 503.
     public let maxCalls: Int
     /// The media policy of calls between accounts.
@@ -47,9 +49,10 @@ public final class CallRouter: Sendable {
         self.headerPolicy = headerPolicy
     }
 
-    /// Connects the router to the transport once the listeners are bound. Until then INVITEs get 503.
-    public func attach(sender: @escaping Sender, addresses: @escaping LocalAddresses) {
-        wiring.withLock { $0 = (sender, addresses) }
+    /// Connects the router to the transport once the listeners are bound. Until then INVITEs get 503. Without a
+    /// scheduler nothing is retransmitted (enough for reliable transports and tests).
+    public func attach(sender: @escaping Sender, addresses: @escaping LocalAddresses, scheduler: Scheduler? = nil) {
+        wiring.withLock { $0 = (sender, addresses, scheduler) }
     }
 
     /// How many calls are in progress.
@@ -125,7 +128,7 @@ public final class CallRouter: Sendable {
         let setup = CallSession.Setup(
             invite: request, forwardedHeaders: B2BUA.endToEndHeaders(of: policed), presentedCaller: presented,
             callee: "<sip:\(callee)@\(domain)>", callerAddress: callerAddress, targets: targets, mediaPolicy: mediaPolicy,
-            headerPolicy: headerPolicy,
+            headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
             recordID: SIPTag.make() + SIPTag.make(), recordedCaller: "sip:\(username)@\(domain)",
             recordedCallee: "sip:\(callee)@\(domain)", account: "\(username)@\(domain)")
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
@@ -199,9 +202,15 @@ public final class CallRouter: Sendable {
 
     private func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, edge: EdgeService,
                          inbound: SIPInbound) {
-        guard let sender = wiring.withLock({ $0?.sender }) else { return }
+        guard let (sender, _, scheduler) = wiring.withLock({ $0 }) else { return }
         for action in actions {
             switch action {
+            case .startTimer(let timer, let milliseconds):
+                scheduler?(milliseconds) { [weak self] in
+                    _ = self?.update(key, edge: edge, inbound: inbound) {
+                        $0.timerFired(timer, now: Self.nowMilliseconds())
+                    }
+                }
             case .toCaller(let bytes):
                 _ = sender(bytes, callerFlow)
             case .toCallee(_, let bytes, let flow):

@@ -18,9 +18,23 @@ public struct CallSession: Sendable {
         case toCallee(branch: Int, bytes: [UInt8], flow: String)
         /// Record a security event concerning this call.
         case securityEvent(String)
+        /// Call ``CallSession/timerFired(_:now:)`` with this timer after this many milliseconds.
+        case startTimer(Timer, afterMilliseconds: Int)
         /// The call is over: store its record.
         case finished(CallDetailRecord)
     }
+
+    /// Retransmissions over UDP (RFC 3261 §17.1.1.2 Timers A and B for the edge's INVITEs; §13.3.1.4 for the
+    /// 2xx the edge relays to the caller, until its ACK).
+    public enum Timer: Hashable, Sendable {
+        case inviteRetransmission(branch: Int)
+        case answerRetransmission
+    }
+
+    /// T1 (RFC 3261 §17.1.1.1), in milliseconds.
+    public static let t1 = 500
+    /// T2, the cap of the 2xx retransmission interval.
+    public static let t2 = 4_000
 
     /// Where a branch goes.
     public struct Target: Sendable, Hashable {
@@ -54,6 +68,8 @@ public struct CallSession: Sendable {
         public var targets: [Target]
         /// The media policy of the call.
         public var mediaPolicy: MediaPolicy
+        /// Whether the caller's INVITE came over UDP (the edge then retransmits its 2xx until the ACK).
+        public var callerUsesUDP: Bool
         /// What the caller may see of the callees' response headers.
         public var headerPolicy: HeaderPolicy
         /// The CDR's identity fields, as the edge records parties (clear or pseudonymised).
@@ -64,9 +80,10 @@ public struct CallSession: Sendable {
 
         public init(invite: SIPMessage, forwardedHeaders: [SIPHeaderField]? = nil, presentedCaller: String,
                     callee: String, callerAddress: SIPLocalAddress, targets: [Target], mediaPolicy: MediaPolicy,
-                    headerPolicy: HeaderPolicy = .minimizing, recordID: String, recordedCaller: String,
-                    recordedCallee: String, account: String?) {
+                    headerPolicy: HeaderPolicy = .minimizing, callerUsesUDP: Bool = false, recordID: String,
+                    recordedCaller: String, recordedCallee: String, account: String?) {
             self.invite = invite
+            self.callerUsesUDP = callerUsesUDP
             self.forwardedHeaders = forwardedHeaders ?? B2BUA.endToEndHeaders(of: invite)
             self.headerPolicy = headerPolicy
             self.presentedCaller = presentedCaller
@@ -88,6 +105,15 @@ public struct CallSession: Sendable {
         /// The edge's To tag towards the caller for this branch's dialog.
         let callerTag: String
         var final: Int?
+        /// Whether the callee answered anything (which stops Timer A).
+        var responded = false
+        var retransmission = Retransmission()
+    }
+
+    /// One retransmission schedule: the current interval and the time spent so far.
+    struct Retransmission: Sendable {
+        var interval = CallSession.t1
+        var elapsed = 0
     }
 
     enum Phase: Sendable, Equatable {
@@ -102,6 +128,9 @@ public struct CallSession: Sendable {
     var callerLeg: CallLeg?
     var record: CallDetailRecord
     var posture: MediaPolicy.Posture = .none
+    /// The 2xx relayed to the caller, until its ACK arrives.
+    var unacknowledgedAnswer: [UInt8]?
+    var answerRetransmission = Retransmission()
 
     /// The Call-IDs of the callee legs, by branch.
     public var calleeCallIDs: [String] { branches.map(\.leg.callID) }
@@ -144,6 +173,10 @@ public struct CallSession: Sendable {
             else { continue }
             session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make()))
             actions.append(.toCallee(branch: session.branches.count - 1, bytes: bytes, flow: target.flow))
+            if target.flow.hasPrefix("udp:") {
+                actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1),
+                                           afterMilliseconds: t1))
+            }
         }
         if session.branches.isEmpty { actions += session.refuse(480, disposition: .failed, now: now) }
         return (session, actions)
@@ -151,7 +184,9 @@ public struct CallSession: Sendable {
 
     /// A response from a callee branch to the edge's INVITE.
     public mutating func calleeResponded(_ response: SIPMessage, branch index: Int, now: Int64) -> [Action] {
-        guard branches.indices.contains(index), let status = response.statusCode, status > 100 else { return [] }
+        guard branches.indices.contains(index), let status = response.statusCode else { return [] }
+        branches[index].responded = true
+        guard status > 100 else { return [] }
         guard branches[index].final == nil else { return [] }  // a retransmitted final is the transaction's
         try? branches[index].leg.learn(from: response)
         switch status {
@@ -189,7 +224,12 @@ public struct CallSession: Sendable {
             record.finalStatus = status
             record.disposition = .answered
             callerLeg = try? CallLeg.answering(setup.invite, localTag: branches[index].callerTag)
-            actions += relay(response, from: index, body: body)
+            let relayed = relay(response, from: index, body: body)
+            actions += relayed
+            if setup.callerUsesUDP, case .toCaller(let bytes)? = relayed.first {
+                unacknowledgedAnswer = bytes
+                actions.append(.startTimer(.answerRetransmission, afterMilliseconds: Self.t1))
+            }
             actions += cancelOthers(than: index)
             return actions
         default:
@@ -206,7 +246,8 @@ public struct CallSession: Sendable {
 
     /// The caller's ACK for the 2xx: the edge ACKs the answering branch (RFC 3261 §13.2.2.4, per leg).
     public mutating func callerAcknowledged() -> [Action] {
-        guard case .answered(let index) = phase else { return [] }
+        guard case .answered(let index) = phase, unacknowledgedAnswer != nil || !setup.callerUsesUDP else { return [] }
+        unacknowledgedAnswer = nil
         guard let ack = try? branches[index].leg.request(.ack, via: branches[index].target.address, cseq: 1) else {
             return []
         }
@@ -240,6 +281,43 @@ public struct CallSession: Sendable {
         record.hangupSide = fromCaller ? .caller : .callee
         record.hangupReason = "bye"
         return actions + finish(now: now)
+    }
+
+    /// A retransmission timer fired: resend what is still unanswered, doubling the interval, or give up after
+    /// 64·T1 (RFC 3261 Timer B: the branch counts as 408; §13.3.1.4: a 2xx never ACKed ends the call with BYE).
+    public mutating func timerFired(_ timer: Timer, now: Int64) -> [Action] {
+        switch timer {
+        case .inviteRetransmission(let index):
+            guard phase == .proceeding, branches.indices.contains(index), !branches[index].responded,
+                branches[index].final == nil
+            else { return [] }
+            branches[index].retransmission.elapsed += branches[index].retransmission.interval
+            guard branches[index].retransmission.elapsed < 64 * Self.t1 else {
+                branches[index].final = 408
+                guard branches.allSatisfy({ $0.final != nil }) else { return [] }
+                let best = Self.bestFinal(branches.compactMap(\.final))
+                return refuse(best, disposition: Self.disposition(of: best), now: now)
+            }
+            branches[index].retransmission.interval *= 2
+            return [.toCallee(branch: index, bytes: branches[index].invite.serialized(), flow: branches[index].target.flow),
+                    .startTimer(timer, afterMilliseconds: branches[index].retransmission.interval)]
+        case .answerRetransmission:
+            guard case .answered(let index) = phase, let answer = unacknowledgedAnswer else { return [] }
+            answerRetransmission.elapsed += answerRetransmission.interval
+            guard answerRetransmission.elapsed < 64 * Self.t1 else {
+                unacknowledgedAnswer = nil
+                var actions = ackAndBye(index)
+                if var leg = callerLeg, let bye = try? leg.request(.bye, via: setup.callerAddress) {
+                    callerLeg = leg
+                    actions.append(.toCaller(bye.bytes))
+                }
+                record.hangupSide = .edge
+                record.hangupReason = "no-ack"
+                return actions + finish(now: now)
+            }
+            answerRetransmission.interval = min(answerRetransmission.interval * 2, Self.t2)
+            return [.toCaller(answer), .startTimer(timer, afterMilliseconds: answerRetransmission.interval)]
+        }
     }
 
     // MARK: Helpers

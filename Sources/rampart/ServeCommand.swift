@@ -90,6 +90,8 @@ struct ServeCommand: AsyncParsableCommand {
                 let host = SIPHost.parseAddress(listener.host), let port = UInt16(exactly: listener.port)
             else { return nil }
             return SIPLocalAddress(host: host, port: port, transport: transport.rawValue)
+        }, scheduler: { milliseconds, body in
+            group.next().scheduleTask(in: .milliseconds(Int64(milliseconds))) { body() }
         })
 
         var lines = ["rampart: serving domain \(settings.edge.domain), data in \(settings.dataDir)"]

@@ -28,15 +28,17 @@ func callerInvite(body: String) -> SIPMessage {
 
 let edgeAddress = SIPLocalAddress(host: .ipv4(0xC633_6401), port: 5061, transport: "TLS")
 
-func setup(body: String = sdesOffer, targets: Int = 2) -> CallSession.Setup {
+func setup(body: String = sdesOffer, targets: Int = 2, transport: String = "tls", callerUsesUDP: Bool = false)
+    -> CallSession.Setup
+{
     CallSession.Setup(
         invite: callerInvite(body: body), presentedCaller: "<sip:alice@example.com>", callee: "<sip:bob@example.com>",
         callerAddress: edgeAddress,
         targets: (0..<targets).map {
-            .init(contact: "sip:bob@192.0.2.\(20 + $0):5070;transport=tls", flow: "tls:192.0.2.\(20 + $0):5070",
-                  address: edgeAddress)
+            .init(contact: "sip:bob@192.0.2.\(20 + $0):5070;transport=\(transport)",
+                  flow: "\(transport):192.0.2.\(20 + $0):5070", address: edgeAddress)
         },
-        mediaPolicy: .srtpOnly, recordID: "cdr-1", recordedCaller: "sip:alice@example.com",
+        mediaPolicy: .srtpOnly, callerUsesUDP: callerUsesUDP, recordID: "cdr-1", recordedCaller: "sip:alice@example.com",
         recordedCallee: "sip:bob@example.com", account: "alice@example.com")
 }
 
@@ -46,6 +48,7 @@ struct Sent {
     var callee: [Int: [SIPMessage]] = [:]
     var events: [String] = []
     var records: [CallDetailRecord] = []
+    var timers: [(timer: CallSession.Timer, milliseconds: Int)] = []
 
     init(_ actions: [CallSession.Action]) {
         for action in actions {
@@ -54,6 +57,7 @@ struct Sent {
             case .toCallee(let branch, let bytes, _): callee[branch, default: []].append(try! SIPMessage.parse(bytes))
             case .securityEvent(let event): events.append(event)
             case .finished(let record): records.append(record)
+            case .startTimer(let timer, let milliseconds): timers.append((timer, milliseconds))
             }
         }
     }
@@ -181,6 +185,56 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(sent.caller.map(\.statusCode) == [183])
         #expect(sent.caller.first?.body.isEmpty == true && sent.caller.first?.firstField(.contentType) == nil)
         #expect(sent.events == ["media-downgrade-attempt"])
+    }
+
+    @Test func overUDPTheCalleesInviteIsRetransmittedUntilAnAnswerOrTimerB() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
+        var sent = Sent(actions)
+        #expect(sent.callee[0]?.first?.method == .invite)
+        #expect(sent.timers.map(\.milliseconds) == [500])
+        var intervals: [Int] = []
+        var resent = 0
+        var now: Int64 = 0
+        while let timer = sent.timers.first {
+            now += Int64(timer.milliseconds)
+            sent = Sent(session.timerFired(timer.timer, now: now))
+            resent += sent.callee[0]?.count ?? 0
+            intervals += sent.timers.map(\.milliseconds)
+        }
+        #expect(intervals == [1_000, 2_000, 4_000, 8_000, 16_000, 32_000])  // Timer A doubles (RFC 3261 §17.1.1.2)
+        #expect(resent == 6)
+        #expect(sent.caller.map(\.statusCode) == [408])  // Timer B: 64·T1 without any answer
+        #expect(sent.records.first?.disposition == .noAnswer)
+        // Any answer stops the retransmissions.
+        var (answered, first) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
+        let timer = try #require(Sent(first).timers.first)
+        _ = answered.calleeResponded(answer(try #require(Sent(first).callee[0]?.first), 100, tag: "t"), branch: 0, now: 1)
+        #expect(answered.timerFired(timer.timer, now: 500).isEmpty)
+    }
+
+    @Test func overUDPThe2xxIsRetransmittedToTheCallerUntilItsACK() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1, callerUsesUDP: true), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        var sent = Sent(session.calleeResponded(answer(invite, 200, tag: "bob", body: sdesAnswer), branch: 0, now: 1))
+        let timer = try #require(sent.timers.first)
+        #expect(timer.milliseconds == 500)
+        sent = Sent(session.timerFired(timer.timer, now: 501))
+        #expect(sent.caller.map(\.statusCode) == [200] && sent.timers.map(\.milliseconds) == [1_000])
+        #expect(Sent(session.callerAcknowledged()).callee[0]?.map(\.method) == [.ack])
+        #expect(session.callerAcknowledged().isEmpty)  // a retransmitted ACK is not forwarded twice
+        #expect(session.timerFired(timer.timer, now: 1_501).isEmpty)
+
+        // Never acknowledged: after 64·T1 both legs get a BYE and the call ends.
+        var (lost, start) = CallSession.start(setup(targets: 1, callerUsesUDP: true), now: 0)
+        sent = Sent(lost.calleeResponded(answer(try #require(Sent(start).callee[0]?.first), 200, tag: "bob",
+                                                body: sdesAnswer), branch: 0, now: 1))
+        var now: Int64 = 1
+        while let next = sent.timers.first {
+            now += Int64(next.milliseconds)
+            sent = Sent(lost.timerFired(next.timer, now: now))
+        }
+        #expect(sent.callee[0]?.map(\.method) == [.ack, .bye] && sent.caller.map(\.method) == [.bye])
+        #expect(sent.records.first?.hangupReason == "no-ack" && sent.records.first?.hangupSide == .edge)
     }
 
     @Test func callsWithNoBindingGet480() {
