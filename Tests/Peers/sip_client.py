@@ -5,7 +5,7 @@
 Usage:
   sip_client.py register --transport tls --host 127.0.0.1 --port 5061 --user alice --password pw
                 [--domain localhost] [--ca ca.crt] [--cert c.crt --key c.key] [--algorithm SHA-256|MD5]
-                [--expires 3600] [--query]
+                [--expires 3600] [--query] [--answer-call [--ready-file PATH]]
 Prints one JSON object: {"challenge_algorithms": [...], "status": 200, "contacts": [...]} or
 {"handshake_failed": "reason"}. Exit code 0 when it printed a result (whatever the status), 2 on usage errors.
 """
@@ -76,7 +76,15 @@ class Connection:
             if status >= 200:
                 return message
 
+    def receive_any(self):
+        """Returns the next message, request or response (stream keep-alives skipped)."""
+        if self.args.transport == "udp":
+            return self.sock.recv(65535).decode()
+        return self.read_stream_message()
+
     def read_stream_message(self):
+        while self.buffer.startswith(b"\r\n"):  # RFC 5626 keep-alives
+            self.buffer = self.buffer[2:]
         while b"\r\n\r\n" not in self.buffer:
             chunk = self.sock.recv(65535)
             if not chunk:
@@ -157,7 +165,67 @@ def run_register(args, connection):
     result["reason"] = final.split("\r\n", 1)[0].split(" ", 2)[2]
     result["contacts"] = [line.split(":", 1)[1].strip() for line in final.split("\r\n")
                           if line.lower().startswith(("contact:", "m:"))]
+    if args.answer_call and result["status"] == 200:
+        result["call"] = answer_call(args, connection, host, port)
     return result
+
+
+ANSWER_SDP = ("v=0\r\no=callee 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+              "m=audio 7000 RTP/SAVP 0\r\n"
+              "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:HhwaGBYUEhAODAoIBgQCAB4cGhgWFBIQDgwKCAYE\r\n")
+
+
+def header(message, *names):
+    for line in message.split("\r\n")[1:]:
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        if name.strip().lower() in names:
+            return value.strip()
+    return None
+
+
+def answer_call(args, connection, host, port):
+    """Stays on the registration's connection as a callee: answers one INVITE with 180 and 200 (an SRTP answer),
+    then waits for the ACK and the BYE, which it answers 200. Returns what it received."""
+    if args.ready_file:
+        open(args.ready_file, "w").close()
+    connection.sock.settimeout(30.0)
+    received = []
+    tag = os.urandom(4).hex()
+
+    def next_request():
+        while True:
+            message = connection.receive_any()
+            received.append(message)
+            if not message.startswith("SIP/2.0"):
+                return message
+
+    def reply(request, status, reason, extra="", body=""):
+        lines = [("SIP/2.0 %d %s" % (status, reason))]
+        for line in request.split("\r\n")[1:]:
+            if not line:
+                break
+            name = line.split(":", 1)[0].strip().lower()
+            if name in ("via", "v", "from", "f", "call-id", "i", "cseq"):
+                lines.append(line)
+            elif name in ("to", "t"):
+                lines.append(line if ";tag=" in line or status == 100 else line + ";tag=" + tag)
+        contact = "Contact: <sip:%s@%s:%d;transport=%s>" % (args.user, host, port, args.transport)
+        text = "\r\n".join(lines) + "\r\n" + contact + "\r\n" + extra
+        text += "Content-Length: %d\r\n\r\n%s" % (len(body.encode()), body)
+        connection.send(text)
+
+    invite = next_request()
+    if not invite.startswith("INVITE "):
+        return {"unexpected": invite.split("\r\n", 1)[0]}
+    reply(invite, 180, "Ringing")
+    reply(invite, 200, "OK", "Content-Type: application/sdp\r\n", ANSWER_SDP)
+    ack = next_request()
+    bye = next_request()
+    if bye.startswith("BYE "):
+        reply(bye, 200, "OK")
+    return {"invite": invite, "ack": ack.split("\r\n", 1)[0], "bye": bye.split("\r\n", 1)[0]}
 
 
 def main():
@@ -176,6 +244,9 @@ def main():
     reg.add_argument("--algorithm")
     reg.add_argument("--expires", type=int, default=3600)
     reg.add_argument("--query", action="store_true", help="no Contact: list the bindings")
+    reg.add_argument("--answer-call", action="store_true",
+                     help="then answer one call on the same connection (180, 200 with SRTP, ACK, BYE)")
+    reg.add_argument("--ready-file", help="created once registered, before waiting for the call")
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "::1"):
         parser.error("loopback only")

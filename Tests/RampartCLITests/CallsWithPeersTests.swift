@@ -1,17 +1,13 @@
 import Foundation
 import Testing
 
-/// Calls through `rampart serve` between two sipp instances: the callee registers, then answers as a server on the
-/// port it registered from; the caller authenticates with Proxy-Authorization (MD5, as Debian's sipp speaks) and
-/// offers SRTP. Loopback only, bounded, every process stopped by PID.
+/// Calls through `rampart serve` with real peers. The caller is sipp, authenticating with Proxy-Authorization (MD5,
+/// as Debian's sipp speaks) and offering SRTP. Over UDP the callee is sipp too: it registers, then answers as a
+/// server on the port it registered from. Over TLS (sipp behind stunnel) the callee is the independent Python
+/// client, answering on the connection it registered over. Loopback only, bounded, every process stopped by PID.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CallsWithPeersTests {
     @Test func sippCallsSippThroughTheEdgeWhichHidesEachSideFromTheOther() throws {
-        try withTemporaryDirectory { directory in
-            let data = directory + "/data"
-            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
-            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
-            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: ["udp"])
-            defer { server.stop() }
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
             let edgePort = server.ports["udp"]!
             let bobPort = try Peers.freePort()
             let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
@@ -19,31 +15,16 @@ import Testing
             try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
 
             // Bob answers on the port he registered from: the edge reaches him down that flow.
-            let callee = Process()
-            (callee.executableURL, callee.arguments) = try Peers.withDefaultSignals("/usr/bin/timeout", [
-                "-k", "2", "40", try Peers.tool("sipp"), "-sf",
-                Peers.directory.appendingPathComponent("sipp/answer-call.xml").path, "-t", "u1", "-i", "127.0.0.1",
-                "-p", String(bobPort), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg", "-message_file",
-                directory + "/callee.msg",
-            ])
-            callee.currentDirectoryURL = URL(fileURLWithPath: directory)
-            callee.standardOutput = FileHandle.nullDevice
-            callee.standardError = FileHandle.nullDevice
-            try callee.run()
-            defer {
-                if callee.isRunning { kill(callee.processIdentifier, SIGTERM) }
-                Peers.reap(callee)
-            }
+            let callee = try Peers.background(try Peers.tool("sipp"), [
+                "-sf", Peers.directory.appendingPathComponent("sipp/answer-call.xml").path, "-t", "u1",
+                "-i", "127.0.0.1", "-p", String(bobPort), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
+                "-message_file", directory + "/callee.msg",
+            ], seconds: 40, directory: directory)
+            defer { Peers.stop(callee) }
             Thread.sleep(forTimeInterval: 0.5)
 
             let callerPort = try Peers.freePort()
-            let caller = try Peers.run(try Peers.tool("sipp"), [
-                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml").path,
-                "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "bob@localhost",
-                "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1", "-p", String(callerPort),
-                "-cid_str", "secret-%u-%p@caller.invalid", "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
-                "-message_file", directory + "/caller.msg", "-trace_err",
-            ], seconds: 45, directory: directory)
+            let caller = try Self.sippCaller(port: edgePort, transport: "u1", localPort: callerPort, directory: directory)
             #expect(caller.status == 0, "the caller's call: \(caller.output.suffix(800))")
             for _ in 0..<100 where callee.isRunning { Thread.sleep(forTimeInterval: 0.1) }
             #expect(!callee.isRunning && callee.terminationStatus == 0, "the callee did not complete its scenario")
@@ -55,7 +36,7 @@ import Testing
                 #expect(!calleeSaw.contains(trace), "the callee saw \(trace)")
             }
             #expect(calleeSaw.contains("P-Asserted-Identity: <sip:alice@localhost>"))
-            let callerSaw = try String(contentsOfFile: directory + "/caller.msg", encoding: .utf8)
+            let callerSaw = try String(contentsOfFile: directory + "/caller-u1.msg", encoding: .utf8)
             #expect(callerSaw.contains("SIP/2.0 200 OK"))
             for trace in [":\(bobPort)", "callee-pbx", "callee1"] {
                 #expect(!callerSaw.contains(trace), "the caller saw \(trace)")
@@ -73,5 +54,71 @@ import Testing
             #expect(records.first?["hangupSide"] as? String == "caller")
             #expect(server.stop() == 0)
         }
+    }
+
+    @Test func sippCallsAPhoneOverTLSDownTheConnectionItRegisteredOn() throws {
+        try Self.withAliceAndBob(listening: "tls") { directory, data, server in
+            let tlsPort = server.ports["tls"]!
+            // Bob: an independent client that registers over TLS and then answers on that same connection (the
+            // edge cannot open one to a phone behind NAT).
+            let ready = directory + "/bob-ready"
+            let callee = try Peers.background(try Peers.tool("python3"), [
+                Peers.directory.appendingPathComponent("sip_client.py").path, "register", "--transport", "tls",
+                "--host", "127.0.0.1", "--port", String(tlsPort), "--user", "bob", "--password", "pw-bob",
+                "--ca", data + "/ca.crt", "--algorithm", "MD5", "--answer-call", "--ready-file", ready,
+            ], seconds: 40, directory: directory, output: directory + "/bob.json")
+            defer { Peers.stop(callee) }
+            for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { Thread.sleep(forTimeInterval: 0.1) }
+            try #require(FileManager.default.fileExists(atPath: ready), "bob did not register")
+
+            // Alice: sipp over TCP into a stunnel client that speaks TLS to the edge.
+            let stunnelPort = try Peers.freePort()
+            let stunnel = try Peers.stunnelClient(accept: stunnelPort, connect: tlsPort, caFile: data + "/ca.crt",
+                                                  directory: directory)
+            defer { Peers.stop(stunnel) }
+            let caller = try Self.sippCaller(port: stunnelPort, transport: "t1", localPort: 0, directory: directory)
+            #expect(caller.status == 0, "the caller's call: \(caller.output.suffix(800))")
+            for _ in 0..<100 where callee.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            let verdict = try #require(try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: directory + "/bob.json"))) as? [String: Any])
+            let call = try #require(verdict["call"] as? [String: Any], "bob got no call: \(verdict)")
+            let invite = try #require(call["invite"] as? String)
+            #expect(invite.hasPrefix("INVITE sip:bob@127.0.0.1:"))
+            #expect(invite.contains("Via: SIP/2.0/TLS 127.0.0.1:\(tlsPort);"))
+            for trace in ["caller.invalid", "callertag", "caller-softphone", "Proxy-Authorization"] {
+                #expect(!invite.contains(trace), "bob saw \(trace)")
+            }
+            #expect((call["ack"] as? String)?.hasPrefix("ACK ") == true)
+            #expect((call["bye"] as? String)?.hasPrefix("BYE ") == true)
+            #expect(server.stop() == 0)
+        }
+    }
+
+    /// `rampart serve` on one listener with alice and bob provisioned, in a temporary directory.
+    static func withAliceAndBob(listening transport: String,
+                                _ body: (_ directory: String, _ data: String, _ server: ServeProcess) throws -> Void)
+        throws
+    {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: [transport])
+            defer { server.stop() }
+            try body(directory, data, server)
+        }
+    }
+
+    /// sipp as the caller (Tests/Peers/sipp/call-with-proxy-auth.xml): alice calls bob with an SRTP offer.
+    static func sippCaller(port: Int, transport: String, localPort: Int, directory: String) throws
+        -> (status: Int32, output: String)
+    {
+        try Peers.run(try Peers.tool("sipp"), [
+            "127.0.0.1:\(port)", "-sf", Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml").path,
+            "-t", transport, "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "bob@localhost",
+            "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1", "-p", String(localPort),
+            "-cid_str", "secret-%u-%p@caller.invalid", "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
+            "-message_file", directory + "/caller-\(transport).msg", "-trace_err",
+        ], seconds: 45, directory: directory)
     }
 }

@@ -131,6 +131,52 @@ enum Peers {
         ], seconds: 45, directory: workDirectory)
     }
 
+    /// Starts a program in the background, bounded by timeout(1) (which forwards SIGTERM and KILLs 2 s later).
+    static func background(_ executable: String, _ arguments: [String], seconds: Int, directory: String,
+                           output: String? = nil) throws -> Process {
+        let process = Process()
+        (process.executableURL, process.arguments) = try withDefaultSignals(
+            "/usr/bin/timeout", ["-k", "2", String(seconds), executable] + arguments)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        if let output {
+            FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Stops a background process by PID and waits (bounded) for it.
+    static func stop(_ process: Process) {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        reap(process)
+    }
+
+    /// A stunnel client on `accept` that speaks TLS 1.2+ to `connect`, verifying the server against `caFile`
+    /// (Debian's sipp has no TLS: sipp runs over TCP into it).
+    static func stunnelClient(accept: Int, connect: Int, caFile: String, directory: String) throws -> Process {
+        let config = directory + "/stunnel-\(accept).conf"
+        try """
+            foreground = yes
+            pid =
+            [sip]
+            client = yes
+            accept = 127.0.0.1:\(accept)
+            connect = 127.0.0.1:\(connect)
+            CAfile = \(caFile)
+            verifyChain = yes
+            checkHost = localhost
+            sslVersionMin = TLSv1.2
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let stunnel = try background(try tool("stunnel4"), [config], seconds: 120, directory: directory)
+        Thread.sleep(forTimeInterval: 0.5)
+        return stunnel
+    }
+
     /// Tests/Peers/sip_client.py: returns its JSON verdict.
     static func sipClient(_ arguments: [String]) throws -> [String: Any] {
         let result = try run(try tool("python3"), [directory.appendingPathComponent("sip_client.py").path, "register"]

@@ -34,31 +34,9 @@ import Testing
 
             // TLS: sipp over TCP into a stunnel client that verifies the server against the development CA.
             let stunnelPort = try Peers.freePort()
-            let stunnelConfig = directory + "/stunnel.conf"
-            try """
-                foreground = yes
-                pid =
-                [sip]
-                client = yes
-                accept = 127.0.0.1:\(stunnelPort)
-                connect = 127.0.0.1:\(server.ports["tls"]!)
-                CAfile = \(data)/ca.crt
-                verifyChain = yes
-                checkHost = localhost
-                sslVersionMin = TLSv1.2
-                """.write(toFile: stunnelConfig, atomically: true, encoding: .utf8)
-            let stunnel = Process()
-            (stunnel.executableURL, stunnel.arguments) = try Peers.withDefaultSignals(
-                "/usr/bin/timeout", ["-k", "2", "120", try Peers.tool("stunnel4"), stunnelConfig])
-            stunnel.standardOutput = FileHandle.nullDevice
-            stunnel.standardError = FileHandle.nullDevice
-            try stunnel.run()
-            // timeout(1) forwards SIGTERM to stunnel and KILLs it 2 s later if open connections keep it alive.
-            defer {
-                kill(stunnel.processIdentifier, SIGTERM)
-                Peers.reap(stunnel)
-            }
-            Thread.sleep(forTimeInterval: 0.5)
+            let stunnel = try Peers.stunnelClient(accept: stunnelPort, connect: server.ports["tls"]!,
+                                                  caFile: data + "/ca.crt", directory: directory)
+            defer { Peers.stop(stunnel) }
             let tls = try Peers.sipp("register-refresh-unregister", port: stunnelPort, transport: "t1", user: "tlsuser",
                                      password: "pw-tlsuser", workDirectory: directory)
             #expect(tls.status == 0, "sipp over TLS (stunnel): \(tls.output.suffix(800))")
