@@ -74,7 +74,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "SIPDialog",
+                "SIPDialog", "SecurityPolicy",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

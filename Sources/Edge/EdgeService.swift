@@ -5,6 +5,7 @@ import SIPAuth
 import SIPMessage
 import SIPTransaction
 import SIPTransportNIO
+import SecurityPolicy
 import Storage
 import Synchronization
 
@@ -31,13 +32,17 @@ public final class EdgeService: SIPInboundHandler {
         public var nonceLifetime: Duration
         /// Most server transactions kept at once.
         public var maxTransactions: Int
+        /// The media policy of calls (SRTP only unless an operator allows plain RTP for legacy peers).
+        public var callMediaPolicy: MediaPolicy
+        /// Most calls at once.
+        public var maxCalls: Int
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
                     digestAlgorithms: [DigestAlgorithm] = [.sha256, DigestAlgorithm.Insecure.md5],
                     registerPolicy: RegisterProcessor.Policy = .init(),
                     timers: TransactionTimers = .init(), nonceLifetime: Duration = .seconds(300),
-                    maxTransactions: Int = 200_000) {
+                    maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000) {
             self.domain = domain.lowercased()
             self.domainAliases = Set(domainAliases.map { $0.lowercased() })
             self.digestAlgorithms = digestAlgorithms.isEmpty ? [.sha256] : digestAlgorithms
@@ -45,6 +50,8 @@ public final class EdgeService: SIPInboundHandler {
             self.timers = timers
             self.nonceLifetime = nonceLifetime
             self.maxTransactions = maxTransactions
+            self.callMediaPolicy = callMediaPolicy
+            self.maxCalls = maxCalls
         }
     }
 
@@ -82,7 +89,7 @@ public final class EdgeService: SIPInboundHandler {
         self.configuration = configuration
         self.store = store
         self.location = LocationService(store: store)
-        self.calls = CallRouter()
+        self.calls = CallRouter(maxCalls: configuration.maxCalls, mediaPolicy: configuration.callMediaPolicy)
         self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger

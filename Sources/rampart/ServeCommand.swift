@@ -47,6 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
         if checkConfig {
             let algorithms = settings.edge.digestAlgorithms.map(\.token).joined(separator: ", ")
             print("configuration OK: domain \(settings.edge.domain), data in \(settings.dataDir), digest \(algorithms)")
+            let media = settings.edge.callMediaPolicy.allowsPlainRTP ? "plain RTP allowed (insecure)" : "SRTP only"
+            print("calls: \(media), at most \(settings.edge.maxCalls) at once")
             for listener in settings.listeners { print("would listen on \(listener)") }
             return
         }

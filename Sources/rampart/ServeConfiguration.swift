@@ -57,6 +57,14 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    struct Calls: Codable, Equatable {
+        var allowPlainRTP: Bool?
+        var maxCalls: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls"
+        }
+    }
+
     struct Log: Codable, Equatable {
         var level: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
@@ -69,10 +77,11 @@ struct ServeConfiguration: Codable, Equatable {
     var registrar: Registrar?
     var transport: Transport?
     var timers: Timers?
+    var calls: Calls?
     var log: Log?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, log
+        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, log
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -92,6 +101,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("registrar", Set(Registrar.CodingKeys.allCases.map(\.rawValue))),
             ("transport", Set(Transport.CodingKeys.allCases.map(\.rawValue))),
             ("timers", Set(Timers.CodingKeys.allCases.map(\.rawValue))),
+            ("calls", Set(Calls.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {

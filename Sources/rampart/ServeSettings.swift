@@ -5,6 +5,7 @@ import NIOCore
 import Registrar
 import SIPAuth
 import SIPMessage
+import SecurityPolicy
 import SIPTransaction
 import SIPTransportNIO
 
@@ -55,6 +56,7 @@ struct ServeSettings {
         let t2 = try bounded(timers.t2Milliseconds, "timers.t2_ms", default: 4000, in: t1...60_000)
         let t4 = try bounded(timers.t4Milliseconds, "timers.t4_ms", default: 5000, in: 100...60_000)
 
+        let calls = file.calls ?? .init()
         var aliases: Set<String> = ["localhost", "127.0.0.1", "::1"]
         for listener in listeners where listener.host != "0.0.0.0" && listener.host != "::" {
             aliases.insert(listener.host.lowercased())
@@ -65,7 +67,9 @@ struct ServeSettings {
                 minExpires: UInt32(minExpires), maxExpires: UInt32(maxExpires), defaultExpires: UInt32(defaultExpires),
                 maxContactsPerAOR: maxContacts),
             timers: TransactionTimers(t1: .milliseconds(t1), t2: .milliseconds(t2), t4: .milliseconds(t4)),
-            nonceLifetime: .seconds(nonceLifetime))
+            nonceLifetime: .seconds(nonceLifetime),
+            callMediaPolicy: MediaPolicy(allowsPlainRTP: calls.allowPlainRTP ?? false),
+            maxCalls: try bounded(calls.maxCalls, "calls.max_calls", default: 10_000, in: 1...1_000_000))
 
         tls = file.tls ?? .init()
         let transport = file.transport ?? .init()

@@ -175,6 +175,13 @@ import Testing
         #expect(withExample.stdout.contains("digest SHA-256, MD5"))
         #expect(withExample.stdout == withDefaults.stdout)
         #expect(withDefaults.stdout.contains("would listen on tls:127.0.0.1:5061"))
+        #expect(withDefaults.stdout.contains("calls: SRTP only, at most 10000 at once"))
+        try withTemporaryDirectory { directory in
+            let legacy = directory + "/legacy.toml"
+            try "[calls]\nallow_plain_rtp = true\nmax_calls = 50\n".write(toFile: legacy, atomically: true, encoding: .utf8)
+            let result = try RampartProcess.run(["serve", "--config", legacy, "--check-config"])
+            #expect(result.stdout.contains("calls: plain RTP allowed (insecure), at most 50 at once"))
+        }
     }
 
     @Test func badConfigurationIsRefusedWithAUsageError() throws {
@@ -185,6 +192,8 @@ import Testing
                 ("[registrar]\nmin_expires = -5\n", "registrar.min_expires must be in"),
                 ("[registrar]\ndigest_algorithms = [\"SHA-1\"]\n", "'SHA-1' is not one of"),
                 ("domain = \"unterminated\n", "rampart.toml"),
+                ("[calls]\nmax_calls = 0\n", "calls.max_calls must be in"),
+                ("[calls]\nallow_plain = true\n", "unknown setting 'calls.allow_plain'"),
             ] {
                 let path = directory + "/rampart.toml"
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
