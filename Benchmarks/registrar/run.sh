@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks/registrar/run.sh [udp] [tls]      (no argument: both)
+# JOB=calls Benchmarks/registrar/run.sh ...   (calls per second instead, see JOB below)
 #
 # REGISTER + digest (qop=auth) throughput of Rampart against the Kamailio anchor, in one run on one machine,
 # with the side-by-side harness in ../shared/bench/sip (sipp load, rate search, CPU accounting). Both servers
@@ -14,7 +15,16 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BENCH="${BENCH:-$ROOT/../shared/bench}"
-[[ -x "$BENCH/sip/run-registrar.sh" ]] || { echo "no side-by-side harness at $BENCH" >&2; exit 2; }
+# JOB=registrar (default): run-registrar.sh. JOB=calls: run-proxy-calls.sh with CALL_AUTH=1 (callers authenticate
+# with a 407 round, the callee is found by location lookup); its scenarios send plain RTP, so Rampart runs with
+# [calls] allow_plain_rtp = true for this job (Kamailio does not look at SDP either).
+JOB="${JOB:-registrar}"
+case "$JOB" in
+  registrar) HARNESS="$BENCH/sip/run-registrar.sh" ;;
+  calls) HARNESS="$BENCH/sip/run-proxy-calls.sh"; export CALL_AUTH=1 ;;
+  *) echo "JOB must be registrar or calls" >&2; exit 2 ;;
+esac
+[[ -x "$HARNESS" ]] || { echo "no side-by-side harness at $BENCH" >&2; exit 2; }
 TRANSPORTS=("$@"); [[ ${#TRANSPORTS[@]} -eq 0 ]] && TRANSPORTS=(udp tls)
 export REPEAT="${REPEAT:-2}" STEP_SECS="${STEP_SECS:-5}" SIP_DOMAIN=rampart.bench
 RUN="$(mktemp -d /tmp/rampart-bench.XXXXXX)"
@@ -29,6 +39,8 @@ domain = "rampart.bench"
 listen = ["udp:127.0.0.1:5070", "tcp:127.0.0.1:5070", "tls:127.0.0.1:5071"]
 [registrar]
 digest_algorithms = ["MD5"]
+[calls]
+allow_plain_rtp = $([[ $JOB == calls ]] && echo true || echo false)
 [log]
 level = "error"
 TOML
@@ -82,7 +94,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
         stunnel_to "$port" "$TLS_PORT"; sleep 0.5
       fi
       OUT_DIR="$RUN/$target-$transport-$rep" SERVER_PIDS="$SERVER_PID" REPEAT=1 \
-        "$BENCH/sip/run-registrar.sh" 127.0.0.1 "$port" "$mode" >&2 || true
+        "$HARNESS" 127.0.0.1 "$port" "$mode" >&2 || true
       sed "s/^RESULT /RESULT $target $transport $rep /" "$RUN/$target-$transport-$rep/result.txt" | grep '^RESULT' \
         | tee -a "$SUMMARY"
       [[ $transport == udp ]] || stop_pid "$STUNNEL_PID"
@@ -94,16 +106,16 @@ python3 - "$SUMMARY" <<'PY'
 import re, statistics, sys
 rates, cpu = {}, {}
 for line in open(sys.argv[1]):
-    m = re.match(r"RESULT (\w+) (\w+) \d+ registrar transport=\w+ max_sustained_reg_per_s median=(\d+)", line)
+    m = re.match(r"RESULT (\w+) (\w+) \d+ (?:registrar|proxy) transport=\w+.* max_sustained_\w+ median=(\d+)", line)
     if m: rates.setdefault((m.group(1), m.group(2)), []).append(int(m.group(3)))
-    m = re.match(r"RESULT (\w+) (\w+) \d+ +at max: server CPU us/registration ([\d.]+)", line)
+    m = re.match(r"RESULT (\w+) (\w+) \d+ +at max: server CPU us/(?:registration|call) ([\d.]+)", line)
     if m: cpu.setdefault((m.group(1), m.group(2)), []).append(float(m.group(3)))
 def show(values): return f"{statistics.median(values):g} [{min(values):g}..{max(values):g}]" if values else "-"
 for transport in ("udp", "tls"):
     k, r = rates.get(("kamailio", transport)), rates.get(("rampart", transport))
     if k and r:
         print(f"RATIO {transport}: rampart {show(r)}/s, kamailio {show(k)}/s, "
-              f"rampart/kamailio = {statistics.median(r) / statistics.median(k):.2f}; CPU us/registration "
+              f"rampart/kamailio = {statistics.median(r) / statistics.median(k):.2f}; CPU us per operation "
               f"rampart {show(cpu.get(('rampart', transport), []))}, kamailio {show(cpu.get(('kamailio', transport), []))}")
 PY
 echo "details: $RUN" >&2

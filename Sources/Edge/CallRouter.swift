@@ -35,7 +35,21 @@ public final class CallRouter: Sendable {
     }
 
     private let table = Mutex(Table())
-    private let wiring = Mutex<(sender: Sender, addresses: LocalAddresses, scheduler: Scheduler?)?>(nil)
+    /// The transport hooks, in a class: a function value read through `Mutex.withLock`'s generic `inout` comes back
+    /// wrapped in a reabstraction thunk and is written back that way, so closures stored directly in the mutex grew
+    /// one layer deeper at every access (seconds of CPU per call after a few thousand calls).
+    private final class Wiring: Sendable {
+        let sender: Sender
+        let addresses: LocalAddresses
+        let scheduler: Scheduler?
+        init(sender: @escaping Sender, addresses: @escaping LocalAddresses, scheduler: Scheduler?) {
+            self.sender = sender
+            self.addresses = addresses
+            self.scheduler = scheduler
+        }
+    }
+
+    private let wiring = Mutex<Wiring?>(nil)
     /// Most calls at once; beyond it new INVITEs get 503.
     public let maxCalls: Int
     /// The media policy of calls between accounts.
@@ -52,7 +66,8 @@ public final class CallRouter: Sendable {
     /// Connects the router to the transport once the listeners are bound. Until then INVITEs get 503. Without a
     /// scheduler nothing is retransmitted (enough for reliable transports and tests).
     public func attach(sender: @escaping Sender, addresses: @escaping LocalAddresses, scheduler: Scheduler? = nil) {
-        wiring.withLock { $0 = (sender, addresses, scheduler) }
+        let hooks = Wiring(sender: sender, addresses: addresses, scheduler: scheduler)
+        wiring.withLock { $0 = hooks }
     }
 
     /// How many calls are in progress.
@@ -202,7 +217,9 @@ public final class CallRouter: Sendable {
 
     private func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, edge: EdgeService,
                          inbound: SIPInbound) {
-        guard let (sender, _, scheduler) = wiring.withLock({ $0 }) else { return }
+        guard let hooks = wiring.withLock({ $0 }) else { return }
+        let sender = hooks.sender
+        let scheduler = hooks.scheduler
         for action in actions {
             switch action {
             case .startTimer(let timer, let milliseconds):
