@@ -70,6 +70,12 @@ public final class CallRouter: Sendable {
         wiring.withLock { $0 = hooks }
     }
 
+    /// Disconnects the router from the transport at shutdown: nothing more is sent or scheduled, and new INVITEs
+    /// get 503.
+    public func detach() {
+        wiring.withLock { $0 = nil }
+    }
+
     /// How many calls are in progress.
     public var activeCalls: Int { table.withLock { $0.byCaller.count } }
 
@@ -172,6 +178,11 @@ public final class CallRouter: Sendable {
         }
         let method = message.method
         if let key = Self.callerKey(message), table.withLock({ $0.byCaller[key] != nil }) {
+            // In-dialog requests must carry the caller-side tag the edge gave (CANCEL has none: it matches the INVITE).
+            let toTag = (try? message.toTag()) ?? nil
+            if method != .cancel, !table.withLock({ $0.byCaller[key]?.session.isCallerDialog(toTag: toTag) ?? false }) {
+                return method == .ack ? nil : refuse(inbound, 481)
+            }
             switch method {
             case .ack?: return update(key, edge: edge, inbound: inbound) { $0.callerAcknowledged() }
             case .cancel?:
@@ -181,7 +192,10 @@ public final class CallRouter: Sendable {
             case .bye?: return update(key, edge: edge, inbound: inbound) { $0.byeReceived(message, fromCaller: true, now: now) }
             default: break
             }
-        } else if method == .bye, let (key, _) = table.withLock({ $0.byCallee[callID] }) {
+        } else if method == .bye, let (key, branch) = table.withLock({ $0.byCallee[callID] }),
+            table.withLock({ $0.byCaller[key]?.session.isCalleeDialog(branch: branch, fromTag: try? message.fromTag(),
+                                                                      toTag: try? message.toTag()) ?? false })
+        {
             return update(key, edge: edge, inbound: inbound) { $0.byeReceived(message, fromCaller: false, now: now) }
         }
         switch method {

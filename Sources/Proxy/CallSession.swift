@@ -135,6 +135,19 @@ public struct CallSession: Sendable {
     /// The Call-IDs of the callee legs, by branch.
     public var calleeCallIDs: [String] { branches.map(\.leg.callID) }
 
+    /// Whether an in-dialog request from the caller names the answered branch's caller-side dialog (its To tag).
+    public func isCallerDialog(toTag: String?) -> Bool {
+        guard case .answered(let index) = phase else { return false }
+        return toTag == branches[index].callerTag
+    }
+
+    /// Whether a request from a callee belongs to that branch's dialog: its From tag is the callee's, its To tag
+    /// the edge's (RFC 3261 §12.2.2).
+    public func isCalleeDialog(branch index: Int, fromTag: String??, toTag: String??) -> Bool {
+        guard branches.indices.contains(index), let remote = branches[index].leg.remoteTag else { return false }
+        return fromTag == .some(.some(remote)) && toTag == .some(.some(branches[index].leg.localTag))
+    }
+
     /// Whether the call has ended (its record was emitted).
     public var isEnded: Bool { phase == .ended }
 

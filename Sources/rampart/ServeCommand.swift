@@ -182,6 +182,7 @@ struct EdgeRunner: Service {
         }
         let unexpected = !listenerDied.set()
         logger.info("shutting down")
+        edge.calls.detach()  // no retransmission timers on loops that are about to stop
         await SIPServer.stop(listeners)
         await flush()
         try? await group.shutdownGracefully()

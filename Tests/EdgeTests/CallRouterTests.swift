@@ -107,6 +107,14 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(sent.take().map { $0.message.method } == [.ack])
         let bye = ack.replacingOccurrences(of: "ACK", with: "BYE").replacingOccurrences(of: "2 BYE", with: "3 BYE")
             .replacingOccurrences(of: "z9hG4bKBYE", with: "z9hG4bKbye")
+        // A BYE that names another dialog (a guessed or stale To tag) ends nothing (RFC 3261 §12.2.2), from either side.
+        let calleeBye = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:40001;branch=z9hG4bKbb\r\n"
+            + "From: <sip:bob@localhost>;tag=bob-tag\r\nTo: <sip:alice@localhost>;tag=not-the-edges\r\n"
+            + "Call-ID: \(try calleeInvite.callID())\r\nCSeq: 9 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        #expect(try await fixture.send(calleeBye, port: 40_001)?.statusCode == 481)
+        let stray = try await fixture.send(bye.replacingOccurrences(of: "tag=\(aliceSideTag)", with: "tag=guessed"))
+        #expect(stray?.statusCode == 481 && fixture.edge.calls.activeCalls == 1)
+        #expect(sent.take().isEmpty)
         #expect(try await fixture.send(bye) == nil)
         out = sent.take()
         #expect(out.map(\.flow) == ["udp:127.0.0.1:40000", "udp:127.0.0.1:40001"])
