@@ -86,8 +86,7 @@ public final class CallRouter: Sendable {
     {
         let request = inbound.message
         func answer(_ status: Int, _ headers: [(String, String)] = []) -> SIPReply? {
-            (try? request.makeResponse(status: status, toTag: SIPTag.make(), source: inbound.sourceHostPort,
-                                       extraHeaders: headers)).map { SIPReply(bytes: $0, destination: EdgeService.udpDestination(inbound)) }
+            edge.reply(to: inbound, status: status, extraHeaders: headers)
         }
         guard let key = Self.callerKey(request) else { return answer(400) }
         if table.withLock({ $0.byCaller[key] != nil }) { return nil }  // a retransmission: the session answers
@@ -181,14 +180,14 @@ public final class CallRouter: Sendable {
             // In-dialog requests must carry the caller-side tag the edge gave (CANCEL has none: it matches the INVITE).
             let toTag = (try? message.toTag()) ?? nil
             if method != .cancel, !table.withLock({ $0.byCaller[key]?.session.isCallerDialog(toTag: toTag) ?? false }) {
-                return method == .ack ? nil : refuse(inbound, 481)
+                return method == .ack ? nil : edge.reply(to: inbound, status: 481)
             }
             switch method {
             case .ack?: return update(key, edge: edge, inbound: inbound) { $0.callerAcknowledged() }
             case .cancel?:
                 let ok = try? message.makeResponse(status: 200, source: inbound.sourceHostPort)
                 _ = update(key, edge: edge, inbound: inbound) { $0.callerCancelled(now: now) }
-                return ok.map { SIPReply(bytes: $0, destination: EdgeService.udpDestination(inbound)) }
+                return ok.map { EdgeService.reply($0, to: inbound) }
             case .bye?: return update(key, edge: edge, inbound: inbound) { $0.byeReceived(message, fromCaller: true, now: now) }
             default: break
             }
@@ -200,14 +199,9 @@ public final class CallRouter: Sendable {
         }
         switch method {
         case .ack?: return nil  // for a final answer the edge gave itself
-        case .invite?: return refuse(inbound, 501)  // re-INVITE is not relayed yet
-        default: return refuse(inbound, 481)  // no such call or transaction (RFC 3261 §12.2.2, §9.2)
+        case .invite?: return edge.reply(to: inbound, status: 501)  // re-INVITE is not relayed yet
+        default: return edge.reply(to: inbound, status: 481)  // no such call or transaction (RFC 3261 §12.2.2, §9.2)
         }
-    }
-
-    private func refuse(_ inbound: SIPInbound, _ status: Int) -> SIPReply? {
-        (try? inbound.message.makeResponse(status: status, toTag: SIPTag.make(), source: inbound.sourceHostPort))
-            .map { SIPReply(bytes: $0, destination: EdgeService.udpDestination(inbound)) }
     }
 
     /// Runs `body` on a session, performs its actions, and forgets the session once it has ended.

@@ -203,13 +203,11 @@ public final class EdgeService: SIPInboundHandler {
                 }
             } catch {
                 logger.error("store unavailable", metadata: ["error": "\(error.code)"])
-                return respond(inbound, status: 500).map { SIPReply(bytes: $0, destination: Self.udpDestination(inbound)) }
+                return reply(to: inbound, status: 500)
             }
         }
         // The cache was emptied under us three times in a row: ask the client to come back.
-        return respond(inbound, status: 503, extraHeaders: [("Retry-After", "1")]).map {
-            SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
-        }
+        return reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "1")])
     }
 
     /// Runs a request through its server transaction, synchronously, with the directory entries it needs.
@@ -222,14 +220,14 @@ public final class EdgeService: SIPInboundHandler {
             && inbound.message.firstField(.authorization) != nil
         guard remember else {
             return answer(inbound, method: method, credentials: credentials, account: account, binding: binding).map {
-                SIPReply(bytes: $0, destination: Self.udpDestination(inbound))
+                Self.reply($0, to: inbound)
             }
         }
         guard let key = try? ServerTransactionKey(request: inbound.message) else { return nil }
         let arrival = transactions.withLock { $0.arrive(key, now: clock.monotonic()) }
         switch arrival {
         case .retransmission(let response):
-            return response.map { SIPReply(bytes: $0, destination: Self.udpDestination(inbound)) }
+            return response.map { Self.reply($0, to: inbound) }
         case .new:
             break
         }
@@ -241,7 +239,7 @@ public final class EdgeService: SIPInboundHandler {
         transactions.withLock {
             $0.complete(key, response: bytes, reliable: false, now: clock.monotonic())
         }
-        return SIPReply(bytes: bytes, destination: Self.udpDestination(inbound))
+        return Self.reply(bytes, to: inbound)
     }
 
     private func answer(_ inbound: SIPInbound, method: SIPMethod, credentials: PresentedCredentials?,
@@ -304,10 +302,7 @@ public final class EdgeService: SIPInboundHandler {
         }
 
         let account = cachedAccount ?? nil
-        let decision = authenticator.withLock {
-            $0.authenticate(request, credentials: credentials, now: clock.monotonic(), account: account)
-        }
-        switch decision {
+        switch authenticate(request, credentials: credentials, account: account) {
         case .challenge(let values):
             return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
         case .reject(let status, let event):
@@ -357,6 +352,16 @@ public final class EdgeService: SIPInboundHandler {
                          extraHeaders: [(String, String)] = []) -> [UInt8]? {
         try? inbound.message.makeResponse(status: status, reason: reason, toTag: SIPTag.make(),
                                           source: inbound.sourceHostPort, extraHeaders: extraHeaders)
+    }
+
+    /// A response to `inbound` (with a fresh To tag), addressed as its transport requires.
+    func reply(to inbound: SIPInbound, status: Int, extraHeaders: [(String, String)] = []) -> SIPReply? {
+        respond(inbound, status: status, extraHeaders: extraHeaders).map { Self.reply($0, to: inbound) }
+    }
+
+    /// Response bytes addressed as `inbound`'s transport requires (RFC 3261 §18.2.2).
+    static func reply(_ bytes: [UInt8], to inbound: SIPInbound) -> SIPReply {
+        SIPReply(bytes: bytes, destination: udpDestination(inbound))
     }
 
     /// Where a UDP response goes (RFC 3261 §18.2.2, RFC 3581 §4): the source address, and the source port when

@@ -175,10 +175,10 @@ public struct CallSession: Sendable {
             return (session, actions)
         }
         if let trying = try? setup.invite.makeResponse(status: 100) { actions.append(.toCaller(trying)) }
-        let headers = setup.forwardedHeaders.filter { $0.kind != .contentType }
+        // The same end-to-end headers for every branch, with the offer's type when there is one.
+        var extra = setup.forwardedHeaders.filter { $0.kind != .contentType }
+        if !offer.isEmpty, let type = try? SIPHeaderField(.contentType, value: "application/sdp") { extra.append(type) }
         for target in setup.targets {
-            var extra = headers
-            if !offer.isEmpty, let type = try? SIPHeaderField(.contentType, value: "application/sdp") { extra.append(type) }
             guard let (bytes, leg, _) = try? B2BUA.invite(
                 bridging: setup.invite, target: target.contact, from: setup.presentedCaller, to: setup.callee,
                 address: target.address, headers: extra, body: offer),
