@@ -56,11 +56,13 @@ public struct DevelopmentCA: Sendable {
     /// The CA key, PEM (PKCS#8).
     public var privateKeyPEM: String { privateKey.pemRepresentation }
 
-    /// A server certificate for the given DNS names and IP addresses, valid one year.
+    /// A server certificate for the given DNS names and IP addresses, valid one year. It may authenticate the edge
+    /// as a TLS client too (both extended key usages), since a SIP server also opens connections to other servers
+    /// and to Contacts (RFC 5922 §7).
     public func issueServerCertificate(dnsNames: [String], ipAddresses: [[UInt8]], now: Date = Date()) throws -> Issued {
         let names = dnsNames.map { GeneralName.dnsName($0) }
             + ipAddresses.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) }
-        return try issue(commonName: dnsNames.first ?? "rampart", alternativeNames: names, usage: .serverAuth,
+        return try issue(commonName: dnsNames.first ?? "rampart", alternativeNames: names, usage: [.serverAuth, .clientAuth],
                          validity: 365 * 86_400, now: now)
     }
 
@@ -68,11 +70,11 @@ public struct DevelopmentCA: Sendable {
     /// (RFC 5922 §7.1 identity form), valid one year.
     public func issueClientCertificate(username: String, domain: String, now: Date = Date()) throws -> Issued {
         try issue(commonName: username, alternativeNames: [.uniformResourceIdentifier("sip:\(username)@\(domain)")],
-                  usage: .clientAuth, validity: 365 * 86_400, now: now)
+                  usage: [.clientAuth], validity: 365 * 86_400, now: now)
     }
 
     private func issue(
-        commonName: String, alternativeNames: [GeneralName], usage: ExtendedKeyUsage.Usage, validity: TimeInterval,
+        commonName: String, alternativeNames: [GeneralName], usage: [ExtendedKeyUsage.Usage], validity: TimeInterval,
         now: Date
     ) throws -> Issued {
         let key = P256.Signing.PrivateKey()
@@ -84,7 +86,7 @@ public struct DevelopmentCA: Sendable {
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([usage])
+                try ExtendedKeyUsage(usage)
                 SubjectAlternativeNames(alternativeNames)
             },
             issuerPrivateKey: .init(privateKey))

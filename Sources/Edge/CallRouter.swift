@@ -40,33 +40,66 @@ public final class CallRouter: Sendable {
     /// one layer deeper at every access (seconds of CPU per call after a few thousand calls).
     private final class Wiring: Sendable {
         let sender: Sender
+        let connector: Sender
+        let isOpen: @Sendable (SIPFlow) -> Bool
         let addresses: LocalAddresses
         let scheduler: Scheduler?
-        init(sender: @escaping Sender, addresses: @escaping LocalAddresses, scheduler: Scheduler?) {
+        init(sender: @escaping Sender, connector: @escaping Sender, isOpen: @escaping @Sendable (SIPFlow) -> Bool,
+             addresses: @escaping LocalAddresses, scheduler: Scheduler?) {
             self.sender = sender
+            self.connector = connector
+            self.isOpen = isOpen
             self.addresses = addresses
             self.scheduler = scheduler
         }
     }
 
+    /// When the edge opens a connection to a callee's Contact itself: only when the connection the binding was
+    /// registered over has closed (a phone behind NAT is reached down its own flow, RFC 5626), and only as the
+    /// policy allows.
+    public enum ContactConnections: String, Sendable, CaseIterable {
+        /// Only over TLS, to a Contact that names TLS (`transport=tls` or `sips:`), its certificate verified: SDES
+        /// keys travel in the SDP and must not cross plain TCP. The default.
+        case tls
+        /// Over TLS or TCP, as the Contact says (what Kamailio does; for closed lab networks).
+        case any
+        /// Never: a callee whose connection has closed is unreachable until it registers again.
+        case never
+    }
+
     private let wiring = Mutex<Wiring?>(nil)
     /// Most calls at once; beyond it new INVITEs get 503.
     public let maxCalls: Int
+    /// Longest an answered call may last, in seconds.
+    public let maxCallSeconds: Int
     /// The media policy of calls between accounts.
     public let mediaPolicy: MediaPolicy
     /// What each side may see of the other's headers.
     public let headerPolicy: HeaderPolicy
+    /// When the edge connects to a Contact itself.
+    public let contactConnections: ContactConnections
 
-    init(maxCalls: Int = 10_000, mediaPolicy: MediaPolicy = .srtpOnly, headerPolicy: HeaderPolicy = .minimizing) {
+    init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
+         headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls) {
+        self.contactConnections = contactConnections
         self.maxCalls = maxCalls
+        self.maxCallSeconds = maxCallSeconds
         self.mediaPolicy = mediaPolicy
         self.headerPolicy = headerPolicy
     }
 
     /// Connects the router to the transport once the listeners are bound. Until then INVITEs get 503. Without a
     /// scheduler nothing is retransmitted (enough for reliable transports and tests).
-    public func attach(sender: @escaping Sender, addresses: @escaping LocalAddresses, scheduler: Scheduler? = nil) {
-        let hooks = Wiring(sender: sender, addresses: addresses, scheduler: scheduler)
+    /// - Parameters:
+    ///   - sender: sends down a flow as it is (``SIPServer/send(_:over:)``).
+    ///   - connector: sends to a callee, opening a connection when the flow has none
+    ///     (``SIPServer/send(_:connecting:serverName:)``); by default the plain sender.
+    ///   - isOpen: whether a flow can be used as it is (``SIPServer/isOpen(_:)``); by default every flow is.
+    public func attach(sender: @escaping Sender, connector: Sender? = nil,
+                       isOpen: (@Sendable (SIPFlow) -> Bool)? = nil, addresses: @escaping LocalAddresses,
+                       scheduler: Scheduler? = nil) {
+        let hooks = Wiring(sender: sender, connector: connector ?? sender, isOpen: isOpen ?? { _ in true },
+                           addresses: addresses, scheduler: scheduler)
         wiring.withLock { $0 = hooks }
     }
 
@@ -122,9 +155,14 @@ public final class CallRouter: Sendable {
 
         let bindings = edge.location.bindings(of: "sip:\(callee)@\(domain)")
         let targets = bindings.compactMap { binding -> CallSession.Target? in
-            guard let flowText = binding.flow, let flow = SIPFlow(flowText), let address = wiring.addresses(flow.transport)
-            else { return nil }
-            return CallSession.Target(contact: binding.contact, flow: flowText, address: address)
+            guard let registered = binding.flow.flatMap(SIPFlow.init) else { return nil }
+            var flow = registered
+            if !wiring.isOpen(registered) {
+                guard let contact = Self.contactFlow(binding.contact, policy: contactConnections) else { return nil }
+                flow = contact
+            }
+            guard let address = wiring.addresses(flow.transport) else { return nil }
+            return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
         }
         guard let callerAddress = wiring.addresses(inbound.transport) else { return answer(500) }
         // What the callee may see: the caller's end-to-end headers after identity and header policy (RFC 3325:
@@ -150,7 +188,8 @@ public final class CallRouter: Sendable {
             callee: "<sip:\(callee)@\(domain)>", callerAddress: callerAddress, targets: targets, mediaPolicy: mediaPolicy,
             headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
             recordID: SIPTag.make() + SIPTag.make(), recordedCaller: "sip:\(username)@\(domain)",
-            recordedCallee: "sip:\(callee)@\(domain)", account: "\(username)@\(domain)")
+            recordedCallee: "sip:\(callee)@\(domain)", account: "\(username)@\(domain)",
+            maxDurationSeconds: maxCallSeconds)
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
         if !session.isEnded {  // a call refused at once (488, 480) leaves nothing behind
@@ -165,48 +204,49 @@ public final class CallRouter: Sendable {
 
     // MARK: Everything else of a call
 
+    /// Everything of a call after its INVITE: responses from either side, and requests in its dialogs.
     func route(_ inbound: SIPInbound, edge: EdgeService) -> SIPReply? {
         let message = inbound.message
         guard let callID = try? message.callID() else { return nil }
         let now = Self.nowMilliseconds()
         if !message.isRequest {
-            guard let (key, branch) = table.withLock({ $0.byCallee[callID] }),
-                (try? message.cseq().method) == .invite
-            else { return nil }  // answers to the edge's BYE, CANCEL and ACK need nothing more
-            return update(key, edge: edge, inbound: inbound) { $0.calleeResponded(message, branch: branch, now: now) }
+            // From a callee (its leg's Call-ID is the edge's), or from the caller answering the edge's request on the
+            // caller's dialog (its Call-ID and tag, the tag now in To).
+            if let (key, branch) = table.withLock({ $0.byCallee[callID] }) {
+                update(key, edge: edge, inbound: inbound) { $0.calleeResponded(message, branch: branch, now: now) }
+            } else if let toTag = (try? message.toTag()) ?? nil {
+                update(callID + "\u{1}" + toTag, edge: edge, inbound: inbound) { $0.callerResponded(message, now: now) }
+            }
+            return nil
         }
         let method = message.method
-        if let key = Self.callerKey(message), table.withLock({ $0.byCaller[key] != nil }) {
-            // In-dialog requests must carry the caller-side tag the edge gave (CANCEL has none: it matches the INVITE).
-            let toTag = (try? message.toTag()) ?? nil
-            if method != .cancel, !table.withLock({ $0.byCaller[key]?.session.isCallerDialog(toTag: toTag) ?? false }) {
-                return method == .ack ? nil : edge.reply(to: inbound, status: 481)
+        if let key = Self.callerKey(message) {
+            if method == .cancel {
+                // CANCEL has no To tag: it matches the INVITE, and is answered here (RFC 3261 §9.2).
+                guard update(key, edge: edge, inbound: inbound, { $0.callerCancelled(now: now) }) != nil else {
+                    return edge.reply(to: inbound, status: 481)
+                }
+                return (try? message.makeResponse(status: 200, source: inbound.sourceHostPort))
+                    .map { EdgeService.reply($0, to: inbound) }
             }
-            switch method {
-            case .ack?: return update(key, edge: edge, inbound: inbound) { $0.callerAcknowledged() }
-            case .cancel?:
-                let ok = try? message.makeResponse(status: 200, source: inbound.sourceHostPort)
-                _ = update(key, edge: edge, inbound: inbound) { $0.callerCancelled(now: now) }
-                return ok.map { EdgeService.reply($0, to: inbound) }
-            case .bye?: return update(key, edge: edge, inbound: inbound) { $0.byeReceived(message, fromCaller: true, now: now) }
-            default: break
+            if let handled = update(key, edge: edge, inbound: inbound, { $0.callerRequest(message, now: now) }) {
+                return handled
             }
-        } else if method == .bye, let (key, branch) = table.withLock({ $0.byCallee[callID] }),
-            table.withLock({ $0.byCaller[key]?.session.isCalleeDialog(branch: branch, fromTag: try? message.fromTag(),
-                                                                      toTag: try? message.toTag()) ?? false })
+        }
+        if let (key, branch) = table.withLock({ $0.byCallee[callID] }),
+            let handled = update(key, edge: edge, inbound: inbound, { $0.calleeRequest(message, branch: branch, now: now) })
         {
-            return update(key, edge: edge, inbound: inbound) { $0.byeReceived(message, fromCaller: false, now: now) }
+            return handled
         }
-        switch method {
-        case .ack?: return nil  // for a final answer the edge gave itself
-        case .invite?: return edge.reply(to: inbound, status: 501)  // re-INVITE is not relayed yet
-        default: return edge.reply(to: inbound, status: 481)  // no such call or transaction (RFC 3261 §12.2.2, §9.2)
-        }
+        // No such call or transaction (RFC 3261 §12.2.2, §9.2); an ACK is never answered.
+        return method == .ack ? nil : edge.reply(to: inbound, status: 481)
     }
 
-    /// Runs `body` on a session, performs its actions, and forgets the session once it has ended.
+    /// Runs `body` on a session, performs its actions, and forgets the session once it has ended. Nil when there is
+    /// no such session; else the session's own answer to the message, if it gave one.
+    @discardableResult
     private func update(_ key: String, edge: EdgeService, inbound: SIPInbound,
-                        _ body: (inout CallSession) -> [CallSession.Action]) -> SIPReply? {
+                        _ body: (inout CallSession) -> [CallSession.Action]) -> SIPReply?? {
         let outcome = table.withLock { table -> ([CallSession.Action], SIPFlow)? in
             guard var entry = table.byCaller[key] else { return nil }
             let actions = body(&entry.session)
@@ -219,13 +259,15 @@ public final class CallRouter: Sendable {
             return (actions, entry.callerFlow)
         }
         guard let (actions, callerFlow) = outcome else { return nil }
-        perform(actions, key: key, callerFlow: callerFlow, edge: edge, inbound: inbound)
-        return nil
+        return .some(perform(actions, key: key, callerFlow: callerFlow, edge: edge, inbound: inbound))
     }
 
+    /// Sends, schedules and stores what a session asked for; returns its answer to the message being handled.
+    @discardableResult
     private func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, edge: EdgeService,
-                         inbound: SIPInbound) {
-        guard let hooks = wiring.withLock({ $0 }) else { return }
+                         inbound: SIPInbound) -> SIPReply? {
+        guard let hooks = wiring.withLock({ $0 }) else { return nil }
+        var reply: SIPReply?
         let sender = hooks.sender
         let scheduler = hooks.scheduler
         for action in actions {
@@ -239,7 +281,9 @@ public final class CallRouter: Sendable {
             case .toCaller(let bytes):
                 _ = sender(bytes, callerFlow)
             case .toCallee(_, let bytes, let flow):
-                if let flow = SIPFlow(flow) { _ = sender(bytes, flow) }
+                if let flow = SIPFlow(flow) { _ = hooks.connector(bytes, flow) }
+            case .reply(let bytes):
+                reply = EdgeService.reply(bytes, to: inbound)
             case .securityEvent(let kind):
                 edge.report(kind, inbound, account: nil)
             case .finished(let record):
@@ -252,6 +296,28 @@ public final class CallRouter: Sendable {
                 }
             }
         }
+        return reply
+    }
+
+    /// Where to connect to reach a Contact, as the policy allows: its IP literal (the edge resolves no names for
+    /// Contacts: a registering client could otherwise point it anywhere), port (default 5060, 5061 for TLS) and
+    /// transport. Nil for UDP Contacts (reached down the registered flow) and for what the policy refuses.
+    static func contactFlow(_ contact: String, policy: ContactConnections) -> SIPFlow? {
+        guard policy != .never, let uri = try? SIPURI(contact) else { return nil }
+        let transport: SIPTransportKind
+        switch (uri.scheme == .sips, uri.transport) {
+        case (true, _), (false, "tls"): transport = .tls
+        case (false, "tcp") where policy == .any: transport = .tcp
+        default: return nil
+        }
+        let host: String
+        switch uri.host {
+        case .ipv4, .ipv6: host = uri.host.addressText
+        default: return nil
+        }
+        guard let address = try? SocketAddress(ipAddress: host, port: Int(uri.port ?? (transport == .tls ? 5061 : 5060)))
+        else { return nil }
+        return SIPFlow(transport: transport, remote: address)
     }
 
     /// A caller-side call: its Call-ID and From tag.

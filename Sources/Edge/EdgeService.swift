@@ -36,13 +36,20 @@ public final class EdgeService: SIPInboundHandler {
         public var callMediaPolicy: MediaPolicy
         /// Most calls at once.
         public var maxCalls: Int
+        /// Longest an answered call may last before the edge ends it, in seconds: a dialog whose BYE was lost
+        /// would otherwise hold its slot (and later its relay ports) forever.
+        public var maxCallSeconds: Int
+        /// When the edge opens a connection to a callee's Contact itself.
+        public var contactConnections: CallRouter.ContactConnections
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
                     digestAlgorithms: [DigestAlgorithm] = [.sha256, DigestAlgorithm.Insecure.md5],
                     registerPolicy: RegisterProcessor.Policy = .init(),
                     timers: TransactionTimers = .init(), nonceLifetime: Duration = .seconds(300),
-                    maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000) {
+                    maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000,
+                    maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls) {
+            self.contactConnections = contactConnections
             self.domain = domain.lowercased()
             self.domainAliases = Set(domainAliases.map { $0.lowercased() })
             self.digestAlgorithms = digestAlgorithms.isEmpty ? [.sha256] : digestAlgorithms
@@ -52,6 +59,7 @@ public final class EdgeService: SIPInboundHandler {
             self.maxTransactions = maxTransactions
             self.callMediaPolicy = callMediaPolicy
             self.maxCalls = maxCalls
+            self.maxCallSeconds = maxCallSeconds
         }
     }
 
@@ -89,7 +97,9 @@ public final class EdgeService: SIPInboundHandler {
         self.configuration = configuration
         self.store = store
         self.location = LocationService(store: store)
-        self.calls = CallRouter(maxCalls: configuration.maxCalls, mediaPolicy: configuration.callMediaPolicy)
+        self.calls = CallRouter(maxCalls: configuration.maxCalls, maxCallSeconds: configuration.maxCallSeconds,
+                                mediaPolicy: configuration.callMediaPolicy,
+                                contactConnections: configuration.contactConnections)
         self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger
@@ -126,9 +136,9 @@ public final class EdgeService: SIPInboundHandler {
 
     public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
         let request = inbound.message
-        // Responses belong to the calls' client transactions; ACK, CANCEL, BYE and new INVITEs to the calls too.
+        // Responses belong to the calls, and so do ACK, CANCEL, BYE and every request inside a dialog (a To tag).
         guard request.isRequest, let method = request.method else { return .reply(calls.route(inbound, edge: self)) }
-        if method == .ack || method == .cancel || method == .bye || (method == .invite && !Self.isInitial(request)) {
+        if method == .ack || method == .cancel || method == .bye || (method != .register && !Self.isInitial(request)) {
             return .reply(calls.route(inbound, edge: self))
         }
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)

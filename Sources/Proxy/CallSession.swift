@@ -7,8 +7,10 @@ import Storage
 /// One call through the edge as a back-to-back user agent, sans I/O: messages in, actions out (RFC 3261 §12-§16
 /// from the edge's two sides). The caller's INVITE, once the edge has authenticated it and found the callee's
 /// bindings, starts a session that forks to every binding, relays provisional and final answers, cancels the
-/// branches that lose, forwards ACK and BYE between the legs, and writes the CDR when it ends. Transactions
-/// (retransmissions, timers) are the transport's; the session sees each message once.
+/// branches that lose, relays every in-dialog request (re-INVITE, UPDATE, PRACK, INFO, MESSAGE, NOTIFY, SUBSCRIBE,
+/// REFER, OPTIONS) and its answers between the legs with the media policy applied to each offer and answer, ends
+/// calls that outlive their session timer (RFC 4028) or the maximum duration, and writes the CDR when it ends.
+/// Retransmissions over UDP are its own (timers as actions); retransmitted requests get the answer again.
 public struct CallSession: Sendable {
     /// What the edge must do.
     public enum Action: Equatable, Sendable {
@@ -16,6 +18,8 @@ public struct CallSession: Sendable {
         case toCaller([UInt8])
         /// Send these bytes to a callee branch, down its flow.
         case toCallee(branch: Int, bytes: [UInt8], flow: String)
+        /// The edge's own answer to the request being handled: send it back where that request came from.
+        case reply([UInt8])
         /// Record a security event concerning this call.
         case securityEvent(String)
         /// Call ``CallSession/timerFired(_:now:)`` with this timer after this many milliseconds.
@@ -29,6 +33,12 @@ public struct CallSession: Sendable {
     public enum Timer: Hashable, Sendable {
         case inviteRetransmission(branch: Int)
         case answerRetransmission
+        /// A request relayed to the other leg over UDP (RFC 3261 Timers A and E).
+        case relayRetransmission(id: Int)
+        /// The negotiated session interval passed without a refresh (RFC 4028 §10).
+        case sessionExpiry(generation: Int)
+        /// The call reached the maximum duration.
+        case maxDuration
     }
 
     /// T1 (RFC 3261 §17.1.1.1), in milliseconds.
@@ -77,12 +87,15 @@ public struct CallSession: Sendable {
         public var recordedCaller: String
         public var recordedCallee: String
         public var account: String?
+        /// Longest a call may last once answered; the edge then ends it (nil: no limit).
+        public var maxDurationSeconds: Int?
 
         public init(invite: SIPMessage, forwardedHeaders: [SIPHeaderField]? = nil, presentedCaller: String,
                     callee: String, callerAddress: SIPLocalAddress, targets: [Target], mediaPolicy: MediaPolicy,
                     headerPolicy: HeaderPolicy = .minimizing, callerUsesUDP: Bool = false, recordID: String,
-                    recordedCaller: String, recordedCallee: String, account: String?) {
+                    recordedCaller: String, recordedCallee: String, account: String?, maxDurationSeconds: Int? = nil) {
             self.invite = invite
+            self.maxDurationSeconds = maxDurationSeconds
             self.callerUsesUDP = callerUsesUDP
             self.forwardedHeaders = forwardedHeaders ?? B2BUA.endToEndHeaders(of: invite)
             self.headerPolicy = headerPolicy
@@ -104,6 +117,10 @@ public struct CallSession: Sendable {
         var invite: SIPMessage
         /// The edge's To tag towards the caller for this branch's dialog.
         let callerTag: String
+        /// The caller-side dialog of this branch, once the callee's answer created it (early or confirmed).
+        var callerLeg: CallLeg?
+        /// The CSeq of the edge's INVITE on this leg (later INVITEs on it are re-INVITEs).
+        var inviteCSeq: UInt32
         var final: Int?
         /// Whether the callee answered anything (which stops Timer A).
         var responded = false
@@ -122,11 +139,40 @@ public struct CallSession: Sendable {
         case ended
     }
 
+    /// A request relayed from one leg to the other, kept until its final answer is relayed back (and for a
+    /// while after, so that a retransmission gets that answer again).
+    struct RelayedRequest: Sendable {
+        let id: Int
+        /// Whether the caller sent it (else the branch's callee).
+        let fromCaller: Bool
+        let branch: Int
+        let method: SIPMethod
+        /// As received: the answer to its sender is built from it.
+        let request: SIPMessage
+        let receivedCSeq: UInt32
+        /// The edge's request on the other leg, and its CSeq there.
+        let sent: [UInt8]
+        let sentCSeq: UInt32
+        /// Whether it went over UDP (retransmitted), or over a connection (Timer B or F only).
+        let overUDP: Bool
+        var responded = false
+        var finalStatus: Int?
+        /// The final answer relayed back.
+        var answer: [UInt8]?
+        var retransmission = Retransmission()
+    }
+
+    /// Most relayed requests remembered per call; the oldest answered ones are forgotten first.
+    static let maxRelayed = 32
+
     let setup: Setup
     var branches: [Branch] = []
     var phase: Phase = .proceeding
-    var callerLeg: CallLeg?
     var record: CallDetailRecord
+    var relayed: [RelayedRequest] = []
+    var nextRelayID = 0
+    /// Bumped at every session refresh, so that only the latest expiry timer counts.
+    var sessionGeneration = 0
     var posture: MediaPolicy.Posture = .none
     /// The 2xx relayed to the caller, until its ACK arrives.
     var unacknowledgedAnswer: [UInt8]?
@@ -184,24 +230,31 @@ public struct CallSession: Sendable {
                 address: target.address, headers: extra, body: offer),
                 let invite = try? SIPMessage.parse(bytes)
             else { continue }
-            session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make()))
+            session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make(),
+                                           inviteCSeq: leg.localCSeq))
             actions.append(.toCallee(branch: session.branches.count - 1, bytes: bytes, flow: target.flow))
-            if target.flow.hasPrefix("udp:") {
-                actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1),
-                                           afterMilliseconds: t1))
-            }
+            // Over UDP Timer A retransmits; over TCP and TLS only Timer B runs (RFC 3261 §17.1.1.2).
+            actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1),
+                                       afterMilliseconds: target.flow.hasPrefix("udp:") ? t1 : 64 * t1))
         }
         if session.branches.isEmpty { actions += session.refuse(480, disposition: .failed, now: now) }
         return (session, actions)
     }
 
-    /// A response from a callee branch to the edge's INVITE.
+    /// A response from a callee branch: to the edge's INVITE, or to a request the edge relayed in the dialog.
     public mutating func calleeResponded(_ response: SIPMessage, branch index: Int, now: Int64) -> [Action] {
-        guard branches.indices.contains(index), let status = response.statusCode else { return [] }
+        guard branches.indices.contains(index), let status = response.statusCode, let cseq = try? response.cseq()
+        else { return [] }
+        guard cseq.method == .invite, cseq.sequenceNumber == branches[index].inviteCSeq else {
+            return relayedResponse(response, responderIsCaller: false, branch: index, now: now)
+        }
         branches[index].responded = true
         guard status > 100 else { return [] }
         guard branches[index].final == nil else { return [] }  // a retransmitted final is the transaction's
         try? branches[index].leg.learn(from: response)
+        if branches[index].callerLeg == nil, branches[index].leg.remoteTag != nil, status < 300 {
+            branches[index].callerLeg = try? CallLeg.answering(setup.invite, localTag: branches[index].callerTag)
+        }
         switch status {
         case 101..<200:
             guard phase == .proceeding else { return [] }
@@ -236,15 +289,17 @@ public struct CallSession: Sendable {
             record.answeredAtMilliseconds = now
             record.finalStatus = status
             record.disposition = .answered
-            callerLeg = try? CallLeg.answering(setup.invite, localTag: branches[index].callerTag)
-            let relayed = relay(response, from: index, body: body)
-            actions += relayed
-            if setup.callerUsesUDP, case .toCaller(let bytes)? = relayed.first {
+            let answer = relay(response, from: index, body: body)
+            actions += answer
+            if setup.callerUsesUDP, case .toCaller(let bytes)? = answer.first {
                 unacknowledgedAnswer = bytes
                 actions.append(.startTimer(.answerRetransmission, afterMilliseconds: Self.t1))
             }
             actions += cancelOthers(than: index)
-            return actions
+            if let seconds = setup.maxDurationSeconds {
+                actions.append(.startTimer(.maxDuration, afterMilliseconds: seconds * 1000))
+            }
+            return actions + armSessionTimer(response)
         default:
             branches[index].final = status
             var actions = [Action]()
@@ -261,7 +316,7 @@ public struct CallSession: Sendable {
     public mutating func callerAcknowledged() -> [Action] {
         guard case .answered(let index) = phase, unacknowledgedAnswer != nil || !setup.callerUsesUDP else { return [] }
         unacknowledgedAnswer = nil
-        guard let ack = try? branches[index].leg.request(.ack, via: branches[index].target.address, cseq: 1) else {
+        guard let ack = try? branches[index].leg.request(.ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq) else {
             return []
         }
         return [.toCallee(branch: index, bytes: ack.bytes, flow: branches[index].target.flow)]
@@ -287,9 +342,8 @@ public struct CallSession: Sendable {
             if let request = try? branches[index].leg.request(.bye, via: branches[index].target.address) {
                 actions.append(.toCallee(branch: index, bytes: request.bytes, flow: branches[index].target.flow))
             }
-        } else if var leg = callerLeg, let request = try? leg.request(.bye, via: setup.callerAddress) {
-            callerLeg = leg
-            actions.append(.toCaller(request.bytes))
+        } else if let request = requestToCaller(.bye, branch: index) {
+            actions.append(.toCaller(request))
         }
         record.hangupSide = fromCaller ? .caller : .callee
         record.hangupReason = "bye"
@@ -304,7 +358,8 @@ public struct CallSession: Sendable {
             guard phase == .proceeding, branches.indices.contains(index), !branches[index].responded,
                 branches[index].final == nil
             else { return [] }
-            branches[index].retransmission.elapsed += branches[index].retransmission.interval
+            let reliable = !branches[index].target.flow.hasPrefix("udp:")
+            branches[index].retransmission.elapsed += reliable ? 64 * Self.t1 : branches[index].retransmission.interval
             guard branches[index].retransmission.elapsed < 64 * Self.t1 else {
                 branches[index].final = 408
                 guard branches.allSatisfy({ $0.final != nil }) else { return [] }
@@ -319,18 +374,372 @@ public struct CallSession: Sendable {
             answerRetransmission.elapsed += answerRetransmission.interval
             guard answerRetransmission.elapsed < 64 * Self.t1 else {
                 unacknowledgedAnswer = nil
-                var actions = ackAndBye(index)
-                if var leg = callerLeg, let bye = try? leg.request(.bye, via: setup.callerAddress) {
-                    callerLeg = leg
-                    actions.append(.toCaller(bye.bytes))
+                // The callee's 2xx still wants its ACK before the BYE.
+                var actions = [Action]()
+                if let ack = try? branches[index].leg.request(
+                    .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq)
+                {
+                    actions.append(.toCallee(branch: index, bytes: ack.bytes, flow: branches[index].target.flow))
                 }
-                record.hangupSide = .edge
-                record.hangupReason = "no-ack"
-                return actions + finish(now: now)
+                return actions + hangUp(reason: "no-ack", now: now)
             }
             answerRetransmission.interval = min(answerRetransmission.interval * 2, Self.t2)
             return [.toCaller(answer), .startTimer(timer, afterMilliseconds: answerRetransmission.interval)]
+        case .relayRetransmission(let id):
+            return relayTimerFired(id)
+        case .sessionExpiry(let generation):
+            guard case .answered = phase, generation == sessionGeneration else { return [] }
+            return hangUp(reason: "session-expired", now: now)
+        case .maxDuration:
+            guard case .answered = phase else { return [] }
+            return hangUp(reason: "max-duration", now: now)
         }
+    }
+
+    // MARK: In-dialog requests
+
+    /// A request from the caller on its side of the call (everything but CANCEL): ACK and BYE end their part of
+    /// the call; anything else is relayed to the branch whose dialog it names (the answered one, or an early dialog
+    /// for PRACK and UPDATE). A request naming no dialog of this call gets 481.
+    public mutating func callerRequest(_ request: SIPMessage, now: Int64) -> [Action] {
+        guard let method = request.method else { return [] }
+        let toTag = (try? request.toTag()) ?? nil
+        let index: Int?
+        switch phase {
+        case .answered(let answered): index = branches[answered].callerTag == toTag ? answered : nil
+        case .proceeding:
+            index = branches.firstIndex { $0.callerTag == toTag && $0.callerLeg != nil && $0.final == nil }
+        case .ended: index = nil
+        }
+        guard let index else { return method == .ack ? [] : respond(request, 481) }
+        switch method {
+        case .ack:
+            guard let cseq = try? request.cseq() else { return [] }
+            if cseq.sequenceNumber == (try? setup.invite.cseq().sequenceNumber) { return callerAcknowledged() }
+            return acknowledged(request, fromCaller: true, branch: index, now: now)
+        case .bye:
+            guard phase == .proceeding else { return byeReceived(request, fromCaller: true, now: now) }
+            // A BYE in an early dialog gives up the whole attempt, like CANCEL (RFC 3261 §15).
+            return respond(request, 200) + callerCancelled(now: now)
+        default:
+            return relayRequest(request, fromCaller: true, branch: index, now: now)
+        }
+    }
+
+    /// A request from a callee in its branch's dialog (its From tag the callee's, its To tag the edge's): BYE ends
+    /// the call, ACK completes a re-INVITE, anything else is relayed to the caller. A branch that lost or failed
+    /// has no dialog left (481).
+    public mutating func calleeRequest(_ request: SIPMessage, branch index: Int, now: Int64) -> [Action] {
+        guard let method = request.method, branches.indices.contains(index) else { return [] }
+        let live: Bool
+        switch phase {
+        case .answered(let answered): live = answered == index
+        case .proceeding: live = branches[index].final == nil
+        case .ended: live = false
+        }
+        guard live, isCalleeDialog(branch: index, fromTag: try? request.fromTag(), toTag: try? request.toTag()) else {
+            return method == .ack ? [] : respond(request, 481)
+        }
+        switch method {
+        case .ack: return acknowledged(request, fromCaller: false, branch: index, now: now)
+        case .bye:
+            guard phase == .proceeding else { return byeReceived(request, fromCaller: false, now: now) }
+            return respond(request, 481)  // a callee gives up with a final answer
+        default: return relayRequest(request, fromCaller: false, branch: index, now: now)
+        }
+    }
+
+    /// A response from the caller to a request the edge relayed to it (its From tag names the branch).
+    public mutating func callerResponded(_ response: SIPMessage, now: Int64) -> [Action] {
+        guard let fromTag = (try? response.fromTag()) ?? nil,
+            let index = branches.firstIndex(where: { $0.callerTag == fromTag })
+        else { return [] }
+        return relayedResponse(response, responderIsCaller: true, branch: index, now: now)
+    }
+
+    private mutating func relayRequest(_ request: SIPMessage, fromCaller: Bool, branch index: Int, now: Int64)
+        -> [Action]
+    {
+        guard let method = request.method, let cseq = try? request.cseq() else { return [] }
+        // A retransmission gets the answer again, or nothing while the other side has not answered.
+        if let earlier = relayed.first(where: {
+            $0.fromCaller == fromCaller && $0.branch == index && $0.receivedCSeq == cseq.sequenceNumber
+                && $0.method == method
+        }) {
+            return earlier.answer.map { [.reply($0)] } ?? []
+        }
+        let inOrder = fromCaller
+            ? branches[index].callerLeg?.accept(remoteCSeq: cseq.sequenceNumber) ?? false
+            : branches[index].leg.accept(remoteCSeq: cseq.sequenceNumber)
+        guard inOrder else { return respond(request, 500) }
+        let offers = method == .invite || method == .update
+        // One offer at a time (RFC 3261 §14.1, RFC 3311 §5.2).
+        if offers, relayed.contains(where: {
+            $0.branch == index && $0.finalStatus == nil && ($0.method == .invite || $0.method == .update)
+        }) {
+            return respond(request, 491)
+        }
+        forgetAnsweredRelays()
+        guard relayed.count < Self.maxRelayed else {
+            return respond(request, 503, headers: [("Retry-After", "1")])
+        }
+        var body = Array(request.body)
+        if offers, !body.isEmpty {
+            // A re-INVITE or UPDATE may not take encryption away mid-call.
+            switch setup.mediaPolicy.checkOffer(body: request.body, current: posture) {
+            case .failure(let violation):
+                record.securityEvents.append(violation.securityEvent)
+                return [.securityEvent(violation.securityEvent)]
+                    + respond(request, violation.sipStatus)
+            case .success(let filtered):
+                body = (try? filtered.serializedBytes()) ?? body
+            }
+        }
+        if Self.refreshesTarget(method) {
+            if fromCaller { branches[index].callerLeg?.refreshTarget(from: request) } else {
+                branches[index].leg.refreshTarget(from: request)
+            }
+        }
+        var headers = forwardable(request, bodyKept: !body.isEmpty)
+        if method == .prack, let position = headers.firstIndex(where: { $0.0.lowercased() == "rack" }) {
+            // RAck names the INVITE of the leg it travels on (RFC 3262 §7.2): the edge's, not the caller's.
+            let parts = headers[position].1.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 3 else { return respond(request, 400) }
+            headers[position].1 = "\(parts[0]) \(branches[index].inviteCSeq) \(parts[2])"
+        }
+        let sent: [UInt8]
+        let sentCSeq: UInt32
+        let overUDP: Bool
+        if fromCaller {
+            guard let request = try? branches[index].leg.request(
+                method, via: branches[index].target.address, headers: headers, body: body)
+            else { return respond(request, 500) }
+            (sent, sentCSeq) = (request.bytes, branches[index].leg.localCSeq)
+            overUDP = branches[index].target.flow.hasPrefix("udp:")
+        } else {
+            guard var leg = branches[index].callerLeg,
+                let request = try? leg.request(method, via: setup.callerAddress, headers: headers, body: body)
+            else { return respond(request, 500) }
+            branches[index].callerLeg = leg
+            (sent, sentCSeq) = (request.bytes, leg.localCSeq)
+            overUDP = setup.callerUsesUDP
+        }
+        nextRelayID += 1
+        relayed.append(RelayedRequest(
+            id: nextRelayID, fromCaller: fromCaller, branch: index, method: method, request: request,
+            receivedCSeq: cseq.sequenceNumber, sent: sent, sentCSeq: sentCSeq, overUDP: overUDP))
+        var actions = [Action]()
+        if method == .invite { actions += respond(request, 100) }
+        actions.append(send(sent, toCaller: !fromCaller, branch: index))
+        actions.append(.startTimer(.relayRetransmission(id: nextRelayID),
+                                   afterMilliseconds: overUDP ? Self.t1 : 64 * Self.t1))
+        return actions
+    }
+
+    /// A response to a relayed request, from the side it was relayed to: relayed back to its sender, with the media
+    /// policy applied to an answer. An answer that takes encryption away ends the call.
+    private mutating func relayedResponse(_ response: SIPMessage, responderIsCaller: Bool, branch index: Int,
+                                          now: Int64) -> [Action] {
+        guard let status = response.statusCode, let cseq = try? response.cseq(),
+            let position = relayed.firstIndex(where: {
+                $0.fromCaller != responderIsCaller && $0.branch == index && $0.sentCSeq == cseq.sequenceNumber
+                    && $0.method == cseq.method
+            })
+        else { return [] }
+        relayed[position].responded = true
+        let entry = relayed[position]
+        let toCaller = entry.fromCaller
+        guard status > 100 else { return [] }
+        if let final = entry.finalStatus {
+            // The answering side retransmits a 2xx to a re-INVITE until the ACK: so does the edge.
+            guard entry.method == .invite, (200..<300).contains(final), (200..<300).contains(status),
+                let answer = entry.answer
+            else { return [] }
+            return [send(answer, toCaller: toCaller, branch: index)]
+        }
+        var body = Array(response.body)
+        var actions = [Action]()
+        if entry.method == .invite || entry.method == .update, !body.isEmpty {
+            if case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: response.body, current: posture) {
+                record.securityEvents.append(violation.securityEvent)
+                actions.append(.securityEvent(violation.securityEvent))
+                guard status >= 200 else {
+                    body = []  // early media the policy refuses is relayed without its SDP
+                    return actions + relayBack(response, of: position, body: body)
+                }
+                // The other side now sends what the policy refuses: the call ends.
+                relayed[position].finalStatus = violation.sipStatus
+                if entry.method == .invite, let ack = ackRelayed(entry, body: []) { actions.append(ack) }
+                if let refusal = try? entry.request.makeResponse(status: violation.sipStatus) {
+                    actions.append(send(refusal, toCaller: toCaller, branch: index))
+                }
+                return actions + hangUp(reason: "media-downgrade", now: now)
+            } else if case .success(let answered) = setup.mediaPolicy.checkAnswer(body: response.body, current: posture),
+                status >= 200
+            {
+                posture = answered
+            }
+        }
+        actions += relayBack(response, of: position, body: body)
+        if status >= 300, entry.method == .invite, let sent = try? SIPMessage.parse(entry.sent),
+            let ack = try? B2BUA.ack(for: sent, failure: response)
+        {
+            actions.append(send(ack, toCaller: !toCaller, branch: index))
+        }
+        if (200..<300).contains(status), entry.method == .invite || entry.method == .update {
+            actions += armSessionTimer(response)
+        }
+        return actions
+    }
+
+    /// Relays a response back to the sender of a relayed request, remembering a final one.
+    private mutating func relayBack(_ response: SIPMessage, of position: Int, body: [UInt8]) -> [Action] {
+        let entry = relayed[position]
+        guard let status = response.statusCode else { return [] }
+        var headers = forwardable(response, bodyKept: !body.isEmpty)
+        if status < 300, Self.refreshesTarget(entry.method) {
+            let address = entry.fromCaller ? setup.callerAddress : branches[entry.branch].target.address
+            headers.insert(("Contact", address.contact), at: 0)
+            // The responder's Contact is its new target too (RFC 3261 §12.2.1.2).
+            if entry.fromCaller { branches[entry.branch].leg.refreshTarget(from: response) } else {
+                branches[entry.branch].callerLeg?.refreshTarget(from: response)
+            }
+        }
+        guard let bytes = try? entry.request.makeResponse(
+            status: status, reason: response.statusLine?.reasonPhrase, extraHeaders: headers, body: body)
+        else { return [] }
+        if status >= 200 {
+            relayed[position].finalStatus = status
+            relayed[position].answer = bytes
+        }
+        return [send(bytes, toCaller: entry.fromCaller, branch: entry.branch)]
+    }
+
+    /// The ACK for a 2xx to a relayed re-INVITE: sent on the other leg with that leg's CSeq (RFC 3261 §13.2.2.4).
+    /// The ACK of a failure stays with the edge, which acknowledged it itself.
+    private mutating func acknowledged(_ ack: SIPMessage, fromCaller: Bool, branch index: Int, now: Int64)
+        -> [Action]
+    {
+        guard let cseq = try? ack.cseq(), let position = relayed.firstIndex(where: {
+            $0.fromCaller == fromCaller && $0.branch == index && $0.method == .invite
+                && $0.receivedCSeq == cseq.sequenceNumber
+        }), let final = relayed[position].finalStatus, (200..<300).contains(final)
+        else { return [] }
+        let entry = relayed.remove(at: position)
+        var actions = [Action]()
+        if !ack.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: ack.body, current: posture) {
+            // A late offer's answer in the ACK that the policy refuses.
+            record.securityEvents.append(violation.securityEvent)
+            actions.append(.securityEvent(violation.securityEvent))
+            if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
+            return actions + hangUp(reason: "media-downgrade", now: now)
+        }
+        if let relayedAck = ackRelayed(entry, body: Array(ack.body), type: ack.firstField(.contentType)) {
+            actions.append(relayedAck)
+        }
+        return actions
+    }
+
+    /// The edge's ACK on the other leg for a relayed re-INVITE.
+    private mutating func ackRelayed(_ entry: RelayedRequest, body: [UInt8], type: SIPHeaderField? = nil) -> Action? {
+        let headers = body.isEmpty ? [] : type.map { [($0.name, $0.value)] } ?? []
+        if entry.fromCaller {
+            guard let ack = try? branches[entry.branch].leg.request(
+                .ack, via: branches[entry.branch].target.address, cseq: entry.sentCSeq, headers: headers, body: body)
+            else { return nil }
+            return send(ack.bytes, toCaller: false, branch: entry.branch)
+        }
+        guard var leg = branches[entry.branch].callerLeg, let ack = try? leg.request(
+            .ack, via: setup.callerAddress, cseq: entry.sentCSeq, headers: headers, body: body)
+        else { return nil }
+        branches[entry.branch].callerLeg = leg
+        return send(ack.bytes, toCaller: true, branch: entry.branch)
+    }
+
+    private mutating func relayTimerFired(_ id: Int) -> [Action] {
+        guard let position = relayed.firstIndex(where: { $0.id == id }), !relayed[position].responded,
+            relayed[position].finalStatus == nil
+        else { return [] }
+        let entry = relayed[position]
+        relayed[position].retransmission.elapsed += entry.overUDP ? entry.retransmission.interval : 64 * Self.t1
+        guard relayed[position].retransmission.elapsed < 64 * Self.t1 else {
+            // Timer B or F: the other side never answered (RFC 3261 §16.7 for a proxy: 408 to the sender).
+            guard let timeout = try? entry.request.makeResponse(status: 408) else { return [] }
+            relayed[position].finalStatus = 408
+            relayed[position].answer = timeout
+            return [send(timeout, toCaller: entry.fromCaller, branch: entry.branch)]
+        }
+        let doubled = entry.retransmission.interval * 2
+        relayed[position].retransmission.interval = entry.method == .invite ? doubled : min(doubled, Self.t2)
+        return [send(entry.sent, toCaller: !entry.fromCaller, branch: entry.branch),
+                .startTimer(.relayRetransmission(id: id), afterMilliseconds: relayed[position].retransmission.interval)]
+    }
+
+    /// Forgets answered relays beyond the newest few (an unacknowledged 2xx to a re-INVITE is kept).
+    private mutating func forgetAnsweredRelays() {
+        while relayed.count >= Self.maxRelayed / 2, let oldest = relayed.firstIndex(where: {
+            $0.finalStatus != nil && !($0.method == .invite && (200..<300).contains($0.finalStatus ?? 0))
+        }) {
+            relayed.remove(at: oldest)
+        }
+    }
+
+    /// Starts (or restarts, at a refresh) the session timer a 2xx negotiated (RFC 4028 §4: Session-Expires,
+    /// in seconds, at least 90; capped at a day).
+    private mutating func armSessionTimer(_ response: SIPMessage) -> [Action] {
+        guard let value = response.firstField(.sessionExpires)?.value,
+            let seconds = Int(value.prefix { $0 >= "0" && $0 <= "9" }), seconds > 0
+        else { return [] }
+        sessionGeneration += 1
+        return [.startTimer(.sessionExpiry(generation: sessionGeneration),
+                            afterMilliseconds: min(max(seconds, 90), 86_400) * 1000)]
+    }
+
+    /// The edge ends an answered call itself: BYE on both legs, and the CDR.
+    private mutating func hangUp(reason: String, now: Int64) -> [Action] {
+        guard case .answered(let index) = phase else { return [] }
+        var actions = [Action]()
+        if let bye = try? branches[index].leg.request(.bye, via: branches[index].target.address) {
+            actions.append(.toCallee(branch: index, bytes: bye.bytes, flow: branches[index].target.flow))
+        }
+        if let bye = requestToCaller(.bye, branch: index) { actions.append(.toCaller(bye)) }
+        record.hangupSide = .edge
+        record.hangupReason = reason
+        return actions + finish(now: now)
+    }
+
+    /// A request the edge itself sends to the caller on a branch's caller-side dialog.
+    private mutating func requestToCaller(_ method: SIPMethod, branch index: Int) -> [UInt8]? {
+        guard var leg = branches[index].callerLeg, let request = try? leg.request(method, via: setup.callerAddress)
+        else { return nil }
+        branches[index].callerLeg = leg
+        return request.bytes
+    }
+
+    /// The end-to-end headers of a message that may cross to the other leg: the header policy's, without identity
+    /// assertions (neither side is trusted to make them) and with Content-Type only when a body goes along.
+    private func forwardable(_ message: SIPMessage, bodyKept: Bool) -> [(String, String)] {
+        var headers = B2BUA.endToEndHeaders(of: message).filter {
+            $0.kind != .contentType && $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity
+                && setup.headerPolicy.passes($0)
+        }.map { ($0.name, $0.value) }
+        if bodyKept, let type = message.firstField(.contentType) { headers.append((type.name, type.value)) }
+        return headers
+    }
+
+    /// An answer the edge gives itself to the request being handled.
+    private func respond(_ request: SIPMessage, _ status: Int, headers: [(String, String)] = []) -> [Action] {
+        guard let bytes = try? request.makeResponse(status: status, extraHeaders: headers) else { return [] }
+        return [.reply(bytes)]
+    }
+
+    private func send(_ bytes: [UInt8], toCaller: Bool, branch: Int) -> Action {
+        toCaller ? .toCaller(bytes) : .toCallee(branch: branch, bytes: bytes, flow: branches[branch].target.flow)
+    }
+
+    /// Methods whose Contact replaces the dialog's remote target (RFC 3261 §12.2, RFC 3311, RFC 6665, RFC 3515).
+    static func refreshesTarget(_ method: SIPMethod) -> Bool {
+        method == .invite || method == .update || method == .subscribe || method == .notify || method == .refer
     }
 
     // MARK: Helpers
@@ -353,7 +762,7 @@ public struct CallSession: Sendable {
         var actions = [Action]()
         let address = branches[index].target.address
         let flow = branches[index].target.flow
-        if let ack = try? branches[index].leg.request(.ack, via: address, cseq: 1) {
+        if let ack = try? branches[index].leg.request(.ack, via: address, cseq: branches[index].inviteCSeq) {
             actions.append(.toCallee(branch: index, bytes: ack.bytes, flow: flow))
         }
         if let bye = try? branches[index].leg.request(.bye, via: address) {

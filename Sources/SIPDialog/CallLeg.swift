@@ -86,6 +86,13 @@ public struct CallLeg: Hashable, Sendable {
         routeSet = try response.recordRoutes().reversed().map(\.description)
     }
 
+    /// Takes the Contact of a target-refresh request or its 2xx as the new remote target (RFC 3261 §12.2).
+    public mutating func refreshTarget(from message: SIPMessage) {
+        if case .contacts(let contacts)? = try? message.contacts(), let target = contacts.first?.address {
+            remoteTarget = target.uri.description
+        }
+    }
+
     /// Records an in-dialog request from the peer; false if its CSeq is lower than one seen (RFC 3261 §12.2.2:
     /// answer 500).
     public mutating func accept(remoteCSeq cseq: UInt32) -> Bool {

@@ -111,6 +111,9 @@ public enum SIPTransportEvent: Sendable, Equatable {
     case overloadDropped
     /// A TLS handshake failed (a security event: scans, wrong CA, old protocol versions).
     case tlsHandshakeFailed(reason: String)
+    /// A connection the edge opened (to a Contact or a trunk) could not be established; what waited for it was
+    /// dropped (the calls' own timers answer for it).
+    case outboundConnectFailed(reason: String)
 }
 
 /// Receives transport events with the peer they concern.

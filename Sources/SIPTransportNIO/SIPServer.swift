@@ -23,13 +23,17 @@ public final class SIPServer: Sendable {
         /// Parse and handle each UDP socket's datagrams on all the group's loops in turn (the socket's own loop
         /// only receives and sends), so one busy peer can use every core.
         public var spreadUDPWork: Bool
+        /// The client side of TLS connections the edge opens itself; nil: the edge opens no TLS connections.
+        public var outboundTLS: TLSConfiguration?
 
         /// Creates a configuration.
         public init(listeners: [SIPListenAddress], tls: ReloadableTLSContext? = nil,
                     parseLimits: SIPParseLimits = .default,
                     streamLimits: SIPStreamHandler.StreamLimits = .init(),
                     connectionLimiter: ConnectionLimiter = ConnectionLimiter(),
-                    udpReceiveBufferBytes: Int = 4 << 20, spreadUDPWork: Bool = true) {
+                    udpReceiveBufferBytes: Int = 4 << 20, spreadUDPWork: Bool = true,
+                    outboundTLS: TLSConfiguration? = nil) {
+            self.outboundTLS = outboundTLS
             self.listeners = listeners
             self.tls = tls
             self.parseLimits = parseLimits
@@ -61,10 +65,18 @@ public final class SIPServer: Sendable {
     /// The open TCP and TLS connections, for requests the edge sends (``send(_:over:)``).
     public let connections = SIPConnectionTable()
     private let udpChannels = Mutex<[any Channel]>([])
+    /// Messages waiting for a connection the edge is opening, by flow.
+    private let dialing = Mutex<[SIPFlow: [[UInt8]]]>([:])
+    private let outboundTLSContext: NIOSSLContext?
+    /// Most connections being opened at once, and most messages waiting for one.
+    static let maxDialing = 1_024
+    static let maxQueuedPerDial = 64
 
     /// Creates a server; nothing is bound until ``start()``.
+    /// - Throws: an NIOSSL error if ``Configuration/outboundTLS`` cannot make a context (unreadable trust roots).
     public init(configuration: Configuration, handler: any SIPInboundHandler, group: any EventLoopGroup,
-                onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
+                onEvent: @escaping SIPTransportEventSink = { _, _ in }) throws {
+        self.outboundTLSContext = try configuration.outboundTLS.map { try NIOSSLContext(configuration: $0) }
         self.configuration = configuration
         self.handler = handler
         self.group = group
@@ -91,8 +103,8 @@ public final class SIPServer: Sendable {
 
     /// Sends a message (a request the edge originates, or a response on a flow) down a flow: over TCP or TLS on the
     /// flow's open connection, over UDP from a UDP listener of the same address family. Returns false when there
-    /// is no way (the connection has closed, or no UDP listener fits): the peer is unreachable until it registers
-    /// again (RFC 5626 §4.4: the edge does not open connections towards clients).
+    /// is no way (the connection has closed, or no UDP listener fits). This never opens a connection: see
+    /// ``send(_:connecting:serverName:)``.
     @discardableResult
     public func send(_ bytes: [UInt8], over flow: SIPFlow) -> Bool {
         switch flow.transport {
@@ -111,6 +123,76 @@ public final class SIPServer: Sendable {
             channel.writeAndFlush(buffer, promise: nil)
             return true
         }
+    }
+
+    /// Whether a flow can be used as it is: a UDP flow, or a connection that is open.
+    public func isOpen(_ flow: SIPFlow) -> Bool {
+        flow.transport == .udp || connections.channel(for: flow)?.isActive == true
+    }
+
+    /// Sends down a flow like ``send(_:over:)``, and over TCP or TLS opens a connection to the flow's address when
+    /// none is open (requests to a Contact whose registration connection has gone, or to a trunk). Messages wait in
+    /// order until the connection is up, at most ``maxQueuedPerDial`` of them; false when they cannot wait (too
+    /// many connections being opened, or TLS with no client configuration).
+    /// - Parameter serverName: the name the TLS peer's certificate must carry (SNI and verification); nil checks
+    ///   the certificate against the peer's IP address.
+    @discardableResult
+    public func send(_ bytes: [UInt8], connecting flow: SIPFlow, serverName: String? = nil) -> Bool {
+        if send(bytes, over: flow) { return true }
+        guard flow.transport != .udp, flow.transport == .tcp || outboundTLSContext != nil else { return false }
+        let isFirst: Bool? = dialing.withLock { waiting in
+            if var queue = waiting[flow] {
+                guard queue.count < Self.maxQueuedPerDial else { return nil }
+                queue.append(bytes)
+                waiting[flow] = queue
+                return false
+            }
+            guard waiting.count < Self.maxDialing else { return nil }
+            waiting[flow] = [bytes]
+            return true
+        }
+        guard let isFirst else { return false }
+        if isFirst { dial(flow, serverName: serverName) }
+        return true
+    }
+
+    private func dial(_ flow: SIPFlow, serverName: String?) {
+        let limits = configuration.parseLimits
+        let streamLimits = configuration.streamLimits
+        let handler = self.handler
+        let onEvent = self.onEvent
+        let connections = self.connections
+        let tlsContext = flow.transport == .tls ? outboundTLSContext : nil
+        ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: streamLimits.idleTimeout))
+                    if let tlsContext {
+                        try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                    }
+                    try sync.addHandler(SIPStreamHandler(
+                        transport: flow.transport, limits: limits, streamLimits: streamLimits, handler: handler,
+                        connections: connections, onEvent: onEvent))
+                }
+            }
+            .connect(to: flow.remote)
+            .whenComplete { [self] result in
+                let queued = self.dialing.withLock { $0.removeValue(forKey: flow) } ?? []
+                switch result {
+                case .success(let channel):
+                    for bytes in queued {
+                        var buffer = channel.allocator.buffer(capacity: bytes.count)
+                        buffer.writeBytes(bytes)
+                        channel.write(buffer, promise: nil)
+                    }
+                    channel.flush()
+                case .failure(let error):
+                    onEvent(.outboundConnectFailed(reason: "\(error)"), flow.remote)
+                }
+            }
     }
 
     /// Closes the listeners (open connections end with their peers or their idle timeout).

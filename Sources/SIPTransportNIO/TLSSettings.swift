@@ -52,6 +52,25 @@ public struct TLSSettings: Sendable, Hashable {
         return configuration
     }
 
+    /// The client side for connections the edge opens (to Contacts and trunks): the same protocol floor and
+    /// suites, the edge's certificate as its client certificate (for peers that want mutual TLS), and the peer's
+    /// certificate verified against the system roots and the client CA bundle, with its name or IP checked.
+    /// - Parameter verifyPeers: false skips verification altogether (closed lab networks and benchmarks only).
+    public func clientConfiguration(verifyPeers: Bool = true) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateChain = chain
+        configuration.privateKey = .privateKey(key)
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuiteValues = Self.allowedTLS12CipherSuites
+        configuration.renegotiationSupport = .none
+        configuration.trustRoots = .default
+        if let clientCAPath { configuration.additionalTrustRoots = [.file(clientCAPath)] }
+        configuration.certificateVerification = verifyPeers ? .fullVerification : .none
+        return configuration
+    }
+
     /// Loads the files and builds a context.
     public func makeContext() throws -> NIOSSLContext { try NIOSSLContext(configuration: configuration()) }
 

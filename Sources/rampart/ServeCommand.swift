@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Registrar
 import SIPDialog
 import SIPMessage
@@ -62,9 +63,13 @@ struct ServeCommand: AsyncParsableCommand {
         let store = try directory.openStore()
 
         var tls: ReloadableTLSContext? = nil
+        var outboundTLS: TLSConfiguration? = nil
         if settings.listeners.contains(where: { $0.transport == .tls }) {
             let files = try settings.tlsFiles(directory: directory)
-            do { tls = try ReloadableTLSContext(settings: files) } catch {
+            do {
+                tls = try ReloadableTLSContext(settings: files)
+                outboundTLS = try files.clientConfiguration(verifyPeers: settings.tls.verifyServers ?? true)
+            } catch {
                 throw UsageError(message: "cannot load the TLS certificate or key: \(error)")
             }
         }
@@ -74,10 +79,11 @@ struct ServeCommand: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let transportLogger = Logger(label: "rampart.transport")
-        let server = SIPServer(
+        let server = try SIPServer(
             configuration: SIPServer.Configuration(
                 listeners: settings.listeners, tls: tls, parseLimits: settings.parseLimits,
-                streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter()),
+                streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter(),
+                outboundTLS: outboundTLS),
             handler: edge, group: group,
             onEvent: { event, peer in Self.log(event, peer: peer, logger: transportLogger) })
         let listeners: [SIPServer.Bound]
@@ -87,7 +93,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
-        edge.calls.attach(sender: { bytes, flow in server.send(bytes, over: flow) }, addresses: { transport in
+        edge.calls.attach(
+            sender: { bytes, flow in server.send(bytes, over: flow) },
+            connector: { bytes, flow in server.send(bytes, connecting: flow) },
+            isOpen: { flow in server.isOpen(flow) }, addresses: { transport in
             guard let listener = boundAddresses.first(where: { $0.transport == transport }),
                 let host = SIPHost.parseAddress(listener.host), let port = UInt16(exactly: listener.port)
             else { return nil }
@@ -124,6 +133,9 @@ struct ServeCommand: AsyncParsableCommand {
             logger.debug("malformed message dropped", metadata: ["source": source])
         case .framingErrorClosed(let status):
             logger.notice("stream framing error, connection closed", metadata: ["source": source, "status": "\(status)"])
+        case .outboundConnectFailed(let reason):
+            logger.warning("could not connect", metadata: ["peer": "\(peer.map { "\($0)" } ?? "?")",
+                                                          "reason": "\(reason)"])
         case .idleTimeout:
             logger.debug("idle connection closed", metadata: ["source": source])
         case .requestBacklogFull:

@@ -10,10 +10,11 @@ struct ServeConfiguration: Codable, Equatable {
         var privateKey: String?
         var clientCA: String?
         var requireClientCertificate: Bool?
+        var verifyServers: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case certificate, privateKey = "private_key", clientCA = "client_ca"
-            case requireClientCertificate = "require_client_certificate"
+            case requireClientCertificate = "require_client_certificate", verifyServers = "verify_servers"
         }
     }
 
@@ -60,8 +61,11 @@ struct ServeConfiguration: Codable, Equatable {
     struct Calls: Codable, Equatable {
         var allowPlainRTP: Bool?
         var maxCalls: Int?
+        var maxDurationSeconds: Int?
+        var contactConnections: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls"
+            case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
+            case contactConnections = "contact_connections"
         }
     }
 

@@ -69,7 +69,10 @@ struct ServeSettings {
             timers: TransactionTimers(t1: .milliseconds(t1), t2: .milliseconds(t2), t4: .milliseconds(t4)),
             nonceLifetime: .seconds(nonceLifetime),
             callMediaPolicy: MediaPolicy(allowsPlainRTP: calls.allowPlainRTP ?? false),
-            maxCalls: try bounded(calls.maxCalls, "calls.max_calls", default: 10_000, in: 1...1_000_000))
+            maxCalls: try bounded(calls.maxCalls, "calls.max_calls", default: 10_000, in: 1...1_000_000),
+            maxCallSeconds: try bounded(calls.maxDurationSeconds, "calls.max_duration_seconds", default: 14_400,
+                                        in: 60...604_800),
+            contactConnections: try Self.contactConnections(calls.contactConnections))
 
         tls = file.tls ?? .init()
         let transport = file.transport ?? .init()
@@ -107,6 +110,15 @@ struct ServeSettings {
         }
         guard !result.isEmpty else { throw UsageError(message: "registrar.digest_algorithms must not be empty") }
         return result
+    }
+
+    static func contactConnections(_ text: String?) throws -> CallRouter.ContactConnections {
+        guard let text else { return .tls }
+        guard let value = CallRouter.ContactConnections(rawValue: text) else {
+            let allowed = CallRouter.ContactConnections.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            throw UsageError(message: "calls.contact_connections must be one of \(allowed)")
+        }
+        return value
     }
 
     func connectionLimiter() -> ConnectionLimiter {

@@ -46,6 +46,8 @@ func setup(body: String = sdesOffer, targets: Int = 2, transport: String = "tls"
 struct Sent {
     var caller: [SIPMessage] = []
     var callee: [Int: [SIPMessage]] = [:]
+    /// The edge's own answers to the request handled.
+    var replies: [SIPMessage] = []
     var events: [String] = []
     var records: [CallDetailRecord] = []
     var timers: [(timer: CallSession.Timer, milliseconds: Int)] = []
@@ -55,6 +57,7 @@ struct Sent {
             switch action {
             case .toCaller(let bytes): caller.append(try! SIPMessage.parse(bytes))
             case .toCallee(let branch, let bytes, _): callee[branch, default: []].append(try! SIPMessage.parse(bytes))
+            case .reply(let bytes): replies.append(try! SIPMessage.parse(bytes))
             case .securityEvent(let event): events.append(event)
             case .finished(let record): records.append(record)
             case .startTimer(let timer, let milliseconds): timers.append((timer, milliseconds))

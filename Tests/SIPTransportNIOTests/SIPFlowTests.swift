@@ -18,7 +18,7 @@ import Testing
 
     @Test func requestsGoDownTheConnectionAClientOpenedAndNowhereOnceItCloses() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let server = SIPServer(
+        let server = try SIPServer(
             configuration: .init(listeners: [try SIPListenAddress(parsing: "tcp:127.0.0.1:0"),
                                              try SIPListenAddress(parsing: "udp:127.0.0.1:0")]),
             handler: EchoPeerHandler(), group: group)

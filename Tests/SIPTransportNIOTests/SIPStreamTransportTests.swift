@@ -40,6 +40,7 @@ final class EventLog: Sendable {
     private let events = Mutex<[SIPTransportEvent]>([])
     func append(_ event: SIPTransportEvent) { events.withLock { $0.append(event) } }
     func contains(where predicate: (SIPTransportEvent) -> Bool) -> Bool { events.withLock { $0.contains(where: predicate) } }
+    var all: [SIPTransportEvent] { events.withLock { $0 } }
 }
 
 /// A server on loopback with free ports, stopped at the end of `body`.
@@ -50,7 +51,7 @@ func withServer(
     _ body: ([SIPServer.Bound], any EventLoopGroup) async throws -> Void
 ) async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-    let server = SIPServer(
+    let server = try SIPServer(
         configuration: .init(listeners: try listeners.map { try SIPListenAddress(parsing: $0) }, tls: tls,
                              streamLimits: streamLimits, connectionLimiter: limiter),
         handler: EchoPeerHandler(), group: group, onEvent: { event, _ in events.append(event) })

@@ -1,0 +1,239 @@
+import Proxy
+import SIPDialog
+import SIPMessage
+import SecurityPolicy
+import Storage
+import Testing
+
+/// An answered call: the session, the INVITE the callee got, and the 200 the caller got.
+func answeredCall(maxDurationSeconds: Int? = nil, calleeOK extra: [(String, String)] = [], transport: String = "tls")
+    throws -> (CallSession, SIPMessage, SIPMessage)
+{
+    var configuration = setup(targets: 1, transport: transport)
+    configuration.maxDurationSeconds = maxDurationSeconds
+    var (session, actions) = CallSession.start(configuration, now: 0)
+    let invite = try #require(Sent(actions).callee[0]?.first)
+    var headers = [("Contact", "<sip:bob@192.0.2.20:5070;transport=tls>"), ("Content-Type", "application/sdp")]
+    headers += extra
+    let ok = try SIPMessage.parse(try invite.makeResponse(status: 200, toTag: "bob", extraHeaders: headers,
+                                                          body: Array(sdesAnswer.utf8)))
+    let relayed = try #require(Sent(session.calleeResponded(ok, branch: 0, now: 1_000)).caller.first)
+    _ = session.callerAcknowledged()
+    return (session, invite, relayed)
+}
+
+/// A request from the caller in its dialog with the edge.
+func fromCaller(_ method: String, cseq: Int, toTag: String, body: String = "", headers: [String] = []) -> SIPMessage {
+    var lines = [
+        "\(method) sip:edge@198.51.100.1:5061;transport=tls SIP/2.0",
+        "Via: SIP/2.0/TLS 192.0.2.10:40000;branch=z9hG4bKc\(cseq)\(method);rport",
+        "Max-Forwards: 70", "From: <sip:alice@example.com>;tag=alice", "To: <sip:bob@example.com>;tag=\(toTag)",
+        "Call-ID: call-a", "CSeq: \(cseq) \(method)", "Contact: <sip:alice@192.0.2.11:40001;transport=tls>",
+    ] + headers
+    if !body.isEmpty { lines.append("Content-Type: application/sdp") }
+    lines += ["Content-Length: \(body.utf8.count)", "", body]
+    return try! SIPMessage.parse(lines.joined(separator: "\r\n"))
+}
+
+/// A request from the callee in its dialog with the edge (the edge's INVITE gave its tag and Call-ID).
+func fromCallee(_ method: String, cseq: Int, invite: SIPMessage, body: String = "", contentType: String = "application/sdp")
+    -> SIPMessage
+{
+    var lines = [
+        "\(method) sip:edge@198.51.100.1:5061;transport=tls SIP/2.0",
+        "Via: SIP/2.0/TLS 192.0.2.20:5070;branch=z9hG4bKd\(cseq)\(method)", "Max-Forwards: 70",
+        "From: <sip:bob@example.com>;tag=bob", "To: <sip:alice@example.com>;tag=\(try! invite.fromTag()!)",
+        "Call-ID: \(try! invite.callID())", "CSeq: \(cseq) \(method)", "Contact: <sip:bob@192.0.2.20:5070;transport=tls>",
+        "User-Agent: Bob's internal PBX 1.2",
+    ]
+    if !body.isEmpty { lines.append("Content-Type: \(contentType)") }
+    lines += ["Content-Length: \(body.utf8.count)", "", body]
+    return try! SIPMessage.parse(lines.joined(separator: "\r\n"))
+}
+
+/// The answer of the side a request was relayed to.
+func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(String, String)] = []) -> SIPMessage {
+    var extra = headers
+    if !body.isEmpty { extra.append(("Content-Type", "application/sdp")) }
+    return try! SIPMessage.parse(try! request.makeResponse(status: status, extraHeaders: extra, body: Array(body.utf8)))
+}
+
+@Suite struct InDialogTests {
+    @Test func aReInviteFromTheCallerIsRelayedAnsweredAndAcknowledgedOnEachLegsOwnTerms() throws {
+        var (session, invite, ok) = try answeredCall()
+        let edgeTag = try #require(try ok.toTag())
+        let reInvite = fromCaller("INVITE", cseq: 2, toTag: edgeTag, body: sdesOffer)
+        var sent = Sent(session.callerRequest(reInvite, now: 5_000))
+        #expect(sent.replies.map(\.statusCode) == [100])
+        let relayed = try #require(sent.callee[0]?.first)
+        #expect(relayed.method == .invite)
+        #expect(try relayed.callID() == invite.callID() && relayed.cseq().sequenceNumber == 2)
+        #expect(try relayed.toTag() == "bob" && relayed.fromTag() == invite.fromTag())
+        #expect(relayed.requestLine?.requestURIText == "sip:bob@192.0.2.20:5070;transport=tls")
+        // Nothing of the caller's leg: its Call-ID, addresses and the weak suite stay behind.
+        let text = String(decoding: relayed.serialized(), as: UTF8.self)
+        #expect(!text.contains("call-a") && !text.contains("192.0.2.11") && !text.contains("z9hG4bKc2"))
+        #expect(!text.contains("SHA1_32") && text.contains("AES_CM_128_HMAC_SHA1_80"))
+
+        sent = Sent(session.calleeResponded(reply(relayed, 200, body: sdesAnswer,
+                                                  headers: [("Contact", "<sip:bob@192.0.2.21:5072;transport=tls>")]),
+                                            branch: 0, now: 5_100))
+        let answer = try #require(sent.caller.first)
+        #expect(try answer.statusCode == 200 && answer.cseq().sequenceNumber == 2)
+        #expect(try answer.callID() == "call-a" && answer.toTag() == edgeTag)
+        #expect(try answer.topVia().branch == "z9hG4bKc2INVITE")
+        let contact = try #require(answer.firstField(.contact)?.value)
+        #expect(!contact.contains("192.0.2.21") && String(decoding: answer.body, as: UTF8.self) == sdesAnswer)
+
+        sent = Sent(session.callerRequest(fromCaller("ACK", cseq: 2, toTag: edgeTag), now: 5_200))
+        let ack = try #require(sent.callee[0]?.first)
+        #expect(try ack.method == .ack && ack.cseq().sequenceNumber == 2)
+        // The callee's new Contact from its 2xx is where the ACK goes (target refresh).
+        #expect(ack.requestLine?.requestURIText == "sip:bob@192.0.2.21:5072;transport=tls")
+        // The caller's new Contact is where the edge's BYE goes later.
+        sent = Sent(session.calleeRequest(fromCallee("BYE", cseq: 1, invite: invite), branch: 0, now: 9_000))
+        #expect(sent.caller.first?.requestLine?.requestURIText == "sip:alice@192.0.2.11:40001;transport=tls")
+        #expect(session.isEnded)
+    }
+
+    @Test func aReInviteThatDropsEncryptionIsRefusedAndTheCallGoesOn() throws {
+        var (session, invite, _) = try answeredCall()
+        let sent = Sent(session.calleeRequest(fromCallee("INVITE", cseq: 1, invite: invite, body: plainSDP), branch: 0,
+                                              now: 2_000))
+        #expect(sent.replies.map(\.statusCode) == [488])
+        #expect(sent.caller.isEmpty && sent.events == ["media-downgrade-attempt"])
+        #expect(!session.isEnded)
+        // The next, encrypted re-INVITE goes through.
+        let next = Sent(session.calleeRequest(fromCallee("INVITE", cseq: 2, invite: invite, body: sdesOffer), branch: 0,
+                                              now: 3_000))
+        #expect(next.caller.first?.method == .invite)
+    }
+
+    @Test func anAnswerThatDropsEncryptionEndsTheCall() throws {
+        var (session, _, ok) = try answeredCall()
+        var sent = Sent(session.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!, body: sdesOffer),
+                                              now: 2_000))
+        let relayed = try #require(sent.callee[0]?.first)
+        sent = Sent(session.calleeResponded(reply(relayed, 200, body: plainSDP), branch: 0, now: 2_100))
+        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.callee[0]?.map(\.method) == [.ack, .bye])
+        #expect(sent.caller.map { $0.statusCode ?? 0 } == [488, 0] && sent.caller.last?.method == .bye)
+        let record = try #require(sent.records.first)
+        #expect(record.hangupReason == "media-downgrade" && record.hangupSide == .edge)
+        #expect(record.securityEvents == ["media-downgrade-attempt"])
+    }
+
+    @Test func infoAndMessageFromTheCalleeReachTheCallerAndTheirAnswersComeBack() throws {
+        var (session, invite, ok) = try answeredCall()
+        for (cseq, method) in [(1, "INFO"), (2, "MESSAGE")] {
+            let request = fromCallee(method, cseq: cseq, invite: invite, body: "Signal=5\r\n",
+                                     contentType: "application/dtmf-relay")
+            var sent = Sent(session.calleeRequest(request, branch: 0, now: 2_000))
+            let relayed = try #require(sent.caller.first)
+            #expect(relayed.method == SIPMethod(stringLiteral: method))
+            #expect(try relayed.callID() == "call-a" && relayed.fromTag() == ok.toTag() && relayed.toTag() == "alice")
+            #expect(relayed.firstField(.contentType)?.value == "application/dtmf-relay")
+            #expect(String(decoding: relayed.body, as: UTF8.self) == "Signal=5\r\n")
+            #expect(relayed.firstField(.userAgent) == nil)  // the header policy holds in dialogs too
+            sent = Sent(session.callerResponded(reply(relayed, 200), now: 2_100))
+            let back = try #require(sent.callee[0]?.first)
+            #expect(try back.statusCode == 200 && back.cseq().sequenceNumber == UInt32(cseq))
+            #expect(try back.callID() == invite.callID())
+            // A retransmission of the request gets the same answer, without a second relay.
+            sent = Sent(session.calleeRequest(request, branch: 0, now: 2_200))
+            #expect(sent.replies.map(\.statusCode) == [200] && sent.caller.isEmpty)
+        }
+    }
+
+    @Test func requestsOutOfOrderOrCrossingAnOfferAreRefused() throws {
+        var (session, invite, ok) = try answeredCall()
+        let tag = try #require(try ok.toTag())
+        _ = session.callerRequest(fromCaller("INVITE", cseq: 5, toTag: tag, body: sdesOffer), now: 1)
+        // An offer from the other side while one is pending: 491 (RFC 3261 §14.1).
+        var sent = Sent(session.calleeRequest(fromCallee("UPDATE", cseq: 1, invite: invite, body: sdesOffer),
+                                              branch: 0, now: 2))
+        #expect(sent.replies.map(\.statusCode) == [491])
+        // A lower CSeq than one seen: 500 (RFC 3261 §12.2.2).
+        sent = Sent(session.callerRequest(fromCaller("INFO", cseq: 3, toTag: tag), now: 3))
+        #expect(sent.replies.map(\.statusCode) == [500])
+        // A tag that names no dialog of the call: 481.
+        sent = Sent(session.callerRequest(fromCaller("INFO", cseq: 6, toTag: "other"), now: 4))
+        #expect(sent.replies.map(\.statusCode) == [481])
+    }
+
+    @Test func prackInAnEarlyDialogCarriesTheRAckOfTheCalleesLeg() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let reliable = try SIPMessage.parse(try invite.makeResponse(
+            status: 183, toTag: "bob",
+            extraHeaders: [("Contact", "<sip:bob@192.0.2.20:5070;transport=tls>"), ("Require", "100rel"),
+                           ("RSeq", "7")]))
+        let progress = try #require(Sent(session.calleeResponded(reliable, branch: 0, now: 1)).caller.first)
+        #expect(progress.firstField(.rseq)?.value == "7" && progress.firstField(.require)?.value == "100rel")
+        let prack = fromCaller("PRACK", cseq: 2, toTag: try progress.toTag()!, headers: ["RAck: 7 1 INVITE"])
+        var sent = Sent(session.callerRequest(prack, now: 2))
+        let relayed = try #require(sent.callee[0]?.first)
+        let inviteCSeq = try invite.cseq().sequenceNumber
+        #expect(relayed.method == .prack && relayed.firstField(.rack)?.value == "7 \(inviteCSeq) INVITE")
+        sent = Sent(session.calleeResponded(reply(relayed, 200), branch: 0, now: 3))
+        #expect(try sent.caller.map(\.statusCode) == [200] && sent.caller.first?.cseq().method == .prack)
+    }
+
+    @Test func aSessionThatIsNotRefreshedExpiresAndARefreshPostponesIt() throws {
+        var (session, _, ok) = try answeredCall(calleeOK: [("Session-Expires", "120;refresher=uac")])
+        // The timer armed by the 2xx (looked up again: answeredCall did not keep the actions).
+        var (fresh, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let answer = try SIPMessage.parse(try invite.makeResponse(
+            status: 200, toTag: "bob",
+            extraHeaders: [("Contact", "<sip:bob@192.0.2.20:5070>"), ("Content-Type", "application/sdp"),
+                           ("Session-Expires", "120;refresher=uac")], body: Array(sdesAnswer.utf8)))
+        let armed = try #require(Sent(fresh.calleeResponded(answer, branch: 0, now: 0)).timers.first)
+        #expect(armed.milliseconds == 120_000)
+        let expired = Sent(fresh.timerFired(armed.timer, now: 120_000))
+        #expect(expired.callee[0]?.map(\.method) == [.bye] && expired.caller.map(\.method) == [.bye])
+        #expect(expired.records.first?.hangupReason == "session-expired")
+
+        // A refresh (re-INVITE answered 2xx with Session-Expires) makes the first timer stale.
+        var sent = Sent(session.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!, body: sdesOffer),
+                                              now: 60_000))
+        let relayed = try #require(sent.callee[0]?.first)
+        #expect(relayed.firstField(.sessionExpires) == nil)  // only what the caller sent crosses
+        sent = Sent(session.calleeResponded(reply(relayed, 200, body: sdesAnswer,
+                                                  headers: [("Session-Expires", "120;refresher=uac")]),
+                                            branch: 0, now: 60_100))
+        let refreshed = try #require(sent.timers.first)
+        #expect(session.timerFired(.sessionExpiry(generation: 1), now: 120_000).isEmpty)
+        #expect(!Sent(session.timerFired(refreshed.timer, now: 180_100)).records.isEmpty)
+    }
+
+    @Test func aCallLongerThanTheMaximumIsEndedByTheEdge() throws {
+        var configuration = setup(targets: 1)
+        configuration.maxDurationSeconds = 3_600
+        var (session, actions) = CallSession.start(configuration, now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let sent = Sent(session.calleeResponded(answer(invite, 200, tag: "bob", body: sdesAnswer), branch: 0, now: 0))
+        let limit = try #require(sent.timers.first { $0.timer == .maxDuration })
+        #expect(limit.milliseconds == 3_600_000)
+        let ended = Sent(session.timerFired(.maxDuration, now: 3_600_000))
+        #expect(ended.callee[0]?.map(\.method) == [.bye] && ended.caller.map(\.method) == [.bye])
+        #expect(ended.records.first?.hangupReason == "max-duration" && ended.records.first?.durationSeconds == 3_600)
+    }
+
+    @Test func overUDPARelayedRequestIsRetransmittedThenTimesOutWith408() throws {
+        var (session, _, ok) = try answeredCall(transport: "udp")
+        var sent = Sent(session.callerRequest(fromCaller("INFO", cseq: 2, toTag: try ok.toTag()!), now: 0))
+        var resent = 0
+        var intervals: [Int] = []
+        while let timer = sent.timers.first {
+            sent = Sent(session.timerFired(timer.timer, now: 0))
+            resent += sent.callee[0]?.count ?? 0
+            intervals += sent.timers.map(\.milliseconds)
+        }
+        // Timer E doubles to T2 and stays there; Timer F gives up after 64·T1 (RFC 3261 §17.1.2.2).
+        #expect(intervals == [1_000, 2_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000])
+        #expect(resent == intervals.count)
+        #expect(sent.caller.map(\.statusCode) == [408])
+        #expect(!session.isEnded)
+    }
+}
