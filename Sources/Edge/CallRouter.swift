@@ -78,10 +78,19 @@ public final class CallRouter: Sendable {
     public let headerPolicy: HeaderPolicy
     /// When the edge connects to a Contact itself.
     public let contactConnections: ContactConnections
+    /// Longest a call may ring unanswered, in seconds.
+    public let ringTimeoutSeconds: Int
+    /// T1 and T2, in milliseconds.
+    let t1: Int
+    let t2: Int
 
     init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
-         headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls) {
+         headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls,
+         ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000) {
         self.contactConnections = contactConnections
+        self.ringTimeoutSeconds = ringTimeoutSeconds
+        self.t1 = t1
+        self.t2 = t2
         self.maxCalls = maxCalls
         self.maxCallSeconds = maxCallSeconds
         self.mediaPolicy = mediaPolicy
@@ -183,16 +192,18 @@ public final class CallRouter: Sendable {
             let display = (try? request.from().displayName).flatMap { $0 }.map { "\"\($0)\" " } ?? ""
             presented = "\(display)<\(identity)>"
         }
-        let setup = CallSession.Setup(
+        var setup = CallSession.Setup(
             invite: request, forwardedHeaders: B2BUA.endToEndHeaders(of: policed), presentedCaller: presented,
             callee: "<sip:\(callee)@\(domain)>", callerAddress: callerAddress, targets: targets, mediaPolicy: mediaPolicy,
             headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
             recordID: SIPTag.make() + SIPTag.make(), recordedCaller: "sip:\(username)@\(domain)",
             recordedCallee: "sip:\(callee)@\(domain)", account: "\(username)@\(domain)",
-            maxDurationSeconds: maxCallSeconds)
+            maxDurationSeconds: maxCallSeconds, ringTimeoutSeconds: ringTimeoutSeconds)
+        setup.t1 = t1
+        setup.t2 = t2
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
-        if !session.isEnded {  // a call refused at once (488, 480) leaves nothing behind
+        if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
             table.withLock { table in
                 table.byCaller[key] = Entry(session: session, callerFlow: callerFlow)
                 for (index, callID) in session.calleeCallIDs.enumerated() { table.byCallee[callID] = (key, index) }
@@ -222,12 +233,18 @@ public final class CallRouter: Sendable {
         let method = message.method
         if let key = Self.callerKey(message) {
             if method == .cancel {
-                // CANCEL has no To tag: it matches the INVITE, and is answered here (RFC 3261 §9.2).
-                guard update(key, edge: edge, inbound: inbound, { $0.callerCancelled(now: now) }) != nil else {
-                    return edge.reply(to: inbound, status: 481)
+                // CANCEL has no To tag: it matches the INVITE, and is answered here (RFC 3261 §9.2), before the
+                // INVITE's 487 goes out.
+                guard table.withLock({ $0.byCaller[key] != nil }) else { return edge.reply(to: inbound, status: 481) }
+                if let ok = try? message.makeResponse(status: 200, source: inbound.sourceHostPort),
+                    let sender = wiring.withLock({ $0?.sender })
+                {
+                    let reply = EdgeService.reply(ok, to: inbound)
+                    _ = sender(reply.bytes, SIPFlow(transport: inbound.transport,
+                                                    remote: reply.destination ?? inbound.source))
                 }
-                return (try? message.makeResponse(status: 200, source: inbound.sourceHostPort))
-                    .map { EdgeService.reply($0, to: inbound) }
+                update(key, edge: edge, inbound: inbound) { $0.callerCancelled(now: now) }
+                return nil
             }
             if let handled = update(key, edge: edge, inbound: inbound, { $0.callerRequest(message, now: now) }) {
                 return handled
@@ -250,7 +267,7 @@ public final class CallRouter: Sendable {
         let outcome = table.withLock { table -> ([CallSession.Action], SIPFlow)? in
             guard var entry = table.byCaller[key] else { return nil }
             let actions = body(&entry.session)
-            if entry.session.isEnded {
+            if entry.session.isFinished {
                 table.byCaller[key] = nil
                 for callID in entry.session.calleeCallIDs { table.byCallee[callID] = nil }
             } else {

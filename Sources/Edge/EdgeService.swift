@@ -41,6 +41,8 @@ public final class EdgeService: SIPInboundHandler {
         public var maxCallSeconds: Int
         /// When the edge opens a connection to a callee's Contact itself.
         public var contactConnections: CallRouter.ContactConnections
+        /// Longest a call may ring unanswered before the edge gives up with 408 (Kamailio's fr_inv_timer).
+        public var ringTimeoutSeconds: Int
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -48,7 +50,9 @@ public final class EdgeService: SIPInboundHandler {
                     registerPolicy: RegisterProcessor.Policy = .init(),
                     timers: TransactionTimers = .init(), nonceLifetime: Duration = .seconds(300),
                     maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000,
-                    maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls) {
+                    maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls,
+                    ringTimeoutSeconds: Int = 120) {
+            self.ringTimeoutSeconds = ringTimeoutSeconds
             self.contactConnections = contactConnections
             self.domain = domain.lowercased()
             self.domainAliases = Set(domainAliases.map { $0.lowercased() })
@@ -99,7 +103,10 @@ public final class EdgeService: SIPInboundHandler {
         self.location = LocationService(store: store)
         self.calls = CallRouter(maxCalls: configuration.maxCalls, maxCallSeconds: configuration.maxCallSeconds,
                                 mediaPolicy: configuration.callMediaPolicy,
-                                contactConnections: configuration.contactConnections)
+                                contactConnections: configuration.contactConnections,
+                                ringTimeoutSeconds: configuration.ringTimeoutSeconds,
+                                t1: Int(configuration.timers.t1 / .milliseconds(1)),
+                                t2: Int(configuration.timers.t2 / .milliseconds(1)))
         self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger

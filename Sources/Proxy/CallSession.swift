@@ -32,6 +32,8 @@ public struct CallSession: Sendable {
     /// 2xx the edge relays to the caller, until its ACK).
     public enum Timer: Hashable, Sendable {
         case inviteRetransmission(branch: Int)
+        /// An ended call waited long enough for its cancelled branches' final answers (to acknowledge them).
+        case linger
         case answerRetransmission
         /// A request relayed to the other leg over UDP (RFC 3261 Timers A and E).
         case relayRetransmission(id: Int)
@@ -39,12 +41,10 @@ public struct CallSession: Sendable {
         case sessionExpiry(generation: Int)
         /// The call reached the maximum duration.
         case maxDuration
+        /// The call rang unanswered for the ring timeout.
+        case ringTimeout
     }
 
-    /// T1 (RFC 3261 §17.1.1.1), in milliseconds.
-    public static let t1 = 500
-    /// T2, the cap of the 2xx retransmission interval.
-    public static let t2 = 4_000
 
     /// Where a branch goes.
     public struct Target: Sendable, Hashable {
@@ -89,12 +89,20 @@ public struct CallSession: Sendable {
         public var account: String?
         /// Longest a call may last once answered; the edge then ends it (nil: no limit).
         public var maxDurationSeconds: Int?
+        /// Longest a call may ring unanswered: the edge then cancels the branches and answers 408 (a proxy's
+        /// Timer C, RFC 3261 §16.8; nil: until the caller gives up).
+        public var ringTimeoutSeconds: Int?
+        /// T1 and T2 (RFC 3261 §17.1.1.1), in milliseconds.
+        public var t1: Int = 500
+        public var t2: Int = 4_000
 
         public init(invite: SIPMessage, forwardedHeaders: [SIPHeaderField]? = nil, presentedCaller: String,
                     callee: String, callerAddress: SIPLocalAddress, targets: [Target], mediaPolicy: MediaPolicy,
                     headerPolicy: HeaderPolicy = .minimizing, callerUsesUDP: Bool = false, recordID: String,
-                    recordedCaller: String, recordedCallee: String, account: String?, maxDurationSeconds: Int? = nil) {
+                    recordedCaller: String, recordedCallee: String, account: String?, maxDurationSeconds: Int? = nil,
+                    ringTimeoutSeconds: Int? = nil) {
             self.invite = invite
+            self.ringTimeoutSeconds = ringTimeoutSeconds
             self.maxDurationSeconds = maxDurationSeconds
             self.callerUsesUDP = callerUsesUDP
             self.forwardedHeaders = forwardedHeaders ?? B2BUA.endToEndHeaders(of: invite)
@@ -124,12 +132,12 @@ public struct CallSession: Sendable {
         var final: Int?
         /// Whether the callee answered anything (which stops Timer A).
         var responded = false
-        var retransmission = Retransmission()
+        var retransmission: Retransmission
     }
 
     /// One retransmission schedule: the current interval and the time spent so far.
     struct Retransmission: Sendable {
-        var interval = CallSession.t1
+        var interval: Int
         var elapsed = 0
     }
 
@@ -159,7 +167,7 @@ public struct CallSession: Sendable {
         var finalStatus: Int?
         /// The final answer relayed back.
         var answer: [UInt8]?
-        var retransmission = Retransmission()
+        var retransmission: Retransmission
     }
 
     /// Most relayed requests remembered per call; the oldest answered ones are forgotten first.
@@ -173,10 +181,11 @@ public struct CallSession: Sendable {
     var nextRelayID = 0
     /// Bumped at every session refresh, so that only the latest expiry timer counts.
     var sessionGeneration = 0
+    var lingered = false
     var posture: MediaPolicy.Posture = .none
     /// The 2xx relayed to the caller, until its ACK arrives.
     var unacknowledgedAnswer: [UInt8]?
-    var answerRetransmission = Retransmission()
+    var answerRetransmission: Retransmission
 
     /// The Call-IDs of the callee legs, by branch.
     public var calleeCallIDs: [String] { branches.map(\.leg.callID) }
@@ -197,12 +206,17 @@ public struct CallSession: Sendable {
     /// Whether the call has ended (its record was emitted).
     public var isEnded: Bool { phase == .ended }
 
+    /// Whether an ended call has nothing left to do: every branch gave its final answer (which the edge
+    /// acknowledged), or 64·T1 passed (RFC 3261 Timer B). Until then it stays to acknowledge a cancelled branch's 487.
+    public var isFinished: Bool { phase == .ended && (lingered || branches.allSatisfy { $0.final != nil }) }
+
     /// Starts a call: checks the offer, answers 100 Trying, and sends an INVITE to every target (or refuses the
     /// call: 488 for an offer the media policy refuses, 480 when the callee has no binding).
     public static func start(_ setup: Setup, now: Int64) -> (CallSession, [Action]) {
         var session = CallSession(setup: setup, record: CallDetailRecord(
             id: setup.recordID, startedAtMilliseconds: now, caller: setup.recordedCaller, callee: setup.recordedCallee,
-            account: setup.account, disposition: .failed, finalStatus: 0))
+            account: setup.account, disposition: .failed, finalStatus: 0),
+            answerRetransmission: Retransmission(interval: setup.t1))
         var actions: [Action] = []
         var offer: [UInt8] = []
         if !setup.invite.body.isEmpty {
@@ -231,13 +245,18 @@ public struct CallSession: Sendable {
                 let invite = try? SIPMessage.parse(bytes)
             else { continue }
             session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make(),
-                                           inviteCSeq: leg.localCSeq))
+                                           inviteCSeq: leg.localCSeq,
+                                           retransmission: Retransmission(interval: setup.t1)))
             actions.append(.toCallee(branch: session.branches.count - 1, bytes: bytes, flow: target.flow))
             // Over UDP Timer A retransmits; over TCP and TLS only Timer B runs (RFC 3261 §17.1.1.2).
             actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1),
-                                       afterMilliseconds: target.flow.hasPrefix("udp:") ? t1 : 64 * t1))
+                                       afterMilliseconds: target.flow.hasPrefix("udp:") ? setup.t1 : 64 * setup.t1))
         }
-        if session.branches.isEmpty { actions += session.refuse(480, disposition: .failed, now: now) }
+        if session.branches.isEmpty {
+            actions += session.refuse(480, disposition: .failed, now: now)
+        } else if let seconds = setup.ringTimeoutSeconds {
+            actions.append(.startTimer(.ringTimeout, afterMilliseconds: seconds * 1000))
+        }
         return (session, actions)
     }
 
@@ -293,7 +312,7 @@ public struct CallSession: Sendable {
             actions += answer
             if setup.callerUsesUDP, case .toCaller(let bytes)? = answer.first {
                 unacknowledgedAnswer = bytes
-                actions.append(.startTimer(.answerRetransmission, afterMilliseconds: Self.t1))
+                actions.append(.startTimer(.answerRetransmission, afterMilliseconds: setup.t1))
             }
             actions += cancelOthers(than: index)
             if let seconds = setup.maxDurationSeconds {
@@ -354,15 +373,17 @@ public struct CallSession: Sendable {
     /// 64·T1 (RFC 3261 Timer B: the branch counts as 408; §13.3.1.4: a 2xx never ACKed ends the call with BYE).
     public mutating func timerFired(_ timer: Timer, now: Int64) -> [Action] {
         switch timer {
+        case .linger:
+            lingered = true
+            return []
         case .inviteRetransmission(let index):
-            guard phase == .proceeding, branches.indices.contains(index), !branches[index].responded,
-                branches[index].final == nil
+            guard branches.indices.contains(index), !branches[index].responded, branches[index].final == nil
             else { return [] }
             let reliable = !branches[index].target.flow.hasPrefix("udp:")
-            branches[index].retransmission.elapsed += reliable ? 64 * Self.t1 : branches[index].retransmission.interval
-            guard branches[index].retransmission.elapsed < 64 * Self.t1 else {
+            branches[index].retransmission.elapsed += reliable ? 64 * setup.t1 : branches[index].retransmission.interval
+            guard branches[index].retransmission.elapsed < 64 * setup.t1 else {
                 branches[index].final = 408
-                guard branches.allSatisfy({ $0.final != nil }) else { return [] }
+                guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return [] }
                 let best = Self.bestFinal(branches.compactMap(\.final))
                 return refuse(best, disposition: Self.disposition(of: best), now: now)
             }
@@ -372,7 +393,7 @@ public struct CallSession: Sendable {
         case .answerRetransmission:
             guard case .answered(let index) = phase, let answer = unacknowledgedAnswer else { return [] }
             answerRetransmission.elapsed += answerRetransmission.interval
-            guard answerRetransmission.elapsed < 64 * Self.t1 else {
+            guard answerRetransmission.elapsed < 64 * setup.t1 else {
                 unacknowledgedAnswer = nil
                 // The callee's 2xx still wants its ACK before the BYE.
                 var actions = [Action]()
@@ -383,7 +404,7 @@ public struct CallSession: Sendable {
                 }
                 return actions + hangUp(reason: "no-ack", now: now)
             }
-            answerRetransmission.interval = min(answerRetransmission.interval * 2, Self.t2)
+            answerRetransmission.interval = min(answerRetransmission.interval * 2, setup.t2)
             return [.toCaller(answer), .startTimer(timer, afterMilliseconds: answerRetransmission.interval)]
         case .relayRetransmission(let id):
             return relayTimerFired(id)
@@ -393,6 +414,11 @@ public struct CallSession: Sendable {
         case .maxDuration:
             guard case .answered = phase else { return [] }
             return hangUp(reason: "max-duration", now: now)
+        case .ringTimeout:
+            guard phase == .proceeding else { return [] }
+            record.hangupSide = .edge
+            record.hangupReason = "no-answer"
+            return cancelOthers(than: nil) + refuse(408, disposition: .noAnswer, now: now)
         }
     }
 
@@ -527,12 +553,13 @@ public struct CallSession: Sendable {
         nextRelayID += 1
         relayed.append(RelayedRequest(
             id: nextRelayID, fromCaller: fromCaller, branch: index, method: method, request: request,
-            receivedCSeq: cseq.sequenceNumber, sent: sent, sentCSeq: sentCSeq, overUDP: overUDP))
+            receivedCSeq: cseq.sequenceNumber, sent: sent, sentCSeq: sentCSeq, overUDP: overUDP,
+            retransmission: Retransmission(interval: setup.t1)))
         var actions = [Action]()
         if method == .invite { actions += respond(request, 100) }
         actions.append(send(sent, toCaller: !fromCaller, branch: index))
         actions.append(.startTimer(.relayRetransmission(id: nextRelayID),
-                                   afterMilliseconds: overUDP ? Self.t1 : 64 * Self.t1))
+                                   afterMilliseconds: overUDP ? setup.t1 : 64 * setup.t1))
         return actions
     }
 
@@ -661,8 +688,8 @@ public struct CallSession: Sendable {
             relayed[position].finalStatus == nil
         else { return [] }
         let entry = relayed[position]
-        relayed[position].retransmission.elapsed += entry.overUDP ? entry.retransmission.interval : 64 * Self.t1
-        guard relayed[position].retransmission.elapsed < 64 * Self.t1 else {
+        relayed[position].retransmission.elapsed += entry.overUDP ? entry.retransmission.interval : 64 * setup.t1
+        guard relayed[position].retransmission.elapsed < 64 * setup.t1 else {
             // Timer B or F: the other side never answered (RFC 3261 §16.7 for a proxy: 408 to the sender).
             guard let timeout = try? entry.request.makeResponse(status: 408) else { return [] }
             relayed[position].finalStatus = 408
@@ -670,7 +697,7 @@ public struct CallSession: Sendable {
             return [send(timeout, toCaller: entry.fromCaller, branch: entry.branch)]
         }
         let doubled = entry.retransmission.interval * 2
-        relayed[position].retransmission.interval = entry.method == .invite ? doubled : min(doubled, Self.t2)
+        relayed[position].retransmission.interval = entry.method == .invite ? doubled : min(doubled, setup.t2)
         return [send(entry.sent, toCaller: !entry.fromCaller, branch: entry.branch),
                 .startTimer(.relayRetransmission(id: id), afterMilliseconds: relayed[position].retransmission.interval)]
     }
@@ -795,7 +822,8 @@ public struct CallSession: Sendable {
         record.endedAtMilliseconds = now
         record.mediaEncryption = posture.description
         if case .sdes(let suite) = posture { record.srtpSuite = suite.name }
-        return [.finished(record)]
+        if isFinished { return [.finished(record)] }
+        return [.finished(record), .startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
     }
 
     /// The response to forward when every branch failed (RFC 3261 §16.7 step 6): a 6xx if any, else the lowest

@@ -63,9 +63,10 @@ struct ServeConfiguration: Codable, Equatable {
         var maxCalls: Int?
         var maxDurationSeconds: Int?
         var contactConnections: String?
+        var ringTimeoutSeconds: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
-            case contactConnections = "contact_connections"
+            case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
         }
     }
 

@@ -72,7 +72,9 @@ struct ServeSettings {
             maxCalls: try bounded(calls.maxCalls, "calls.max_calls", default: 10_000, in: 1...1_000_000),
             maxCallSeconds: try bounded(calls.maxDurationSeconds, "calls.max_duration_seconds", default: 14_400,
                                         in: 60...604_800),
-            contactConnections: try Self.contactConnections(calls.contactConnections))
+            contactConnections: try Self.contactConnections(calls.contactConnections),
+            ringTimeoutSeconds: try bounded(calls.ringTimeoutSeconds, "calls.ring_timeout_seconds", default: 120,
+                                            in: 1...3_600))
 
         tls = file.tls ?? .init()
         let transport = file.transport ?? .init()

@@ -236,4 +236,16 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(sent.caller.map(\.statusCode) == [408])
         #expect(!session.isEnded)
     }
+
+    @Test func aCallNobodyAnswersIsCancelledAfterTheRingTimeoutWith408() throws {
+        var configuration = setup(targets: 2)
+        configuration.ringTimeoutSeconds = 30
+        var (session, actions) = CallSession.start(configuration, now: 0)
+        let limit = try #require(Sent(actions).timers.first { $0.timer == .ringTimeout })
+        #expect(limit.milliseconds == 30_000)
+        let sent = Sent(session.timerFired(.ringTimeout, now: 30_000))
+        #expect(sent.callee[0]?.map(\.method) == [.cancel] && sent.callee[1]?.map(\.method) == [.cancel])
+        #expect(sent.caller.map(\.statusCode) == [408])
+        #expect(sent.records.first?.disposition == .noAnswer && sent.records.first?.hangupReason == "no-answer")
+    }
 }

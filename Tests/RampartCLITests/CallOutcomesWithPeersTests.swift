@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+
+/// The ways a call ends, with sipp on both sides over UDP: busy, cancelled by the caller, unanswered until the ring
+/// timeout, forked to two registered phones of which one answers, and answered with a re-INVITE and a BYE from the
+/// callee. Each callee is a sipp server on the port it registered from; the caller's scenario is the one of
+/// `CallsWithPeersTests` up to the authenticated INVITE, then one of the endings below. Loopback only, bounded,
+/// every process stopped by PID.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct CallOutcomesWithPeersTests {
+    @Test func aBusyCalleesRefusalReachesTheCallerAndTheRecord() throws {
+        try Self.call(callees: ["busy"], ending: Self.refused(486)) { result, records, _ in
+            #expect(result.status == 0, "caller: \(result.output.suffix(800))")
+            #expect(records.first?["disposition"] as? String == "busy")
+            #expect(records.first?["finalStatus"] as? Int == 486)
+        }
+    }
+
+    @Test func aCallerThatGivesUpCancelsTheRingingCallee() throws {
+        try Self.call(callees: ["ring"], ending: Self.cancelAfterRinging) { result, records, calleeLogs in
+            #expect(result.status == 0, "caller: \(result.output.suffix(800))")
+            #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
+            #expect(records.first?["disposition"] as? String == "cancelled")
+            #expect(records.first?["hangupSide"] as? String == "caller")
+        }
+    }
+
+    @Test func aCallNobodyAnswersEndsAtTheRingTimeoutWith408() throws {
+        try Self.call(callees: ["ring"], ending: Self.refused(408), config: "[calls]\nring_timeout_seconds = 2\n") {
+            result, records, calleeLogs in
+            #expect(result.status == 0, "caller: \(result.output.suffix(800))")
+            #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
+            #expect(records.first?["disposition"] as? String == "no-answer")
+            #expect(records.first?["hangupReason"] as? String == "no-answer")
+        }
+    }
+
+    @Test func aForkedCallIsAnsweredByOnePhoneAndTheOtherStopsRinging() throws {
+        try Self.call(callees: ["answer-call", "ring"], ending: Self.answeredCallerHangsUp) { result, records, logs in
+            #expect(result.status == 0, "caller: \(result.output.suffix(800))")
+            #expect(logs.allSatisfy { $0.contains("INVITE sip:bob@127.0.0.1") }, "both phones rang")
+            #expect(logs[1].contains("CANCEL sip:bob@127.0.0.1"), "the phone that lost was cancelled")
+            #expect(records.count == 1 && records.first?["disposition"] as? String == "answered")
+        }
+    }
+
+    @Test func aReInviteCrossesTheEdgeAndTheCalleeHangsUp() throws {
+        try Self.call(callees: ["answer-reinvite-hang-up"], ending: Self.reInviteThenCalleeHangsUp) {
+            result, records, logs in
+            #expect(result.status == 0, "caller: \(result.output.suffix(800))")
+            // The callee's re-INVITE arrived on its own dialog (its own Call-ID), with the re-offer's key.
+            let reInvites = logs[0].components(separatedBy: "INVITE sip:").count - 1
+            #expect(reInvites == 2)
+            #expect(logs[0].contains("inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0f"))
+            #expect(!logs[0].contains("caller.invalid"))
+            #expect(records.first?["disposition"] as? String == "answered")
+            #expect(records.first?["hangupSide"] as? String == "callee")
+        }
+    }
+
+    // MARK: Scenario endings (after the authenticated INVITE)
+
+    static let provisional = """
+          <recv response="100" optional="true">
+          </recv>
+          <recv response="180" optional="true">
+          </recv>
+
+        """
+
+    static func ack(_ target: String, cseq: Int, branch: String) -> String {
+        """
+          <send>
+            <![CDATA[
+
+              ACK \(target) SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=\(branch);rport
+              Max-Forwards: 70
+              From: "Caller" <sip:[service]@[domain]>;tag=callertag[call_number]
+              To: <sip:[callee]@[domain]>[peer_tag_param]
+              Call-ID: [call_id]
+              CSeq: \(cseq) ACK
+              Content-Length: 0
+
+            ]]>
+          </send>
+
+        """
+    }
+
+    /// A final failure, acknowledged on the INVITE's branch (elements: INVITE 0, 407 1, ACK 2, INVITE 3, 100 4,
+    /// 180 5, the failure 6, ACK 7).
+    static func refused(_ status: Int) -> String {
+        provisional + """
+          <recv response="\(status)">
+          </recv>
+
+        """ + ack("sip:[callee]@[domain]", cseq: 2, branch: "[branch-4]")
+    }
+
+    /// 180, then CANCEL (on the INVITE's branch), its 200 and the INVITE's 487, acknowledged.
+    static let cancelAfterRinging = """
+          <recv response="100" optional="true">
+          </recv>
+          <recv response="180">
+          </recv>
+          <send>
+            <![CDATA[
+
+              CANCEL sip:[callee]@[domain] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3];rport
+              Max-Forwards: 70
+              From: "Caller" <sip:[service]@[domain]>;tag=callertag[call_number]
+              To: <sip:[callee]@[domain]>
+              Call-ID: [call_id]
+              CSeq: 2 CANCEL
+              Content-Length: 0
+
+            ]]>
+          </send>
+          <recv response="200">
+          </recv>
+          <recv response="487">
+          </recv>
+
+        """ + ack("sip:[callee]@[domain]", cseq: 2, branch: "[branch-6]")
+
+    /// 200, ACK, BYE from the caller.
+    static let answeredCallerHangsUp = provisional + """
+          <recv response="200" rrs="true">
+          </recv>
+
+        """ + ack("[next_url]", cseq: 2, branch: "[branch]") + """
+          <pause milliseconds="300"/>
+          <send retrans="500">
+            <![CDATA[
+
+              BYE [next_url] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+              Max-Forwards: 70
+              From: "Caller" <sip:[service]@[domain]>;tag=callertag[call_number]
+              To: <sip:[callee]@[domain]>[peer_tag_param]
+              Call-ID: [call_id]
+              CSeq: 3 BYE
+              Content-Length: 0
+
+            ]]>
+          </send>
+          <recv response="200" crlf="true">
+          </recv>
+
+        """
+
+    /// 200, ACK, a re-INVITE with a new key, its 200 and ACK, then the callee's BYE, answered.
+    static let reInviteThenCalleeHangsUp = provisional + """
+          <recv response="200" rrs="true">
+          </recv>
+
+        """ + ack("[next_url]", cseq: 2, branch: "[branch]") + """
+          <pause milliseconds="200"/>
+          <send retrans="500">
+            <![CDATA[
+
+              INVITE [next_url] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+              Max-Forwards: 70
+              From: "Caller" <sip:[service]@[domain]>;tag=callertag[call_number]
+              To: <sip:[callee]@[domain]>[peer_tag_param]
+              Call-ID: [call_id]
+              CSeq: 3 INVITE
+              Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
+              Content-Type: application/sdp
+              Content-Length: [len]
+
+              v=0
+              o=caller 1 2 IN IP[local_ip_type] [local_ip]
+              s=-
+              c=IN IP[media_ip_type] [media_ip]
+              t=0 0
+              m=audio [media_port] RTP/SAVP 0
+              a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0f
+
+            ]]>
+          </send>
+          <recv response="100" optional="true">
+          </recv>
+          <recv response="200">
+          </recv>
+
+        """ + ack("[next_url]", cseq: 3, branch: "[branch]") + """
+          <recv request="BYE">
+          </recv>
+          <send>
+            <![CDATA[
+
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+
+            ]]>
+          </send>
+
+        """
+
+    // MARK: Running a call
+
+    /// Registers bob once per callee scenario (each from its own port, each a sipp server there afterwards), runs
+    /// the caller with `ending`, and hands over the caller's result, the CDRs and what each callee received.
+    static func call(callees: [String], ending: String, config: String = "",
+                     _ check: (_ caller: (status: Int32, output: String), _ records: [[String: Any]],
+                               _ calleeLogs: [String]) throws -> Void) throws
+    {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig + "\n" + config,
+                                          listeners: ["udp"])
+            defer { server.stop() }
+            let edgePort = server.ports["udp"]!
+            var processes: [Process] = []
+            defer { processes.forEach(Peers.stop) }
+            for (index, scenario) in callees.enumerated() {
+                let port = try Peers.freePort()
+                let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
+                                              localPort: port, workDirectory: directory)
+                try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
+                processes.append(try Peers.background(try Peers.tool("sipp"), [
+                    "-sf", Peers.directory.appendingPathComponent("sipp/\(scenario).xml").path, "-t", "u1",
+                    "-i", "127.0.0.1", "-p", String(port), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
+                    "-message_file", directory + "/callee-\(index).msg",
+                ], seconds: 40, directory: directory))
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+
+            let template = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml"),
+                                      encoding: .utf8)
+            let cut = try #require(template.range(of: "  <recv response=\"100\" optional=\"true\">"))
+            let scenario = directory + "/caller.xml"
+            try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
+                .write(toFile: scenario, atomically: true, encoding: .utf8)
+            let caller = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(edgePort)", "-sf", scenario, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
+                "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",
+                "-i", "127.0.0.1", "-p", "0", "-cid_str", "secret-%u-%p@caller.invalid", "-m", "1", "-nostdin",
+                "-timeout", "30", "-trace_msg", "-message_file", directory + "/caller.msg", "-trace_err",
+            ], seconds: 45, directory: directory)
+            for process in processes { for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) } }
+            for (index, process) in processes.enumerated() {
+                #expect(!process.isRunning && process.terminationStatus == 0,
+                        "callee \(callees[index]) did not complete its scenario")
+            }
+            let logs = callees.indices.map {
+                (try? String(contentsOfFile: directory + "/callee-\($0).msg", encoding: .utf8)) ?? ""
+            }
+            var records: [[String: Any]] = []
+            for _ in 0..<50 where records.isEmpty {
+                let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
+                records = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]) ?? []
+                if records.isEmpty { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            try check(caller, records, logs)
+            #expect(server.stop() == 0)
+        }
+    }
+}
