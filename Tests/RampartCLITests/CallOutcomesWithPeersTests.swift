@@ -1,22 +1,28 @@
 import Foundation
 import Testing
 
-/// The ways a call ends, with sipp on both sides over UDP: busy, cancelled by the caller, unanswered until the ring
-/// timeout, forked to two registered phones of which one answers, and answered with a re-INVITE and a BYE from the
-/// callee. Each callee is a sipp server on the port it registered from; the caller's scenario is the one of
-/// `CallsWithPeersTests` up to the authenticated INVITE, then one of the endings below. Loopback only, bounded,
-/// every process stopped by PID.
+/// The ways a call ends, with sipp on both sides, over UDP and over TLS: busy, cancelled by the caller, unanswered
+/// until the ring timeout, forked to two registered phones of which one answers, and answered with a re-INVITE and
+/// a BYE from the callee. The caller's scenario is the one of `CallsWithPeersTests` up to the authenticated INVITE,
+/// then one of the endings below.
+///
+/// Over UDP each callee is a sipp server on the port it registered from. Over TLS (Debian's sipp has none) every
+/// sipp speaks TCP through stunnel: the caller and the registrations through stunnel clients into the edge's TLS
+/// listener, and each callee behind a stunnel server whose TLS port is the Contact it registered
+/// (`transport=tls`). The registration connection closes with the registering sipp, so the edge must open a TLS
+/// connection to that Contact itself and verify its certificate (the data directory's, from the development CA).
+/// Loopback only, bounded, every process stopped by PID.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CallOutcomesWithPeersTests {
-    @Test func aBusyCalleesRefusalReachesTheCallerAndTheRecord() throws {
-        try Self.call(callees: ["busy"], ending: Self.refused(486)) { result, records, _ in
+    @Test(arguments: ["udp", "tls"]) func aBusyCalleesRefusalReachesTheCallerAndTheRecord(transport: String) throws {
+        try Self.call(over: transport, callees: ["busy"], ending: Self.refused(486)) { result, records, _ in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(records.first?["disposition"] as? String == "busy")
             #expect(records.first?["finalStatus"] as? Int == 486)
         }
     }
 
-    @Test func aCallerThatGivesUpCancelsTheRingingCallee() throws {
-        try Self.call(callees: ["ring"], ending: Self.cancelAfterRinging) { result, records, calleeLogs in
+    @Test(arguments: ["udp", "tls"]) func aCallerThatGivesUpCancelsTheRingingCallee(transport: String) throws {
+        try Self.call(over: transport, callees: ["ring"], ending: Self.cancelAfterRinging) { result, records, calleeLogs in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
             #expect(records.first?["disposition"] as? String == "cancelled")
@@ -24,8 +30,8 @@ import Testing
         }
     }
 
-    @Test func aCallNobodyAnswersEndsAtTheRingTimeoutWith408() throws {
-        try Self.call(callees: ["ring"], ending: Self.refused(408), config: "[calls]\nring_timeout_seconds = 2\n") {
+    @Test(arguments: ["udp", "tls"]) func aCallNobodyAnswersEndsAtTheRingTimeoutWith408(transport: String) throws {
+        try Self.call(over: transport, callees: ["ring"], ending: Self.refused(408), config: "[calls]\nring_timeout_seconds = 2\n") {
             result, records, calleeLogs in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
@@ -34,8 +40,8 @@ import Testing
         }
     }
 
-    @Test func aForkedCallIsAnsweredByOnePhoneAndTheOtherStopsRinging() throws {
-        try Self.call(callees: ["answer-call", "ring"], ending: Self.answeredCallerHangsUp) { result, records, logs in
+    @Test(arguments: ["udp", "tls"]) func aForkedCallIsAnsweredByOnePhoneAndTheOtherStopsRinging(transport: String) throws {
+        try Self.call(over: transport, callees: ["answer-call", "ring"], ending: Self.answeredCallerHangsUp) { result, records, logs in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(logs.allSatisfy { $0.contains("INVITE sip:bob@127.0.0.1") }, "both phones rang")
             #expect(logs[1].contains("CANCEL sip:bob@127.0.0.1"), "the phone that lost was cancelled")
@@ -43,8 +49,8 @@ import Testing
         }
     }
 
-    @Test func aReInviteCrossesTheEdgeAndTheCalleeHangsUp() throws {
-        try Self.call(callees: ["answer-reinvite-hang-up"], ending: Self.reInviteThenCalleeHangsUp) {
+    @Test(arguments: ["udp", "tls"]) func aReInviteCrossesTheEdgeAndTheCalleeHangsUp(transport: String) throws {
+        try Self.call(over: transport, callees: ["answer-reinvite-hang-up"], ending: Self.reInviteThenCalleeHangsUp) {
             result, records, logs in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             // The callee's re-INVITE arrived on its own dialog (its own Call-ID), with the re-offer's key.
@@ -209,7 +215,7 @@ import Testing
 
     /// Registers bob once per callee scenario (each from its own port, each a sipp server there afterwards), runs
     /// the caller with `ending`, and hands over the caller's result, the CDRs and what each callee received.
-    static func call(callees: [String], ending: String, config: String = "",
+    static func call(over transport: String, callees: [String], ending: String, config: String = "",
                      _ check: (_ caller: (status: Int32, output: String), _ records: [[String: Any]],
                                _ calleeLogs: [String]) throws -> Void) throws
     {
@@ -218,21 +224,49 @@ import Testing
             try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
             try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
             let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig + "\n" + config,
-                                          listeners: ["udp"])
+                                          listeners: [transport])
             defer { server.stop() }
-            let edgePort = server.ports["udp"]!
-            var processes: [Process] = []
+            let tls = transport == "tls"
+            var processes: [Process] = []  // callees first, then stunnels
             defer { processes.forEach(Peers.stop) }
+            // The edge as sipp reaches it: directly over UDP, or through a stunnel client into its TLS listener.
+            func edgeEntry() throws -> Int {
+                guard tls else { return server.ports["udp"]! }
+                let port = try Peers.freePort()
+                processes.append(try Peers.stunnelClient(accept: port, connect: server.ports["tls"]!,
+                                                         caFile: data + "/ca.crt", directory: directory))
+                return port
+            }
             for (index, scenario) in callees.enumerated() {
                 let port = try Peers.freePort()
-                let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
-                                              localPort: port, workDirectory: directory)
+                var contactPort = port
+                var registerScenario = Peers.directory.appendingPathComponent("sipp/register.xml").path
+                if tls {
+                    // bob's TLS Contact is a stunnel server in front of his sipp's TCP port.
+                    contactPort = try Peers.freePort()
+                    registerScenario = directory + "/register-\(index).xml"
+                    try String(contentsOfFile: Peers.directory.appendingPathComponent("sipp/register.xml").path,
+                               encoding: .utf8)
+                        .replacingOccurrences(of: "[local_port];transport=[transport]", with: "\(contactPort);transport=tls")
+                        .write(toFile: registerScenario, atomically: true, encoding: .utf8)
+                }
+                let register = try Peers.run(try Peers.tool("sipp"), [
+                    "127.0.0.1:\(try edgeEntry())", "-sf", registerScenario, "-t", tls ? "t1" : "u1", "-s", "bob",
+                    "-au", "bob", "-ap", "pw-bob", "-auth_uri", "localhost", "-key", "domain", "localhost",
+                    "-key", "expires", "600", "-i", "127.0.0.1", "-p", String(tls ? 0 : port), "-m", "1", "-nostdin",
+                    "-timeout", "30", "-trace_err",
+                ], seconds: 45, directory: directory)
                 try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
-                processes.append(try Peers.background(try Peers.tool("sipp"), [
-                    "-sf", Peers.directory.appendingPathComponent("sipp/\(scenario).xml").path, "-t", "u1",
+                processes.insert(try Peers.background(try Peers.tool("sipp"), [
+                    "-sf", Peers.directory.appendingPathComponent("sipp/\(scenario).xml").path, "-t", tls ? "t1" : "u1",
                     "-i", "127.0.0.1", "-p", String(port), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
                     "-message_file", directory + "/callee-\(index).msg",
-                ], seconds: 40, directory: directory))
+                ], seconds: 40, directory: directory), at: index)
+                if tls {
+                    processes.append(try Peers.stunnelServer(accept: contactPort, connect: port,
+                                                             certificate: data + "/server.crt", key: data + "/server.key",
+                                                             directory: directory))
+                }
             }
             Thread.sleep(forTimeInterval: 0.5)
 
@@ -243,13 +277,14 @@ import Testing
             try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
                 .write(toFile: scenario, atomically: true, encoding: .utf8)
             let caller = try Peers.run(try Peers.tool("sipp"), [
-                "127.0.0.1:\(edgePort)", "-sf", scenario, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
+                "127.0.0.1:\(try edgeEntry())", "-sf", scenario, "-t", tls ? "t1" : "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
                 "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",
                 "-i", "127.0.0.1", "-p", "0", "-cid_str", "secret-%u-%p@caller.invalid", "-m", "1", "-nostdin",
                 "-timeout", "30", "-trace_msg", "-message_file", directory + "/caller.msg", "-trace_err",
             ], seconds: 45, directory: directory)
-            for process in processes { for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) } }
-            for (index, process) in processes.enumerated() {
+            let calleeProcesses = processes.prefix(callees.count)
+            for process in calleeProcesses { for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) } }
+            for (index, process) in calleeProcesses.enumerated() {
                 #expect(!process.isRunning && process.terminationStatus == 0,
                         "callee \(callees[index]) did not complete its scenario")
             }

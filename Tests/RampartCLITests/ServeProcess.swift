@@ -177,6 +177,26 @@ enum Peers {
         return stunnel
     }
 
+    /// A stunnel server: TLS on `accept` (with this certificate), plain TCP to `connect`.
+    static func stunnelServer(accept: Int, connect: Int, certificate: String, key: String, directory: String) throws
+        -> Process
+    {
+        let config = directory + "/stunnel-server-\(accept).conf"
+        try """
+            foreground = yes
+            pid =
+            [sip]
+            accept = 127.0.0.1:\(accept)
+            connect = 127.0.0.1:\(connect)
+            cert = \(certificate)
+            key = \(key)
+            sslVersionMin = TLSv1.2
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let stunnel = try background(try tool("stunnel4"), [config], seconds: 120, directory: directory)
+        Thread.sleep(forTimeInterval: 0.5)
+        return stunnel
+    }
+
     /// Tests/Peers/sip_client.py: returns its JSON verdict.
     static func sipClient(_ arguments: [String]) throws -> [String: Any] {
         let result = try run(try tool("python3"), [directory.appendingPathComponent("sip_client.py").path, "register"]
