@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+/// Two real softphones (baresip, Debian `baresip-core`) registered over TLS call each other through the edge with
+/// SDES-SRTP, the way a deployment would run: each verifies the edge's certificate against the development CA,
+/// authenticates (401 for REGISTER, 407 for INVITE), and sends a tone as SRTP straight to the other (the media
+/// relay is issue 7). A third run offers plain RTP and is refused. Loopback only, bounded, stopped by PID.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct BaresipCallTests {
+    @Test func twoBaresipsRegisteredOverTLSTalkSRTPThroughTheEdge() throws {
+        try CallsWithPeersTests.withAliceAndBob(listening: "tls") { directory, data, server in
+            let tlsPort = server.ports["tls"]!
+            let tone = directory + "/tone.wav"
+            try Self.writeTone(to: tone)
+            let bobConfig = try Self.softphone("bob", password: "pw-bob", edgePort: tlsPort, data: data, tone: tone,
+                                               directory: directory, extra: ";answermode=auto")
+            let bob = try Peers.background(try Peers.tool("baresip"), ["-f", bobConfig, "-n", "127.0.0.1", "-s", "-t", "9"],
+                                           seconds: 15, directory: directory, output: directory + "/bob.log")
+            defer { Peers.stop(bob) }
+            // Bob is reachable once his REGISTER was answered 200.
+            for _ in 0..<50 where !((try? Self.read(directory + "/bob.log")) ?? "").contains("200 OK") {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+
+            let aliceConfig = try Self.softphone("alice", password: "pw-alice", edgePort: tlsPort, data: data,
+                                                 tone: tone, directory: directory)
+            let alice = try Peers.run(try Peers.tool("baresip"), [
+                "-f", aliceConfig, "-n", "127.0.0.1", "-s", "-t", "4", "-e", "/dial sip:bob@localhost",
+            ], seconds: 15, directory: directory)
+            #expect(alice.output.contains("SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"))
+            #expect(alice.output.contains("Call established: sip:bob@localhost"), "alice: \(alice.output.suffix(1500))")
+            #expect(alice.output.contains("incoming rtp for 'audio' established"), "alice heard nothing")
+            for _ in 0..<100 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            let bobLog = try Self.read(directory + "/bob.log")
+            #expect(bobLog.contains("Call established: sip:alice@localhost"))
+            #expect(bobLog.contains("incoming rtp for 'audio' established"), "bob heard nothing")
+
+            // What bob received names the edge, never alice's own Contact or Via.
+            let invite = try #require(Self.message(in: bobLog, startingWith: "INVITE sip:bob"))
+            #expect(!invite.contains("alice-0x") && invite.components(separatedBy: "\nVia:").count == 2)
+            #expect(invite.contains("P-Asserted-Identity: <sip:alice@localhost>"))
+
+            // A softphone that offers plain RTP is refused, and both calls are on record.
+            let plainConfig = try Self.softphone("alice", password: "pw-alice", edgePort: tlsPort, data: data,
+                                                 tone: tone, directory: directory + "/plain", mediaEncryption: nil)
+            let plain = try Peers.run(try Peers.tool("baresip"), [
+                "-f", plainConfig, "-n", "127.0.0.1", "-t", "3", "-e", "/dial sip:bob@localhost",
+            ], seconds: 15, directory: directory)
+            #expect(plain.output.contains("488 Not Acceptable Here"), "plain: \(plain.output.suffix(1500))")
+
+            var records: [[String: Any]] = []
+            for _ in 0..<50 where records.count < 2 {
+                let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
+                records = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]) ?? []
+                if records.count < 2 { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            let answered = records.first { $0["disposition"] as? String == "answered" }
+            #expect(answered?["srtpSuite"] as? String == "AES_CM_128_HMAC_SHA1_80")
+            #expect(answered?["hangupSide"] as? String == "caller")
+            #expect(records.contains { $0["disposition"] as? String == "rejected" && $0["finalStatus"] as? Int == 488 })
+            #expect(server.stop() == 0)
+        }
+    }
+
+    /// A baresip configuration directory: TLS to the edge with the development CA, PCMU, a tone as the microphone,
+    /// SDES-SRTP mandatory (or none).
+    static func softphone(_ user: String, password: String, edgePort: Int, data: String, tone: String,
+                          directory: String, extra: String = "", mediaEncryption: String? = "srtp-mand") throws
+        -> String
+    {
+        let path = directory + "/\(user)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try """
+            poll_method epoll
+            sip_listen 127.0.0.1:0
+            sip_cafile \(data)/ca.crt
+            audio_source aufile,\(tone)
+            audio_player aufile,/dev/null
+            audio_alert aufile,/dev/null
+            module_path /usr/lib/baresip/modules
+            module g711.so
+            module aufile.so
+            module srtp.so
+            module_tmp account.so
+            module_app menu.so
+            rtcp_mux no
+
+            """.write(toFile: path + "/config", atomically: true, encoding: .utf8)
+        let encryption = mediaEncryption.map { ";mediaenc=\($0)" } ?? ""
+        try """
+            <sip:\(user)@localhost;transport=tls>;auth_pass=\(password);outbound="sip:127.0.0.1:\(edgePort);transport=tls"\
+            \(encryption);regint=600;audio_codecs=PCMU\(extra)
+
+            """.write(toFile: path + "/accounts", atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Ten seconds of a 440 Hz tone, 8 kHz 16-bit mono WAV.
+    static func writeTone(to path: String) throws {
+        let rate = 8_000
+        var samples = [UInt8]()
+        for index in 0..<(rate * 10) {
+            let value = Int16(8_000 * sin(2 * Double.pi * 440 * Double(index) / Double(rate)))
+            samples += [UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8)]
+        }
+        func le32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        func le16(_ value: Int) -> [UInt8] { (0..<2).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        let header = Array("RIFF".utf8) + le32(36 + samples.count) + Array("WAVEfmt ".utf8) + le32(16) + le16(1)
+            + le16(1) + le32(rate) + le32(rate * 2) + le16(2) + le16(16) + Array("data".utf8) + le32(samples.count)
+        try Data(header + samples).write(to: URL(fileURLWithPath: path))
+    }
+
+    static func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
+    /// The header section of one SIP message in a baresip trace (`-s`): from its start line to the blank line.
+    static func message(in trace: String, startingWith start: String) -> String? {
+        guard let range = trace.range(of: start) else { return nil }
+        let rest = trace[range.lowerBound...].replacingOccurrences(of: "\r\n", with: "\n")
+        let end = rest.range(of: "\n\n")?.lowerBound ?? rest.endIndex
+        return String(rest[..<end])
+    }
+}
