@@ -182,6 +182,8 @@ public struct CallSession: Sendable {
     /// Bumped at every session refresh, so that only the latest expiry timer counts.
     var sessionGeneration = 0
     var lingered = false
+    /// The 2xx carried a late offer: the caller's ACK must answer it.
+    var awaitsLateAnswer = false
     var posture: MediaPolicy.Posture = .none
     /// The 2xx relayed to the caller, until its ACK arrives.
     var unacknowledgedAnswer: [UInt8]?
@@ -291,7 +293,20 @@ public struct CallSession: Sendable {
                 return actions
             }
             var body = Array(response.body)
-            if !body.isEmpty || !setup.invite.body.isEmpty {
+            if setup.invite.body.isEmpty, !body.isEmpty {
+                // A late offer (RFC 3261 §13.2.1): the 2xx offers, the caller's ACK will answer.
+                switch setup.mediaPolicy.checkOffer(body: response.body) {
+                case .failure(let violation):
+                    actions.append(.securityEvent(violation.securityEvent))
+                    record.securityEvents.append(violation.securityEvent)
+                    actions += ackAndBye(index)
+                    actions += cancelOthers(than: index)
+                    return actions + refuse(violation.sipStatus, disposition: .rejected, now: now)
+                case .success(let filtered):
+                    body = (try? filtered.serializedBytes()) ?? body
+                    awaitsLateAnswer = true
+                }
+            } else if !body.isEmpty || !setup.invite.body.isEmpty {
                 switch setup.mediaPolicy.checkAnswer(body: response.body) {
                 case .failure(let violation):
                     actions.append(.securityEvent(violation.securityEvent))
@@ -332,13 +347,37 @@ public struct CallSession: Sendable {
     }
 
     /// The caller's ACK for the 2xx: the edge ACKs the answering branch (RFC 3261 §13.2.2.4, per leg).
-    public mutating func callerAcknowledged() -> [Action] {
+    /// In a late-offer call the ACK carries the caller's answer, checked by the media policy and passed on; one the
+    /// policy refuses (or none) ends the call.
+    public mutating func callerAcknowledged(_ ack: SIPMessage? = nil, now: Int64 = 0) -> [Action] {
         guard case .answered(let index) = phase, unacknowledgedAnswer != nil || !setup.callerUsesUDP else { return [] }
         unacknowledgedAnswer = nil
-        guard let ack = try? branches[index].leg.request(.ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq) else {
-            return []
+        var headers: [(String, String)] = []
+        var body: [UInt8] = []
+        var actions: [Action] = []
+        if awaitsLateAnswer {
+            awaitsLateAnswer = false
+            let answer = ack?.body ?? []
+            switch setup.mediaPolicy.checkAnswer(body: answer) {
+            case .success(let answered):
+                posture = answered
+                body = Array(answer)
+                if let type = ack?.firstField(.contentType) { headers.append((type.name, type.value)) }
+            case .failure(let violation):
+                record.securityEvents.append(violation.securityEvent)
+                actions.append(.securityEvent(violation.securityEvent))
+                if let bare = try? branches[index].leg.request(
+                    .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq)
+                {
+                    actions.append(.toCallee(branch: index, bytes: bare.bytes, flow: branches[index].target.flow))
+                }
+                return actions + hangUp(reason: "media-downgrade", now: now)
+            }
         }
-        return [.toCallee(branch: index, bytes: ack.bytes, flow: branches[index].target.flow)]
+        guard let relayed = try? branches[index].leg.request(
+            .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq, headers: headers, body: body)
+        else { return [] }
+        return [.toCallee(branch: index, bytes: relayed.bytes, flow: branches[index].target.flow)]
     }
 
     /// The caller cancelled (the edge has answered the CANCEL itself): cancel every branch and answer the INVITE
@@ -441,7 +480,9 @@ public struct CallSession: Sendable {
         switch method {
         case .ack:
             guard let cseq = try? request.cseq() else { return [] }
-            if cseq.sequenceNumber == (try? setup.invite.cseq().sequenceNumber) { return callerAcknowledged() }
+            if cseq.sequenceNumber == (try? setup.invite.cseq().sequenceNumber) {
+                return callerAcknowledged(request, now: now)
+            }
             return acknowledged(request, fromCaller: true, branch: index, now: now)
         case .bye:
             guard phase == .proceeding else { return byeReceived(request, fromCaller: true, now: now) }

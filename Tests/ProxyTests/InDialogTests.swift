@@ -248,4 +248,29 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(sent.caller.map(\.statusCode) == [408])
         #expect(sent.records.first?.disposition == .noAnswer && sent.records.first?.hangupReason == "no-answer")
     }
+
+    @Test func aLateOfferIsPolicedInThe2xxAndItsAnswerInTheACK() throws {
+        // The caller's INVITE has no SDP: the callee offers in its 2xx, the caller answers in the ACK.
+        var (session, actions) = CallSession.start(setup(body: "", targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        #expect(invite.body.isEmpty)
+        var sent = Sent(session.calleeResponded(answer(invite, 200, tag: "bob", body: sdesOffer), branch: 0, now: 1))
+        let ok = try #require(sent.caller.first)
+        // The offer in the 2xx lost its weak suite on the way, like any offer.
+        #expect(!String(decoding: ok.body, as: UTF8.self).contains("SHA1_32"))
+        let ack = fromCaller("ACK", cseq: 1, toTag: try ok.toTag()!, body: sdesAnswer)
+        sent = Sent(session.callerRequest(ack, now: 2))
+        let relayed = try #require(sent.callee[0]?.first)
+        #expect(relayed.method == .ack && String(decoding: relayed.body, as: UTF8.self) == sdesAnswer)
+
+        // A plain answer in the ACK ends the call.
+        var (plain, start) = CallSession.start(setup(body: "", targets: 1), now: 0)
+        let second = try #require(Sent(start).callee[0]?.first)
+        let offered = try #require(Sent(plain.calleeResponded(answer(second, 200, tag: "bob", body: sdesOffer),
+                                                              branch: 0, now: 1)).caller.first)
+        sent = Sent(plain.callerRequest(fromCaller("ACK", cseq: 1, toTag: try offered.toTag()!, body: plainSDP), now: 2))
+        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.callee[0]?.map(\.method) == [.ack, .bye] && sent.caller.map(\.method) == [.bye])
+        #expect(sent.records.first?.hangupReason == "media-downgrade")
+    }
 }
