@@ -80,13 +80,16 @@ public final class CallRouter: Sendable {
     public let contactConnections: ContactConnections
     /// Longest a call may ring unanswered, in seconds.
     public let ringTimeoutSeconds: Int
+    /// How CDRs name the parties and the account.
+    let partyRecording: PartyRecording
     /// T1 and T2, in milliseconds.
     let t1: Int
     let t2: Int
 
     init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
          headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls,
-         ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000) {
+         ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear) {
+        self.partyRecording = partyRecording
         self.contactConnections = contactConnections
         self.ringTimeoutSeconds = ringTimeoutSeconds
         self.t1 = t1
@@ -196,8 +199,9 @@ public final class CallRouter: Sendable {
             invite: request, forwardedHeaders: B2BUA.endToEndHeaders(of: policed), presentedCaller: presented,
             callee: "<sip:\(callee)@\(domain)>", callerAddress: callerAddress, targets: targets, mediaPolicy: mediaPolicy,
             headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
-            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: "sip:\(username)@\(domain)",
-            recordedCallee: "sip:\(callee)@\(domain)", account: "\(username)@\(domain)",
+            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded("sip:\(username)@\(domain)"),
+            recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
+            account: partyRecording.recorded("\(username)@\(domain)"),
             maxDurationSeconds: maxCallSeconds, ringTimeoutSeconds: ringTimeoutSeconds)
         setup.t1 = t1
         setup.t2 = t2

@@ -43,6 +43,8 @@ public final class EdgeService: SIPInboundHandler {
         public var contactConnections: CallRouter.ContactConnections
         /// Longest a call may ring unanswered before the edge gives up with 408 (Kamailio's fr_inv_timer).
         public var ringTimeoutSeconds: Int
+        /// How CDRs name the parties and the account: as they are, or by keyed pseudonyms.
+        public var cdrParties: PartyRecording
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -51,7 +53,8 @@ public final class EdgeService: SIPInboundHandler {
                     timers: TransactionTimers = .init(), nonceLifetime: Duration = .seconds(300),
                     maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000,
                     maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls,
-                    ringTimeoutSeconds: Int = 120) {
+                    ringTimeoutSeconds: Int = 120, cdrParties: PartyRecording = .clear) {
+            self.cdrParties = cdrParties
             self.ringTimeoutSeconds = ringTimeoutSeconds
             self.contactConnections = contactConnections
             self.domain = domain.lowercased()
@@ -106,7 +109,8 @@ public final class EdgeService: SIPInboundHandler {
                                 contactConnections: configuration.contactConnections,
                                 ringTimeoutSeconds: configuration.ringTimeoutSeconds,
                                 t1: Int(configuration.timers.t1 / .milliseconds(1)),
-                                t2: Int(configuration.timers.t2 / .milliseconds(1)))
+                                t2: Int(configuration.timers.t2 / .milliseconds(1)),
+                                partyRecording: configuration.cdrParties)
         self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger

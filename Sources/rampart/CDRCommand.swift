@@ -1,11 +1,13 @@
 import ArgumentParser
+import Crypto
 import Foundation
+import SecurityPolicy
 import Storage
 
 /// `rampart cdr list|export`: the call detail records in the store.
 struct CDRCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cdr", abstract: "Read call detail records.", subcommands: [List.self, Export.self])
+        commandName: "cdr", abstract: "Read call detail records.", subcommands: [List.self, Export.self, Pseudonym.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List call records, oldest first.")
@@ -167,5 +169,50 @@ enum CDRFormat {
                 durationSeconds: $0.durationSeconds)
         }
         return Array(try encoder.encode(rows)) + [0x0A]
+    }
+}
+
+extension CDRCommand {
+    /// What a party is called in CDRs written with `calls.cdr_parties = "pseudonymised"`, for `--party` searches.
+    struct Pseudonym: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the pseudonym CDRs give a party or account (with calls.cdr_parties = \"pseudonymised\").")
+        @Argument(help: "The party as the edge names it: sip:user@domain, or user@domain for the account.")
+        var party: String
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() throws {
+            let directory = DataDirectory(path: data.dataDir)
+            guard FileManager.default.fileExists(atPath: directory.file(DataDirectory.pseudonymKeyFile)) else {
+                throw UsageError(message: "no pseudonym key in \(data.dataDir): CDR parties are stored in clear")
+            }
+            print(try directory.pseudonymizer().pseudonym(for: party))
+        }
+    }
+}
+
+extension DataDirectory {
+    static let pseudonymKeyFile = "cdr-pseudonym.key"
+
+    /// The CDR pseudonymizer, its 256-bit key in the data directory (owner-only), created on first use. Keep the
+    /// key: pseudonyms only correlate across restarts with the same one.
+    func pseudonymizer() throws -> PartyPseudonymizer {
+        let path = file(Self.pseudonymKeyFile)
+        if !FileManager.default.fileExists(atPath: path) {
+            try create()
+            var generator = SystemRandomNumberGenerator()
+            var key = [UInt8](repeating: 0, count: 32)
+            for index in key.indices { key[index] = generator.next() }
+            try writeSecret(Data(key).base64EncodedString() + "\n", to: path)
+            key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard var bytes = Data(base64Encoded: text), bytes.count >= 32 else {
+            throw UsageError(message: "\(path) does not hold a base64 key of at least 256 bits")
+        }
+        defer { bytes.resetBytes(in: 0..<bytes.count) }
+        do { return try PartyPseudonymizer(key: SymmetricKey(data: bytes)) } catch {
+            throw UsageError(message: "\(path): \(error)")
+        }
     }
 }

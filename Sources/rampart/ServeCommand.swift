@@ -43,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let file = try config.map(ServeConfiguration.load) ?? ServeConfiguration()
-        let settings = try ServeSettings(file: file, dataDir: dataDir, listen: listen, domain: domain,
+        var settings = try ServeSettings(file: file, dataDir: dataDir, listen: listen, domain: domain,
                                          logLevel: logLevel)
         if checkConfig {
             let algorithms = settings.edge.digestAlgorithms.map(\.token).joined(separator: ", ")
@@ -61,6 +61,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "rampart.serve")
         let directory = DataDirectory(path: settings.dataDir)
         let store = try directory.openStore()
+        if settings.pseudonymiseCDRParties {
+            settings.edge.cdrParties = .pseudonymised(try directory.pseudonymizer())
+        }
 
         var tls: ReloadableTLSContext? = nil
         var outboundTLS: TLSConfiguration? = nil

@@ -64,9 +64,11 @@ struct ServeConfiguration: Codable, Equatable {
         var maxDurationSeconds: Int?
         var contactConnections: String?
         var ringTimeoutSeconds: Int?
+        var cdrParties: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
             case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
+            case cdrParties = "cdr_parties"
         }
     }
 

@@ -20,6 +20,8 @@ struct ServeSettings {
     var maxConnectionsPerSource: Int
     var maxConnections: Int
     var logLevel: Logger.Level
+    /// CDR parties by keyed pseudonym (the key is the data directory's `cdr-pseudonym.key`).
+    var pseudonymiseCDRParties: Bool
 
     /// Loopback only until the operator says otherwise.
     static let defaultListeners = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
@@ -76,6 +78,11 @@ struct ServeSettings {
             ringTimeoutSeconds: try bounded(calls.ringTimeoutSeconds, "calls.ring_timeout_seconds", default: 120,
                                             in: 1...3_600))
 
+        switch calls.cdrParties {
+        case nil, "clear"?: pseudonymiseCDRParties = false
+        case "pseudonymised"?: pseudonymiseCDRParties = true
+        default: throw UsageError(message: "calls.cdr_parties must be \"clear\" or \"pseudonymised\"")
+        }
         tls = file.tls ?? .init()
         let transport = file.transport ?? .init()
         var limits = SIPParseLimits.default

@@ -14,15 +14,23 @@ import Testing
 /// Loopback only, bounded, every process stopped by PID.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CallOutcomesWithPeersTests {
     @Test(arguments: ["udp", "tls"]) func aBusyCalleesRefusalReachesTheCallerAndTheRecord(transport: String) throws {
-        try Self.call(over: transport, callees: ["busy"], ending: Self.refused(486)) { result, records, _ in
+        try Self.call(over: transport, callees: ["busy"], ending: Self.refused(486),
+                      config: "[calls]\ncdr_parties = \"pseudonymised\"\n") { result, records, _, data in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(records.first?["disposition"] as? String == "busy")
             #expect(records.first?["finalStatus"] as? Int == 486)
+            // Pseudonymised parties: the record names nobody, and the operator's key maps a party to its name there.
+            let caller = try #require(records.first?["caller"] as? String)
+            #expect(caller.hasPrefix("anon:") && !caller.contains("alice"))
+            let pseudonym = try RampartProcess.run(["cdr", "pseudonym", "sip:alice@localhost", "--data-dir", data])
+            #expect(pseudonym.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == caller)
+            #expect(records.first?["account"] as? String != "alice@localhost")
         }
     }
 
     @Test(arguments: ["udp", "tls"]) func aCallerThatGivesUpCancelsTheRingingCallee(transport: String) throws {
-        try Self.call(over: transport, callees: ["ring"], ending: Self.cancelAfterRinging) { result, records, calleeLogs in
+        try Self.call(over: transport, callees: ["ring"], ending: Self.cancelAfterRinging) {
+            result, records, calleeLogs, _ in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
             #expect(records.first?["disposition"] as? String == "cancelled")
@@ -32,7 +40,7 @@ import Testing
 
     @Test(arguments: ["udp", "tls"]) func aCallNobodyAnswersEndsAtTheRingTimeoutWith408(transport: String) throws {
         try Self.call(over: transport, callees: ["ring"], ending: Self.refused(408), config: "[calls]\nring_timeout_seconds = 2\n") {
-            result, records, calleeLogs in
+            result, records, calleeLogs, _ in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
             #expect(records.first?["disposition"] as? String == "no-answer")
@@ -41,7 +49,8 @@ import Testing
     }
 
     @Test(arguments: ["udp", "tls"]) func aForkedCallIsAnsweredByOnePhoneAndTheOtherStopsRinging(transport: String) throws {
-        try Self.call(over: transport, callees: ["answer-call", "ring"], ending: Self.answeredCallerHangsUp) { result, records, logs in
+        try Self.call(over: transport, callees: ["answer-call", "ring"], ending: Self.answeredCallerHangsUp) {
+            result, records, logs, _ in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(logs.allSatisfy { $0.contains("INVITE sip:bob@127.0.0.1") }, "both phones rang")
             #expect(logs[1].contains("CANCEL sip:bob@127.0.0.1"), "the phone that lost was cancelled")
@@ -51,7 +60,7 @@ import Testing
 
     @Test(arguments: ["udp", "tls"]) func aReInviteCrossesTheEdgeAndTheCalleeHangsUp(transport: String) throws {
         try Self.call(over: transport, callees: ["answer-reinvite-hang-up"], ending: Self.reInviteThenCalleeHangsUp) {
-            result, records, logs in
+            result, records, logs, _ in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             // The callee's re-INVITE arrived on its own dialog (its own Call-ID), with the re-offer's key.
             let reInvites = logs[0].components(separatedBy: "INVITE sip:").count - 1
@@ -217,7 +226,7 @@ import Testing
     /// the caller with `ending`, and hands over the caller's result, the CDRs and what each callee received.
     static func call(over transport: String, callees: [String], ending: String, config: String = "",
                      _ check: (_ caller: (status: Int32, output: String), _ records: [[String: Any]],
-                               _ calleeLogs: [String]) throws -> Void) throws
+                               _ calleeLogs: [String], _ data: String) throws -> Void) throws
     {
         try withTemporaryDirectory { directory in
             let data = directory + "/data"
@@ -297,7 +306,7 @@ import Testing
                 records = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]) ?? []
                 if records.isEmpty { Thread.sleep(forTimeInterval: 0.1) }
             }
-            try check(caller, records, logs)
+            try check(caller, records, logs, data)
             #expect(server.stop() == 0)
         }
     }
