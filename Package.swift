@@ -60,7 +60,7 @@ let package = Package(
 
         // L2: services.
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
-        .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SecurityPolicy", "Storage", "SDP"]),
+        .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SIPAuth", "SecurityPolicy", "Storage", "SDP"]),
         .target(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
@@ -74,7 +74,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "SIPDialog", "SecurityPolicy",
+                "SIPDialog", "SecurityPolicy", "Proxy",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
         .testTarget(name: "SecurityPolicyTests", dependencies: [
             "SecurityPolicy", "SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto"),
         ]),

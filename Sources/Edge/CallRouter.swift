@@ -82,14 +82,27 @@ public final class CallRouter: Sendable {
     public let ringTimeoutSeconds: Int
     /// How CDRs name the parties and the account.
     let partyRecording: PartyRecording
+    /// The configured trunks, first match wins.
+    public let trunks: [Trunk]
+    /// Accounts allowed plain RTP (legacy phones); a call between two of them may go unencrypted.
+    public let plainRTPAccounts: Set<String>
+
+    /// Who places a call.
+    enum Caller {
+        case account(String)
+        case trunk(Trunk)
+    }
     /// T1 and T2, in milliseconds.
     let t1: Int
     let t2: Int
 
     init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
          headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls,
-         ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear) {
+         ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
+         trunks: [Trunk] = [], plainRTPAccounts: Set<String> = []) {
         self.partyRecording = partyRecording
+        self.trunks = trunks
+        self.plainRTPAccounts = plainRTPAccounts
         self.contactConnections = contactConnections
         self.ringTimeoutSeconds = ringTimeoutSeconds
         self.t1 = t1
@@ -138,35 +151,40 @@ public final class CallRouter: Sendable {
         guard let maxForwards = try? request.maxForwards() ?? 70, maxForwards > 0 else { return answer(483) }
         guard let wiring = wiring.withLock({ $0 }) else { return answer(503, [("Retry-After", "5")]) }
 
-        let decision = edge.authenticate(request, credentials: credentials, account: account)
-        let username: String
-        switch decision {
-        case .challenge(let values):
-            return answer(407, values.map { ("Proxy-Authenticate", $0) })
-        case .reject(let status, let event):
-            if let event {
-                edge.report(event.rawValue, inbound,
-                            account: credentials.claimedUsername(realm: edge.configuration.domain))
-            }
-            return answer(status)
-        case .authenticated(let name, _):
-            username = name
-        }
         let domain = edge.configuration.domain
-        // The caller may only call as itself (RFC 3261 §22, issue 4): a From of another account is a spoof.
-        guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
-            edge.servedDomain(fromURI.host) != nil
-        else {
-            edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
-            return answer(403)
-        }
         guard case .sip(let target)? = try? request.requestLine?.requestURI(), let callee = target.user,
             edge.servedDomain(target.host) != nil
         else { return answer(404) }
+        // Who calls: a trunk, known by its address (it does not authenticate), or an account that does (407).
+        let caller: Caller
+        if let trunk = trunks.first(where: { $0.sends(inbound) }) {
+            caller = .trunk(trunk)
+        } else {
+            switch edge.authenticate(request, credentials: credentials, account: account) {
+            case .challenge(let values):
+                return answer(407, values.map { ("Proxy-Authenticate", $0) })
+            case .reject(let status, let event):
+                if let event {
+                    edge.report(event.rawValue, inbound, account: credentials.claimedUsername(realm: domain))
+                }
+                return answer(status)
+            case .authenticated(let username, _):
+                // The caller may only call as itself (RFC 3261 §22, issue 4): a From of another account is a spoof.
+                guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
+                    edge.servedDomain(fromURI.host) != nil
+                else {
+                    edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
+                    return answer(403)
+                }
+                caller = .account(username)
+            }
+        }
         guard activeCalls < maxCalls else { return answer(503, [("Retry-After", "5")]) }
 
+        // Where to: the callee's registered phones; for an account's call to a number nobody here has registered,
+        // the trunk whose prefix it matches (never from a trunk to a trunk: no transit for toll fraud).
         let bindings = edge.location.bindings(of: "sip:\(callee)@\(domain)")
-        let targets = bindings.compactMap { binding -> CallSession.Target? in
+        var targets = bindings.compactMap { binding -> CallSession.Target? in
             guard let registered = binding.flow.flatMap(SIPFlow.init) else { return nil }
             var flow = registered
             if !wiring.isOpen(registered) {
@@ -176,14 +194,47 @@ public final class CallRouter: Sendable {
             guard let address = wiring.addresses(flow.transport) else { return nil }
             return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
         }
+        var calleeAOR = "sip:\(callee)@\(domain)"
+        var outboundTrunk: Trunk?
+        if targets.isEmpty, case .account = caller, let trunk = trunks.first(where: { $0.routes(callee) }),
+            let address = wiring.addresses(trunk.flow.transport)
+        {
+            outboundTrunk = trunk
+            calleeAOR = trunk.uri(for: callee)
+            targets = [CallSession.Target(contact: calleeAOR, flow: trunk.flow.description, address: address,
+                                          credentials: trunk.credentials)]
+        }
         guard let callerAddress = wiring.addresses(inbound.transport) else { return answer(500) }
-        // What the callee may see: the caller's end-to-end headers after identity and header policy (RFC 3325:
-        // the edge asserts the identity it authenticated; RFC 3323 privacy), and the caller as it authenticated.
-        let identity = "sip:\(username)@\(domain)"
+
+        // What the callee may see: the caller's end-to-end headers after identity and header policy (RFC 3325: the
+        // edge asserts the identity it authenticated, or passes a trusted trunk's; RFC 3323 privacy).
+        let identity: String
+        let recordedCaller: String
+        let recordedAccount: String
+        switch caller {
+        case .account(let username):
+            identity = "sip:\(username)@\(domain)"
+            recordedCaller = identity
+            recordedAccount = "\(username)@\(domain)"
+        case .trunk(let trunk):
+            // A trunk's caller is a number (or name) of the far network, shown under the edge's domain.
+            let user = (try? request.from().uri).flatMap { uri -> String? in
+                if case .sip(let sip) = uri { return sip.user }
+                return nil
+            } ?? "anonymous"
+            identity = "sip:\(user)@\(domain)"
+            recordedCaller = identity
+            recordedAccount = "trunk:\(trunk.name)"
+        }
         var policed = request
         do {
-            try IdentityPolicy.apply(to: &policed, hop: .init(sourceIsTrusted: false, authenticatedIdentity: identity,
-                                                              destinationIsTrusted: false))
+            let trustedSource: Bool
+            if case .trunk(let trunk) = caller { trustedSource = trunk.trustsIdentity } else { trustedSource = false }
+            let authenticated: String?
+            if case .account = caller { authenticated = identity } else { authenticated = nil }
+            try IdentityPolicy.apply(to: &policed, hop: .init(
+                sourceIsTrusted: trustedSource, authenticatedIdentity: authenticated,
+                destinationIsTrusted: outboundTrunk?.trustsIdentity ?? false))
             try headerPolicy.apply(to: &policed)
         } catch {
             return answer(400)
@@ -195,13 +246,26 @@ public final class CallRouter: Sendable {
             let display = (try? request.from().displayName).flatMap { $0 }.map { "\"\($0)\" " } ?? ""
             presented = "\(display)<\(identity)>"
         }
+        // The media policy: a trunk's own when one takes part; between accounts, plain RTP only where both may.
+        let callMediaPolicy: MediaPolicy
+        if case .trunk(let trunk) = caller {
+            callMediaPolicy = trunk.mediaPolicy
+        } else if let outboundTrunk {
+            callMediaPolicy = outboundTrunk.mediaPolicy
+        } else if case .account(let username) = caller, plainRTPAccounts.contains(username),
+            plainRTPAccounts.contains(callee)
+        {
+            callMediaPolicy = MediaPolicy(allowsPlainRTP: true, allowedSuites: mediaPolicy.allowedSuites)
+        } else {
+            callMediaPolicy = mediaPolicy
+        }
         var setup = CallSession.Setup(
             invite: request, forwardedHeaders: B2BUA.endToEndHeaders(of: policed), presentedCaller: presented,
-            callee: "<sip:\(callee)@\(domain)>", callerAddress: callerAddress, targets: targets, mediaPolicy: mediaPolicy,
+            callee: "<\(calleeAOR)>", callerAddress: callerAddress, targets: targets, mediaPolicy: callMediaPolicy,
             headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
-            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded("sip:\(username)@\(domain)"),
-            recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
-            account: partyRecording.recorded("\(username)@\(domain)"),
+            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(recordedCaller),
+            recordedCallee: partyRecording.recorded(outboundTrunk == nil ? calleeAOR : "sip:\(callee)@\(domain)"),
+            account: partyRecording.recorded(recordedAccount),
             maxDurationSeconds: maxCallSeconds, ringTimeoutSeconds: ringTimeoutSeconds)
         setup.t1 = t1
         setup.t2 = t2
@@ -359,3 +423,56 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// A SIP trunk: a static peer (a carrier, or a PBX behind the edge) that calls the edge's users and that the edge
+/// sends calls to numbers nobody here has registered. It does not authenticate to the edge: its calls are known by
+/// their source address and transport (and, when set, its TLS certificate), as Kamailio's permissions module does.
+/// Over UDP a source address can be forged, so TLS (with a pinned certificate) is the trustworthy kind.
+public struct Trunk: Sendable {
+    /// A name for logs and CDRs (`trunk:NAME` as the account).
+    public var name: String
+    /// Where it is and how the edge reaches it (TCP and TLS connections are opened as needed).
+    public var flow: SIPFlow
+    /// host[:port] the edge writes in Request-URIs and To towards it.
+    public var host: String
+    /// Dialed numbers (Request-URI users) that go to it, e.g. `+` or `00`.
+    public var prefixes: [String]
+    /// Its media policy (a legacy trunk may be allowed plain RTP; calls through it then may be unencrypted).
+    public var mediaPolicy: MediaPolicy
+    /// Whether it belongs to the edge's trust domain (RFC 3325): its P-Asserted-Identity is believed, and the
+    /// edge's is sent to it.
+    public var trustsIdentity: Bool
+    /// The edge's account at the trunk, for its digest challenges.
+    public var credentials: CallSession.Credentials?
+    /// The SHA-256 fingerprint its TLS client certificate must have, if set.
+    public var certificateFingerprint: String?
+
+    public init(name: String, flow: SIPFlow, host: String? = nil, prefixes: [String] = [],
+                mediaPolicy: MediaPolicy = .srtpOnly, trustsIdentity: Bool = false,
+                credentials: CallSession.Credentials? = nil, certificateFingerprint: String? = nil) {
+        self.name = name
+        self.flow = flow
+        let ip = flow.remote.ipAddress ?? "invalid"
+        self.host = host ?? (flow.remote.protocol == .inet6 ? "[\(ip)]" : ip) + ":\(flow.remote.port ?? 5060)"
+        self.prefixes = prefixes
+        self.mediaPolicy = mediaPolicy
+        self.trustsIdentity = trustsIdentity
+        self.credentials = credentials
+        self.certificateFingerprint = certificateFingerprint?.lowercased()
+    }
+
+    /// Whether a request came from this trunk: its address and transport, and its certificate when one is pinned.
+    func sends(_ inbound: SIPInbound) -> Bool {
+        guard inbound.transport == flow.transport, inbound.source.ipAddress == flow.remote.ipAddress else { return false }
+        guard let certificateFingerprint else { return true }
+        return inbound.clientCertificateFingerprint.map { constantTimeEquals(Array($0.lowercased().utf8), Array(certificateFingerprint.utf8)) } ?? false
+    }
+
+    /// Whether a dialed user goes to this trunk.
+    func routes(_ user: String) -> Bool { prefixes.contains { !$0.isEmpty && user.hasPrefix($0) } }
+
+    /// The URI of a dialed user at the trunk.
+    func uri(for user: String) -> String {
+        "sip:\(user)@\(host)" + (flow.transport == .udp ? "" : ";transport=\(flow.transport.rawValue)")
+    }
+}

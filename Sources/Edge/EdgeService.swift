@@ -45,6 +45,10 @@ public final class EdgeService: SIPInboundHandler {
         public var ringTimeoutSeconds: Int
         /// How CDRs name the parties and the account: as they are, or by keyed pseudonyms.
         public var cdrParties: PartyRecording
+        /// SIP trunks: static peers that call in and take calls to numbers.
+        public var trunks: [Trunk]
+        /// Accounts allowed plain RTP (legacy phones): a call between two of them may go unencrypted.
+        public var plainRTPAccounts: Set<String>
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -53,8 +57,11 @@ public final class EdgeService: SIPInboundHandler {
                     timers: TransactionTimers = .init(), nonceLifetime: Duration = .seconds(300),
                     maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000,
                     maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls,
-                    ringTimeoutSeconds: Int = 120, cdrParties: PartyRecording = .clear) {
+                    ringTimeoutSeconds: Int = 120, cdrParties: PartyRecording = .clear, trunks: [Trunk] = [],
+                    plainRTPAccounts: Set<String> = []) {
             self.cdrParties = cdrParties
+            self.trunks = trunks
+            self.plainRTPAccounts = plainRTPAccounts
             self.ringTimeoutSeconds = ringTimeoutSeconds
             self.contactConnections = contactConnections
             self.domain = domain.lowercased()
@@ -110,7 +117,8 @@ public final class EdgeService: SIPInboundHandler {
                                 ringTimeoutSeconds: configuration.ringTimeoutSeconds,
                                 t1: Int(configuration.timers.t1 / .milliseconds(1)),
                                 t2: Int(configuration.timers.t2 / .milliseconds(1)),
-                                partyRecording: configuration.cdrParties)
+                                partyRecording: configuration.cdrParties, trunks: configuration.trunks,
+                                plainRTPAccounts: configuration.plainRTPAccounts)
         self.directory = DirectoryCache()
         self.clock = clock
         self.logger = logger

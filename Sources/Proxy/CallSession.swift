@@ -1,4 +1,5 @@
 import SDP
+import SIPAuth
 import SIPDialog
 import SIPMessage
 import SecurityPolicy
@@ -31,7 +32,7 @@ public struct CallSession: Sendable {
     /// Retransmissions over UDP (RFC 3261 §17.1.1.2 Timers A and B for the edge's INVITEs; §13.3.1.4 for the
     /// 2xx the edge relays to the caller, until its ACK).
     public enum Timer: Hashable, Sendable {
-        case inviteRetransmission(branch: Int)
+        case inviteRetransmission(branch: Int, cseq: UInt32)
         /// An ended call waited long enough for its cancelled branches' final answers (to acknowledge them).
         case linger
         case answerRetransmission
@@ -48,18 +49,32 @@ public struct CallSession: Sendable {
 
     /// Where a branch goes.
     public struct Target: Sendable, Hashable {
-        /// The Request-URI: the registered Contact.
+        /// The Request-URI: the registered Contact, or a URI at a trunk.
         public var contact: String
-        /// The flow the binding was registered over.
+        /// The flow the binding was registered over (or the trunk's).
         public var flow: String
         /// The edge's address on that flow, for Via and Contact.
         public var address: SIPLocalAddress
+        /// What the edge answers the target's digest challenge (401 or 407) with, once: a trunk's account.
+        public var credentials: Credentials?
 
-        public init(contact: String, flow: String, address: SIPLocalAddress) {
+        public init(contact: String, flow: String, address: SIPLocalAddress, credentials: Credentials? = nil) {
             self.contact = contact
             self.flow = flow
             self.address = address
+            self.credentials = credentials
         }
+    }
+
+    /// The edge's own account at a peer (a trunk). The description never shows the password.
+    public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+        public var username: String
+        public var password: String
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+        public var description: String { "\(username):<redacted>" }
     }
 
     /// What is known about the call when it starts.
@@ -132,6 +147,8 @@ public struct CallSession: Sendable {
         var final: Int?
         /// Whether the callee answered anything (which stops Timer A).
         var responded = false
+        /// Whether the INVITE was sent again with credentials (only once: a second challenge is a refusal).
+        var authenticated = false
         var retransmission: Retransmission
     }
 
@@ -251,7 +268,7 @@ public struct CallSession: Sendable {
                                            retransmission: Retransmission(interval: setup.t1)))
             actions.append(.toCallee(branch: session.branches.count - 1, bytes: bytes, flow: target.flow))
             // Over UDP Timer A retransmits; over TCP and TLS only Timer B runs (RFC 3261 §17.1.1.2).
-            actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1),
+            actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1, cseq: leg.localCSeq),
                                        afterMilliseconds: target.flow.hasPrefix("udp:") ? setup.t1 : 64 * setup.t1))
         }
         if session.branches.isEmpty {
@@ -340,6 +357,7 @@ public struct CallSession: Sendable {
             if let ack = try? B2BUA.ack(for: branches[index].invite, failure: response) {
                 actions.append(.toCallee(branch: index, bytes: ack, flow: branches[index].target.flow))
             }
+            if phase == .proceeding, let retry = authenticatedRetry(after: response, branch: index) { return actions + retry }
             guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return actions }
             let best = Self.bestFinal(branches.compactMap(\.final))
             return actions + refuse(best, disposition: Self.disposition(of: best), now: now)
@@ -415,8 +433,9 @@ public struct CallSession: Sendable {
         case .linger:
             lingered = true
             return []
-        case .inviteRetransmission(let index):
-            guard branches.indices.contains(index), !branches[index].responded, branches[index].final == nil
+        case .inviteRetransmission(let index, let cseq):
+            guard branches.indices.contains(index), branches[index].inviteCSeq == cseq, !branches[index].responded,
+                branches[index].final == nil
             else { return [] }
             let reliable = !branches[index].target.flow.hasPrefix("udp:")
             branches[index].retransmission.elapsed += reliable ? 64 * setup.t1 : branches[index].retransmission.interval
@@ -459,6 +478,40 @@ public struct CallSession: Sendable {
             record.hangupReason = "no-answer"
             return cancelOthers(than: nil) + refuse(408, disposition: .noAnswer, now: now)
         }
+    }
+
+    /// The INVITE again, with credentials, when a trunk challenged it (RFC 3261 §22.2): same leg, next CSeq, the
+    /// Authorization or Proxy-Authorization the challenge asks for. Nil when there is nothing to answer with.
+    private mutating func authenticatedRetry(after response: SIPMessage, branch index: Int) -> [Action]? {
+        guard let status = response.statusCode, status == 401 || status == 407, !branches[index].authenticated,
+            let credentials = branches[index].target.credentials,
+            let header = response.firstField(status == 401 ? .wwwAuthenticate : .proxyAuthenticate),
+            let challenge = try? DigestChallenge(parsing: header.value)
+        else { return nil }
+        let ha1 = DigestHA1(algorithm: challenge.effectiveAlgorithm, username: credentials.username,
+                            realm: challenge.realm, password: credentials.password)
+        let invite = branches[index].invite
+        guard let uri = invite.requestLine?.requestURIText,
+            let answer = try? DigestCredentials(answering: challenge, ha1: ha1, method: "INVITE", uri: uri,
+                                                cnonce: SIPTag.make(), body: Array(invite.body)).serialized()
+        else { return nil }
+        var headers = B2BUA.endToEndHeaders(of: invite).map { ($0.name, $0.value) }
+        headers.append((status == 401 ? "Authorization" : "Proxy-Authorization", answer))
+        var leg = branches[index].leg
+        guard let (bytes, _) = try? leg.request(.invite, via: branches[index].target.address, headers: headers,
+                                                body: Array(invite.body)),
+            let sent = try? SIPMessage.parse(bytes)
+        else { return nil }
+        branches[index].leg = leg
+        branches[index].invite = sent
+        branches[index].inviteCSeq = leg.localCSeq
+        branches[index].final = nil
+        branches[index].responded = false
+        branches[index].authenticated = true
+        branches[index].retransmission = Retransmission(interval: setup.t1)
+        let udp = branches[index].target.flow.hasPrefix("udp:")
+        return [.toCallee(branch: index, bytes: bytes, flow: branches[index].target.flow),
+                .startTimer(.inviteRetransmission(branch: index, cseq: leg.localCSeq), afterMilliseconds: udp ? setup.t1 : 64 * setup.t1)]
     }
 
     // MARK: In-dialog requests
@@ -876,7 +929,11 @@ public struct CallSession: Sendable {
             return (status / 100, demoted)
         }
         let best = statuses.min { rank($0) < rank($1) } ?? 500
-        return best == 503 ? 500 : best  // a 503 from a callee is not the edge's overload (RFC 3261 §16.7)
+        switch best {
+        case 503: return 500  // a 503 from a callee is not the edge's overload (RFC 3261 §16.7)
+        case 401, 407: return 403  // a callee's or trunk's challenge is the edge's to answer, not the caller's
+        default: return best
+        }
     }
 
     /// The CDR disposition of a final failure.

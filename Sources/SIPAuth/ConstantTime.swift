@@ -3,7 +3,7 @@
 /// §26.3.2.3). Lengths are not secret: a length mismatch returns `false` at once, without
 /// looking at the contents.
 @inline(never)
-func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
+public func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
     guard lhs.count == rhs.count else { return false }
     var difference: UInt8 = 0
     for (left, right) in zip(lhs, rhs) {

@@ -18,6 +18,24 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[[trunks]]`: a static SIP peer.
+    struct Trunk: Codable, Equatable {
+        var name: String
+        var address: String
+        var host: String?
+        var prefixes: [String]?
+        var allowPlainRTP: Bool?
+        var trustIdentity: Bool?
+        var username: String?
+        var password: String?
+        var certificateFingerprint: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
+            case username, password, certificateFingerprint = "certificate_fingerprint"
+        }
+    }
+
     struct Registrar: Codable, Equatable {
         var minExpires: Int?
         var maxExpires: Int?
@@ -65,10 +83,11 @@ struct ServeConfiguration: Codable, Equatable {
         var contactConnections: String?
         var ringTimeoutSeconds: Int?
         var cdrParties: String?
+        var plainRTPAccounts: [String]?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
             case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
-            case cdrParties = "cdr_parties"
+            case cdrParties = "cdr_parties", plainRTPAccounts = "plain_rtp_accounts"
         }
     }
 
@@ -85,10 +104,11 @@ struct ServeConfiguration: Codable, Equatable {
     var transport: Transport?
     var timers: Timers?
     var calls: Calls?
+    var trunks: [Trunk]?
     var log: Log?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, log
+        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, log
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -113,6 +133,12 @@ struct ServeConfiguration: Codable, Equatable {
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }
+        }
+        if let trunks = table["trunks"]?.array {
+            let keys = Set(Trunk.CodingKeys.allCases.map(\.rawValue))
+            for case let trunk? in trunks.map({ $0.table }) {
+                try checkKeys(trunk, allowed: keys, path: path, prefix: "trunks.")
+            }
         }
         do {
             return try TOMLDecoder().decode(ServeConfiguration.self, from: table)

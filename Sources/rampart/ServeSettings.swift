@@ -2,6 +2,7 @@ import Edge
 import Foundation
 import Logging
 import NIOCore
+import Proxy
 import Registrar
 import SIPAuth
 import SIPMessage
@@ -76,7 +77,9 @@ struct ServeSettings {
                                         in: 60...604_800),
             contactConnections: try Self.contactConnections(calls.contactConnections),
             ringTimeoutSeconds: try bounded(calls.ringTimeoutSeconds, "calls.ring_timeout_seconds", default: 120,
-                                            in: 1...3_600))
+                                            in: 1...3_600),
+            trunks: try (file.trunks ?? []).map(Self.trunk),
+            plainRTPAccounts: Set(calls.plainRTPAccounts ?? []))
 
         switch calls.cdrParties {
         case nil, "clear"?: pseudonymiseCDRParties = false
@@ -119,6 +122,24 @@ struct ServeSettings {
         }
         guard !result.isEmpty else { throw UsageError(message: "registrar.digest_algorithms must not be empty") }
         return result
+    }
+
+    static func trunk(_ entry: ServeConfiguration.Trunk) throws -> Trunk {
+        guard let flow = SIPFlow(entry.address) else {
+            throw UsageError(message: "trunks.\(entry.name).address must be transport:IP:port, not \(entry.address)")
+        }
+        var credentials: CallSession.Credentials?
+        switch (entry.username, entry.password) {
+        case (let username?, let password?): credentials = .init(username: username, password: password)
+        case (nil, nil): credentials = nil
+        default: throw UsageError(message: "trunks.\(entry.name): username and password go together")
+        }
+        return Trunk(name: entry.name, flow: flow, host: entry.host, prefixes: entry.prefixes ?? [],
+                     mediaPolicy: MediaPolicy(allowsPlainRTP: entry.allowPlainRTP ?? false),
+                     trustsIdentity: entry.trustIdentity ?? false, credentials: credentials,
+                     certificateFingerprint: entry.certificateFingerprint.map {
+                         $0.replacingOccurrences(of: ":", with: "").lowercased()
+                     })
     }
 
     static func contactConnections(_ text: String?) throws -> CallRouter.ContactConnections {

@@ -1,4 +1,5 @@
 import Proxy
+import SIPAuth
 import SIPDialog
 import SIPMessage
 import SecurityPolicy
@@ -272,5 +273,38 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(sent.events == ["media-downgrade-attempt"])
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye] && sent.caller.map(\.method) == [.bye])
         #expect(sent.records.first?.hangupReason == "media-downgrade")
+    }
+
+    @Test func aTrunksChallengeIsAnsweredOnceWithTheEdgesAccount() throws {
+        var configuration = setup(targets: 1, transport: "udp")
+        configuration.targets[0].credentials = .init(username: "rampart", password: "trunk-secret")
+        var (session, actions) = CallSession.start(configuration, now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let challenge = try SIPMessage.parse(try invite.makeResponse(
+            status: 407, toTag: "t1",
+            extraHeaders: [("Proxy-Authenticate", "Digest realm=\"carrier\", nonce=\"n0nce\", algorithm=MD5, qop=\"auth\"")]))
+        var sent = Sent(session.calleeResponded(challenge, branch: 0, now: 10))
+        #expect(sent.caller.isEmpty)
+        let methods = try #require(sent.callee[0]).map { $0.method }
+        #expect(methods == [.ack, .invite])
+        let retry = try #require(sent.callee[0]?.last)
+        #expect(try retry.cseq().sequenceNumber == invite.cseq().sequenceNumber + 1)
+        #expect(try retry.callID() == invite.callID() && retry.fromTag() == invite.fromTag())
+        #expect(try retry.topVia().branch != invite.topVia().branch)
+        let credentials = try DigestCredentials(parsing: try #require(retry.firstField(.proxyAuthorization)?.value))
+        #expect(credentials.username == "rampart" && credentials.realm == "carrier" && credentials.nonce == "n0nce")
+        let expected = try DigestHA1(algorithm: DigestAlgorithm.Insecure.md5, username: "rampart", realm: "carrier",
+                                     password: "trunk-secret")
+            .response(method: "INVITE", uri: retry.requestLine!.requestURIText, nonce: "n0nce", qop: .auth,
+                      nonceCount: credentials.nonceCount, cnonce: credentials.cnonce)
+        #expect(credentials.response == expected)
+        // The old INVITE's retransmission timer is stale now.
+        let stale = try #require(Sent(actions).timers.first)
+        #expect(session.timerFired(stale.timer, now: 500).isEmpty)
+        // A second challenge is a refusal: the caller gets 403, never the trunk's challenge.
+        sent = Sent(session.calleeResponded(reply(retry, 407, headers: [("Proxy-Authenticate",
+            "Digest realm=\"carrier\", nonce=\"other\", algorithm=MD5")]), branch: 0, now: 20))
+        #expect(sent.caller.map(\.statusCode) == [403])
+        #expect(sent.caller.first?.firstField(.proxyAuthenticate) == nil)
     }
 }

@@ -266,11 +266,9 @@ import Testing
                     "-timeout", "30", "-trace_err",
                 ], seconds: 45, directory: directory)
                 try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
-                processes.insert(try Peers.background(try Peers.tool("sipp"), [
-                    "-sf", Peers.directory.appendingPathComponent("sipp/\(scenario).xml").path, "-t", tls ? "t1" : "u1",
-                    "-i", "127.0.0.1", "-p", String(port), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
-                    "-message_file", directory + "/callee-\(index).msg",
-                ], seconds: 40, directory: directory), at: index)
+                processes.insert(try Peers.sippServer(scenario, transport: tls ? "t1" : "u1", port: port,
+                                                      messageFile: directory + "/callee-\(index).msg",
+                                                      directory: directory), at: index)
                 if tls {
                     processes.append(try Peers.stunnelServer(accept: contactPort, connect: port,
                                                              certificate: data + "/server.crt", key: data + "/server.key",

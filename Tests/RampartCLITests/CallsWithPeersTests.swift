@@ -15,11 +15,8 @@ import Testing
             try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
 
             // Bob answers on the port he registered from: the edge reaches him down that flow.
-            let callee = try Peers.background(try Peers.tool("sipp"), [
-                "-sf", Peers.directory.appendingPathComponent("sipp/answer-call.xml").path, "-t", "u1",
-                "-i", "127.0.0.1", "-p", String(bobPort), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
-                "-message_file", directory + "/callee.msg",
-            ], seconds: 40, directory: directory)
+            let callee = try Peers.sippServer("answer-call", port: bobPort, messageFile: directory + "/callee.msg",
+                                              directory: directory)
             defer { Peers.stop(callee) }
             Thread.sleep(forTimeInterval: 0.5)
 

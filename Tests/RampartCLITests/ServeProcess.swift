@@ -177,6 +177,16 @@ enum Peers {
         return stunnel
     }
 
+    /// sipp as a server (a callee or a trunk) running one scenario of Tests/Peers/sipp once, in the background,
+    /// tracing what it exchanged to `messageFile`.
+    static func sippServer(_ scenario: String, transport: String = "u1", ip: String = "127.0.0.1", port: Int,
+                           messageFile: String, directory: String) throws -> Process {
+        try background(try tool("sipp"), [
+            "-sf", Self.directory.appendingPathComponent("sipp/\(scenario).xml").path, "-t", transport, "-i", ip,
+            "-p", String(port), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg", "-message_file", messageFile,
+        ], seconds: 40, directory: directory)
+    }
+
     /// A stunnel server: TLS on `accept` (with this certificate), plain TCP to `connect`.
     static func stunnelServer(accept: Int, connect: Int, certificate: String, key: String, directory: String) throws
         -> Process

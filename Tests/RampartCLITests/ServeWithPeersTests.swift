@@ -194,6 +194,13 @@ import Testing
                 ("domain = \"unterminated\n", "rampart.toml"),
                 ("[calls]\nmax_calls = 0\n", "calls.max_calls must be in"),
                 ("[calls]\nallow_plain = true\n", "unknown setting 'calls.allow_plain'"),
+                ("[calls]\ncontact_connections = \"always\"\n", "calls.contact_connections must be one of"),
+                ("[calls]\ncdr_parties = \"hashed\"\n", "calls.cdr_parties must be"),
+                ("[[trunks]]\nname = \"c\"\naddress = \"udp:carrier.example:5060\"\n", "trunks.c.address must be"),
+                ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nusername = \"u\"\n",
+                 "username and password go together"),
+                ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nsecret = \"x\"\n",
+                 "unknown setting 'trunks.secret'"),
             ] {
                 let path = directory + "/rampart.toml"
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// A carrier trunk on 127.0.0.2 (loopback, but another address than the phones' 127.0.0.1, since a trunk is known
+/// by its address), played by sipp: an account's call to a number goes to it and the edge answers its digest
+/// challenge with the configured account; its own call to a user is taken without credentials, its caller number
+/// shown under the edge's domain. Loopback only, bounded, every process stopped by PID.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct TrunkWithPeersTests {
+    static func config(trunkPort: Int) -> String {
+        ServeWithPeersTests.sippConfig + """
+
+            [[trunks]]
+            name = "carrier"
+            address = "udp:127.0.0.2:\(trunkPort)"
+            prefixes = ["+"]
+            allow_plain_rtp = true
+            trust_identity = true
+            username = "rampart"
+            password = "trunk-secret"
+            """
+    }
+
+    @Test func anAccountsCallToANumberGoesToTheTrunkWhichTheEdgeAuthenticatesTo() throws {
+        let trunkPort = try Peers.freePort()
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: Self.config(trunkPort: trunkPort), listeners: ["udp"])
+            defer { server.stop() }
+            let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
+                                             messageFile: directory + "/trunk.msg", directory: directory)
+            defer { Peers.stop(trunk) }
+            Thread.sleep(forTimeInterval: 0.5)
+
+            let caller = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(server.ports["udp"]!)", "-sf",
+                Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml").path, "-t", "u1",
+                "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "+15551234@localhost",
+                "-key", "domain", "localhost", "-key", "callee", "+15551234", "-i", "127.0.0.1", "-p", "0",
+                "-m", "1", "-nostdin", "-timeout", "30", "-trace_err", "-trace_msg",
+                "-message_file", directory + "/caller.msg",
+            ], seconds: 45, directory: directory)
+            #expect(caller.status == 0, "caller: \((try? String(contentsOfFile: directory + "/caller.msg", encoding: .utf8)) ?? "")")
+            for _ in 0..<100 where trunk.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!trunk.isRunning && trunk.terminationStatus == 0, "the trunk did not accept the call")
+            let trunkSaw = try String(contentsOfFile: directory + "/trunk.msg", encoding: .utf8)
+            #expect(trunkSaw.contains("INVITE sip:+15551234@127.0.0.2:\(trunkPort) SIP/2.0"))
+            #expect(trunkSaw.contains("\nAuthorization: Digest username=\"rampart\""))
+            #expect(trunkSaw.contains("P-Asserted-Identity: <sip:alice@localhost>"))  // a trusted trunk gets it
+            #expect(!trunkSaw.contains("pw-alice") && !trunkSaw.contains("trunk-secret"))
+
+            let records = try Self.records(data)
+            #expect(records.first?["disposition"] as? String == "answered")
+            #expect(records.first?["callee"] as? String == "sip:+15551234@localhost")
+            #expect(records.first?["account"] as? String == "alice@localhost")
+            #expect(server.stop() == 0)
+        }
+    }
+
+    @Test func theTrunksCallReachesAUserWithoutCredentialsAndWithoutTheTrunksAddress() throws {
+        let trunkPort = try Peers.freePort()
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: Self.config(trunkPort: trunkPort), listeners: ["udp"])
+            defer { server.stop() }
+            let edgePort = server.ports["udp"]!
+            let bobPort = try Peers.freePort()
+            let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
+                                          localPort: bobPort, workDirectory: directory)
+            try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
+            let bob = try Peers.sippServer("answer-call", port: bobPort, messageFile: directory + "/bob.msg",
+                                           directory: directory)
+            defer { Peers.stop(bob) }
+            Thread.sleep(forTimeInterval: 0.5)
+
+            let trunk = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/trunk-call.xml").path,
+                "-t", "u1", "-i", "127.0.0.2", "-p", "0", "-key", "callee", "bob", "-key", "domain", "localhost",
+                "-m", "1", "-nostdin", "-timeout", "30", "-trace_err",
+            ], seconds: 45, directory: directory)
+            #expect(trunk.status == 0, "trunk: \(trunk.output.suffix(800))")
+            for _ in 0..<100 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+            #expect(bobSaw.contains("From: <sip:+15550001@localhost>"))
+            // Its headers name only the edge (the SDP still carries the trunk's media address until the relay); the
+            // identity the trusted trunk asserted passes as it was asserted (RFC 3325).
+            let headers = bobSaw.components(separatedBy: "v=0").first ?? bobSaw
+            #expect(!headers.contains("127.0.0.2"))
+            #expect(headers.contains("P-Asserted-Identity: <sip:+15550001@carrier.example>"))
+            let records = try Self.records(data)
+            #expect(records.first?["disposition"] as? String == "answered")
+            #expect(records.first?["account"] as? String == "trunk:carrier")
+
+            // The same INVITE from anywhere but the trunk's address must authenticate.
+            let stranger = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/trunk-call.xml").path,
+                "-t", "u1", "-i", "127.0.0.1", "-p", "0", "-key", "callee", "bob", "-key", "domain", "localhost",
+                "-m", "1", "-nostdin", "-timeout", "10", "-trace_msg", "-message_file", directory + "/stranger.msg",
+            ], seconds: 20, directory: directory)
+            #expect(stranger.status != 0)
+            let strangerSaw = try String(contentsOfFile: directory + "/stranger.msg", encoding: .utf8)
+            #expect(strangerSaw.contains("SIP/2.0 407 Proxy Authentication Required"))
+            #expect(server.stop() == 0)
+        }
+    }
+
+    static func records(_ data: String) throws -> [[String: Any]] {
+        var records: [[String: Any]] = []
+        for _ in 0..<50 where records.isEmpty {
+            let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
+            records = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]) ?? []
+            if records.isEmpty { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        return records
+    }
+}
