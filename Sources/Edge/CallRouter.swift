@@ -27,18 +27,27 @@ public final class CallRouter: Sendable {
         var callerFlow: SIPFlow
     }
 
+    struct RelayEntry: Sendable {
+        var relay: RequestRelay
+        var origin: SIPFlow
+    }
+
     struct Table: Sendable {
         /// Sessions by the caller's Call-ID and From tag.
         var byCaller: [String: Entry] = [:]
         /// The caller key and branch of each callee leg, by the leg's Call-ID.
         var byCallee: [String: (caller: String, branch: Int)] = [:]
+        /// Relayed requests outside dialogs, by the sender's Call-ID, From tag and CSeq number.
+        var relays: [String: RelayEntry] = [:]
+        /// The relay key and target of each of the edge's relayed requests, by its Call-ID.
+        var relayTargets: [String: (relay: String, target: Int)] = [:]
     }
 
     private let table = Mutex(Table())
     /// The transport hooks, in a class: a function value read through `Mutex.withLock`'s generic `inout` comes back
     /// wrapped in a reabstraction thunk and is written back that way, so closures stored directly in the mutex grew
     /// one layer deeper at every access (seconds of CPU per call after a few thousand calls).
-    private final class Wiring: Sendable {
+    final class Wiring: Sendable {
         let sender: Sender
         let connector: Sender
         let isOpen: @Sendable (SIPFlow) -> Bool
@@ -143,116 +152,40 @@ public final class CallRouter: Sendable {
         -> SIPReply?
     {
         let request = inbound.message
-        func answer(_ status: Int, _ headers: [(String, String)] = []) -> SIPReply? {
-            edge.reply(to: inbound, status: status, extraHeaders: headers)
-        }
-        guard let key = Self.callerKey(request) else { return answer(400) }
+        guard let key = Self.callerKey(request) else { return edge.reply(to: inbound, status: 400) }
         if table.withLock({ $0.byCaller[key] != nil }) { return nil }  // a retransmission: the session answers
-        guard let maxForwards = try? request.maxForwards() ?? 70, maxForwards > 0 else { return answer(483) }
-        guard let wiring = wiring.withLock({ $0 }) else { return answer(503, [("Retry-After", "5")]) }
-
-        let domain = edge.configuration.domain
-        guard case .sip(let target)? = try? request.requestLine?.requestURI(), let callee = target.user,
-            edge.servedDomain(target.host) != nil
-        else { return answer(404) }
-        // Who calls: a trunk, known by its address (it does not authenticate), or an account that does (407).
-        let caller: Caller
-        if let trunk = trunks.first(where: { $0.sends(inbound) }) {
-            caller = .trunk(trunk)
-        } else {
-            switch edge.authenticate(request, credentials: credentials, account: account) {
-            case .challenge(let values):
-                return answer(407, values.map { ("Proxy-Authenticate", $0) })
-            case .reject(let status, let event):
-                if let event {
-                    edge.report(event.rawValue, inbound, account: credentials.claimedUsername(realm: domain))
-                }
-                return answer(status)
-            case .authenticated(let username, _):
-                // The caller may only call as itself (RFC 3261 §22, issue 4): a From of another account is a spoof.
-                guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
-                    edge.servedDomain(fromURI.host) != nil
-                else {
-                    edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
-                    return answer(403)
-                }
-                caller = .account(username)
-            }
+        let admitted: Admission
+        switch admit(inbound, credentials: credentials, account: account, edge: edge) {
+        case .refused(let reply): return reply
+        case .admitted(let admission): admitted = admission
         }
-        guard activeCalls < maxCalls else { return answer(503, [("Retry-After", "5")]) }
+        guard activeCalls < maxCalls else { return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")]) }
+        let domain = edge.configuration.domain
+        let callee = admitted.calleeUser
 
         // Where to: the callee's registered phones; for an account's call to a number nobody here has registered,
         // the trunk whose prefix it matches (never from a trunk to a trunk: no transit for toll fraud).
-        let bindings = edge.location.bindings(of: "sip:\(callee)@\(domain)")
-        var targets = bindings.compactMap { binding -> CallSession.Target? in
-            guard let registered = binding.flow.flatMap(SIPFlow.init) else { return nil }
-            var flow = registered
-            if !wiring.isOpen(registered) {
-                guard let contact = Self.contactFlow(binding.contact, policy: contactConnections) else { return nil }
-                flow = contact
-            }
-            guard let address = wiring.addresses(flow.transport) else { return nil }
-            return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
-        }
+        var targets = bindingTargets(of: "sip:\(callee)@\(domain)", edge: edge, wiring: admitted.wiring)
         var calleeAOR = "sip:\(callee)@\(domain)"
         var outboundTrunk: Trunk?
-        if targets.isEmpty, case .account = caller, let trunk = trunks.first(where: { $0.routes(callee) }),
-            let address = wiring.addresses(trunk.flow.transport)
+        if targets.isEmpty, case .account = admitted.caller, let trunk = trunks.first(where: { $0.routes(callee) }),
+            let address = admitted.wiring.addresses(trunk.flow.transport)
         {
             outboundTrunk = trunk
             calleeAOR = trunk.uri(for: callee)
             targets = [CallSession.Target(contact: calleeAOR, flow: trunk.flow.description, address: address,
                                           credentials: trunk.credentials)]
         }
-        guard let callerAddress = wiring.addresses(inbound.transport) else { return answer(500) }
-
-        // What the callee may see: the caller's end-to-end headers after identity and header policy (RFC 3325: the
-        // edge asserts the identity it authenticated, or passes a trusted trunk's; RFC 3323 privacy).
-        let identity: String
-        let recordedCaller: String
-        let recordedAccount: String
-        switch caller {
-        case .account(let username):
-            identity = "sip:\(username)@\(domain)"
-            recordedCaller = identity
-            recordedAccount = "\(username)@\(domain)"
-        case .trunk(let trunk):
-            // A trunk's caller is a number (or name) of the far network, shown under the edge's domain.
-            let user = (try? request.from().uri).flatMap { uri -> String? in
-                if case .sip(let sip) = uri { return sip.user }
-                return nil
-            } ?? "anonymous"
-            identity = "sip:\(user)@\(domain)"
-            recordedCaller = identity
-            recordedAccount = "trunk:\(trunk.name)"
-        }
-        var policed = request
-        do {
-            let trustedSource: Bool
-            if case .trunk(let trunk) = caller { trustedSource = trunk.trustsIdentity } else { trustedSource = false }
-            let authenticated: String?
-            if case .account = caller { authenticated = identity } else { authenticated = nil }
-            try IdentityPolicy.apply(to: &policed, hop: .init(
-                sourceIsTrusted: trustedSource, authenticatedIdentity: authenticated,
-                destinationIsTrusted: outboundTrunk?.trustsIdentity ?? false))
-            try headerPolicy.apply(to: &policed)
-        } catch {
-            return answer(400)
-        }
-        let presented: String
-        if let from = try? policed.from(), from.uri.description == "sip:anonymous@anonymous.invalid" {
-            presented = "\"Anonymous\" <sip:anonymous@anonymous.invalid>"
-        } else {
-            let display = (try? request.from().displayName).flatMap { $0 }.map { "\"\($0)\" " } ?? ""
-            presented = "\(display)<\(identity)>"
+        guard let presented = present(admitted, towards: outboundTrunk, edge: edge) else {
+            return edge.reply(to: inbound, status: 400)
         }
         // The media policy: a trunk's own when one takes part; between accounts, plain RTP only where both may.
         let callMediaPolicy: MediaPolicy
-        if case .trunk(let trunk) = caller {
+        if case .trunk(let trunk) = admitted.caller {
             callMediaPolicy = trunk.mediaPolicy
         } else if let outboundTrunk {
             callMediaPolicy = outboundTrunk.mediaPolicy
-        } else if case .account(let username) = caller, plainRTPAccounts.contains(username),
+        } else if case .account(let username) = admitted.caller, plainRTPAccounts.contains(username),
             plainRTPAccounts.contains(callee)
         {
             callMediaPolicy = MediaPolicy(allowsPlainRTP: true, allowedSuites: mediaPolicy.allowedSuites)
@@ -260,12 +193,12 @@ public final class CallRouter: Sendable {
             callMediaPolicy = mediaPolicy
         }
         var setup = CallSession.Setup(
-            invite: request, forwardedHeaders: B2BUA.endToEndHeaders(of: policed), presentedCaller: presented,
-            callee: "<\(calleeAOR)>", callerAddress: callerAddress, targets: targets, mediaPolicy: callMediaPolicy,
+            invite: request, forwardedHeaders: presented.headers, presentedCaller: presented.from,
+            callee: "<\(calleeAOR)>", callerAddress: admitted.address, targets: targets, mediaPolicy: callMediaPolicy,
             headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
-            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(recordedCaller),
-            recordedCallee: partyRecording.recorded(outboundTrunk == nil ? calleeAOR : "sip:\(callee)@\(domain)"),
-            account: partyRecording.recorded(recordedAccount),
+            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(presented.recordedCaller),
+            recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
+            account: partyRecording.recorded(presented.recordedAccount),
             maxDurationSeconds: maxCallSeconds, ringTimeoutSeconds: ringTimeoutSeconds)
         setup.t1 = t1
         setup.t2 = t2
@@ -281,6 +214,195 @@ public final class CallRouter: Sendable {
         return nil
     }
 
+    // MARK: Requests outside dialogs
+
+    /// A MESSAGE (RFC 3428) or an OPTIONS to a user, outside any dialog: authenticated like a call, then relayed to
+    /// every phone of the user; the first 2xx or the best failure goes back.
+    func relay(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?, edge: EdgeService)
+        -> SIPReply?
+    {
+        let request = inbound.message
+        guard let callerKey = Self.callerKey(request), let cseq = try? request.cseq() else {
+            return edge.reply(to: inbound, status: 400)
+        }
+        let key = callerKey + "\u{1}\(cseq.sequenceNumber)"
+        if let known = table.withLock({ $0.relays[key] }) {
+            return known.relay.answer.map { EdgeService.reply($0, to: inbound) }  // a retransmission
+        }
+        let admitted: Admission
+        switch admit(inbound, credentials: credentials, account: account, edge: edge) {
+        case .refused(let reply): return reply
+        case .admitted(let admission): admitted = admission
+        }
+        guard table.withLock({ $0.relays.count }) < maxCalls else {
+            return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
+        }
+        let aor = "sip:\(admitted.calleeUser)@\(edge.configuration.domain)"
+        let targets = bindingTargets(of: aor, edge: edge, wiring: admitted.wiring)
+        guard let presented = present(admitted, towards: nil, edge: edge) else { return edge.reply(to: inbound, status: 400) }
+        let (relay, actions) = RequestRelay.start(
+            request, forwardedHeaders: presented.headers, from: presented.from, to: "<\(aor)>", targets: targets,
+            headerPolicy: headerPolicy, t1: t1, t2: t2)
+        let origin = EdgeService.reply([], to: inbound)
+        let originFlow = SIPFlow(transport: inbound.transport, remote: origin.destination ?? inbound.source)
+        if !relay.isFinished {
+            table.withLock { table in
+                table.relays[key] = RelayEntry(relay: relay, origin: originFlow)
+                for (index, callID) in relay.targetCallIDs.enumerated() { table.relayTargets[callID] = (key, index) }
+            }
+        }
+        return performRelay(actions, key: key, origin: originFlow)
+    }
+
+    private func updateRelay(_ key: String, _ body: (inout RequestRelay) -> [RequestRelay.Action], expire: Bool = false) {
+        let outcome = table.withLock { table -> ([RequestRelay.Action], SIPFlow)? in
+            guard var entry = table.relays[key] else { return nil }
+            let actions = body(&entry.relay)
+            if expire {
+                table.relays[key] = nil
+                for callID in entry.relay.targetCallIDs { table.relayTargets[callID] = nil }
+            } else {
+                table.relays[key] = entry
+            }
+            return (actions, entry.origin)
+        }
+        guard let (actions, origin) = outcome, let reply = performRelay(actions, key: key, origin: origin) else { return }
+        _ = wiring.withLock({ $0?.sender })?(reply.bytes, origin)
+    }
+
+    /// Sends and schedules what a relay asked for; returns its answer for the original request.
+    private func performRelay(_ actions: [RequestRelay.Action], key: String, origin: SIPFlow) -> SIPReply? {
+        guard let hooks = wiring.withLock({ $0 }) else { return nil }
+        var reply: SIPReply?
+        for action in actions {
+            switch action {
+            case .reply(let bytes):
+                reply = SIPReply(bytes: bytes, destination: origin.transport == .udp ? origin.remote : nil)
+            case .toTarget(_, let bytes, let flow):
+                if let flow = SIPFlow(flow) { _ = hooks.connector(bytes, flow) }
+            case .startTimer(let timer, let milliseconds):
+                hooks.scheduler?(milliseconds) { [weak self] in
+                    // Timer F also ends the entry's life: retransmissions of the request are answered until then.
+                    self?.updateRelay(key, { $0.timerFired(timer) }, expire: timer == .timeout)
+                }
+            }
+        }
+        return reply
+    }
+
+    // MARK: Admission (calls and relayed requests)
+
+    /// A request the edge accepted to route: who sends it, to which user, and the transport hooks.
+    struct Admission {
+        let inbound: SIPInbound
+        let caller: Caller
+        let calleeUser: String
+        let address: SIPLocalAddress
+        let wiring: Wiring
+    }
+
+    enum AdmissionOutcome {
+        case admitted(Admission)
+        case refused(SIPReply?)
+    }
+
+    /// Checks a new INVITE, MESSAGE or OPTIONS: Max-Forwards (483), a user of the served domain as target (404), and
+    /// the sender: a trunk by its address, or an account by digest (407; 403 for a From that is not its own).
+    func admit(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?, edge: EdgeService)
+        -> AdmissionOutcome
+    {
+        let request = inbound.message
+        func refuse(_ status: Int, _ headers: [(String, String)] = []) -> AdmissionOutcome {
+            .refused(edge.reply(to: inbound, status: status, extraHeaders: headers))
+        }
+        guard let maxForwards = try? request.maxForwards() ?? 70, maxForwards > 0 else { return refuse(483) }
+        guard let wiring = wiring.withLock({ $0 }) else { return refuse(503, [("Retry-After", "5")]) }
+        let domain = edge.configuration.domain
+        guard case .sip(let target)? = try? request.requestLine?.requestURI(), let callee = target.user,
+            edge.servedDomain(target.host) != nil
+        else { return refuse(404) }
+        guard let address = wiring.addresses(inbound.transport) else { return refuse(500) }
+        // Who sends: a trunk, known by its address (it does not authenticate), or an account that does (407).
+        if let trunk = trunks.first(where: { $0.sends(inbound) }) {
+            return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee, address: address,
+                                       wiring: wiring))
+        }
+        switch edge.authenticate(request, credentials: credentials, account: account) {
+        case .challenge(let values):
+            return refuse(407, values.map { ("Proxy-Authenticate", $0) })
+        case .reject(let status, let event):
+            if let event { edge.report(event.rawValue, inbound, account: credentials.claimedUsername(realm: domain)) }
+            return refuse(status)
+        case .authenticated(let username, _):
+            // One may only call as oneself (RFC 3261 §22, issue 4): a From of another account is a spoof.
+            guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
+                edge.servedDomain(fromURI.host) != nil
+            else {
+                edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
+                return refuse(403)
+            }
+            return .admitted(Admission(inbound: inbound, caller: .account(username), calleeUser: callee,
+                                       address: address, wiring: wiring))
+        }
+    }
+
+    /// The phones registered for an AOR, each down its registration flow, or (when that has closed) a connection to
+    /// its Contact as the policy allows.
+    private func bindingTargets(of aor: String, edge: EdgeService, wiring: Wiring) -> [CallSession.Target] {
+        edge.location.bindings(of: aor).compactMap { binding in
+            guard let registered = binding.flow.flatMap(SIPFlow.init) else { return nil }
+            var flow = registered
+            if !wiring.isOpen(registered) {
+                guard let contact = Self.contactFlow(binding.contact, policy: contactConnections) else { return nil }
+                flow = contact
+            }
+            guard let address = wiring.addresses(flow.transport) else { return nil }
+            return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
+        }
+    }
+
+    /// What the far side may see of the sender: its end-to-end headers after identity and header policy (RFC 3325:
+    /// the edge asserts the identity it authenticated, or passes a trusted trunk's; RFC 3323 privacy), and its From.
+    /// Nil if the request's headers cannot be policed (400).
+    private func present(_ admitted: Admission, towards trunk: Trunk?, edge: EdgeService)
+        -> (headers: [SIPHeaderField], from: String, recordedCaller: String, recordedAccount: String)?
+    {
+        let request = admitted.inbound.message
+        let domain = edge.configuration.domain
+        let identity: String
+        let recordedAccount: String
+        var hop = IdentityPolicy.Hop(sourceIsTrusted: false, authenticatedIdentity: nil,
+                                     destinationIsTrusted: trunk?.trustsIdentity ?? false)
+        switch admitted.caller {
+        case .account(let username):
+            identity = "sip:\(username)@\(domain)"
+            recordedAccount = "\(username)@\(domain)"
+            hop.authenticatedIdentity = identity
+        case .trunk(let source):
+            // A trunk's caller is a number (or name) of the far network, shown under the edge's domain.
+            var user = "anonymous"
+            if case .sip(let uri)? = try? request.from().uri, let number = uri.user { user = number }
+            identity = "sip:\(user)@\(domain)"
+            recordedAccount = "trunk:\(source.name)"
+            hop.sourceIsTrusted = source.trustsIdentity
+        }
+        var policed = request
+        do {
+            try IdentityPolicy.apply(to: &policed, hop: hop)
+            try headerPolicy.apply(to: &policed)
+        } catch {
+            return nil
+        }
+        let from: String
+        if let policedFrom = try? policed.from(), policedFrom.uri.description == "sip:anonymous@anonymous.invalid" {
+            from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>"
+        } else {
+            let display = (try? request.from().displayName).flatMap { $0 }.map { "\"\($0)\" " } ?? ""
+            from = "\(display)<\(identity)>"
+        }
+        return (B2BUA.endToEndHeaders(of: policed), from, identity, recordedAccount)
+    }
+
     // MARK: Everything else of a call
 
     /// Everything of a call after its INVITE: responses from either side, and requests in its dialogs.
@@ -293,6 +415,8 @@ public final class CallRouter: Sendable {
             // caller's dialog (its Call-ID and tag, the tag now in To).
             if let (key, branch) = table.withLock({ $0.byCallee[callID] }) {
                 update(key, edge: edge, inbound: inbound) { $0.calleeResponded(message, branch: branch, now: now) }
+            } else if let (key, target) = table.withLock({ $0.relayTargets[callID] }) {
+                updateRelay(key) { $0.targetResponded(message, target: target) }
             } else if let toTag = (try? message.toTag()) ?? nil {
                 update(callID + "\u{1}" + toTag, edge: edge, inbound: inbound) { $0.callerResponded(message, now: now) }
             }

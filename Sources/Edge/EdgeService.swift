@@ -85,7 +85,8 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// Methods the edge answers itself.
-    public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS"
+    /// (SUBSCRIBE, NOTIFY and REFER are relayed inside calls only: out of dialog they get 405.)
+    public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, MESSAGE, PRACK, UPDATE, INFO"
 
     let configuration: Configuration
     let store: any Store
@@ -189,6 +190,9 @@ public final class EdgeService: SIPInboundHandler {
         if method == .invite, let credentials {
             return .reply(calls.invite(inbound, credentials: credentials, account: ready.account ?? nil, edge: self))
         }
+        if Self.isRelayed(request), let credentials {
+            return .reply(calls.relay(inbound, credentials: credentials, account: ready.account ?? nil, edge: self))
+        }
         return .reply(process(inbound, method: method, credentials: credentials, account: ready.account,
                               binding: ready.binding))
     }
@@ -206,8 +210,18 @@ public final class EdgeService: SIPInboundHandler {
         switch inbound.message.method {
         case .register?: return PresentedCredentials(inbound.message)
         case .invite? where isInitial(inbound.message): return PresentedCredentials(inbound.message, proxy: true)
+        case _ where isRelayed(inbound.message): return PresentedCredentials(inbound.message, proxy: true)
         default: return nil
         }
+    }
+
+    /// A request outside any dialog that goes on to a user's phones: MESSAGE, and OPTIONS to a user (an OPTIONS
+    /// without a user part asks the edge itself).
+    static func isRelayed(_ request: SIPMessage) -> Bool {
+        guard isInitial(request), let method = request.method else { return false }
+        if method == .message { return true }
+        guard method == .options, case .sip(let uri)? = try? request.requestLine?.requestURI() else { return false }
+        return uri.user != nil
     }
 
     /// A request outside any dialog (no To tag, RFC 3261 §12).

@@ -91,6 +91,39 @@ import Testing
         }
     }
 
+    @Test func anInstantMessageReachesThePhoneWithoutTheSendersTopology() throws {
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let bobPort = try Peers.freePort()
+            let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
+                                          localPort: bobPort, workDirectory: directory)
+            try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
+            let bob = try Peers.sippServer("answer-message", port: bobPort, messageFile: directory + "/bob.msg",
+                                           directory: directory)
+            defer { Peers.stop(bob) }
+            Thread.sleep(forTimeInterval: 0.5)
+            let sender = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/message-with-proxy-auth.xml").path,
+                "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "bob@localhost",
+                "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1", "-p", "0",
+                "-cid_str", "secret-%u-%p@sender.invalid", "-m", "1", "-nostdin", "-timeout", "20", "-trace_msg",
+                "-message_file", directory + "/alice.msg",
+            ], seconds: 30, directory: directory)
+            #expect(sender.status == 0, "alice: \(sender.output.suffix(800))")
+            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+            #expect(bobSaw.contains("MESSAGE sip:bob@127.0.0.1:\(bobPort)"))
+            #expect(bobSaw.contains("Meet at the usual place at 5."))
+            #expect(bobSaw.contains("From: <sip:alice@localhost>;tag="))
+            for trace in ["sender.invalid", "sender-softphone", "Proxy-Authorization"] {
+                #expect(!bobSaw.contains(trace), "bob saw \(trace)")
+            }
+            let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
+            #expect(!aliceSaw.contains("recipient-phone") && !aliceSaw.contains(":\(bobPort)"))
+            #expect(server.stop() == 0)
+        }
+    }
+
     /// `rampart serve` on one listener with alice and bob provisioned, in a temporary directory.
     static func withAliceAndBob(listening transport: String,
                                 _ body: (_ directory: String, _ data: String, _ server: ServeProcess) throws -> Void)
