@@ -149,6 +149,8 @@ public struct CallSession: Sendable {
         var responded = false
         /// Whether the INVITE was sent again with credentials (only once: a second challenge is a refusal).
         var authenticated = false
+        /// The branch is to be cancelled as soon as it answers provisionally.
+        var cancelPending = false
         var retransmission: Retransmission
     }
 
@@ -287,6 +289,10 @@ public struct CallSession: Sendable {
             return relayedResponse(response, responderIsCaller: false, branch: index, now: now)
         }
         branches[index].responded = true
+        if status < 200, branches[index].cancelPending, branches[index].final == nil {
+            branches[index].cancelPending = false
+            return cancel(index)
+        }
         guard status > 100 else { return [] }
         guard branches[index].final == nil else { return [] }  // a retransmitted final is the transaction's
         try? branches[index].leg.learn(from: response)
@@ -892,12 +898,23 @@ public struct CallSession: Sendable {
         return actions
     }
 
-    private func cancelOthers(than winner: Int?) -> [Action] {
-        branches.indices.filter { $0 != winner && branches[$0].final == nil }.compactMap { index in
-            (try? B2BUA.cancel(for: branches[index].invite)).map {
-                .toCallee(branch: index, bytes: $0, flow: branches[index].target.flow)
+    /// Cancels every unanswered branch but `winner`. A branch that has not answered anything yet is cancelled when
+    /// its first provisional response arrives (RFC 3261 §9.1: a CANCEL could overtake its INVITE).
+    private mutating func cancelOthers(than winner: Int?) -> [Action] {
+        var actions = [Action]()
+        for index in branches.indices where index != winner && branches[index].final == nil {
+            if branches[index].responded {
+                actions += cancel(index)
+            } else {
+                branches[index].cancelPending = true
             }
         }
+        return actions
+    }
+
+    private func cancel(_ index: Int) -> [Action] {
+        guard let bytes = try? B2BUA.cancel(for: branches[index].invite) else { return [] }
+        return [.toCallee(branch: index, bytes: bytes, flow: branches[index].target.flow)]
     }
 
     /// Answers the caller's INVITE with a final failure and ends the call.

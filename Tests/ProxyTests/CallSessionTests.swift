@@ -129,7 +129,7 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         let sent = Sent(session.calleeResponded(answer(try #require(invites[0]?.first), 200, tag: "b", body: plainSDP),
                                                 branch: 0, now: 10))
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye])
-        #expect(sent.callee[1]?.map(\.method) == [.cancel])
+        #expect(sent.callee[1] == nil)  // silent so far: cancelled at its first provisional answer
         #expect(sent.caller.map(\.statusCode) == [488])
         #expect(sent.events == ["media-downgrade-attempt"])
     }
@@ -146,10 +146,17 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
     }
 
     @Test func aCallerCancelCancelsEveryBranchAndAnswers487() throws {
-        var (session, _) = CallSession.start(setup(), now: 0)
-        let sent = Sent(session.callerCancelled(now: 2_000))
-        #expect(sent.callee[0]?.map(\.method) == [.cancel] && sent.callee[1]?.map(\.method) == [.cancel])
+        var (session, actions) = CallSession.start(setup(), now: 0)
+        let invites = Sent(actions).callee
+        _ = session.calleeResponded(answer(try #require(invites[0]?.first), 180, tag: "ringing"), branch: 0, now: 1)
+        var sent = Sent(session.callerCancelled(now: 2_000))
+        // The branch that rang is cancelled now; the silent one once it answers anything (RFC 3261 §9.1).
+        #expect(sent.callee[0]?.map(\.method) == [.cancel] && sent.callee[1] == nil)
         #expect(sent.caller.map(\.statusCode) == [487])
+        #expect(!session.isFinished)
+        let late = Sent(session.calleeResponded(answer(try #require(invites[1]?.first), 100, tag: "x"), branch: 1,
+                                                now: 2_100))
+        #expect(late.callee[1]?.map(\.method) == [.cancel])
         #expect(sent.records.first?.disposition == .cancelled && sent.records.first?.hangupReason == "cancel")
     }
 

@@ -244,6 +244,9 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         var (session, actions) = CallSession.start(configuration, now: 0)
         let limit = try #require(Sent(actions).timers.first { $0.timer == .ringTimeout })
         #expect(limit.milliseconds == 30_000)
+        for (branch, invite) in Sent(actions).callee {
+            _ = session.calleeResponded(answer(try #require(invite.first), 180, tag: "r\(branch)"), branch: branch, now: 1)
+        }
         let sent = Sent(session.timerFired(.ringTimeout, now: 30_000))
         #expect(sent.callee[0]?.map(\.method) == [.cancel] && sent.callee[1]?.map(\.method) == [.cancel])
         #expect(sent.caller.map(\.statusCode) == [408])

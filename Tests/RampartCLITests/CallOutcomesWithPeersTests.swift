@@ -291,12 +291,12 @@ import Testing
             ], seconds: 45, directory: directory)
             let calleeProcesses = processes.prefix(callees.count)
             for process in calleeProcesses { for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) } }
-            for (index, process) in calleeProcesses.enumerated() {
-                #expect(!process.isRunning && process.terminationStatus == 0,
-                        "callee \(callees[index]) did not complete its scenario")
-            }
             let logs = callees.indices.map {
                 (try? String(contentsOfFile: directory + "/callee-\($0).msg", encoding: .utf8)) ?? ""
+            }
+            for (index, process) in calleeProcesses.enumerated() {
+                #expect(!process.isRunning && process.terminationStatus == 0,
+                        "callee \(callees[index]) did not complete its scenario: \(logs[index].suffix(3000))")
             }
             var records: [[String: Any]] = []
             for _ in 0..<50 where records.isEmpty {

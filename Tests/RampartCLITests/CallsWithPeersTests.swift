@@ -9,16 +9,10 @@ import Testing
     @Test func sippCallsSippThroughTheEdgeWhichHidesEachSideFromTheOther() throws {
         try Self.withAliceAndBob(listening: "udp") { directory, data, server in
             let edgePort = server.ports["udp"]!
-            let bobPort = try Peers.freePort()
-            let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
-                                          localPort: bobPort, workDirectory: directory)
-            try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
-
             // Bob answers on the port he registered from: the edge reaches him down that flow.
-            let callee = try Peers.sippServer("answer-call", port: bobPort, messageFile: directory + "/callee.msg",
-                                              directory: directory)
+            let (callee, bobPort) = try Peers.bobAnswering("answer-call", edgePort: edgePort,
+                                                           messageFile: directory + "/callee.msg", directory: directory)
             defer { Peers.stop(callee) }
-            Thread.sleep(forTimeInterval: 0.5)
 
             let callerPort = try Peers.freePort()
             let caller = try Self.sippCaller(port: edgePort, transport: "u1", localPort: callerPort, directory: directory)
@@ -94,14 +88,9 @@ import Testing
     @Test func anInstantMessageReachesThePhoneWithoutTheSendersTopology() throws {
         try Self.withAliceAndBob(listening: "udp") { directory, data, server in
             let edgePort = server.ports["udp"]!
-            let bobPort = try Peers.freePort()
-            let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
-                                          localPort: bobPort, workDirectory: directory)
-            try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
-            let bob = try Peers.sippServer("answer-message", port: bobPort, messageFile: directory + "/bob.msg",
-                                           directory: directory)
+            let (bob, bobPort) = try Peers.bobAnswering("answer-message", edgePort: edgePort,
+                                                        messageFile: directory + "/bob.msg", directory: directory)
             defer { Peers.stop(bob) }
-            Thread.sleep(forTimeInterval: 0.5)
             let sender = try Peers.run(try Peers.tool("sipp"), [
                 "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/message-with-proxy-auth.xml").path,
                 "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "bob@localhost",

@@ -187,6 +187,20 @@ enum Peers {
         ], seconds: 40, directory: directory)
     }
 
+    /// bob over UDP: registers from a free port with sipp, then answers there as a sipp server running `scenario`
+    /// (the edge reaches him down the flow he registered over). Returns the server and the port.
+    static func bobAnswering(_ scenario: String, edgePort: Int, messageFile: String, directory: String) throws
+        -> (process: Process, port: Int)
+    {
+        let port = try freePort()
+        let register = try sipp("register", port: edgePort, user: "bob", password: "pw-bob", localPort: port,
+                                workDirectory: directory)
+        try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
+        let process = try sippServer(scenario, port: port, messageFile: messageFile, directory: directory)
+        Thread.sleep(forTimeInterval: 0.5)
+        return (process, port)
+    }
+
     /// A stunnel server: TLS on `accept` (with this certificate), plain TCP to `connect`.
     static func stunnelServer(accept: Int, connect: Int, certificate: String, key: String, directory: String) throws
         -> Process

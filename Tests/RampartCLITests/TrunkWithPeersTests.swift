@@ -65,14 +65,9 @@ import Testing
             let server = try ServeProcess(dataDir: data, config: Self.config(trunkPort: trunkPort), listeners: ["udp"])
             defer { server.stop() }
             let edgePort = server.ports["udp"]!
-            let bobPort = try Peers.freePort()
-            let register = try Peers.sipp("register", port: edgePort, user: "bob", password: "pw-bob",
-                                          localPort: bobPort, workDirectory: directory)
-            try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
-            let bob = try Peers.sippServer("answer-call", port: bobPort, messageFile: directory + "/bob.msg",
-                                           directory: directory)
+            let (bob, _) = try Peers.bobAnswering("answer-call", edgePort: edgePort, messageFile: directory + "/bob.msg",
+                                                  directory: directory)
             defer { Peers.stop(bob) }
-            Thread.sleep(forTimeInterval: 0.5)
 
             let trunk = try Peers.run(try Peers.tool("sipp"), [
                 "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/trunk-call.xml").path,
