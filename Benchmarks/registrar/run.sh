@@ -17,7 +17,10 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BENCH="${BENCH:-$ROOT/../shared/bench}"
 # JOB=registrar (default): run-registrar.sh. JOB=calls: run-proxy-calls.sh with CALL_AUTH=1 (callers authenticate
 # with a 407 round, the callee is found by location lookup); its scenarios send plain RTP, so Rampart runs with
-# [calls] allow_plain_rtp = true for this job (Kamailio does not look at SDP either).
+# [calls] allow_plain_rtp = true for this job (Kamailio does not look at SDP either). Over "TLS" the harness's
+# callee registers through the stunnel client with a transport=tcp Contact and then listens on plain TCP, and its
+# registration connection closes: both servers open a TCP connection to that Contact, which Rampart does only with
+# contact_connections = "any" (its default, "tls", never sends SDP over plain TCP).
 JOB="${JOB:-registrar}"
 case "$JOB" in
   registrar) HARNESS="$BENCH/sip/run-registrar.sh" ;;
@@ -41,6 +44,7 @@ listen = ["udp:127.0.0.1:5070", "tcp:127.0.0.1:5070", "tls:127.0.0.1:5071"]
 digest_algorithms = ["MD5"]
 [calls]
 allow_plain_rtp = $([[ $JOB == calls ]] && echo true || echo false)
+contact_connections = "$([[ $JOB == calls ]] && echo any || echo tls)"
 [log]
 level = "error"
 TOML

@@ -148,14 +148,16 @@ public final class CallRouter: Sendable {
 
     // MARK: New calls
 
-    func invite(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?, edge: EdgeService)
-        -> SIPReply?
+    /// A new INVITE. `certificateAccount` is the account the TLS client certificate is bound to, if any.
+    func invite(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?,
+                certificateAccount: (username: String, domain: String)? = nil, edge: EdgeService) -> SIPReply?
     {
         let request = inbound.message
         guard let key = Self.callerKey(request) else { return edge.reply(to: inbound, status: 400) }
         if table.withLock({ $0.byCaller[key] != nil }) { return nil }  // a retransmission: the session answers
         let admitted: Admission
-        switch admit(inbound, credentials: credentials, account: account, edge: edge) {
+        switch admit(inbound, credentials: credentials, account: account, certificateAccount: certificateAccount,
+                     edge: edge) {
         case .refused(let reply): return reply
         case .admitted(let admission): admitted = admission
         }
@@ -218,8 +220,8 @@ public final class CallRouter: Sendable {
 
     /// A MESSAGE (RFC 3428) or an OPTIONS to a user, outside any dialog: authenticated like a call, then relayed to
     /// every phone of the user; the first 2xx or the best failure goes back.
-    func relay(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?, edge: EdgeService)
-        -> SIPReply?
+    func relay(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?,
+               certificateAccount: (username: String, domain: String)? = nil, edge: EdgeService) -> SIPReply?
     {
         let request = inbound.message
         guard let callerKey = Self.callerKey(request), let cseq = try? request.cseq() else {
@@ -230,7 +232,8 @@ public final class CallRouter: Sendable {
             return known.relay.answer.map { EdgeService.reply($0, to: inbound) }  // a retransmission
         }
         let admitted: Admission
-        switch admit(inbound, credentials: credentials, account: account, edge: edge) {
+        switch admit(inbound, credentials: credentials, account: account, certificateAccount: certificateAccount,
+                     edge: edge) {
         case .refused(let reply): return reply
         case .admitted(let admission): admitted = admission
         }
@@ -307,9 +310,10 @@ public final class CallRouter: Sendable {
     }
 
     /// Checks a new INVITE, MESSAGE or OPTIONS: Max-Forwards (483), a user of the served domain as target (404), and
-    /// the sender: a trunk by its address, or an account by digest (407; 403 for a From that is not its own).
-    func admit(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?, edge: EdgeService)
-        -> AdmissionOutcome
+    /// the sender: a trunk by its address, an account by the TLS client certificate bound to it (mutual TLS), or an
+    /// account by digest (407). An account's From must be its own (403).
+    func admit(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?,
+               certificateAccount: (username: String, domain: String)?, edge: EdgeService) -> AdmissionOutcome
     {
         let request = inbound.message
         func refuse(_ status: Int, _ headers: [(String, String)] = []) -> AdmissionOutcome {
@@ -327,23 +331,29 @@ public final class CallRouter: Sendable {
             return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee, address: address,
                                        wiring: wiring))
         }
-        switch edge.authenticate(request, credentials: credentials, account: account) {
-        case .challenge(let values):
-            return refuse(407, values.map { ("Proxy-Authenticate", $0) })
-        case .reject(let status, let event):
-            if let event { edge.report(event.rawValue, inbound, account: credentials.claimedUsername(realm: domain)) }
-            return refuse(status)
-        case .authenticated(let username, _):
-            // One may only call as oneself (RFC 3261 §22, issue 4): a From of another account is a spoof.
-            guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
-                edge.servedDomain(fromURI.host) != nil
-            else {
-                edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
-                return refuse(403)
+        let username: String
+        if let bound = certificateAccount, bound.domain == domain, inbound.transport == .tls {
+            username = bound.username  // the handshake verified the certificate; the device binding names the account
+        } else {
+            switch edge.authenticate(request, credentials: credentials, account: account) {
+            case .challenge(let values):
+                return refuse(407, values.map { ("Proxy-Authenticate", $0) })
+            case .reject(let status, let event):
+                if let event { edge.report(event.rawValue, inbound, account: credentials.claimedUsername(realm: domain)) }
+                return refuse(status)
+            case .authenticated(let name, _):
+                username = name
             }
-            return .admitted(Admission(inbound: inbound, caller: .account(username), calleeUser: callee,
-                                       address: address, wiring: wiring))
         }
+        // One may only call as oneself (RFC 3261 §22, issue 4): a From of another account is a spoof.
+        guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
+            edge.servedDomain(fromURI.host) != nil
+        else {
+            edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
+            return refuse(403)
+        }
+        return .admitted(Admission(inbound: inbound, caller: .account(username), calleeUser: callee, address: address,
+                                   wiring: wiring))
     }
 
     /// The phones registered for an AOR, each down its registration flow, or (when that has closed) a connection to

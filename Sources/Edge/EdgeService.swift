@@ -188,10 +188,12 @@ public final class EdgeService: SIPInboundHandler {
             ready = (account, binding)
         }
         if method == .invite, let credentials {
-            return .reply(calls.invite(inbound, credentials: credentials, account: ready.account ?? nil, edge: self))
+            return .reply(calls.invite(inbound, credentials: credentials, account: ready.account ?? nil,
+                                       certificateAccount: ready.binding ?? nil, edge: self))
         }
         if Self.isRelayed(request), let credentials {
-            return .reply(calls.relay(inbound, credentials: credentials, account: ready.account ?? nil, edge: self))
+            return .reply(calls.relay(inbound, credentials: credentials, account: ready.account ?? nil,
+                                      certificateAccount: ready.binding ?? nil, edge: self))
         }
         return .reply(process(inbound, method: method, credentials: credentials, account: ready.account,
                               binding: ready.binding))

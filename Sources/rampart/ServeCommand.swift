@@ -53,9 +53,10 @@ struct ServeCommand: AsyncParsableCommand {
             for listener in settings.listeners { print("would listen on \(listener)") }
             return
         }
+        let logLevel = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
-            handler.logLevel = settings.logLevel
+            handler.logLevel = logLevel
             return handler
         }
         let logger = Logger(label: "rampart.serve")
@@ -96,12 +97,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
+        let advertisedHost = settings.advertisedHost
         edge.calls.attach(
             sender: { bytes, flow in server.send(bytes, over: flow) },
             connector: { bytes, flow in server.send(bytes, connecting: flow) },
             isOpen: { flow in server.isOpen(flow) }, addresses: { transport in
             guard let listener = boundAddresses.first(where: { $0.transport == transport }),
-                let host = SIPHost.parseAddress(listener.host), let port = UInt16(exactly: listener.port)
+                let host = advertisedHost ?? SIPHost.parseAddress(listener.host),
+                let port = UInt16(exactly: listener.port)
             else { return nil }
             return SIPLocalAddress(host: host, port: port, transport: transport.rawValue)
         }, scheduler: { milliseconds, body in

@@ -57,8 +57,10 @@ struct ServeConfiguration: Codable, Equatable {
         var idleTimeoutSeconds: Int?
         var maxPendingRequestsPerConnection: Int?
         var maxMessageBytes: Int?
+        var advertisedHost: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
+            case advertisedHost = "advertised_host"
             case maxConnectionsPerSource = "max_connections_per_source", maxConnections = "max_connections"
             case idleTimeoutSeconds = "idle_timeout_seconds"
             case maxPendingRequestsPerConnection = "max_pending_requests_per_connection"

@@ -23,6 +23,9 @@ struct ServeSettings {
     var logLevel: Logger.Level
     /// CDR parties by keyed pseudonym (the key is the data directory's `cdr-pseudonym.key`).
     var pseudonymiseCDRParties: Bool
+    /// The host the edge writes in Via and Contact instead of its listeners' addresses (needed behind a wildcard
+    /// listener or NAT).
+    var advertisedHost: SIPHost?
 
     /// Loopback only until the operator says otherwise.
     static let defaultListeners = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
@@ -63,6 +66,20 @@ struct ServeSettings {
         var aliases: Set<String> = ["localhost", "127.0.0.1", "::1"]
         for listener in listeners where listener.host != "0.0.0.0" && listener.host != "::" {
             aliases.insert(listener.host.lowercased())
+        }
+        if let text = file.transport?.advertisedHost {
+            guard let host = try? SIPHost.parse(text) else {
+                throw UsageError(message: "transport.advertised_host must be an IP address or a host name, not \(text)")
+            }
+            advertisedHost = host
+            aliases.insert(text.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+        } else {
+            advertisedHost = nil
+            // Via and Contact must name an address peers can reach: a wildcard is none.
+            if let wildcard = listeners.first(where: { $0.host == "0.0.0.0" || $0.host == "::" }) {
+                throw UsageError(message: "listening on \(wildcard) needs transport.advertised_host: the address "
+                    + "peers reach the edge at, for Via and Contact")
+            }
         }
         edge = EdgeService.Configuration(
             domain: served, domainAliases: aliases, digestAlgorithms: try Self.digestAlgorithms(registrar.digestAlgorithms),

@@ -70,6 +70,24 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         return (fixture, sent)
     }
 
+    @Test func aCallerWhoseTLSCertificateIsBoundToItsAccountNeedsNoDigest() async throws {
+        let (fixture, sent) = try await Self.edgeWithBob()
+        let alicesDevice = String(repeating: "a", count: 64)
+        try await fixture.store.bindDevice(fingerprint: alicesDevice, username: "alice", domain: "localhost")
+        // Mutual TLS names the account: no 407, and bob's phone rings.
+        #expect(try await fixture.send(invite(branch: "m1", cseq: 1), transport: .tls, fingerprint: alicesDevice) == nil)
+        let out = sent.take()
+        #expect(out.contains { $0.message.method == .invite && $0.flow == "udp:127.0.0.1:40001" })
+        // The certificate's account must still be the one in From.
+        let spoof = try await fixture.send(invite(from: "carol", branch: "m2", cseq: 1).replacingOccurrences(
+            of: "Call-ID: call-1", with: "Call-ID: call-2"), transport: .tls, fingerprint: alicesDevice)
+        #expect(spoof?.statusCode == 403)
+        // Over plain UDP a fingerprint means nothing: digest as usual.
+        let udp = try await fixture.send(invite(branch: "m3", cseq: 1).replacingOccurrences(
+            of: "Call-ID: call-1", with: "Call-ID: call-3"), fingerprint: alicesDevice)
+        #expect(udp?.statusCode == 407)
+    }
+
     @Test func anAuthenticatedCallReachesTheCalleesFlowWithoutTheCallersTopologyAndEndsWithACDR() async throws {
         let (fixture, sent) = try await Self.edgeWithBob()
         let challenge = try await fixture.send(invite(branch: "i1", cseq: 1))

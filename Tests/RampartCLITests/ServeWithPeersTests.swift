@@ -195,6 +195,7 @@ import Testing
                 ("[calls]\nmax_calls = 0\n", "calls.max_calls must be in"),
                 ("[calls]\nallow_plain = true\n", "unknown setting 'calls.allow_plain'"),
                 ("[calls]\ncontact_connections = \"always\"\n", "calls.contact_connections must be one of"),
+                ("listen = [\"udp:0.0.0.0:5060\"]\n", "needs transport.advertised_host"),
                 ("[calls]\ncdr_parties = \"hashed\"\n", "calls.cdr_parties must be"),
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:carrier.example:5060\"\n", "trunks.c.address must be"),
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nusername = \"u\"\n",

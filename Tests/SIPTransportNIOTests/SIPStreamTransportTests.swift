@@ -157,7 +157,7 @@ struct TLSFixture {
     @Test func idleConnectionsAreClosedAndConnectionsPerSourceAreCapped() async throws {
         let events = EventLog()
         try await withServer(["tcp:127.0.0.1:0"], limiter: ConnectionLimiter(maxPerSource: 2, maxTotal: 100),
-                             streamLimits: SIPStreamHandler.StreamLimits(idleTimeout: .milliseconds(300)), events: events) { bound, group in
+                             streamLimits: SIPStreamHandler.StreamLimits(idleTimeout: .milliseconds(1_500)), events: events) { bound, group in
             let first = try await StreamTestClient.connect(to: try address(bound[0]), group: group)
             let second = try await StreamTestClient.connect(to: try address(bound[0]), group: group)
             let third = try await StreamTestClient.connect(to: try address(bound[0]), group: group)
