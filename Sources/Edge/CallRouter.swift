@@ -41,7 +41,12 @@ public final class CallRouter: Sendable {
         var relays: [String: RelayEntry] = [:]
         /// The relay key and target of each of the edge's relayed requests, by its Call-ID.
         var relayTargets: [String: (relay: String, target: Int)] = [:]
+        /// Long timers of calls, by caller key: fired by ``CallRouter/fireDueTimers(edge:)``.
+        var deadlines: [String: [(timer: CallSession.Timer, due: Int64)]] = [:]
     }
+
+    /// Timers at least this long (milliseconds) are kept with the call and checked twice a second.
+    static let longTimer = 1_000
 
     private let table = Mutex(Table())
     /// The transport hooks, in a class: a function value read through `Mutex.withLock`'s generic `inout` comes back
@@ -95,10 +100,13 @@ public final class CallRouter: Sendable {
     public let trunks: [Trunk]
     /// Accounts allowed plain RTP (legacy phones); a call between two of them may go unencrypted.
     public let plainRTPAccounts: Set<String>
+    /// Identities (From users) an account may assert besides its own name.
+    public let assertableIdentities: [String: Set<String>]
 
     /// Who places a call.
     enum Caller {
-        case account(String)
+        /// An account, and the identity (From user) it asserts: its name, or one it may assert.
+        case account(String, asserting: String)
         case trunk(Trunk)
     }
     /// T1 and T2, in milliseconds.
@@ -108,7 +116,8 @@ public final class CallRouter: Sendable {
     init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
          headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls,
          ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
-         trunks: [Trunk] = [], plainRTPAccounts: Set<String> = []) {
+         trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:]) {
+        self.assertableIdentities = assertableIdentities
         self.partyRecording = partyRecording
         self.trunks = trunks
         self.plainRTPAccounts = plainRTPAccounts
@@ -141,6 +150,44 @@ public final class CallRouter: Sendable {
     /// get 503.
     public func detach() {
         wiring.withLock { $0 = nil }
+    }
+
+    /// Fires the long timers that are due (`serve` calls this twice a second).
+    public func fireDueTimers(edge: EdgeService) {
+        let now = Self.nowMilliseconds()
+        let due = table.withLock { table -> [(String, CallSession.Timer)] in
+            var due: [(String, CallSession.Timer)] = []
+            for (key, timers) in table.deadlines where timers.contains(where: { $0.due <= now }) {
+                due += timers.filter { $0.due <= now }.map { (key, $0.timer) }
+                let waiting = timers.filter { $0.due > now }
+                table.deadlines[key] = waiting.isEmpty ? nil : waiting
+            }
+            return due
+        }
+        for (key, timer) in due { update(key, edge: edge, inbound: nil) { $0.timerFired(timer, now: now) } }
+    }
+
+    /// A clean shutdown, while the transport still works: every call is ended (BYE on both legs of an answered one;
+    /// a ringing one cancelled, its caller answered 503) and every CDR, these included, is in the store on return.
+    public func shutdown(edge: EdgeService) async {
+        let now = Self.nowMilliseconds()
+        let ended = table.withLock { table -> [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow)] in
+            var ended: [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow)] = []
+            for (key, var entry) in table.byCaller {
+                ended.append((key, entry.session.terminate(now: now), entry.callerFlow))
+            }
+            table.byCaller = [:]
+            table.byCallee = [:]
+            table.deadlines = [:]
+            return ended
+        }
+        for call in ended {
+            // Nothing is retransmitted any more: the loops are about to stop.
+            let actions = call.actions.filter { if case .startTimer = $0 { false } else { true } }
+            perform(actions, key: call.key, callerFlow: call.callerFlow, edge: edge, inbound: nil)
+        }
+        if !ended.isEmpty { edge.logger.notice("calls ended at shutdown", metadata: ["count": "\(ended.count)"]) }
+        await edge.callRecords.drain()
     }
 
     /// How many calls are in progress.
@@ -187,7 +234,7 @@ public final class CallRouter: Sendable {
             callMediaPolicy = trunk.mediaPolicy
         } else if let outboundTrunk {
             callMediaPolicy = outboundTrunk.mediaPolicy
-        } else if case .account(let username) = admitted.caller, plainRTPAccounts.contains(username),
+        } else if case .account(let username, _) = admitted.caller, plainRTPAccounts.contains(username),
             plainRTPAccounts.contains(callee)
         {
             callMediaPolicy = MediaPolicy(allowsPlainRTP: true, allowedSuites: mediaPolicy.allowedSuites)
@@ -345,15 +392,17 @@ public final class CallRouter: Sendable {
                 username = name
             }
         }
-        // One may only call as oneself (RFC 3261 §22, issue 4): a From of another account is a spoof.
-        guard case .sip(let fromURI)? = try? request.from().uri, fromURI.user == username,
+        // One may only call as oneself or as an identity the account may assert (RFC 3261 §22, issue 4): any
+        // other From is a spoof.
+        guard case .sip(let fromURI)? = try? request.from().uri, let fromUser = fromURI.user,
+            fromUser == username || assertableIdentities[username]?.contains(fromUser) == true,
             edge.servedDomain(fromURI.host) != nil
         else {
             edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
             return refuse(403)
         }
-        return .admitted(Admission(inbound: inbound, caller: .account(username), calleeUser: callee, address: address,
-                                   wiring: wiring))
+        return .admitted(Admission(inbound: inbound, caller: .account(username, asserting: fromUser),
+                                   calleeUser: callee, address: address, wiring: wiring))
     }
 
     /// The phones registered for an AOR, each down its registration flow, or (when that has closed) a connection to
@@ -384,8 +433,8 @@ public final class CallRouter: Sendable {
         var hop = IdentityPolicy.Hop(sourceIsTrusted: false, authenticatedIdentity: nil,
                                      destinationIsTrusted: trunk?.trustsIdentity ?? false)
         switch admitted.caller {
-        case .account(let username):
-            identity = "sip:\(username)@\(domain)"
+        case .account(let username, let asserted):
+            identity = "sip:\(asserted)@\(domain)"
             recordedAccount = "\(username)@\(domain)"
             hop.authenticatedIdentity = identity
         case .trunk(let source):
@@ -464,7 +513,7 @@ public final class CallRouter: Sendable {
     /// Runs `body` on a session, performs its actions, and forgets the session once it has ended. Nil when there is
     /// no such session; else the session's own answer to the message, if it gave one.
     @discardableResult
-    private func update(_ key: String, edge: EdgeService, inbound: SIPInbound,
+    private func update(_ key: String, edge: EdgeService, inbound: SIPInbound?,
                         _ body: (inout CallSession) -> [CallSession.Action]) -> SIPReply?? {
         let outcome = table.withLock { table -> ([CallSession.Action], SIPFlow)? in
             guard var entry = table.byCaller[key] else { return nil }
@@ -472,6 +521,7 @@ public final class CallRouter: Sendable {
             if entry.session.isFinished {
                 table.byCaller[key] = nil
                 for callID in entry.session.calleeCallIDs { table.byCallee[callID] = nil }
+                table.deadlines[key] = nil
             } else {
                 table.byCaller[key] = entry
             }
@@ -484,13 +534,22 @@ public final class CallRouter: Sendable {
     /// Sends, schedules and stores what a session asked for; returns its answer to the message being handled.
     @discardableResult
     private func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, edge: EdgeService,
-                         inbound: SIPInbound) -> SIPReply? {
+                         inbound: SIPInbound?) -> SIPReply? {
         guard let hooks = wiring.withLock({ $0 }) else { return nil }
         var reply: SIPReply?
         let sender = hooks.sender
         let scheduler = hooks.scheduler
         for action in actions {
             switch action {
+            case .startTimer(let timer, let milliseconds) where milliseconds >= Self.longTimer:
+                // Long timers (ring timeout, session expiry, maximum duration, Timer B over streams) wait in the
+                // call's entry and go with it, instead of lingering in the event loop's queue for hours.
+                guard scheduler != nil else { break }
+                let due = Self.nowMilliseconds() + Int64(milliseconds)
+                table.withLock { table in
+                    guard table.byCaller[key] != nil else { return }
+                    table.deadlines[key, default: []].append((timer, due))
+                }
             case .startTimer(let timer, let milliseconds):
                 scheduler?(milliseconds) { [weak self] in
                     _ = self?.update(key, edge: edge, inbound: inbound) {
@@ -502,17 +561,11 @@ public final class CallRouter: Sendable {
             case .toCallee(_, let bytes, let flow):
                 if let flow = SIPFlow(flow) { _ = hooks.connector(bytes, flow) }
             case .reply(let bytes):
-                reply = EdgeService.reply(bytes, to: inbound)
+                if let inbound { reply = EdgeService.reply(bytes, to: inbound) }
             case .securityEvent(let kind):
-                edge.report(kind, inbound, account: nil)
+                if let inbound { edge.report(kind, inbound, account: nil) }
             case .finished(let record):
-                let store = edge.store
-                let logger = edge.logger
-                Task {
-                    do throws(StorageError) { try await store.saveCallRecords([record]) } catch {
-                        logger.error("call record not stored", metadata: ["error": "\(error.code)"])
-                    }
-                }
+                edge.callRecords.write(record)
             }
         }
         return reply

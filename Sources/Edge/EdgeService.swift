@@ -49,6 +49,10 @@ public final class EdgeService: SIPInboundHandler {
         public var trunks: [Trunk]
         /// Accounts allowed plain RTP (legacy phones): a call between two of them may go unencrypted.
         public var plainRTPAccounts: Set<String>
+        /// Identities (From users) an account may assert besides its own name, such as its numbers.
+        public var assertableIdentities: [String: Set<String>]
+        /// What each side of a call may see of the other's headers.
+        public var headerPolicy: HeaderPolicy
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -58,7 +62,10 @@ public final class EdgeService: SIPInboundHandler {
                     maxTransactions: Int = 200_000, callMediaPolicy: MediaPolicy = .srtpOnly, maxCalls: Int = 10_000,
                     maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls,
                     ringTimeoutSeconds: Int = 120, cdrParties: PartyRecording = .clear, trunks: [Trunk] = [],
-                    plainRTPAccounts: Set<String> = []) {
+                    plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
+                    headerPolicy: HeaderPolicy = .minimizing) {
+            self.assertableIdentities = assertableIdentities
+            self.headerPolicy = headerPolicy
             self.cdrParties = cdrParties
             self.trunks = trunks
             self.plainRTPAccounts = plainRTPAccounts
@@ -96,6 +103,8 @@ public final class EdgeService: SIPInboundHandler {
     public let calls: CallRouter
     /// Accounts and device bindings as last read from the store.
     public let directory: DirectoryCache
+    /// CDRs on their way to the store.
+    let callRecords: CallRecordWriter
     let clock: EdgeClock
     let logger: Logger
     let processor: RegisterProcessor
@@ -113,14 +122,16 @@ public final class EdgeService: SIPInboundHandler {
         self.store = store
         self.location = LocationService(store: store)
         self.calls = CallRouter(maxCalls: configuration.maxCalls, maxCallSeconds: configuration.maxCallSeconds,
-                                mediaPolicy: configuration.callMediaPolicy,
+                                mediaPolicy: configuration.callMediaPolicy, headerPolicy: configuration.headerPolicy,
                                 contactConnections: configuration.contactConnections,
                                 ringTimeoutSeconds: configuration.ringTimeoutSeconds,
                                 t1: Int(configuration.timers.t1 / .milliseconds(1)),
                                 t2: Int(configuration.timers.t2 / .milliseconds(1)),
                                 partyRecording: configuration.cdrParties, trunks: configuration.trunks,
-                                plainRTPAccounts: configuration.plainRTPAccounts)
+                                plainRTPAccounts: configuration.plainRTPAccounts,
+                                assertableIdentities: configuration.assertableIdentities)
         self.directory = DirectoryCache()
+        self.callRecords = CallRecordWriter(store: store, logger: logger)
         self.clock = clock
         self.logger = logger
         self.processor = RegisterProcessor(policy: configuration.registerPolicy)

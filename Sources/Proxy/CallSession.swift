@@ -432,6 +432,21 @@ public struct CallSession: Sendable {
         return actions + finish(now: now)
     }
 
+    /// The edge is shutting down: an answered call ends with BYE on both legs; a ringing one has its branches
+    /// cancelled and its caller answered 503. Either way the record is emitted (hangup side: the edge).
+    public mutating func terminate(now: Int64) -> [Action] {
+        switch phase {
+        case .answered:
+            return hangUp(reason: "shutdown", now: now)
+        case .proceeding:
+            record.hangupSide = .edge
+            record.hangupReason = "shutdown"
+            return cancelOthers(than: nil) + refuse(503, disposition: .failed, now: now)
+        case .ended:
+            return []
+        }
+    }
+
     /// A retransmission timer fired: resend what is still unanswered, doubling the interval, or give up after
     /// 64·T1 (RFC 3261 Timer B: the branch counts as 408; §13.3.1.4: a 2xx never ACKed ends the call with BYE).
     public mutating func timerFired(_ timer: Timer, now: Int64) -> [Action] {

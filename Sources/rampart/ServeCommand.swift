@@ -186,6 +186,7 @@ struct EdgeRunner: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled, !listenerDied.isSet {
             try? await Task.sleep(for: .milliseconds(250))
             tick += 1
+            if tick % 2 == 0 { edge.calls.fireDueTimers(edge: edge) }
             // Account and device changes (by `rampart user`/`device` in another process) reach the cache here.
             do { try await edge.directory.refresh(from: store) } catch {
                 logger.error("cannot read the store", metadata: ["error": "\(error.code)"])
@@ -200,6 +201,7 @@ struct EdgeRunner: Service {
         }
         let unexpected = !listenerDied.set()
         logger.info("shutting down")
+        await edge.calls.shutdown(edge: edge)  // calls ended with BYE, every CDR stored
         edge.calls.detach()  // no retransmission timers on loops that are about to stop
         await SIPServer.stop(listeners)
         await flush()

@@ -86,10 +86,15 @@ struct ServeConfiguration: Codable, Equatable {
         var ringTimeoutSeconds: Int?
         var cdrParties: String?
         var plainRTPAccounts: [String]?
+        var srtpSuites: [String]?
+        var identities: [String: [String]]?
+        var stripHeaders: [String]?
+        var allowHeaders: [String]?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
             case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
-            case cdrParties = "cdr_parties", plainRTPAccounts = "plain_rtp_accounts"
+            case cdrParties = "cdr_parties", plainRTPAccounts = "plain_rtp_accounts", srtpSuites = "srtp_suites"
+            case identities, stripHeaders = "strip_headers", allowHeaders = "allow_headers"
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import Proxy
+import SDP
 import Registrar
 import SIPAuth
 import SIPMessage
@@ -88,7 +89,8 @@ struct ServeSettings {
                 maxContactsPerAOR: maxContacts),
             timers: TransactionTimers(t1: .milliseconds(t1), t2: .milliseconds(t2), t4: .milliseconds(t4)),
             nonceLifetime: .seconds(nonceLifetime),
-            callMediaPolicy: MediaPolicy(allowsPlainRTP: calls.allowPlainRTP ?? false),
+            callMediaPolicy: MediaPolicy(allowsPlainRTP: calls.allowPlainRTP ?? false,
+                                         allowedSuites: try Self.srtpSuites(calls.srtpSuites)),
             maxCalls: try bounded(calls.maxCalls, "calls.max_calls", default: 10_000, in: 1...1_000_000),
             maxCallSeconds: try bounded(calls.maxDurationSeconds, "calls.max_duration_seconds", default: 14_400,
                                         in: 60...604_800),
@@ -96,7 +98,9 @@ struct ServeSettings {
             ringTimeoutSeconds: try bounded(calls.ringTimeoutSeconds, "calls.ring_timeout_seconds", default: 120,
                                             in: 1...3_600),
             trunks: try (file.trunks ?? []).map(Self.trunk),
-            plainRTPAccounts: Set(calls.plainRTPAccounts ?? []))
+            plainRTPAccounts: Set(calls.plainRTPAccounts ?? []),
+            assertableIdentities: (calls.identities ?? [:]).mapValues { Set($0) },
+            headerPolicy: try Self.headerPolicy(strip: calls.stripHeaders, allow: calls.allowHeaders))
 
         switch calls.cdrParties {
         case nil, "clear"?: pseudonymiseCDRParties = false
@@ -157,6 +161,28 @@ struct ServeSettings {
                      certificateFingerprint: entry.certificateFingerprint.map {
                          $0.replacingOccurrences(of: ":", with: "").lowercased()
                      })
+    }
+
+    /// The SDES suites calls may use, by their RFC 4568/6188/7714 names (default: MediaPolicy's).
+    static func srtpSuites(_ names: [String]?) throws -> [SRTPCryptoSuite] {
+        guard let names else { return MediaPolicy.srtpOnly.allowedSuites }
+        let suites = names.map(SRTPCryptoSuite.init(name:))
+        if let unknown = suites.first(where: { if case .unknown = $0 { true } else { false } }) {
+            throw UsageError(message: "calls.srtp_suites: unknown suite \(unknown.name)")
+        }
+        guard !suites.isEmpty else { throw UsageError(message: "calls.srtp_suites must name at least one suite") }
+        return suites
+    }
+
+    /// The header policy of calls: the minimizing deny list plus `strip`, or only the essential headers and `allow`.
+    static func headerPolicy(strip: [String]?, allow: [String]?) throws -> HeaderPolicy {
+        if let allow {
+            guard strip == nil else {
+                throw UsageError(message: "calls.strip_headers and calls.allow_headers exclude each other")
+            }
+            return HeaderPolicy(mode: .allowList(Set(allow.map { $0.lowercased() })))
+        }
+        return HeaderPolicy(denied: HeaderPolicy.minimizing.denied.union((strip ?? []).map { $0.lowercased() }))
     }
 
     static func contactConnections(_ text: String?) throws -> CallRouter.ContactConnections {

@@ -4,6 +4,7 @@ import SIPAuth
 import SIPDialog
 import SIPMessage
 import SIPTransportNIO
+import SecurityPolicy
 import Storage
 import Synchronization
 import Testing
@@ -54,8 +55,10 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
 
 @Suite struct CallRouterTests {
     /// An edge with bob registered from 127.0.0.1:40001 over UDP, and the calls wired to `sent`.
-    static func edgeWithBob() async throws -> (EdgeFixture, SentMessages) {
-        let fixture = try await EdgeFixture()
+    static func edgeWithBob(_ configuration: EdgeService.Configuration = .init()) async throws
+        -> (EdgeFixture, SentMessages)
+    {
+        let fixture = try await EdgeFixture(configuration: configuration)
         let sent = SentMessages()
         fixture.edge.calls.attach(sender: { sent.append($0, $1) }, addresses: { transport in
             SIPLocalAddress(host: .ipv4(0x7F00_0001), port: 5060, transport: transport.rawValue)
@@ -68,6 +71,33 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
             authorization: credentials(for: challenge, username: "bob")), port: 40_001)
         #expect(ok?.statusCode == 200)
         return (fixture, sent)
+    }
+
+    @Test func anAccountMayCallAsAnIdentityItIsAllowedAndNoOtherAndAllowListsKeepOnlyWhatTheySay() async throws {
+        var configuration = EdgeService.Configuration()
+        configuration.assertableIdentities = ["alice": ["+15551234"]]
+        configuration.headerPolicy = HeaderPolicy(mode: .allowList(["x-call-reason"]))
+        let (fixture, sent) = try await Self.edgeWithBob(configuration)
+        func call(as user: String, id: String) async throws -> SIPMessage? {
+            let first = invite(from: user, branch: "\(id)a", cseq: 1)
+                .replacingOccurrences(of: "Call-ID: call-1", with: "Call-ID: \(id)")
+                .replacingOccurrences(of: "User-Agent: Zoiper 5", with: "User-Agent: Zoiper 5\r\nX-Call-Reason: sales\r\nX-Internal: 7")
+            let challenge = try await fixture.send(first)
+            let second = invite(from: user, branch: "\(id)b", cseq: 2, proxyAuthorization: try proxyCredentials(for: challenge))
+                .replacingOccurrences(of: "Call-ID: call-1", with: "Call-ID: \(id)")
+                .replacingOccurrences(of: "User-Agent: Zoiper 5", with: "User-Agent: Zoiper 5\r\nX-Call-Reason: sales\r\nX-Internal: 7")
+            return try await fixture.send(second)
+        }
+        // alice's credentials, presenting her number: allowed, and asserted as such.
+        #expect(try await call(as: "+15551234", id: "n1") == nil)
+        let towardsBob = try #require(sent.take().first { $0.message.method == .invite }?.message)
+        #expect(towardsBob.firstField(.pAssertedIdentity)?.value == "<sip:+15551234@localhost>")
+        #expect(try towardsBob.from().uri.description == "sip:+15551234@localhost")
+        // Allow-list mode: the listed header passes, anything else not essential does not.
+        #expect(towardsBob.fields(named: "X-Call-Reason").first?.value == "sales")
+        #expect(towardsBob.fields(named: "X-Internal").isEmpty && towardsBob.firstField(.userAgent) == nil)
+        // Another number is a spoof.
+        #expect(try await call(as: "+15559999", id: "n2")?.statusCode == 403)
     }
 
     @Test func aCallerWhoseTLSCertificateIsBoundToItsAccountNeedsNoDigest() async throws {

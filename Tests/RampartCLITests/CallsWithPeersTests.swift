@@ -113,6 +113,63 @@ import Testing
         }
     }
 
+    @Test func aCleanShutdownEndsCallsWithByeOnBothSidesAndKeepsTheirRecords() throws {
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let (bob, _) = try Peers.bobAnswering("answer-call", edgePort: edgePort, messageFile: directory + "/bob.msg",
+                                                  directory: directory)
+            defer { Peers.stop(bob) }
+            // alice answers the edge's BYE instead of hanging up herself.
+            let template = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml"),
+                                      encoding: .utf8)
+            let cut = try #require(template.range(of: "  <recv response=\"100\" optional=\"true\">"))
+            let ending = CallOutcomesWithPeersTests.provisional + """
+                  <recv response="200" rrs="true">
+                  </recv>
+
+                """ + CallOutcomesWithPeersTests.ack("[next_url]", cseq: 2, branch: "[branch]") + """
+                  <recv request="BYE">
+                  </recv>
+                  <send>
+                    <![CDATA[
+
+                      SIP/2.0 200 OK
+                      [last_Via:]
+                      [last_From:]
+                      [last_To:]
+                      [last_Call-ID:]
+                      [last_CSeq:]
+                      Content-Length: 0
+
+                    ]]>
+                  </send>
+
+                """
+            let scenario = directory + "/held-call.xml"
+            try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
+                .write(toFile: scenario, atomically: true, encoding: .utf8)
+            let alice = try Peers.background(try Peers.tool("sipp"), [
+                "127.0.0.1:\(edgePort)", "-sf", scenario, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
+                "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1",
+                "-p", "0", "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg", "-message_file", directory + "/alice.msg",
+            ], seconds: 40, directory: directory)
+            defer { Peers.stop(alice) }
+            // Once bob has the ACK the call is up: stop the edge.
+            for _ in 0..<100 where !((try? String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)) ?? "")
+                .contains("ACK sip:") { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(server.stop() == 0)
+            for _ in 0..<50 where alice.isRunning || bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!alice.isRunning && alice.terminationStatus == 0, "alice got no BYE")
+            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob got no BYE")
+            let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
+            let records = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]) ?? []
+            #expect(records.count == 1)
+            #expect(records.first?["disposition"] as? String == "answered")
+            #expect(records.first?["hangupReason"] as? String == "shutdown")
+            #expect(records.first?["hangupSide"] as? String == "edge")
+        }
+    }
+
     /// `rampart serve` on one listener with alice and bob provisioned, in a temporary directory.
     static func withAliceAndBob(listening transport: String,
                                 _ body: (_ directory: String, _ data: String, _ server: ServeProcess) throws -> Void)

@@ -196,6 +196,8 @@ import Testing
                 ("[calls]\nallow_plain = true\n", "unknown setting 'calls.allow_plain'"),
                 ("[calls]\ncontact_connections = \"always\"\n", "calls.contact_connections must be one of"),
                 ("listen = [\"udp:0.0.0.0:5060\"]\n", "needs transport.advertised_host"),
+                ("[calls]\nsrtp_suites = [\"AES_CM_129\"]\n", "calls.srtp_suites: unknown suite AES_CM_129"),
+                ("[calls]\nstrip_headers = [\"x-a\"]\nallow_headers = [\"x-b\"]\n", "exclude each other"),
                 ("[calls]\ncdr_parties = \"hashed\"\n", "calls.cdr_parties must be"),
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:carrier.example:5060\"\n", "trunks.c.address must be"),
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nusername = \"u\"\n",
