@@ -201,7 +201,10 @@ import Testing
           <recv response="200">
           </recv>
 
-        """ + ack("[next_url]", cseq: 3, branch: "[branch]") + """
+        """ + ack("[next_url]", cseq: 3, branch: "[branch]") + answerBye
+
+    /// The far side's BYE, answered 200.
+    static let answerBye = """
           <recv request="BYE">
           </recv>
           <send>

@@ -127,24 +127,8 @@ import Testing
                   <recv response="200" rrs="true">
                   </recv>
 
-                """ + CallOutcomesWithPeersTests.ack("[next_url]", cseq: 2, branch: "[branch]") + """
-                  <recv request="BYE">
-                  </recv>
-                  <send>
-                    <![CDATA[
-
-                      SIP/2.0 200 OK
-                      [last_Via:]
-                      [last_From:]
-                      [last_To:]
-                      [last_Call-ID:]
-                      [last_CSeq:]
-                      Content-Length: 0
-
-                    ]]>
-                  </send>
-
-                """
+                """ + CallOutcomesWithPeersTests.ack("[next_url]", cseq: 2, branch: "[branch]")
+                + CallOutcomesWithPeersTests.answerBye
             let scenario = directory + "/held-call.xml"
             try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
                 .write(toFile: scenario, atomically: true, encoding: .utf8)
