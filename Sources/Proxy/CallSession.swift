@@ -241,14 +241,14 @@ public struct CallSession: Sendable {
         var actions: [Action] = []
         var offer: [UInt8] = []
         if !setup.invite.body.isEmpty {
-            switch setup.mediaPolicy.checkOffer(body: setup.invite.body) {
+            switch setup.mediaPolicy.filterOffer(body: setup.invite.body) {
             case .failure(let violation):
                 actions.append(.securityEvent(violation.securityEvent))
                 session.record.securityEvents.append(violation.securityEvent)
                 actions += session.refuse(violation.sipStatus, disposition: .rejected, now: now)
                 return (session, actions)
             case .success(let filtered):
-                offer = (try? filtered.serializedBytes()) ?? Array(setup.invite.body)
+                offer = filtered
             }
         }
         guard !setup.targets.isEmpty else {
@@ -318,7 +318,7 @@ public struct CallSession: Sendable {
             var body = Array(response.body)
             if setup.invite.body.isEmpty, !body.isEmpty {
                 // A late offer (RFC 3261 §13.2.1): the 2xx offers, the caller's ACK will answer.
-                switch setup.mediaPolicy.checkOffer(body: response.body) {
+                switch setup.mediaPolicy.filterOffer(body: response.body) {
                 case .failure(let violation):
                     actions.append(.securityEvent(violation.securityEvent))
                     record.securityEvents.append(violation.securityEvent)
@@ -326,7 +326,7 @@ public struct CallSession: Sendable {
                     actions += cancelOthers(than: index)
                     return actions + refuse(violation.sipStatus, disposition: .rejected, now: now)
                 case .success(let filtered):
-                    body = (try? filtered.serializedBytes()) ?? body
+                    body = filtered
                     awaitsLateAnswer = true
                 }
             } else if !body.isEmpty || !setup.invite.body.isEmpty {
@@ -613,6 +613,9 @@ public struct CallSession: Sendable {
             ? branches[index].callerLeg?.accept(remoteCSeq: cseq.sequenceNumber) ?? false
             : branches[index].leg.accept(remoteCSeq: cseq.sequenceNumber)
         guard inOrder else { return respond(request, 500) }
+        // Max-Forwards counts down across the edge too (RFC 3261 §16.6 step 3): a loop through it ends with 483.
+        let maxForwards = ((try? request.maxForwards()) ?? nil) ?? 70
+        guard maxForwards > 0 else { return respond(request, 483) }
         let offers = method == .invite || method == .update
         // One offer at a time (RFC 3261 §14.1, RFC 3311 §5.2).
         if offers, relayed.contains(where: {
@@ -627,13 +630,13 @@ public struct CallSession: Sendable {
         var body = Array(request.body)
         if offers, !body.isEmpty {
             // A re-INVITE or UPDATE may not take encryption away mid-call.
-            switch setup.mediaPolicy.checkOffer(body: request.body, current: posture) {
+            switch setup.mediaPolicy.filterOffer(body: request.body, current: posture) {
             case .failure(let violation):
                 record.securityEvents.append(violation.securityEvent)
                 return [.securityEvent(violation.securityEvent)]
                     + respond(request, violation.sipStatus)
             case .success(let filtered):
-                body = (try? filtered.serializedBytes()) ?? body
+                body = filtered
             }
         }
         if Self.refreshesTarget(method) {
@@ -653,13 +656,15 @@ public struct CallSession: Sendable {
         let overUDP: Bool
         if fromCaller {
             guard let request = try? branches[index].leg.request(
-                method, via: branches[index].target.address, headers: headers, body: body)
+                method, via: branches[index].target.address, maxForwards: maxForwards - 1, headers: headers,
+                body: body)
             else { return respond(request, 500) }
             (sent, sentCSeq) = (request.bytes, branches[index].leg.localCSeq)
             overUDP = branches[index].target.flow.hasPrefix("udp:")
         } else {
             guard var leg = branches[index].callerLeg,
-                let request = try? leg.request(method, via: setup.callerAddress, headers: headers, body: body)
+                let request = try? leg.request(method, via: setup.callerAddress, maxForwards: maxForwards - 1,
+                                               headers: headers, body: body)
             else { return respond(request, 500) }
             branches[index].callerLeg = leg
             (sent, sentCSeq) = (request.bytes, leg.localCSeq)

@@ -39,8 +39,8 @@ public enum B2BUA {
         var leg = CallLeg.calling(target: target, from: from, to: to)
         let maxForwards = max(0, (try invite.maxForwards() ?? 70) - 1)
         let (bytes, branch) = try leg.request(
-            .invite, via: address, headers: headers.map { ($0.name, $0.value) }, body: body)
-        return (replacingMaxForwards(bytes, with: maxForwards), leg, branch)
+            .invite, via: address, maxForwards: maxForwards, headers: headers.map { ($0.name, $0.value) }, body: body)
+        return (bytes, leg, branch)
     }
 
     /// The caller's response for a callee's response (RFC 3261 §8.2.6): status, reason, end-to-end headers and body
@@ -96,15 +96,5 @@ public enum B2BUA {
         lines += ["From: \(from.value)", "To: \(to.value)", "Call-ID: \(try invite.callID())",
                   "CSeq: \(try invite.cseq().sequenceNumber) \(method)", "Content-Length: 0"]
         return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
-    }
-
-    /// The request with its Max-Forwards line (written as 70 by ``CallLeg/request(_:via:cseq:headers:body:)``)
-    /// set to `value`.
-    static func replacingMaxForwards(_ bytes: [UInt8], with value: Int) -> [UInt8] {
-        let written = Array("\r\nMax-Forwards: 70\r\n".utf8)
-        guard value != 70, let range = bytes.firstRange(of: written) else { return bytes }
-        var out = bytes
-        out.replaceSubrange(range, with: Array("\r\nMax-Forwards: \(value)\r\n".utf8))
-        return out
     }
 }

@@ -103,11 +103,12 @@ public struct CallLeg: Hashable, Sendable {
 
     /// Builds a request on this leg (RFC 3261 §12.2.1.1): Request-URI the remote target, Route the route set, a
     /// new Via branch from `via`, From/To/Call-ID of the dialog, the next CSeq (or `cseq` for ACK and CANCEL),
-    /// the edge's Contact for target-refreshing methods, then `headers` and `body`.
+    /// the edge's Contact for target-refreshing methods, then `headers` and `body`. `maxForwards` is the caller's
+    /// less one when the request continues one (RFC 3261 §16.6 step 3), else 70.
     /// - Throws: ``SIPParseError`` if an extra header would break the message (header injection).
     public mutating func request(
-        _ method: SIPMethod, via address: SIPLocalAddress, cseq: UInt32? = nil, headers: [(String, String)] = [],
-        body: [UInt8] = []
+        _ method: SIPMethod, via address: SIPLocalAddress, cseq: UInt32? = nil, maxForwards: Int = 70,
+        headers: [(String, String)] = [], body: [UInt8] = []
     ) throws(SIPParseError) -> (bytes: [UInt8], branch: String) {
         let number: UInt32
         if let cseq {
@@ -117,7 +118,8 @@ public struct CallLeg: Hashable, Sendable {
             number = localCSeq
         }
         let branch = SIPLocalAddress.newBranch()
-        var lines = ["\(method) \(remoteTarget) SIP/2.0", "Via: \(address.via(branch: branch))", "Max-Forwards: 70"]
+        var lines = ["\(method) \(remoteTarget) SIP/2.0", "Via: \(address.via(branch: branch))",
+                     "Max-Forwards: \(maxForwards)"]
         lines += routeSet.map { "Route: \($0)" }
         lines.append("From: \(local);tag=\(localTag)")
         lines.append("To: \(remote)" + (remoteTag.map { ";tag=\($0)" } ?? ""))

@@ -181,6 +181,21 @@ public struct MediaPolicy: Hashable, Sendable {
     }
 
     /// An SDP body, or a ``Violation/Kind/malformedSDP`` violation.
+    /// Checks an offer body and returns the bytes to send on: the body as it came when the policy removed nothing
+    /// (the usual case: no second serialization), else the filtered offer. An offer whose filtered form cannot be
+    /// written is refused as malformed, never passed on unfiltered.
+    public func filterOffer(body: some Collection<UInt8>, current: Posture? = nil) -> Result<[UInt8], Violation> {
+        Self.parse(body).flatMap { parsed in
+            checkOffer(parsed, current: current).flatMap { filtered in
+                if filtered == parsed { return .success(Array(body)) }
+                guard let bytes = try? filtered.serializedBytes() else {
+                    return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
+                }
+                return .success(bytes)
+            }
+        }
+    }
+
     private static func parse(_ body: some Collection<UInt8>) -> Result<SessionDescription, Violation> {
         guard let description = try? SessionDescription(parsing: body) else {
             return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
