@@ -3,8 +3,10 @@ import Storage
 import Synchronization
 
 /// Writes CDRs behind the calls, in batches: a call that ends hands its record over and goes on; one task at a time
-/// saves everything that has accumulated (one SQLite transaction per batch instead of one per call). ``drain()``
-/// waits until every record handed over is stored, for a clean shutdown.
+/// saves everything that has accumulated (one SQLite transaction per batch instead of one per call), then rests
+/// ``pause`` so that the next batch gathers more (at 1,500 calls/s, per-call transactions and the wake-ups of the
+/// store's writer cost a sixth of the CPU). A crash can lose the records of the last pause; ``drain()`` waits until
+/// every record handed over is stored, for a clean shutdown.
 final class CallRecordWriter: Sendable {
     private struct State {
         var pending: [CallDetailRecord] = []
@@ -13,6 +15,8 @@ final class CallRecordWriter: Sendable {
 
     /// Records waiting at most; beyond it (the store is down or far behind) new ones are dropped and logged.
     static let capacity = 100_000
+    /// The rest between two batches.
+    static let pause = Duration.milliseconds(100)
 
     private let state = Mutex(State())
     private let store: any Store
@@ -51,6 +55,7 @@ final class CallRecordWriter: Sendable {
             do throws(StorageError) { try await store.saveCallRecords(batch) } catch {
                 logger.error("call records not stored", metadata: ["error": "\(error.code)", "count": "\(batch.count)"])
             }
+            try? await Task.sleep(for: Self.pause)
         }
     }
 
