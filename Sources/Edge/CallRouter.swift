@@ -214,7 +214,11 @@ public final class CallRouter: Sendable {
     {
         let request = inbound.message
         guard let key = Self.callerKey(request) else { return edge.reply(to: inbound, status: 400) }
-        if shard(key).table.withLock({ $0.byCaller[key] != nil }) { return nil }  // a retransmission: the session answers
+        if shard(key).table.withLock({ $0.byCaller[key] != nil }) {
+            // A retransmission: the session answers it (again, if it has already given its final answer).
+            update(key, edge: edge, inbound: inbound) { $0.initialRequestRetransmitted(request) }
+            return nil
+        }
         let admitted: Admission
         switch admit(inbound, credentials: credentials, account: account, certificateAccount: certificateAccount,
                      edge: edge) {
@@ -226,11 +230,15 @@ public final class CallRouter: Sendable {
         let callee = admitted.calleeUser
 
         // Where to: the callee's registered phones; for an account's call to a number nobody here has registered,
-        // the trunk whose prefix it matches (never from a trunk to a trunk: no transit for toll fraud).
+        // the trunk whose prefix it matches (never from a trunk to a trunk: no transit for toll fraud). A
+        // subscription goes to one phone only (the most recent binding): one notifier, one dialog.
+        let subscribing = request.method == .subscribe
         var targets = bindingTargets(of: "sip:\(callee)@\(domain)", edge: edge, wiring: admitted.wiring)
+        if subscribing { targets = Array(targets.suffix(1)) }
         var calleeAOR = "sip:\(callee)@\(domain)"
         var outboundTrunk: Trunk?
-        if targets.isEmpty, case .account = admitted.caller, let trunk = trunks.first(where: { $0.routes(callee) }),
+        if targets.isEmpty, !subscribing, case .account = admitted.caller,
+            let trunk = trunks.first(where: { $0.routes(callee) }),
             let address = admitted.wiring.addresses(trunk.flow.transport)
         {
             outboundTrunk = trunk
@@ -261,7 +269,7 @@ public final class CallRouter: Sendable {
             recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(presented.recordedCaller),
             recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
             account: partyRecording.recorded(presented.recordedAccount),
-            maxDurationSeconds: maxCallSeconds, ringTimeoutSeconds: ringTimeoutSeconds)
+            maxDurationSeconds: subscribing ? nil : maxCallSeconds, ringTimeoutSeconds: subscribing ? nil : ringTimeoutSeconds)
         setup.t1 = t1
         setup.t2 = t2
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())

@@ -92,8 +92,9 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// Methods the edge answers itself.
-    /// (SUBSCRIBE, NOTIFY and REFER are relayed inside calls only: out of dialog they get 405.)
-    public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, MESSAGE, PRACK, UPDATE, INFO"
+    /// (NOTIFY and REFER only inside dialogs: out of dialog they get 405.)
+    public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, MESSAGE, PRACK, UPDATE, INFO, "
+        + "SUBSCRIBE"
 
     let configuration: Configuration
     let store: any Store
@@ -198,7 +199,7 @@ public final class EdgeService: SIPInboundHandler {
             }
             ready = (account, binding)
         }
-        if method == .invite, let credentials {
+        if method == .invite || method == .subscribe, let credentials {
             return .reply(calls.invite(inbound, credentials: credentials, account: ready.account ?? nil,
                                        certificateAccount: ready.binding ?? nil, edge: self))
         }
@@ -222,7 +223,8 @@ public final class EdgeService: SIPInboundHandler {
     static func credentials(of inbound: SIPInbound) -> PresentedCredentials? {
         switch inbound.message.method {
         case .register?: return PresentedCredentials(inbound.message)
-        case .invite? where isInitial(inbound.message): return PresentedCredentials(inbound.message, proxy: true)
+        case .invite? where isInitial(inbound.message), .subscribe? where isInitial(inbound.message):
+            return PresentedCredentials(inbound.message, proxy: true)
         case _ where isRelayed(inbound.message): return PresentedCredentials(inbound.message, proxy: true)
         default: return nil
         }

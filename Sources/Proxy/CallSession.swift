@@ -203,6 +203,10 @@ public struct CallSession: Sendable {
     var lingered = false
     /// The 2xx carried a late offer: the caller's ACK must answer it.
     var awaitsLateAnswer = false
+    /// The final answer to the caller's initial request, sent again if the request is retransmitted.
+    var finalToCaller: [UInt8]?
+    /// A relayed NOTIFY said the subscription is terminated: its answer ends the session.
+    var terminatingNotify: Int?
     var posture: MediaPolicy.Posture = .none
     /// The 2xx relayed to the caller, until its ACK arrives.
     var unacknowledgedAnswer: [UInt8]?
@@ -227,6 +231,10 @@ public struct CallSession: Sendable {
     /// Whether the call has ended (its record was emitted).
     public var isEnded: Bool { phase == .ended }
 
+    /// Whether this session is a subscription (RFC 6665): a SUBSCRIBE instead of an INVITE, a dialog that NOTIFY may
+    /// create, no media, no ACK, no CANCEL, no CDR; it ends with a terminating NOTIFY or when it expires.
+    public var isSubscription: Bool { setup.invite.method == .subscribe }
+
     /// Whether an ended call has nothing left to do: every branch gave its final answer (which the edge
     /// acknowledged), or 64·T1 passed (RFC 3261 Timer B). Until then it stays to acknowledge a cancelled branch's 487.
     public var isFinished: Bool { phase == .ended && (lingered || branches.allSatisfy { $0.final != nil }) }
@@ -240,7 +248,10 @@ public struct CallSession: Sendable {
             answerRetransmission: Retransmission(interval: setup.t1))
         var actions: [Action] = []
         var offer: [UInt8] = []
-        if !setup.invite.body.isEmpty {
+        let subscribing = setup.invite.method == .subscribe
+        if subscribing {
+            offer = Array(setup.invite.body)
+        } else if !setup.invite.body.isEmpty {
             switch setup.mediaPolicy.filterOffer(body: setup.invite.body) {
             case .failure(let violation):
                 actions.append(.securityEvent(violation.securityEvent))
@@ -255,14 +266,18 @@ public struct CallSession: Sendable {
             actions += session.refuse(480, disposition: .failed, now: now)
             return (session, actions)
         }
-        if let trying = try? setup.invite.makeResponse(status: 100) { actions.append(.toCaller(trying)) }
+        if !subscribing, let trying = try? setup.invite.makeResponse(status: 100) { actions.append(.toCaller(trying)) }
         // The same end-to-end headers for every branch, with the offer's type when there is one.
         var extra = setup.forwardedHeaders.filter { $0.kind != .contentType }
-        if !offer.isEmpty, let type = try? SIPHeaderField(.contentType, value: "application/sdp") { extra.append(type) }
+        if subscribing, !offer.isEmpty, let type = setup.invite.firstField(.contentType) {
+            extra.append(type)
+        } else if !offer.isEmpty, let type = try? SIPHeaderField(.contentType, value: "application/sdp") {
+            extra.append(type)
+        }
         for target in setup.targets {
             guard let (bytes, leg, _) = try? B2BUA.invite(
-                bridging: setup.invite, target: target.contact, from: setup.presentedCaller, to: setup.callee,
-                address: target.address, headers: extra, body: offer),
+                bridging: setup.invite, method: setup.invite.method ?? .invite, target: target.contact,
+                from: setup.presentedCaller, to: setup.callee, address: target.address, headers: extra, body: offer),
                 let invite = try? SIPMessage.parse(bytes)
             else { continue }
             session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make(),
@@ -281,11 +296,19 @@ public struct CallSession: Sendable {
         return (session, actions)
     }
 
+    /// The caller sent its initial request again (its answer was lost over UDP): the final answer, once more.
+    public func initialRequestRetransmitted(_ request: SIPMessage) -> [Action] {
+        guard let final = finalToCaller, let cseq = try? request.cseq(), let initial = try? setup.invite.cseq(),
+            cseq == initial
+        else { return [] }
+        return [.toCaller(final)]
+    }
+
     /// A response from a callee branch: to the edge's INVITE, or to a request the edge relayed in the dialog.
     public mutating func calleeResponded(_ response: SIPMessage, branch index: Int, now: Int64) -> [Action] {
         guard branches.indices.contains(index), let status = response.statusCode, let cseq = try? response.cseq()
         else { return [] }
-        guard cseq.method == .invite, cseq.sequenceNumber == branches[index].inviteCSeq else {
+        guard cseq.method == setup.invite.method, cseq.sequenceNumber == branches[index].inviteCSeq else {
             return relayedResponse(response, responderIsCaller: false, branch: index, now: now)
         }
         branches[index].responded = true
@@ -307,6 +330,13 @@ public struct CallSession: Sendable {
             else { return relay(response, from: index, body: Array(response.body)) }
             record.securityEvents.append(violation.securityEvent)
             return [.securityEvent(violation.securityEvent)] + relay(response, from: index, body: [])
+        case 200..<300 where isSubscription:
+            branches[index].final = status
+            guard phase == .proceeding else { return [] }
+            phase = .answered(branch: index)
+            let answer = relay(response, from: index, body: [])
+            if case .toCaller(let bytes)? = answer.first { finalToCaller = bytes }
+            return answer + armExpiry(response)
         case 200..<300:
             branches[index].final = status
             var actions = [Action]()
@@ -360,7 +390,7 @@ public struct CallSession: Sendable {
         default:
             branches[index].final = status
             var actions = [Action]()
-            if let ack = try? B2BUA.ack(for: branches[index].invite, failure: response) {
+            if !isSubscription, let ack = try? B2BUA.ack(for: branches[index].invite, failure: response) {
                 actions.append(.toCallee(branch: index, bytes: ack, flow: branches[index].target.flow))
             }
             if phase == .proceeding, let retry = authenticatedRetry(after: response, branch: index) { return actions + retry }
@@ -407,7 +437,7 @@ public struct CallSession: Sendable {
     /// The caller cancelled (the edge has answered the CANCEL itself): cancel every branch and answer the INVITE
     /// 487 Request Terminated (RFC 3261 §9.2).
     public mutating func callerCancelled(now: Int64) -> [Action] {
-        guard phase == .proceeding else { return [] }
+        guard phase == .proceeding, !isSubscription else { return [] }  // a SUBSCRIBE cannot be cancelled
         record.hangupSide = .caller
         record.hangupReason = "cancel"
         return cancelOthers(than: nil) + refuse(487, disposition: .cancelled, now: now)
@@ -466,7 +496,8 @@ public struct CallSession: Sendable {
                 let best = Self.bestFinal(branches.compactMap(\.final))
                 return refuse(best, disposition: Self.disposition(of: best), now: now)
             }
-            branches[index].retransmission.interval *= 2
+            let doubled = branches[index].retransmission.interval * 2
+            branches[index].retransmission.interval = isSubscription ? min(doubled, setup.t2) : doubled
             return [.toCallee(branch: index, bytes: branches[index].invite.serialized(), flow: branches[index].target.flow),
                     .startTimer(timer, afterMilliseconds: branches[index].retransmission.interval)]
         case .answerRetransmission:
@@ -578,6 +609,13 @@ public struct CallSession: Sendable {
         case .proceeding: live = branches[index].final == nil
         case .ended: live = false
         }
+        // A NOTIFY may arrive before the 2xx to the SUBSCRIBE and create the dialog (RFC 6665 §4.1.2.4).
+        if live, isSubscription, method == .notify, branches[index].leg.remoteTag == nil,
+            let tag = (try? request.fromTag()) ?? nil, (try? request.toTag()) == .some(branches[index].leg.localTag)
+        {
+            branches[index].leg.establish(remoteTag: tag)
+            branches[index].callerLeg = try? CallLeg.answering(setup.invite, localTag: branches[index].callerTag)
+        }
         guard live, isCalleeDialog(branch: index, fromTag: try? request.fromTag(), toTag: try? request.toTag()) else {
             return method == .ack ? [] : respond(request, 481)
         }
@@ -671,6 +709,11 @@ public struct CallSession: Sendable {
             overUDP = setup.callerUsesUDP
         }
         nextRelayID += 1
+        if isSubscription, method == .notify,
+            request.fields(named: "Subscription-State").first?.value.lowercased().hasPrefix("terminated") == true
+        {
+            terminatingNotify = nextRelayID
+        }
         relayed.append(RelayedRequest(
             id: nextRelayID, fromCaller: fromCaller, branch: index, method: method, request: request,
             receivedCSeq: cseq.sequenceNumber, sent: sent, sentCSeq: sentCSeq, overUDP: overUDP,
@@ -728,6 +771,8 @@ public struct CallSession: Sendable {
             }
         }
         actions += relayBack(response, of: position, body: body)
+        if status >= 200, entry.id == terminatingNotify { return actions + finish(now: now) }
+        if isSubscription, entry.method == .subscribe, (200..<300).contains(status) { actions += armExpiry(response) }
         if status >= 300, entry.method == .invite, let sent = try? SIPMessage.parse(entry.sent),
             let ack = try? B2BUA.ack(for: sent, failure: response)
         {
@@ -842,9 +887,21 @@ public struct CallSession: Sendable {
                             afterMilliseconds: min(max(seconds, 90), 86_400) * 1000)]
     }
 
+    /// A subscription lasts what the notifier granted (Expires of its 2xx, RFC 6665 §4.1.2.1) and a grace of 64·T1
+    /// for the final NOTIFY: then the edge forgets it (``Timer/sessionExpiry(generation:)``).
+    private mutating func armExpiry(_ response: SIPMessage) -> [Action] {
+        guard let value = response.firstField(.expires)?.value,
+            let seconds = Int(value.drop { $0 == " " || $0 == "\t" }.prefix { $0 >= "0" && $0 <= "9" })
+        else { return [] }
+        sessionGeneration += 1
+        return [.startTimer(.sessionExpiry(generation: sessionGeneration),
+                            afterMilliseconds: min(seconds, 86_400) * 1000 + 64 * setup.t1)]
+    }
+
     /// The edge ends an answered call itself: BYE on both legs, and the CDR.
     private mutating func hangUp(reason: String, now: Int64) -> [Action] {
         guard case .answered(let index) = phase else { return [] }
+        if isSubscription { return finish(now: now) }  // an expired subscription simply ends
         var actions = [Action]()
         if let bye = try? branches[index].leg.request(.bye, via: branches[index].target.address) {
             actions.append(.toCallee(branch: index, bytes: bye.bytes, flow: branches[index].target.flow))
@@ -942,6 +999,7 @@ public struct CallSession: Sendable {
         var actions = [Action]()
         if let response = try? setup.invite.makeResponse(status: status, toTag: SIPTag.make()) {
             actions.append(.toCaller(response))
+            finalToCaller = response
         }
         record.finalStatus = status
         record.disposition = disposition
@@ -950,6 +1008,7 @@ public struct CallSession: Sendable {
 
     private mutating func finish(now: Int64) -> [Action] {
         phase = .ended
+        if isSubscription { return [] }  // not a call: no CDR
         record.endedAtMilliseconds = now
         record.mediaEncryption = posture.description
         if case .sdes(let suite) = posture { record.srtpSuite = suite.name }

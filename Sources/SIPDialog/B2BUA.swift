@@ -18,7 +18,8 @@ public enum B2BUA {
         message.headers.filter { !ownedHeaders.contains($0.kind) }
     }
 
-    /// The INVITE towards one callee branch, for an INVITE from the caller (RFC 3261 §8.1.1, §12.1.2).
+    /// The INVITE towards one callee branch, for an INVITE from the caller (RFC 3261 §8.1.1, §12.1.2); with `method`
+    /// SUBSCRIBE, the SUBSCRIBE towards the notifier for one from the subscriber (RFC 6665).
     ///
     /// - Parameters:
     ///   - invite: the caller's INVITE, after the edge's policies.
@@ -33,13 +34,13 @@ public enum B2BUA {
     /// - Returns: the request, the new leg, and the branch of its client transaction.
     /// - Throws: ``SIPParseError`` if the caller's Max-Forwards does not parse, or a header would break the message.
     public static func invite(
-        bridging invite: SIPMessage, target: String, from: String, to: String, address: SIPLocalAddress,
-        headers: [SIPHeaderField], body: [UInt8]
+        bridging invite: SIPMessage, method: SIPMethod = .invite, target: String, from: String, to: String,
+        address: SIPLocalAddress, headers: [SIPHeaderField], body: [UInt8]
     ) throws(SIPParseError) -> (bytes: [UInt8], leg: CallLeg, branch: String) {
         var leg = CallLeg.calling(target: target, from: from, to: to)
         let maxForwards = max(0, (try invite.maxForwards() ?? 70) - 1)
         let (bytes, branch) = try leg.request(
-            .invite, via: address, maxForwards: maxForwards, headers: headers.map { ($0.name, $0.value) }, body: body)
+            method, via: address, maxForwards: maxForwards, headers: headers.map { ($0.name, $0.value) }, body: body)
         return (bytes, leg, branch)
     }
 

@@ -86,6 +86,10 @@ public struct CallLeg: Hashable, Sendable {
         routeSet = try response.recordRoutes().reversed().map(\.description)
     }
 
+    /// Takes the peer's tag from a request that creates the dialog on the edge's side (a NOTIFY before the 2xx to a
+    /// SUBSCRIBE, RFC 6665 §4.1.2.4).
+    public mutating func establish(remoteTag tag: String) { remoteTag = tag }
+
     /// Takes the Contact of a target-refresh request or its 2xx as the new remote target (RFC 3261 §12.2).
     public mutating func refreshTarget(from message: SIPMessage) {
         if case .contacts(let contacts)? = try? message.contacts(), let target = contacts.first?.address {

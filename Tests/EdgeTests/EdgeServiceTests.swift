@@ -244,16 +244,20 @@ func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestA
         let fixture = try await EdgeFixture()
         let options = try #require(try await fixture.send(request("OPTIONS", branch: "o1")))
         #expect(options.statusCode == 200)
-        #expect(try options.allow() == [.invite, .ack, .cancel, .bye, .register, .options, .message, .prack, .update, .info])
+        #expect(try options.allow() == [
+            .invite, .ack, .cancel, .bye, .register, .options, .message, .prack, .update, .info, .subscribe,
+        ])
         #expect(options.firstField(.server) == nil && options.firstField(.userAgent) == nil)  // no fingerprinting aid
         #expect(try await fixture.send(request("OPTIONS", uri: "sip:127.0.0.1", branch: "o2"))?.statusCode == 200)
         #expect(try await fixture.send(request("OPTIONS", uri: "sip:elsewhere.example", branch: "o3"))?.statusCode == 404)
         // Calls need the transport wired in (as `serve` does); until then an INVITE is asked to come back.
         let invite = try #require(try await fixture.send(request("INVITE", branch: "i1")))
         #expect(invite.statusCode == 503 && invite.fields(named: "Retry-After").first?.value == "5")
-        // A MESSAGE goes on to a user, so it is refused like an INVITE until then; a SUBSCRIBE outside a call gets 405.
+        // A MESSAGE or SUBSCRIBE goes on to a user, so it is refused like an INVITE until then; a NOTIFY outside a
+        // dialog gets 405.
         #expect(try await fixture.send(request("MESSAGE", branch: "m1"))?.statusCode == 503)
-        #expect(try await fixture.send(request("SUBSCRIBE", branch: "s1"))?.statusCode == 405)
+        #expect(try await fixture.send(request("SUBSCRIBE", branch: "s1"))?.statusCode == 503)
+        #expect(try await fixture.send(request("NOTIFY", branch: "n1"))?.statusCode == 405)
         #expect(try await fixture.send(request("CANCEL", branch: "c1"))?.statusCode == 481)
         #expect(try await fixture.send(request("FROBNICATE", branch: "u1"))?.statusCode == 501)
         #expect(try await fixture.send(request("ACK", branch: "i1")) == nil)

@@ -113,6 +113,35 @@ import Testing
         }
     }
 
+    @Test func aSubscriptionCrossesTheEdgeAndItsNotifiesComeBackUntilTerminated() throws {
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let (bob, bobPort) = try Peers.bobAnswering("notify-subscriber", edgePort: edgePort,
+                                                        messageFile: directory + "/bob.msg", directory: directory)
+            defer { Peers.stop(bob) }
+            let watcher = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/subscribe-with-proxy-auth.xml").path,
+                "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "bob@localhost",
+                "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1", "-p", "0",
+                "-m", "1", "-nostdin", "-timeout", "20", "-trace_msg", "-message_file", directory + "/alice.msg",
+            ], seconds: 30, directory: directory)
+            #expect(watcher.status == 0, "alice: \(watcher.output.suffix(800))")
+            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob did not complete his scenario")
+            let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
+            #expect(aliceSaw.contains("<state>confirmed</state>"))
+            #expect(aliceSaw.contains("Subscription-State: terminated;reason=noresource"))
+            for trace in [":\(bobPort)", "notifier-pbx"] { #expect(!aliceSaw.contains(trace), "alice saw \(trace)") }
+            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+            #expect(bobSaw.contains("SUBSCRIBE sip:bob@127.0.0.1:\(bobPort)") && !bobSaw.contains("watcher-phone"))
+            // A subscription is not a call: no CDR.
+            let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
+            let records = try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]
+            #expect(records?.isEmpty == true)
+            #expect(server.stop() == 0)
+        }
+    }
+
     @Test func aCleanShutdownEndsCallsWithByeOnBothSidesAndKeepsTheirRecords() throws {
         try Self.withAliceAndBob(listening: "udp") { directory, data, server in
             let edgePort = server.ports["udp"]!
