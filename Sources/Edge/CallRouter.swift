@@ -99,6 +99,8 @@ public final class CallRouter: Sendable {
     public let mediaPolicy: MediaPolicy
     /// What each side may see of the other's headers.
     public let headerPolicy: HeaderPolicy
+    /// What callers may see of the callees' headers (answers, and requests from the callee's side).
+    public let callerHeaderPolicy: HeaderPolicy
     /// When the edge connects to a Contact itself.
     public let contactConnections: ContactConnections
     /// Longest a call may ring unanswered, in seconds.
@@ -123,7 +125,8 @@ public final class CallRouter: Sendable {
     let t2: Int
 
     init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
-         headerPolicy: HeaderPolicy = .minimizing, contactConnections: ContactConnections = .tls,
+         headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
+         contactConnections: ContactConnections = .tls,
          ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
          trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:]) {
         self.assertableIdentities = assertableIdentities
@@ -138,6 +141,7 @@ public final class CallRouter: Sendable {
         self.maxCallSeconds = maxCallSeconds
         self.mediaPolicy = mediaPolicy
         self.headerPolicy = headerPolicy
+        self.callerHeaderPolicy = callerHeaderPolicy ?? headerPolicy
     }
 
     /// Connects the router to the transport once the listeners are bound. Until then INVITEs get 503. Without a
@@ -265,13 +269,15 @@ public final class CallRouter: Sendable {
         var setup = CallSession.Setup(
             invite: request, forwardedHeaders: presented.headers, presentedCaller: presented.from,
             callee: "<\(calleeAOR)>", callerAddress: admitted.address, targets: targets, mediaPolicy: callMediaPolicy,
-            headerPolicy: headerPolicy, callerUsesUDP: inbound.transport == .udp,
+            headerPolicy: callerHeaderPolicy, callerUsesUDP: inbound.transport == .udp,
             recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(presented.recordedCaller),
             recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
             account: partyRecording.recorded(presented.recordedAccount),
             maxDurationSeconds: subscribing ? nil : maxCallSeconds, ringTimeoutSeconds: subscribing ? nil : ringTimeoutSeconds)
         setup.t1 = t1
         setup.t2 = t2
+        setup.calleeHeaderPolicy = headerPolicy
+        if case .trunk(let trunk) = admitted.caller { setup.trunk = trunk.name } else { setup.trunk = outboundTrunk?.name }
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
         if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
@@ -314,7 +320,7 @@ public final class CallRouter: Sendable {
         guard let presented = present(admitted, towards: nil, edge: edge) else { return edge.reply(to: inbound, status: 400) }
         let (relay, actions) = RequestRelay.start(
             request, forwardedHeaders: presented.headers, from: presented.from, to: "<\(aor)>", targets: targets,
-            headerPolicy: headerPolicy, t1: t1, t2: t2)
+            headerPolicy: callerHeaderPolicy, t1: t1, t2: t2)
         let origin = EdgeService.reply([], to: inbound)
         let originFlow = SIPFlow(transport: inbound.transport, remote: origin.destination ?? inbound.source)
         if !relay.isFinished {

@@ -51,8 +51,10 @@ public final class EdgeService: SIPInboundHandler {
         public var plainRTPAccounts: Set<String>
         /// Identities (From users) an account may assert besides its own name, such as its numbers.
         public var assertableIdentities: [String: Set<String>]
-        /// What each side of a call may see of the other's headers.
+        /// What callees may see of callers' headers (requests towards them).
         public var headerPolicy: HeaderPolicy
+        /// What callers may see of callees' headers (answers, and the callee side's requests); nil: the same.
+        public var callerHeaderPolicy: HeaderPolicy?
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -63,7 +65,8 @@ public final class EdgeService: SIPInboundHandler {
                     maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls,
                     ringTimeoutSeconds: Int = 120, cdrParties: PartyRecording = .clear, trunks: [Trunk] = [],
                     plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
-                    headerPolicy: HeaderPolicy = .minimizing) {
+                    headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil) {
+            self.callerHeaderPolicy = callerHeaderPolicy
             self.assertableIdentities = assertableIdentities
             self.headerPolicy = headerPolicy
             self.cdrParties = cdrParties
@@ -124,6 +127,7 @@ public final class EdgeService: SIPInboundHandler {
         self.location = LocationService(store: store)
         self.calls = CallRouter(maxCalls: configuration.maxCalls, maxCallSeconds: configuration.maxCallSeconds,
                                 mediaPolicy: configuration.callMediaPolicy, headerPolicy: configuration.headerPolicy,
+                                callerHeaderPolicy: configuration.callerHeaderPolicy,
                                 contactConnections: configuration.contactConnections,
                                 ringTimeoutSeconds: configuration.ringTimeoutSeconds,
                                 t1: Int(configuration.timers.t1 / .milliseconds(1)),

@@ -97,11 +97,16 @@ public struct CallSession: Sendable {
         public var callerUsesUDP: Bool
         /// What the caller may see of the callees' response headers.
         public var headerPolicy: HeaderPolicy
+        /// What the callees may see of the caller's headers in the requests relayed in the dialog (the INVITE's are
+        /// the caller's to police, in ``forwardedHeaders``).
+        public var calleeHeaderPolicy: HeaderPolicy
         /// The CDR's identity fields, as the edge records parties (clear or pseudonymised).
         public var recordID: String
         public var recordedCaller: String
         public var recordedCallee: String
         public var account: String?
+        /// The trunk the call came from or goes to, for the CDR.
+        public var trunk: String?
         /// Longest a call may last once answered; the edge then ends it (nil: no limit).
         public var maxDurationSeconds: Int?
         /// Longest a call may ring unanswered: the edge then cancels the branches and answers 408 (a proxy's
@@ -122,6 +127,7 @@ public struct CallSession: Sendable {
             self.callerUsesUDP = callerUsesUDP
             self.forwardedHeaders = forwardedHeaders ?? B2BUA.endToEndHeaders(of: invite)
             self.headerPolicy = headerPolicy
+            self.calleeHeaderPolicy = headerPolicy
             self.presentedCaller = presentedCaller
             self.callee = callee
             self.callerAddress = callerAddress
@@ -244,7 +250,7 @@ public struct CallSession: Sendable {
     public static func start(_ setup: Setup, now: Int64) -> (CallSession, [Action]) {
         var session = CallSession(setup: setup, record: CallDetailRecord(
             id: setup.recordID, startedAtMilliseconds: now, caller: setup.recordedCaller, callee: setup.recordedCallee,
-            account: setup.account, disposition: .failed, finalStatus: 0),
+            account: setup.account, trunk: setup.trunk, disposition: .failed, finalStatus: 0),
             answerRetransmission: Retransmission(interval: setup.t1))
         var actions: [Action] = []
         var offer: [UInt8] = []
@@ -682,7 +688,7 @@ public struct CallSession: Sendable {
                 branches[index].leg.refreshTarget(from: request)
             }
         }
-        var headers = forwardable(request, bodyKept: !body.isEmpty)
+        var headers = forwardable(request, bodyKept: !body.isEmpty, towardsCallee: fromCaller)
         if method == .prack, let position = headers.firstIndex(where: { $0.0.lowercased() == "rack" }) {
             // RAck names the INVITE of the leg it travels on (RFC 3262 §7.2): the edge's, not the caller's.
             let parts = headers[position].1.split(separator: " ", omittingEmptySubsequences: true)
@@ -788,7 +794,7 @@ public struct CallSession: Sendable {
     private mutating func relayBack(_ response: SIPMessage, of position: Int, body: [UInt8]) -> [Action] {
         let entry = relayed[position]
         guard let status = response.statusCode else { return [] }
-        var headers = forwardable(response, bodyKept: !body.isEmpty)
+        var headers = forwardable(response, bodyKept: !body.isEmpty, towardsCallee: !entry.fromCaller)
         if status < 300, Self.refreshesTarget(entry.method) {
             let address = entry.fromCaller ? setup.callerAddress : branches[entry.branch].target.address
             headers.insert(("Contact", address.contact), at: 0)
@@ -922,11 +928,11 @@ public struct CallSession: Sendable {
 
     /// The end-to-end headers of a message that may cross to the other leg: the header policy's, without identity
     /// assertions (neither side is trusted to make them) and with Content-Type only when a body goes along.
-    private func forwardable(_ message: SIPMessage, bodyKept: Bool) -> [(String, String)] {
-        var headers = B2BUA.endToEndHeaders(of: message).filter {
+    private func forwardable(_ message: SIPMessage, bodyKept: Bool, towardsCallee: Bool) -> [(String, String)] {
+        let policy = towardsCallee ? setup.calleeHeaderPolicy : setup.headerPolicy
+        var headers = policy.filtered(B2BUA.endToEndHeaders(of: message).filter {
             $0.kind != .contentType && $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity
-                && setup.headerPolicy.passes($0)
-        }.map { ($0.name, $0.value) }
+        }).map { ($0.name, $0.value) }
         if bodyKept, let type = message.firstField(.contentType) { headers.append((type.name, type.value)) }
         return headers
     }
@@ -950,10 +956,9 @@ public struct CallSession: Sendable {
 
     private func relay(_ response: SIPMessage, from index: Int, body: [UInt8]) -> [Action] {
         // The callee is not trusted to assert identities (RFC 3325), and its product details stay with it.
-        var headers = B2BUA.endToEndHeaders(of: response).filter {
+        var headers = setup.headerPolicy.filtered(B2BUA.endToEndHeaders(of: response).filter {
             $0.kind != .contentType && $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity
-                && setup.headerPolicy.passes($0)
-        }
+        })
         if !body.isEmpty, let type = response.firstField(.contentType) { headers.append(type) }
         guard let bytes = try? B2BUA.response(
             relaying: response, to: setup.invite, toTag: branches[index].callerTag, address: setup.callerAddress,

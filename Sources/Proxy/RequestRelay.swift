@@ -44,7 +44,8 @@ public struct RequestRelay: Sendable {
     /// Whether the original request has its final answer.
     public var isFinished: Bool { answer != nil }
 
-    /// Sends the request to every target, or answers 480 when there is none.
+    /// Sends the request to every target, or answers 480 when there is none. `headerPolicy` polices the answer on
+    /// its way back (the request's headers come policed in `forwardedHeaders`).
     /// - Parameters:
     ///   - request: the original, authenticated request.
     ///   - forwardedHeaders: its end-to-end headers after identity and header policy.
@@ -81,9 +82,9 @@ public struct RequestRelay: Sendable {
         guard status >= 200, legs[index].final == nil else { return [] }
         legs[index].final = status
         if status < 300 {
-            let headers = B2BUA.endToEndHeaders(of: response).filter {
-                $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity && headerPolicy.passes($0)
-            }.map { ($0.name, $0.value) }
+            let headers = headerPolicy.filtered(B2BUA.endToEndHeaders(of: response).filter {
+                $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity
+            }).map { ($0.name, $0.value) }
             guard let bytes = try? request.makeResponse(
                 status: status, reason: response.statusLine?.reasonPhrase, toTag: SIPTag.make(),
                 extraHeaders: headers, body: Array(response.body))

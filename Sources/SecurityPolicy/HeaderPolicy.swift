@@ -59,6 +59,17 @@ public struct HeaderPolicy: Hashable, Sendable {
         }
     }
 
+    /// The fields that pass, with replaced values where the policy replaces them: what a B2BUA copies to the other
+    /// leg.
+    public func filtered(_ fields: [SIPHeaderField]) -> [SIPHeaderField] {
+        fields.compactMap { field in
+            let name = Self.lowercasedName(of: field)
+            guard passes(name) else { return nil }
+            guard let value = replacements[name] else { return field }
+            return try? SIPHeaderField(name: field.name, value: value)
+        }
+    }
+
     /// Whether a header field passes (compact forms judged by their long names).
     public func passes(_ field: SIPHeaderField) -> Bool { passes(Self.lowercasedName(of: field)) }
 

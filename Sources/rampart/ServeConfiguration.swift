@@ -90,11 +90,16 @@ struct ServeConfiguration: Codable, Equatable {
         var identities: [String: [String]]?
         var stripHeaders: [String]?
         var allowHeaders: [String]?
+        var stripHeadersTowardsCallees: [String]?
+        var stripHeadersTowardsCallers: [String]?
+        var replaceHeaders: [String: String]?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
             case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
             case cdrParties = "cdr_parties", plainRTPAccounts = "plain_rtp_accounts", srtpSuites = "srtp_suites"
             case identities, stripHeaders = "strip_headers", allowHeaders = "allow_headers"
+            case stripHeadersTowardsCallees = "strip_headers_towards_callees"
+            case stripHeadersTowardsCallers = "strip_headers_towards_callers", replaceHeaders = "replace_headers"
         }
     }
 

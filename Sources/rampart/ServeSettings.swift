@@ -100,7 +100,11 @@ struct ServeSettings {
             trunks: try (file.trunks ?? []).map(Self.trunk),
             plainRTPAccounts: Set(calls.plainRTPAccounts ?? []),
             assertableIdentities: (calls.identities ?? [:]).mapValues { Set($0) },
-            headerPolicy: try Self.headerPolicy(strip: calls.stripHeaders, allow: calls.allowHeaders))
+            headerPolicy: try Self.headerPolicy(strip: (calls.stripHeaders ?? []) + (calls.stripHeadersTowardsCallees ?? []),
+                                                allow: calls.allowHeaders, replace: calls.replaceHeaders),
+            callerHeaderPolicy: try Self.headerPolicy(
+                strip: (calls.stripHeaders ?? []) + (calls.stripHeadersTowardsCallers ?? []), allow: calls.allowHeaders,
+                replace: calls.replaceHeaders))
 
         switch calls.cdrParties {
         case nil, "clear"?: pseudonymiseCDRParties = false
@@ -174,15 +178,22 @@ struct ServeSettings {
         return suites
     }
 
-    /// The header policy of calls: the minimizing deny list plus `strip`, or only the essential headers and `allow`.
-    static func headerPolicy(strip: [String]?, allow: [String]?) throws -> HeaderPolicy {
+    /// A header policy of calls: the minimizing deny list plus `strip`, or only the essential headers and `allow`;
+    /// `replace` gives headers a fixed value where present (a fixed User-Agent, say).
+    static func headerPolicy(strip: [String], allow: [String]?, replace: [String: String]?) throws -> HeaderPolicy {
+        for (name, value) in replace ?? [:] {
+            guard (try? SIPHeaderField(name: name, value: value)) != nil else {
+                throw UsageError(message: "calls.replace_headers: \(name) is not a header name with a valid value")
+            }
+        }
         if let allow {
-            guard strip == nil else {
+            guard strip.isEmpty else {
                 throw UsageError(message: "calls.strip_headers and calls.allow_headers exclude each other")
             }
-            return HeaderPolicy(mode: .allowList(Set(allow.map { $0.lowercased() })))
+            return HeaderPolicy(mode: .allowList(Set(allow.map { $0.lowercased() })), replacements: replace ?? [:])
         }
-        return HeaderPolicy(denied: HeaderPolicy.minimizing.denied.union((strip ?? []).map { $0.lowercased() }))
+        return HeaderPolicy(denied: HeaderPolicy.minimizing.denied.union(strip.map { $0.lowercased() }),
+                            replacements: replace ?? [:])
     }
 
     static func contactConnections(_ text: String?) throws -> CallRouter.ContactConnections {

@@ -76,7 +76,8 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
     @Test func anAccountMayCallAsAnIdentityItIsAllowedAndNoOtherAndAllowListsKeepOnlyWhatTheySay() async throws {
         var configuration = EdgeService.Configuration()
         configuration.assertableIdentities = ["alice": ["+15551234"]]
-        configuration.headerPolicy = HeaderPolicy(mode: .allowList(["x-call-reason"]))
+        configuration.headerPolicy = HeaderPolicy(mode: .allowList(["x-call-reason"]),
+                                                  replacements: ["user-agent": "Rampart"])
         let (fixture, sent) = try await Self.edgeWithBob(configuration)
         func call(as user: String, id: String) async throws -> SIPMessage? {
             let first = invite(from: user, branch: "\(id)a", cseq: 1)
@@ -95,7 +96,8 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(try towardsBob.from().uri.description == "sip:+15551234@localhost")
         // Allow-list mode: the listed header passes, anything else not essential does not.
         #expect(towardsBob.fields(named: "X-Call-Reason").first?.value == "sales")
-        #expect(towardsBob.fields(named: "X-Internal").isEmpty && towardsBob.firstField(.userAgent) == nil)
+        #expect(towardsBob.fields(named: "X-Internal").isEmpty)
+        #expect(towardsBob.firstField(.userAgent)?.value == "Rampart")  // replaced, not passed on
         // Another number is a spoof.
         #expect(try await call(as: "+15559999", id: "n2")?.statusCode == 403)
     }

@@ -53,6 +53,7 @@ import Testing
             #expect(records.first?["disposition"] as? String == "answered")
             #expect(records.first?["callee"] as? String == "sip:+15551234@localhost")
             #expect(records.first?["account"] as? String == "alice@localhost")
+            #expect(records.first?["trunk"] as? String == "carrier")
             #expect(server.stop() == 0)
         }
     }
@@ -86,6 +87,7 @@ import Testing
             let records = try Self.records(data)
             #expect(records.first?["disposition"] as? String == "answered")
             #expect(records.first?["account"] as? String == "trunk:carrier")
+            #expect(records.first?["trunk"] as? String == "carrier")
 
             // The same INVITE from anywhere but the trunk's address must authenticate.
             let stranger = try Peers.run(try Peers.tool("sipp"), [
