@@ -44,6 +44,8 @@ public struct CallSession: Sendable {
         case maxDuration
         /// The call rang unanswered for the ring timeout.
         case ringTimeout
+        /// A BYE the edge sent over UDP is still unanswered (RFC 3261 Timer E).
+        case byeRetransmission(index: Int)
     }
 
 
@@ -209,6 +211,18 @@ public struct CallSession: Sendable {
     var lingered = false
     /// The 2xx carried a late offer: the caller's ACK must answer it.
     var awaitsLateAnswer = false
+
+    /// A BYE the edge sent, kept until it is answered so that it can be sent again over UDP.
+    struct PendingBye: Sendable {
+        let toCaller: Bool
+        let branch: Int
+        let bytes: [UInt8]
+        let cseq: UInt32
+        var answered = false
+        var retransmission: Retransmission
+    }
+
+    var pendingByes: [PendingBye] = []
     /// The final answer to the caller's initial request, sent again if the request is retransmitted.
     var finalToCaller: [UInt8]?
     /// A relayed NOTIFY said the subscription is terminated: its answer ends the session.
@@ -243,7 +257,9 @@ public struct CallSession: Sendable {
 
     /// Whether an ended call has nothing left to do: every branch gave its final answer (which the edge
     /// acknowledged), or 64·T1 passed (RFC 3261 Timer B). Until then it stays to acknowledge a cancelled branch's 487.
-    public var isFinished: Bool { phase == .ended && (lingered || branches.allSatisfy { $0.final != nil }) }
+    public var isFinished: Bool {
+        phase == .ended && (lingered || (branches.allSatisfy { $0.final != nil } && pendingByes.allSatisfy(\.answered)))
+    }
 
     /// Starts a call: checks the offer, answers 100 Trying, and sends an INVITE to every target (or refuses the
     /// call: 488 for an offer the media policy refuses, 480 when the callee has no binding).
@@ -314,6 +330,10 @@ public struct CallSession: Sendable {
     public mutating func calleeResponded(_ response: SIPMessage, branch index: Int, now: Int64) -> [Action] {
         guard branches.indices.contains(index), let status = response.statusCode, let cseq = try? response.cseq()
         else { return [] }
+        if cseq.method == .bye {
+            if status >= 200 { byeAnswered(toCaller: false, branch: index, cseq: cseq.sequenceNumber) }
+            return []
+        }
         guard cseq.method == setup.invite.method, cseq.sequenceNumber == branches[index].inviteCSeq else {
             return relayedResponse(response, responderIsCaller: false, branch: index, now: now)
         }
@@ -456,13 +476,7 @@ public struct CallSession: Sendable {
         if let ok = try? bye.makeResponse(status: 200) {
             actions.append(fromCaller ? .toCaller(ok) : .toCallee(branch: index, bytes: ok, flow: branches[index].target.flow))
         }
-        if fromCaller {
-            if let request = try? branches[index].leg.request(.bye, via: branches[index].target.address) {
-                actions.append(.toCallee(branch: index, bytes: request.bytes, flow: branches[index].target.flow))
-            }
-        } else if let request = requestToCaller(.bye, branch: index) {
-            actions.append(.toCaller(request))
-        }
+        actions += fromCaller ? byeToCallee(index) : byeToCaller(index)
         record.hangupSide = fromCaller ? .caller : .callee
         record.hangupReason = "bye"
         return actions + finish(now: now)
@@ -530,6 +544,17 @@ public struct CallSession: Sendable {
         case .maxDuration:
             guard case .answered = phase else { return [] }
             return hangUp(reason: "max-duration", now: now)
+        case .byeRetransmission(let index):
+            guard pendingByes.indices.contains(index), !pendingByes[index].answered else { return [] }
+            let pending = pendingByes[index]
+            pendingByes[index].retransmission.elapsed += pending.retransmission.interval
+            guard pendingByes[index].retransmission.elapsed < 64 * setup.t1 else {
+                pendingByes[index].answered = true  // Timer F: the far side is gone
+                return []
+            }
+            pendingByes[index].retransmission.interval = min(pending.retransmission.interval * 2, setup.t2)
+            return [send(pending.bytes, toCaller: pending.toCaller, branch: pending.branch),
+                    .startTimer(timer, afterMilliseconds: pendingByes[index].retransmission.interval)]
         case .ringTimeout:
             guard phase == .proceeding else { return [] }
             record.hangupSide = .edge
@@ -639,6 +664,10 @@ public struct CallSession: Sendable {
         guard let fromTag = (try? response.fromTag()) ?? nil,
             let index = branches.firstIndex(where: { $0.callerTag == fromTag })
         else { return [] }
+        if let cseq = try? response.cseq(), cseq.method == .bye {
+            if (response.statusCode ?? 0) >= 200 { byeAnswered(toCaller: true, branch: index, cseq: cseq.sequenceNumber) }
+            return []
+        }
         return relayedResponse(response, responderIsCaller: true, branch: index, now: now)
     }
 
@@ -908,14 +937,41 @@ public struct CallSession: Sendable {
     private mutating func hangUp(reason: String, now: Int64) -> [Action] {
         guard case .answered(let index) = phase else { return [] }
         if isSubscription { return finish(now: now) }  // an expired subscription simply ends
-        var actions = [Action]()
-        if let bye = try? branches[index].leg.request(.bye, via: branches[index].target.address) {
-            actions.append(.toCallee(branch: index, bytes: bye.bytes, flow: branches[index].target.flow))
-        }
-        if let bye = requestToCaller(.bye, branch: index) { actions.append(.toCaller(bye)) }
+        let actions = byeToCallee(index) + byeToCaller(index)
         record.hangupSide = .edge
         record.hangupReason = reason
         return actions + finish(now: now)
+    }
+
+    /// The edge's BYE on a branch's callee leg (or caller leg), remembered until answered and retransmitted over UDP.
+    private mutating func byeToCallee(_ index: Int) -> [Action] {
+        guard let bye = try? branches[index].leg.request(.bye, via: branches[index].target.address) else { return [] }
+        return sendBye(bye.bytes, toCaller: false, branch: index, cseq: branches[index].leg.localCSeq)
+    }
+
+    private mutating func byeToCaller(_ index: Int) -> [Action] {
+        guard let bytes = requestToCaller(.bye, branch: index), let cseq = branches[index].callerLeg?.localCSeq else {
+            return []
+        }
+        return sendBye(bytes, toCaller: true, branch: index, cseq: cseq)
+    }
+
+    private mutating func sendBye(_ bytes: [UInt8], toCaller: Bool, branch: Int, cseq: UInt32) -> [Action] {
+        let sent = send(bytes, toCaller: toCaller, branch: branch)
+        let overUDP = toCaller ? setup.callerUsesUDP : branches[branch].target.flow.hasPrefix("udp:")
+        guard overUDP else { return [sent] }
+        pendingByes.append(PendingBye(toCaller: toCaller, branch: branch, bytes: bytes, cseq: cseq,
+                                      retransmission: Retransmission(interval: setup.t1)))
+        return [sent, .startTimer(.byeRetransmission(index: pendingByes.count - 1), afterMilliseconds: setup.t1)]
+    }
+
+    /// A final answer to one of the edge's BYEs.
+    private mutating func byeAnswered(toCaller: Bool, branch: Int, cseq: UInt32) {
+        for index in pendingByes.indices where pendingByes[index].toCaller == toCaller
+            && pendingByes[index].branch == branch && pendingByes[index].cseq == cseq
+        {
+            pendingByes[index].answered = true
+        }
     }
 
     /// A request the edge itself sends to the caller on a branch's caller-side dialog.
@@ -974,10 +1030,7 @@ public struct CallSession: Sendable {
         if let ack = try? branches[index].leg.request(.ack, via: address, cseq: branches[index].inviteCSeq) {
             actions.append(.toCallee(branch: index, bytes: ack.bytes, flow: flow))
         }
-        if let bye = try? branches[index].leg.request(.bye, via: address) {
-            actions.append(.toCallee(branch: index, bytes: bye.bytes, flow: flow))
-        }
-        return actions
+        return actions + byeToCallee(index)
     }
 
     /// Cancels every unanswered branch but `winner`. A branch that has not answered anything yet is cancelled when

@@ -169,6 +169,10 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         out = sent.take()
         #expect(out.map(\.flow) == ["udp:127.0.0.1:40000", "udp:127.0.0.1:40001"])
         #expect(out[0].message.statusCode == 200 && out[1].message.method == .bye)
+        // The call is forgotten once bob answers the edge's BYE (until then it would be sent again over UDP).
+        #expect(fixture.edge.calls.activeCalls == 1)
+        let byeAnswer = try out[1].message.makeResponse(status: 200)
+        #expect(try await fixture.send(String(decoding: byeAnswer, as: UTF8.self), port: 40_001) == nil)
         #expect(fixture.edge.calls.activeCalls == 0)
         var records: [CallDetailRecord] = []
         for _ in 0..<100 where records.isEmpty {

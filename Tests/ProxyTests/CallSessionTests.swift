@@ -239,12 +239,19 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         sent = Sent(lost.calleeResponded(answer(try #require(Sent(start).callee[0]?.first), 200, tag: "bob",
                                                 body: sdesAnswer), branch: 0, now: 1))
         var now: Int64 = 1
-        while let next = sent.timers.first {
+        while let next = sent.timers.first(where: { $0.timer == .answerRetransmission }) {
             now += Int64(next.milliseconds)
             sent = Sent(lost.timerFired(next.timer, now: now))
         }
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye] && sent.caller.map(\.method) == [.bye])
         #expect(sent.records.first?.hangupReason == "no-ack" && sent.records.first?.hangupSide == .edge)
+        // The BYE to the caller (over UDP) is sent again until answered; then the call is forgotten.
+        let byeTimer = try #require(sent.timers.first { if case .byeRetransmission = $0.timer { true } else { false } })
+        let bye = try #require(sent.caller.first)
+        #expect(!lost.isFinished)
+        #expect(Sent(lost.timerFired(byeTimer.timer, now: now + 500)).caller.map(\.method) == [.bye])
+        _ = lost.callerResponded(try SIPMessage.parse(try bye.makeResponse(status: 200)), now: now + 600)
+        #expect(lost.isFinished && lost.timerFired(byeTimer.timer, now: now + 1_500).isEmpty)
     }
 
     @Test func callsWithNoBindingGet480() {
