@@ -281,11 +281,17 @@ public final class CallRouter: Sendable {
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
         if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
-            // The legs' index first, so that no answer can find the call missing.
+            // Checked and taken under one lock: a copy of the INVITE handled at the same time on another loop is a
+            // retransmission, and its session (not yet sent anything) is dropped.
+            let taken = shard(key).table.withLock { table -> Bool in
+                guard table.byCaller[key] == nil else { return false }
+                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow)
+                return true
+            }
+            guard taken else { return nil }
             for (index, callID) in session.calleeCallIDs.enumerated() {
                 shard(callID).table.withLock { $0.byCallee[callID] = (key, index) }
             }
-            shard(key).table.withLock { $0.byCaller[key] = Entry(session: session, callerFlow: callerFlow) }
         }
         perform(actions, key: key, callerFlow: callerFlow, edge: edge, inbound: inbound)
         return nil
@@ -484,8 +490,13 @@ public final class CallRouter: Sendable {
         if let policedFrom = try? policed.from(), policedFrom.uri.description == "sip:anonymous@anonymous.invalid" {
             from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>"
         } else {
-            let display = (try? request.from().displayName).flatMap { $0 }.map { "\"\($0)\" " } ?? ""
-            from = "\(display)<\(identity)>"
+            // Written through SIPAddress, which quotes and escapes: a display name cannot smuggle in another URI.
+            let display = (try? request.from().displayName).flatMap { $0 }
+            if let uri = try? SIPURI(identity) {
+                from = SIPAddress(displayName: display, uri: .sip(uri)).description
+            } else {
+                from = "<\(identity)>"
+            }
         }
         return (B2BUA.endToEndHeaders(of: policed), from, identity, recordedAccount)
     }
@@ -579,7 +590,13 @@ public final class CallRouter: Sendable {
                 let due = Self.nowMilliseconds() + Int64(milliseconds)
                 shard(key).table.withLock { table in
                     guard table.byCaller[key] != nil else { return }
-                    table.deadlines[key, default: []].append((timer, due))
+                    var timers = table.deadlines[key] ?? []
+                    // A refreshed session or subscription keeps only its latest expiry.
+                    if case .sessionExpiry = timer {
+                        timers.removeAll { if case .sessionExpiry = $0.timer { true } else { false } }
+                    }
+                    timers.append((timer, due))
+                    table.deadlines[key] = timers
                 }
             case .startTimer(let timer, let milliseconds):
                 scheduler?(milliseconds) { [weak self] in

@@ -159,6 +159,8 @@ public struct CallSession: Sendable {
         var authenticated = false
         /// The branch is to be cancelled as soon as it answers provisionally.
         var cancelPending = false
+        /// The edge's ACK for this branch's 2xx, sent again if the 2xx is.
+        var ackSent: [UInt8]?
         var retransmission: Retransmission
     }
 
@@ -194,6 +196,8 @@ public struct CallSession: Sendable {
         var finalStatus: Int?
         /// The final answer relayed back.
         var answer: [UInt8]?
+        /// For a re-INVITE answered 2xx: the edge's ACK on the other leg, sent again if that 2xx is.
+        var ackSent: [UInt8]?
         var retransmission: Retransmission
     }
 
@@ -343,7 +347,12 @@ public struct CallSession: Sendable {
             return cancel(index)
         }
         guard status > 100 else { return [] }
-        guard branches[index].final == nil else { return [] }  // a retransmitted final is the transaction's
+        guard branches[index].final == nil else {
+            // A 2xx again: the edge's ACK was lost over UDP, so it goes again (RFC 3261 §13.2.2.4). Other finals are
+            // the transaction's to absorb.
+            guard (200..<300).contains(status), let ack = branches[index].ackSent else { return [] }
+            return [.toCallee(branch: index, bytes: ack, flow: branches[index].target.flow)]
+        }
         try? branches[index].leg.learn(from: response)
         if branches[index].callerLeg == nil, branches[index].leg.remoteTag != nil, status < 300 {
             branches[index].callerLeg = try? CallLeg.answering(setup.invite, localTag: branches[index].callerTag)
@@ -457,6 +466,7 @@ public struct CallSession: Sendable {
         guard let relayed = try? branches[index].leg.request(
             .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq, headers: headers, body: body)
         else { return [] }
+        branches[index].ackSent = relayed.bytes
         return [.toCallee(branch: index, bytes: relayed.bytes, flow: branches[index].target.flow)]
     }
 
@@ -505,8 +515,9 @@ public struct CallSession: Sendable {
             lingered = true
             return []
         case .inviteRetransmission(let index, let cseq):
-            guard branches.indices.contains(index), branches[index].inviteCSeq == cseq, !branches[index].responded,
-                branches[index].final == nil
+            // A provisional answer stops Timer B for an INVITE, but not Timer F for a SUBSCRIBE (RFC 3261 §17.1.2.2).
+            guard branches.indices.contains(index), branches[index].inviteCSeq == cseq,
+                !branches[index].responded || isSubscription, branches[index].final == nil
             else { return [] }
             let reliable = !branches[index].target.flow.hasPrefix("udp:")
             branches[index].retransmission.elapsed += reliable ? 64 * setup.t1 : branches[index].retransmission.interval
@@ -518,8 +529,11 @@ public struct CallSession: Sendable {
             }
             let doubled = branches[index].retransmission.interval * 2
             branches[index].retransmission.interval = isSubscription ? min(doubled, setup.t2) : doubled
-            return [.toCallee(branch: index, bytes: branches[index].invite.serialized(), flow: branches[index].target.flow),
-                    .startTimer(timer, afterMilliseconds: branches[index].retransmission.interval)]
+            // After a provisional answer (a SUBSCRIBE's Timer F) nothing is resent: the timer only counts.
+            let resend: [Action] = branches[index].responded ? [] : [
+                .toCallee(branch: index, bytes: branches[index].invite.serialized(), flow: branches[index].target.flow),
+            ]
+            return resend + [.startTimer(timer, afterMilliseconds: branches[index].retransmission.interval)]
         case .answerRetransmission:
             guard case .answered(let index) = phase, let answer = unacknowledgedAnswer else { return [] }
             answerRetransmission.elapsed += answerRetransmission.interval
@@ -701,8 +715,9 @@ public struct CallSession: Sendable {
             return respond(request, 503, headers: [("Retry-After", "1")])
         }
         var body = Array(request.body)
-        if offers, !body.isEmpty {
-            // A re-INVITE or UPDATE may not take encryption away mid-call.
+        if !isSubscription, !body.isEmpty, Self.carriesSDP(request) {
+            // Any SDP crossing the edge is policed, whatever carries it (re-INVITE, UPDATE, PRACK, even INFO): none
+            // may take encryption away mid-call.
             switch setup.mediaPolicy.filterOffer(body: request.body, current: posture) {
             case .failure(let violation):
                 record.securityEvents.append(violation.securityEvent)
@@ -776,15 +791,31 @@ public struct CallSession: Sendable {
         let toCaller = entry.fromCaller
         guard status > 100 else { return [] }
         if let final = entry.finalStatus {
-            // The answering side retransmits a 2xx to a re-INVITE until the ACK: so does the edge.
-            guard entry.method == .invite, (200..<300).contains(final), (200..<300).contains(status),
-                let answer = entry.answer
-            else { return [] }
-            return [send(answer, toCaller: toCaller, branch: index)]
+            // The answering side retransmits a 2xx to a re-INVITE until the ACK: the edge passes it on until the
+            // ACK comes, and then answers it with that ACK again.
+            guard entry.method == .invite, (200..<300).contains(final), (200..<300).contains(status) else { return [] }
+            if let ack = entry.ackSent { return [send(ack, toCaller: !toCaller, branch: index)] }
+            return entry.answer.map { [send($0, toCaller: toCaller, branch: index)] } ?? []
         }
         var body = Array(response.body)
         var actions = [Action]()
-        if entry.method == .invite || entry.method == .update, !body.isEmpty {
+        if !isSubscription, !body.isEmpty, Self.carriesSDP(response), entry.method == .invite, entry.request.body.isEmpty,
+            status >= 200
+        {
+            // A re-INVITE without SDP: its 2xx offers, and the ACK will answer (checked in `acknowledged`).
+            switch setup.mediaPolicy.filterOffer(body: response.body, current: posture) {
+            case .success(let filtered): body = filtered
+            case .failure(let violation):
+                record.securityEvents.append(violation.securityEvent)
+                actions.append(.securityEvent(violation.securityEvent))
+                relayed[position].finalStatus = violation.sipStatus
+                if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
+                if let refusal = try? entry.request.makeResponse(status: violation.sipStatus) {
+                    actions.append(send(refusal, toCaller: toCaller, branch: index))
+                }
+                return actions + hangUp(reason: "media-downgrade", now: now)
+            }
+        } else if !isSubscription, !body.isEmpty, Self.carriesSDP(response) {
             if case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: response.body, current: posture) {
                 record.securityEvents.append(violation.securityEvent)
                 actions.append(.securityEvent(violation.securityEvent))
@@ -813,7 +844,9 @@ public struct CallSession: Sendable {
         {
             actions.append(send(ack, toCaller: !toCaller, branch: index))
         }
-        if (200..<300).contains(status), entry.method == .invite || entry.method == .update {
+        if (200..<300).contains(status), entry.method == .invite || entry.method == .update, case .answered = phase {
+            // A refresh without Session-Expires switches the timer off (RFC 4028 §9): the old one goes stale.
+            sessionGeneration += 1
             actions += armSessionTimer(response)
         }
         return actions
@@ -852,7 +885,8 @@ public struct CallSession: Sendable {
                 && $0.receivedCSeq == cseq.sequenceNumber
         }), let final = relayed[position].finalStatus, (200..<300).contains(final)
         else { return [] }
-        let entry = relayed.remove(at: position)
+        let entry = relayed[position]
+        guard relayed[position].ackSent == nil else { return [] }  // the caller's ACK again: already passed on
         var actions = [Action]()
         if !ack.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: ack.body, current: posture) {
             // A late offer's answer in the ACK that the policy refuses.
@@ -863,6 +897,8 @@ public struct CallSession: Sendable {
         }
         if let relayedAck = ackRelayed(entry, body: Array(ack.body), type: ack.firstField(.contentType)) {
             actions.append(relayedAck)
+            if case .toCaller(let bytes) = relayedAck { relayed[position].ackSent = bytes }
+            if case .toCallee(_, let bytes, _) = relayedAck { relayed[position].ackSent = bytes }
         }
         return actions
     }
@@ -905,7 +941,8 @@ public struct CallSession: Sendable {
     /// Forgets answered relays beyond the newest few (an unacknowledged 2xx to a re-INVITE is kept).
     private mutating func forgetAnsweredRelays() {
         while relayed.count >= Self.maxRelayed / 2, let oldest = relayed.firstIndex(where: {
-            $0.finalStatus != nil && !($0.method == .invite && (200..<300).contains($0.finalStatus ?? 0))
+            $0.finalStatus != nil
+                && !($0.method == .invite && (200..<300).contains($0.finalStatus ?? 0) && $0.ackSent == nil)
         }) {
             relayed.remove(at: oldest)
         }
@@ -925,9 +962,9 @@ public struct CallSession: Sendable {
     /// A subscription lasts what the notifier granted (Expires of its 2xx, RFC 6665 §4.1.2.1) and a grace of 64·T1
     /// for the final NOTIFY: then the edge forgets it (``Timer/sessionExpiry(generation:)``).
     private mutating func armExpiry(_ response: SIPMessage) -> [Action] {
-        guard let value = response.firstField(.expires)?.value,
-            let seconds = Int(value.drop { $0 == " " || $0 == "\t" }.prefix { $0 >= "0" && $0 <= "9" })
-        else { return [] }
+        // Without Expires the notifier granted the default of most event packages (RFC 6665 §4.1.2.1): an hour.
+        let value = response.firstField(.expires)?.value ?? "3600"
+        let seconds = Int(value.drop { $0 == " " || $0 == "\t" }.prefix { $0 >= "0" && $0 <= "9" }) ?? 3600
         sessionGeneration += 1
         return [.startTimer(.sessionExpiry(generation: sessionGeneration),
                             afterMilliseconds: min(seconds, 86_400) * 1000 + 64 * setup.t1)]
@@ -1003,6 +1040,12 @@ public struct CallSession: Sendable {
         toCaller ? .toCaller(bytes) : .toCallee(branch: branch, bytes: bytes, flow: branches[branch].target.flow)
     }
 
+    /// Whether a message's body is SDP (by its Content-Type; a body without one is taken as SDP, to be safe).
+    static func carriesSDP(_ message: SIPMessage) -> Bool {
+        guard let type = message.firstField(.contentType)?.value else { return true }
+        return type.lowercased().hasPrefix("application/sdp")
+    }
+
     /// Methods whose Contact replaces the dialog's remote target (RFC 3261 §12.2, RFC 3311, RFC 6665, RFC 3515).
     static func refreshesTarget(_ method: SIPMethod) -> Bool {
         method == .invite || method == .update || method == .subscribe || method == .notify || method == .refer
@@ -1066,7 +1109,9 @@ public struct CallSession: Sendable {
 
     private mutating func finish(now: Int64) -> [Action] {
         phase = .ended
-        if isSubscription { return [] }  // not a call: no CDR
+        if isSubscription {  // not a call: no CDR; wait for the SUBSCRIBE's final answer a while, at most
+            return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
+        }
         record.endedAtMilliseconds = now
         record.mediaEncryption = posture.description
         if case .sdes(let suite) = posture { record.srtpSuite = suite.name }

@@ -14,7 +14,8 @@ public struct HeaderPolicy: Hashable, Sendable {
 
     /// Which headers pass.
     public var mode: Mode
-    /// Lowercase names removed in deny-list mode (default: User-Agent, Server, Organization, Warning).
+    /// Lowercase names removed in deny-list mode (default: User-Agent, Server, Organization, Warning, and
+    /// Remote-Party-ID, the pre-RFC 3325 identity header phones still display: only the edge asserts identities).
     public var denied: Set<String>
     /// Whether private `P-` headers (RFC 3427 §4.1) are removed in deny-list mode, as the inside network's
     /// charging, access-network and visited-network details are. P-Asserted-Identity and P-Preferred-Identity
@@ -25,7 +26,8 @@ public struct HeaderPolicy: Hashable, Sendable {
     public var replacements: [String: String]
 
     /// Creates a policy; the defaults minimize.
-    public init(mode: Mode = .denyList, denied: Set<String> = ["user-agent", "server", "organization", "warning"],
+    public init(mode: Mode = .denyList,
+                denied: Set<String> = ["user-agent", "server", "organization", "warning", "remote-party-id"],
                 removesPrivateHeaders: Bool = true, replacements: [String: String] = [:]) {
         self.mode = mode
         self.denied = Set(denied.map { $0.lowercased() })

@@ -102,6 +102,22 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(try await call(as: "+15559999", id: "n2")?.statusCode == 403)
     }
 
+    @Test func aDisplayNameCannotSmuggleAnotherCallerAndRemotePartyIDNeverCrosses() async throws {
+        let (fixture, sent) = try await Self.edgeWithBob()
+        let alicesDevice = String(repeating: "a", count: 64)
+        try await fixture.store.bindDevice(fingerprint: alicesDevice, username: "alice", domain: "localhost")
+        let crafted = invite(branch: "d1", cseq: 1)
+            .replacingOccurrences(of: "From: \"Alice A.\" <sip:alice@localhost>",
+                                  with: "From: \"x\\\" <sip:ceo@localhost> \\\"\" <sip:alice@localhost>")
+            .replacingOccurrences(of: "User-Agent: Zoiper 5", with: "Remote-Party-ID: \"CEO\" <sip:ceo@localhost>;screen=yes")
+        #expect(try await fixture.send(crafted, transport: .tls, fingerprint: alicesDevice) == nil)
+        let towardsBob = try #require(sent.take().first { $0.message.method == .invite }?.message)
+        let from = try towardsBob.from()
+        #expect(from.uri.description == "sip:alice@localhost")
+        #expect(from.displayName == "x\" <sip:ceo@localhost> \"")  // still one quoted name, escaped
+        #expect(towardsBob.fields(named: "Remote-Party-ID").isEmpty)
+    }
+
     @Test func aCallerWhoseTLSCertificateIsBoundToItsAccountNeedsNoDigest() async throws {
         let (fixture, sent) = try await Self.edgeWithBob()
         let alicesDevice = String(repeating: "a", count: 64)

@@ -310,4 +310,44 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(sent.caller.map(\.statusCode) == [403])
         #expect(sent.caller.first?.firstField(.proxyAuthenticate) == nil)
     }
+
+    @Test func sdpInAPrackOrInAnOfferless2xxIsPolicedToo() throws {
+        // A PRACK that offers plain RTP is refused like a re-INVITE would be.
+        var (early, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let reliable = try SIPMessage.parse(try invite.makeResponse(
+            status: 183, toTag: "bob", extraHeaders: [("Contact", "<sip:bob@192.0.2.20:5070>"), ("Require", "100rel"),
+                                                      ("RSeq", "1"), ("Content-Type", "application/sdp")],
+            body: Array(sdesAnswer.utf8)))
+        let progress = try #require(Sent(early.calleeResponded(reliable, branch: 0, now: 1)).caller.first)
+        let prack = fromCaller("PRACK", cseq: 2, toTag: try progress.toTag()!, body: plainSDP, headers: ["RAck: 1 1 INVITE"])
+        let refused = Sent(early.callerRequest(prack, now: 2))
+        #expect(refused.replies.map(\.statusCode) == [488] && refused.callee.isEmpty)
+        #expect(refused.events == ["media-downgrade-attempt"])
+
+        // A re-INVITE without SDP: the 2xx offers (weak suite stripped), the ACK answers.
+        var (session, _, ok) = try answeredCall()
+        var sent = Sent(session.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!), now: 10))
+        let relayed = try #require(sent.callee[0]?.first)
+        sent = Sent(session.calleeResponded(reply(relayed, 200, body: sdesOffer), branch: 0, now: 11))
+        let offered = try #require(sent.caller.first)
+        #expect(offered.statusCode == 200 && !String(decoding: offered.body, as: UTF8.self).contains("SHA1_32"))
+        #expect(!session.isEnded && sent.events.isEmpty)
+        sent = Sent(session.callerRequest(fromCaller("ACK", cseq: 2, toTag: try ok.toTag()!, body: sdesAnswer), now: 12))
+        let ack = try #require(sent.callee[0]?.first)
+        #expect(ack.method == .ack && String(decoding: ack.body, as: UTF8.self) == sdesAnswer)
+        // The callee did not get that ACK and sends its 2xx again: the edge answers with the same ACK.
+        let again = Sent(session.calleeResponded(reply(relayed, 200, body: sdesOffer), branch: 0, now: 13))
+        #expect(again.callee[0]?.map(\.method) == [.ack] && again.caller.isEmpty)
+    }
+
+    @Test func aLost2xxAcknowledgementIsRepeated() throws {
+        var (session, invite, _) = try answeredCall()
+        // answeredCall already ACKed; the callee's 2xx arrives again.
+        let repeated = try SIPMessage.parse(try invite.makeResponse(
+            status: 200, toTag: "bob", extraHeaders: [("Contact", "<sip:bob@192.0.2.20:5070>"),
+                                                      ("Content-Type", "application/sdp")], body: Array(sdesAnswer.utf8)))
+        let sent = Sent(session.calleeResponded(repeated, branch: 0, now: 2_000))
+        #expect(sent.callee[0]?.map(\.method) == [.ack] && sent.caller.isEmpty)
+    }
 }
