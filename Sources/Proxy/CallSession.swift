@@ -734,10 +734,21 @@ public struct CallSession: Sendable {
         }
         var headers = forwardable(request, bodyKept: !body.isEmpty, towardsCallee: fromCaller)
         if method == .prack, let position = headers.firstIndex(where: { $0.0.lowercased() == "rack" }) {
-            // RAck names the INVITE of the leg it travels on (RFC 3262 §7.2): the edge's, not the caller's.
+            // RAck names the INVITE of the leg it travels on (RFC 3262 §7.2): the edge's INVITE for the first
+            // one, or the edge's copy of the re-INVITE whose reliable provisional it acknowledges.
             let parts = headers[position].1.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count == 3 else { return respond(request, 400) }
-            headers[position].1 = "\(parts[0]) \(branches[index].inviteCSeq) \(parts[2])"
+            guard parts.count == 3, let acknowledged = UInt32(parts[1]) else { return respond(request, 400) }
+            let mapped: UInt32
+            if fromCaller, acknowledged == (try? setup.invite.cseq().sequenceNumber) {
+                mapped = branches[index].inviteCSeq
+            } else if let reInvite = relayed.first(where: {
+                $0.fromCaller == fromCaller && $0.branch == index && $0.method == .invite && $0.receivedCSeq == acknowledged
+            }) {
+                mapped = reInvite.sentCSeq
+            } else {
+                return respond(request, 481)  // no INVITE of this dialog has that CSeq
+            }
+            headers[position].1 = "\(parts[0]) \(mapped) \(parts[2])"
         }
         let sent: [UInt8]
         let sentCSeq: UInt32

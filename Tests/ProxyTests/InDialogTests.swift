@@ -37,8 +37,8 @@ func fromCaller(_ method: String, cseq: Int, toTag: String, body: String = "", h
 }
 
 /// A request from the callee in its dialog with the edge (the edge's INVITE gave its tag and Call-ID).
-func fromCallee(_ method: String, cseq: Int, invite: SIPMessage, body: String = "", contentType: String = "application/sdp")
-    -> SIPMessage
+func fromCallee(_ method: String, cseq: Int, invite: SIPMessage, body: String = "", contentType: String = "application/sdp",
+                headers: [String] = []) -> SIPMessage
 {
     var lines = [
         "\(method) sip:edge@198.51.100.1:5061;transport=tls SIP/2.0",
@@ -46,7 +46,7 @@ func fromCallee(_ method: String, cseq: Int, invite: SIPMessage, body: String = 
         "From: <sip:bob@example.com>;tag=bob", "To: <sip:alice@example.com>;tag=\(try! invite.fromTag()!)",
         "Call-ID: \(try! invite.callID())", "CSeq: \(cseq) \(method)", "Contact: <sip:bob@192.0.2.20:5070;transport=tls>",
         "User-Agent: Bob's internal PBX 1.2",
-    ]
+    ] + headers
     if !body.isEmpty { lines.append("Content-Type: \(contentType)") }
     lines += ["Content-Length: \(body.utf8.count)", "", body]
     return try! SIPMessage.parse(lines.joined(separator: "\r\n"))
@@ -349,5 +349,21 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
                                                       ("Content-Type", "application/sdp")], body: Array(sdesAnswer.utf8)))
         let sent = Sent(session.calleeResponded(repeated, branch: 0, now: 2_000))
         #expect(sent.callee[0]?.map(\.method) == [.ack] && sent.caller.isEmpty)
+    }
+
+    @Test func aPrackForAReInvitesReliableProvisionalNamesTheEdgesReInvite() throws {
+        var (session, invite, _) = try answeredCall()
+        // The callee re-INVITEs; the caller answers 183 reliably; the callee PRACKs it with its own CSeq.
+        let reInvite = fromCallee("INVITE", cseq: 7, invite: invite, body: sdesOffer)
+        let towardsCaller = try #require(Sent(session.calleeRequest(reInvite, branch: 0, now: 1)).caller.first)
+        let callerCSeq = try towardsCaller.cseq().sequenceNumber
+        _ = session.callerResponded(try SIPMessage.parse(try towardsCaller.makeResponse(
+            status: 183, extraHeaders: [("Require", "100rel"), ("RSeq", "4")])), now: 2)
+        let prack = fromCallee("PRACK", cseq: 8, invite: invite, headers: ["RAck: 4 7 INVITE"])
+        let relayed = try #require(Sent(session.calleeRequest(prack, branch: 0, now: 3)).caller.first)
+        #expect(relayed.firstField(.rack)?.value == "4 \(callerCSeq) INVITE")
+        // A RAck naming no INVITE of the dialog gets 481.
+        let stray = fromCallee("PRACK", cseq: 9, invite: invite, headers: ["RAck: 4 99 INVITE"])
+        #expect(Sent(session.calleeRequest(stray, branch: 0, now: 4)).replies.map(\.statusCode) == [481])
     }
 }
