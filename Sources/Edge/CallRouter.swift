@@ -327,8 +327,8 @@ public final class CallRouter: Sendable {
         let (relay, actions) = RequestRelay.start(
             request, forwardedHeaders: presented.headers, from: presented.from, to: "<\(aor)>", targets: targets,
             headerPolicy: callerHeaderPolicy, t1: t1, t2: t2)
-        let origin = EdgeService.reply([], to: inbound)
-        let originFlow = SIPFlow(transport: inbound.transport, remote: origin.destination ?? inbound.source)
+        let originFlow = SIPFlow(transport: inbound.transport,
+                                 remote: EdgeService.udpDestination(inbound) ?? inbound.source)
         if !relay.isFinished {
             for (index, callID) in relay.targetCallIDs.enumerated() {
                 shard(callID).table.withLock { $0.relayTargets[callID] = (key, index) }
@@ -381,6 +381,8 @@ public final class CallRouter: Sendable {
         let inbound: SIPInbound
         let caller: Caller
         let calleeUser: String
+        /// The request's From, as parsed once here.
+        let from: SIPAddress?
         let address: SIPLocalAddress
         let wiring: Wiring
     }
@@ -409,8 +411,8 @@ public final class CallRouter: Sendable {
         guard let address = wiring.addresses(inbound.transport) else { return refuse(500) }
         // Who sends: a trunk, known by its address (it does not authenticate), or an account that does (407).
         if let trunk = trunks.first(where: { $0.sends(inbound) }) {
-            return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee, address: address,
-                                       wiring: wiring))
+            return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee,
+                                       from: try? request.from(), address: address, wiring: wiring))
         }
         let username: String
         if let bound = certificateAccount, bound.domain == domain, inbound.transport == .tls {
@@ -428,7 +430,8 @@ public final class CallRouter: Sendable {
         }
         // One may only call as oneself or as an identity the account may assert (RFC 3261 §22, issue 4): any
         // other From is a spoof.
-        guard case .sip(let fromURI)? = try? request.from().uri, let fromUser = fromURI.user,
+        let from = try? request.from()
+        guard case .sip(let fromURI)? = from?.uri, let fromUser = fromURI.user,
             fromUser == username || assertableIdentities[username]?.contains(fromUser) == true,
             edge.servedDomain(fromURI.host) != nil
         else {
@@ -436,7 +439,7 @@ public final class CallRouter: Sendable {
             return refuse(403)
         }
         return .admitted(Admission(inbound: inbound, caller: .account(username, asserting: fromUser),
-                                   calleeUser: callee, address: address, wiring: wiring))
+                                   calleeUser: callee, from: from, address: address, wiring: wiring))
     }
 
     /// The phones registered for an AOR, each down its registration flow, or (when that has closed) a connection to
@@ -474,7 +477,7 @@ public final class CallRouter: Sendable {
         case .trunk(let source):
             // A trunk's caller is a number (or name) of the far network, shown under the edge's domain.
             var user = "anonymous"
-            if case .sip(let uri)? = try? request.from().uri, let number = uri.user { user = number }
+            if case .sip(let uri)? = admitted.from?.uri, let number = uri.user { user = number }
             identity = "sip:\(user)@\(domain)"
             recordedAccount = "trunk:\(source.name)"
             hop.sourceIsTrusted = source.trustsIdentity
@@ -491,7 +494,7 @@ public final class CallRouter: Sendable {
             from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>"
         } else {
             // Written through SIPAddress, which quotes and escapes: a display name cannot smuggle in another URI.
-            let display = (try? request.from().displayName).flatMap { $0 }
+            let display = admitted.from?.displayName
             if let uri = try? SIPURI(identity) {
                 from = SIPAddress(displayName: display, uri: .sip(uri)).description
             } else {

@@ -280,8 +280,7 @@ public struct CallSession: Sendable {
         } else if !setup.invite.body.isEmpty {
             switch setup.mediaPolicy.filterOffer(body: setup.invite.body) {
             case .failure(let violation):
-                actions.append(.securityEvent(violation.securityEvent))
-                session.record.securityEvents.append(violation.securityEvent)
+                actions.append(session.recordEvent(violation))
                 actions += session.refuse(violation.sipStatus, disposition: .rejected, now: now)
                 return (session, actions)
             case .success(let filtered):
@@ -363,8 +362,7 @@ public struct CallSession: Sendable {
             // Early media is media too: an early answer the policy refuses is relayed without its SDP.
             guard !response.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: response.body)
             else { return relay(response, from: index, body: Array(response.body)) }
-            record.securityEvents.append(violation.securityEvent)
-            return [.securityEvent(violation.securityEvent)] + relay(response, from: index, body: [])
+            return [recordEvent(violation)] + relay(response, from: index, body: [])
         case 200..<300 where isSubscription:
             branches[index].final = status
             guard phase == .proceeding else { return [] }
@@ -385,11 +383,7 @@ public struct CallSession: Sendable {
                 // A late offer (RFC 3261 §13.2.1): the 2xx offers, the caller's ACK will answer.
                 switch setup.mediaPolicy.filterOffer(body: response.body) {
                 case .failure(let violation):
-                    actions.append(.securityEvent(violation.securityEvent))
-                    record.securityEvents.append(violation.securityEvent)
-                    actions += ackAndBye(index)
-                    actions += cancelOthers(than: index)
-                    return actions + refuse(violation.sipStatus, disposition: .rejected, now: now)
+                    return takeDown(answered: index, violation, now: now)
                 case .success(let filtered):
                     body = filtered
                     awaitsLateAnswer = true
@@ -397,11 +391,7 @@ public struct CallSession: Sendable {
             } else if !body.isEmpty || !setup.invite.body.isEmpty {
                 switch setup.mediaPolicy.checkAnswer(body: response.body) {
                 case .failure(let violation):
-                    actions.append(.securityEvent(violation.securityEvent))
-                    record.securityEvents.append(violation.securityEvent)
-                    actions += ackAndBye(index)
-                    actions += cancelOthers(than: index)
-                    return actions + refuse(violation.sipStatus, disposition: .rejected, now: now)
+                    return takeDown(answered: index, violation, now: now)
                 case .success(let answered):
                     posture = answered
                     body = Array(response.body)
@@ -453,8 +443,7 @@ public struct CallSession: Sendable {
                 body = Array(answer)
                 if let type = ack?.firstField(.contentType) { headers.append((type.name, type.value)) }
             case .failure(let violation):
-                record.securityEvents.append(violation.securityEvent)
-                actions.append(.securityEvent(violation.securityEvent))
+                actions.append(recordEvent(violation))
                 if let bare = try? branches[index].leg.request(
                     .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq)
                 {
@@ -720,9 +709,7 @@ public struct CallSession: Sendable {
             // may take encryption away mid-call.
             switch setup.mediaPolicy.filterOffer(body: request.body, current: posture) {
             case .failure(let violation):
-                record.securityEvents.append(violation.securityEvent)
-                return [.securityEvent(violation.securityEvent)]
-                    + respond(request, violation.sipStatus)
+                return [recordEvent(violation)] + respond(request, violation.sipStatus)
             case .success(let filtered):
                 body = filtered
             }
@@ -816,35 +803,18 @@ public struct CallSession: Sendable {
             // A re-INVITE without SDP: its 2xx offers, and the ACK will answer (checked in `acknowledged`).
             switch setup.mediaPolicy.filterOffer(body: response.body, current: posture) {
             case .success(let filtered): body = filtered
-            case .failure(let violation):
-                record.securityEvents.append(violation.securityEvent)
-                actions.append(.securityEvent(violation.securityEvent))
-                relayed[position].finalStatus = violation.sipStatus
-                if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
-                if let refusal = try? entry.request.makeResponse(status: violation.sipStatus) {
-                    actions.append(send(refusal, toCaller: toCaller, branch: index))
-                }
-                return actions + hangUp(reason: "media-downgrade", now: now)
+            case .failure(let violation): return refuseRelayedAnswer(at: position, violation, now: now)
             }
         } else if !isSubscription, !body.isEmpty, Self.carriesSDP(response) {
-            if case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: response.body, current: posture) {
-                record.securityEvents.append(violation.securityEvent)
-                actions.append(.securityEvent(violation.securityEvent))
-                guard status >= 200 else {
-                    body = []  // early media the policy refuses is relayed without its SDP
-                    return actions + relayBack(response, of: position, body: body)
-                }
-                // The other side now sends what the policy refuses: the call ends.
-                relayed[position].finalStatus = violation.sipStatus
-                if entry.method == .invite, let ack = ackRelayed(entry, body: []) { actions.append(ack) }
-                if let refusal = try? entry.request.makeResponse(status: violation.sipStatus) {
-                    actions.append(send(refusal, toCaller: toCaller, branch: index))
-                }
-                return actions + hangUp(reason: "media-downgrade", now: now)
-            } else if case .success(let answered) = setup.mediaPolicy.checkAnswer(body: response.body, current: posture),
-                status >= 200
-            {
-                posture = answered
+            switch setup.mediaPolicy.checkAnswer(body: response.body, current: posture) {
+            case .success(let answered):
+                if status >= 200 { posture = answered }
+            case .failure(let violation) where status < 200:
+                // Early media the policy refuses is relayed without its SDP.
+                actions.append(recordEvent(violation))
+                body = []
+            case .failure(let violation):
+                return refuseRelayedAnswer(at: position, violation, now: now)
             }
         }
         actions += relayBack(response, of: position, body: body)
@@ -861,6 +831,34 @@ public struct CallSession: Sendable {
             actions += armSessionTimer(response)
         }
         return actions
+    }
+
+    /// Notes a policy violation in the call's record; returns the event to report.
+    private mutating func recordEvent(_ violation: MediaPolicy.Violation) -> Action {
+        record.securityEvents.append(violation.securityEvent)
+        return .securityEvent(violation.securityEvent)
+    }
+
+    /// A branch answered 2xx with media the policy refuses: it is acknowledged and hung up, the others cancelled,
+    /// and the caller refused.
+    private mutating func takeDown(answered index: Int, _ violation: MediaPolicy.Violation, now: Int64) -> [Action] {
+        [recordEvent(violation)] + ackAndBye(index) + cancelOthers(than: index)
+            + refuse(violation.sipStatus, disposition: .rejected, now: now)
+    }
+
+    /// A final answer to a relayed request carries media the policy refuses: the answering side now sends it, so the
+    /// edge acknowledges (for an INVITE), refuses the request to its sender and ends the call.
+    private mutating func refuseRelayedAnswer(at position: Int, _ violation: MediaPolicy.Violation, now: Int64)
+        -> [Action]
+    {
+        let entry = relayed[position]
+        var actions = [recordEvent(violation)]
+        relayed[position].finalStatus = violation.sipStatus
+        if entry.method == .invite, let ack = ackRelayed(entry, body: []) { actions.append(ack) }
+        if let refusal = try? entry.request.makeResponse(status: violation.sipStatus) {
+            actions.append(send(refusal, toCaller: entry.fromCaller, branch: entry.branch))
+        }
+        return actions + hangUp(reason: "media-downgrade", now: now)
     }
 
     /// Relays a response back to the sender of a relayed request, remembering a final one.
@@ -901,8 +899,7 @@ public struct CallSession: Sendable {
         var actions = [Action]()
         if !ack.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: ack.body, current: posture) {
             // A late offer's answer in the ACK that the policy refuses.
-            record.securityEvents.append(violation.securityEvent)
-            actions.append(.securityEvent(violation.securityEvent))
+            actions.append(recordEvent(violation))
             if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
             return actions + hangUp(reason: "media-downgrade", now: now)
         }
