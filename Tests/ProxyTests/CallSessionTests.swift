@@ -149,7 +149,7 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         var (session, actions) = CallSession.start(setup(), now: 0)
         let invites = Sent(actions).callee
         _ = session.calleeResponded(answer(try #require(invites[0]?.first), 180, tag: "ringing"), branch: 0, now: 1)
-        var sent = Sent(session.callerCancelled(now: 2_000))
+        let sent = Sent(session.callerCancelled(now: 2_000))
         // The branch that rang is cancelled now; the silent one once it answers anything (RFC 3261 §9.1).
         #expect(sent.callee[0]?.map(\.method) == [.cancel] && sent.callee[1] == nil)
         #expect(sent.caller.map(\.statusCode) == [487])

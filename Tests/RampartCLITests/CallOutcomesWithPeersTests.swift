@@ -139,12 +139,15 @@ import Testing
 
         """ + ack("sip:[callee]@[domain]", cseq: 2, branch: "[branch-6]")
 
-    /// 200, ACK, BYE from the caller.
-    static let answeredCallerHangsUp = provisional + """
+    /// Provisional answers, the 200 and its ACK: the call is up.
+    static let answered = provisional + """
           <recv response="200" rrs="true">
           </recv>
 
-        """ + ack("[next_url]", cseq: 2, branch: "[branch]") + """
+        """ + ack("[next_url]", cseq: 2, branch: "[branch]")
+
+    /// 200, ACK, BYE from the caller.
+    static let answeredCallerHangsUp = answered + """
           <pause milliseconds="300"/>
           <send retrans="500">
             <![CDATA[
@@ -166,11 +169,7 @@ import Testing
         """
 
     /// 200, ACK, a re-INVITE with a new key, its 200 and ACK, then the callee's BYE, answered.
-    static let reInviteThenCalleeHangsUp = provisional + """
-          <recv response="200" rrs="true">
-          </recv>
-
-        """ + ack("[next_url]", cseq: 2, branch: "[branch]") + """
+    static let reInviteThenCalleeHangsUp = answered + """
           <pause milliseconds="200"/>
           <send retrans="500">
             <![CDATA[

@@ -20,13 +20,32 @@ import Testing
             """
     }
 
-    @Test func anAccountsCallToANumberGoesToTheTrunkWhichTheEdgeAuthenticatesTo() throws {
-        let trunkPort = try Peers.freePort()
+    /// `rampart serve` over UDP with the carrier trunk on `trunkPort` and `user` provisioned.
+    static func withEdge(trunkPort: Int, user: String,
+                         _ body: (_ directory: String, _ data: String, _ server: ServeProcess) throws -> Void) throws {
         try withTemporaryDirectory { directory in
             let data = directory + "/data"
-            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            try ServeWithPeersTests.addUser(user, password: "pw-\(user)", dataDir: data)
             let server = try ServeProcess(dataDir: data, config: Self.config(trunkPort: trunkPort), listeners: ["udp"])
             defer { server.stop() }
+            try body(directory, data, server)
+        }
+    }
+
+    /// The carrier's call to bob (Tests/Peers/sipp/trunk-call.xml) sent from `ip`.
+    static func trunkCall(from ip: String, edgePort: Int, messageFile: String, directory: String) throws
+        -> (status: Int32, output: String)
+    {
+        try Peers.run(try Peers.tool("sipp"), [
+            "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/trunk-call.xml").path,
+            "-t", "u1", "-i", ip, "-p", "0", "-key", "callee", "bob", "-key", "domain", "localhost",
+            "-m", "1", "-nostdin", "-timeout", "20", "-trace_err", "-trace_msg", "-message_file", messageFile,
+        ], seconds: 30, directory: directory)
+    }
+
+    @Test func anAccountsCallToANumberGoesToTheTrunkWhichTheEdgeAuthenticatesTo() throws {
+        let trunkPort = try Peers.freePort()
+        try Self.withEdge(trunkPort: trunkPort, user: "alice") { directory, data, server in
             let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
                                              messageFile: directory + "/trunk.msg", directory: directory)
             defer { Peers.stop(trunk) }
@@ -60,21 +79,14 @@ import Testing
 
     @Test func theTrunksCallReachesAUserWithoutCredentialsAndWithoutTheTrunksAddress() throws {
         let trunkPort = try Peers.freePort()
-        try withTemporaryDirectory { directory in
-            let data = directory + "/data"
-            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
-            let server = try ServeProcess(dataDir: data, config: Self.config(trunkPort: trunkPort), listeners: ["udp"])
-            defer { server.stop() }
+        try Self.withEdge(trunkPort: trunkPort, user: "bob") { directory, data, server in
             let edgePort = server.ports["udp"]!
             let (bob, _) = try Peers.bobAnswering("answer-call", edgePort: edgePort, messageFile: directory + "/bob.msg",
                                                   directory: directory)
             defer { Peers.stop(bob) }
 
-            let trunk = try Peers.run(try Peers.tool("sipp"), [
-                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/trunk-call.xml").path,
-                "-t", "u1", "-i", "127.0.0.2", "-p", "0", "-key", "callee", "bob", "-key", "domain", "localhost",
-                "-m", "1", "-nostdin", "-timeout", "30", "-trace_err",
-            ], seconds: 45, directory: directory)
+            let trunk = try Self.trunkCall(from: "127.0.0.2", edgePort: edgePort, messageFile: directory + "/trunk.msg",
+                                           directory: directory)
             #expect(trunk.status == 0, "trunk: \(trunk.output.suffix(800))")
             for _ in 0..<100 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
             let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
@@ -90,11 +102,8 @@ import Testing
             #expect(records.first?["trunk"] as? String == "carrier")
 
             // The same INVITE from anywhere but the trunk's address must authenticate.
-            let stranger = try Peers.run(try Peers.tool("sipp"), [
-                "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/trunk-call.xml").path,
-                "-t", "u1", "-i", "127.0.0.1", "-p", "0", "-key", "callee", "bob", "-key", "domain", "localhost",
-                "-m", "1", "-nostdin", "-timeout", "10", "-trace_msg", "-message_file", directory + "/stranger.msg",
-            ], seconds: 20, directory: directory)
+            let stranger = try Self.trunkCall(from: "127.0.0.1", edgePort: edgePort,
+                                              messageFile: directory + "/stranger.msg", directory: directory)
             #expect(stranger.status != 0)
             let strangerSaw = try String(contentsOfFile: directory + "/stranger.msg", encoding: .utf8)
             #expect(strangerSaw.contains("SIP/2.0 407 Proxy Authentication Required"))
