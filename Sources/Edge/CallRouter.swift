@@ -418,11 +418,11 @@ public final class CallRouter: Sendable {
         if let bound = certificateAccount, bound.domain == domain, inbound.transport == .tls {
             username = bound.username  // the handshake verified the certificate; the device binding names the account
         } else {
-            switch edge.authenticate(request, credentials: credentials, account: account) {
+            switch edge.authenticate(inbound, credentials: credentials, account: account) {
             case .challenge(let values):
                 return refuse(407, values.map { ("Proxy-Authenticate", $0) })
             case .reject(let status, let event):
-                if let event { edge.report(event.rawValue, inbound, account: credentials.claimedUsername(realm: domain)) }
+                if let event { edge.report(event, inbound, claimedUser: credentials.claimedUsername(realm: domain)) }
                 return refuse(status)
             case .authenticated(let name, _):
                 username = name
@@ -435,7 +435,7 @@ public final class CallRouter: Sendable {
             fromUser == username || assertableIdentities[username]?.contains(fromUser) == true,
             edge.servedDomain(fromURI.host) != nil
         else {
-            edge.report("caller-id-spoofing", inbound, account: "sip:\(username)@\(domain)")
+            edge.report(.callerIDSpoofing, reason: "From not assertable by the account", inbound, claimedUser: username)
             return refuse(403)
         }
         return .admitted(Admission(inbound: inbound, caller: .account(username, asserting: fromUser),
@@ -614,7 +614,11 @@ public final class CallRouter: Sendable {
             case .reply(let bytes):
                 if let inbound { reply = EdgeService.reply(bytes, to: inbound) }
             case .securityEvent(let kind):
-                if let inbound { edge.report(kind, inbound, account: nil) }
+                if let inbound {
+                    edge.report(kind == "malformed-sdp" ? .malformedMessage : .mediaDowngradeAttempt,
+                                reason: kind == "malformed-sdp" ? "malformed SDP" : "SDP against the media policy",
+                                inbound, claimedUser: nil)
+                }
             case .finished(let record):
                 edge.callRecords.write(record)
             }

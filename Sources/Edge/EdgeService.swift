@@ -55,6 +55,12 @@ public final class EdgeService: SIPInboundHandler {
         public var headerPolicy: HeaderPolicy
         /// What callers may see of callees' headers (answers, and the callee side's requests); nil: the same.
         public var callerHeaderPolicy: HeaderPolicy?
+        /// Attack detection and response: address rules, rate budgets, scanner and failure rules, bans.
+        public var security: AttackGuard.Configuration
+        /// When the edge counts as over capacity.
+        public var overload: OverloadGuard.Thresholds
+        /// Most security events kept in the store (the oldest go first).
+        public var retainedSecurityEvents: Int
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -65,7 +71,12 @@ public final class EdgeService: SIPInboundHandler {
                     maxCallSeconds: Int = 14_400, contactConnections: CallRouter.ContactConnections = .tls,
                     ringTimeoutSeconds: Int = 120, cdrParties: PartyRecording = .clear, trunks: [Trunk] = [],
                     plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
-                    headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil) {
+                    headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
+                    security: AttackGuard.Configuration = .init(), overload: OverloadGuard.Thresholds = .init(),
+                    retainedSecurityEvents: Int = 1_000_000) {
+            self.security = security
+            self.overload = overload
+            self.retainedSecurityEvents = retainedSecurityEvents
             self.callerHeaderPolicy = callerHeaderPolicy
             self.assertableIdentities = assertableIdentities
             self.headerPolicy = headerPolicy
@@ -87,13 +98,6 @@ public final class EdgeService: SIPInboundHandler {
         }
     }
 
-    /// A security event: what happened, from where, concerning which account (never secrets).
-    public struct SecurityEvent: Sendable, Equatable {
-        public let kind: String
-        public let source: String
-        public let account: String?
-    }
-
     /// Methods the edge answers itself.
     /// (NOTIFY and REFER only inside dialogs: out of dialog they get 405.)
     public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, MESSAGE, PRACK, UPDATE, INFO, "
@@ -112,7 +116,10 @@ public final class EdgeService: SIPInboundHandler {
     let clock: EdgeClock
     let logger: Logger
     let processor: RegisterProcessor
-    let onSecurityEvent: @Sendable (SecurityEvent) -> Void
+    /// Attack detection and response, and the security event stream.
+    public let defense: EdgeDefense
+    /// Requests waiting for the store (the backlog overload protection watches).
+    private let deferredRequests = Atomic<Int>(0)
 
     /// Two locks, so that digest work and transaction bookkeeping on different loops do not wait for each other.
     private let authenticator: Mutex<RegistrarAuthenticator>
@@ -140,7 +147,9 @@ public final class EdgeService: SIPInboundHandler {
         self.clock = clock
         self.logger = logger
         self.processor = RegisterProcessor(policy: configuration.registerPolicy)
-        self.onSecurityEvent = onSecurityEvent
+        self.defense = EdgeDefense(configuration: configuration.security, overload: configuration.overload,
+                                   retainedEvents: configuration.retainedSecurityEvents,
+                                   logger: Logger(label: logger.label + ".security"), sink: onSecurityEvent)
         self.authenticator = Mutex(RegistrarAuthenticator(
             realm: configuration.domain, algorithms: configuration.digestAlgorithms,
             nonces: DigestNonceIssuer(lifetime: configuration.nonceLifetime)))
@@ -172,15 +181,100 @@ public final class EdgeService: SIPInboundHandler {
 
     public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
         let request = inbound.message
-        // Responses belong to the calls, and so do ACK, CANCEL, BYE and every request inside a dialog (a To tag).
-        guard request.isRequest, let method = request.method else { return .reply(calls.route(inbound, edge: self)) }
-        if method == .ack || method == .cancel || method == .bye || (method != .register && !Self.isInitial(request)) {
-            return .reply(calls.route(inbound, edge: self))
+        guard let address = inbound.source.policyAddress else { return .reply(nil) }
+        let method = request.method
+        // Responses belong to the calls, and so do ACK, CANCEL, BYE and every request inside a dialog (a To tag):
+        // they meet bans and address rules, not rate budgets, so calls in progress keep working.
+        let inDialog = method == nil || method == .ack || method == .cancel || method == .bye
+            || (method != .register && !Self.isInitial(request))
+        let now = clock.monotonic()
+        let epochSeconds = clock.epochSeconds()
+        let trusted: Bool
+        switch defense.screen(source: address, method: inDialog ? nil : method.map(RateLimiter.MethodClass.init),
+                              now: now, epochSeconds: epochSeconds) {
+        case .drop: return .reply(nil)
+        case .reject(let status, let retryAfter): return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
+        case .pass(let known): trusted = known
         }
+        guard let method, !inDialog else { return .reply(calls.route(inbound, edge: self)) }
+        if !trusted {
+            // New work from sources that have not authenticated: refused while overloaded, looked at for scanning.
+            if defense.isOverloaded {
+                return .reply(refuse(inbound, status: 503, retryAfter: defense.retryAfterSeconds))
+            }
+            if case .drop = defense.inspect(probe(request), source: address, epochSeconds: epochSeconds) {
+                return .reply(nil)
+            }
+        }
+        let outcome = handleInitial(inbound, method: method, address: address, now: now, epochSeconds: epochSeconds)
+        if !trusted, case .reply(let reply?) = outcome, let status = Self.status(of: reply.bytes) {
+            defense.answered(status: status, source: address, epochSeconds: epochSeconds)
+        }
+        return outcome
+    }
+
+    /// An out-of-dialog request as the scanner rules see it.
+    func probe(_ request: SIPMessage) -> AttackGuard.Probe {
+        var targetUser: Substring?
+        var foreign = false
+        if case .sip(let uri)? = try? request.requestLine?.requestURI() {
+            targetUser = uri.user.map { Substring($0) }
+            switch uri.host {
+            case .ipv4, .ipv6: foreign = true
+            case .hostname: foreign = servedDomain(uri.host) == nil
+            }
+        }
+        return AttackGuard.Probe(targetUser: targetUser, targetsAddressOrForeignDomain: foreign) { field in
+            switch field {
+            case .userAgent: return request.firstField(.userAgent).map { Substring($0.value) }
+            case .fromDisplay: return (try? request.from()).flatMap { $0.displayName.map { Substring($0) } }
+            case .fromURI: return (try? request.from()).map { Substring($0.uri.description) }
+            case .fromTag: return (try? request.fromTag()).map { Substring($0) }
+            case .toURI: return (try? request.to()).map { Substring($0.uri.description) }
+            case .contact: return request.firstField(.contact).map { Substring($0.value) }
+            case .callID: return request.firstField(.callID).map { Substring($0.value) }
+            case .viaBranch: return (try? request.topVia())?.branch.map { Substring($0) }
+            }
+        }
+    }
+
+    /// The status code of response bytes (`SIP/2.0 404 ...`).
+    static func status(of bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 12, bytes[7] == UInt8(ascii: " ") else { return nil }
+        var status = 0
+        for byte in bytes[8..<11] {
+            guard (0x30...0x39).contains(byte) else { return nil }
+            status = status * 10 + Int(byte - 0x30)
+        }
+        return status
+    }
+
+    /// A refusal by the defense: 403, or 503 with Retry-After.
+    private func refuse(_ inbound: SIPInbound, status: Int, retryAfter: Int?) -> SIPReply? {
+        guard inbound.message.isRequest, inbound.message.method != .ack else { return nil }
+        return reply(to: inbound, status: status, extraHeaders: retryAfter.map { [("Retry-After", String($0))] } ?? [])
+    }
+
+    /// A request outside any dialog (REGISTER, a new INVITE or SUBSCRIBE, MESSAGE, OPTIONS...), after the
+    /// source checks: the claimed account's checks, then the directory, then its handler.
+    private func handleInitial(_ inbound: SIPInbound, method: SIPMethod, address: IPAddress, now: Duration,
+                               epochSeconds: Int64) -> SIPImmediateOutcome {
+        let request = inbound.message
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         // Parsed once: the claimed user name picks the account, then the authenticator checks them.
         let credentials = Self.credentials(of: inbound)
         if let credentials {
+            if let claimed = credentials.claimedUsername(realm: configuration.domain) {
+                // Before any store or digest work: the account's and the pair's bans, networks and budgets.
+                switch defense.screen(account: claimed, source: address, method: RateLimiter.MethodClass(method),
+                                      certified: inbound.clientCertificateFingerprint != nil, now: now,
+                                      epochSeconds: epochSeconds) {
+                case .drop: return .reply(nil)
+                case .reject(let status, let retryAfter):
+                    return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
+                case .pass: break
+                }
+            }
             if case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) {
                 guard let immediate = store as? any ImmediateDirectoryLookup else { return .deferred }
                 let epoch = directory.epoch
@@ -215,11 +309,20 @@ public final class EdgeService: SIPInboundHandler {
                               binding: ready.binding))
     }
 
-    /// Runs the digest check of a request under the authenticator's lock.
-    func authenticate(_ request: SIPMessage, credentials: PresentedCredentials, account: Account?)
+    /// Requests waiting for the store.
+    public var backlog: Int { deferredRequests.load(ordering: .relaxed) }
+
+    /// Runs the digest check of a request under the authenticator's lock; a success makes the pair a known device.
+    func authenticate(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?)
         -> RegistrarAuthenticator.Decision
     {
-        authenticator.withLock { $0.authenticate(request, credentials: credentials, now: clock.monotonic(), account: account) }
+        let decision = authenticator.withLock {
+            $0.authenticate(inbound.message, credentials: credentials, now: clock.monotonic(), account: account)
+        }
+        if case .authenticated(let username, _) = decision, let address = inbound.source.policyAddress {
+            defense.authenticationSucceeded(account: username, source: address, epochSeconds: clock.epochSeconds())
+        }
+        return decision
     }
 
     /// The credentials a request brings for the edge to check: Authorization on REGISTER, Proxy-Authorization on a
@@ -247,6 +350,8 @@ public final class EdgeService: SIPInboundHandler {
     static func isInitial(_ request: SIPMessage) -> Bool { (try? request.toTag()) == nil }
 
     public func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        deferredRequests.add(1, ordering: .relaxed)
+        defer { deferredRequests.subtract(1, ordering: .relaxed) }
         let credentials = Self.credentials(of: inbound) ?? PresentedCredentials(inbound.message)
         for _ in 0..<3 {
             if case .reply(let reply) = handleNow(inbound) { return reply }
@@ -358,23 +463,25 @@ public final class EdgeService: SIPInboundHandler {
         // Mutual TLS: a verified client certificate must be bound to the account it registers.
         if inbound.clientCertificateFingerprint != nil {
             guard case .some(.some(let bound)) = binding, bound.username == user, bound.domain == domain else {
-                report("certificate-not-bound", inbound, account: addressOfRecord)
+                report(.authFailure, reason: "certificate not bound to the account", inbound, claimedUser: user)
                 return respond(inbound, status: 403, reason: "Certificate not bound to this account")
             }
         }
 
         let account = cachedAccount ?? nil
-        switch authenticate(request, credentials: credentials, account: account) {
+        switch authenticate(inbound, credentials: credentials, account: account) {
         case .challenge(let values):
             return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
         case .reject(let status, let event):
-            let claimed = credentials.claimedUsername(realm: configuration.domain)
-            if let event { report(event.rawValue, inbound, account: claimed.map { "sip:\($0)@\(domain)" }) }
+            if let event {
+                report(event, inbound, claimedUser: credentials.claimedUsername(realm: configuration.domain))
+            }
             return respond(inbound, status: status)
         case .authenticated(let username, let algorithm):
             // Credentials of one account do not register another's address (RFC 3261 §10.3 step 3).
             guard username == user else {
-                report("registration-identity-mismatch", inbound, account: "sip:\(username)@\(domain)")
+                report(.authFailure, reason: "credentials of \(username) for another address", inbound,
+                       claimedUser: username)
                 return respond(inbound, status: 403)
             }
             if algorithm != DigestAlgorithm.Insecure.md5.token, account?.strongDigestOnly == false {
@@ -402,12 +509,32 @@ public final class EdgeService: SIPInboundHandler {
         }
     }
 
-    func report(_ kind: String, _ inbound: SIPInbound, account: String?) {
-        let source = inbound.source.ipAddress ?? "?"
-        var metadata: Logger.Metadata = ["event": "\(kind)", "source": "\(source)", "transport": "\(inbound.transport)"]
-        if let account { metadata["account"] = "\(account)" }
-        logger.warning("security event", metadata: metadata)
-        onSecurityEvent(SecurityEvent(kind: kind, source: source, account: account))
+    /// Records a security event about `inbound`; failed authentications also feed the failure rules (bans).
+    /// `claimedUser` is the account the request claimed, by user name.
+    func report(_ kind: SecurityEvent.Kind, reason: String, _ inbound: SIPInbound, claimedUser: String?) {
+        guard let address = inbound.source.policyAddress else { return }
+        let epochSeconds = clock.epochSeconds()
+        if [.authFailure, .digestReplay, .digestDowngradeAttempt].contains(kind) {
+            defense.authenticationFailed(account: claimedUser, source: address, kind: kind, reason: reason,
+                                         epochSeconds: epochSeconds)
+        } else {
+            defense.record(SecurityEvent(kind: kind, source: address.description,
+                                         account: claimedUser.map { "sip:\($0)@\(configuration.domain)" },
+                                         reason: reason, epochSeconds: epochSeconds))
+        }
+    }
+
+    /// Records an event of the digest check.
+    func report(_ event: RegistrarAuthenticator.SecurityEventKind, _ inbound: SIPInbound, claimedUser: String?) {
+        switch event {
+        case .authFailure: report(.authFailure, reason: "wrong password or unknown user", inbound, claimedUser: claimedUser)
+        case .digestReplay: report(.digestReplay, reason: "nonce count reused", inbound, claimedUser: claimedUser)
+        case .digestDowngradeAttempt:
+            report(.digestDowngradeAttempt, reason: "MD5 for an account pinned to stronger digests", inbound,
+                   claimedUser: claimedUser)
+        case .malformedCredentials:
+            report(.malformedMessage, reason: "malformed credentials", inbound, claimedUser: claimedUser)
+        }
     }
 
     private func respond(_ inbound: SIPInbound, status: Int, reason: String? = nil,

@@ -8,6 +8,9 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         var registrations: [String: [RegistrationRecord]] = [:]
         var directoryVersion: Int64 = 0
         var callRecords: [String: CallDetailRecord] = [:]
+        var bans: [String: StoredBan] = [:]
+        var banVersion: Int64 = 0
+        var securityEvents: [StoredSecurityEvent] = []
     }
 
     private let state = Mutex(State())
@@ -165,5 +168,49 @@ extension InMemoryStore {
             Array(state.callRecords.values.filter(filter.matches)
                 .sorted { ($0.startedAtMilliseconds, $0.id) < ($1.startedAtMilliseconds, $1.id) }.prefix(filter.limit))
         }
+    }
+}
+
+extension InMemoryStore {
+    public func saveBans(_ bans: [StoredBan]) async throws(StorageError) {
+        state.withLock { state in
+            for ban in bans { state.bans[ban.subject] = ban }
+            state.banVersion += 1
+        }
+    }
+
+    public func removeBan(subject: String) async throws(StorageError) -> Bool {
+        state.withLock { state in
+            guard state.bans.removeValue(forKey: subject) != nil else { return false }
+            state.banVersion += 1
+            return true
+        }
+    }
+
+    public func allBans() async throws(StorageError) -> [StoredBan] {
+        state.withLock { $0.bans.values.sorted { $0.subject < $1.subject } }
+    }
+
+    public func removeExpiredBans(before epochSeconds: Int64) async throws(StorageError) -> Int {
+        state.withLock { state in
+            let ended = state.bans.values.filter { ($0.expiresAtEpochSeconds ?? .max) < epochSeconds }
+            for ban in ended { state.bans.removeValue(forKey: ban.subject) }
+            if !ended.isEmpty { state.banVersion += 1 }
+            return ended.count
+        }
+    }
+
+    public func banVersion() async throws(StorageError) -> Int64 { state.withLock { $0.banVersion } }
+
+    public func appendSecurityEvents(_ events: [StoredSecurityEvent], keeping: Int) async throws(StorageError) {
+        state.withLock { state in
+            state.securityEvents += events
+            let excess = state.securityEvents.count - max(0, keeping)
+            if excess > 0 { state.securityEvents.removeFirst(excess) }
+        }
+    }
+
+    public func securityEvents(matching filter: SecurityEventFilter) async throws(StorageError) -> [StoredSecurityEvent] {
+        state.withLock { Array($0.securityEvents.filter(filter.matches).suffix(filter.limit)) }
     }
 }

@@ -116,7 +116,7 @@ public protocol ImmediateDirectoryLookup: Sendable {
 }
 
 /// Everything the edge stores.
-public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore, CallRecordStore {}
+public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore, CallRecordStore, BanStore, SecurityEventStore {}
 
 /// A storage failure. The reason never contains stored secrets.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -100,6 +100,34 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         migrator.registerMigration("v5: registration flows") { db in
             try db.alter(table: "registration") { table in table.add(column: "flow", .text) }
         }
+        migrator.registerMigration("v6: bans and security events") { db in
+            try db.create(table: "ban") { table in
+                table.column("subject", .text).primaryKey()
+                table.column("reason", .text).notNull()
+                table.column("evidenceCount", .integer).notNull()
+                table.column("createdAt", .integer).notNull()
+                table.column("expiresAt", .integer)
+                table.column("offence", .integer).notNull()
+            }
+            try db.execute(sql: """
+                CREATE TABLE banVersion (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+                INSERT INTO banVersion (id, version) VALUES (1, 0);
+                """)
+            for event in ["INSERT", "UPDATE", "DELETE"] {
+                try db.execute(sql: """
+                    CREATE TRIGGER ban_\(event.lowercased())_bumps_version AFTER \(event) ON ban
+                    BEGIN UPDATE banVersion SET version = version + 1 WHERE id = 1; END
+                    """)
+            }
+            try db.create(table: "securityEvent") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("time", .integer).notNull().indexed()
+                table.column("kind", .text).notNull().indexed()
+                table.column("source", .text)
+                table.column("account", .text)
+                table.column("reason", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -363,6 +391,85 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
     private static func decodeEvents(_ text: String) throws(StorageError) -> [String] {
         do { return try JSONDecoder().decode([String].self, from: Data(text.utf8)) } catch {
             throw StorageError(.corrupt, "security events of a call record do not decode")
+        }
+    }
+
+    // MARK: Bans and security events
+
+    public func saveBans(_ bans: [StoredBan]) async throws(StorageError) {
+        let arguments = bans.map { ban in
+            StatementArguments([ban.subject, ban.reason, ban.evidenceCount, ban.createdAtEpochSeconds,
+                                ban.expiresAtEpochSeconds, ban.offence] as [(any DatabaseValueConvertible)?])
+        }
+        try await write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO ban (subject, reason, evidenceCount, createdAt, expiresAt, offence)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for row in arguments { try upsert.execute(arguments: row) }
+        }
+    }
+
+    public func removeBan(subject: String) async throws(StorageError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM ban WHERE subject = ?", arguments: [subject])
+            return db.changesCount > 0
+        }
+    }
+
+    public func allBans() async throws(StorageError) -> [StoredBan] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM ban ORDER BY subject").map { row in
+                StoredBan(subject: row["subject"], reason: row["reason"], evidenceCount: row["evidenceCount"],
+                          createdAtEpochSeconds: row["createdAt"], expiresAtEpochSeconds: row["expiresAt"],
+                          offence: row["offence"])
+            }
+        }
+    }
+
+    public func removeExpiredBans(before epochSeconds: Int64) async throws(StorageError) -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM ban WHERE expiresAt IS NOT NULL AND expiresAt < ?", arguments: [epochSeconds])
+            return db.changesCount
+        }
+    }
+
+    public func banVersion() async throws(StorageError) -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT version FROM banVersion WHERE id = 1") ?? 0 }
+    }
+
+    public func appendSecurityEvents(_ events: [StoredSecurityEvent], keeping: Int) async throws(StorageError) {
+        let arguments = events.map { event in
+            StatementArguments([event.epochSeconds, event.kind, event.source, event.account, event.reason]
+                as [(any DatabaseValueConvertible)?])
+        }
+        let keeping = max(0, keeping)
+        try await write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO securityEvent (time, kind, source, account, reason) VALUES (?, ?, ?, ?, ?)
+                """)
+            for row in arguments { try insert.execute(arguments: row) }
+            // Retention by count: the log of a long attack cannot fill the disk.
+            try db.execute(sql: """
+                DELETE FROM securityEvent WHERE id <= (SELECT MAX(id) FROM securityEvent) - ?
+                """, arguments: [keeping])
+        }
+    }
+
+    public func securityEvents(matching filter: SecurityEventFilter) async throws(StorageError) -> [StoredSecurityEvent] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let since = filter.since { conditions.append("time >= ?"); arguments.append(since) }
+        if let kind = filter.kind { conditions.append("kind = ?"); arguments.append(kind) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM (SELECT * FROM securityEvent \(whereClause) ORDER BY id DESC LIMIT \(filter.limit)) "
+            + "ORDER BY id"
+        let statementArguments = StatementArguments(arguments)
+        return try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                StoredSecurityEvent(epochSeconds: row["time"], kind: row["kind"], source: row["source"],
+                                    account: row["account"], reason: row["reason"])
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ import SIPTransportNIO
 import ServiceLifecycle
 import Synchronization
 import Storage
+import SecurityPolicy
 
 /// `rampart serve`: the SIP edge. With no arguments it keeps its state in `./rampart-data` (created with a
 /// development CA and a localhost server certificate), listens on loopback (UDP and TCP 5060, TLS 5061), and
@@ -80,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let edge = EdgeService(configuration: settings.edge, store: store, logger: Logger(label: "rampart.edge"))
         try await edge.location.load(now: EdgeClock.system.epochSeconds())
+        edge.defense.load(try await store.allBans())
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let transportLogger = Logger(label: "rampart.transport")
@@ -89,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
                 streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter(),
                 outboundTLS: outboundTLS),
             handler: edge, group: group,
-            onEvent: { event, peer in Self.log(event, peer: peer, logger: transportLogger) })
+            onEvent: { event, peer in Self.log(event, peer: peer, logger: transportLogger, defense: edge.defense) })
         let listeners: [SIPServer.Bound]
         do { listeners = try await server.start() } catch {
             try? await group.shutdownGracefully()
@@ -123,18 +125,19 @@ struct ServeCommand: AsyncParsableCommand {
         try await services.run()
     }
 
-    static func log(_ event: SIPTransportEvent, peer: SocketAddress?, logger: Logger) {
+    static func log(_ event: SIPTransportEvent, peer: SocketAddress?, logger: Logger, defense: EdgeDefense) {
         let source: Logger.MetadataValue = "\(peer?.ipAddress ?? "?")"
+        func record(_ kind: SecurityEvent.Kind, _ reason: String) {
+            defense.recordThrottled(SecurityEvent(kind: kind, source: peer?.ipAddress, reason: reason,
+                                                  epochSeconds: EdgeClock.system.epochSeconds()))
+        }
         switch event {
         case .tlsHandshakeFailed(let reason):
-            logger.warning("security event", metadata: ["event": "tls-handshake-failure", "source": source,
-                                                        "reason": "\(reason)"])
+            record(.tlsHandshakeFailure, reason)
         case .connectionRefused(let perSource):
-            logger.warning("security event", metadata: [
-                "event": "connection-limit", "source": source, "limit": perSource ? "per-source" : "total",
-            ])
+            record(.rateLimited, perSource ? "connection limit per source" : "connection limit in all")
         case .malformedRequestAnswered(let status):
-            logger.notice("malformed request", metadata: ["source": source, "status": "\(status)"])
+            record(.malformedMessage, "malformed request answered with \(status)")
         case .malformedDropped:
             logger.debug("malformed message dropped", metadata: ["source": source])
         case .framingErrorClosed(let status):
@@ -145,10 +148,39 @@ struct ServeCommand: AsyncParsableCommand {
         case .idleTimeout:
             logger.debug("idle connection closed", metadata: ["source": source])
         case .requestBacklogFull:
-            logger.warning("connection request backlog full", metadata: ["source": source])
+            record(.overload, "connection request backlog full")
         case .overloadDropped:
             logger.debug("overload: datagram dropped", metadata: ["source": source])
         }
+    }
+}
+
+/// Measures how late tasks run on the event loops: each measurement submits a task to every loop and reports the
+/// worst delay the previous round saw (the overload signal of a busy edge).
+final class LoopLagProbe: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let worst = Atomic<Int>(0)
+
+    init(group: MultiThreadedEventLoopGroup) { self.group = group }
+
+    /// The worst lag (ms) since the last call; starts the next round.
+    func measure() -> Int {
+        let result = worst.exchange(0, ordering: .relaxed)
+        for loop in group.makeIterator() {
+            let submitted = ContinuousClock.now
+            loop.execute {
+                let late = (ContinuousClock.now - submitted) / .milliseconds(1)
+                let milliseconds = Int(late)
+                var current = self.worst.load(ordering: .relaxed)
+                while milliseconds > current {
+                    let (exchanged, original) = self.worst.compareExchange(
+                        expected: current, desired: milliseconds, ordering: .relaxed)
+                    if exchanged { break }
+                    current = original
+                }
+            }
+        }
+        return result
     }
 }
 
@@ -183,10 +215,20 @@ struct EdgeRunner: Service {
             }
         }
         var tick = 0
+        var banVersion = (try? await store.banVersion()) ?? 0
+        let lag = LoopLagProbe(group: group)
         while !Task.isShuttingDownGracefully, !Task.isCancelled, !listenerDied.isSet {
             try? await Task.sleep(for: .milliseconds(250))
             tick += 1
             if tick % 2 == 0 { edge.calls.fireDueTimers(edge: edge) }
+            edge.defense.sampleLoad(loopLagMilliseconds: lag.measure(), backlog: edge.backlog,
+                                    now: EdgeClock.system.monotonic(), epochSeconds: EdgeClock.system.epochSeconds())
+            // Bans added or removed with `rampart ban` reach the edge here, after its own new bans are stored.
+            await edge.defense.flush(to: store)
+            if let version = try? await store.banVersion(), version != banVersion, let stored = try? await store.allBans() {
+                banVersion = version
+                edge.defense.load(stored)
+            }
             // Account and device changes (by `rampart user`/`device` in another process) reach the cache here.
             do { try await edge.directory.refresh(from: store) } catch {
                 logger.error("cannot read the store", metadata: ["error": "\(error.code)"])
@@ -195,6 +237,8 @@ struct EdgeRunner: Service {
             await flush()
             if tick % 120 == 0 {
                 let now = EdgeClock.system.epochSeconds()
+                edge.defense.expireBans(epochSeconds: now)
+                _ = try? await store.removeExpiredBans(before: now)
                 _ = edge.location.sweep(now: now)
                 _ = try? await store.removeExpiredRegistrations(before: now)
             }
@@ -205,6 +249,7 @@ struct EdgeRunner: Service {
         edge.calls.detach()  // no retransmission timers on loops that are about to stop
         await SIPServer.stop(listeners)
         await flush()
+        await edge.defense.flush(to: store)
         try? await group.shutdownGracefully()
         if unexpected { throw ExitCode(1) }
     }

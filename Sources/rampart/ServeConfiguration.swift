@@ -103,6 +103,48 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[security]`: attack detection and response.
+    struct Security: Codable, Equatable {
+        var allow: [String]?
+        var deny: [String]?
+        var accountNetworks: [String: [String]]?
+        var geoipCSV: String?
+        var geoBlock: [String]?
+        var geoAllowOnly: [String]?
+        var geoUnknown: String?
+        var scannerSignatures: String?
+        var windowSeconds: Int?
+        var banAfterFailures: Int?
+        var banAfterSourceFailures: Int?
+        var banAfterFailedAccounts: Int?
+        var accountAttackSources: Int?
+        var sweepExtensions: Int?
+        var probes: Int?
+        var failureAnswers: Int?
+        var floodRefusals: Int?
+        var banSeconds: Int?
+        var maxBanSeconds: Int?
+        var bannedResponse: String?
+        var retainedEvents: Int?
+        var rateLimits: [String: [Double]]?
+        var overloadLoopLagMilliseconds: Int?
+        var overloadBacklog: Int?
+        var overloadRetryAfterSeconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case allow, deny, accountNetworks = "account_networks", geoipCSV = "geoip_csv", geoBlock = "geo_block"
+            case geoAllowOnly = "geo_allow_only", geoUnknown = "geo_unknown", scannerSignatures = "scanner_signatures"
+            case windowSeconds = "window_seconds", banAfterFailures = "ban_after_failures"
+            case banAfterSourceFailures = "ban_after_source_failures"
+            case banAfterFailedAccounts = "ban_after_failed_accounts", accountAttackSources = "account_attack_sources"
+            case sweepExtensions = "sweep_extensions", probes, failureAnswers = "failure_answers"
+            case floodRefusals = "flood_refusals", banSeconds = "ban_seconds", maxBanSeconds = "max_ban_seconds"
+            case bannedResponse = "banned_response", retainedEvents = "retained_events", rateLimits = "rate_limits"
+            case overloadLoopLagMilliseconds = "overload_loop_lag_ms", overloadBacklog = "overload_backlog"
+            case overloadRetryAfterSeconds = "overload_retry_after_seconds"
+        }
+    }
+
     struct Log: Codable, Equatable {
         var level: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
@@ -117,10 +159,11 @@ struct ServeConfiguration: Codable, Equatable {
     var timers: Timers?
     var calls: Calls?
     var trunks: [Trunk]?
+    var security: Security?
     var log: Log?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, log
+        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, log
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -141,6 +184,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("transport", Set(Transport.CodingKeys.allCases.map(\.rawValue))),
             ("timers", Set(Timers.CodingKeys.allCases.map(\.rawValue))),
             ("calls", Set(Calls.CodingKeys.allCases.map(\.rawValue))),
+            ("security", Set(Security.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {

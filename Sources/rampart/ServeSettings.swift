@@ -105,6 +105,8 @@ struct ServeSettings {
             callerHeaderPolicy: try Self.headerPolicy(
                 strip: (calls.stripHeaders ?? []) + (calls.stripHeadersTowardsCallers ?? []), allow: calls.allowHeaders,
                 replace: calls.replaceHeaders))
+        (edge.security, edge.overload, edge.retainedSecurityEvents) = try Self.security(file.security,
+                                                                                       dataDir: self.dataDir)
 
         switch calls.cdrParties {
         case nil, "clear"?: pseudonymiseCDRParties = false

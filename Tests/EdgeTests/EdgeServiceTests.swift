@@ -3,6 +3,7 @@ import NIOCore
 import SIPAuth
 import SIPMessage
 import SIPTransportNIO
+import SecurityPolicy
 import Storage
 import Synchronization
 import Testing
@@ -21,9 +22,10 @@ final class ManualClock: Sendable {
 }
 
 final class SecurityEvents: Sendable {
-    private let events = Mutex<[EdgeService.SecurityEvent]>([])
-    func append(_ event: EdgeService.SecurityEvent) { events.withLock { $0.append(event) } }
-    var kinds: [String] { events.withLock { $0.map(\.kind) } }
+    private let events = Mutex<[SecurityEvent]>([])
+    func append(_ event: SecurityEvent) { events.withLock { $0.append(event) } }
+    var kinds: [String] { events.withLock { $0.map(\.kind.name) } }
+    var all: [SecurityEvent] { events.withLock { $0 } }
 }
 
 /// One edge over an in-memory store with alice (password "secret") provisioned.
@@ -165,7 +167,8 @@ func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestA
         let challenge = try await fixture.send(register(branch: "x1", cseq: 1))
         let bobs = try credentials(for: challenge, username: "bob")
         #expect(try await fixture.send(register(branch: "x2", cseq: 2, authorization: bobs))?.statusCode == 403)
-        #expect(fixture.events.kinds == ["registration-identity-mismatch"])
+        #expect(fixture.events.kinds == ["auth-failure"])
+        #expect(fixture.events.all.first?.reason.contains("another address") == true)
         #expect(fixture.edge.location.bindings(of: "sip:alice@localhost").isEmpty)
     }
 
@@ -229,7 +232,8 @@ func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestA
         // bob's certificate, alice's correct password: refused before any digest work.
         let refused = try await fixture.send(register(branch: "t1", cseq: 1), transport: .tls, fingerprint: bobsDevice)
         #expect(refused?.statusCode == 403)
-        #expect(fixture.events.kinds == ["certificate-not-bound"])
+        #expect(fixture.events.kinds == ["auth-failure"])
+        #expect(fixture.events.all.first?.reason == "certificate not bound to the account")
         let unbound = try await fixture.send(register(branch: "t2", cseq: 2), transport: .tls,
                                              fingerprint: String(repeating: "c", count: 64))
         #expect(unbound?.statusCode == 403)
@@ -370,6 +374,19 @@ final class AsyncOnlyStore: Store {
     }
     func callRecords(matching filter: CallRecordFilter) async throws(StorageError) -> [CallDetailRecord] {
         try await inner.callRecords(matching: filter)
+    }
+    func saveBans(_ bans: [StoredBan]) async throws(StorageError) { try await inner.saveBans(bans) }
+    func removeBan(subject: String) async throws(StorageError) -> Bool { try await inner.removeBan(subject: subject) }
+    func allBans() async throws(StorageError) -> [StoredBan] { try await inner.allBans() }
+    func removeExpiredBans(before epochSeconds: Int64) async throws(StorageError) -> Int {
+        try await inner.removeExpiredBans(before: epochSeconds)
+    }
+    func banVersion() async throws(StorageError) -> Int64 { try await inner.banVersion() }
+    func appendSecurityEvents(_ events: [StoredSecurityEvent], keeping: Int) async throws(StorageError) {
+        try await inner.appendSecurityEvents(events, keeping: keeping)
+    }
+    func securityEvents(matching filter: SecurityEventFilter) async throws(StorageError) -> [StoredSecurityEvent] {
+        try await inner.securityEvents(matching: filter)
     }
 }
 

@@ -1,0 +1,236 @@
+import Logging
+import Metrics
+import NIOCore
+import SIPMessage
+import SecurityPolicy
+import Storage
+import Synchronization
+
+/// The edge's attack detection and response: the sans-I/O ``AttackGuard`` behind a lock, the overload state, and
+/// the security event stream (logged, counted in metrics, stored in batches with the bans it causes).
+public final class EdgeDefense: Sendable {
+    /// Where events and bans go besides the store and the log (tests watch it).
+    public typealias EventSink = @Sendable (SecurityEvent) -> Void
+
+    /// What is waiting for the store.
+    private struct Pending {
+        var events: [StoredSecurityEvent] = []
+        var bans: [StoredBan] = []
+        var removedBans: [String] = []
+        var droppedEvents = 0
+    }
+
+    /// Events waiting for the store at most; beyond it (a store far behind under attack) they are counted, not kept.
+    static let pendingCapacity = 20_000
+
+    private let attackGuard: Mutex<AttackGuard>
+    private let overload: Mutex<OverloadGuard>
+    private let overloaded = Atomic<Bool>(false)
+    private let pending = Mutex(Pending())
+    private let throttle = Mutex(BoundedTable<String, Int64>(capacity: 20_000))
+    private let logger: Logger
+    private let sink: EventSink
+    private let counters: [String: Counter]
+    /// Most events kept in the store.
+    let retainedEvents: Int
+
+    /// Creates the defense.
+    public init(configuration: AttackGuard.Configuration = .init(), overload: OverloadGuard.Thresholds = .init(),
+                retainedEvents: Int = 1_000_000,
+                logger: Logger = Logger(label: "rampart.security"), sink: @escaping EventSink = { _ in }) {
+        attackGuard = Mutex(AttackGuard(configuration: configuration))
+        self.overload = Mutex(OverloadGuard(thresholds: overload))
+        self.retainedEvents = retainedEvents
+        self.logger = logger
+        self.sink = sink
+        var counters: [String: Counter] = [:]
+        for kind in SecurityEvent.Kind.all {
+            counters[kind.name] = Counter(label: "rampart_security_events_total", dimensions: [("type", kind.name)])
+        }
+        self.counters = counters
+    }
+
+    // MARK: Decisions
+
+    /// The source check of every message (see ``AttackGuard/screen(source:method:now:epochSeconds:)``).
+    func screen(source: IPAddress, method: RateLimiter.MethodClass?, now: Duration, epochSeconds: Int64)
+        -> AttackGuard.Verdict
+    {
+        handle(attackGuard.withLock { $0.screen(source: source, method: method, now: now, epochSeconds: epochSeconds) })
+    }
+
+    /// The scanner rules on an out-of-dialog request.
+    func inspect(_ probe: AttackGuard.Probe, source: IPAddress, epochSeconds: Int64) -> AttackGuard.Verdict {
+        handle(attackGuard.withLock { $0.inspect(probe, source: source, epochSeconds: epochSeconds) })
+    }
+
+    /// The account check before digest work.
+    func screen(account: String, source: IPAddress, method: RateLimiter.MethodClass, certified: Bool, now: Duration,
+                epochSeconds: Int64) -> AttackGuard.Verdict {
+        handle(attackGuard.withLock {
+            $0.screen(account: account, source: source, method: method, certified: certified, now: now,
+                      epochSeconds: epochSeconds)
+        })
+    }
+
+    /// Counts an answer sent to an unauthenticated source.
+    func answered(status: Int, source: IPAddress, epochSeconds: Int64) {
+        _ = handle(attackGuard.withLock { $0.answered(status: status, source: source, epochSeconds: epochSeconds) })
+    }
+
+    /// Records a failed authentication (the event itself included).
+    func authenticationFailed(account: String?, source: IPAddress, kind: SecurityEvent.Kind, reason: String,
+                              epochSeconds: Int64) {
+        _ = handle(attackGuard.withLock {
+            $0.authenticationFailed(account: account, source: source, kind: kind, reason: reason,
+                                    epochSeconds: epochSeconds)
+        })
+    }
+
+    /// Records a successful authentication.
+    func authenticationSucceeded(account: String, source: IPAddress, epochSeconds: Int64) {
+        attackGuard.withLock { $0.authenticationSucceeded(account: account, source: source, epochSeconds: epochSeconds) }
+    }
+
+    /// Records an event that no rule produced (media policy, TLS, malformed input...).
+    public func record(_ event: SecurityEvent) {
+        log(event)
+        enqueue(events: [event], bans: [])
+    }
+
+    /// Records an event of a kind and source at most once a minute (transport events can come per packet).
+    public func recordThrottled(_ event: SecurityEvent) {
+        let key = event.kind.name + " " + (event.source ?? "")
+        let due = throttle.withLock { table in
+            table.update(key, default: Int64.min) { last -> Bool in
+                guard last == .min || event.epochSeconds - last >= 60 else { return false }
+                last = event.epochSeconds
+                return true
+            }
+        }
+        if due { record(event) }
+    }
+
+    private func handle(_ outcome: AttackGuard.Outcome) -> AttackGuard.Verdict {
+        if !outcome.events.isEmpty || !outcome.newBans.isEmpty {
+            for event in outcome.events { log(event) }
+            enqueue(events: outcome.events, bans: outcome.newBans)
+        }
+        return outcome.verdict
+    }
+
+    private func log(_ event: SecurityEvent) {
+        var metadata: Logger.Metadata = ["event": "\(event.kind.name)", "reason": "\(event.reason)"]
+        if let source = event.source { metadata["source"] = "\(source)" }
+        if let account = event.account { metadata["account"] = "\(account)" }
+        logger.warning("security event", metadata: metadata)
+        counters[event.kind.name]?.increment()
+        sink(event)
+    }
+
+    private func enqueue(events: [SecurityEvent], bans: [Ban]) {
+        pending.withLock { pending in
+            let room = max(0, Self.pendingCapacity - pending.events.count)
+            pending.droppedEvents += max(0, events.count - room)
+            pending.events += events.prefix(room).map(Self.stored)
+            pending.bans += bans.map(Self.stored)
+        }
+    }
+
+    // MARK: Overload
+
+    /// Whether the edge refuses new work from unknown sources.
+    public var isOverloaded: Bool { overloaded.load(ordering: .relaxed) }
+
+    /// The Retry-After of 503s under overload.
+    var retryAfterSeconds: Int { overload.withLock { $0.thresholds.retryAfterSeconds } }
+
+    /// One load measurement: the worst event-loop lag and the backlog of requests waiting for the store.
+    public func sampleLoad(loopLagMilliseconds: Int, backlog: Int, now: Duration, epochSeconds: Int64) {
+        let (changed, state) = overload.withLock { guard_ in
+            (guard_.sample(loopLagMilliseconds: loopLagMilliseconds, backlog: backlog, now: now), guard_.isOverloaded)
+        }
+        guard changed else { return }
+        overloaded.store(state, ordering: .relaxed)
+        record(SecurityEvent(
+            kind: .overload,
+            reason: state ? "over capacity (loop lag \(loopLagMilliseconds) ms, backlog \(backlog)): new work refused"
+                : "load back to normal", epochSeconds: epochSeconds))
+    }
+
+    // MARK: Bans
+
+    /// Every ban in force.
+    public var bans: [Ban] { attackGuard.withLock { $0.bans.all } }
+
+    /// Replaces the bans with the store's (at startup, and when `rampart ban` changed them).
+    public func load(_ stored: [StoredBan]) {
+        let bans = stored.compactMap(Self.ban)
+        attackGuard.withLock { $0.replaceBans(with: bans) }
+    }
+
+    /// Lifts ended bans (their `unban` events are recorded; the store drops them on the next flush).
+    public func expireBans(epochSeconds: Int64) {
+        let events = attackGuard.withLock { $0.expireBans(epochSeconds: epochSeconds) }
+        for event in events { log(event) }
+        enqueue(events: events, bans: [])
+    }
+
+    /// Writes waiting events and bans to the store, in one batch each.
+    public func flush(to store: any Store) async {
+        let batch = pending.withLock { pending in
+            defer { pending = Pending() }
+            return pending
+        }
+        if batch.droppedEvents > 0 {
+            logger.error("security events not stored: too many waiting", metadata: ["count": "\(batch.droppedEvents)"])
+        }
+        do throws(StorageError) {
+            if !batch.bans.isEmpty { try await store.saveBans(batch.bans) }
+            if !batch.events.isEmpty { try await store.appendSecurityEvents(batch.events, keeping: retainedEvents) }
+        } catch {
+            logger.error("security events or bans not stored", metadata: ["error": "\(error.code)"])
+        }
+    }
+
+    static func stored(_ event: SecurityEvent) -> StoredSecurityEvent {
+        StoredSecurityEvent(epochSeconds: event.epochSeconds, kind: event.kind.name, source: event.source,
+                            account: event.account, reason: event.reason)
+    }
+
+    /// A ban as stored.
+    public static func stored(_ ban: Ban) -> StoredBan {
+        StoredBan(subject: ban.subject.description, reason: ban.reason, evidenceCount: ban.evidenceCount,
+                  createdAtEpochSeconds: ban.createdAtEpochSeconds, expiresAtEpochSeconds: ban.expiresAtEpochSeconds,
+                  offence: ban.offence)
+    }
+
+    /// A stored ban, or nil if its subject does not parse.
+    public static func ban(_ stored: StoredBan) -> Ban? {
+        Ban.Subject(stored.subject).map {
+            Ban(subject: $0, reason: stored.reason, evidenceCount: stored.evidenceCount,
+                createdAtEpochSeconds: stored.createdAtEpochSeconds, expiresAtEpochSeconds: stored.expiresAtEpochSeconds,
+                offence: stored.offence)
+        }
+    }
+}
+
+extension SocketAddress {
+    /// The IP address without going through text (no allocation).
+    var policyAddress: IPAddress? {
+        switch self {
+        case .v4(let address):
+            return IPAddress(ipv4: UInt32(bigEndian: address.address.sin_addr.s_addr))
+        case .v6(let address):
+            var bytes = address.address.sin6_addr
+            return withUnsafeBytes(of: &bytes) { raw -> IPAddress in
+                var high: UInt64 = 0, low: UInt64 = 0
+                for index in 0..<8 { high = high << 8 | UInt64(raw[index]) }
+                for index in 8..<16 { low = low << 8 | UInt64(raw[index]) }
+                return IPAddress(high: high, low: low)
+            }
+        case .unixDomainSocket:
+            return nil
+        }
+    }
+}

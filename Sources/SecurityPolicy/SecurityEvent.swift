@@ -1,0 +1,76 @@
+/// One entry of the edge's security event stream: what happened, from where, concerning which account, why,
+/// and when. Never a secret: no passwords, HA1s, nonces, keys or tokens, only names and addresses.
+public struct SecurityEvent: Hashable, Sendable {
+    /// What kind of event; the names are stable (stored, exported to SIEMs, filtered on with `rampart events`).
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        /// The stable name (`auth-failure`).
+        public let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// A digest check failed (wrong password or unknown user), or credentials did not fit the request.
+        public static let authFailure = Kind("auth-failure")
+        /// A source, account or (account, source) pair was banned.
+        public static let ban = Kind("ban")
+        /// A ban was lifted (by an operator or on expiry).
+        public static let unban = Kind("unban")
+        /// A source behaved like a scanner or carried a scanning tool's signature.
+        public static let scannerDetected = Kind("scanner-detected")
+        /// Requests went over a rate budget.
+        public static let rateLimited = Kind("rate-limited")
+        /// An address or account rule refused the source.
+        public static let aclDenied = Kind("acl-denied")
+        /// A country rule refused the source.
+        public static let geoDenied = Kind("geo-denied")
+        /// A destination or velocity rule fired on a call attempt.
+        public static let fraudAlert = Kind("fraud-alert")
+        /// SDP tried to get plain RTP or a weak crypto suite past the media policy.
+        public static let mediaDowngradeAttempt = Kind("media-downgrade-attempt")
+        /// A TLS handshake failed.
+        public static let tlsHandshakeFailure = Kind("tls-handshake-failure")
+        /// A message or body did not parse.
+        public static let malformedMessage = Kind("malformed-message")
+        /// Digest credentials were used a second time (RFC 7616 §5.12 nonce-count replay).
+        public static let digestReplay = Kind("digest-replay")
+        /// MD5 credentials for an account pinned to stronger digests.
+        public static let digestDowngradeAttempt = Kind("digest-downgrade-attempt")
+        /// A caller claimed a From identity it may not assert.
+        public static let callerIDSpoofing = Kind("caller-id-spoofing")
+        /// The edge was over capacity and refused new work.
+        public static let overload = Kind("overload")
+
+        /// Every kind, for parsing filters.
+        public static let all: [Kind] = [
+            .authFailure, .ban, .unban, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
+            .mediaDowngradeAttempt, .tlsHandshakeFailure, .malformedMessage, .digestReplay, .digestDowngradeAttempt,
+            .callerIDSpoofing, .overload,
+        ]
+
+        /// The kind with this name, or nil.
+        public init?(name: String) {
+            guard let kind = Self.all.first(where: { $0.name == name }) else { return nil }
+            self = kind
+        }
+
+        public var description: String { name }
+    }
+
+    /// What kind of event.
+    public var kind: Kind
+    /// The peer's IP address, if the event concerns one.
+    public var source: String?
+    /// The account (`sip:alice@example.com`, or a trunk's name), if the event concerns one.
+    public var account: String?
+    /// A short reason in words or a detail token (`wrong password or unknown user`, `certificate-not-bound`).
+    public var reason: String
+    /// When, in seconds since 1970 (UTC).
+    public var epochSeconds: Int64
+
+    /// Creates an event.
+    public init(kind: Kind, source: String? = nil, account: String? = nil, reason: String = "", epochSeconds: Int64) {
+        self.kind = kind
+        self.source = source
+        self.account = account
+        self.reason = reason
+        self.epochSeconds = epochSeconds
+    }
+}

@@ -1,0 +1,158 @@
+import Edge
+import Foundation
+import SecurityPolicy
+
+/// `[security]` of the configuration file, as the edge's ``AttackGuard`` configuration.
+extension ServeSettings {
+    /// The signature file's name in the data directory; written with the built-in list on first start, then
+    /// the operator's to update.
+    static let signatureFile = "scanner-signatures.txt"
+
+    static func security(_ file: ServeConfiguration.Security?, dataDir: String) throws
+        -> (AttackGuard.Configuration, OverloadGuard.Thresholds, retainedEvents: Int)
+    {
+        let file = file ?? .init()
+        func bounded(_ value: Int?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+            let value = value ?? fallback
+            guard range.contains(value) else {
+                throw UsageError(message: "security.\(name) must be in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        func networks(_ texts: [String]?, _ name: String) throws -> NetworkList {
+            do { return try NetworkList(parsing: texts ?? []) } catch {
+                throw UsageError(message: "security.\(name): \(error)")
+            }
+        }
+        var configuration = AttackGuard.Configuration()
+        configuration.acl = AddressACL(allow: try networks(file.allow, "allow"), deny: try networks(file.deny, "deny"))
+        var byAccount: [String: NetworkList] = [:]
+        for (account, texts) in file.accountNetworks ?? [:] {
+            byAccount[account] = try networks(texts, "account_networks.\(account)")
+        }
+        configuration.accountNetworks = AccountNetworks(byAccount)
+
+        if let path = file.geoipCSV {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw UsageError(message: "security.geoip_csv: cannot read \(path)")
+            }
+            let database: GeoIPDatabase
+            do { database = try GeoIPDatabase(csv: text) } catch {
+                throw UsageError(message: "security.geoip_csv: \(path): \(error)")
+            }
+            let unknownAllowed: Bool?
+            switch file.geoUnknown {
+            case nil: unknownAllowed = nil
+            case "allow"?: unknownAllowed = true
+            case "deny"?: unknownAllowed = false
+            default: throw UsageError(message: "security.geo_unknown must be \"allow\" or \"deny\"")
+            }
+            let rule: GeoRule
+            switch (file.geoBlock, file.geoAllowOnly) {
+            case (let block?, nil): rule = GeoRule(.block(Set(block.map { $0.uppercased() })), unknownAllowed: unknownAllowed)
+            case (nil, let allow?):
+                rule = GeoRule(.allowOnly(Set(allow.map { $0.uppercased() })), unknownAllowed: unknownAllowed)
+            case (nil, nil): throw UsageError(message: "security.geoip_csv needs geo_block or geo_allow_only")
+            default: throw UsageError(message: "security.geo_block and security.geo_allow_only exclude each other")
+            }
+            configuration.geo = (rule, database)
+        } else if file.geoBlock != nil || file.geoAllowOnly != nil {
+            throw UsageError(message: "security.geo_block and geo_allow_only need security.geoip_csv")
+        }
+
+        configuration.signatures = try signatures(file.scannerSignatures, dataDir: dataDir)
+
+        var rules = AttackGuard.Rules()
+        rules.windowSeconds = Int64(try bounded(file.windowSeconds, "window_seconds", default: 600, in: 10...86_400))
+        rules.pairFailures = try bounded(file.banAfterFailures, "ban_after_failures", default: 10, in: 1...10_000)
+        rules.sourceFailures = try bounded(file.banAfterSourceFailures, "ban_after_source_failures", default: 30,
+                                           in: 1...100_000)
+        rules.sourceFailedAccounts = try bounded(file.banAfterFailedAccounts, "ban_after_failed_accounts", default: 5,
+                                                 in: 1...1_000)
+        rules.accountAttackSources = try bounded(file.accountAttackSources, "account_attack_sources", default: 3,
+                                                 in: 1...1_000)
+        rules.sweepTargets = try bounded(file.sweepExtensions, "sweep_extensions", default: 10, in: 2...10_000)
+        rules.probes = try bounded(file.probes, "probes", default: 20, in: 1...100_000)
+        rules.failureAnswers = try bounded(file.failureAnswers, "failure_answers", default: 40, in: 1...100_000)
+        rules.floodRefusals = try bounded(file.floodRefusals, "flood_refusals", default: 200, in: 1...1_000_000)
+        rules.firstBanSeconds = Int64(try bounded(file.banSeconds, "ban_seconds", default: 600, in: 1...31_536_000))
+        rules.maxBanSeconds = Int64(try bounded(file.maxBanSeconds, "max_ban_seconds", default: 86_400,
+                                                in: Int(rules.firstBanSeconds)...31_536_000))
+        switch file.bannedResponse {
+        case nil, "drop"?: rules.rejectsBanned = false
+        case "403"?: rules.rejectsBanned = true
+        default: throw UsageError(message: "security.banned_response must be \"drop\" or \"403\"")
+        }
+        configuration.rules = rules
+        configuration.rateLimits = try rateLimits(file.rateLimits)
+
+        let overload = OverloadGuard.Thresholds(
+            loopLagMilliseconds: try bounded(file.overloadLoopLagMilliseconds, "overload_loop_lag_ms", default: 250,
+                                             in: 10...60_000),
+            backlog: try bounded(file.overloadBacklog, "overload_backlog", default: 2_000, in: 1...1_000_000),
+            retryAfterSeconds: try bounded(file.overloadRetryAfterSeconds, "overload_retry_after_seconds", default: 10,
+                                           in: 1...3_600))
+        let retained = try bounded(file.retainedEvents, "retained_events", default: 1_000_000, in: 1_000...100_000_000)
+        return (configuration, overload, retained)
+    }
+
+    /// The scanner signatures: a configured file, none (`""`), or the data directory's file (created with the
+    /// built-in list when missing).
+    static func signatures(_ configured: String?, dataDir: String) throws -> ScannerSignatures {
+        if configured == "" { return .none }
+        let path: String
+        if let configured {
+            path = configured
+        } else {
+            let directory = DataDirectory(path: dataDir)
+            path = directory.file(signatureFile)
+            if !FileManager.default.fileExists(atPath: path) {
+                try directory.create()
+                do { try ScannerSignatures.builtInText.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                    throw UsageError(message: "cannot write \(path)")
+                }
+            }
+        }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw UsageError(message: "security.scanner_signatures: cannot read \(path)")
+        }
+        do { return try ScannerSignatures(parsing: text) } catch {
+            throw UsageError(message: "\(path): \(error)")
+        }
+    }
+
+    /// `[security.rate_limits]`: `SCOPE_CLASS = [per_second, burst]`, scopes source/account/pair, classes
+    /// register/invite/options/other; `[0, 0]` removes a budget.
+    static func rateLimits(_ table: [String: [Double]]?) throws -> RateLimiter.Limits {
+        var limits = RateLimiter.Limits()
+        for (key, values) in table ?? [:] {
+            let parts = key.split(separator: "_", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ["source", "account", "pair"].contains(parts[0]),
+                let methodClass = RateLimiter.MethodClass.allCases.first(where: { $0.description == parts[1] })
+            else {
+                throw UsageError(message: "security.rate_limits.\(key): expected source_, account_ or pair_ "
+                    + "followed by register, invite, options or other")
+            }
+            guard values.count == 2, values.allSatisfy({ $0 >= 0 && $0 <= 1_000_000 }) else {
+                throw UsageError(message: "security.rate_limits.\(key) must be [per_second, burst]")
+            }
+            let budget = values == [0, 0] ? nil : RateLimiter.Budget(perSecond: values[0], burst: values[1])
+            func set(_ budgets: inout RateLimiter.Budgets) {
+                switch methodClass {
+                case .register: budgets.register = budget
+                case .invite: budgets.invite = budget
+                case .options: budgets.options = budget
+                case .other: budgets.other = budget
+                }
+            }
+            switch parts[0] {
+            case "source": set(&limits.perSource)
+            case "account": set(&limits.perAccount)
+            default: set(&limits.perPair)
+            }
+        }
+        return limits
+    }
+}
