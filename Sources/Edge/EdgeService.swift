@@ -202,11 +202,9 @@ public final class EdgeService: SIPInboundHandler {
             if defense.isOverloaded {
                 return .reply(refuse(inbound, status: 503, retryAfter: defense.retryAfterSeconds))
             }
-            if case .drop = defense.inspect(probe(request), source: address, epochSeconds: epochSeconds) {
-                return .reply(nil)
-            }
         }
-        let outcome = handleInitial(inbound, method: method, address: address, now: now, epochSeconds: epochSeconds)
+        let outcome = handleInitial(inbound, method: method, address: address, trusted: trusted, now: now,
+                                    epochSeconds: epochSeconds)
         if !trusted, case .reply(let reply?) = outcome, let status = Self.status(of: reply.bytes) {
             defense.answered(status: status, source: address, epochSeconds: epochSeconds)
         }
@@ -214,16 +212,20 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// An out-of-dialog request as the scanner rules see it.
-    func probe(_ request: SIPMessage) -> AttackGuard.Probe {
+    func probe(_ request: SIPMessage, claimed: String?) -> AttackGuard.Probe {
         var targetUser: Substring?
         var foreign = false
+        let register = request.method == .register
         if case .sip(let uri)? = try? request.requestLine?.requestURI() {
             targetUser = uri.user.map { Substring($0) }
-            switch uri.host {
-            case .ipv4, .ipv6: foreign = true
-            case .hostname: foreign = servedDomain(uri.host) == nil
+            if !register, claimed == nil {
+                switch uri.host {
+                case .ipv4, .ipv6: foreign = true
+                case .hostname: foreign = servedDomain(uri.host) == nil
+                }
             }
         }
+        if register, case .sip(let to)? = try? request.to().uri { targetUser = to.user.map { Substring($0) } }
         return AttackGuard.Probe(targetUser: targetUser, targetsAddressOrForeignDomain: foreign) { field in
             switch field {
             case .userAgent: return request.firstField(.userAgent).map { Substring($0.value) }
@@ -257,24 +259,28 @@ public final class EdgeService: SIPInboundHandler {
 
     /// A request outside any dialog (REGISTER, a new INVITE or SUBSCRIBE, MESSAGE, OPTIONS...), after the
     /// source checks: the claimed account's checks, then the directory, then its handler.
-    private func handleInitial(_ inbound: SIPInbound, method: SIPMethod, address: IPAddress, now: Duration,
-                               epochSeconds: Int64) -> SIPImmediateOutcome {
+    private func handleInitial(_ inbound: SIPInbound, method: SIPMethod, address: IPAddress, trusted: Bool,
+                               now: Duration, epochSeconds: Int64) -> SIPImmediateOutcome {
         let request = inbound.message
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         // Parsed once: the claimed user name picks the account, then the authenticator checks them.
         let credentials = Self.credentials(of: inbound)
-        if let credentials {
-            if let claimed = credentials.claimedUsername(realm: configuration.domain) {
-                // Before any store or digest work: the account's and the pair's bans, networks and budgets.
-                switch defense.screen(account: claimed, source: address, method: RateLimiter.MethodClass(method),
-                                      certified: inbound.clientCertificateFingerprint != nil, now: now,
-                                      epochSeconds: epochSeconds) {
-                case .drop: return .reply(nil)
-                case .reject(let status, let retryAfter):
-                    return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
-                case .pass: break
-                }
+        let claimed = credentials?.claimedUsername(realm: configuration.domain)
+        if let claimed {
+            // Before any store or digest work: the account's and the pair's bans, networks and budgets.
+            switch defense.screen(account: claimed, source: address, method: RateLimiter.MethodClass(method),
+                                  certified: inbound.clientCertificateFingerprint != nil, now: now,
+                                  epochSeconds: epochSeconds) {
+            case .drop: return .reply(nil)
+            case .reject(let status, let retryAfter): return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
+            case .pass: break
             }
+        }
+        if !trusted, case .drop = defense.inspect(probe(request, claimed: claimed), source: address,
+                                                  epochSeconds: epochSeconds) {
+            return .reply(nil)
+        }
+        if let credentials {
             if case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) {
                 guard let immediate = store as? any ImmediateDirectoryLookup else { return .deferred }
                 let epoch = directory.epoch

@@ -34,8 +34,9 @@ public struct AttackGuard: Sendable {
         /// Distinct request-URI users one unauthenticated source may probe in a window before it counts as an
         /// extension sweep (svwar).
         public var sweepTargets: Int = 10
-        /// Out-of-dialog requests at the edge's address or at foreign domains from an unauthenticated source
-        /// in a window before it counts as a probe sweep (svmap over many hosts and ports).
+        /// Out-of-dialog requests without credentials (REGISTER aside) at the edge's address or at foreign domains
+        /// from an unauthenticated source in a window before it counts as a probe sweep (svmap over many hosts
+        /// and ports).
         public var probes: Int = 20
         /// Failure answers (401, 403, 404, 407) to an unauthenticated source in a window before the ratio rule
         /// looks at it; it fires when the source has no success at all.
@@ -110,9 +111,10 @@ public struct AttackGuard: Sendable {
 
     /// What the scanner rules look at in one out-of-dialog request.
     public struct Probe {
-        /// The request-URI's user part, if any (the extension probed).
+        /// The extension probed: the request-URI's user part (the To user for REGISTER), if any.
         public var targetUser: Substring?
-        /// Whether the request-URI's host is an IP literal or a domain the edge does not serve.
+        /// Whether it counts as a probe: no credentials, not a REGISTER (phones set up with the edge's address
+        /// register to it), and a request-URI host that is an IP literal or a domain the edge does not serve.
         public var targetsAddressOrForeignDomain: Bool
         /// A header's value for the signatures.
         public var field: (ScannerSignatures.Field) -> Substring?
@@ -300,7 +302,7 @@ public struct AttackGuard: Sendable {
             if bans.ban(.account(account), at: epochSeconds) != nil
                 || bans.ban(.pair(account: account, source: source), at: epochSeconds) != nil
             {
-                return Outcome(.reject(status: 403, retryAfter: nil))
+                return Outcome(configuration.rules.rejectsBanned ? .reject(status: 403, retryAfter: nil) : .drop)
             }
         }
         guard configuration.accountNetworks.permits(account: account, from: address) else {

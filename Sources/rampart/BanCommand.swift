@@ -31,12 +31,12 @@ struct BanCommand: ParsableCommand {
             let bans = try await dataDirectory.openStore().allBans().filter {
                 all || ($0.expiresAtEpochSeconds ?? .max) > now
             }
-            print("subject                                  reason                                      evidence  expires")
+            print("subject                                  expires                   evidence  reason")
             for ban in bans {
                 let expiry = ban.expiresAtEpochSeconds.map { CDRFormat.timestamp($0 * 1000) } ?? "never"
                 print([ban.subject.padding(toLength: 40, withPad: " ", startingAt: 0),
-                       ban.reason.padding(toLength: 43, withPad: " ", startingAt: 0),
-                       String(ban.evidenceCount).padding(toLength: 9, withPad: " ", startingAt: 0), expiry]
+                       expiry.padding(toLength: 25, withPad: " ", startingAt: 0),
+                       String(ban.evidenceCount).padding(toLength: 9, withPad: " ", startingAt: 0), ban.reason]
                     .joined(separator: " "))
             }
             print("\(bans.count) ban\(bans.count == 1 ? "" : "s")")
