@@ -278,6 +278,22 @@ public final class CallRouter: Sendable {
         setup.t2 = t2
         setup.calleeHeaderPolicy = headerPolicy
         if case .trunk(let trunk) = admitted.caller { setup.trunk = trunk.name } else { setup.trunk = outboundTrunk?.name }
+        var inboundTrunk: String?
+        var account: String?
+        switch admitted.caller {
+        case .trunk(let trunk): inboundTrunk = trunk.name
+        case .account(let username, _): account = username
+        }
+        // Subscriptions cost nothing (and never reach a trunk): only calls meet the toll-fraud rules.
+        let fraud = subscribing ? FraudMonitor.Verdict() : edge.fraud.check(
+            account: account, inboundTrunk: inboundTrunk, outboundTrunk: outboundTrunk?.name, dialled: callee,
+            callID: setup.recordID, source: admitted.inbound.source.ipAddress ?? "?",
+            epochMilliseconds: Self.nowMilliseconds())
+        for event in fraud.events { edge.defense.record(event) }
+        if let suspended = fraud.suspendedAccount {
+            edge.defense.suspend(account: suspended, reason: "fraud rules", epochSeconds: Self.nowMilliseconds() / 1000)
+        }
+        if let status = fraud.refusal { return edge.reply(to: inbound, status: status) }
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
         if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
@@ -288,7 +304,10 @@ public final class CallRouter: Sendable {
                 table.byCaller[key] = Entry(session: session, callerFlow: callerFlow)
                 return true
             }
-            guard taken else { return nil }
+            guard taken else {
+                edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil, endedAtMilliseconds: Self.nowMilliseconds())
+                return nil
+            }
             for (index, callID) in session.calleeCallIDs.enumerated() {
                 shard(callID).table.withLock { $0.byCallee[callID] = (key, index) }
             }
@@ -620,6 +639,8 @@ public final class CallRouter: Sendable {
                                 inbound, claimedUser: nil)
                 }
             case .finished(let record):
+                edge.fraud.ended(callID: record.id, answeredAtMilliseconds: record.answeredAtMilliseconds,
+                                 endedAtMilliseconds: record.endedAtMilliseconds ?? Self.nowMilliseconds())
                 edge.callRecords.write(record)
             }
         }

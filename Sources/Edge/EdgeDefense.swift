@@ -92,6 +92,17 @@ public final class EdgeDefense: Sendable {
         attackGuard.withLock { $0.authenticationSucceeded(account: account, source: source, epochSeconds: epochSeconds) }
     }
 
+    /// Suspends an account for fraud: a ban of the account until an operator lifts it.
+    func suspend(account: String, reason: String, epochSeconds: Int64) {
+        let ban = Ban(subject: .account(account), reason: reason, evidenceCount: 1, createdAtEpochSeconds: epochSeconds,
+                      expiresAtEpochSeconds: nil)
+        attackGuard.withLock { _ = $0.add(ban) }
+        let event = SecurityEvent(kind: .ban, account: account, reason: "account suspended: \(reason)",
+                                  epochSeconds: epochSeconds)
+        log(event)
+        enqueue(events: [event], bans: [ban])
+    }
+
     /// Records an event that no rule produced (media policy, TLS, malformed input...).
     public func record(_ event: SecurityEvent) {
         log(event)

@@ -59,6 +59,8 @@ public final class EdgeService: SIPInboundHandler {
         public var security: AttackGuard.Configuration
         /// When the edge counts as over capacity.
         public var overload: OverloadGuard.Thresholds
+        /// Toll-fraud rules of calls through trunks.
+        public var fraud: FraudMonitor.Configuration
         /// Most security events kept in the store (the oldest go first).
         public var retainedSecurityEvents: Int
 
@@ -73,8 +75,9 @@ public final class EdgeService: SIPInboundHandler {
                     plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
                     headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
                     security: AttackGuard.Configuration = .init(), overload: OverloadGuard.Thresholds = .init(),
-                    retainedSecurityEvents: Int = 1_000_000) {
+                    fraud: FraudMonitor.Configuration = .init(), retainedSecurityEvents: Int = 1_000_000) {
             self.security = security
+            self.fraud = fraud
             self.overload = overload
             self.retainedSecurityEvents = retainedSecurityEvents
             self.callerHeaderPolicy = callerHeaderPolicy
@@ -118,6 +121,8 @@ public final class EdgeService: SIPInboundHandler {
     let processor: RegisterProcessor
     /// Attack detection and response, and the security event stream.
     public let defense: EdgeDefense
+    /// Toll-fraud rules of calls through trunks.
+    let fraud: FraudMonitor
     /// Requests waiting for the store (the backlog overload protection watches).
     private let deferredRequests = Atomic<Int>(0)
 
@@ -147,6 +152,7 @@ public final class EdgeService: SIPInboundHandler {
         self.clock = clock
         self.logger = logger
         self.processor = RegisterProcessor(policy: configuration.registerPolicy)
+        self.fraud = FraudMonitor(configuration: configuration.fraud, maxCalls: configuration.maxCalls * 2)
         self.defense = EdgeDefense(configuration: configuration.security, overload: configuration.overload,
                                    retainedEvents: configuration.retainedSecurityEvents,
                                    logger: Logger(label: logger.label + ".security"), sink: onSecurityEvent)

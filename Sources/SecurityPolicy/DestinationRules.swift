@@ -267,3 +267,90 @@ extension Substring.UTF8View {
         return self[first...last]
     }
 }
+
+extension DestinationRules {
+    /// The high-risk prefix list `rampart serve` starts from (written to the data directory on first start as
+    /// `high-risk-prefixes.txt`, then the operator's to review and update).
+    public static let builtInHighRiskText = #"""
+# Rampart: high-risk destination prefixes (premium rate, satellite, IRSF)
+#
+# A STARTING POINT, NOT AN AUTHORITATIVE LIST. The operator must review it against their own traffic, their
+# carrier's fraud advisories and a maintained IRSF feed before relying on it. Destinations here are refused by
+# DestinationRules unless the calling account is listed in its highRiskAccounts. Ranges move: premium-rate
+# number blocks and the destinations IRSF runs terminate on change over time.
+#
+# Chosen for being cited again and again in carrier fraud advisories and toll-fraud literature: global
+# non-geographic and satellite codes (very high termination rates, little legitimate enterprise traffic),
+# small remote destinations and countries repeatedly used as IRSF terminations, NANP area codes named in
+# "one ring" scam warnings, and well-known national premium-rate ranges. Larger countries that often appear in
+# IRSF lists (Latvia, Lithuania, Tunisia, Serbia, Bosnia and Herzegovina, ...) are listed only by their premium
+# ranges, if at all: add them whole only if your traffic allows it.
+#
+# Format: +prefix,label  (one per line, longest prefix wins, '#' starts a comment)
+
+# Global non-geographic codes (ITU-T E.164 shared country codes)
++870,Inmarsat satellite
++881,Global Mobile Satellite System
++8816,Iridium satellite
++8817,Iridium satellite
++8818,Globalstar satellite
++8819,Globalstar satellite
++882,International Networks (includes Thuraya satellite)
++883,International Networks
++979,International Premium Rate Service
+
+# Small remote destinations frequently used for IRSF terminations
++239,Sao Tome and Principe
++246,Diego Garcia (British Indian Ocean Territory)
++247,Ascension Island
++290,Saint Helena and Tristan da Cunha
++674,Nauru
++675,Papua New Guinea
++677,Solomon Islands
++678,Vanuatu
++681,Wallis and Futuna
++682,Cook Islands
++683,Niue
++686,Kiribati
++688,Tuvalu
++690,Tokelau
++692,Marshall Islands
+
+# Countries repeatedly cited as IRSF destinations
++53,Cuba
++224,Guinea
++232,Sierra Leone
++252,Somalia
+
+# NANP area codes named in "one ring" callback scam warnings (domestic-rate dialling from +1, international cost)
++1268,Antigua and Barbuda (NANP)
++1284,British Virgin Islands (NANP)
++1473,Grenada (NANP)
++1649,Turks and Caicos Islands (NANP)
++1767,Dominica (NANP)
++1809,Dominican Republic (NANP)
++1829,Dominican Republic (NANP)
++1849,Dominican Republic (NANP)
++1876,Jamaica (NANP)
+
+# National premium-rate ranges
++1900,NANP premium rate (900)
++3290,Belgium premium rate (090x)
++3389,France premium rate (089x)
++34803,Spain premium rate (803)
++34806,Spain premium rate (806)
++34807,Spain premium rate (807)
++37190,Latvia premium rate (90x)
++39899,Italy premium rate (899)
++41900,Switzerland premium rate (0900)
++41901,Switzerland premium rate (0901)
++41906,Switzerland premium rate (0906)
++43900,Austria premium rate (0900)
++43930,Austria premium rate (0930)
++449,United Kingdom premium rate (09)
++4470,United Kingdom personal numbering (070), often abused
++49137,Germany mass calling (0137)
++49900,Germany premium rate (0900)
++61190,Australia premium rate (190x)
+"""#
+}

@@ -145,6 +145,33 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[fraud]`: toll-fraud rules of calls through trunks.
+    struct Fraud: Codable, Equatable {
+        var countryCode: String?
+        var internationalPrefixes: [String]?
+        var trunkPrefix: String?
+        var allowPrefixes: [String]?
+        var denyPrefixes: [String]?
+        var highRiskPrefixes: String?
+        var internationalAccounts: [String]?
+        var internationalByDefault: Bool?
+        var highRiskAccounts: [String]?
+        var accountLimits: [String: Int]?
+        var trunkLimits: [String: Int]?
+        var limitAction: String?
+        var anomalyAction: String?
+        var anomalyMultiplier: Double?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case countryCode = "country_code", internationalPrefixes = "international_prefixes"
+            case trunkPrefix = "trunk_prefix", allowPrefixes = "allow_prefixes", denyPrefixes = "deny_prefixes"
+            case highRiskPrefixes = "high_risk_prefixes", internationalAccounts = "international_accounts"
+            case internationalByDefault = "international_by_default", highRiskAccounts = "high_risk_accounts"
+            case accountLimits = "account_limits", trunkLimits = "trunk_limits", limitAction = "limit_action"
+            case anomalyAction = "anomaly_action", anomalyMultiplier = "anomaly_multiplier"
+        }
+    }
+
     struct Log: Codable, Equatable {
         var level: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
@@ -160,10 +187,11 @@ struct ServeConfiguration: Codable, Equatable {
     var calls: Calls?
     var trunks: [Trunk]?
     var security: Security?
+    var fraud: Fraud?
     var log: Log?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, log
+        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, log
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -185,6 +213,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("timers", Set(Timers.CodingKeys.allCases.map(\.rawValue))),
             ("calls", Set(Calls.CodingKeys.allCases.map(\.rawValue))),
             ("security", Set(Security.CodingKeys.allCases.map(\.rawValue))),
+            ("fraud", Set(Fraud.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {

@@ -1,5 +1,6 @@
 import Edge
 import Foundation
+import SIPMessage
 import SecurityPolicy
 
 /// `[security]` of the configuration file, as the edge's ``AttackGuard`` configuration.
@@ -101,19 +102,8 @@ extension ServeSettings {
     /// built-in list when missing).
     static func signatures(_ configured: String?, dataDir: String) throws -> ScannerSignatures {
         if configured == "" { return .none }
-        let path: String
-        if let configured {
-            path = configured
-        } else {
-            let directory = DataDirectory(path: dataDir)
-            path = directory.file(signatureFile)
-            if !FileManager.default.fileExists(atPath: path) {
-                try directory.create()
-                do { try ScannerSignatures.builtInText.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                    throw UsageError(message: "cannot write \(path)")
-                }
-            }
-        }
+        let path = try dataFile(configured, name: signatureFile, builtIn: ScannerSignatures.builtInText,
+                                dataDir: dataDir)
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw UsageError(message: "security.scanner_signatures: cannot read \(path)")
@@ -154,5 +144,109 @@ extension ServeSettings {
             }
         }
         return limits
+    }
+}
+
+/// `[fraud]` of the configuration file.
+extension ServeSettings {
+    /// The high-risk prefix file's name in the data directory (written with the built-in list on first start).
+    static let highRiskFile = "high-risk-prefixes.txt"
+
+    static func fraud(_ file: ServeConfiguration.Fraud?, dataDir: String, routesNumbers: Bool) throws
+        -> FraudMonitor.Configuration
+    {
+        let file = file ?? .init()
+        var configuration = FraudMonitor.Configuration()
+        configuration.normalizer = E164Normalizer(countryCode: file.countryCode ?? "",
+                                                  internationalPrefixes: file.internationalPrefixes ?? ["00", "011"],
+                                                  trunkPrefix: file.trunkPrefix)
+        if let countryCode = file.countryCode {
+            let highRisk = try highRiskPrefixes(file.highRiskPrefixes, dataDir: dataDir)
+            do {
+                configuration.destinations = try DestinationRules(
+                    homeCountryCode: countryCode, allowPrefixes: file.allowPrefixes ?? [],
+                    denyPrefixes: file.denyPrefixes ?? [], highRiskPrefixes: highRisk,
+                    internationalAccounts: Set(file.internationalAccounts ?? []),
+                    internationalByDefault: file.internationalByDefault ?? false,
+                    highRiskAccounts: Set(file.highRiskAccounts ?? []))
+            } catch {
+                throw UsageError(message: "fraud: \(error)")
+            }
+        } else if routesNumbers {
+            throw UsageError(message: "trunks with prefixes need fraud.country_code (the home country, for E.164 "
+                + "numbers and the destination rules against toll fraud)")
+        }
+        let limitAction = try action(file.limitAction, "limit_action", default: .blockNewCalls)
+        let anomalyAction = try action(file.anomalyAction, "anomaly_action", default: .alert)
+        func thresholds(_ base: FraudDetector.Thresholds, _ limits: [String: Int]?, _ name: String) throws
+            -> FraudDetector.Thresholds
+        {
+            var result = base
+            for (key, value) in limits ?? [:] {
+                let limit: Int? = value == 0 ? nil : value  // 0 switches a rule off
+                switch key {
+                case "concurrent_calls": result.maxConcurrentCalls = limit
+                case "calls_per_minute": result.maxCallsPerMinute = limit
+                case "international_per_hour": result.maxInternationalPerHour = limit
+                case "minutes_per_day": result.maxMinutesPerDay = limit
+                default:
+                    throw UsageError(message: "fraud.\(name).\(key): expected concurrent_calls, calls_per_minute, "
+                        + "international_per_hour or minutes_per_day")
+                }
+            }
+            if let multiplier = file.anomalyMultiplier { result.anomaly?.multiplier = multiplier }
+            result.actions = FraudDetector.Actions(
+                concurrentCalls: limitAction, callsPerMinute: limitAction, internationalPerHour: limitAction,
+                minutesPerDay: limitAction, anomaly: anomalyAction)
+            do { try result.validate() } catch { throw UsageError(message: "fraud.\(name): \(error)") }
+            return result
+        }
+        do {
+            configuration.detector = try FraudDetector(
+                account: try thresholds(.account, file.accountLimits, "account_limits"),
+                trunk: try thresholds(.trunk, file.trunkLimits, "trunk_limits"))
+        } catch let error as UsageError {
+            throw error
+        } catch {
+            throw UsageError(message: "fraud: \(error)")
+        }
+        return configuration
+    }
+
+    static func action(_ text: String?, _ name: String, default fallback: FraudAction) throws -> FraudAction {
+        switch text {
+        case nil: return fallback
+        case "alert"?: return .alert
+        case "block"?: return .blockNewCalls
+        case "suspend"?: return .suspend
+        default: throw UsageError(message: "fraud.\(name) must be \"alert\", \"block\" or \"suspend\"")
+        }
+    }
+
+    /// The high-risk prefixes: a configured file, none (`""`), or the data directory's file (created with the
+    /// built-in list when missing).
+    static func highRiskPrefixes(_ configured: String?, dataDir: String) throws -> [(prefix: String, label: String)] {
+        if configured == "" { return [] }
+        let path = try dataFile(configured, name: highRiskFile, builtIn: DestinationRules.builtInHighRiskText,
+                                dataDir: dataDir)
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw UsageError(message: "fraud.high_risk_prefixes: cannot read \(path)")
+        }
+        do { return try DestinationRules.parsePrefixList(text) } catch { throw UsageError(message: "\(path): \(error)") }
+    }
+
+    /// A data file's path: the configured one, or the data directory's, written from `builtIn` when missing.
+    static func dataFile(_ configured: String?, name: String, builtIn: String, dataDir: String) throws -> String {
+        if let configured { return configured }
+        let directory = DataDirectory(path: dataDir)
+        let path = directory.file(name)
+        if !FileManager.default.fileExists(atPath: path) {
+            try directory.create()
+            do { try builtIn.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw UsageError(message: "cannot write \(path)")
+            }
+        }
+        return path
     }
 }

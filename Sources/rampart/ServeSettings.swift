@@ -107,6 +107,8 @@ struct ServeSettings {
                 replace: calls.replaceHeaders))
         (edge.security, edge.overload, edge.retainedSecurityEvents) = try Self.security(file.security,
                                                                                        dataDir: self.dataDir)
+        edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
+                                    routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
 
         switch calls.cdrParties {
         case nil, "clear"?: pseudonymiseCDRParties = false

@@ -17,6 +17,9 @@ import Testing
             trust_identity = true
             username = "rampart"
             password = "trunk-secret"
+
+            [fraud]
+            country_code = "1"
             """
     }
 

@@ -128,9 +128,7 @@ import Testing
     }
 
     @Test func theShippedHighRiskListParsesAndIsUsable() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("data/high-risk-prefixes.txt")
-        let entries = try DestinationRules.parsePrefixList(String(contentsOf: url, encoding: .utf8))
+        let entries = try DestinationRules.parsePrefixList(DestinationRules.builtInHighRiskText)
         #expect(entries.count >= 40)
         #expect(entries.allSatisfy { !$0.label.isEmpty })
         #expect(Set(entries.map(\.prefix)).count == entries.count, "a prefix listed twice")
