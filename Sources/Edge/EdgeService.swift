@@ -222,16 +222,15 @@ public final class EdgeService: SIPInboundHandler {
         var targetUser: Substring?
         var foreign = false
         let register = request.method == .register
-        if case .sip(let uri)? = try? request.requestLine?.requestURI() {
+        if !register, case .sip(let uri)? = try? request.requestLine?.requestURI() {
             targetUser = uri.user.map { Substring($0) }
-            if !register, claimed == nil {
+            if claimed == nil {
                 switch uri.host {
                 case .ipv4, .ipv6: foreign = true
                 case .hostname: foreign = servedDomain(uri.host) == nil
                 }
             }
         }
-        if register, case .sip(let to)? = try? request.to().uri { targetUser = to.user.map { Substring($0) } }
         return AttackGuard.Probe(targetUser: targetUser, targetsAddressOrForeignDomain: foreign) { field in
             switch field {
             case .userAgent: return request.firstField(.userAgent).map { Substring($0.value) }

@@ -111,7 +111,9 @@ public struct AttackGuard: Sendable {
 
     /// What the scanner rules look at in one out-of-dialog request.
     public struct Probe {
-        /// The extension probed: the request-URI's user part (the To user for REGISTER), if any.
+        /// The extension probed: the request-URI's user part, if any. None for REGISTER: phones behind one NAT
+        /// register many users before the first of them has authenticated; a REGISTER sweep meets the
+        /// failure-answer rule instead.
         public var targetUser: Substring?
         /// Whether it counts as a probe: no credentials, not a REGISTER (phones set up with the edge's address
         /// register to it), and a request-URI host that is an IP literal or a domain the edge does not serve.

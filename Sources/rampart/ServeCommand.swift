@@ -51,6 +51,18 @@ struct ServeCommand: AsyncParsableCommand {
             print("configuration OK: domain \(settings.edge.domain), data in \(settings.dataDir), digest \(algorithms)")
             let media = settings.edge.callMediaPolicy.allowsPlainRTP ? "plain RTP allowed (insecure)" : "SRTP only"
             print("calls: \(media), at most \(settings.edge.maxCalls) at once")
+            let rules = settings.edge.security.rules
+            print("security: \(settings.edge.security.signatures.rules.count) scanner signatures; bans after "
+                + "\(rules.pairFailures) failed logins per account and source, \(rules.sourceFailures) per source, "
+                + "\(rules.sweepTargets) probed extensions; first ban \(rules.firstBanSeconds) s, at most "
+                + "\(rules.maxBanSeconds) s; banned sources \(rules.rejectsBanned ? "refused with 403" : "dropped")")
+            print("rate limits: \(settings.edge.security.rateLimits.summary)")
+            let fraud = settings.edge.fraud
+            print("fraud: " + (fraud.destinations.map { rules in
+                "country code \(rules.homeCountryCode), \(rules.highRiskPrefixes.count) high-risk prefixes, "
+                    + (rules.internationalByDefault ? "international for all" : "international for \(rules.internationalAccounts.count) accounts")
+            } ?? "no destination rules (calls out by trunks refused)")
+                + ", account limits \(fraud.detector.accountThresholds.summary), trunk limits \(fraud.detector.trunkThresholds.summary)")
             for listener in settings.listeners { print("would listen on \(listener)") }
             return
         }
@@ -275,5 +287,29 @@ struct EdgeRunner: Service {
         }
         source.resume()
         return source
+    }
+}
+
+extension FraudDetector.Thresholds {
+    /// `4 calls up, 10/min, 10 international/h, 600 min/day, alert`-style summary for --check-config.
+    var summary: String {
+        func text(_ value: Int?) -> String { value.map(String.init) ?? "off" }
+        return "\(text(maxConcurrentCalls)) calls up, \(text(maxCallsPerMinute))/min, "
+            + "\(text(maxInternationalPerHour)) international/h, \(text(maxMinutesPerDay)) min/day, "
+            + "anomaly \(anomaly.map { "\($0.multiplier)x" } ?? "off")"
+    }
+}
+
+extension RateLimiter.Limits {
+    /// `source register 20/s burst 200, ...` for --check-config.
+    var summary: String {
+        var parts: [String] = []
+        for (scope, budgets) in [("source", perSource), ("account", perAccount), ("pair", perPair)] {
+            for methodClass in RateLimiter.MethodClass.allCases {
+                let budget = budgets[methodClass]
+                parts.append("\(scope) \(methodClass) " + (budget.map { "\($0.perSecond)/s burst \($0.burst)" } ?? "unlimited"))
+            }
+        }
+        return parts.joined(separator: ", ")
     }
 }

@@ -103,6 +103,23 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// A TOML number: an integer or a float (TOMLKit decodes neither as the other).
+    struct Number: Codable, Equatable {
+        var value: Double
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let integer = try? container.decode(Int.self) { value = Double(integer) } else {
+                value = try container.decode(Double.self)
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        }
+    }
+
     /// `[security]`: attack detection and response.
     struct Security: Codable, Equatable {
         var allow: [String]?
@@ -126,7 +143,7 @@ struct ServeConfiguration: Codable, Equatable {
         var maxBanSeconds: Int?
         var bannedResponse: String?
         var retainedEvents: Int?
-        var rateLimits: [String: [Double]]?
+        var rateLimits: [String: [Number]]?
         var overloadLoopLagMilliseconds: Int?
         var overloadBacklog: Int?
         var overloadRetryAfterSeconds: Int?
@@ -160,7 +177,7 @@ struct ServeConfiguration: Codable, Equatable {
         var trunkLimits: [String: Int]?
         var limitAction: String?
         var anomalyAction: String?
-        var anomalyMultiplier: Double?
+        var anomalyMultiplier: Number?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case countryCode = "country_code", internationalPrefixes = "international_prefixes"

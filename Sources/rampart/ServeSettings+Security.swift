@@ -115,9 +115,10 @@ extension ServeSettings {
 
     /// `[security.rate_limits]`: `SCOPE_CLASS = [per_second, burst]`, scopes source/account/pair, classes
     /// register/invite/options/other; `[0, 0]` removes a budget.
-    static func rateLimits(_ table: [String: [Double]]?) throws -> RateLimiter.Limits {
+    static func rateLimits(_ table: [String: [ServeConfiguration.Number]]?) throws -> RateLimiter.Limits {
         var limits = RateLimiter.Limits()
-        for (key, values) in table ?? [:] {
+        for (key, numbers) in table ?? [:] {
+            let values = numbers.map(\.value)
             let parts = key.split(separator: "_", maxSplits: 1).map(String.init)
             guard parts.count == 2, ["source", "account", "pair"].contains(parts[0]),
                 let methodClass = RateLimiter.MethodClass.allCases.first(where: { $0.description == parts[1] })
@@ -194,7 +195,7 @@ extension ServeSettings {
                         + "international_per_hour or minutes_per_day")
                 }
             }
-            if let multiplier = file.anomalyMultiplier { result.anomaly?.multiplier = multiplier }
+            if let multiplier = file.anomalyMultiplier { result.anomaly?.multiplier = multiplier.value }
             result.actions = FraudDetector.Actions(
                 concurrentCalls: limitAction, callsPerMinute: limitAction, internationalPerHour: limitAction,
                 minutesPerDay: limitAction, anomaly: anomalyAction)

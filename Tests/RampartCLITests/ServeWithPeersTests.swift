@@ -123,7 +123,7 @@ import Testing
             server.stop()
             let log = server.stderr
             #expect(log.contains("event=tls-handshake-failure"))
-            #expect(log.contains("event=certificate-not-bound"))
+            #expect(log.contains("event=auth-failure reason=certificate not bound to the account"))
             for secret in ["alice-password", "nonce=", "response="] { #expect(!log.contains(secret), "\(secret) in the log") }
         }
     }
@@ -204,6 +204,15 @@ import Testing
                  "username and password go together"),
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nsecret = \"x\"\n",
                  "unknown setting 'trunks.secret'"),
+                ("[security]\nallow = [\"10.0.0.0/33\"]\n", "security.allow"),
+                ("[security]\nbanned_response = \"tarpit\"\n", "security.banned_response must be"),
+                ("[security.rate_limits]\nsource_flood = [1, 1]\n", "security.rate_limits.source_flood"),
+                ("[security]\ngeo_block = [\"KP\"]\n", "need security.geoip_csv"),
+                ("[security]\nscanner_signatures = \"/nonexistent/signatures\"\n", "cannot read /nonexistent"),
+                ("[fraud]\nlimit_action = \"kill\"\n", "fraud.limit_action must be"),
+                ("[fraud]\naccount_limits = { calls_per_hour = 3 }\n", "fraud.account_limits.calls_per_hour"),
+                ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nprefixes = [\"+\"]\n",
+                 "need fraud.country_code"),
             ] {
                 let path = directory + "/rampart.toml"
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
