@@ -24,6 +24,12 @@ public final class EdgeDefense: Sendable {
     static let pendingCapacity = 20_000
 
     private let attackGuard: Mutex<AttackGuard>
+    /// Whether any ban is held: with no address rules and no bans, messages inside dialogs skip the lock.
+    private let holdsBans = Atomic<Bool>(false)
+    /// Whether address or country rules are configured (they apply to every message).
+    private let hasAddressRules: Bool
+    /// The allow-list (fixed at start, read without the lock).
+    private let allowList: NetworkList
     private let overload: Mutex<OverloadGuard>
     private let overloaded = Atomic<Bool>(false)
     private let pending = Mutex(Pending())
@@ -39,6 +45,8 @@ public final class EdgeDefense: Sendable {
                 retainedEvents: Int = 1_000_000,
                 logger: Logger = Logger(label: "rampart.security"), sink: @escaping EventSink = { _ in }) {
         attackGuard = Mutex(AttackGuard(configuration: configuration))
+        allowList = configuration.acl.allow
+        hasAddressRules = !configuration.acl.allow.isEmpty || !configuration.acl.deny.isEmpty || configuration.geo != nil
         self.overload = Mutex(OverloadGuard(thresholds: overload))
         self.retainedEvents = retainedEvents
         self.logger = logger
@@ -52,22 +60,36 @@ public final class EdgeDefense: Sendable {
 
     // MARK: Decisions
 
+    /// Whether a source is allow-listed (it always passes).
+    func isAllowListed(_ address: IPAddress) -> Bool { !allowList.isEmpty && allowList.contains(address) }
+
     /// The source check of every message (see ``AttackGuard/screen(source:method:now:epochSeconds:)``).
     func screen(source: IPAddress, method: RateLimiter.MethodClass?, now: Duration, epochSeconds: Int64)
         -> AttackGuard.Verdict
     {
-        handle(attackGuard.withLock { $0.screen(source: source, method: method, now: now, epochSeconds: epochSeconds) })
+        // Responses and in-dialog requests have no budget: without bans or address rules there is nothing to check.
+        if method == nil, !hasAddressRules, !holdsBans.load(ordering: .relaxed) { return .pass(trusted: false) }
+        return handle(withGuard { $0.screen(source: source, method: method, now: now, epochSeconds: epochSeconds) })
+    }
+
+    /// Runs `body` on the guard and keeps ``holdsBans`` true to it.
+    private func withGuard<Result>(_ body: (inout AttackGuard) -> Result) -> Result {
+        attackGuard.withLock { attackGuard in
+            let result = body(&attackGuard)
+            holdsBans.store(!attackGuard.bans.isEmpty, ordering: .relaxed)
+            return result
+        }
     }
 
     /// The scanner rules on an out-of-dialog request.
     func inspect(_ probe: AttackGuard.Probe, source: IPAddress, epochSeconds: Int64) -> AttackGuard.Verdict {
-        handle(attackGuard.withLock { $0.inspect(probe, source: source, epochSeconds: epochSeconds) })
+        handle(withGuard { $0.inspect(probe, source: source, epochSeconds: epochSeconds) })
     }
 
     /// The account check before digest work.
     func screen(account: String, source: IPAddress, method: RateLimiter.MethodClass, certified: Bool, now: Duration,
                 epochSeconds: Int64) -> AttackGuard.Verdict {
-        handle(attackGuard.withLock {
+        handle(withGuard {
             $0.screen(account: account, source: source, method: method, certified: certified, now: now,
                       epochSeconds: epochSeconds)
         })
@@ -75,13 +97,13 @@ public final class EdgeDefense: Sendable {
 
     /// Counts an answer sent to an unauthenticated source.
     func answered(status: Int, source: IPAddress, epochSeconds: Int64) {
-        _ = handle(attackGuard.withLock { $0.answered(status: status, source: source, epochSeconds: epochSeconds) })
+        _ = handle(withGuard { $0.answered(status: status, source: source, epochSeconds: epochSeconds) })
     }
 
     /// Records a failed authentication (the event itself included).
     func authenticationFailed(account: String?, source: IPAddress, kind: SecurityEvent.Kind, reason: String,
                               epochSeconds: Int64) {
-        _ = handle(attackGuard.withLock {
+        _ = handle(withGuard {
             $0.authenticationFailed(account: account, source: source, kind: kind, reason: reason,
                                     epochSeconds: epochSeconds)
         })
@@ -96,7 +118,7 @@ public final class EdgeDefense: Sendable {
     func suspend(account: String, reason: String, epochSeconds: Int64) {
         let ban = Ban(subject: .account(account), reason: reason, evidenceCount: 1, createdAtEpochSeconds: epochSeconds,
                       expiresAtEpochSeconds: nil)
-        attackGuard.withLock { _ = $0.add(ban) }
+        withGuard { _ = $0.add(ban) }
         let event = SecurityEvent(kind: .ban, account: account, reason: "account suspended: \(reason)",
                                   epochSeconds: epochSeconds)
         log(event)
@@ -177,12 +199,12 @@ public final class EdgeDefense: Sendable {
     /// Replaces the bans with the store's (at startup, and when `rampart ban` changed them).
     public func load(_ stored: [StoredBan]) {
         let bans = stored.compactMap(Self.ban)
-        attackGuard.withLock { $0.replaceBans(with: bans) }
+        withGuard { $0.replaceBans(with: bans) }
     }
 
     /// Lifts ended bans (their `unban` events are recorded; the store drops them on the next flush).
     public func expireBans(epochSeconds: Int64) {
-        let events = attackGuard.withLock { $0.expireBans(epochSeconds: epochSeconds) }
+        let events = withGuard { $0.expireBans(epochSeconds: epochSeconds) }
         for event in events { log(event) }
         enqueue(events: events, bans: [])
     }

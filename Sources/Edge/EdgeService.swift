@@ -61,6 +61,8 @@ public final class EdgeService: SIPInboundHandler {
         public var overload: OverloadGuard.Thresholds
         /// Toll-fraud rules of calls through trunks.
         public var fraud: FraudMonitor.Configuration
+        /// CIDR ACLs per listener.
+        public var listenerNetworks: [ListenerNetworks]
         /// Most security events kept in the store (the oldest go first).
         public var retainedSecurityEvents: Int
 
@@ -75,8 +77,10 @@ public final class EdgeService: SIPInboundHandler {
                     plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
                     headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
                     security: AttackGuard.Configuration = .init(), overload: OverloadGuard.Thresholds = .init(),
-                    fraud: FraudMonitor.Configuration = .init(), retainedSecurityEvents: Int = 1_000_000) {
+                    fraud: FraudMonitor.Configuration = .init(), listenerNetworks: [ListenerNetworks] = [],
+                    retainedSecurityEvents: Int = 1_000_000) {
             self.security = security
+            self.listenerNetworks = listenerNetworks
             self.fraud = fraud
             self.overload = overload
             self.retainedSecurityEvents = retainedSecurityEvents
@@ -195,6 +199,14 @@ public final class EdgeService: SIPInboundHandler {
             || (method != .register && !Self.isInitial(request))
         let now = clock.monotonic()
         let epochSeconds = clock.epochSeconds()
+        if !configuration.listenerNetworks.isEmpty, !defense.isAllowListed(address),
+            let rule = configuration.listenerNetworks.first(where: { $0.matches(inbound) }),
+            !rule.networks.contains(address)
+        {
+            defense.recordThrottled(SecurityEvent(kind: .aclDenied, source: address.description,
+                                                  reason: "not allowed on \(rule.listener)", epochSeconds: epochSeconds))
+            return .reply(nil)
+        }
         let trusted: Bool
         switch defense.screen(source: address, method: inDialog ? nil : method.map(RateLimiter.MethodClass.init),
                               now: now, epochSeconds: epochSeconds) {

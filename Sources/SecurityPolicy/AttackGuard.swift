@@ -398,7 +398,11 @@ public struct AttackGuard: Sendable {
     /// Records a successful authentication: the pair becomes a known device and the source trusted.
     public mutating func authenticationSucceeded(account: String, source address: IPAddress, epochSeconds: Int64) {
         let source = SourceKey(address)
-        knownPairs.update(PairKey(account: account, source: source), default: epochSeconds) { $0 = epochSeconds }
+        let refreshed = knownPairs.update(PairKey(account: account, source: source), default: .min) { last -> Bool in
+            defer { last = epochSeconds }
+            return last != .min && epochSeconds - last < 60
+        }
+        if refreshed { return }  // seen within the minute: the source is known and the pair has no failures left
         sources.update(source, default: SourceState(windowStart: epochSeconds)) { $0.lastSuccess = epochSeconds }
         pairFailures.removeValue(forKey: PairKey(account: account, source: source))
     }

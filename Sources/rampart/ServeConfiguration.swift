@@ -125,6 +125,7 @@ struct ServeConfiguration: Codable, Equatable {
         var allow: [String]?
         var deny: [String]?
         var accountNetworks: [String: [String]]?
+        var listenerNetworks: [String: [String]]?
         var geoipCSV: String?
         var geoBlock: [String]?
         var geoAllowOnly: [String]?
@@ -149,7 +150,7 @@ struct ServeConfiguration: Codable, Equatable {
         var overloadRetryAfterSeconds: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case allow, deny, accountNetworks = "account_networks", geoipCSV = "geoip_csv", geoBlock = "geo_block"
+            case allow, deny, accountNetworks = "account_networks", listenerNetworks = "listener_networks", geoipCSV = "geoip_csv", geoBlock = "geo_block"
             case geoAllowOnly = "geo_allow_only", geoUnknown = "geo_unknown", scannerSignatures = "scanner_signatures"
             case windowSeconds = "window_seconds", banAfterFailures = "ban_after_failures"
             case banAfterSourceFailures = "ban_after_source_failures"

@@ -1,6 +1,7 @@
 import Edge
 import Foundation
 import SIPMessage
+import SIPTransportNIO
 import SecurityPolicy
 
 /// `[security]` of the configuration file, as the edge's ``AttackGuard`` configuration.
@@ -8,6 +9,19 @@ extension ServeSettings {
     /// The signature file's name in the data directory; written with the built-in list on first start, then
     /// the operator's to update.
     static let signatureFile = "scanner-signatures.txt"
+
+    /// `security.listener_networks`: CIDR lists keyed by a listener as `listen` names it.
+    static func listenerNetworks(_ file: ServeConfiguration.Security?) throws -> [ListenerNetworks] {
+        try (file?.listenerNetworks ?? [:]).sorted { $0.key < $1.key }.map { key, texts in
+            let listener: SIPListenAddress
+            do { listener = try SIPListenAddress(parsing: key) } catch {
+                throw UsageError(message: "security.listener_networks: \(error)")
+            }
+            do { return ListenerNetworks(listener: listener, networks: try NetworkList(parsing: texts)) } catch {
+                throw UsageError(message: "security.listener_networks.\(key): \(error)")
+            }
+        }
+    }
 
     static func security(_ file: ServeConfiguration.Security?, dataDir: String) throws
         -> (AttackGuard.Configuration, OverloadGuard.Thresholds, retainedEvents: Int)

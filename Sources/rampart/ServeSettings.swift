@@ -107,6 +107,7 @@ struct ServeSettings {
                 replace: calls.replaceHeaders))
         (edge.security, edge.overload, edge.retainedSecurityEvents) = try Self.security(file.security,
                                                                                        dataDir: self.dataDir)
+        edge.listenerNetworks = try Self.listenerNetworks(file.security)
         edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
                                     routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
 

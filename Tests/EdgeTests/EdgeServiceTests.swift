@@ -55,13 +55,14 @@ struct EdgeFixture {
         return store
     }
 
-    /// Sends a request as if it arrived over `transport` from 127.0.0.1:40000; returns the parsed response.
-    func send(_ text: String, transport: SIPTransportKind = .udp, fingerprint: String? = nil, port: Int = 40_000)
-        async throws -> SIPMessage?
+    /// Sends a request as if it arrived over `transport` from `ip`:`port` (default 127.0.0.1:40000); returns the
+    /// parsed response.
+    func send(_ text: String, transport: SIPTransportKind = .udp, fingerprint: String? = nil, port: Int = 40_000,
+              ip: String = "127.0.0.1") async throws -> SIPMessage?
     {
         let message = try SIPMessage.parse(Array(text.utf8))
         let inbound = SIPInbound(message: message, transport: transport,
-                                 source: try SocketAddress(ipAddress: "127.0.0.1", port: port), local: nil,
+                                 source: try SocketAddress(ipAddress: ip, port: port), local: nil,
                                  clientCertificateFingerprint: fingerprint)
         guard let reply = await edge.handle(inbound) else { return nil }
         return try SIPMessage.parse(reply.bytes)
