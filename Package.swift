@@ -93,9 +93,11 @@ let package = Package(
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
+        .executableTarget(name: "SecurityPolicyBenchmark", dependencies: ["SecurityPolicy"],
+                          path: "Benchmarks/SecurityPolicyBenchmark"),
         .executableTarget(
             name: "EdgeBenchmark",
-            dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransportNIO", "Storage",
+            dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransportNIO", "Storage", "SecurityPolicy",
                            .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/EdgeBenchmark"),
 

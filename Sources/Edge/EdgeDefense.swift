@@ -76,7 +76,9 @@ public final class EdgeDefense: Sendable {
     private func withGuard<Result>(_ body: (inout AttackGuard) -> Result) -> Result {
         attackGuard.withLock { attackGuard in
             let result = body(&attackGuard)
-            holdsBans.store(!attackGuard.bans.isEmpty, ordering: .relaxed)
+            // Written only on change: a store per request would bounce the cache line between the loops' cores.
+            let holds = !attackGuard.bans.isEmpty
+            if holdsBans.load(ordering: .relaxed) != holds { holdsBans.store(holds, ordering: .relaxed) }
             return result
         }
     }

@@ -313,11 +313,11 @@ public struct AttackGuard: Sendable {
                               reason: "account not allowed from this network", epochSeconds: epochSeconds),
             ])
         }
-        let pair = PairKey(account: account, source: source)
-        let stricter = !certified && knownPairs[pair] == nil && isSteppedUp(account, epochSeconds: epochSeconds)
+        let known = knownPairs[PairKey(account: account, source: source)] != nil
+        let stricter = !certified && !known && isSteppedUp(account, epochSeconds: epochSeconds)
         switch rateLimiter.admit(account: account, source: source, method, now: now,
                                  pairBudget: stricter ? configuration.rules.stepUpPairBudget : nil) {
-        case .admitted: return Outcome(.pass(trusted: knownPairs[pair] != nil))
+        case .admitted: return Outcome(.pass(trusted: known))
         case .refused(let scope, let inARow):
             let events = inARow == 1 ? [SecurityEvent(kind: .rateLimited, source: address.description, account: account,
                                                       reason: "\(method) over the \(scope) budget",

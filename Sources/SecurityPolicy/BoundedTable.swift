@@ -25,8 +25,12 @@ public struct BoundedTable<Key: Hashable, Value> {
     /// Runs `body` on the value of `key`, created with `makeDefault` if absent, and refreshes the key.
     public mutating func update<Result>(_ key: Key, default makeDefault: @autoclosure () -> Value,
                                         _ body: (inout Value) -> Result) -> Result {
-        if young[key] == nil { insert(key, old.removeValue(forKey: key) ?? makeDefault()) }
-        return body(&young[key]!)
+        // One hash in the common case: the key is young.
+        if let index = young.index(forKey: key) { return body(&young.values[index]) }
+        var value = old.removeValue(forKey: key) ?? makeDefault()
+        let result = body(&value)
+        insert(key, value)
+        return result
     }
 
     /// Removes `key`; returns its value.

@@ -13,6 +13,20 @@ public struct ScannerSignatures: Hashable, Sendable {
     public enum Field: String, Hashable, Sendable, CaseIterable {
         case userAgent = "user-agent", fromDisplay = "from-display", fromURI = "from-uri", fromTag = "from-tag"
         case toURI = "to-uri", contact, callID = "call-id", viaBranch = "via-branch"
+
+        /// The field's index in ``allCases``.
+        var slot: Int {
+            switch self {
+            case .userAgent: 0
+            case .fromDisplay: 1
+            case .fromURI: 2
+            case .fromTag: 3
+            case .toURI: 4
+            case .contact: 5
+            case .callID: 6
+            case .viaBranch: 7
+            }
+        }
     }
 
     /// How a rule compares.
@@ -33,22 +47,40 @@ public struct ScannerSignatures: Hashable, Sendable {
         /// `user-agent contains friendly-scanner`.
         public var description: String { (isWeak ? "weak " : "") + "\(field.rawValue) \(op.rawValue) \(value)" }
 
-        /// Whether `text` (the field's value) matches.
-        func matches(_ text: Substring) -> Bool {
+        /// The value's bytes (lowercased when parsed).
+        let valueBytes: [UInt8]
+
+        init(field: Field, op: Operator, value: String, isWeak: Bool, byte: UInt8) {
+            self.field = field
+            self.op = op
+            self.value = value
+            self.isWeak = isWeak
+            self.byte = byte
+            valueBytes = Array(value.utf8)
+        }
+
+        /// Whether a field's value, ASCII-lowercased, matches.
+        func matches(_ lowered: [UInt8]) -> Bool {
+            let value = valueBytes
             switch op {
-            case .contains: return Self.lowered(text).contains(value)
-            case .equals: return Self.lowered(text) == value
-            case .prefix: return Self.lowered(text).hasPrefix(value)
+            case .contains:
+                guard value.count <= lowered.count else { return false }
+                if value.isEmpty { return true }
+                for start in 0...(lowered.count - value.count)
+                where lowered[start] == value[0] && lowered[start..<start + value.count].elementsEqual(value) {
+                    return true
+                }
+                return false
+            case .equals: return lowered == value
+            case .prefix: return lowered.starts(with: value)
             case .digitsAfter:
-                let lowered = Self.lowered(text)
-                guard lowered.hasPrefix(value), lowered.utf8.count > value.utf8.count else { return false }
-                return lowered.utf8.dropFirst(value.utf8.count).allSatisfy { (0x30...0x39).contains($0) }
+                guard lowered.count > value.count, lowered.starts(with: value) else { return false }
+                return lowered[value.count...].allSatisfy { (0x30...0x39).contains($0) }
             case .hexWithByte:
-                let utf8 = Array(text.utf8)
-                guard utf8.count >= 4, utf8.count % 2 == 0, utf8.count <= 512 else { return false }
+                guard lowered.count >= 4, lowered.count % 2 == 0, lowered.count <= 512 else { return false }
                 var index = 0, markers = 0
-                while index < utf8.count {
-                    guard let high = Self.hexValue(utf8[index]), let low = Self.hexValue(utf8[index + 1]) else {
+                while index < lowered.count {
+                    guard let high = Self.hexValue(lowered[index]), let low = Self.hexValue(lowered[index + 1]) else {
                         return false
                     }
                     let decoded = high << 4 | low
@@ -59,7 +91,10 @@ public struct ScannerSignatures: Hashable, Sendable {
             }
         }
 
-        static func lowered(_ text: Substring) -> String { text.lowercased() }
+        /// ASCII-lowercased bytes of a field's value (at most 1,024: longer values are cut, as no signature needs more).
+        static func lowered(_ text: Substring) -> [UInt8] {
+            text.utf8.prefix(1_024).map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+        }
 
         static func hexValue(_ byte: UInt8) -> UInt8? {
             switch byte {
@@ -120,9 +155,17 @@ public struct ScannerSignatures: Hashable, Sendable {
     /// What a request matched: one strong rule, or the first two weak ones; nil if not enough.
     /// `value(field)` gives the request's value of a field, nil when absent.
     public func match(_ value: (Field) -> Substring?) -> [Rule]? {
+        // Each field is fetched and lowercased once, however many rules look at it.
+        var fields = [[UInt8]?](repeating: nil, count: Field.allCases.count)
+        var fetched = [Bool](repeating: false, count: Field.allCases.count)
         var weak: Rule?
         for rule in rules {
-            guard let text = value(rule.field), rule.matches(text) else { continue }
+            let slot = rule.field.slot
+            if !fetched[slot] {
+                fetched[slot] = true
+                fields[slot] = value(rule.field).map(Rule.lowered)
+            }
+            guard let text = fields[slot], rule.matches(text) else { continue }
             if !rule.isWeak { return [rule] }
             if let first = weak { return [first, rule] }
             weak = rule
