@@ -90,6 +90,8 @@ let package = Package(
         // Fuzz targets (libFuzzer entry points); see README "Fuzzing".
         .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzPolicyFiles", dependencies: ["SecurityPolicy"], path: "Fuzz/PolicyFiles",
+                          exclude: ["corpus"]),
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),

@@ -579,9 +579,25 @@ public final class CallRouter: Sendable {
     @discardableResult
     private func update(_ key: String, edge: EdgeService, inbound: SIPInbound?,
                         _ body: (inout CallSession) -> [CallSession.Action]) -> SIPReply?? {
+        let hooks = wiring.withLock { $0 }
         let outcome = shard(key).table.withLock { table -> ([CallSession.Action], SIPFlow, [String])? in
             guard var entry = table.byCaller[key] else { return nil }
-            let actions = body(&entry.session)
+            var actions = body(&entry.session)
+            // Messages leave in the order the session produced them: sent under the call's lock, so that a 180 a
+            // losing branch sent just before the winner's 200 cannot overtake that 200 on another event loop.
+            if let hooks {
+                actions.removeAll { action in
+                    switch action {
+                    case .toCaller(let bytes):
+                        _ = hooks.sender(bytes, entry.callerFlow)
+                    case .toCallee(_, let bytes, let flow):
+                        if let flow = SIPFlow(flow) { _ = hooks.connector(bytes, flow) }
+                    default:
+                        return false
+                    }
+                    return true
+                }
+            }
             if entry.session.isFinished {
                 table.byCaller[key] = nil
                 table.deadlines[key] = nil
