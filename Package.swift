@@ -43,6 +43,9 @@ let package = Package(
             ]
         ),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
+        // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "MediaSecurity", dependencies: ["COpenSSL"]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage"),
@@ -106,6 +109,7 @@ let package = Package(
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
+        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),

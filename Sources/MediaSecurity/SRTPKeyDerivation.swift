@@ -1,0 +1,30 @@
+/// The SRTP key derivation function (RFC 3711 §4.3; RFC 6188 §3 for AES-256): session keys from the master key and
+/// salt with the AES-CM PRF.
+public enum SRTPKeyDerivation {
+    /// The labels of RFC 3711 §4.3.1-4.3.2.
+    public enum Label: UInt8, Sendable {
+        case rtpEncryption = 0, rtpAuthentication = 1, rtpSalt = 2
+        case rtcpEncryption = 3, rtcpAuthentication = 4, rtcpSalt = 5
+    }
+
+    /// `length` octets of session key for `label` at packet index `index` with key derivation rate `rate` (0: derive
+    /// once; otherwise a power of two up to 2^24).
+    /// - Throws: ``MediaSecurityError/Code/invalidKey`` for a master key not of 16, 24 or 32 octets or a salt not of
+    ///   14; ``MediaSecurityError/Code/backendFailure``.
+    public static func derive(_ label: Label, masterKey: [UInt8], masterSalt: [UInt8], length: Int,
+                              index: UInt64 = 0, rate: UInt64 = 0) throws(MediaSecurityError) -> [UInt8] {
+        guard masterSalt.count == 14 else { throw MediaSecurityError(.invalidKey, "master salts are 14 octets") }
+        let cipher = try AESCounterMode(key: masterKey)
+        let r = rate == 0 ? 0 : index / rate
+        // x = (label || r) XOR master salt, r 48 bits, right-aligned; the PRF input is x * 2^16.
+        var iv = masterSalt + [0, 0]
+        iv[7] ^= label.rawValue
+        for octet in 0..<6 { iv[8 + octet] ^= UInt8(truncatingIfNeeded: r >> UInt64(8 * (5 - octet))) }
+        var output = [UInt8](repeating: 0, count: length)
+        let ok = iv.withUnsafeBufferPointer { ivBuffer in
+            output.withUnsafeMutableBytes { cipher.apply(iv: ivBuffer.baseAddress!, to: $0) }
+        }
+        guard ok else { throw MediaSecurityError(.backendFailure, "AES-CM PRF") }
+        return output
+    }
+}

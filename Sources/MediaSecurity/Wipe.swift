@@ -1,0 +1,8 @@
+import COpenSSL
+
+/// Overwrites key material with zeros in a way the optimiser cannot drop (`OPENSSL_cleanse`).
+func wipe(_ bytes: inout [UInt8]) {
+    bytes.withUnsafeMutableBytes { raw in
+        if let base = raw.baseAddress { OPENSSL_cleanse(base, raw.count) }
+    }
+}
