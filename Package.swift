@@ -98,6 +98,7 @@ let package = Package(
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
+        .executableTarget(name: "SRTPBenchmark", dependencies: ["MediaSecurity"], path: "Benchmarks/SRTPBenchmark"),
         .executableTarget(name: "SecurityPolicyBenchmark", dependencies: ["SecurityPolicy"],
                           path: "Benchmarks/SecurityPolicyBenchmark"),
         .executableTarget(
