@@ -110,7 +110,9 @@ let package = Package(
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
-        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity"]),
+        // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
+        .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),
+        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),

@@ -1,0 +1,15 @@
+// A test-only shim over Debian's libsrtp2, the reference SRTP implementation, for interoperability tests.
+#ifndef RAMPART_LIBSRTP_SHIM_H
+#define RAMPART_LIBSRTP_SHIM_H
+
+/// Profiles: 0 AES_CM_128_HMAC_SHA1_80, 1 AES_CM_128_HMAC_SHA1_32, 2 AES_256_CM_HMAC_SHA1_80,
+/// 3 AES_256_CM_HMAC_SHA1_32. Returns NULL on failure.
+void *rampart_libsrtp_session(int profile, unsigned int ssrc, const unsigned char *key_and_salt, int inbound);
+/// srtp_protect / srtp_unprotect in place; `length` in and out. Returns libsrtp's status (0: ok).
+int rampart_libsrtp_protect(void *session, unsigned char *packet, int *length);
+int rampart_libsrtp_unprotect(void *session, unsigned char *packet, int *length);
+int rampart_libsrtp_protect_rtcp(void *session, unsigned char *packet, int *length);
+int rampart_libsrtp_unprotect_rtcp(void *session, unsigned char *packet, int *length);
+void rampart_libsrtp_free(void *session);
+
+#endif

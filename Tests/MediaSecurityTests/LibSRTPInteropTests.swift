@@ -1,0 +1,76 @@
+import CLibSRTPShim
+@testable import MediaSecurity
+import Testing
+
+/// Interoperability with libsrtp2 (Debian's libsrtp2-dev, the reference implementation): what Rampart protects,
+/// libsrtp2 unprotects, and the other way round, for every suite both support, across a ROC rollover.
+@Suite struct LibSRTPInteropTests {
+    static let ssrc: UInt32 = 0xCAFE_BABE
+
+    static func shimProfile(_ profile: SRTPProfile) -> Int32 {
+        switch profile {
+        case .aes128CMHMACSHA1_80: 0
+        case .aes128CMHMACSHA1_32: 1
+        case .aes256CMHMACSHA1_80: 2
+        case .aes256CMHMACSHA1_32: 3
+        }
+    }
+
+    static func rtp(sequence: UInt16, payloadSize: Int) -> [UInt8] {
+        var packet: [UInt8] = [0x80, 0x08, UInt8(sequence >> 8), UInt8(truncatingIfNeeded: sequence),
+                               0, 1, 0, 0, 0xCA, 0xFE, 0xBA, 0xBE]
+        packet += (0..<payloadSize).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ Int(sequence)) }
+        return packet
+    }
+
+    /// A libsrtp2 session for `profile`, freed at the end of `body`.
+    static func withLibSRTP<T>(_ profile: SRTPProfile, keyAndSalt: [UInt8], inbound: Bool,
+                               _ body: (UnsafeMutableRawPointer) throws -> T) throws -> T {
+        let session = try #require(keyAndSalt.withUnsafeBufferPointer {
+            rampart_libsrtp_session(shimProfile(profile), ssrc, $0.baseAddress, inbound ? 1 : 0)
+        }, "libsrtp2 refused the policy")
+        defer { rampart_libsrtp_free(session) }
+        return try body(session)
+    }
+
+    @Test(arguments: SRTPProfile.allCases) func rampartAndLibSRTPUnprotectEachOther(profile: SRTPProfile) throws {
+        let keyAndSalt = (0..<(profile.keyLength + profile.saltLength)).map { UInt8(truncatingIfNeeded: $0 * 29 + 3) }
+        let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))
+        // Sequence numbers across the wrap: the ROC goes to 1 on both sides.
+        let sequences = (0..<12).map { UInt16(truncatingIfNeeded: 65_530 + $0) }
+
+        let sender = try SRTPSender(profile: profile, masterKey: key, masterSalt: salt)
+        try Self.withLibSRTP(profile, keyAndSalt: keyAndSalt, inbound: true) { libsrtp in
+            for (offset, sequence) in sequences.enumerated() {
+                let plain = Self.rtp(sequence: sequence, payloadSize: 160 + offset)
+                var packet = plain
+                try sender.protect(&packet)
+                packet.reserveCapacity(packet.count + 64)
+                var length = Int32(packet.count)
+                let status = packet.withUnsafeMutableBufferPointer {
+                    rampart_libsrtp_unprotect(libsrtp, $0.baseAddress, &length)
+                }
+                #expect(status == 0, "libsrtp2 refused Rampart's packet \(sequence): status \(status)")
+                #expect(Array(packet.prefix(Int(length))) == plain)
+            }
+        }
+
+        let receiver = try SRTPReceiver(profile: profile, masterKey: key, masterSalt: salt)
+        try Self.withLibSRTP(profile, keyAndSalt: keyAndSalt, inbound: false) { libsrtp in
+            for (offset, sequence) in sequences.enumerated() {
+                let plain = Self.rtp(sequence: sequence, payloadSize: 200 - offset)
+                var packet = plain + [UInt8](repeating: 0, count: 64)
+                var length = Int32(plain.count)
+                let status = packet.withUnsafeMutableBufferPointer {
+                    rampart_libsrtp_protect(libsrtp, $0.baseAddress, &length)
+                }
+                #expect(status == 0)
+                packet = Array(packet.prefix(Int(length)))
+                #expect(packet.count == plain.count + profile.srtpTagLength)
+                try receiver.unprotect(&packet)
+                #expect(packet == plain, "Rampart could not read libsrtp2's packet \(sequence)")
+            }
+            #expect(receiver.rolloverCounter == 1)
+        }
+    }
+}
