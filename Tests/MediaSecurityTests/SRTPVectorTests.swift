@@ -1,4 +1,5 @@
 import Foundation
+import CLibSRTPShim
 @testable import MediaSecurity
 import Testing
 
@@ -145,5 +146,97 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         window.accept(1_000)
         #expect(window.check(163) == .tooOld)
         #expect(SRTPReplayWindow(size: 10).size == 64)
+    }
+}
+
+@Suite struct SRTCPTests {
+    @Test func libsrtpSRTCPKnownAnswerProtectsAndUnprotects() throws {
+        let vector = try vectors("libsrtp/srtp_driver-known-answers.json")
+        let packet = try #require((vector["vectors"] as? [[String: Any]])?.first { $0["rtcp_plaintext"] != nil })
+        let material = hex(try #require(packet["master_key_and_salt"] as? String))
+        let key = Array(material.prefix(16)), salt = Array(material.suffix(14))
+        let plain = hex(try #require(packet["rtcp_plaintext"] as? String))
+        let protected = try #require(packet["srtcp_protected"] as? String).lowercased()
+        // libsrtp2 numbers its first SRTCP packet 1; RFC 3711 §3.3.2 starts at 0 (both are read alike).
+        var outgoing = plain
+        try SRTCPSender(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt, firstIndex: 1).protect(&outgoing)
+        #expect(hexString(outgoing) == protected)
+        var incoming = hex(protected)
+        let receiver = try SRTCPReceiver(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt)
+        try receiver.unprotect(&incoming)
+        #expect(incoming == plain)
+        var again = hex(protected)
+        #expect(throws: MediaSecurityError(.replayed, "")) { try receiver.unprotect(&again) }
+        var tampered = hex(protected)
+        tampered[9] ^= 0x40
+        #expect(throws: MediaSecurityError(.authenticationFailed, "")) {
+            try SRTCPReceiver(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt).unprotect(&tampered)
+        }
+    }
+
+    @Test(arguments: SRTPProfile.allCases) func srtcpInteroperatesWithLibSRTPAndKeepsAnEightyBitTag(profile: SRTPProfile) throws {
+        let keyAndSalt = (0..<(profile.keyLength + profile.saltLength)).map { UInt8(truncatingIfNeeded: $0 * 13 + 1) }
+        let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))
+        // A compound packet: a sender report and an SDES chunk.
+        let plain: [UInt8] = [0x80, 0xC8, 0x00, 0x06, 0xCA, 0xFE, 0xBA, 0xBE] + (0..<20).map { UInt8($0) }
+            + [0x81, 0xCA, 0x00, 0x02, 0xCA, 0xFE, 0xBA, 0xBE, 0x01, 0x02, 0x61, 0x62]
+        let sender = try SRTCPSender(profile: profile, masterKey: key, masterSalt: salt)
+        let receiver = try SRTCPReceiver(profile: profile, masterKey: key, masterSalt: salt)
+        try LibSRTPInteropTests.withLibSRTP(profile, keyAndSalt: keyAndSalt, inbound: true) { libsrtp in
+            for _ in 0..<3 {
+                var packet = plain
+                try sender.protect(&packet)
+                #expect(packet.count == plain.count + 4 + 10)
+                var length = Int32(packet.count)
+                let status = packet.withUnsafeMutableBufferPointer {
+                    rampart_libsrtp_unprotect_rtcp(libsrtp, $0.baseAddress, &length)
+                }
+                #expect(status == 0, "libsrtp2 refused Rampart's SRTCP: \(status)")
+                #expect(Array(packet.prefix(Int(length))) == plain)
+            }
+        }
+        try LibSRTPInteropTests.withLibSRTP(profile, keyAndSalt: keyAndSalt, inbound: false) { libsrtp in
+            for _ in 0..<3 {
+                var packet = plain + [UInt8](repeating: 0, count: 64)
+                var length = Int32(plain.count)
+                #expect(packet.withUnsafeMutableBufferPointer {
+                    rampart_libsrtp_protect_rtcp(libsrtp, $0.baseAddress, &length)
+                } == 0)
+                packet = Array(packet.prefix(Int(length)))
+                try receiver.unprotect(&packet)
+                #expect(packet == plain)
+            }
+        }
+    }
+}
+
+@Suite struct UnprotectRobustnessTests {
+    /// What the network can send: random and truncated packets give typed errors and are left as they were.
+    @Test func arbitraryBytesAreRefusedWithoutChangingThem() throws {
+        let key = [UInt8](repeating: 1, count: 16), salt = [UInt8](repeating: 2, count: 14)
+        let rtp = try SRTPReceiver(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt)
+        let rtcp = try SRTCPReceiver(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt)
+        let sender = try SRTPSender(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt)
+        var valid: [UInt8] = [0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 0xBE, 0xDE, 0, 1, 1, 2, 3, 4] + Array(repeating: 7, count: 40)
+        try sender.protect(&valid)
+        var generator = SystemRandomNumberGenerator()
+        var refused = 0
+        for round in 0..<5_000 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                bytes = (0..<Int.random(in: 0...80, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                if !bytes.isEmpty, round % 4 == 0 { bytes[0] = 0x80 | (bytes[0] & 0x3F) }  // version 2, to get further
+            } else {
+                bytes = Array(valid.prefix(Int.random(in: 0..<valid.count, using: &generator)))  // truncations
+            }
+            var packet = bytes
+            do { try rtp.unprotect(&packet) } catch {
+                refused += 1
+                #expect(packet == bytes)
+            }
+            packet = bytes
+            do { try rtcp.unprotect(&packet) } catch { #expect(packet == bytes) }
+        }
+        #expect(refused == 5_000)
     }
 }
