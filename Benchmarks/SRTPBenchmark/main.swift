@@ -22,13 +22,15 @@ while let flag = arguments.next() {
 let profiles: [String: SRTPProfile] = [
     "aes128cm-sha1-80": .aes128CMHMACSHA1_80, "aes128cm-sha1-32": .aes128CMHMACSHA1_32,
     "aes256cm-sha1-80": .aes256CMHMACSHA1_80, "aes256cm-sha1-32": .aes256CMHMACSHA1_32,
+    "aes128gcm": .aeadAES128GCM, "aes256gcm": .aeadAES256GCM,
 ]
 guard let profile = profiles[profileName] else {
     print("profile=\(profileName) supported=no reason=not-in-rampart-yet")
     exit(0)
 }
 let key = (0..<64).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) }
-let masterKey = Array(key.prefix(profile.keyLength)), masterSalt = Array(key[profile.keyLength..<profile.keyLength + 14])
+let masterKey = Array(key.prefix(profile.keyLength))
+let masterSalt = Array(key[profile.keyLength..<profile.keyLength + profile.saltLength])
 let sender = try SRTPSender(profile: profile, masterKey: masterKey, masterSalt: masterSalt)
 let receiver = try SRTPReceiver(profile: profile, masterKey: masterKey, masterSalt: masterSalt)
 let ssrc: UInt32 = 0x5CA1_AB1E

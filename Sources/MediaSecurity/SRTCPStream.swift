@@ -24,6 +24,11 @@ public final class SRTCPSender {
         guard nextIndex < 1 << 31 else { throw MediaSecurityError(.keyExhausted, "2^31 SRTCP packets under one key") }
         let index = nextIndex
         let ssrc = UInt32(packet[4]) << 24 | UInt32(packet[5]) << 16 | UInt32(packet[6]) << 8 | UInt32(packet[7])
+        if let aead = context.aead {
+            try protectAEAD(&packet, aead, ssrc: ssrc, index: index)
+            nextIndex += 1
+            return
+        }
         let encrypted = packet.withUnsafeMutableBytes { bytes in
             context.crypt(UnsafeMutableRawBufferPointer(rebasing: bytes[8...]), ssrc: ssrc, index: UInt64(index))
         }
@@ -40,6 +45,35 @@ public final class SRTCPSender {
         guard authenticated else { throw MediaSecurityError(.backendFailure, "HMAC-SHA1") }
         withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(context.profile.srtcpTagLength)) }
         nextIndex += 1
+    }
+
+    /// RFC 7714 §9, §17: AAD = the first 8 octets and E || index; the rest encrypted; then the tag, then E || index.
+    private func protectAEAD(_ packet: inout [UInt8], _ aead: AESGCM, ssrc: UInt32, index: UInt32)
+        throws(MediaSecurityError)
+    {
+        let word = (UInt32(1) << 31 | index).bigEndian
+        var aad = (UInt64(0), UInt32(0))
+        withUnsafeMutableBytes(of: &aad) { aadBytes in
+            for position in 0..<8 { aadBytes[position] = packet[position] }
+            withUnsafeBytes(of: word) { for position in 0..<4 { aadBytes[8 + position] = $0[position] } }
+        }
+        var iv = (UInt64(0), UInt32(0))
+        context.aeadIV(ssrc: ssrc, high: index >> 16, low: index & 0xFFFF, into: &iv)
+        var tag = (UInt64(0), UInt64(0))
+        let sealed = packet.withUnsafeMutableBytes { bytes in
+            withUnsafeBytes(of: &iv) { ivBytes in
+                withUnsafeBytes(of: &aad) { aadBytes in
+                    withUnsafeMutableBytes(of: &tag) { tagBytes in
+                        aead.seal(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), aad: aadBytes,
+                                  text: UnsafeMutableRawBufferPointer(rebasing: bytes[8...]),
+                                  tag: tagBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
+                }
+            }
+        }
+        guard sealed else { throw MediaSecurityError(.backendFailure, "AES-GCM") }
+        withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0) }
+        withUnsafeBytes(of: word) { packet.append(contentsOf: $0) }
     }
 }
 
@@ -61,6 +95,7 @@ public final class SRTCPReceiver {
     /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/authenticationFailed``,
     ///   ``MediaSecurityError/Code/replayed``, ``MediaSecurityError/Code/tooOld``.
     public func unprotect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
+        if let aead = context.aead { return try unprotectAEAD(&packet, aead) }
         let tagLength = context.profile.srtcpTagLength
         guard packet.count >= 8 + 4 + tagLength, packet[0] >> 6 == 2 else {
             throw MediaSecurityError(.malformed, "not an SRTCP packet")
@@ -94,5 +129,36 @@ public final class SRTCPReceiver {
         if let outcome { throw MediaSecurityError(outcome, "cannot unprotect the SRTCP packet") }
         window.accept(index)
         packet.removeLast(4 + tagLength)
+    }
+
+    /// RFC 7714 §9, §17: header, ciphertext, 16-octet tag, E || index; with E = 0 the whole packet is AAD.
+    private func unprotectAEAD(_ packet: inout [UInt8], _ aead: AESGCM) throws(MediaSecurityError) {
+        let tagLength = AESGCM.tagLength
+        guard packet.count >= 8 + tagLength + 4, packet[0] >> 6 == 2 else {
+            throw MediaSecurityError(.malformed, "not an SRTCP packet")
+        }
+        let wordStart = packet.count - 4, tagStart = wordStart - tagLength
+        let word = UInt32(packet[wordStart]) << 24 | UInt32(packet[wordStart + 1]) << 16
+            | UInt32(packet[wordStart + 2]) << 8 | UInt32(packet[wordStart + 3])
+        let encrypted = word >> 31 == 1, index = word & 0x7FFF_FFFF
+        if let refusal = window.check(UInt64(index)) { throw MediaSecurityError(refusal, "SRTCP index \(index)") }
+        let ssrc = UInt32(packet[4]) << 24 | UInt32(packet[5]) << 16 | UInt32(packet[6]) << 8 | UInt32(packet[7])
+        var iv = (UInt64(0), UInt32(0))
+        context.aeadIV(ssrc: ssrc, high: index >> 16, low: index & 0xFFFF, into: &iv)
+        // AAD: E = 1, the header and E || index; E = 0, everything before the tag and E || index.
+        var aad = [UInt8](packet[0..<(encrypted ? 8 : tagStart)]) + packet[wordStart...]
+        defer { aad.removeAll() }
+        let opened = packet.withUnsafeMutableBytes { bytes in
+            withUnsafeBytes(of: &iv) { ivBytes in
+                aad.withUnsafeBytes { aadBytes in
+                    aead.open(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), aad: aadBytes,
+                              text: UnsafeMutableRawBufferPointer(rebasing: bytes[(encrypted ? 8 : tagStart)..<tagStart]),
+                              tag: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[tagStart..<wordStart]))
+                }
+            }
+        }
+        guard opened else { throw MediaSecurityError(.authenticationFailed, "cannot unprotect the SRTCP packet") }
+        window.accept(UInt64(index))
+        packet.removeLast(tagLength + 4)
     }
 }

@@ -13,11 +13,14 @@ public enum SRTPKeyDerivation {
     ///   14; ``MediaSecurityError/Code/backendFailure``.
     public static func derive(_ label: Label, masterKey: [UInt8], masterSalt: [UInt8], length: Int,
                               index: UInt64 = 0, rate: UInt64 = 0) throws(MediaSecurityError) -> [UInt8] {
-        guard masterSalt.count == 14 else { throw MediaSecurityError(.invalidKey, "master salts are 14 octets") }
+        guard masterSalt.count == 14 || masterSalt.count == 12 else {
+            throw MediaSecurityError(.invalidKey, "master salts are 14 octets (12 for AEAD)")
+        }
         let cipher = try AESCounterMode(key: masterKey)
         let r = rate == 0 ? 0 : index / rate
-        // x = (label || r) XOR master salt, r 48 bits, right-aligned; the PRF input is x * 2^16.
-        var iv = masterSalt + [0, 0]
+        // x = (label || r) XOR master salt, r 48 bits, right-aligned; the PRF input is x * 2^16. A 96-bit AEAD
+        // salt is taken as the first 96 of 112 bits (RFC 7714 §11, as libsrtp2 does).
+        var iv = masterSalt + [UInt8](repeating: 0, count: 16 - masterSalt.count)
         iv[7] ^= label.rawValue
         for octet in 0..<6 { iv[8 + octet] ^= UInt8(truncatingIfNeeded: r >> UInt64(8 * (5 - octet))) }
         var output = [UInt8](repeating: 0, count: length)

@@ -1,9 +1,11 @@
 /// The session keys and crypto state of one direction of one RTP stream (one SSRC), RFC 3711 §3.2.
 final class SRTPCryptoContext {
     let profile: SRTPProfile
-    let cipher: AESCounterMode
-    let mac: HMACSHA1
-    /// The session salt (14 octets), zeroed on deinit.
+    /// AES-CM and HMAC-SHA1 for the counter-mode suites; nil for AEAD.
+    let counterMode: (cipher: AESCounterMode, mac: HMACSHA1)?
+    /// AES-GCM for the AEAD suites (RFC 7714); nil otherwise.
+    let aead: AESGCM?
+    /// The session salt (14 octets, 12 for AEAD), zeroed on deinit.
     var salt: [UInt8]
 
     init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], rtcp: Bool) throws(MediaSecurityError) {
@@ -14,16 +16,47 @@ final class SRTPCryptoContext {
         self.profile = profile
         var key = try SRTPKeyDerivation.derive(rtcp ? .rtcpEncryption : .rtpEncryption, masterKey: masterKey,
                                                masterSalt: masterSalt, length: profile.keyLength)
-        var auth = try SRTPKeyDerivation.derive(rtcp ? .rtcpAuthentication : .rtpAuthentication, masterKey: masterKey,
-                                                masterSalt: masterSalt, length: profile.authKeyLength)
-        defer {
-            wipe(&key)
-            wipe(&auth)
-        }
+        defer { wipe(&key) }
         salt = try SRTPKeyDerivation.derive(rtcp ? .rtcpSalt : .rtpSalt, masterKey: masterKey, masterSalt: masterSalt,
                                             length: profile.saltLength)
-        cipher = try AESCounterMode(key: key)
-        mac = try HMACSHA1(key: auth)
+        if profile.isAEAD {
+            aead = try AESGCM(key: key)
+            counterMode = nil
+        } else {
+            var auth = try SRTPKeyDerivation.derive(rtcp ? .rtcpAuthentication : .rtpAuthentication,
+                                                    masterKey: masterKey, masterSalt: masterSalt,
+                                                    length: profile.authKeyLength)
+            defer { wipe(&auth) }
+            counterMode = (try AESCounterMode(key: key), try HMACSHA1(key: auth))
+            aead = nil
+        }
+    }
+
+    /// An AEAD context from session keys directly (RFC 7714's own vectors start there).
+    init(aead profile: SRTPProfile, sessionKey: [UInt8], sessionSalt: [UInt8]) throws(MediaSecurityError) {
+        self.profile = profile
+        salt = sessionSalt
+        aead = try AESGCM(key: sessionKey)
+        counterMode = nil
+    }
+
+    /// The HMAC of a counter-mode suite (the only ones that call it).
+    var mac: HMACSHA1 { counterMode!.mac }
+
+    /// The AEAD IV of RFC 7714 §8.1 (SRTP: 0x0000 || SSRC || ROC || SEQ) or §9.1 (SRTCP: 0x0000 || SSRC ||
+    /// 0x0000 || index), XORed with the session salt.
+    func aeadIV(ssrc: UInt32, high: UInt32, low: UInt32, into iv: inout (UInt64, UInt32)) {
+        withUnsafeMutableBytes(of: &iv) { bytes in
+            bytes[0] = 0
+            bytes[1] = 0
+            for octet in 0..<4 {
+                bytes[2 + octet] = UInt8(truncatingIfNeeded: ssrc >> UInt32(8 * (3 - octet)))
+                bytes[6 + octet] = UInt8(truncatingIfNeeded: high >> UInt32(8 * (3 - octet)))
+            }
+            bytes[10] = UInt8(truncatingIfNeeded: low >> 8)
+            bytes[11] = UInt8(truncatingIfNeeded: low)
+            for position in 0..<12 { bytes[position] ^= salt[position] }
+        }
     }
 
     deinit { wipe(&salt) }
@@ -44,7 +77,7 @@ final class SRTPCryptoContext {
         var block: (UInt64, UInt64) = (0, 0)
         iv(ssrc: ssrc, index: index, into: &block)
         return withUnsafeBytes(of: &block) { raw in
-            cipher.apply(iv: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), to: payload)
+            counterMode!.cipher.apply(iv: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), to: payload)
         }
     }
 }
@@ -115,6 +148,7 @@ public final class SRTPSender {
     /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/keyExhausted``.
     public func protect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
         guard packetCount < 1 << 48 else { throw MediaSecurityError(.keyExhausted, "2^48 SRTP packets under one key") }
+        if let aead = context.aead { return try protectAEAD(&packet, aead) }
         let tagLength = context.profile.srtpTagLength
         let outcome: MediaSecurityError.Code? = packet.withUnsafeMutableBytes { bytes in
             let readOnly = UnsafeRawBufferPointer(bytes)
@@ -140,6 +174,33 @@ public final class SRTPSender {
         }
         guard authenticated else { throw MediaSecurityError(.backendFailure, "HMAC-SHA1") }
         withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(tagLength)) }
+        packetCount += 1
+    }
+
+    /// RFC 7714 §8: the header is the AAD, the payload is encrypted, the 16-octet tag appended.
+    private func protectAEAD(_ packet: inout [UInt8], _ aead: AESGCM) throws(MediaSecurityError) {
+        var tag = (UInt64(0), UInt64(0))
+        let outcome: MediaSecurityError.Code? = packet.withUnsafeMutableBytes { bytes in
+            let readOnly = UnsafeRawBufferPointer(bytes)
+            guard let header = RTPHeader.length(of: readOnly) else { return .malformed }
+            let sequence = RTPHeader.sequence(readOnly)
+            let (index, roc) = tracker.estimate(sequence)
+            var iv = (UInt64(0), UInt32(0))
+            context.aeadIV(ssrc: RTPHeader.ssrc(readOnly), high: roc, low: UInt32(sequence), into: &iv)
+            let sealed = withUnsafeBytes(of: &iv) { ivBytes in
+                withUnsafeMutableBytes(of: &tag) { tagBytes in
+                    aead.seal(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                              aad: UnsafeRawBufferPointer(rebasing: readOnly[..<header]),
+                              text: UnsafeMutableRawBufferPointer(rebasing: bytes[header...]),
+                              tag: tagBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+            guard sealed else { return .backendFailure }
+            tracker.update(index: index)
+            return nil
+        }
+        if let outcome { throw MediaSecurityError(outcome, "cannot protect the packet") }
+        withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0) }
         packetCount += 1
     }
 }
@@ -173,6 +234,22 @@ public final class SRTPReceiver {
             guard let header = RTPHeader.length(of: message) else { return .malformed }
             let (index, roc) = tracker.estimate(RTPHeader.sequence(message))
             if let refusal = window.check(index) { return refusal }
+            if let aead = context.aead {
+                // RFC 7714 §8: the header is the AAD; the tag is checked before anything is kept.
+                var iv = (UInt64(0), UInt32(0))
+                context.aeadIV(ssrc: RTPHeader.ssrc(message), high: roc, low: UInt32(RTPHeader.sequence(message)),
+                               into: &iv)
+                let opened = withUnsafeBytes(of: &iv) { ivBytes in
+                    aead.open(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                              aad: UnsafeRawBufferPointer(rebasing: message[..<header]),
+                              text: UnsafeMutableRawBufferPointer(rebasing: bytes[header..<(bytes.count - tagLength)]),
+                              tag: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[(bytes.count - tagLength)...]))
+                }
+                guard opened else { return .authenticationFailed }
+                tracker.update(index: index)
+                window.accept(index)
+                return nil
+            }
             var expected = (UInt64(0), UInt64(0), UInt32(0))
             let computed = withUnsafeBytes(of: roc.bigEndian) { trailer in
                 withUnsafeMutableBytes(of: &expected) { output in

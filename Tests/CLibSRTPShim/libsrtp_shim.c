@@ -18,10 +18,13 @@ void *rampart_libsrtp_session(int profile, unsigned int ssrc, const unsigned cha
     case 1: srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy.rtp); break;
     case 2: srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&policy.rtp); break;
     case 3: srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(&policy.rtp); break;
+    case 4: srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp); break;
+    case 5: srtp_crypto_policy_set_aes_gcm_256_16_auth(&policy.rtp); break;
     default: return NULL;
     }
-    // SRTCP always uses the 80-bit tag (RFC 3711 §5.2).
+    // SRTCP uses the 80-bit tag with every HMAC-SHA1 suite (RFC 3711 §5.2), the suite itself with AEAD.
     if (profile == 2 || profile == 3) srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&policy.rtcp);
+    else if (profile >= 4) policy.rtcp = policy.rtp;
     else srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
     (void)inbound;  // an SSRC-specific stream serves either direction in libsrtp2
     policy.ssrc.type = ssrc_specific;

@@ -3,7 +3,7 @@ import CLibSRTPShim
 import Testing
 
 /// Interoperability with libsrtp2 (Debian's libsrtp2-dev, the reference implementation): what Rampart protects,
-/// libsrtp2 unprotects, and the other way round, for every suite both support, across a ROC rollover.
+/// libsrtp2 unprotects, and the other way round, for every suite (AES-CM and AEAD-GCM), across a ROC rollover.
 @Suite struct LibSRTPInteropTests {
     static let ssrc: UInt32 = 0xCAFE_BABE
 
@@ -13,6 +13,8 @@ import Testing
         case .aes128CMHMACSHA1_32: 1
         case .aes256CMHMACSHA1_80: 2
         case .aes256CMHMACSHA1_32: 3
+        case .aeadAES128GCM: 4
+        case .aeadAES256GCM: 5
         }
     }
 

@@ -95,8 +95,9 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 
     @Test(arguments: SRTPProfile.allCases) func roundTripAcrossARolloverWithReplaysAndTampering(profile: SRTPProfile) throws {
         let key = Array(repeating: UInt8(0x11), count: profile.keyLength)
-        let sender = try SRTPSender(profile: profile, masterKey: key, masterSalt: Self.salt)
-        let receiver = try SRTPReceiver(profile: profile, masterKey: key, masterSalt: Self.salt)
+        let salt = Array(repeating: UInt8(0x22), count: profile.saltLength)
+        let sender = try SRTPSender(profile: profile, masterKey: key, masterSalt: salt)
+        let receiver = try SRTPReceiver(profile: profile, masterKey: key, masterSalt: salt)
         var kept: [UInt8] = []
         for sequence in [UInt16(65_533), 65_534, 65_535, 0, 1, 2] {
             let plain = Self.rtp(sequence: sequence)
@@ -174,7 +175,7 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         }
     }
 
-    @Test(arguments: SRTPProfile.allCases) func srtcpInteroperatesWithLibSRTPAndKeepsAnEightyBitTag(profile: SRTPProfile) throws {
+    @Test(arguments: SRTPProfile.allCases) func srtcpInteroperatesWithLibSRTP(profile: SRTPProfile) throws {
         let keyAndSalt = (0..<(profile.keyLength + profile.saltLength)).map { UInt8(truncatingIfNeeded: $0 * 13 + 1) }
         let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))
         // A compound packet: a sender report and an SDES chunk.
@@ -186,7 +187,7 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             for _ in 0..<3 {
                 var packet = plain
                 try sender.protect(&packet)
-                #expect(packet.count == plain.count + 4 + 10)
+                #expect(packet.count == plain.count + 4 + profile.srtcpTagLength, "80-bit tags for every HMAC suite")
                 var length = Int32(packet.count)
                 let status = packet.withUnsafeMutableBufferPointer {
                     rampart_libsrtp_unprotect_rtcp(libsrtp, $0.baseAddress, &length)
@@ -238,5 +239,88 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             do { try rtcp.unprotect(&packet) } catch { #expect(packet == bytes) }
         }
         #expect(refused == 5_000)
+    }
+}
+
+@Suite struct AEADTests {
+    @Test func rfc7714Section16PacketsSealAndOpen() throws {
+        let vector = try vectors("rfc7714/section16-srtp-aead-aes-gcm.json")
+        let salt = hex(try #require(vector["session_salt"] as? String))
+        let rtp = try #require(vector["rtp_packet"] as? [String: Any])
+        let plain = hex(try #require(rtp["hex"] as? String))
+        var checked = 0
+        for packet in try #require(vector["vectors"] as? [[String: String]]) {
+            guard let expected = packet["srtp_packet"], let suite = packet["suite"] else { continue }
+            let profile = try #require(SRTPProfile(name: suite))
+            let key = hex(try #require(vector[profile == .aeadAES128GCM ? "session_key_128" : "session_key_256"] as? String))
+            let context = try SRTPCryptoContext(aead: profile, sessionKey: key, sessionSalt: salt)
+            var iv = (UInt64(0), UInt32(0))
+            context.aeadIV(ssrc: 0x5501_A0B2, high: 0, low: 0xF17B, into: &iv)
+            #expect(hexString(withUnsafeBytes(of: &iv) { Array($0) }) == (vector["iv"] as? [String: String])?["value"])
+            var sealed = plain
+            var tag = [UInt8](repeating: 0, count: 16)
+            let ok = withUnsafeBytes(of: &iv) { ivBytes in
+                sealed.withUnsafeMutableBytes { bytes in
+                    tag.withUnsafeMutableBufferPointer { tagBuffer in
+                        context.aead!.seal(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                           aad: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<12]),
+                                           text: UnsafeMutableRawBufferPointer(rebasing: bytes[12...]),
+                                           tag: tagBuffer.baseAddress!)
+                    }
+                }
+            }
+            #expect(ok)
+            #expect(hexString(sealed + tag) == expected.lowercased(), "\(suite)")
+            // Opening: a good tag restores the plaintext; a bad one leaves the ciphertext as it was.
+            var opened = sealed
+            var badTag = tag
+            badTag[0] ^= 1
+            for (candidate, valid) in [(badTag, false), (tag, true)] {
+                let result = withUnsafeBytes(of: &iv) { ivBytes in
+                    opened.withUnsafeMutableBytes { bytes in
+                        candidate.withUnsafeBytes { tagBytes in
+                            context.aead!.open(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                               aad: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<12]),
+                                               text: UnsafeMutableRawBufferPointer(rebasing: bytes[12...]), tag: tagBytes)
+                        }
+                    }
+                }
+                #expect(result == valid)
+                #expect(opened == (valid ? plain : sealed))
+            }
+            checked += 1
+        }
+        #expect(checked == 2)
+    }
+
+    @Test func libsrtpGCMKnownAnswerPacketsProtectAndUnprotect() throws {
+        let vector = try vectors("libsrtp/srtp_driver-known-answers.json")
+        var checked = 0
+        for packet in try #require(vector["vectors"] as? [[String: Any]]) {
+            guard let name = packet["name"] as? String, name.hasPrefix("AEAD_AES_128_GCM"),
+                let material = packet["master_key_and_salt"] as? String
+            else { continue }
+            let keyAndSalt = hex(material)
+            let key = Array(keyAndSalt.prefix(16)), salt = Array(keyAndSalt.suffix(12))
+            if let plain = packet["rtp_plaintext"] as? String, let protected = packet["srtp_protected"] as? String {
+                var outgoing = hex(plain)
+                try SRTPSender(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt).protect(&outgoing)
+                #expect(hexString(outgoing) == protected.lowercased())
+                var incoming = hex(protected)
+                try SRTPReceiver(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt).unprotect(&incoming)
+                #expect(incoming == hex(plain))
+                checked += 1
+            }
+            if let plain = packet["rtcp_plaintext"] as? String, let protected = packet["srtcp_protected"] as? String {
+                var outgoing = hex(plain)
+                try SRTCPSender(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt, firstIndex: 1).protect(&outgoing)
+                #expect(hexString(outgoing) == protected.lowercased())
+                var incoming = hex(protected)
+                try SRTCPReceiver(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt).unprotect(&incoming)
+                #expect(incoming == hex(plain))
+                checked += 1
+            }
+        }
+        #expect(checked >= 1)
     }
 }

@@ -3,7 +3,7 @@
 #define RAMPART_LIBSRTP_SHIM_H
 
 /// Profiles: 0 AES_CM_128_HMAC_SHA1_80, 1 AES_CM_128_HMAC_SHA1_32, 2 AES_256_CM_HMAC_SHA1_80,
-/// 3 AES_256_CM_HMAC_SHA1_32. Returns NULL on failure.
+/// 3 AES_256_CM_HMAC_SHA1_32, 4 AEAD_AES_128_GCM, 5 AEAD_AES_256_GCM. Returns NULL on failure.
 void *rampart_libsrtp_session(int profile, unsigned int ssrc, const unsigned char *key_and_salt, int inbound);
 /// srtp_protect / srtp_unprotect in place; `length` in and out. Returns libsrtp's status (0: ok).
 int rampart_libsrtp_protect(void *session, unsigned char *packet, int *length);
