@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "MediaSecurity", dependencies: ["COpenSSL"]),
+        .target(name: "MediaSecurity", dependencies: ["COpenSSL", "SDP"]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage"),
@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
         .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),
-        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim"]),
+        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),

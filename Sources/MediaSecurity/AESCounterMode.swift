@@ -47,7 +47,7 @@ final class HMACSHA1 {
         }
         (self.inner, self.outer, self.work) = (inner, outer, work)
         var block = [UInt8](repeating: 0, count: 64)
-        defer { wipe(&block) }
+        defer { cleanse(&block) }
         guard key.count <= 64 else { throw MediaSecurityError(.invalidKey, "HMAC keys longer than a block") }
         block.replaceSubrange(0..<key.count, with: key)
         var pad = block.map { $0 ^ 0x36 }
@@ -55,7 +55,7 @@ final class HMACSHA1 {
             throw MediaSecurityError(.backendFailure, "SHA-1 inner pad")
         }
         pad = block.map { $0 ^ 0x5C }
-        defer { wipe(&pad) }
+        defer { cleanse(&pad) }
         guard EVP_DigestInit_ex(outer, EVP_sha1(), nil) == 1, EVP_DigestUpdate(outer, pad, 64) == 1 else {
             throw MediaSecurityError(.backendFailure, "SHA-1 outer pad")
         }

@@ -16,7 +16,7 @@ final class SRTPCryptoContext {
         self.profile = profile
         var key = try SRTPKeyDerivation.derive(rtcp ? .rtcpEncryption : .rtpEncryption, masterKey: masterKey,
                                                masterSalt: masterSalt, length: profile.keyLength)
-        defer { wipe(&key) }
+        defer { cleanse(&key) }
         salt = try SRTPKeyDerivation.derive(rtcp ? .rtcpSalt : .rtpSalt, masterKey: masterKey, masterSalt: masterSalt,
                                             length: profile.saltLength)
         if profile.isAEAD {
@@ -26,7 +26,7 @@ final class SRTPCryptoContext {
             var auth = try SRTPKeyDerivation.derive(rtcp ? .rtcpAuthentication : .rtpAuthentication,
                                                     masterKey: masterKey, masterSalt: masterSalt,
                                                     length: profile.authKeyLength)
-            defer { wipe(&auth) }
+            defer { cleanse(&auth) }
             counterMode = (try AESCounterMode(key: key), try HMACSHA1(key: auth))
             aead = nil
         }
@@ -59,7 +59,7 @@ final class SRTPCryptoContext {
         }
     }
 
-    deinit { wipe(&salt) }
+    deinit { cleanse(&salt) }
 
     /// The AES-CM IV of RFC 3711 §4.1.1: (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16).
     func iv(ssrc: UInt32, index: UInt64, into iv: inout (UInt64, UInt64)) {

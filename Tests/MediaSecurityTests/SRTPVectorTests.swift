@@ -1,5 +1,6 @@
 import Foundation
 import CLibSRTPShim
+import SDP
 @testable import MediaSecurity
 import Testing
 
@@ -323,4 +324,43 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         }
         #expect(checked >= 1)
     }
+}
+
+@Suite struct SDESKeyingTests {
+    @Test func anSDESCryptoLineKeysBothEndsOfAStream() throws {
+        let line = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20"
+        var keying = try SDESKeying(try SDESCryptoAttribute(parsing: line))
+        #expect(keying.profile == .aes128CMHMACSHA1_80)
+        let sender = try keying.srtpSender(), receiver = try keying.srtpReceiver()
+        let rtcpSender = try keying.srtcpSender(), rtcpReceiver = try keying.srtcpReceiver()
+        keying.wipe()
+        #expect(keying.key.allSatisfy { $0 == 0 } && keying.salt.allSatisfy { $0 == 0 })
+        var packet: [UInt8] = [0x80, 0, 0, 7, 0, 0, 0, 0, 1, 2, 3, 4] + Array(repeating: 9, count: 20)
+        let plain = packet
+        try sender.protect(&packet)
+        try receiver.unprotect(&packet)
+        #expect(packet == plain)
+        var report: [UInt8] = [0x80, 0xC9, 0, 1, 1, 2, 3, 4]
+        let plainReport = report
+        try rtcpSender.protect(&report)
+        try rtcpReceiver.unprotect(&report)
+        #expect(report == plainReport)
+
+        let gcm = "2 AEAD_AES_128_GCM inline:" + Base64Sample.gcm128
+        #expect(try SDESKeying(try SDESCryptoAttribute(parsing: gcm)).profile == .aeadAES128GCM)
+        #expect(throws: MediaSecurityError(.invalidKey, "")) {
+            try SDESKeying(try SDESCryptoAttribute(parsing: line + "|1:4"))
+        }
+        #expect(throws: MediaSecurityError(.invalidKey, "")) {
+            try SDESKeying(try SDESCryptoAttribute(parsing: line + " UNENCRYPTED_SRTP"))
+        }
+        #expect(throws: MediaSecurityError(.invalidKey, "")) {
+            try SDESKeying(try SDESCryptoAttribute(parsing: "3 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"))
+        }
+    }
+}
+
+enum Base64Sample {
+    /// 28 octets (16-octet key and 12-octet salt) in base64.
+    static let gcm128 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw=="
 }
