@@ -46,6 +46,7 @@ let package = Package(
         // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "MediaSecurity", dependencies: ["COpenSSL", "SDP"]),
+        .target(name: "Pcap"),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage"),
@@ -93,6 +94,7 @@ let package = Package(
         // Fuzz targets (libFuzzer entry points); see README "Fuzzing".
         .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzPcap", dependencies: ["Pcap"], path: "Fuzz/Pcap", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSRTP", dependencies: ["MediaSecurity"], path: "Fuzz/SRTP", exclude: ["corpus"]),
         .executableTarget(name: "FuzzPolicyFiles", dependencies: ["SecurityPolicy"], path: "Fuzz/PolicyFiles",
                           exclude: ["corpus"]),
@@ -111,6 +113,7 @@ let package = Package(
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
+        .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
         // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
         .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),
         .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP"]),

@@ -1,0 +1,23 @@
+import Pcap
+
+/// libFuzzer entry point: captures are hostile input (`rampart srtp`, `rampart analyze`). Arbitrary bytes, whole
+/// and in two pieces, must give packets or a typed error, never a crash, and the same packets either way.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    func read(_ pieces: [ArraySlice<UInt8>]) -> [PcapPacket]? {
+        var reader = PcapReader()
+        var packets: [PcapPacket] = []
+        do {
+            for piece in pieces {
+                reader.append(piece)
+                while let packet = try reader.next(), packets.count < 10_000 { packets.append(packet) }
+            }
+        } catch { return nil }
+        return packets
+    }
+    let whole = read([bytes[...]])
+    let split = read([bytes[..<(size / 2)], bytes[(size / 2)...]])
+    if let whole, let split { precondition(whole == split, "feeding in pieces changed the packets") }
+    return 0
+}
