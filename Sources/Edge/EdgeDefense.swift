@@ -33,7 +33,7 @@ public final class EdgeDefense: Sendable {
     private let overload: Mutex<OverloadGuard>
     private let overloaded = Atomic<Bool>(false)
     private let pending = Mutex(Pending())
-    private let throttle = Mutex(BoundedTable<String, Int64>(capacity: 20_000))
+    private let throttle = Mutex(EventThrottle<String>(capacity: 20_000))
     private let logger: Logger
     private let sink: EventSink
     private let counters: [String: Counter]
@@ -136,14 +136,7 @@ public final class EdgeDefense: Sendable {
     /// Records an event of a kind and source at most once a minute (transport events can come per packet).
     public func recordThrottled(_ event: SecurityEvent) {
         let key = event.kind.name + " " + (event.source ?? "")
-        let due = throttle.withLock { table in
-            table.update(key, default: Int64.min) { last -> Bool in
-                guard last == .min || event.epochSeconds - last >= 60 else { return false }
-                last = event.epochSeconds
-                return true
-            }
-        }
-        if due { record(event) }
+        if throttle.withLock({ $0.allows(key, at: event.epochSeconds) }) { record(event) }
     }
 
     private func handle(_ outcome: AttackGuard.Outcome) -> AttackGuard.Verdict {

@@ -52,9 +52,11 @@ public final class FraudMonitor: Sendable {
     }
 
     /// Checks a call attempt: an account's call out by `outboundTrunk` to `dialled`, or a trunk's call in.
+    /// `source` is only formatted for a call through a trunk: calls between users are the hot path.
     func check(account: String?, inboundTrunk: String?, outboundTrunk: String?, dialled: String, callID: String,
-               source: String, epochMilliseconds: Int64) -> Verdict {
+               source sourceText: @autoclosure () -> String, epochMilliseconds: Int64) -> Verdict {
         guard inboundTrunk != nil || outboundTrunk != nil else { return Verdict() }
+        let source = sourceText()
         let seconds = epochMilliseconds / 1000
         var verdict = Verdict()
         func alert(_ reason: String) {

@@ -1,3 +1,5 @@
+import COpenSSL
+
 /// The session keys and crypto state of one direction of one RTP stream (one SSRC), RFC 3711 §3.2.
 final class SRTPCryptoContext {
     let profile: SRTPProfile
@@ -274,12 +276,11 @@ public final class SRTPReceiver {
     }
 }
 
-/// Comparison whose time does not depend on where the inputs differ.
+/// Comparison whose time does not depend on where the inputs differ: OpenSSL's `CRYPTO_memcmp`.
 enum ConstantTime {
     static func equal(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<lhs.count { difference |= lhs[index] ^ rhs[index] }
-        return difference == 0
+        guard let left = lhs.baseAddress, let right = rhs.baseAddress else { return lhs.count == 0 }
+        return CRYPTO_memcmp(left, right, lhs.count) == 0
     }
 }

@@ -186,7 +186,7 @@ public struct AttackGuard: Sendable {
     private var knownPairs: BoundedTable<PairKey, Int64>
     private var offences: BoundedTable<Ban.Subject, Offence>
     /// Rate refusals already reported per source in the current burst (one event per burst, not per packet).
-    private var reportedFloods: BoundedTable<SourceKey, Int64>
+    private var reportedFloods: EventThrottle<SourceKey>
 
     /// Creates a guard.
     public init(configuration: Configuration = .init(), bans: BanList = .init()) {
@@ -199,7 +199,7 @@ public struct AttackGuard: Sendable {
         pairFailures = BoundedTable(capacity: capacity)
         knownPairs = BoundedTable(capacity: capacity)
         offences = BoundedTable(capacity: capacity)
-        reportedFloods = BoundedTable(capacity: max(2, capacity / 10))
+        reportedFloods = EventThrottle(capacity: max(2, capacity / 10))
     }
 
     // MARK: Sources
@@ -468,12 +468,7 @@ public struct AttackGuard: Sendable {
     /// Runs `makeEvent` only for the first refusal of a burst from `source` (one event a minute at most).
     private mutating func oncePerBurst(_ source: SourceKey, _ epochSeconds: Int64,
                                        _ makeEvent: () -> SecurityEvent) -> [SecurityEvent] {
-        let report = reportedFloods.update(source, default: Int64.min) { last -> Bool in
-            guard last == .min || epochSeconds - last >= 60 else { return false }
-            last = epochSeconds
-            return true
-        }
-        return report ? [makeEvent()] : []
+        reportedFloods.allows(source, at: epochSeconds) ? [makeEvent()] : []
     }
 
     static func sourceText(_ subject: Ban.Subject) -> String? {

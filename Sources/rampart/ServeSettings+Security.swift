@@ -28,11 +28,7 @@ extension ServeSettings {
     {
         let file = file ?? .init()
         func bounded(_ value: Int?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
-            let value = value ?? fallback
-            guard range.contains(value) else {
-                throw UsageError(message: "security.\(name) must be in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
+            try Self.bounded(value, "security." + name, default: fallback, in: range)
         }
         func networks(_ texts: [String]?, _ name: String) throws -> NetworkList {
             do { return try NetworkList(parsing: texts ?? []) } catch {

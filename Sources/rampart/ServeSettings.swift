@@ -43,11 +43,7 @@ struct ServeSettings {
         guard (try? SIPHost.parse(served)) != nil else { throw UsageError(message: "'\(served)' is not a domain") }
         let registrar = file.registrar ?? .init()
         func bounded(_ value: Int?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
-            let value = value ?? fallback
-            guard range.contains(value) else {
-                throw UsageError(message: "\(name) must be in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
+            try Self.bounded(value, name, default: fallback, in: range)
         }
         let minExpires = try bounded(registrar.minExpires, "registrar.min_expires", default: 60, in: 1...86_400)
         let maxExpires = try bounded(registrar.maxExpires, "registrar.max_expires", default: 3600,
@@ -137,6 +133,16 @@ struct ServeSettings {
             throw UsageError(message: "unknown log level '\(levelText)'")
         }
         self.logLevel = level
+    }
+
+    /// A setting's value, or its default, checked against its range.
+    /// - Throws: ``UsageError`` naming the setting and the range.
+    static func bounded(_ value: Int?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+        let value = value ?? fallback
+        guard range.contains(value) else {
+            throw UsageError(message: "\(name) must be in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
     }
 
     /// `registrar.digest_algorithms`: tokens from SHA-256, SHA-512-256 and MD5, most preferred first.

@@ -47,11 +47,8 @@ import Testing
     static func register(_ user: String, from ip: String, port: Int, timeout: Int = 20, directory: String) throws
         -> (status: Int32, output: String)
     {
-        try Peers.run(try Peers.tool("sipp"), [
-            "127.0.0.1:\(port)", "-sf", Peers.directory.appendingPathComponent("sipp/register.xml").path,
-            "-s", user, "-au", user, "-ap", "pw-\(user)", "-auth_uri", "localhost", "-key", "domain", "localhost",
-            "-key", "expires", "600", "-i", ip, "-p", "0", "-m", "1", "-nostdin", "-timeout", String(timeout),
-        ], seconds: timeout + 10, directory: directory)
+        try Peers.sipp("register", port: port, user: user, password: "pw-\(user)", ip: ip, timeout: timeout,
+                       workDirectory: directory)
     }
 
     /// sipp's cumulative count of successful calls.

@@ -119,16 +119,17 @@ enum Peers {
     }
 
     /// One sipp scenario from Tests/Peers/sipp, one call, as `user` with `password`.
+    /// `ip` is the local address sipp sends from; `timeout` bounds its run (seconds).
     static func sipp(_ scenario: String, port: Int, transport: String = "u1", user: String, password: String,
-                     expires: Int = 600, localPort: Int = 0, workDirectory: String) throws
-        -> (status: Int32, output: String)
+                     expires: Int = 600, ip: String = "127.0.0.1", localPort: Int = 0, timeout: Int = 30,
+                     workDirectory: String) throws -> (status: Int32, output: String)
     {
         try run(try tool("sipp"), [
             "127.0.0.1:\(port)", "-sf", directory.appendingPathComponent("sipp/\(scenario).xml").path,
             "-t", transport, "-s", user, "-au", user, "-ap", password, "-auth_uri", "localhost",
-            "-key", "domain", "localhost", "-key", "expires", String(expires), "-i", "127.0.0.1", "-p", String(localPort),
-            "-m", "1", "-nostdin", "-timeout", "30", "-trace_err", "-trace_msg",
-        ], seconds: 45, directory: workDirectory)
+            "-key", "domain", "localhost", "-key", "expires", String(expires), "-i", ip, "-p", String(localPort),
+            "-m", "1", "-nostdin", "-timeout", String(timeout), "-trace_err", "-trace_msg",
+        ], seconds: timeout + 15, directory: workDirectory)
     }
 
     /// Starts a program in the background, bounded by timeout(1) (which forwards SIGTERM and KILLs 2 s later).
