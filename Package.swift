@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "MediaSecurity", dependencies: ["COpenSSL", "SDP"]),
+        .target(name: "MediaSecurity", dependencies: ["COpenSSL", "SDP", .product(name: "Crypto", package: "swift-crypto"),
+                                               .product(name: "CryptoExtras", package: "swift-crypto")]),
         .target(name: "Pcap"),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).

@@ -5,6 +5,7 @@ public struct MediaSecurityError: Error, Hashable, Sendable, CustomStringConvert
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Backing: String, Hashable, Sendable {
             case authenticationFailed, replayed, tooOld, malformed, keyExhausted, invalidKey, backendFailure
+            case unknownMKI, unknownStream, tooManyStreams, keyReuse
         }
         fileprivate let backing: Backing
         /// The authentication tag did not verify (tampering, a wrong key, or noise).
@@ -21,6 +22,14 @@ public struct MediaSecurityError: Error, Hashable, Sendable, CustomStringConvert
         public static let invalidKey = Code(backing: .invalidKey)
         /// The crypto library failed (out of memory, an unavailable cipher).
         public static let backendFailure = Code(backing: .backendFailure)
+        /// The packet's MKI names none of the stream's master keys.
+        public static let unknownMKI = Code(backing: .unknownMKI)
+        /// A packet of an SSRC the session has no stream for, and no template to make one.
+        public static let unknownStream = Code(backing: .unknownStream)
+        /// The session already holds its most streams.
+        public static let tooManyStreams = Code(backing: .tooManyStreams)
+        /// The same master key was given for both directions (a two-time pad).
+        public static let keyReuse = Code(backing: .keyReuse)
         public var description: String { backing.rawValue }
     }
 

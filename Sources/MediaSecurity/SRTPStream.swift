@@ -1,89 +1,5 @@
 import COpenSSL
 
-/// The session keys and crypto state of one direction of one RTP stream (one SSRC), RFC 3711 §3.2.
-final class SRTPCryptoContext {
-    let profile: SRTPProfile
-    /// AES-CM and HMAC-SHA1 for the counter-mode suites; nil for AEAD.
-    let counterMode: (cipher: AESCounterMode, mac: HMACSHA1)?
-    /// AES-GCM for the AEAD suites (RFC 7714); nil otherwise.
-    let aead: AESGCM?
-    /// The session salt (14 octets, 12 for AEAD), zeroed on deinit.
-    var salt: [UInt8]
-
-    init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], rtcp: Bool) throws(MediaSecurityError) {
-        guard masterKey.count == profile.keyLength, masterSalt.count == profile.saltLength else {
-            throw MediaSecurityError(.invalidKey, "\(profile.name) takes a \(profile.keyLength)-octet key and a "
-                + "\(profile.saltLength)-octet salt")
-        }
-        self.profile = profile
-        var key = try SRTPKeyDerivation.derive(rtcp ? .rtcpEncryption : .rtpEncryption, masterKey: masterKey,
-                                               masterSalt: masterSalt, length: profile.keyLength)
-        defer { cleanse(&key) }
-        salt = try SRTPKeyDerivation.derive(rtcp ? .rtcpSalt : .rtpSalt, masterKey: masterKey, masterSalt: masterSalt,
-                                            length: profile.saltLength)
-        if profile.isAEAD {
-            aead = try AESGCM(key: key)
-            counterMode = nil
-        } else {
-            var auth = try SRTPKeyDerivation.derive(rtcp ? .rtcpAuthentication : .rtpAuthentication,
-                                                    masterKey: masterKey, masterSalt: masterSalt,
-                                                    length: profile.authKeyLength)
-            defer { cleanse(&auth) }
-            counterMode = (try AESCounterMode(key: key), try HMACSHA1(key: auth))
-            aead = nil
-        }
-    }
-
-    /// An AEAD context from session keys directly (RFC 7714's own vectors start there).
-    init(aead profile: SRTPProfile, sessionKey: [UInt8], sessionSalt: [UInt8]) throws(MediaSecurityError) {
-        self.profile = profile
-        salt = sessionSalt
-        aead = try AESGCM(key: sessionKey)
-        counterMode = nil
-    }
-
-    /// The HMAC of a counter-mode suite (the only ones that call it).
-    var mac: HMACSHA1 { counterMode!.mac }
-
-    /// The AEAD IV of RFC 7714 §8.1 (SRTP: 0x0000 || SSRC || ROC || SEQ) or §9.1 (SRTCP: 0x0000 || SSRC ||
-    /// 0x0000 || index), XORed with the session salt.
-    func aeadIV(ssrc: UInt32, high: UInt32, low: UInt32, into iv: inout (UInt64, UInt32)) {
-        withUnsafeMutableBytes(of: &iv) { bytes in
-            bytes[0] = 0
-            bytes[1] = 0
-            for octet in 0..<4 {
-                bytes[2 + octet] = UInt8(truncatingIfNeeded: ssrc >> UInt32(8 * (3 - octet)))
-                bytes[6 + octet] = UInt8(truncatingIfNeeded: high >> UInt32(8 * (3 - octet)))
-            }
-            bytes[10] = UInt8(truncatingIfNeeded: low >> 8)
-            bytes[11] = UInt8(truncatingIfNeeded: low)
-            for position in 0..<12 { bytes[position] ^= salt[position] }
-        }
-    }
-
-    deinit { cleanse(&salt) }
-
-    /// The AES-CM IV of RFC 3711 §4.1.1: (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16).
-    func iv(ssrc: UInt32, index: UInt64, into iv: inout (UInt64, UInt64)) {
-        withUnsafeMutableBytes(of: &iv) { bytes in
-            for position in 0..<14 { bytes[position] = salt[position] }
-            bytes[14] = 0
-            bytes[15] = 0
-            for octet in 0..<4 { bytes[4 + octet] ^= UInt8(truncatingIfNeeded: ssrc >> UInt32(8 * (3 - octet))) }
-            for octet in 0..<6 { bytes[8 + octet] ^= UInt8(truncatingIfNeeded: index >> UInt64(8 * (5 - octet))) }
-        }
-    }
-
-    /// Encrypts or decrypts `payload` in place for the packet `index` of `ssrc`.
-    func crypt(_ payload: UnsafeMutableRawBufferPointer, ssrc: UInt32, index: UInt64) -> Bool {
-        var block: (UInt64, UInt64) = (0, 0)
-        iv(ssrc: ssrc, index: index, into: &block)
-        return withUnsafeBytes(of: &block) { raw in
-            counterMode!.cipher.apply(iv: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), to: payload)
-        }
-    }
-}
-
 /// The RTP header's extent (RFC 3550 §5.1, §5.3.1): what SRTP authenticates but does not encrypt.
 enum RTPHeader {
     /// The header length (fixed part, CSRCs, extension), or nil if the packet is not RTP version 2 or too short.
@@ -132,147 +48,210 @@ struct SRTPIndexTracker: Hashable, Sendable {
     }
 }
 
-/// Protects outgoing RTP packets of one SSRC (RFC 3711 §3.3): encrypts the payload in place and appends the tag.
-/// Its keys serve this direction only; they are zeroed when it goes.
+/// Protects outgoing RTP packets of one SSRC (RFC 3711 §3.3): encrypts the payload in place, appends the MKI (when
+/// the policy has one) and the tag. Its keys serve this direction only; they are zeroed when the last stream using
+/// them goes.
 public final class SRTPSender {
-    let context: SRTPCryptoContext
+    public let profile: SRTPProfile
+    private let contexts: [SRTPKeyContext]
+    private var active = 0
     private var tracker = SRTPIndexTracker()
-    /// Packets protected with this key: at most 2^48 (RFC 3711 §9.2).
-    public private(set) var packetCount: UInt64 = 0
 
-    /// A sender for `profile` with a master key and salt (from SDES or DTLS-SRTP).
-    /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths.
-    public init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8]) throws(MediaSecurityError) {
-        context = try SRTPCryptoContext(profile: profile, masterKey: masterKey, masterSalt: masterSalt, rtcp: false)
+    /// A sender for `policy`.
+    /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths, MKIs or rate.
+    public convenience init(policy: SRTPPolicy) throws(MediaSecurityError) {
+        let contexts = try SRTPKeyContext.all(for: policy, rtcp: false)
+        self.init(profile: policy.profile, contexts: contexts)
     }
 
-    /// Protects `packet` (an RTP packet) in place: the payload is encrypted and the tag appended.
+    /// A sender for `profile` with one master key and salt (from SDES or DTLS-SRTP) and no MKI.
+    /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths.
+    public convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8],
+                            backend: SRTPCryptoBackend = .openSSL) throws(MediaSecurityError) {
+        try self.init(policy: SRTPPolicy(profile: profile, masterKey: masterKey, masterSalt: masterSalt, backend: backend))
+    }
+
+    init(profile: SRTPProfile, contexts: [SRTPKeyContext]) {
+        (self.profile, self.contexts) = (profile, contexts)
+    }
+
+    /// A sender for another SSRC under the same keys (a session's template).
+    func forNewStream() throws(MediaSecurityError) -> SRTPSender {
+        let contexts = try SRTPKeyContext.forNewStream(self.contexts)
+        let sender = SRTPSender(profile: profile, contexts: contexts)
+        sender.active = active
+        return sender
+    }
+
+    /// Packets protected under the active master key: at most 2^48 (RFC 3711 §9.2).
+    public var packetCount: UInt64 { contexts[active].packetCount }
+
+    /// Protects the following packets with the master key whose MKI is `mki` (re-keying, RFC 3711 §8.1).
+    /// - Throws: ``MediaSecurityError/Code/unknownMKI``.
+    public func useKey(mki: [UInt8]) throws(MediaSecurityError) {
+        guard let position = contexts.firstIndex(where: { $0.mki == mki }) else {
+            throw MediaSecurityError(.unknownMKI, "no master key with that MKI")
+        }
+        active = position
+    }
+
+    /// Protects `packet` (an RTP packet) in place: the payload is encrypted, the MKI and the tag appended.
     /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/keyExhausted``.
     public func protect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
-        guard packetCount < 1 << 48 else { throw MediaSecurityError(.keyExhausted, "2^48 SRTP packets under one key") }
-        if let aead = context.aead { return try protectAEAD(&packet, aead) }
-        let tagLength = context.profile.srtpTagLength
-        let outcome: MediaSecurityError.Code? = packet.withUnsafeMutableBytes { bytes in
-            let readOnly = UnsafeRawBufferPointer(bytes)
-            guard let header = RTPHeader.length(of: readOnly) else { return .malformed }
-            let sequence = RTPHeader.sequence(readOnly), ssrc = RTPHeader.ssrc(readOnly)
-            // A sender's index: the ROC goes up when the sequence number wraps (RFC 3711 §3.3.1).
-            let (index, _) = tracker.estimate(sequence)
-            guard context.crypt(UnsafeMutableRawBufferPointer(rebasing: bytes[header...]), ssrc: ssrc, index: index)
-            else { return .backendFailure }
-            tracker.update(index: index)
-            return nil
+        let context = contexts[active]
+        guard context.packetCount < 1 << 48 else {
+            throw MediaSecurityError(.keyExhausted, "2^48 SRTP packets under one master key")
         }
-        if let outcome { throw MediaSecurityError(outcome, "cannot protect the packet") }
-        let roc = tracker.rolloverCounter.bigEndian
-        var tag = (UInt64(0), UInt64(0), UInt32(0))
-        let authenticated = withUnsafeBytes(of: roc) { trailer in
-            packet.withUnsafeBytes { message in
-                withUnsafeMutableBytes(of: &tag) { output in
-                    context.mac.authenticate(message, trailer: trailer,
-                                             into: output.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
-            }
-        }
-        guard authenticated else { throw MediaSecurityError(.backendFailure, "HMAC-SHA1") }
-        withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(tagLength)) }
-        packetCount += 1
-    }
-
-    /// RFC 7714 §8: the header is the AAD, the payload is encrypted, the 16-octet tag appended.
-    private func protectAEAD(_ packet: inout [UInt8], _ aead: AESGCM) throws(MediaSecurityError) {
-        var tag = (UInt64(0), UInt64(0))
-        let outcome: MediaSecurityError.Code? = packet.withUnsafeMutableBytes { bytes in
-            let readOnly = UnsafeRawBufferPointer(bytes)
-            guard let header = RTPHeader.length(of: readOnly) else { return .malformed }
-            let sequence = RTPHeader.sequence(readOnly)
-            let (index, roc) = tracker.estimate(sequence)
+        guard let (header, sequence, ssrc) = packet.withUnsafeBytes({ bytes in
+            RTPHeader.length(of: bytes).map { ($0, RTPHeader.sequence(bytes), RTPHeader.ssrc(bytes)) }
+        }) else { throw MediaSecurityError(.malformed, "not an RTP packet") }
+        // A sender's index: the ROC goes up when the sequence number wraps (RFC 3711 §3.3.1).
+        let (index, roc) = tracker.estimate(sequence)
+        let keys = try context.keys(for: index)
+        if let aead = keys.aead {
+            // RFC 7714 §8: the header is the AAD, the payload encrypted, the tag appended, then the MKI.
+            var tag = (UInt64(0), UInt64(0))
             var iv = (UInt64(0), UInt32(0))
-            context.aeadIV(ssrc: RTPHeader.ssrc(readOnly), high: roc, low: UInt32(sequence), into: &iv)
-            let sealed = withUnsafeBytes(of: &iv) { ivBytes in
-                withUnsafeMutableBytes(of: &tag) { tagBytes in
-                    aead.seal(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                              aad: UnsafeRawBufferPointer(rebasing: readOnly[..<header]),
-                              text: UnsafeMutableRawBufferPointer(rebasing: bytes[header...]),
-                              tag: tagBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            keys.aeadIV(ssrc: ssrc, high: roc, low: UInt32(sequence), into: &iv)
+            let sealed = packet.withUnsafeMutableBytes { bytes in
+                withUnsafeBytes(of: &iv) { ivBytes in
+                    withUnsafeMutableBytes(of: &tag) { tagBytes in
+                        aead.seal(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                  aad: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<header]),
+                                  text: UnsafeMutableRawBufferPointer(rebasing: bytes[header...]),
+                                  tag: tagBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
                 }
             }
-            guard sealed else { return .backendFailure }
-            tracker.update(index: index)
-            return nil
+            guard sealed else { throw MediaSecurityError(.backendFailure, "AES-GCM") }
+            withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0) }
+            packet.append(contentsOf: context.mki)
+        } else {
+            let encrypted = packet.withUnsafeMutableBytes { bytes in
+                keys.crypt(UnsafeMutableRawBufferPointer(rebasing: bytes[header...]), ssrc: ssrc, index: index)
+            }
+            guard encrypted else { throw MediaSecurityError(.backendFailure, "AES-CM") }
+            // The tag covers header and payload and the ROC (RFC 3711 §4.2), not the MKI that sits before it.
+            var tag = (UInt64(0), UInt64(0), UInt32(0))
+            let authenticated = withUnsafeBytes(of: roc.bigEndian) { trailer in
+                packet.withUnsafeBytes { message in
+                    withUnsafeMutableBytes(of: &tag) { output in
+                        keys.mac.authenticate(message, trailer: trailer,
+                                              into: output.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
+                }
+            }
+            guard authenticated else { throw MediaSecurityError(.backendFailure, "HMAC-SHA1") }
+            packet.append(contentsOf: context.mki)
+            withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(profile.srtpTagLength)) }
         }
-        if let outcome { throw MediaSecurityError(outcome, "cannot protect the packet") }
-        withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0) }
-        packetCount += 1
+        tracker.update(index: index)
+        context.adopt(keys, index: index)
+        context.packetCount += 1
     }
 }
 
-/// Unprotects incoming SRTP packets of one SSRC: verifies the tag in constant time, refuses replays, decrypts in
-/// place and strips the tag. Its keys serve this direction only.
+/// Unprotects incoming SRTP packets of one SSRC: finds the master key by MKI, verifies the tag in constant time,
+/// refuses replays, decrypts in place and strips MKI and tag. Its keys serve this direction only.
 public final class SRTPReceiver {
-    let context: SRTPCryptoContext
+    public let profile: SRTPProfile
+    private let contexts: [SRTPKeyContext]
+    private let mkiLength: Int
     private var tracker = SRTPIndexTracker()
     private var window: SRTPReplayWindow
 
-    /// A receiver for `profile` with a master key and salt, and a replay window (default 128, at least 64).
-    public init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], replayWindow: Int = 128)
-        throws(MediaSecurityError)
-    {
-        context = try SRTPCryptoContext(profile: profile, masterKey: masterKey, masterSalt: masterSalt, rtcp: false)
+    /// A receiver for `policy`.
+    /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths, MKIs or rate.
+    public convenience init(policy: SRTPPolicy) throws(MediaSecurityError) {
+        let contexts = try SRTPKeyContext.all(for: policy, rtcp: false)
+        self.init(profile: policy.profile, contexts: contexts, replayWindow: policy.replayWindow)
+    }
+
+    /// A receiver for `profile` with one master key and salt and no MKI, and a replay window (default 128, at
+    /// least 64).
+    public convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], replayWindow: Int = 128,
+                            backend: SRTPCryptoBackend = .openSSL) throws(MediaSecurityError) {
+        try self.init(policy: SRTPPolicy(profile: profile, masterKey: masterKey, masterSalt: masterSalt,
+                                         replayWindow: replayWindow, backend: backend))
+    }
+
+    init(profile: SRTPProfile, contexts: [SRTPKeyContext], replayWindow: Int) {
+        (self.profile, self.contexts) = (profile, contexts)
+        mkiLength = contexts.first?.mki.count ?? 0
         window = SRTPReplayWindow(size: replayWindow)
+    }
+
+    /// A receiver for another SSRC under the same keys (a session's template).
+    func forNewStream() throws(MediaSecurityError) -> SRTPReceiver {
+        let contexts = try SRTPKeyContext.forNewStream(self.contexts)
+        return SRTPReceiver(profile: profile, contexts: contexts, replayWindow: window.size)
     }
 
     /// The rollover counter (for tests and for joining a stream late).
     public var rolloverCounter: UInt32 { tracker.rolloverCounter }
 
     /// Unprotects `packet` in place; on failure it is left as it was.
-    /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/authenticationFailed``,
-    ///   ``MediaSecurityError/Code/replayed``, ``MediaSecurityError/Code/tooOld``.
+    /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/unknownMKI``,
+    ///   ``MediaSecurityError/Code/authenticationFailed``, ``MediaSecurityError/Code/replayed``,
+    ///   ``MediaSecurityError/Code/tooOld``.
     public func unprotect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
-        let tagLength = context.profile.srtpTagLength
+        let tagLength = profile.srtpTagLength, aeadLayout = profile.isAEAD
+        guard packet.count >= 12 + tagLength + mkiLength else {
+            throw MediaSecurityError(.malformed, "shorter than an SRTP packet")
+        }
+        // HMAC suites: message || MKI || tag; AEAD: header || ciphertext || tag || MKI (RFC 7714 §8).
+        let mkiStart = aeadLayout ? packet.count - mkiLength : packet.count - tagLength - mkiLength
+        let messageEnd = aeadLayout ? mkiStart - tagLength : mkiStart
+        let tagStart = aeadLayout ? messageEnd : packet.count - tagLength
+        let context = try context(packet: packet, mkiStart: mkiStart)
+        guard let (header, sequence, ssrc) = packet.withUnsafeBytes({ bytes in
+            let message = UnsafeRawBufferPointer(rebasing: bytes[..<messageEnd])
+            return RTPHeader.length(of: message).map { ($0, RTPHeader.sequence(message), RTPHeader.ssrc(message)) }
+        }) else { throw MediaSecurityError(.malformed, "not an SRTP packet") }
+        let (index, roc) = tracker.estimate(sequence)
+        if let refusal = window.check(index) { throw MediaSecurityError(refusal, "SRTP index \(index)") }
+        let keys = try context.keys(for: index)
         let outcome: MediaSecurityError.Code? = packet.withUnsafeMutableBytes { bytes in
-            guard bytes.count > tagLength else { return .malformed }
-            let message = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<(bytes.count - tagLength)])
-            guard let header = RTPHeader.length(of: message) else { return .malformed }
-            let (index, roc) = tracker.estimate(RTPHeader.sequence(message))
-            if let refusal = window.check(index) { return refusal }
-            if let aead = context.aead {
-                // RFC 7714 §8: the header is the AAD; the tag is checked before anything is kept.
+            let readOnly = UnsafeRawBufferPointer(bytes)
+            let tag = UnsafeRawBufferPointer(rebasing: readOnly[tagStart..<(tagStart + tagLength)])
+            if let aead = keys.aead {
                 var iv = (UInt64(0), UInt32(0))
-                context.aeadIV(ssrc: RTPHeader.ssrc(message), high: roc, low: UInt32(RTPHeader.sequence(message)),
-                               into: &iv)
+                keys.aeadIV(ssrc: ssrc, high: roc, low: UInt32(sequence), into: &iv)
                 let opened = withUnsafeBytes(of: &iv) { ivBytes in
                     aead.open(iv: ivBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                              aad: UnsafeRawBufferPointer(rebasing: message[..<header]),
-                              text: UnsafeMutableRawBufferPointer(rebasing: bytes[header..<(bytes.count - tagLength)]),
-                              tag: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[(bytes.count - tagLength)...]))
+                              aad: UnsafeRawBufferPointer(rebasing: readOnly[..<header]),
+                              text: UnsafeMutableRawBufferPointer(rebasing: bytes[header..<messageEnd]), tag: tag)
                 }
-                guard opened else { return .authenticationFailed }
-                tracker.update(index: index)
-                window.accept(index)
-                return nil
+                return opened ? nil : .authenticationFailed
             }
             var expected = (UInt64(0), UInt64(0), UInt32(0))
             let computed = withUnsafeBytes(of: roc.bigEndian) { trailer in
                 withUnsafeMutableBytes(of: &expected) { output in
-                    context.mac.authenticate(message, trailer: trailer,
-                                             into: output.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    keys.mac.authenticate(UnsafeRawBufferPointer(rebasing: readOnly[..<messageEnd]), trailer: trailer,
+                                          into: output.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
             guard computed else { return .backendFailure }
             let tagMatches = withUnsafeBytes(of: &expected) { expectedTag in
-                ConstantTime.equal(UnsafeRawBufferPointer(rebasing: expectedTag[..<tagLength]),
-                                   UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[(bytes.count - tagLength)...]))
+                ConstantTime.equal(UnsafeRawBufferPointer(rebasing: expectedTag[..<tagLength]), tag)
             }
             guard tagMatches else { return .authenticationFailed }
-            let payload = UnsafeMutableRawBufferPointer(rebasing: bytes[header..<(bytes.count - tagLength)])
-            guard context.crypt(payload, ssrc: RTPHeader.ssrc(message), index: index) else { return .backendFailure }
-            tracker.update(index: index)
-            window.accept(index)
-            return nil
+            let payload = UnsafeMutableRawBufferPointer(rebasing: bytes[header..<messageEnd])
+            return keys.crypt(payload, ssrc: ssrc, index: index) ? nil : .backendFailure
         }
-        if let outcome { throw MediaSecurityError(outcome, "cannot unprotect the packet") }
-        packet.removeLast(tagLength)
+        if let outcome { throw MediaSecurityError(outcome, "cannot unprotect the SRTP packet") }
+        tracker.update(index: index)
+        window.accept(index)
+        context.adopt(keys, index: index)
+        packet.removeLast(packet.count - messageEnd)
+    }
+
+    /// The master key the MKI at `mkiStart` names (the only one when there is no MKI).
+    private func context(packet: [UInt8], mkiStart: Int) throws(MediaSecurityError) -> SRTPKeyContext {
+        guard mkiLength > 0 else { return contexts[0] }
+        let mki = packet[mkiStart..<(mkiStart + mkiLength)]
+        for context in contexts where context.mki.elementsEqual(mki) { return context }
+        throw MediaSecurityError(.unknownMKI, "the packet's MKI names no master key")
     }
 }
 

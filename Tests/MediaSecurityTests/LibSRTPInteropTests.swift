@@ -26,7 +26,7 @@ import Testing
     }
 
     /// A libsrtp2 session for `profile`, freed at the end of `body`.
-    static func withLibSRTP<T>(_ profile: SRTPProfile, keyAndSalt: [UInt8], inbound: Bool,
+    static func withLibSRTP<T>(_ profile: SRTPProfile, keyAndSalt: [UInt8], inbound: Bool, ssrc: UInt32 = ssrc,
                                _ body: (UnsafeMutableRawPointer) throws -> T) throws -> T {
         let session = try #require(keyAndSalt.withUnsafeBufferPointer {
             rampart_libsrtp_session(shimProfile(profile), ssrc, $0.baseAddress, inbound ? 1 : 0)
@@ -35,13 +35,14 @@ import Testing
         return try body(session)
     }
 
-    @Test(arguments: SRTPProfile.allCases) func rampartAndLibSRTPUnprotectEachOther(profile: SRTPProfile) throws {
+    @Test(arguments: SRTPProfile.allCases, SRTPCryptoBackend.allCases)
+    func rampartAndLibSRTPUnprotectEachOther(profile: SRTPProfile, backend: SRTPCryptoBackend) throws {
         let keyAndSalt = (0..<(profile.keyLength + profile.saltLength)).map { UInt8(truncatingIfNeeded: $0 * 29 + 3) }
         let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))
         // Sequence numbers across the wrap: the ROC goes to 1 on both sides.
         let sequences = (0..<12).map { UInt16(truncatingIfNeeded: 65_530 + $0) }
 
-        let sender = try SRTPSender(profile: profile, masterKey: key, masterSalt: salt)
+        let sender = try SRTPSender(profile: profile, masterKey: key, masterSalt: salt, backend: backend)
         try Self.withLibSRTP(profile, keyAndSalt: keyAndSalt, inbound: true) { libsrtp in
             for (offset, sequence) in sequences.enumerated() {
                 let plain = Self.rtp(sequence: sequence, payloadSize: 160 + offset)
@@ -57,7 +58,7 @@ import Testing
             }
         }
 
-        let receiver = try SRTPReceiver(profile: profile, masterKey: key, masterSalt: salt)
+        let receiver = try SRTPReceiver(profile: profile, masterKey: key, masterSalt: salt, backend: backend)
         try Self.withLibSRTP(profile, keyAndSalt: keyAndSalt, inbound: false) { libsrtp in
             for (offset, sequence) in sequences.enumerated() {
                 let plain = Self.rtp(sequence: sequence, payloadSize: 200 - offset)

@@ -23,10 +23,11 @@ func hex(_ text: String) -> [UInt8] {
 func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
 @Suite struct SRTPVectorTests {
-    @Test func aesCounterModeKeystreamMatchesRFC3711AppendixB2() throws {
+    @Test(arguments: SRTPCryptoBackend.allCases)
+    func aesCounterModeKeystreamMatchesRFC3711AppendixB2(backend: SRTPCryptoBackend) throws {
         let vector = try vectors("rfc3711/b2-aes-cm-keystream.json")
         let params = try #require(vector["params"] as? [String: String])
-        let cipher = try AESCounterMode(key: hex(try #require(params["session_key"])))
+        let cipher = try backend.counterMode(key: hex(try #require(params["session_key"])))
         for block in try #require(vector["keystream_blocks"] as? [[String: String]]) {
             let counter = hex(try #require(block["counter"]))
             var output = [UInt8](repeating: 0, count: 16)
@@ -37,7 +38,8 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         }
     }
 
-    @Test func keyDerivationMatchesRFC3711AppendixB3() throws {
+    @Test(arguments: SRTPCryptoBackend.allCases)
+    func keyDerivationMatchesRFC3711AppendixB3(backend: SRTPCryptoBackend) throws {
         let vector = try vectors("rfc3711/b3-key-derivation.json")
         let inputs = try #require(vector["inputs"] as? [String: String])
         let key = hex(inputs["master_key"]!), salt = hex(inputs["master_salt"]!)
@@ -55,14 +57,16 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
                 continue
             }
             let length = hex(expected).count
-            let derived = try SRTPKeyDerivation.derive(kind, masterKey: key, masterSalt: salt, length: length)
+            let derived = try SRTPKeyDerivation.derive(kind, masterKey: key, masterSalt: salt, length: length,
+                                                       backend: backend)
             #expect(hexString(derived) == expected.lowercased(), "label \(labelText)")
             checked += 1
         }
         #expect(checked >= 3)
     }
 
-    @Test func libsrtpKnownAnswerPacketsProtectAndUnprotect() throws {
+    @Test(arguments: SRTPCryptoBackend.allCases)
+    func libsrtpKnownAnswerPacketsProtectAndUnprotect(backend: SRTPCryptoBackend) throws {
         let vector = try vectors("libsrtp/srtp_driver-known-answers.json")
         var checked = 0
         for packet in try #require(vector["vectors"] as? [[String: Any]]) {
@@ -75,10 +79,10 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             let keyAndSalt = hex(material)
             let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))
             var outgoing = hex(plain)
-            try SRTPSender(profile: profile, masterKey: key, masterSalt: salt).protect(&outgoing)
+            try SRTPSender(profile: profile, masterKey: key, masterSalt: salt, backend: backend).protect(&outgoing)
             #expect(hexString(outgoing) == protected.lowercased(), "\(name)")
             var incoming = hex(protected)
-            try SRTPReceiver(profile: profile, masterKey: key, masterSalt: salt).unprotect(&incoming)
+            try SRTPReceiver(profile: profile, masterKey: key, masterSalt: salt, backend: backend).unprotect(&incoming)
             #expect(hexString(incoming) == plain.lowercased(), "\(name)")
             checked += 1
         }
@@ -152,7 +156,8 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 }
 
 @Suite struct SRTCPTests {
-    @Test func libsrtpSRTCPKnownAnswerProtectsAndUnprotects() throws {
+    @Test(arguments: SRTPCryptoBackend.allCases)
+    func libsrtpSRTCPKnownAnswerProtectsAndUnprotects(backend: SRTPCryptoBackend) throws {
         let vector = try vectors("libsrtp/srtp_driver-known-answers.json")
         let packet = try #require((vector["vectors"] as? [[String: Any]])?.first { $0["rtcp_plaintext"] != nil })
         let material = hex(try #require(packet["master_key_and_salt"] as? String))
@@ -161,10 +166,11 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         let protected = try #require(packet["srtcp_protected"] as? String).lowercased()
         // libsrtp2 numbers its first SRTCP packet 1; RFC 3711 §3.3.2 starts at 0 (both are read alike).
         var outgoing = plain
-        try SRTCPSender(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt, firstIndex: 1).protect(&outgoing)
+        let policy = SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt, backend: backend)
+        try SRTCPSender(policy: policy, firstIndex: 1).protect(&outgoing)
         #expect(hexString(outgoing) == protected)
         var incoming = hex(protected)
-        let receiver = try SRTCPReceiver(profile: .aes128CMHMACSHA1_80, masterKey: key, masterSalt: salt)
+        let receiver = try SRTCPReceiver(policy: policy)
         try receiver.unprotect(&incoming)
         #expect(incoming == plain)
         var again = hex(protected)
@@ -244,7 +250,8 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 }
 
 @Suite struct AEADTests {
-    @Test func rfc7714Section16PacketsSealAndOpen() throws {
+    @Test(arguments: SRTPCryptoBackend.allCases)
+    func rfc7714Section16PacketsSealAndOpen(backend: SRTPCryptoBackend) throws {
         let vector = try vectors("rfc7714/section16-srtp-aead-aes-gcm.json")
         let salt = hex(try #require(vector["session_salt"] as? String))
         let rtp = try #require(vector["rtp_packet"] as? [String: Any])
@@ -254,7 +261,7 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             guard let expected = packet["srtp_packet"], let suite = packet["suite"] else { continue }
             let profile = try #require(SRTPProfile(name: suite))
             let key = hex(try #require(vector[profile == .aeadAES128GCM ? "session_key_128" : "session_key_256"] as? String))
-            let context = try SRTPCryptoContext(aead: profile, sessionKey: key, sessionSalt: salt)
+            let context = try SRTPSessionKeys(aead: profile, sessionKey: key, sessionSalt: salt, backend: backend)
             var iv = (UInt64(0), UInt32(0))
             context.aeadIV(ssrc: 0x5501_A0B2, high: 0, low: 0xF17B, into: &iv)
             #expect(hexString(withUnsafeBytes(of: &iv) { Array($0) }) == (vector["iv"] as? [String: String])?["value"])
@@ -294,7 +301,8 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         #expect(checked == 2)
     }
 
-    @Test func libsrtpGCMKnownAnswerPacketsProtectAndUnprotect() throws {
+    @Test(arguments: SRTPCryptoBackend.allCases)
+    func libsrtpGCMKnownAnswerPacketsProtectAndUnprotect(backend: SRTPCryptoBackend) throws {
         let vector = try vectors("libsrtp/srtp_driver-known-answers.json")
         var checked = 0
         for packet in try #require(vector["vectors"] as? [[String: Any]]) {
@@ -303,21 +311,22 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             else { continue }
             let keyAndSalt = hex(material)
             let key = Array(keyAndSalt.prefix(16)), salt = Array(keyAndSalt.suffix(12))
+            let policy = SRTPPolicy(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt, backend: backend)
             if let plain = packet["rtp_plaintext"] as? String, let protected = packet["srtp_protected"] as? String {
                 var outgoing = hex(plain)
-                try SRTPSender(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt).protect(&outgoing)
+                try SRTPSender(policy: policy).protect(&outgoing)
                 #expect(hexString(outgoing) == protected.lowercased())
                 var incoming = hex(protected)
-                try SRTPReceiver(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt).unprotect(&incoming)
+                try SRTPReceiver(policy: policy).unprotect(&incoming)
                 #expect(incoming == hex(plain))
                 checked += 1
             }
             if let plain = packet["rtcp_plaintext"] as? String, let protected = packet["srtcp_protected"] as? String {
                 var outgoing = hex(plain)
-                try SRTCPSender(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt, firstIndex: 1).protect(&outgoing)
+                try SRTCPSender(policy: policy, firstIndex: 1).protect(&outgoing)
                 #expect(hexString(outgoing) == protected.lowercased())
                 var incoming = hex(protected)
-                try SRTCPReceiver(profile: .aeadAES128GCM, masterKey: key, masterSalt: salt).unprotect(&incoming)
+                try SRTCPReceiver(policy: policy).unprotect(&incoming)
                 #expect(incoming == hex(plain))
                 checked += 1
             }
