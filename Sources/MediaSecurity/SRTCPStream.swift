@@ -56,8 +56,10 @@ public final class SRTCPSender {
     ///   ``MediaSecurityError/Code/keyExhausted`` after 2^31 packets.
     public func protect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
         guard packet.count >= 8, packet[0] >> 6 == 2 else { throw MediaSecurityError(.malformed, "not an RTCP packet") }
-        guard nextIndex < 1 << 31 else { throw MediaSecurityError(.keyExhausted, "2^31 SRTCP packets under one key") }
         let context = contexts[active], index = nextIndex
+        guard nextIndex < 1 << 31, context.mayProtect else {
+            throw MediaSecurityError(.keyExhausted, "the master key's lifetime (at most 2^31 SRTCP packets) is used up")
+        }
         let keys = try context.keys(for: UInt64(index))
         let ssrc = packet.withUnsafeBytes { BigEndian.uint32($0, at: 4) }
         let word = (UInt32(1) << 31 | index).bigEndian  // E = 1: encrypted
@@ -105,6 +107,7 @@ public final class SRTCPSender {
             withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(profile.srtcpTagLength)) }
         }
         context.adopt(keys, index: UInt64(index))
+        context.packetCount += 1
         nextIndex += 1
     }
 }

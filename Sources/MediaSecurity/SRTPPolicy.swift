@@ -5,12 +5,16 @@ public final class SRTPMasterKey: @unchecked Sendable {  // immutable after init
     private(set) var salt: [UInt8]
     /// The master key identifier carried in each packet, empty when the session has one key and no MKI.
     public let mki: [UInt8]
+    /// The most packets this key may protect (an SDES lifetime), below the suite's own limit; nil: the suite's
+    /// limit (2^48 SRTP, 2^31 SRTCP packets).
+    public let lifetime: UInt64?
 
     /// A master key; `mki` empty for none. The caller's copies of `key` and `salt` are the caller's to wipe.
-    public init(key: [UInt8], salt: [UInt8], mki: [UInt8] = []) {
+    public init(key: [UInt8], salt: [UInt8], mki: [UInt8] = [], lifetime: UInt64? = nil) {
         self.key = key
         self.salt = salt
         self.mki = mki
+        self.lifetime = lifetime
     }
 
     deinit {
@@ -181,8 +185,12 @@ final class SRTPKeyContext {
     private let backend: SRTPCryptoBackend
     private(set) var current: SRTPSessionKeys
     private var currentR: UInt64 = 0
-    /// Packets protected under this master key, against RFC 3711 §9.2's limits.
+    /// Packets protected under this master key, against RFC 3711 §9.2's limits and the key's lifetime.
     var packetCount: UInt64 = 0
+
+    /// Whether the key may protect another packet: below the suite limit (2^48 SRTP, 2^31 SRTCP) and the
+    /// key's own lifetime.
+    var mayProtect: Bool { packetCount < min(rtcp ? 1 << 31 : 1 << 48, master.lifetime ?? .max) }
 
     init(policy: SRTPPolicy, master: SRTPMasterKey, rtcp: Bool) throws(MediaSecurityError) {
         (profile, mki, self.master, self.rtcp) = (policy.profile, master.mki, master, rtcp)

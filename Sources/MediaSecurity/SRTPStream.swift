@@ -99,8 +99,8 @@ public final class SRTPSender {
     /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/keyExhausted``.
     public func protect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
         let context = contexts[active]
-        guard context.packetCount < 1 << 48 else {
-            throw MediaSecurityError(.keyExhausted, "2^48 SRTP packets under one master key")
+        guard context.mayProtect else {
+            throw MediaSecurityError(.keyExhausted, "the master key's lifetime (at most 2^48 SRTP packets) is used up")
         }
         guard let (header, sequence, ssrc) = packet.withUnsafeBytes({ bytes in
             RTPHeader.length(of: bytes).map { ($0, RTPHeader.sequence(bytes), RTPHeader.ssrc(bytes)) }

@@ -338,12 +338,11 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 @Suite struct SDESKeyingTests {
     @Test func anSDESCryptoLineKeysBothEndsOfAStream() throws {
         let line = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20"
-        var keying = try SDESKeying(try SDESCryptoAttribute(parsing: line))
+        let keying = try SDESKeying(try SDESCryptoAttribute(parsing: line))
         #expect(keying.profile == .aes128CMHMACSHA1_80)
+        #expect(keying.keys.first?.lifetime == 1 << 20)
         let sender = try keying.srtpSender(), receiver = try keying.srtpReceiver()
         let rtcpSender = try keying.srtcpSender(), rtcpReceiver = try keying.srtcpReceiver()
-        keying.wipe()
-        #expect(keying.key.allSatisfy { $0 == 0 } && keying.salt.allSatisfy { $0 == 0 })
         var packet: [UInt8] = [0x80, 0, 0, 7, 0, 0, 0, 0, 1, 2, 3, 4] + Array(repeating: 9, count: 20)
         let plain = packet
         try sender.protect(&packet)
@@ -357,15 +356,64 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 
         let gcm = "2 AEAD_AES_128_GCM inline:" + Base64Sample.gcm128
         #expect(try SDESKeying(try SDESCryptoAttribute(parsing: gcm)).profile == .aeadAES128GCM)
-        #expect(throws: MediaSecurityError(.invalidKey, "")) {
-            try SDESKeying(try SDESCryptoAttribute(parsing: line + "|1:4"))
-        }
-        #expect(throws: MediaSecurityError(.invalidKey, "")) {
-            try SDESKeying(try SDESCryptoAttribute(parsing: line + " UNENCRYPTED_SRTP"))
+        for refused in [line + " UNENCRYPTED_SRTP", line + " UNAUTHENTICATED_SRTP", line + " FEC_ORDER=FEC_SRTP",
+                        line + " KDR=25", line + " WSH=10", line + " SOMETHING_NEW"] {
+            #expect(throws: MediaSecurityError(.invalidKey, ""), "\(refused)") {
+                try SDESKeying(try SDESCryptoAttribute(parsing: refused))
+            }
         }
         #expect(throws: MediaSecurityError(.invalidKey, "")) {
             try SDESKeying(try SDESCryptoAttribute(parsing: "3 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"))
         }
+    }
+
+    /// MKIs, KDR and WSH from the line reach the streams: two keys with MKIs, and a rate of 2^4.
+    @Test func mkisAndSessionParametersReachTheStreams() throws {
+        let line = "1 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|1:2;"
+            + "inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd|2:2 KDR=4 WSH=256"
+        let keying = try SDESKeying(try SDESCryptoAttribute(parsing: line))
+        #expect(keying.keys.map(\.mki) == [[0, 1], [0, 2]])
+        #expect(keying.keyDerivationRate == 16 && keying.replayWindow == 256)
+        let sender = try keying.srtpSender(), receiver = try keying.srtpReceiver()
+        for sequence in UInt16(0)..<40 {
+            if sequence == 20 { try sender.useKey(mki: [0, 2]) }
+            var packet = rtpPacket(ssrc: 3, sequence: sequence)
+            try sender.protect(&packet)
+            #expect(Array(packet.dropLast(4).suffix(2)) == (sequence < 20 ? [0, 1] : [0, 2]))
+            try receiver.unprotect(&packet)
+            #expect(packet == rtpPacket(ssrc: 3, sequence: sequence))
+        }
+    }
+
+    /// Generated keys are fresh each time, fit the suite, and the offered line reads back to the same keys.
+    @Test(arguments: SRTPProfile.allCases) func generatedKeysRoundTripThroughTheirCryptoLine(profile: SRTPProfile) throws {
+        let (keying, attribute) = try SDESKeying.generate(profile: profile, tag: 7, mkiLength: 2)
+        let line = attribute.serialized()
+        #expect(line.hasPrefix("7 \(profile.name) inline:"))
+        #expect(!attribute.description.contains(String(line.split(separator: ":")[1].prefix(20))), "redacted")
+        let reread = try SDESKeying(try SDESCryptoAttribute(parsing: line))
+        var packet = rtpPacket(ssrc: 1, sequence: 1)
+        try keying.srtpSender().protect(&packet)
+        try reread.srtpReceiver().unprotect(&packet)
+        #expect(packet == rtpPacket(ssrc: 1, sequence: 1))
+        let other = try SDESKeying.generate(profile: profile).attribute
+        #expect(other.keyParams[0].keyAndSalt != attribute.keyParams[0].keyAndSalt)
+    }
+
+    /// A key's SDES lifetime bounds what it may protect.
+    @Test func aKeysLifetimeIsEnforced() throws {
+        let keys = material(.aes128CMHMACSHA1_80, seed: 2)
+        let policy = SRTPPolicy(profile: .aes128CMHMACSHA1_80,
+                                keys: [SRTPMasterKey(key: keys.key, salt: keys.salt, lifetime: 3)])
+        let sender = try SRTPSender(policy: policy), rtcp = try SRTCPSender(policy: policy)
+        for sequence in UInt16(1)...3 {
+            var packet = rtpPacket(ssrc: 1, sequence: sequence), report = rtcpPacket(ssrc: 1)
+            try sender.protect(&packet)
+            try rtcp.protect(&report)
+        }
+        var fourth = rtpPacket(ssrc: 1, sequence: 4), report = rtcpPacket(ssrc: 1)
+        #expect(throws: MediaSecurityError(.keyExhausted, "")) { try sender.protect(&fourth) }
+        #expect(throws: MediaSecurityError(.keyExhausted, "")) { try rtcp.protect(&report) }
     }
 }
 
