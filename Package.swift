@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "MediaSecurity", dependencies: ["COpenSSL", "SDP", .product(name: "Crypto", package: "swift-crypto"),
                                                .product(name: "CryptoExtras", package: "swift-crypto")]),
         .target(name: "Pcap"),
+        .target(name: "RTP"),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage"),
@@ -65,6 +66,7 @@ let package = Package(
         ),
 
         // L2: services.
+        .target(name: "Forensics", dependencies: ["Pcap", "RTP", "MediaSecurity", "SDP", "SIPMessage"]),
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
         .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SIPAuth", "SecurityPolicy", "Storage", "SDP"]),
         .target(
@@ -81,7 +83,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "SIPDialog", "SecurityPolicy", "Proxy",
+                "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -115,6 +117,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
+        .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Pcap", "RTP", "MediaSecurity", "SDP", "CLibSRTPShim"]),
         // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
         .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),
         .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP"]),
