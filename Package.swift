@@ -143,7 +143,7 @@ let package = Package(
             dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite"]),
+        .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite", "Pcap", "CLibSRTPShim"]),
     ],
     swiftLanguageModes: [.v6]
 )
