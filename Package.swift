@@ -97,7 +97,7 @@ let package = Package(
         // Fuzz targets (libFuzzer entry points); see README "Fuzzing".
         .executableTarget(name: "FuzzSIPMessage", dependencies: ["SIPMessage"], path: "Fuzz/SIPMessage", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSDP", dependencies: ["SDP"], path: "Fuzz/SDP", exclude: ["corpus"]),
-        .executableTarget(name: "FuzzPcap", dependencies: ["Pcap"], path: "Fuzz/Pcap", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzPcap", dependencies: ["Pcap", "RTP"], path: "Fuzz/Pcap", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSRTP", dependencies: ["MediaSecurity"], path: "Fuzz/SRTP", exclude: ["corpus"]),
         .executableTarget(name: "FuzzPolicyFiles", dependencies: ["SecurityPolicy"], path: "Fuzz/PolicyFiles",
                           exclude: ["corpus"]),

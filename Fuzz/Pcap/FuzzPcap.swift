@@ -1,4 +1,5 @@
 import Pcap
+import RTP
 
 /// libFuzzer entry point: captures are hostile input (`rampart srtp`, `rampart analyze`). Arbitrary bytes, whole
 /// and in two pieces, must give packets or a typed error, never a crash, and the same packets either way.
@@ -19,5 +20,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let whole = read([bytes[...]])
     let split = read([bytes[..<(size / 2)], bytes[(size / 2)...]])
     if let whole, let split { precondition(whole == split, "feeding in pieces changed the packets") }
+    // What `rampart srtp` does with each packet: find the UDP datagram and read an RTP header; rewriting the
+    // payload must give a frame that decodes to the same endpoints.
+    for packet in whole ?? [] {
+        guard let datagram = UDPDatagram(frame: packet.data, linkType: packet.linkType) else { continue }
+        _ = RTPPacketView(packet.data[datagram.payload])
+        let rewritten = datagram.replacingPayload(in: packet.data, with: [1, 2, 3])
+        if let again = UDPDatagram(frame: rewritten, linkType: packet.linkType) {
+            precondition(again.source == datagram.source && again.destination == datagram.destination,
+                         "a rewritten frame changed its endpoints")
+        }
+    }
     return 0
 }

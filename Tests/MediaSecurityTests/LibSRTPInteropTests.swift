@@ -77,3 +77,33 @@ import Testing
         }
     }
 }
+
+/// CSRCs and a header extension are authenticated but stay in clear (RFC 3711 §3.1), the same in both libraries.
+@Suite struct HeaderExtensionInteropTests {
+    @Test(arguments: [SRTPProfile.aes128CMHMACSHA1_80, .aeadAES128GCM])
+    func csrcsAndHeaderExtensionsInteroperateWithLibSRTP(profile: SRTPProfile) throws {
+        let keys = material(profile, seed: 40)
+        // V=2, X=1, CC=2; two CSRCs; a one-byte-header extension (0xBEDE) of two words; then the payload.
+        let header: [UInt8] = [0x92, 0x08, 0x12, 0x34, 0, 0, 0x01, 0x40, 0xCA, 0xFE, 0xBA, 0xBE,
+                               0, 0, 0, 1, 0, 0, 0, 2, 0xBE, 0xDE, 0, 2, 0x10, 0xAA, 0x21, 0xBB, 0xCC, 0, 0, 0]
+        let plain = header + (0..<100).map { UInt8($0) }
+        var packet = plain
+        try SRTPSender(profile: profile, masterKey: keys.key, masterSalt: keys.salt).protect(&packet)
+        #expect(Array(packet.prefix(header.count)) == header, "the header stays in clear")
+        #expect(packet[header.count..<plain.count] != plain[header.count...], "the payload does not")
+        try LibSRTPInteropTests.withLibSRTP(profile, keyAndSalt: keys.both, inbound: true) { libsrtp in
+            var length = Int32(packet.count)
+            #expect(packet.withUnsafeMutableBufferPointer { rampart_libsrtp_unprotect(libsrtp, $0.baseAddress, &length) } == 0)
+            #expect(Array(packet.prefix(Int(length))) == plain)
+        }
+        try LibSRTPInteropTests.withLibSRTP(profile, keyAndSalt: keys.both, inbound: false) { libsrtp in
+            var buffer = plain + [UInt8](repeating: 0, count: 32)
+            var length = Int32(plain.count)
+            #expect(buffer.withUnsafeMutableBufferPointer { rampart_libsrtp_protect(libsrtp, $0.baseAddress, &length) } == 0)
+            var fromLibSRTP = Array(buffer.prefix(Int(length)))
+            // A new receiver: libsrtp2 used the same key and index as the sender above.
+            try SRTPReceiver(profile: profile, masterKey: keys.key, masterSalt: keys.salt).unprotect(&fromLibSRTP)
+            #expect(fromLibSRTP == plain)
+        }
+    }
+}
