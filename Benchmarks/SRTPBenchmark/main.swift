@@ -5,7 +5,8 @@ import Glibc
 
 // SRTP protect/unprotect throughput, single thread, release build, speaking the CLI and output of
 // ../shared/bench/srtp/srtp_bench (libsrtp2) so that `run-srtp.sh .build/release/SRTPBenchmark` measures both the
-// same way: `SRTPBenchmark [-n packets] [-s payload] [-p profile] [-b batch]`.
+// same way: `SRTPBenchmark [-n packets] [-s payload] [-p profile] [-b batch]`. `SRTP_BACKEND=swiftCrypto` in the
+// environment measures the portable backend instead of OpenSSL.
 
 var packets = 1_000_000, payload = 160, profileName = "aes128cm-sha1-80", batch = 1_000
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -31,8 +32,9 @@ guard let profile = profiles[profileName] else {
 let key = (0..<64).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) }
 let masterKey = Array(key.prefix(profile.keyLength))
 let masterSalt = Array(key[profile.keyLength..<profile.keyLength + profile.saltLength])
-let sender = try SRTPSender(profile: profile, masterKey: masterKey, masterSalt: masterSalt)
-let receiver = try SRTPReceiver(profile: profile, masterKey: masterKey, masterSalt: masterSalt)
+let backend = getenv("SRTP_BACKEND").flatMap { SRTPCryptoBackend(rawValue: String(cString: $0)) } ?? .openSSL
+let sender = try SRTPSender(profile: profile, masterKey: masterKey, masterSalt: masterSalt, backend: backend)
+let receiver = try SRTPReceiver(profile: profile, masterKey: masterKey, masterSalt: masterSalt, backend: backend)
 let ssrc: UInt32 = 0x5CA1_AB1E
 var template = [UInt8](repeating: 0, count: 12 + payload)
 template[0] = 0x80

@@ -6,6 +6,16 @@ final class AESGCM {
     private let encryptor: OpaquePointer
     private let decryptor: OpaquePointer
     static let tagLength = 16
+    /// The tag travels through OSSL_PARAMs made once: EVP_CIPHER_CTX_ctrl would build them, and look their names
+    /// up, on every packet.
+    private let tagBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 16)
+    /// OSSL_CIPHER_PARAM_AEAD_TAG, as a C string that lives as long as the process.
+    nonisolated(unsafe) private static let tagName: UnsafeMutablePointer<CChar> = {  // written once, then only read
+        let name = UnsafeMutablePointer<CChar>.allocate(capacity: 4)
+        name.initialize(from: [0x74, 0x61, 0x67, 0], count: 4)
+        return name
+    }()
+    private let tagParams = UnsafeMutablePointer<OSSL_PARAM>.allocate(capacity: 2)
 
     /// A cipher for a 16- or 32-octet key.
     init(key: [UInt8]) throws(MediaSecurityError) {
@@ -19,6 +29,8 @@ final class AESGCM {
             throw MediaSecurityError(.backendFailure, "EVP_CIPHER_CTX_new")
         }
         (self.encryptor, self.decryptor) = (encryptor, decryptor)
+        tagParams[0] = OSSL_PARAM_construct_octet_string(Self.tagName, tagBuffer, 16)
+        tagParams[1] = OSSL_PARAM_construct_end()
         guard EVP_EncryptInit_ex(encryptor, cipher, nil, key, nil) == 1,
             EVP_DecryptInit_ex(decryptor, cipher, nil, key, nil) == 1
         else { throw MediaSecurityError(.backendFailure, "AES-GCM key setup") }
@@ -27,6 +39,8 @@ final class AESGCM {
     deinit {
         EVP_CIPHER_CTX_free(encryptor)
         EVP_CIPHER_CTX_free(decryptor)
+        tagBuffer.deallocate()
+        tagParams.deallocate()
     }
 
     /// Encrypts `text` in place and writes the 16-octet tag over `aad` and the ciphertext to `tag`.
@@ -43,19 +57,21 @@ final class AESGCM {
             guard EVP_EncryptUpdate(encryptor, base, &length, base, Int32(text.count)) == 1 else { return false }
         }
         var scratch: UInt8 = 0
-        guard EVP_EncryptFinal_ex(encryptor, &scratch, &length) == 1 else { return false }
-        return EVP_CIPHER_CTX_ctrl(encryptor, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagLength), tag) == 1
+        guard EVP_EncryptFinal_ex(encryptor, &scratch, &length) == 1,
+            EVP_CIPHER_CTX_get_params(encryptor, tagParams) == 1
+        else { return false }
+        tag.update(from: tagBuffer, count: Self.tagLength)
+        return true
     }
 
     /// Decrypts `text` in place if `tag` verifies over `aad` and the ciphertext; otherwise leaves `text` as it was
     /// and returns false.
     func open(iv: UnsafePointer<UInt8>, aad: UnsafeRawBufferPointer, text: UnsafeMutableRawBufferPointer,
               tag: UnsafeRawBufferPointer) -> Bool {
-        guard transform(iv: iv, aad: aad, text: text) else { return false }
+        guard tag.count == Self.tagLength, transform(iv: iv, aad: aad, text: text) else { return false }
         var length: Int32 = 0, scratch: UInt8 = 0
-        let verified = tag.count == Self.tagLength
-            && EVP_CIPHER_CTX_ctrl(decryptor, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagLength),
-                                   UnsafeMutableRawPointer(mutating: tag.baseAddress)) == 1
+        UnsafeMutableRawPointer(tagBuffer).copyMemory(from: tag.baseAddress!, byteCount: Self.tagLength)
+        let verified = EVP_CIPHER_CTX_set_params(decryptor, tagParams) == 1
             && EVP_DecryptFinal_ex(decryptor, &scratch, &length) == 1
         if !verified {
             // GCM decrypts as counter mode does: the same keystream again gives the ciphertext back.

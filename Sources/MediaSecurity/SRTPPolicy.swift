@@ -1,3 +1,5 @@
+import COpenSSL
+
 /// A master key and salt (from SDES, DTLS-SRTP or ZRTP) with its optional MKI (RFC 3711 §3.1). Zeroed when the
 /// last stream using it goes.
 public final class SRTPMasterKey: @unchecked Sendable {  // immutable after init; deinit only wipes
@@ -95,8 +97,9 @@ final class SRTPSessionKeys {
     let counterMode: (cipher: any CounterModeCipher, mac: any MessageAuthenticator)?
     /// AES-GCM for the AEAD suites (RFC 7714); nil otherwise.
     let aead: (any AEADCipher)?
-    /// The session salt (14 octets, 12 for AEAD), zeroed on deinit.
-    var salt: [UInt8]
+    /// The session salt (14 octets, 12 for AEAD) in 16 zero-padded octets, zeroed on deinit. Behind a pointer so
+    /// that the per-packet IV reads it without copies or exclusivity checks.
+    private let salt = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 16)
 
     init(profile: SRTPProfile, master: SRTPMasterKey, rtcp: Bool, r: UInt64, backend: SRTPCryptoBackend)
         throws(MediaSecurityError)
@@ -106,9 +109,10 @@ final class SRTPSessionKeys {
                                                masterSalt: master.salt, length: profile.keyLength, r: r,
                                                backend: backend)
         defer { cleanse(&key) }
-        salt = try SRTPKeyDerivation.derive(rtcp ? .rtcpSalt : .rtpSalt, masterKey: master.key,
-                                            masterSalt: master.salt, length: profile.saltLength, r: r,
-                                            backend: backend)
+        var sessionSalt = try SRTPKeyDerivation.derive(rtcp ? .rtcpSalt : .rtpSalt, masterKey: master.key,
+                                                       masterSalt: master.salt, length: profile.saltLength, r: r,
+                                                       backend: backend)
+        defer { cleanse(&sessionSalt) }
         if profile.isAEAD {
             aead = try backend.gcm(key: key)
             counterMode = nil
@@ -120,6 +124,8 @@ final class SRTPSessionKeys {
             counterMode = (try backend.counterMode(key: key), try backend.hmacSHA1(key: auth))
             aead = nil
         }
+        salt.initializeMemory(as: UInt8.self, repeating: 0)
+        sessionSalt.withUnsafeBytes { salt.copyMemory(from: $0) }
     }
 
     /// AEAD session keys given directly (RFC 7714's own vectors start there).
@@ -127,12 +133,16 @@ final class SRTPSessionKeys {
         throws(MediaSecurityError)
     {
         self.profile = profile
-        salt = sessionSalt
         aead = try backend.gcm(key: sessionKey)
         counterMode = nil
+        salt.initializeMemory(as: UInt8.self, repeating: 0)
+        sessionSalt.withUnsafeBytes { salt.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(16))) }
     }
 
-    deinit { cleanse(&salt) }
+    deinit {
+        OPENSSL_cleanse(salt.baseAddress, 16)
+        salt.deallocate()
+    }
 
     /// The HMAC of a counter-mode suite (the only ones that call it).
     var mac: any MessageAuthenticator { counterMode!.mac }
@@ -154,7 +164,7 @@ final class SRTPSessionKeys {
     /// The AES-CM IV of RFC 3711 §4.1.1: (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16).
     func iv(ssrc: UInt32, index: UInt64, into iv: inout (UInt64, UInt64)) {
         withUnsafeMutableBytes(of: &iv) { bytes in
-            for position in 0..<14 { bytes[position] = salt[position] }
+            bytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: salt[..<14]))
             bytes[14] = 0
             bytes[15] = 0
             for octet in 0..<4 { bytes[4 + octet] ^= UInt8(truncatingIfNeeded: ssrc >> UInt32(8 * (3 - octet))) }
