@@ -193,10 +193,13 @@ final class SRTPKeyContext {
     private let rtcp: Bool
     private let rate: UInt64
     private let backend: SRTPCryptoBackend
-    private(set) var current: SRTPSessionKeys
-    private var currentR: UInt64 = 0
+    /// The session keys of r = 0: with no key derivation rate, the only ones (a `let`, read per packet without
+    /// exclusivity checks).
+    private let initial: SRTPSessionKeys
+    /// With a key derivation rate: the keys of the highest r accepted so far.
+    @exclusivity(unchecked) private var rederived: (keys: SRTPSessionKeys, r: UInt64)?
     /// Packets protected under this master key, against RFC 3711 §9.2's limits and the key's lifetime.
-    var packetCount: UInt64 = 0
+    @exclusivity(unchecked) var packetCount: UInt64 = 0
 
     /// Whether the key may protect another packet: below the suite limit (2^48 SRTP, 2^31 SRTCP) and the
     /// key's own lifetime.
@@ -205,20 +208,24 @@ final class SRTPKeyContext {
     init(policy: SRTPPolicy, master: SRTPMasterKey, rtcp: Bool) throws(MediaSecurityError) {
         (profile, mki, self.master, self.rtcp) = (policy.profile, master.mki, master, rtcp)
         (rate, backend) = (policy.keyDerivationRate, policy.backend)
-        current = try SRTPSessionKeys(profile: profile, master: master, rtcp: rtcp, r: 0, backend: backend)
+        initial = try SRTPSessionKeys(profile: profile, master: master, rtcp: rtcp, r: 0, backend: backend)
     }
 
     /// The session keys for packet `index`: the current ones, or (with a key derivation rate) freshly derived ones
     /// that ``adopt(_:index:)`` keeps once the packet is accepted.
+    @inline(__always)
     func keys(for index: UInt64) throws(MediaSecurityError) -> SRTPSessionKeys {
-        guard rate != 0, index / rate != currentR else { return current }
+        guard rate != 0 else { return initial }
+        let r = index / rate, current = rederived ?? (initial, 0)
+        if r == current.r { return current.keys }
         return try SRTPSessionKeys(profile: profile, master: master, rtcp: rtcp, r: index / rate, backend: backend)
     }
 
     /// Keeps `keys` as the current ones when `index` moved r forward.
+    @inline(__always)
     func adopt(_ keys: SRTPSessionKeys, index: UInt64) {
-        guard rate != 0, index / rate > currentR else { return }
-        (current, currentR) = (keys, index / rate)
+        guard rate != 0, index / rate > (rederived?.r ?? 0) else { return }
+        rederived = (keys, index / rate)
     }
 
     /// The context a new stream of the same key uses: this one, unless a key derivation rate makes the current
@@ -233,7 +240,7 @@ final class SRTPKeyContext {
     {
         (self.profile, mki, self.master, self.rtcp, self.rate, self.backend) =
             (profile, master.mki, master, rtcp, rate, backend)
-        current = try SRTPSessionKeys(profile: profile, master: master, rtcp: rtcp, r: 0, backend: backend)
+        initial = try SRTPSessionKeys(profile: profile, master: master, rtcp: rtcp, r: 0, backend: backend)
     }
 }
 

@@ -28,7 +28,12 @@ public struct SRTPReplayWindow: Hashable, Sendable {
             bits[0] = 1
             return
         }
-        if index > current {
+        if index == current + 1, bits.count == 2 {
+            // The usual case, the next packet of a 128-packet window: a two-word shift.
+            bits[1] = bits[1] << 1 | bits[0] >> 63
+            bits[0] = bits[0] << 1 | 1
+            highest = index
+        } else if index > current {
             shift(by: index - current)
             highest = index
             bits[0] |= 1

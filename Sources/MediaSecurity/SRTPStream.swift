@@ -54,8 +54,9 @@ struct SRTPIndexTracker: Hashable, Sendable {
 public final class SRTPSender {
     public let profile: SRTPProfile
     private let contexts: [SRTPKeyContext]
-    private var active = 0
-    private var tracker = SRTPIndexTracker()
+    // One owner at a time (not Sendable); the per-packet state skips dynamic exclusivity checks.
+    @exclusivity(unchecked) private var active = 0
+    @exclusivity(unchecked) private var tracker = SRTPIndexTracker()
 
     /// A sender for `policy`.
     /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths, MKIs or rate.
@@ -125,7 +126,7 @@ public final class SRTPSender {
             }
             guard sealed else { throw MediaSecurityError(.backendFailure, "AES-GCM") }
             withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0) }
-            packet.append(contentsOf: context.mki)
+            if !context.mki.isEmpty { packet.append(contentsOf: context.mki) }
         } else {
             let encrypted = packet.withUnsafeMutableBytes { bytes in
                 keys.crypt(UnsafeMutableRawBufferPointer(rebasing: bytes[header...]), ssrc: ssrc, index: index)
@@ -142,7 +143,7 @@ public final class SRTPSender {
                 }
             }
             guard authenticated else { throw MediaSecurityError(.backendFailure, "HMAC-SHA1") }
-            packet.append(contentsOf: context.mki)
+            if !context.mki.isEmpty { packet.append(contentsOf: context.mki) }
             withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(profile.srtpTagLength)) }
         }
         tracker.update(index: index)
@@ -157,8 +158,9 @@ public final class SRTPReceiver {
     public let profile: SRTPProfile
     private let contexts: [SRTPKeyContext]
     private let mkiLength: Int
-    private var tracker = SRTPIndexTracker()
-    private var window: SRTPReplayWindow
+    // One owner at a time (not Sendable); the per-packet state skips dynamic exclusivity checks.
+    @exclusivity(unchecked) private var tracker = SRTPIndexTracker()
+    @exclusivity(unchecked) private var window: SRTPReplayWindow
 
     /// A receiver for `policy`.
     /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths, MKIs or rate.
@@ -203,7 +205,7 @@ public final class SRTPReceiver {
         let mkiStart = aeadLayout ? packet.count - mkiLength : packet.count - tagLength - mkiLength
         let messageEnd = aeadLayout ? mkiStart - tagLength : mkiStart
         let tagStart = aeadLayout ? messageEnd : packet.count - tagLength
-        let context = try context(packet: packet, mkiStart: mkiStart)
+        let context = mkiLength == 0 ? contexts[0] : try context(packet: packet, mkiStart: mkiStart)
         guard let (header, sequence, ssrc) = packet.withUnsafeBytes({ bytes in
             let message = UnsafeRawBufferPointer(rebasing: bytes[..<messageEnd])
             return RTPHeader.length(of: message).map { ($0, RTPHeader.sequence(message), RTPHeader.ssrc(message)) }
