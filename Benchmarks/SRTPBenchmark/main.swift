@@ -23,6 +23,7 @@ while let flag = arguments.next() {
 let profiles: [String: SRTPProfile] = [
     "aes128cm-sha1-80": .aes128CMHMACSHA1_80, "aes128cm-sha1-32": .aes128CMHMACSHA1_32,
     "aes256cm-sha1-80": .aes256CMHMACSHA1_80, "aes256cm-sha1-32": .aes256CMHMACSHA1_32,
+    "aes192cm-sha1-80": .aes192CMHMACSHA1_80, "aes192cm-sha1-32": .aes192CMHMACSHA1_32,
     "aes128gcm": .aeadAES128GCM, "aes256gcm": .aeadAES256GCM,
 ]
 guard let profile = profiles[profileName] else {

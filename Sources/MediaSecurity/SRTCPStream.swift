@@ -32,8 +32,8 @@ public final class SRTCPSender {
         (profile, self.contexts, nextIndex) = (policy.profile, contexts, firstIndex)
     }
 
-    private init(profile: SRTPProfile, contexts: [SRTPKeyContext], active: Int) {
-        (self.profile, self.contexts, self.active, nextIndex) = (profile, contexts, active, 0)
+    init(profile: SRTPProfile, contexts: [SRTPKeyContext], active: Int = 0, firstIndex: UInt32 = 0) {
+        (self.profile, self.contexts, self.active, nextIndex) = (profile, contexts, active, firstIndex)
     }
 
     /// A sender for another SSRC under the same keys (a session's template).
@@ -134,7 +134,7 @@ public final class SRTCPReceiver {
                                          replayWindow: replayWindow, backend: backend))
     }
 
-    private init(profile: SRTPProfile, contexts: [SRTPKeyContext], replayWindow: Int) {
+    init(profile: SRTPProfile, contexts: [SRTPKeyContext], replayWindow: Int = 128) {
         (self.profile, self.contexts) = (profile, contexts)
         mkiLength = contexts.first?.mki.count ?? 0
         window = SRTPReplayWindow(size: replayWindow)

@@ -228,6 +228,13 @@ final class SRTPKeyContext {
         rederived = (keys, index / rate)
     }
 
+    /// A context over session keys given directly, never re-derived (RFC 7714's vectors start from session keys).
+    init(sessionKeys: SRTPSessionKeys, rtcp: Bool) {
+        (profile, mki, master, self.rtcp, rate, backend) =
+            (sessionKeys.profile, [], SRTPMasterKey(key: [], salt: []), rtcp, 0, .openSSL)
+        initial = sessionKeys
+    }
+
     /// The context a new stream of the same key uses: this one, unless a key derivation rate makes the current
     /// session keys depend on the stream's own index.
     func forNewStream() throws(MediaSecurityError) -> SRTPKeyContext {

@@ -1,7 +1,10 @@
-/// The SRTP protection profiles (crypto suites) of RFC 3711, RFC 6188 and RFC 7714, by their RFC 4568 names.
+/// The SRTP protection profiles (crypto suites) of RFC 3711, RFC 6188 (AES-192 and AES-256) and RFC 7714, by their
+/// RFC 4568 names.
 public enum SRTPProfile: String, Hashable, Sendable, CaseIterable {
     case aes128CMHMACSHA1_80 = "AES_CM_128_HMAC_SHA1_80"
     case aes128CMHMACSHA1_32 = "AES_CM_128_HMAC_SHA1_32"
+    case aes192CMHMACSHA1_80 = "AES_192_CM_HMAC_SHA1_80"
+    case aes192CMHMACSHA1_32 = "AES_192_CM_HMAC_SHA1_32"
     case aes256CMHMACSHA1_80 = "AES_256_CM_HMAC_SHA1_80"
     case aes256CMHMACSHA1_32 = "AES_256_CM_HMAC_SHA1_32"
     case aeadAES128GCM = "AEAD_AES_128_GCM"
@@ -20,6 +23,7 @@ public enum SRTPProfile: String, Hashable, Sendable, CaseIterable {
     public var keyLength: Int {
         switch self {
         case .aes128CMHMACSHA1_80, .aes128CMHMACSHA1_32, .aeadAES128GCM: 16
+        case .aes192CMHMACSHA1_80, .aes192CMHMACSHA1_32: 24
         case .aes256CMHMACSHA1_80, .aes256CMHMACSHA1_32, .aeadAES256GCM: 32
         }
     }
@@ -33,8 +37,8 @@ public enum SRTPProfile: String, Hashable, Sendable, CaseIterable {
     /// The SRTP authentication tag length in octets.
     public var srtpTagLength: Int {
         switch self {
-        case .aes128CMHMACSHA1_80, .aes256CMHMACSHA1_80: 10
-        case .aes128CMHMACSHA1_32, .aes256CMHMACSHA1_32: 4
+        case .aes128CMHMACSHA1_80, .aes192CMHMACSHA1_80, .aes256CMHMACSHA1_80: 10
+        case .aes128CMHMACSHA1_32, .aes192CMHMACSHA1_32, .aes256CMHMACSHA1_32: 4
         case .aeadAES128GCM, .aeadAES256GCM: 16
         }
     }

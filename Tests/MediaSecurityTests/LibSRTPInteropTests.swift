@@ -6,6 +6,10 @@ import Testing
 /// libsrtp2 unprotects, and the other way round, for every suite (AES-CM and AEAD-GCM), across a ROC rollover.
 @Suite struct LibSRTPInteropTests {
     static let ssrc: UInt32 = 0xCAFE_BABE
+    /// The suites both libraries implement alike. Debian's libsrtp2 2.5 derives AES-192 keys with the AES-256
+    /// PRF (cisco/libsrtp#763, fixed in 2025), so its AES_192_CM suites do not follow RFC 6188; Rampart's are
+    /// checked against RFC 6188's own vectors instead.
+    static let profiles = SRTPProfile.allCases.filter { $0.keyLength != 24 }
 
     static func shimProfile(_ profile: SRTPProfile) -> Int32 {
         switch profile {
@@ -15,6 +19,7 @@ import Testing
         case .aes256CMHMACSHA1_32: 3
         case .aeadAES128GCM: 4
         case .aeadAES256GCM: 5
+        case .aes192CMHMACSHA1_80, .aes192CMHMACSHA1_32: -1  // see LibSRTPInteropTests.profiles
         }
     }
 
@@ -35,7 +40,7 @@ import Testing
         return try body(session)
     }
 
-    @Test(arguments: SRTPProfile.allCases, SRTPCryptoBackend.allCases)
+    @Test(arguments: LibSRTPInteropTests.profiles, SRTPCryptoBackend.allCases)
     func rampartAndLibSRTPUnprotectEachOther(profile: SRTPProfile, backend: SRTPCryptoBackend) throws {
         let keyAndSalt = (0..<(profile.keyLength + profile.saltLength)).map { UInt8(truncatingIfNeeded: $0 * 29 + 3) }
         let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))

@@ -24,7 +24,7 @@ func rtcpPacket(ssrc: UInt32) -> [UInt8] {
 
     /// Two master keys with 4-octet MKIs: libsrtp2 picks each by index, Rampart reads the MKI from the packet,
     /// and the other way round, for RTP and RTCP.
-    @Test(arguments: SRTPProfile.allCases) func twoKeysToldApartByMKIInteroperateWithLibSRTP(profile: SRTPProfile) throws {
+    @Test(arguments: LibSRTPInteropTests.profiles) func twoKeysToldApartByMKIInteroperateWithLibSRTP(profile: SRTPProfile) throws {
         let first = material(profile, seed: 3), second = material(profile, seed: 77)
         let policy = SRTPPolicy(profile: profile, keys: [
             SRTPMasterKey(key: first.key, salt: first.salt, mki: Self.mkis[0]),

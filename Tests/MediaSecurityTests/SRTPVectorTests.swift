@@ -182,7 +182,7 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         }
     }
 
-    @Test(arguments: SRTPProfile.allCases) func srtcpInteroperatesWithLibSRTP(profile: SRTPProfile) throws {
+    @Test(arguments: LibSRTPInteropTests.profiles) func srtcpInteroperatesWithLibSRTP(profile: SRTPProfile) throws {
         let keyAndSalt = (0..<(profile.keyLength + profile.saltLength)).map { UInt8(truncatingIfNeeded: $0 * 13 + 1) }
         let key = Array(keyAndSalt.prefix(profile.keyLength)), salt = Array(keyAndSalt.suffix(profile.saltLength))
         // A compound packet: a sender report and an SDES chunk.
@@ -420,4 +420,78 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 enum Base64Sample {
     /// 28 octets (16-octet key and 12-octet salt) in base64.
     static let gcm128 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw=="
+}
+
+@Suite struct RFC6188AndRFC7714SRTCPVectorTests {
+    /// RFC 6188 §7.1, §7.3: AES-256-CM and AES-192-CM keystreams, the first three blocks and the last three of
+    /// 0xFF02 blocks.
+    @Test(arguments: SRTPCryptoBackend.allCases) func aes192And256KeystreamsMatchRFC6188(backend: SRTPCryptoBackend) throws {
+        let vector = try vectors("rfc6188/aes192-aes256-vectors.json")
+        var checked = 0
+        for stream in try #require(vector["keystream"] as? [[String: String]]) {
+            let cipher = try backend.counterMode(key: hex(try #require(stream["session_key"])))
+            let counter = hex(try #require(stream["session_salt_shifted"]))
+            var keystream = [UInt8](repeating: 0, count: 0xFF02 * 16)
+            #expect(counter.withUnsafeBufferPointer { iv in keystream.withUnsafeMutableBytes { cipher.apply(iv: iv.baseAddress!, to: $0) } })
+            #expect(hexString(Array(keystream.prefix(48))) == stream["first_three_blocks"], "\(stream["section"] ?? "")")
+            #expect(hexString(Array(keystream.suffix(48))) == stream["last_three_blocks_of_0xFF02"], "\(stream["section"] ?? "")")
+            checked += 1
+        }
+        #expect(checked == 2)
+    }
+
+    /// RFC 6188 §7.2, §7.4: the AES-256 and AES-192 PRFs derive the session keys.
+    @Test(arguments: SRTPCryptoBackend.allCases) func aes192And256KeyDerivationMatchesRFC6188(backend: SRTPCryptoBackend) throws {
+        let vector = try vectors("rfc6188/aes192-aes256-vectors.json")
+        var checked = 0
+        for kdf in try #require(vector["kdf"] as? [[String: String]]) {
+            let key = hex(try #require(kdf["master_key"])), salt = hex(try #require(kdf["master_salt"]))
+            for (label, field) in [(SRTPKeyDerivation.Label.rtpEncryption, "cipher_key_label00"),
+                                   (.rtpAuthentication, "auth_key_label01_first20"), (.rtpSalt, "cipher_salt_label02")] {
+                let expected = try #require(kdf[field])
+                let derived = try SRTPKeyDerivation.derive(label, masterKey: key, masterSalt: salt,
+                                                           length: expected.count / 2, backend: backend)
+                #expect(hexString(derived) == expected, "\(kdf["section"] ?? "") \(field)")
+                checked += 1
+            }
+        }
+        #expect(checked == 6)
+    }
+
+    /// RFC 7714 §17.1-17.4: SRTCP with AEAD_AES_128/256_GCM, encrypted (E = 1, protected and unprotected) and
+    /// authenticated only (E = 0, unprotected), from session keys, SRTCP index 0x5d4.
+    @Test(arguments: SRTPCryptoBackend.allCases) func srtcpAEADPacketsMatchRFC7714Section17(backend: SRTPCryptoBackend) throws {
+        let vector = try vectors("rfc7714/section17-srtcp-aead-aes-gcm.json")
+        let salt = hex(try #require(vector["session_salt"] as? String))
+        let plain = hex(try #require((vector["rtcp_packet"] as? [String: Any])?["hex"] as? String))
+        var checked = 0
+        for packet in try #require(vector["vectors"] as? [[String: Any]]) {
+            guard let suite = packet["suite"] as? String, let wire = packet["srtcp_packet"] as? String,
+                let profile = SRTPProfile(name: suite), let encrypted = packet["e_flag"] as? Int
+            else { continue }
+            let key = hex(try #require(vector[profile == .aeadAES128GCM ? "session_key_128" : "session_key_256"] as? String))
+            func context() throws -> SRTPKeyContext {
+                SRTPKeyContext(sessionKeys: try SRTPSessionKeys(aead: profile, sessionKey: key, sessionSalt: salt,
+                                                                backend: backend), rtcp: true)
+            }
+            if encrypted == 1 {
+                var outgoing = plain
+                try SRTCPSender(profile: profile, contexts: [try context()], firstIndex: 0x5D4).protect(&outgoing)
+                #expect(hexString(outgoing) == wire, "\(packet["id"] ?? "")")
+            }
+            var incoming = hex(wire)
+            let receiver = SRTCPReceiver(profile: profile, contexts: [try context()])
+            try receiver.unprotect(&incoming)
+            #expect(incoming == plain, "\(packet["id"] ?? "")")
+            var tampered = hex(wire)
+            tampered[20] ^= 0x80
+            let copy = tampered
+            #expect(throws: MediaSecurityError(.authenticationFailed, "")) {
+                try SRTCPReceiver(profile: profile, contexts: [try context()]).unprotect(&tampered)
+            }
+            #expect(tampered == copy)
+            checked += 1
+        }
+        #expect(checked == 4)
+    }
 }
