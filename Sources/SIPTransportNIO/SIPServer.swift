@@ -114,15 +114,24 @@ public final class SIPServer: Sendable {
             }) else { return false }
             var buffer = channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: flow.remote, data: buffer), promise: nil)
+            let envelope = AddressedEnvelope(remoteAddress: flow.remote, data: buffer)
+            Self.inOrder(channel) { channel.writeAndFlush(envelope, promise: nil) }
             return true
         case .tcp, .tls:
             guard let channel = connections.channel(for: flow), channel.isActive else { return false }
             var buffer = channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
-            channel.writeAndFlush(buffer, promise: nil)
+            Self.inOrder(channel) { [buffer] in channel.writeAndFlush(buffer, promise: nil) }
             return true
         }
+    }
+
+    /// Runs a write through the channel's task queue even when already on its event loop. A write from another
+    /// thread is queued, one on the loop would go at once: so of two messages a call sends in order (under its
+    /// lock) from two threads, the second could leave first (a losing branch's 180 after the winner's 200).
+    /// Through the queue they leave in the order they were sent.
+    private static func inOrder(_ channel: any Channel, _ write: @escaping @Sendable () -> Void) {
+        channel.eventLoop.execute(write)
     }
 
     /// Whether a flow can be used as it is: a UDP flow, or a connection that is open.

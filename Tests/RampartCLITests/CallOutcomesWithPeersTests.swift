@@ -51,7 +51,7 @@ import Testing
     @Test(arguments: ["udp", "tls"]) func aForkedCallIsAnsweredByOnePhoneAndTheOtherStopsRinging(transport: String) throws {
         try Self.call(over: transport, callees: ["answer-call", "ring"], ending: Self.answeredCallerHangsUp) {
             result, records, logs, _ in
-            #expect(result.status == 0, "caller: \(result.output.suffix(800))")
+            #expect(result.status == 0, "caller: \(result.output.suffix(5000))")
             #expect(logs.allSatisfy { $0.contains("INVITE sip:bob@127.0.0.1") }, "both phones rang")
             #expect(logs[1].contains("CANCEL sip:bob@127.0.0.1"), "the phone that lost was cancelled")
             #expect(records.count == 1 && records.first?["disposition"] as? String == "answered")
@@ -285,12 +285,20 @@ import Testing
             let scenario = directory + "/caller.xml"
             try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
                 .write(toFile: scenario, atomically: true, encoding: .utf8)
-            let caller = try Peers.run(try Peers.tool("sipp"), [
+            var caller = try Peers.run(try Peers.tool("sipp"), [
                 "127.0.0.1:\(try edgeEntry())", "-sf", scenario, "-t", tls ? "t1" : "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
                 "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",
                 "-i", "127.0.0.1", "-p", "0", "-cid_str", "secret-%u-%p@caller.invalid", "-m", "1", "-nostdin",
                 "-timeout", "30", "-trace_msg", "-message_file", directory + "/caller.msg", "-trace_err",
             ], seconds: 45, directory: directory)
+            if caller.status != 0 {
+                // What the caller saw and why it gave up, for the failure message.
+                let errors = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+                    .filter { $0.hasSuffix("_errors.log") }
+                    .compactMap { try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8) } ?? []
+                let messages = (try? String(contentsOfFile: directory + "/caller.msg", encoding: .utf8)) ?? ""
+                caller.output = errors.joined() + "\n--- caller's messages ---\n" + String(messages.suffix(4000))
+            }
             let calleeProcesses = processes.prefix(callees.count)
             for process in calleeProcesses { for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) } }
             let logs = callees.indices.map {
