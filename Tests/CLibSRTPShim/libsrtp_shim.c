@@ -8,6 +8,15 @@ static int initialized = 0;
 
 static void initialize(void) { initialized = srtp_init() == srtp_err_status_ok; }
 
+int rampart_libsrtp_profile(const char *suite) {
+    static const char *const names[] = {"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_80",
+                                        "AES_256_CM_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM"};
+    for (int profile = 0; profile < 6; profile++) {
+        if (strcmp(suite, names[profile]) == 0) return profile;
+    }
+    return -1;
+}
+
 static void *make_session(int profile, unsigned int ssrc, const unsigned char *key_and_salt, int inbound,
                           srtp_master_key_t **keys, unsigned long key_count) {
     pthread_once(&once, initialize);  // test cases run in parallel
