@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "SIPTransaction", dependencies: ["SIPMessage"]),
         .target(name: "SIPDialog", dependencies: ["SIPMessage"]),
         .target(name: "SecurityPolicy",
-                dependencies: ["SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
+                dependencies: ["SDP", "SIPMessage", "RTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "CertificateAuthority",
             dependencies: [
@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
         .testTarget(name: "SecurityPolicyTests", dependencies: [
-            "SecurityPolicy", "SDP", "SIPMessage", .product(name: "Crypto", package: "swift-crypto"),
+            "SecurityPolicy", "SDP", "SIPMessage", "RTP", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),

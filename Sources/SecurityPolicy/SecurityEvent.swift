@@ -37,12 +37,18 @@ public struct SecurityEvent: Hashable, Sendable {
         public static let callerIDSpoofing = Kind("caller-id-spoofing")
         /// The edge was over capacity and refused new work.
         public static let overload = Kind("overload")
+        /// A stream negotiated as SRTP carries payloads that look like plaintext.
+        public static let mediaNotEncrypted = Kind("media-not-encrypted")
+        /// Media that does not match what was negotiated: another keying in the media path than in the SDP, ZRTP
+        /// whose hash never reached the signalling, a keying method changed between offer and answer, or SSRCs that
+        /// keep changing.
+        public static let mediaAnomaly = Kind("media-anomaly")
 
         /// Every kind, for parsing filters.
         public static let all: [Kind] = [
             .authFailure, .ban, .unban, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
             .mediaDowngradeAttempt, .tlsHandshakeFailure, .malformedMessage, .digestReplay, .digestDowngradeAttempt,
-            .callerIDSpoofing, .overload,
+            .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly,
         ]
 
         /// The kind with this name, or nil.

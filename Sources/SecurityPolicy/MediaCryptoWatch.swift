@@ -1,0 +1,118 @@
+import RTP
+import SDP
+
+/// Watches one media stream's crypto posture (issue 7): what the offer and the answer said, against the packets
+/// actually seen. The media policy checks the SDP; this checks that the media does what the SDP said, which no
+/// anchor does (rtpengine bridges RTP and SRTP silently). Each finding is reported once, as a security event.
+///
+/// - The answer keyed the stream another way than the offer asked (DTLS-SRTP answered with SDES, say): something
+///   on the path rewrote the SDP.
+/// - DTLS seen on a stream keyed by SDES or plain, or ZRTP seen while no `a=zrtp-hash` reached the signalling (a
+///   middlebox removed it, and with it ZRTP's protection against a man in the middle).
+/// - Plain-looking payloads on a stream negotiated as SRTP (SDES or DTLS): ``EncryptionCheck``'s verdict.
+/// - More SSRCs than a stream should carry.
+public struct MediaCryptoWatch: Sendable {
+    /// What was found.
+    public enum Finding: Hashable, Sendable, CustomStringConvertible {
+        /// The answer keyed the stream another way than the offer.
+        case keyingChangedInAnswer(offered: String, answered: String)
+        /// A keying protocol in the media path that the SDP did not negotiate (`dtls`, `zrtp`).
+        case unexpectedKeyingInMedia(observed: String, negotiated: String)
+        /// SRTP negotiated, plaintext seen.
+        case plaintextOnSecureStream(entropy: Double)
+        /// More distinct SSRCs than ``maximumSSRCs``.
+        case tooManySSRCs(Int)
+
+        /// The security event kind it is reported as.
+        public var eventKind: SecurityEvent.Kind {
+            switch self {
+            case .plaintextOnSecureStream: .mediaNotEncrypted
+            default: .mediaAnomaly
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .keyingChangedInAnswer(let offered, let answered): "offer keyed by \(offered), answer by \(answered)"
+            case .unexpectedKeyingInMedia(let observed, let negotiated):
+                "\(observed) in the media path of a stream negotiated as \(negotiated)"
+            case .plaintextOnSecureStream(let entropy):
+                "payloads look like plaintext on an SRTP stream (entropy \((entropy * 100).rounded() / 100) bits/octet)"
+            case .tooManySSRCs(let count): "\(count) SSRCs on one stream"
+            }
+        }
+    }
+
+    /// How a stream's keys are agreed, as far as this watch cares.
+    enum Keying: String, Sendable { case plain, sdes, dtls, zrtp, none }
+
+    /// The most SSRCs a stream may carry before it is an anomaly (a phone uses one, re-INVITEs and forks add few).
+    public static let maximumSSRCs = 4
+
+    private let negotiated: Keying
+    private let zrtpSignalled: Bool
+    private var check = EncryptionCheck()
+    private var ssrcs: [UInt32] = []
+    public private(set) var findings: [Finding] = []
+
+    /// A watch for the stream of one media section, from its class in the offer and in the answer.
+    public init(offered: MediaSecurityClass, answered: MediaSecurityClass) {
+        let offer = Self.keying(offered), answer = Self.keying(answered)
+        negotiated = answer
+        zrtpSignalled = offer == .zrtp || answer == .zrtp
+        // An answer may decline encryption (the media policy judges that); choosing another keying than offered
+        // means the SDP was rewritten on the way.
+        if offer != answer, [Keying.sdes, .dtls].contains(offer), [Keying.sdes, .dtls].contains(answer) {
+            findings.append(.keyingChangedInAnswer(offered: offer.rawValue, answered: answer.rawValue))
+        }
+    }
+
+    /// Looks at one datagram of the stream; returns a finding the first time it is made.
+    public mutating func observe(_ datagram: some RandomAccessCollection<UInt8>) -> Finding? {
+        switch MediaPacketKind(datagram) {
+        case .dtls where negotiated != .dtls:
+            return report(.unexpectedKeyingInMedia(observed: "dtls", negotiated: negotiated.rawValue))
+        case .zrtp where !zrtpSignalled:
+            return report(.unexpectedKeyingInMedia(observed: "zrtp", negotiated: negotiated.rawValue))
+        case .rtp:
+            guard let header = RTPPacketView(datagram) else { return nil }
+            if !ssrcs.contains(header.ssrc) {
+                guard ssrcs.count < Self.maximumSSRCs else { return report(.tooManySSRCs(ssrcs.count + 1)) }
+                ssrcs.append(header.ssrc)
+            }
+            guard negotiated == .sdes || negotiated == .dtls else { return nil }
+            check.add(payload: datagram.dropFirst(header.payloadOffset))
+            guard check.verdict == .plaintext else { return nil }
+            return report(.plaintextOnSecureStream(entropy: check.entropy))
+        default:
+            return nil
+        }
+    }
+
+    private mutating func report(_ finding: Finding) -> Finding? {
+        // One finding of each kind: the first tells the operator; repeats would flood the event log.
+        guard !findings.contains(where: { Self.sameKind($0, finding) }) else { return nil }
+        findings.append(finding)
+        return finding
+    }
+
+    private static func sameKind(_ lhs: Finding, _ rhs: Finding) -> Bool {
+        switch (lhs, rhs) {
+        case (.keyingChangedInAnswer, .keyingChangedInAnswer), (.plaintextOnSecureStream, .plaintextOnSecureStream),
+            (.tooManySSRCs, .tooManySSRCs):
+            true
+        case (.unexpectedKeyingInMedia(let one, _), .unexpectedKeyingInMedia(let other, _)): one == other
+        default: false
+        }
+    }
+
+    static func keying(_ security: MediaSecurityClass) -> Keying {
+        switch security {
+        case .plainRTP, .bestEffortSDES: .plain
+        case .sdesSRTP: .sdes
+        case .dtlsSRTP: .dtls
+        case .zrtp: .zrtp
+        case .disabled, .notRTP, .srtpWithoutKeying: .none
+        }
+    }
+}
