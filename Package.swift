@@ -49,6 +49,7 @@ let package = Package(
                                                .product(name: "CryptoExtras", package: "swift-crypto")]),
         .target(name: "Pcap"),
         .target(name: "RTP"),
+        .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage"),
@@ -118,6 +119,7 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "MediaRelayTests", dependencies: ["MediaRelay", "SDP"]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Pcap", "RTP", "MediaSecurity", "SDP", "CLibSRTPShim"]),
         // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
         .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),
