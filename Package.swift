@@ -66,6 +66,14 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
 
+        // L1: the media relay's sockets.
+        .target(
+            name: "MediaRelayNIO",
+            dependencies: ["MediaRelay", "RTP", "SDP", "SecurityPolicy",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+
         // L2: services.
         .target(name: "Forensics", dependencies: ["Pcap", "RTP", "MediaSecurity", "SDP", "SIPMessage"]),
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
@@ -120,6 +128,10 @@ let package = Package(
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "MediaRelayTests", dependencies: ["MediaRelay", "SDP"]),
+        .testTarget(name: "MediaRelayNIOTests", dependencies: [
+            "MediaRelayNIO", "MediaRelay", "SDP", "SecurityPolicy",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Pcap", "RTP", "MediaSecurity", "SDP", "CLibSRTPShim"]),
         // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
         .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),

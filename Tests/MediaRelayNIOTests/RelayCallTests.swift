@@ -1,0 +1,106 @@
+import MediaRelayNIO
+import NIOCore
+import NIOPosix
+import SDP
+import SecurityPolicy
+import Synchronization
+import Testing
+
+/// A UDP endpoint on loopback that records what it receives and from where.
+final class Phone: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let received = Mutex<[(from: SocketAddress, bytes: [UInt8])]>([])
+    let channel = Mutex<(any Channel)?>(nil)
+
+    static func open(_ host: String, group: any EventLoopGroup) async throws -> Phone {
+        let phone = Phone()
+        let channel = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(phone) }
+            }
+            .bind(host: host, port: 0).get()
+        phone.channel.withLock { $0 = channel }
+        return phone
+    }
+
+    var address: SocketAddress { channel.withLock { $0!.localAddress! } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        received.withLock { $0.append((envelope.remoteAddress, Array(envelope.data.readableBytesView))) }
+    }
+
+    func send(_ bytes: [UInt8], to port: UInt16) async throws {
+        let channel = channel.withLock { $0! }
+        try await channel.writeAndFlush(AddressedEnvelope(
+            remoteAddress: try SocketAddress(ipAddress: "127.0.0.1", port: Int(port)), data: ByteBuffer(bytes: bytes)))
+    }
+
+    func close() async { try? await channel.withLock { $0 }?.close() }
+
+    /// Waits (at most 2 s) until `count` datagrams have arrived.
+    func waitFor(_ count: Int) async throws {
+        for _ in 0..<200 where received.withLock({ $0.count }) < count { try await Task.sleep(for: .milliseconds(10)) }
+    }
+}
+
+func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
+    [0x80, 0x08, UInt8(sequence >> 8), UInt8(truncatingIfNeeded: sequence), 0, 0, UInt8(truncatingIfNeeded: sequence >> 8),
+     UInt8(truncatingIfNeeded: sequence), UInt8(ssrc >> 24), UInt8(truncatingIfNeeded: ssrc >> 16),
+     UInt8(truncatingIfNeeded: ssrc >> 8), UInt8(truncatingIfNeeded: ssrc)] + payload
+}
+
+@Suite(.serialized) struct RelayCallTests {
+    /// Alice and Bob talk through the relay; each sees only the relay's ports; a third party on another address
+    /// is dropped; two packets Alice never sent are counted as lost; closing returns the ports.
+    @Test func mediaFlowsThroughTheRelayOnlyAndInjectionIsDropped() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_000...42_099)
+        let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
+        let attacker = try await Phone.open("127.0.0.2", group: group)
+        let findings = Mutex<[MediaCryptoWatch.Finding]>([])
+        let call = try await relay.makeCall { _, finding in findings.withLock { $0.append(finding) } }
+        #expect(relay.availablePairs == 48)
+        let sdes = MediaSecurityClass.sdesSRTP(suites: [SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")])
+        call.signal(.a, rtp: alice.address, rtcp: nil, offered: sdes, answered: sdes)
+        call.signal(.b, rtp: bob.address, rtcp: nil, offered: sdes, answered: sdes)
+        let portA = call.port(for: .a), portB = call.port(for: .b)
+
+        // Alice sends 50 packets but 10 and 20 are "lost"; her payload is plain although SRTP was negotiated.
+        for sequence in UInt16(0)..<50 where sequence != 10 && sequence != 20 {
+            try await alice.send(rtp(sequence: sequence, ssrc: 1, payload: [UInt8](repeating: 0xD5, count: 160)), to: portA)
+        }
+        try await bob.waitFor(48)
+        // A third party injects on Alice's relay port: nothing reaches Bob.
+        for sequence in UInt16(100)..<120 {
+            try await attacker.send(rtp(sequence: sequence, ssrc: 666, payload: [1, 2, 3]), to: portA)
+        }
+        for sequence in UInt16(0)..<10 {
+            try await bob.send(rtp(sequence: sequence, ssrc: 2, payload: (0..<160).map { UInt8($0) }), to: portB)
+        }
+        try await alice.waitFor(10)
+        try await Task.sleep(for: .milliseconds(100))
+
+        let atBob = bob.received.withLock { $0 }, atAlice = alice.received.withLock { $0 }
+        #expect(atBob.count == 48)
+        #expect(atBob.allSatisfy { $0.from.port == Int(portB) }, "Bob hears only the relay's side-B port")
+        #expect(atBob.allSatisfy { $0.bytes.count == 172 && $0.bytes[11] == 1 }, "no injected packet reached Bob")
+        #expect(atAlice.count == 10 && atAlice.allSatisfy { $0.from.port == Int(portA) })
+        #expect(attacker.received.withLock { $0.isEmpty })
+
+        let report = call.report()
+        #expect(report[0].relayed == 48)
+        #expect(report[0].droppedForeign == 20)
+        #expect(report[0].statistics.received == 48 && report[0].statistics.lost == 2)
+        #expect(report[1].statistics.received == 10 && report[1].statistics.lost == 0)
+        #expect((report[0].meanOpinionScore ?? 0) < (report[1].meanOpinionScore ?? 0), "loss lowers Alice's MOS")
+        #expect(findings.withLock { $0.contains { $0.eventKind == .mediaNotEncrypted } },
+                "plain G.711 octets on a stream negotiated as SRTP")
+        #expect(call.silence(of: .a) < .seconds(5))
+
+        await call.close()
+        #expect(relay.availablePairs == 50, "both pairs returned")
+        for phone in [alice, bob, attacker] { await phone.close() }
+        try await group.shutdownGracefully()
+    }
+}
