@@ -1,6 +1,9 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// `RAMPART_PORTABLE_MEDIA=1` builds MediaSecurity without OpenSSL, on swift-crypto alone, as on Apple platforms.
+let portableMedia = Context.environment["RAMPART_PORTABLE_MEDIA"] != nil
+
 // Rampart: a security-first VoIP platform. Layers (see docs/architecture.md):
 // L0 sans-I/O cores, L1 SwiftNIO I/O, L2 services, L3 the `rampart` CLI.
 let package = Package(
@@ -45,8 +48,9 @@ let package = Package(
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "MediaSecurity", dependencies: ["COpenSSL", "SDP", .product(name: "Crypto", package: "swift-crypto"),
-                                               .product(name: "CryptoExtras", package: "swift-crypto")]),
+        .target(name: "MediaSecurity", dependencies: (portableMedia ? [] : [.target(name: "COpenSSL", condition: .when(platforms: [.linux]))]) + [
+            "SDP", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+        ]),
         .target(name: "Pcap"),
         .target(name: "RTP"),
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),

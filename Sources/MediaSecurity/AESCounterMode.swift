@@ -1,3 +1,4 @@
+#if canImport(COpenSSL)
 import COpenSSL
 
 /// AES in counter mode (RFC 3711 §4.1.1) with its key schedule expanded once: each packet only sets a new IV and
@@ -82,3 +83,4 @@ final class HMACSHA1 {
         return true
     }
 }
+#endif

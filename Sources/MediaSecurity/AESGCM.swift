@@ -1,3 +1,4 @@
+#if canImport(COpenSSL)
 import COpenSSL
 
 /// AES-GCM (RFC 7714's AEAD for SRTP and SRTCP) with one encrypting and one decrypting context whose key
@@ -96,3 +97,4 @@ final class AESGCM {
         return true
     }
 }
+#endif

@@ -1,4 +1,3 @@
-import COpenSSL
 import SDP
 
 /// SDES glue (RFC 4568): an `a=crypto` attribute's suite and key parameter into SRTP and SRTCP contexts.
@@ -68,7 +67,7 @@ public struct SDESKeying {
         try policy().validate()
     }
 
-    /// Fresh keys for `profile` from OpenSSL's CSPRNG, with an MKI of `mkiLength` octets (0: none), and the
+    /// Fresh keys for `profile` from a CSPRNG (OpenSSL's, or the system's), with an MKI of `mkiLength` octets (0: none), and the
     /// `a=crypto` line that offers them. The line carries the key: send it only over TLS, never log it.
     /// - Throws: ``MediaSecurityError/Code/backendFailure`` if the random generator fails.
     public static func generate(profile: SRTPProfile, tag: UInt32 = 1, mkiLength: Int = 0)
@@ -76,9 +75,7 @@ public struct SDESKeying {
     {
         var keyAndSalt = [UInt8](repeating: 0, count: profile.keyLength + profile.saltLength)
         defer { cleanse(&keyAndSalt) }
-        guard RAND_bytes(&keyAndSalt, Int32(keyAndSalt.count)) == 1 else {
-            throw MediaSecurityError(.backendFailure, "RAND_bytes")
-        }
+        try fillRandom(&keyAndSalt)
         let mki = mkiLength > 0 ? SDESMKI(value: 1, length: UInt8(min(mkiLength, 128))) : nil
         let attribute = SDESCryptoAttribute(tag: tag, suite: SRTPCryptoSuite(name: profile.name),
                                             keyParams: [SDESKeyParam(keyAndSalt: keyAndSalt, mki: mki)])
@@ -86,7 +83,7 @@ public struct SDESKeying {
     }
 
     /// The policy these keys give, for an ``SRTPSession`` or the stream types.
-    public func policy(backend: SRTPCryptoBackend = .openSSL) -> SRTPPolicy {
+    public func policy(backend: SRTPCryptoBackend = .preferred) -> SRTPPolicy {
         SRTPPolicy(profile: profile, keys: keys, keyDerivationRate: keyDerivationRate, replayWindow: replayWindow,
                    backend: backend)
     }

@@ -16,7 +16,7 @@ public final class SRTCPSender {
 
     /// A sender for `profile` with one master key and salt and no MKI.
     public convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8],
-                            backend: SRTPCryptoBackend = .openSSL) throws(MediaSecurityError) {
+                            backend: SRTPCryptoBackend = .preferred) throws(MediaSecurityError) {
         try self.init(policy: SRTPPolicy(profile: profile, masterKey: masterKey, masterSalt: masterSalt, backend: backend))
     }
 
@@ -129,7 +129,7 @@ public final class SRTCPReceiver {
 
     /// A receiver for `profile` with one master key and salt and no MKI.
     public convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], replayWindow: Int = 128,
-                            backend: SRTPCryptoBackend = .openSSL) throws(MediaSecurityError) {
+                            backend: SRTPCryptoBackend = .preferred) throws(MediaSecurityError) {
         try self.init(policy: SRTPPolicy(profile: profile, masterKey: masterKey, masterSalt: masterSalt,
                                          replayWindow: replayWindow, backend: backend))
     }

@@ -16,7 +16,7 @@ public enum SRTPKeyDerivation {
     ///   14 (or 12 for AEAD) octets, or a rate that is not 0 or a power of two up to 2^24;
     ///   ``MediaSecurityError/Code/backendFailure``.
     public static func derive(_ label: Label, masterKey: [UInt8], masterSalt: [UInt8], length: Int,
-                              index: UInt64 = 0, rate: UInt64 = 0, backend: SRTPCryptoBackend = .openSSL)
+                              index: UInt64 = 0, rate: UInt64 = 0, backend: SRTPCryptoBackend = .preferred)
         throws(MediaSecurityError) -> [UInt8]
     {
         guard isValid(rate: rate) else {

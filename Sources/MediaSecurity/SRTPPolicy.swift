@@ -1,5 +1,3 @@
-import COpenSSL
-
 /// A master key and salt (from SDES, DTLS-SRTP or ZRTP) with its optional MKI (RFC 3711 §3.1). Zeroed when the
 /// last stream using it goes.
 public final class SRTPMasterKey: @unchecked Sendable {  // immutable after init; deinit only wipes
@@ -49,7 +47,7 @@ public struct SRTPPolicy: Sendable {
     public var backend: SRTPCryptoBackend
 
     public init(profile: SRTPProfile, keys: [SRTPMasterKey], keyDerivationRate: UInt64 = 0, replayWindow: Int = 128,
-                backend: SRTPCryptoBackend = .openSSL) {
+                backend: SRTPCryptoBackend = .preferred) {
         self.profile = profile
         self.keys = keys
         self.keyDerivationRate = keyDerivationRate
@@ -59,7 +57,7 @@ public struct SRTPPolicy: Sendable {
 
     /// A policy with one master key and no MKI.
     public init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], keyDerivationRate: UInt64 = 0,
-                replayWindow: Int = 128, backend: SRTPCryptoBackend = .openSSL) {
+                replayWindow: Int = 128, backend: SRTPCryptoBackend = .preferred) {
         self.init(profile: profile, keys: [SRTPMasterKey(key: masterKey, salt: masterSalt)],
                   keyDerivationRate: keyDerivationRate, replayWindow: replayWindow, backend: backend)
     }
@@ -129,7 +127,7 @@ final class SRTPSessionKeys {
     }
 
     /// AEAD session keys given directly (RFC 7714's own vectors start there).
-    init(aead profile: SRTPProfile, sessionKey: [UInt8], sessionSalt: [UInt8], backend: SRTPCryptoBackend = .openSSL)
+    init(aead profile: SRTPProfile, sessionKey: [UInt8], sessionSalt: [UInt8], backend: SRTPCryptoBackend = .preferred)
         throws(MediaSecurityError)
     {
         self.profile = profile
@@ -140,7 +138,7 @@ final class SRTPSessionKeys {
     }
 
     deinit {
-        OPENSSL_cleanse(salt.baseAddress, 16)
+        cleanse(salt)
         salt.deallocate()
     }
 
@@ -231,7 +229,7 @@ final class SRTPKeyContext {
     /// A context over session keys given directly, never re-derived (RFC 7714's vectors start from session keys).
     init(sessionKeys: SRTPSessionKeys, rtcp: Bool) {
         (profile, mki, master, self.rtcp, rate, backend) =
-            (sessionKeys.profile, [], SRTPMasterKey(key: [], salt: []), rtcp, 0, .openSSL)
+            (sessionKeys.profile, [], SRTPMasterKey(key: [], salt: []), rtcp, 0, .preferred)
         initial = sessionKeys
     }
 

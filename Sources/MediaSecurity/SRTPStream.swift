@@ -1,5 +1,3 @@
-import COpenSSL
-
 /// The RTP header's extent (RFC 3550 §5.1, §5.3.1): what SRTP authenticates but does not encrypt.
 enum RTPHeader {
     /// The header length (fixed part, CSRCs, extension), or nil if the packet is not RTP version 2 or too short.
@@ -68,7 +66,7 @@ public final class SRTPSender {
     /// A sender for `profile` with one master key and salt (from SDES or DTLS-SRTP) and no MKI.
     /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths.
     public convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8],
-                            backend: SRTPCryptoBackend = .openSSL) throws(MediaSecurityError) {
+                            backend: SRTPCryptoBackend = .preferred) throws(MediaSecurityError) {
         try self.init(policy: SRTPPolicy(profile: profile, masterKey: masterKey, masterSalt: masterSalt, backend: backend))
     }
 
@@ -172,7 +170,7 @@ public final class SRTPReceiver {
     /// A receiver for `profile` with one master key and salt and no MKI, and a replay window (default 128, at
     /// least 64).
     public convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], replayWindow: Int = 128,
-                            backend: SRTPCryptoBackend = .openSSL) throws(MediaSecurityError) {
+                            backend: SRTPCryptoBackend = .preferred) throws(MediaSecurityError) {
         try self.init(policy: SRTPPolicy(profile: profile, masterKey: masterKey, masterSalt: masterSalt,
                                          replayWindow: replayWindow, backend: backend))
     }
@@ -254,14 +252,5 @@ public final class SRTPReceiver {
         let mki = packet[mkiStart..<(mkiStart + mkiLength)]
         for context in contexts where context.mki.elementsEqual(mki) { return context }
         throw MediaSecurityError(.unknownMKI, "the packet's MKI names no master key")
-    }
-}
-
-/// Comparison whose time does not depend on where the inputs differ: OpenSSL's `CRYPTO_memcmp`.
-enum ConstantTime {
-    static func equal(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        guard let left = lhs.baseAddress, let right = rhs.baseAddress else { return lhs.count == 0 }
-        return CRYPTO_memcmp(left, right, lhs.count) == 0
     }
 }
