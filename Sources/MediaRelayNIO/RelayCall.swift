@@ -44,31 +44,25 @@ public final class RelayCall: Sendable {
 
     struct State {
         var sides = [SideState(), SideState()]
-        var channels: [[any Channel]] = []
-        var ports: [UInt16] = []
         var closed = false
     }
 
     private let state = Mutex(State())
     private let onFinding: @Sendable (Side, MediaCryptoWatch.Finding) -> Void
-    private let server = Mutex<RelayServer?>(nil)
+    private let server: RelayServer
+    private let pairs: [RelayServer.BoundPair]
+    private let channels: [[any Channel]]
     private let started: ContinuousClock.Instant
 
-    init(onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
-        self.onFinding = onFinding
+    init(server: RelayServer, pairs: [RelayServer.BoundPair],
+         onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
+        (self.server, self.pairs, self.onFinding) = (server, pairs, onFinding)
+        channels = pairs.map { [$0.rtp, $0.rtcp] }
         started = ContinuousClock.now
     }
 
-    func attach(server: RelayServer, sides: [(port: UInt16, rtp: any Channel, rtcp: any Channel)]) {
-        self.server.withLock { $0 = server }
-        state.withLock { state in
-            state.channels = sides.map { [$0.rtp, $0.rtcp] }
-            state.ports = sides.map(\.port)
-        }
-    }
-
     /// The relay's RTP port for `side` (RTCP is the next one).
-    public func port(for side: Side) -> UInt16 { state.withLock { $0.ports[side.rawValue] } }
+    public func port(for side: Side) -> UInt16 { pairs[side.rawValue].port }
 
     /// Where the SDP of `side` says it receives: its RTP and RTCP addresses (a re-INVITE calls this again and
     /// releases the latches), and the security classes of its section in the offer and the answer, for the watch.
@@ -97,7 +91,7 @@ public final class RelayCall: Sendable {
             Side.allCases.map { side in
                 let current = state.sides[side.rawValue]
                 let latches = current.latches
-                return SideReport(port: state.ports.isEmpty ? 0 : state.ports[side.rawValue],
+                return SideReport(port: pairs[side.rawValue].port,
                                   relayed: latches.reduce(0) { $0 + $1.relayed },
                                   droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
                                   droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
@@ -109,15 +103,12 @@ public final class RelayCall: Sendable {
 
     /// Closes the sockets and returns the ports; the report stays readable.
     public func close() async {
-        let (channels, ports) = state.withLock { state -> ([[any Channel]], [UInt16]) in
-            guard !state.closed else { return ([], []) }
-            state.closed = true
-            return (state.channels, state.ports)
+        let first = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
         }
-        guard let server = server.withLock({ $0 }) else { return }
-        for (index, pair) in channels.enumerated() where pair.count == 2 {
-            await server.close((ports[index], pair[0], pair[1]))
-        }
+        guard first else { return }
+        for pair in pairs { await server.close(pair) }
     }
 
     /// One datagram from `side`: latched or dropped, watched, and sent on from the other side's socket.
@@ -127,7 +118,7 @@ public final class RelayCall: Sendable {
         let bytes = envelope.data.readableBytesView
         var finding: MediaCryptoWatch.Finding?
         let target = state.withLock { state -> (any Channel, SocketAddress)? in
-            guard !state.closed, state.channels.count == 2 else { return nil }
+            guard !state.closed else { return nil }
             let decision = state.sides[side.rawValue].latches[component.rawValue]
                 .packet(from: source, at: now, authenticated: nil)
             guard case .relay = decision else { return nil }
@@ -144,7 +135,7 @@ public final class RelayCall: Sendable {
             // To the other side's latched source, or until it latches, to the address its SDP gave.
             let otherLatch = state.sides[side.other.rawValue].latches[component.rawValue]
             guard let destination = (otherLatch.latched ?? otherLatch.signalled).flatMap(Self.address) else { return nil }
-            return (state.channels[side.other.rawValue][component.rawValue], destination)
+            return (channels[side.other.rawValue][component.rawValue], destination)
         }
         if let finding { onFinding(side, finding) }
         guard let (channel, destination) = target else { return }

@@ -8,18 +8,34 @@ import Synchronization
 
 /// The media relay's sockets (issue 7): a port pool on one address and the calls relayed through it. Each call
 /// gets a pair of ports (RTP, RTCP) per side; what arrives on one side's port goes out of the other side's port of
-/// the same component, so each side only ever sees the relay. Sockets are bound on demand and closed with the call;
-/// ports return to the pool.
+/// the same component, so each side only ever sees the relay.
+///
+/// Binding a socket is asynchronous, but a call's SDP is rewritten while its INVITE is handled: so the server
+/// keeps a few pairs bound in advance (``start(warmPairs:)``) and hands them out synchronously
+/// (``makeCall(onFinding:)``), binding replacements in the background. A warm pair's sockets drop whatever arrives
+/// before a call takes them. A call's sockets are closed with it and their ports go back to the pool, to be reused
+/// last.
 public final class RelayServer: Sendable {
-    /// Why a call could not be set up.
+    /// Why the relay could not start.
     public struct SetupError: Error, Hashable, Sendable, CustomStringConvertible {
         public let description: String
+    }
+
+    /// A bound RTP/RTCP pair, waiting for a call or serving one.
+    struct BoundPair: Sendable {
+        let port: UInt16
+        let rtp: any Channel
+        let rtcp: any Channel
+        let handlers: [RelayHandler]
     }
 
     let group: any EventLoopGroup
     /// The address the relay binds and advertises.
     public let host: String
     private let pool: Mutex<RelayPortPool>
+    private let warm = Mutex<[BoundPair]>([])
+    private let warmTarget = Mutex(0)
+    private let refilling = Atomic<Bool>(false)
 
     public init(group: any EventLoopGroup, host: String, ports: ClosedRange<UInt16>) throws(RelayPortPool.RangeError) {
         self.group = group
@@ -27,40 +43,66 @@ public final class RelayServer: Sendable {
         pool = Mutex(try RelayPortPool(range: ports))
     }
 
-    /// Ports free for new calls (pairs).
+    /// Binds `warmPairs` pairs ahead (two per call).
+    public func start(warmPairs: Int = 16) async throws {
+        warmTarget.withLock { $0 = max(2, warmPairs) }
+        try await refill()
+    }
+
+    /// Pairs neither bound nor serving a call.
     public var availablePairs: Int { pool.withLock { $0.available } }
 
-    /// A new call with both sides' sockets bound; `onFinding` hears the crypto watch's findings.
+    /// Pairs bound and waiting for calls.
+    public var warmPairs: Int { warm.withLock { $0.count } }
+
+    /// A new call on two warm pairs, or nil when none are left (the port range is exhausted, or calls came faster
+    /// than pairs could be bound). `onFinding` hears the crypto watch's findings.
     public func makeCall(onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in })
-        async throws -> RelayCall
+        -> RelayCall?
     {
-        let call = RelayCall(onFinding: onFinding)
-        var bound: [(port: UInt16, rtp: any Channel, rtcp: any Channel)] = []
-        do {
-            for side in RelayCall.Side.allCases {
-                bound.append(try await bindPair(for: call, side: side))
-            }
-        } catch {
-            for pair in bound { await close(pair) }
-            throw error
+        let pairs = warm.withLock { warm -> [BoundPair]? in
+            guard warm.count >= 2 else { return nil }
+            return [warm.removeFirst(), warm.removeFirst()]
         }
-        call.attach(server: self, sides: bound)
+        scheduleRefill()
+        guard let pairs else { return nil }
+        let call = RelayCall(server: self, pairs: pairs, onFinding: onFinding)
+        for (side, pair) in zip(RelayCall.Side.allCases, pairs) {
+            for (component, handler) in zip([RelayCall.Component.rtp, .rtcp], pair.handlers) {
+                handler.serve(call, side: side, component: component)
+            }
+        }
         return call
     }
 
-    /// Binds an even/odd pair, trying a few pairs if the first ones are taken by other programs.
-    private func bindPair(for call: RelayCall, side: RelayCall.Side) async throws
-        -> (port: UInt16, rtp: any Channel, rtcp: any Channel)
-    {
+    private func scheduleRefill() {
+        guard refilling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        Task {
+            try? await self.refill()
+            self.refilling.store(false, ordering: .releasing)
+        }
+    }
+
+    /// Binds pairs until the warm target is met or the range is exhausted.
+    private func refill() async throws {
+        while warm.withLock({ $0.count }) < warmTarget.withLock({ $0 }) {
+            guard let pair = try await bindPair() else { return }
+            warm.withLock { $0.append(pair) }
+        }
+    }
+
+    /// Binds an even/odd pair, trying a few if the first ones are taken by other programs; nil when the range is
+    /// exhausted.
+    private func bindPair() async throws -> BoundPair? {
         for _ in 0..<8 {
-            guard let port = pool.withLock({ $0.allocate() }) else {
-                throw SetupError(description: "the relay's port range is exhausted")
-            }
+            guard let port = pool.withLock({ $0.allocate() }) else { return nil }
+            let handlers = [RelayHandler(), RelayHandler()]
             do {
-                let rtp = try await bind(port, call: call, side: side, component: .rtp)
+                let rtp = try await bind(port, handler: handlers[0])
                 do {
-                    let rtcp = try await bind(port + 1, call: call, side: side, component: .rtcp)
-                    return (port, rtp, rtcp)
+                    let rtcp = try await bind(port + 1, handler: handlers[1])
+                    return BoundPair(port: port, rtp: rtp, rtcp: rtcp, handlers: handlers)
                 } catch {
                     try? await rtp.close()
                     throw error
@@ -69,41 +111,57 @@ public final class RelayServer: Sendable {
                 pool.withLock { $0.release(port) }  // taken by another program: try the next pair
             }
         }
-        throw SetupError(description: "no relay port pair could be bound")
+        throw SetupError(description: "no relay port pair could be bound on \(host)")
     }
 
-    private func bind(_ port: UInt16, call: RelayCall, side: RelayCall.Side, component: RelayCall.Component)
-        async throws -> any Channel
-    {
+    private func bind(_ port: UInt16, handler: RelayHandler) async throws -> any Channel {
         try await DatagramBootstrap(group: group)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        RelayHandler(call: call, side: side, component: component))
-                }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
             .bind(host: host, port: Int(port)).get()
     }
 
-    func close(_ pair: (port: UInt16, rtp: any Channel, rtcp: any Channel)) async {
+    /// Closes a call's pair and returns its ports; the warm pool binds again if it ran short.
+    func close(_ pair: BoundPair) async {
+        for handler in pair.handlers { handler.stop() }
         try? await pair.rtp.close()
         try? await pair.rtcp.close()
         pool.withLock { $0.release(pair.port) }
+        if warmTarget.withLock({ $0 }) > 0 { scheduleRefill() }
+    }
+
+    /// Stops binding and closes the warm pairs (calls close their own). A bind in progress is waited for, at most
+    /// two seconds.
+    public func stop() async {
+        warmTarget.withLock { $0 = 0 }
+        for _ in 0..<400 where refilling.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(5)) }
+        let pairs = warm.withLock { warm -> [BoundPair] in
+            defer { warm.removeAll() }
+            return warm
+        }
+        for pair in pairs { await close(pair) }
     }
 }
 
-/// Hands each datagram to its call.
+/// Hands each datagram to the call its socket serves; drops what arrives while it serves none.
 final class RelayHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let call: RelayCall
-    let side: RelayCall.Side
-    let component: RelayCall.Component
+    private let target = Mutex<(call: RelayCall, side: RelayCall.Side, component: RelayCall.Component)?>(nil)
+    /// Datagrams that arrived while the socket served no call.
+    let droppedIdle = Atomic<Int>(0)
 
-    init(call: RelayCall, side: RelayCall.Side, component: RelayCall.Component) {
-        (self.call, self.side, self.component) = (call, side, component)
+    func serve(_ call: RelayCall, side: RelayCall.Side, component: RelayCall.Component) {
+        target.withLock { $0 = (call, side, component) }
     }
 
+    func stop() { target.withLock { $0 = nil } }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let (call, side, component) = target.withLock({ $0 }) else {
+            droppedIdle.add(1, ordering: .relaxed)
+            return
+        }
         call.forward(unwrapInboundIn(data), from: side, component: component)
     }
 }

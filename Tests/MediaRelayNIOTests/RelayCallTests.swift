@@ -54,13 +54,15 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
     /// Alice and Bob talk through the relay; each sees only the relay's ports; a third party on another address
     /// is dropped; two packets Alice never sent are counted as lost; closing returns the ports.
     @Test func mediaFlowsThroughTheRelayOnlyAndInjectionIsDropped() async throws {
+        // (A warm pool: the call's ports are bound before the INVITE that needs them.)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_000...42_099)
+        try await relay.start(warmPairs: 4)
+        #expect(relay.warmPairs == 4 && relay.availablePairs == 46)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
         let attacker = try await Phone.open("127.0.0.2", group: group)
         let findings = Mutex<[MediaCryptoWatch.Finding]>([])
-        let call = try await relay.makeCall { _, finding in findings.withLock { $0.append(finding) } }
-        #expect(relay.availablePairs == 48)
+        let call = try #require(relay.makeCall { _, finding in findings.withLock { $0.append(finding) } })
         let sdes = MediaSecurityClass.sdesSRTP(suites: [SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")])
         call.signal(.a, rtp: alice.address, rtcp: nil, offered: sdes, answered: sdes)
         call.signal(.b, rtp: bob.address, rtcp: nil, offered: sdes, answered: sdes)
@@ -99,8 +101,30 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         #expect(call.silence(of: .a) < .seconds(5))
 
         await call.close()
-        #expect(relay.availablePairs == 50, "both pairs returned")
+        for _ in 0..<100 where relay.warmPairs < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(relay.warmPairs == 4, "refilled in the background")
+        #expect(relay.availablePairs == 46, "the call's two pairs returned, two others bound in their place")
+        await relay.stop()
+        #expect(relay.availablePairs == 50)
         for phone in [alice, bob, attacker] { await phone.close() }
+        try await group.shutdownGracefully()
+    }
+
+    /// Four pairs make two calls; a third finds none (and says so instead of waiting); closing one lets the pool
+    /// bind again.
+    @Test func anExhaustedRelayRefusesAndRecovers() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_200...42_207)
+        try await relay.start(warmPairs: 4)
+        let first = try #require(relay.makeCall()), second = try #require(relay.makeCall())
+        #expect(relay.makeCall() == nil)
+        await first.close()
+        for _ in 0..<100 where relay.warmPairs < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        let third = try #require(relay.makeCall(), "ports came back and were bound again")
+        #expect(Set([third.port(for: .a), third.port(for: .b)]).isDisjoint(with: [second.port(for: .a), second.port(for: .b)]))
+        for call in [second, third] { await call.close() }
+        await relay.stop()
+        #expect(relay.availablePairs == 4)
         try await group.shutdownGracefully()
     }
 }
