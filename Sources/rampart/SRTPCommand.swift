@@ -15,7 +15,7 @@ struct SRTPCommand: ParsableCommand {
             abstract: "Write a pcap with the SRTP/SRTCP of a pcap or pcapng capture decrypted.",
             discussion: """
                 Packets that fail authentication are counted and left out, never passed through. Other traffic \
-                (SIP...) is kept unless --drop-other. Prefer --key-file to --key: a command line is visible to \
+                (SIP...) is kept unless --drop-other. The output is readable by its owner only. Prefer --key-file to --key: a command line is visible to \
                 other users of the machine and stays in shell history.
                 """)
 
@@ -46,7 +46,9 @@ struct SRTPCommand: ParsableCommand {
             options.ports = Set(port)
             options.keepOtherTraffic = !dropOther
             let decryptor = SRTPCaptureDecryptor(options: options)
-            guard FileManager.default.createFile(atPath: output, contents: nil),
+            // Decrypted media is as private as the call: the file is the owner's only.
+            try? FileManager.default.removeItem(atPath: output)
+            guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
                 let sink = FileHandle(forWritingAtPath: output)
             else { throw UsageError(message: "cannot write \(output)") }
             defer { try? sink.close() }

@@ -62,6 +62,8 @@ import Testing
                                               "--suite", "AES_CM_128_HMAC_SHA1_80", "--key-file", keyFile])
         #expect(decrypt.status == 0, "\(decrypt.stdout)\(decrypt.stderr)")
         #expect(decrypt.stdout.contains("RTP decrypted         236"))
+        let mode = try FileManager.default.attributesOfItem(atPath: clear)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "decrypted media is the owner's only")
         #expect(!decrypt.stdout.contains(Data(Self.keyAndSalt).base64EncodedString()))
         #expect(try Self.tsharkPayloads(clear) == Self.tsharkPayloads(Self.capture), "tshark hears the original audio")
         // Every rewritten header checks out in Wireshark's own validation.
