@@ -25,8 +25,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for packet in whole ?? [] {
         guard let datagram = UDPDatagram(frame: packet.data, linkType: packet.linkType) else { continue }
         _ = RTPPacketView(packet.data[datagram.payload])
-        let rewritten = datagram.replacingPayload(in: packet.data, with: [1, 2, 3])
-        if let again = UDPDatagram(frame: rewritten, linkType: packet.linkType) {
+        if let rewritten = datagram.replacingPayload(in: packet.data, with: [1, 2, 3]),
+            let again = UDPDatagram(frame: rewritten, linkType: packet.linkType) {
             precondition(again.source == datagram.source && again.destination == datagram.destination,
                          "a rewritten frame changed its endpoints")
         }

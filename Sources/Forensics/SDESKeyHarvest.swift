@@ -62,14 +62,14 @@ public struct SDESKeyHarvest {
         if found { messages += 1 }
     }
 
-    /// Offers to try on a packet from `source`: those for that media address first, then the others.
-    func candidates(for source: UDPDatagram.Endpoint) -> [Offer] {
-        let matching = offers.filter {
-            $0.endpoint.address == source.address && ($0.endpoint.port == source.port || $0.rtcpPort == source.port)
+    /// Offers to try on a packet from `source`, with their positions in ``offers``: the latest ones for that media
+    /// address first (a re-INVITE's new key before the old one), then the others.
+    func candidates(for source: UDPDatagram.Endpoint) -> [(position: Int, offer: Offer)] {
+        func fromSource(_ offer: Offer) -> Bool {
+            offer.endpoint.address == source.address && (offer.endpoint.port == source.port || offer.rtcpPort == source.port)
         }
-        return matching + offers.filter {
-            !($0.endpoint.address == source.address && ($0.endpoint.port == source.port || $0.rtcpPort == source.port))
-        }
+        let numbered = offers.enumerated().map { (position: $0.offset, offer: $0.element) }
+        return numbered.filter { fromSource($0.offer) }.reversed() + numbered.filter { !fromSource($0.offer) }
     }
 
     /// The octets of an IPv4 or IPv6 address in text form.

@@ -84,10 +84,14 @@ public final class SRTPCaptureDecryptor {
 
     private struct StreamState {
         var receiver: Receiver?
+        /// Which candidate the receiver holds (-1: the key given; else the offer's position in the harvest).
+        var keyID: Int?
         var keyLabel = ""
         var decrypted = 0
-        /// Packets no candidate key opened: after ``maximumFailedTrials`` the stream stops being tried.
+        /// Packets no candidate key opened since the last success or the last new key from SIP: after
+        /// ``maximumFailedTrials`` the stream stops being tried until SIP brings another key.
         var failedTrials = 0
+        var offersTried = 0
     }
 
     /// Packets of an unresolved stream tried against every candidate before giving up on it.
@@ -153,8 +157,10 @@ public final class SRTPCaptureDecryptor {
         var bytes = Array(payload)
         guard unprotect(&bytes, stream: id) else { return nil }
         if id.rtcp { report.rtcpDecrypted += 1 } else { report.rtpDecrypted += 1 }
+        // Decrypting only shrinks a payload, so the frame always fits; never write the ciphertext as if decrypted.
+        guard let frame = datagram.replacingPayload(in: packet.data, with: bytes) else { return nil }
         var output = packet
-        output.data = datagram.replacingPayload(in: packet.data, with: bytes)
+        output.data = frame
         output.originalLength = output.data.count
         return output
     }
@@ -180,6 +186,7 @@ public final class SRTPCaptureDecryptor {
             do {
                 try receiver.unprotect(&bytes)
                 state.decrypted += 1
+                state.failedTrials = 0
                 return true
             } catch {
                 failure = error.code
@@ -189,7 +196,11 @@ public final class SRTPCaptureDecryptor {
                 }
             }
         }
-        // No key yet, or the bound key failed (a re-key): try the candidates, a bounded number of times.
+        // No key yet, or the bound key failed (a re-key): try the other candidates, a bounded number of times,
+        // and again whenever the capture's SIP has brought new keys.
+        if harvest.offers.count > state.offersTried {
+            (state.failedTrials, state.offersTried) = (0, harvest.offers.count)
+        }
         let candidates = self.candidates(for: id)
         guard !candidates.isEmpty else {
             count(failure ?? .unknownStream)
@@ -199,8 +210,8 @@ public final class SRTPCaptureDecryptor {
             count(.authenticationFailed)
             return false
         }
-        for (label, policy) in candidates.prefix(Self.maximumCandidates) where label != state.keyLabel {
-            guard let receiver = Self.receiver(policy, rtcp: id.rtcp) else { continue }
+        for candidate in candidates.prefix(Self.maximumCandidates) where candidate.id != state.keyID {
+            guard let receiver = Self.receiver(candidate.policy, rtcp: id.rtcp) else { continue }
             var attempt = bytes
             do {
                 try receiver.unprotect(&attempt)
@@ -208,7 +219,7 @@ public final class SRTPCaptureDecryptor {
                 continue
             }
             bytes = attempt
-            (state.receiver, state.keyLabel, state.failedTrials) = (receiver, label, 0)
+            (state.receiver, state.keyID, state.keyLabel, state.failedTrials) = (receiver, candidate.id, candidate.label, 0)
             state.decrypted += 1
             return true
         }
@@ -225,11 +236,11 @@ public final class SRTPCaptureDecryptor {
         }
     }
 
-    private func candidates(for id: StreamID) -> [(label: String, policy: SRTPPolicy)] {
-        var list: [(String, SRTPPolicy)] = []
-        if let policy = options.policy { list.append(("the key given", policy)) }
+    private func candidates(for id: StreamID) -> [(id: Int, label: String, policy: SRTPPolicy)] {
+        var list: [(id: Int, label: String, policy: SRTPPolicy)] = []
+        if let policy = options.policy { list.append((-1, "the key given", policy)) }
         if options.keysFromSIP {
-            list += harvest.candidates(for: id.source).map { ($0.label, $0.keying.policy()) }
+            list += harvest.candidates(for: id.source).map { ($0.position, $0.offer.label, $0.offer.keying.policy()) }
         }
         return list
     }

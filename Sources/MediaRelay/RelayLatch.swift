@@ -6,7 +6,8 @@
 ///   address the SDP signalled (any port: a NAT may change the port, not the public address). With
 ///   ``allowsPrivateSignalledAddress`` a side that signalled a private or unspecified address (it is behind a NAT,
 ///   so its real address is unknown) is latched to its first packet that does not fail authentication.
-/// - Once latched, packets from any other source are dropped and counted, except:
+/// - Once latched, packets from any other source are dropped and counted (so are packets from the latched source
+///   that fail authentication), except:
 ///   - a packet that authenticates under the relay's keys (the endpoint's NAT binding changed) re-latches at once;
 ///   - without keys, a source that matches the signalled address re-latches only after the latched source has been
 ///     silent for ``relatchSilenceNanoseconds``.
@@ -60,6 +61,11 @@ public struct RelayLatch: Sendable {
     public mutating func packet(from source: Source, at now: Int64, authenticated: Bool?) -> Decision {
         if let latched {
             if source == latched {
+                // A source address proves nothing: a forged packet from the latched address is dropped too.
+                guard authenticated != false else {
+                    droppedForeign += 1
+                    return .dropForeignSource
+                }
                 lastFromLatched = now
                 relayed += 1
                 return .relay(latched: false)

@@ -17,6 +17,14 @@ public enum SDPRelayRewrite {
     public static func rewrite(_ sdp: SessionDescription, address: String, addressType: SDPAddressType,
                                ports: [UInt16?]) -> SessionDescription {
         var rewritten = sdp
+        // An active section that is not relayed keeps the session's original connection: it must not inherit the
+        // relay's address with a port the relay never bound.
+        if let original = sdp.connection {
+            for index in rewritten.media.indices where rewritten.media[index].connections.isEmpty
+                && rewritten.media[index].port != 0 && (index >= ports.count || ports[index] == nil) {
+                rewritten.media[index].connections = [original]
+            }
+        }
         rewritten.origin.address = address
         rewritten.origin.addressType = addressType
         if rewritten.connection != nil {

@@ -153,7 +153,11 @@ public final class RelayCall: Sendable {
         case .v4(let v4):
             return withUnsafeBytes(of: v4.address.sin_addr) { RelayLatch.Source(address: Array($0), port: UInt16(port)) }
         case .v6(let v6):
-            return withUnsafeBytes(of: v6.address.sin6_addr) { RelayLatch.Source(address: Array($0), port: UInt16(port)) }
+            // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d: compare it as the IPv4 address the SDP
+            // signalled.
+            let octets = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            let mapped = octets.prefix(10).allSatisfy { $0 == 0 } && octets[10] == 0xFF && octets[11] == 0xFF
+            return RelayLatch.Source(address: mapped ? Array(octets.suffix(4)) : octets, port: UInt16(port))
         default:
             return nil
         }

@@ -88,6 +88,11 @@ public final class RelayServer: Sendable {
     private func refill() async throws {
         while warm.withLock({ $0.count }) < warmTarget.withLock({ $0 }) {
             guard let pair = try await bindPair() else { return }
+            // Stopped while binding: the pair is not kept.
+            guard warmTarget.withLock({ $0 }) > 0 else {
+                await close(pair)
+                return
+            }
             warm.withLock { $0.append(pair) }
         }
     }

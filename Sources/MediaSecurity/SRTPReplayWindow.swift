@@ -7,9 +7,12 @@ public struct SRTPReplayWindow: Hashable, Sendable {
     /// Bit i: index `highest - i` was accepted.
     private var bits: [UInt64]
 
-    /// A window of `size` (rounded up to 64, at least 64) packets.
+    /// The widest window (2^15 packets).
+    public static let maximumSize = 32_768
+
+    /// A window of `size` packets, rounded up to a multiple of 64, from 64 to ``maximumSize``.
     public init(size: Int = 128) {
-        self.size = max(64, (size + 63) / 64 * 64)
+        self.size = (min(max(64, size), Self.maximumSize) + 63) / 64 * 64
         bits = [UInt64](repeating: 0, count: self.size / 64)
     }
 
@@ -39,6 +42,7 @@ public struct SRTPReplayWindow: Hashable, Sendable {
             bits[0] |= 1
         } else {
             let behind = current - index
+            guard behind < UInt64(size) else { return }  // behind the window: nothing to remember
             bits[Int(behind / 64)] |= 1 << (behind % 64)
         }
     }

@@ -72,17 +72,22 @@ public final class SRTPSession {
     /// The SSRCs the session has streams for.
     public var ssrcs: [UInt32] { Array(streams.keys) }
 
-    /// Adds a stream for `ssrc` with its own policy (libsrtp's `ssrc_specific`), replacing any before.
-    /// - Throws: ``MediaSecurityError/Code/invalidKey``, ``MediaSecurityError/Code/tooManyStreams``.
+    /// Adds a stream for `ssrc` with its own policy (libsrtp's `ssrc_specific`).
+    ///
+    /// Streams are never removed or replaced: a fresh stream under the same keys would start its indices and its
+    /// replay window again (keystream reuse outbound, replays accepted inbound). They live as long as the session;
+    /// new keys mean a new session.
+    /// - Throws: ``MediaSecurityError/Code/invalidKey``, ``MediaSecurityError/Code/tooManyStreams``, and
+    ///   ``MediaSecurityError/Code/keyReuse`` for an SSRC that has a stream already.
     public func add(ssrc: UInt32, policy: SRTPPolicy) throws(MediaSecurityError) {
-        guard streams[ssrc] != nil || streams.count < maximumStreams else {
+        guard streams[ssrc] == nil else {
+            throw MediaSecurityError(.keyReuse, "the SSRC has a stream already: streams are not replaced")
+        }
+        guard streams.count < maximumStreams else {
             throw MediaSecurityError(.tooManyStreams, "the session holds \(maximumStreams) streams")
         }
         streams[ssrc] = try Stream(policy: policy, direction: direction)
     }
-
-    /// Removes the stream of `ssrc` (after an RTCP BYE, say); its keys go with it unless the template shares them.
-    public func remove(ssrc: UInt32) { streams[ssrc] = nil }
 
     /// Protects an outgoing RTP packet in place.
     /// - Throws: the stream's errors, and ``MediaSecurityError/Code/unknownStream`` or

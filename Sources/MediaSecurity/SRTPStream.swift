@@ -55,6 +55,9 @@ public final class SRTPSender {
     // One owner at a time (not Sendable); the per-packet state skips dynamic exclusivity checks.
     @exclusivity(unchecked) private var active = 0
     @exclusivity(unchecked) private var tracker = SRTPIndexTracker()
+    /// The indices already protected: one index never protects two packets (the same keystream, or for GCM the
+    /// same nonce, twice), as libsrtp2's sender checks too.
+    @exclusivity(unchecked) private var used = SRTPReplayWindow(size: 128)
 
     /// A sender for `policy`.
     /// - Throws: ``MediaSecurityError/Code/invalidKey`` for wrong lengths, MKIs or rate.
@@ -95,7 +98,9 @@ public final class SRTPSender {
     }
 
     /// Protects `packet` (an RTP packet) in place: the payload is encrypted, the MKI and the tag appended.
-    /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/keyExhausted``.
+    /// - Throws: ``MediaSecurityError/Code/malformed``, ``MediaSecurityError/Code/keyExhausted``,
+    ///   ``MediaSecurityError/Code/replayed`` or ``MediaSecurityError/Code/tooOld`` for a sequence number whose
+    ///   index was already used (it would reuse keystream).
     public func protect(_ packet: inout [UInt8]) throws(MediaSecurityError) {
         let context = contexts[active]
         guard context.mayProtect else {
@@ -104,8 +109,12 @@ public final class SRTPSender {
         guard let (header, sequence, ssrc) = packet.withUnsafeBytes({ bytes in
             RTPHeader.length(of: bytes).map { ($0, RTPHeader.sequence(bytes), RTPHeader.ssrc(bytes)) }
         }) else { throw MediaSecurityError(.malformed, "not an RTP packet") }
-        // A sender's index: the ROC goes up when the sequence number wraps (RFC 3711 §3.3.1).
+        // A sender's index: the ROC goes up when the sequence number wraps (RFC 3711 §3.3.1). An index already used
+        // (the same sequence number again, or one from before a wrap) is refused.
         let (index, roc) = tracker.estimate(sequence)
+        if let refusal = used.check(index) {
+            throw MediaSecurityError(refusal, "SRTP index \(index) was already used or is too old to protect")
+        }
         let keys = try context.keys(for: index)
         if let aead = keys.aead {
             // RFC 7714 §8: the header is the AAD, the payload encrypted, the tag appended, then the MKI.
@@ -145,6 +154,7 @@ public final class SRTPSender {
             withUnsafeBytes(of: &tag) { packet.append(contentsOf: $0.prefix(profile.srtpTagLength)) }
         }
         tracker.update(index: index)
+        used.accept(index)
         context.adopt(keys, index: index)
         context.packetCount += 1
     }

@@ -134,8 +134,10 @@ public struct UDPDatagram: Hashable, Sendable {
     }
 
     /// `frame` with this datagram's payload replaced by `newPayload`: IP and UDP lengths and the IPv4 header
-    /// checksum are fixed, the UDP checksum recomputed (IPv6 requires one); link-layer trailers are dropped.
-    public func replacingPayload(in frame: [UInt8], with newPayload: [UInt8]) -> [UInt8] {
+    /// checksum are fixed, the UDP checksum recomputed (IPv6 requires one); link-layer trailers are dropped. Nil
+    /// when the payload would not fit a UDP datagram (more than 65,535 octets of IP packet).
+    public func replacingPayload(in frame: [UInt8], with newPayload: [UInt8]) -> [UInt8]? {
+        guard payload.lowerBound - ipOffset + newPayload.count <= 65_535 else { return nil }
         var output = Array(frame[..<payload.lowerBound])
         output += newPayload
         let udpLength = 8 + newPayload.count

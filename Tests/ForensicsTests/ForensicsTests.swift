@@ -44,7 +44,8 @@ import Testing
                    CaptureBuilder.ipv6UDP(sourcePort: 5004, destinationPort: 6000, payload: Self.payload)] {
             let frame = CaptureBuilder.ethernet(ip)
             let datagram = try #require(UDPDatagram(frame: frame, linkType: 1))
-            let replaced = datagram.replacingPayload(in: frame, with: Array("a longer payload than before".utf8))
+            let replaced = try #require(datagram.replacingPayload(in: frame, with: Array("a longer payload than before".utf8)))
+            #expect(datagram.replacingPayload(in: frame, with: [UInt8](repeating: 0, count: 65_530)) == nil)
             let again = try #require(UDPDatagram(frame: replaced, linkType: 1))
             #expect(Array(replaced[again.payload]) == Array("a longer payload than before".utf8))
             let ipBytes = Array(replaced[14...])
@@ -208,5 +209,44 @@ import Testing
         }
         #expect(media == plain)
         #expect(!result.streams.description.contains(aliceLine.serialized()), "reports never carry keys")
+    }
+
+    /// A capture that starts mid-call (packets before any key), a key for someone else tried meanwhile, then the
+    /// INVITE's key, then a re-INVITE that re-keys the same media address under the same tag: every packet after
+    /// each key is decrypted.
+    @Test func keysThatArriveLateOrChangeInAReInviteAreFound() throws {
+        func invite(_ crypto: SDESCryptoAttribute, address: String, port: Int, cseq: Int) -> [UInt8] {
+            let sdp = "v=0\r\no=- 1 \(cseq) IN IP4 \(address)\r\ns=-\r\nc=IN IP4 \(address)\r\nt=0 0\r\n"
+                + "m=audio \(port) RTP/SAVP 8\r\na=crypto:\(crypto.serialized())\r\n"
+            return Array(("INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP \(address);branch=z9hG4bK\(cseq)\r\n"
+                + "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: \(cseq) INVITE\r\n"
+                + "Content-Type: application/sdp\r\nContent-Length: \(sdp.utf8.count)\r\n\r\n" + sdp).utf8)
+        }
+        let (stranger, strangerLine) = try SDESKeying.generate(profile: .aes128CMHMACSHA1_80, tag: 1)
+        _ = stranger
+        let (first, firstLine) = try SDESKeying.generate(profile: .aes128CMHMACSHA1_80, tag: 1)
+        let (second, secondLine) = try SDESKeying.generate(profile: .aes128CMHMACSHA1_80, tag: 1)
+        var frames: [[UInt8]] = [CaptureBuilder.ipv4UDP(from: [192, 0, 2, 99], 5060, to: CaptureBuilder.bob, 5060,
+                                                        payload: invite(strangerLine, address: "192.0.2.99", port: 7000, cseq: 1))]
+        let before = try first.srtpSender(), after = try second.srtpSender()
+        func media(_ sender: SRTPSender, _ sequences: Range<UInt16>) throws {
+            for sequence in sequences {
+                var packet = CaptureBuilder.pcmaPacket(ssrc: 1, sequence: sequence)
+                try sender.protect(&packet)
+                frames.append(CaptureBuilder.ipv4UDP(from: CaptureBuilder.alice, 5004, to: CaptureBuilder.bob, 6000, payload: packet))
+            }
+        }
+        try media(before, 0..<40)  // the capture joined mid-call: its key comes later
+        frames.append(CaptureBuilder.ipv4UDP(from: CaptureBuilder.alice, 5060, to: CaptureBuilder.bob, 5060,
+                                             payload: invite(firstLine, address: "192.0.2.10", port: 5004, cseq: 2)))
+        try media(before, 40..<60)
+        frames.append(CaptureBuilder.ipv4UDP(from: CaptureBuilder.alice, 5060, to: CaptureBuilder.bob, 5060,
+                                             payload: invite(secondLine, address: "192.0.2.10", port: 5004, cseq: 3)))
+        try media(after, 60..<80)
+        let decryptor = SRTPCaptureDecryptor(options: .init(keysFromSIP: true))
+        _ = frames.enumerated().map { decryptor.process(CaptureBuilder.packet(CaptureBuilder.ethernet($1), at: $0)) }
+        let report = decryptor.finish()
+        #expect(report.rtpDecrypted == 40, "20 under the INVITE's key, 20 under the re-INVITE's")
+        #expect(report.authenticationFailures == 40, "the 40 before any right key")
     }
 }

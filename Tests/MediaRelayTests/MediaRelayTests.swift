@@ -72,6 +72,8 @@ import Testing
         #expect(latch.packet(from: moved, at: 2, authenticated: false) == .dropForeignSource)
         #expect(latch.packet(from: moved, at: 3, authenticated: true) == .relay(latched: true), "a NAT rebinding")
         #expect(latch.latched == moved && latch.relatches == 1)
+        #expect(latch.packet(from: moved, at: 4, authenticated: false) == .dropForeignSource,
+                "a forged packet from the latched address itself")
     }
 
     @Test func withoutKeysTheSignalledAddressRelatchesOnlyAfterSilence() {
@@ -138,5 +140,9 @@ import Testing
         #expect(rewritten.contains("a=rtcp:30002 IN IP4 198.51.100.1"), "rtcp-mux keeps RTCP on the RTP port")
         #expect(rewritten.contains("m=audio 0 RTP/AVP 0"), "a disabled section stays disabled")
         #expect(rewritten.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"), "SRTP passes through end to end")
+        // A live section the relay does not carry keeps the endpoint's own address, never the relay's.
+        let partial = try SDPRelayRewrite.rewrite(sdp, address: "198.51.100.1", addressType: .ip4,
+                                                  ports: [30_000, nil, nil]).serialized()
+        #expect(partial.contains("m=video 4002 RTP/SAVP 96\r\nc=IN IP4 192.168.1.20"))
     }
 }

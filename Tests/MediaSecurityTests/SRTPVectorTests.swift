@@ -152,6 +152,11 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         window.accept(1_000)
         #expect(window.check(163) == .tooOld)
         #expect(SRTPReplayWindow(size: 10).size == 64)
+        #expect(SRTPReplayWindow(size: .max).size == SRTPReplayWindow.maximumSize)
+        var narrow = SRTPReplayWindow(size: 64)
+        narrow.accept(1_000)
+        narrow.accept(10)  // far behind, without a check first: ignored, not a crash
+        #expect(narrow.check(10) == .tooOld)
     }
 }
 

@@ -24,7 +24,7 @@ import Testing
             var length = Int32(datagram.payload.count)
             #expect(buffer.withUnsafeMutableBufferPointer { rampart_libsrtp_protect(session, $0.baseAddress, &length) } == 0)
             var protectedPacket = packet
-            protectedPacket.data = datagram.replacingPayload(in: packet.data, with: Array(buffer.prefix(Int(length))))
+            protectedPacket.data = try #require(datagram.replacingPayload(in: packet.data, with: Array(buffer.prefix(Int(length)))))
             protectedPacket.originalLength = protectedPacket.data.count
             output += PcapWriter(linkType: 1).record(protectedPacket)
             protected += 1
