@@ -2,11 +2,6 @@ import MediaSecurity
 import Pcap
 import SDP
 import SIPMessage
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// SDES keys offered in a capture's own SIP (RFC 4568): every `a=crypto` line of every SDP body seen in plain
 /// SIP over UDP, with the media address it belongs to. A line in one party's SDP is the key that party sends
@@ -72,11 +67,13 @@ public struct SDESKeyHarvest {
         return numbered.filter { fromSource($0.offer) }.reversed() + numbered.filter { !fromSource($0.offer) }
     }
 
-    /// The octets of an IPv4 or IPv6 address in text form.
+    /// The octets of an IPv4 or IPv6 address in text form, parsed as strictly as SIP hosts are (``SIPHost``).
     static func address(_ text: String) -> [UInt8]? {
-        var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-        return nil
+        func octets<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+        switch SIPHost.parseAddress(text) {
+        case .ipv4(let value)?: return octets(value)
+        case .ipv6(let high, let low)?: return octets(high) + octets(low)
+        default: return nil
+        }
     }
 }

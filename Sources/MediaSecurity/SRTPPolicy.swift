@@ -203,10 +203,9 @@ final class SRTPKeyContext {
     /// key's own lifetime.
     var mayProtect: Bool { packetCount < min(rtcp ? 1 << 31 : 1 << 48, master.lifetime ?? .max) }
 
-    init(policy: SRTPPolicy, master: SRTPMasterKey, rtcp: Bool) throws(MediaSecurityError) {
-        (profile, mki, self.master, self.rtcp) = (policy.profile, master.mki, master, rtcp)
-        (rate, backend) = (policy.keyDerivationRate, policy.backend)
-        initial = try SRTPSessionKeys(profile: profile, master: master, rtcp: rtcp, r: 0, backend: backend)
+    convenience init(policy: SRTPPolicy, master: SRTPMasterKey, rtcp: Bool) throws(MediaSecurityError) {
+        try self.init(profile: policy.profile, master: master, rtcp: rtcp, rate: policy.keyDerivationRate,
+                      backend: policy.backend)
     }
 
     /// The session keys for packet `index`: the current ones, or (with a key derivation rate) freshly derived ones

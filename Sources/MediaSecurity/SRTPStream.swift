@@ -11,11 +11,9 @@ enum RTPHeader {
         return packet.count >= length ? length : nil
     }
 
-    static func sequence(_ packet: UnsafeRawBufferPointer) -> UInt16 { UInt16(packet[2]) << 8 | UInt16(packet[3]) }
+    static func sequence(_ packet: UnsafeRawBufferPointer) -> UInt16 { BigEndian.uint16(packet, at: 2) }
 
-    static func ssrc(_ packet: UnsafeRawBufferPointer) -> UInt32 {
-        UInt32(packet[8]) << 24 | UInt32(packet[9]) << 16 | UInt32(packet[10]) << 8 | UInt32(packet[11])
-    }
+    static func ssrc(_ packet: UnsafeRawBufferPointer) -> UInt32 { BigEndian.uint32(packet, at: 8) }
 }
 
 /// The rollover counter and highest sequence number of a stream, and index estimation (RFC 3711 §3.3.1, App. A).

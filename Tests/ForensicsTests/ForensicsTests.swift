@@ -85,6 +85,25 @@ import Testing
 @Suite struct CaptureDecryptionTests {
     static let ssrc: UInt32 = 0xCAFE_BABE
 
+    /// A SIP message (INVITE or response) whose SDP offers `crypto` for audio at `address`:`port`.
+    static func sip(_ startLine: String, address: String, port: Int, crypto: SDESCryptoAttribute, cseq: Int = 1)
+        -> [UInt8]
+    {
+        let sdp = "v=0\r\no=- 1 \(cseq) IN IP4 \(address)\r\ns=-\r\nc=IN IP4 \(address)\r\nt=0 0\r\n"
+            + "m=audio \(port) RTP/SAVP 8\r\na=crypto:\(crypto.serialized())\r\n"
+        return Array(("\(startLine)\r\nVia: SIP/2.0/UDP \(address);branch=z9hG4bK\(cseq)\r\nFrom: <sip:a@x>;tag=1\r\n"
+            + "To: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: \(cseq) INVITE\r\nContent-Type: application/sdp\r\n"
+            + "Content-Length: \(sdp.utf8.count)\r\n\r\n" + sdp).utf8)
+    }
+
+    /// SDP addresses become octets the way SIP hosts are parsed: strictly, in network order.
+    @Test func sdpAddressesAreReadAsOctets() {
+        #expect(SDESKeyHarvest.address("192.0.2.10") == [192, 0, 2, 10])
+        #expect(SDESKeyHarvest.address("2001:db8::1") == [0x20, 0x01, 0x0D, 0xB8] + [UInt8](repeating: 0, count: 11) + [1])
+        #expect(SDESKeyHarvest.address("127.1") == nil, "odd encodings are refused")
+        #expect(SDESKeyHarvest.address("example.com") == nil)
+    }
+
     /// 100 PCMA packets from alice to bob protected by libsrtp2, as Ethernet frames; and the plaintext ones.
     static func protectedCapture(_ profile: SRTPProfile, keyAndSalt: [UInt8]) throws -> (plain: [[UInt8]], frames: [PcapPacket]) {
         var plain: [[UInt8]] = [], frames: [PcapPacket] = []
@@ -163,18 +182,11 @@ import Testing
     @Test func keysFromTheCapturesOwnSIPDecryptBothDirections() throws {
         let (aliceKeys, aliceLine) = try SDESKeying.generate(profile: .aes128CMHMACSHA1_80, tag: 1)
         let (bobKeys, bobLine) = try SDESKeying.generate(profile: .aes128CMHMACSHA1_32, tag: 2)
-        func sip(_ startLine: String, address: String, port: Int, crypto: SDESCryptoAttribute) -> [UInt8] {
-            let sdp = "v=0\r\no=- 1 1 IN IP4 \(address)\r\ns=-\r\nc=IN IP4 \(address)\r\nt=0 0\r\n"
-                + "m=audio \(port) RTP/SAVP 8\r\na=crypto:\(crypto.serialized())\r\n"
-            return Array(("\(startLine)\r\nVia: SIP/2.0/UDP \(address);branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
-                + "To: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
-                + "Content-Length: \(sdp.utf8.count)\r\n\r\n" + sdp).utf8)
-        }
         var frames = [
             CaptureBuilder.ipv4UDP(from: CaptureBuilder.alice, 5060, to: CaptureBuilder.bob, 5060,
-                                   payload: sip("INVITE sip:b@x SIP/2.0", address: "192.0.2.10", port: 5004, crypto: aliceLine)),
+                                   payload: Self.sip("INVITE sip:b@x SIP/2.0", address: "192.0.2.10", port: 5004, crypto: aliceLine)),
             CaptureBuilder.ipv4UDP(from: CaptureBuilder.bob, 5060, to: CaptureBuilder.alice, 5060,
-                                   payload: sip("SIP/2.0 200 OK", address: "198.51.100.20", port: 6000, crypto: bobLine)),
+                                   payload: Self.sip("SIP/2.0 200 OK", address: "198.51.100.20", port: 6000, crypto: bobLine)),
         ]
         let aliceSender = try aliceKeys.srtpSender(), bobSender = try bobKeys.srtpSender()
         let aliceRTCP = try aliceKeys.srtcpSender()
@@ -216,11 +228,7 @@ import Testing
     /// each key is decrypted.
     @Test func keysThatArriveLateOrChangeInAReInviteAreFound() throws {
         func invite(_ crypto: SDESCryptoAttribute, address: String, port: Int, cseq: Int) -> [UInt8] {
-            let sdp = "v=0\r\no=- 1 \(cseq) IN IP4 \(address)\r\ns=-\r\nc=IN IP4 \(address)\r\nt=0 0\r\n"
-                + "m=audio \(port) RTP/SAVP 8\r\na=crypto:\(crypto.serialized())\r\n"
-            return Array(("INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP \(address);branch=z9hG4bK\(cseq)\r\n"
-                + "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: \(cseq) INVITE\r\n"
-                + "Content-Type: application/sdp\r\nContent-Length: \(sdp.utf8.count)\r\n\r\n" + sdp).utf8)
+            Self.sip("INVITE sip:b@x SIP/2.0", address: address, port: port, crypto: crypto, cseq: cseq)
         }
         let (stranger, strangerLine) = try SDESKeying.generate(profile: .aes128CMHMACSHA1_80, tag: 1)
         _ = stranger
