@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
-                           "Proxy", "SIPDialog", "SecurityPolicy",
+                           "Proxy", "SIPDialog", "SecurityPolicy", "SDP", "MediaRelay", "MediaRelayNIO",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
@@ -96,7 +96,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap",
+                "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap", "MediaRelayNIO",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -160,7 +160,9 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog",
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+                           "MediaRelayNIO", "SDP",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite", "Pcap", "CLibSRTPShim"]),
     ],

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import Proxy
 import Registrar
+import SDP
 import SIPAuth
 import SIPDialog
 import SIPMessage
@@ -25,6 +26,8 @@ public final class CallRouter: Sendable {
     struct Entry: Sendable {
         var session: CallSession
         var callerFlow: SIPFlow
+        /// The call's media at the relay, when media is anchored.
+        var anchor: RelayAnchor?
     }
 
     struct RelayEntry: Sendable {
@@ -91,6 +94,8 @@ public final class CallRouter: Sendable {
     }
 
     private let wiring = Mutex<Wiring?>(nil)
+    /// The media relay, once attached (``anchorMedia(_:)``): from then on every call's media goes through it.
+    private let mediaRelay = Mutex<MediaRelayWiring?>(nil)
     /// Most calls at once; beyond it new INVITEs get 503.
     public let maxCalls: Int
     /// Longest an answered call may last, in seconds.
@@ -159,6 +164,11 @@ public final class CallRouter: Sendable {
         wiring.withLock { $0 = hooks }
     }
 
+    /// Anchors the media of calls started from now on at a relay (issue 7); nil stops anchoring new calls.
+    public func anchorMedia(_ relay: MediaRelayWiring?) {
+        mediaRelay.withLock { $0 = relay }
+    }
+
     /// Disconnects the router from the transport at shutdown: nothing more is sent or scheduled, and new INVITEs
     /// get 503.
     public func detach() {
@@ -180,6 +190,25 @@ public final class CallRouter: Sendable {
             }
         }
         for (key, timer) in due { update(key, edge: edge, inbound: nil) { $0.timerFired(timer, now: now) } }
+        endCallsWithoutMedia(edge: edge, now: now)
+    }
+
+    /// Ends answered calls whose relay has carried no packet either way for the media timeout (and that have been
+    /// answered at least that long: a call may ring a while before media starts).
+    private func endCallsWithoutMedia(edge: EdgeService, now: Int64) {
+        guard let timeout = mediaRelay.withLock({ $0?.timeoutSeconds }) else { return }
+        let limit = Int64(timeout) * 1_000
+        let silent = shards.flatMap { shard in
+            shard.table.withLock { table in
+                table.byCaller.compactMap { key, entry -> String? in
+                    guard let anchor = entry.anchor, let answered = entry.session.answeredAtMilliseconds,
+                        !entry.session.isEnded, now - answered >= limit, anchor.call.idle >= .seconds(timeout)
+                    else { return nil }
+                    return key
+                }
+            }
+        }
+        for key in silent { update(key, edge: edge, inbound: nil) { $0.mediaTimedOut(now: now) } }
     }
 
     /// A clean shutdown, while the transport still works: every call is ended (BYE on both legs of an answered one;
@@ -294,6 +323,26 @@ public final class CallRouter: Sendable {
             edge.defense.suspend(account: suspended, reason: "fraud rules", epochSeconds: Self.nowMilliseconds() / 1000)
         }
         if let status = fraud.refusal { return edge.reply(to: inbound, status: status) }
+        var anchor: RelayAnchor?
+        if !subscribing, let relay = mediaRelay.withLock({ $0 }) {
+            // Ports for every section of the offer (or one, for a late offer), taken now: the INVITE goes out with
+            // the relay's address. No ports: no call, rather than media that bypasses the relay.
+            let sections = (try? SessionDescription(parsing: request.body))?.media.count ?? 1
+            let source = admitted.inbound.source.ipAddress
+            let party = account.map { "sip:\($0)@\(domain)" } ?? inboundTrunk.map { "trunk:\($0)" }
+            anchor = RelayAnchor(wiring: relay, sections: max(1, sections)) { [weak edge] finding in
+                guard let edge else { return }
+                edge.defense.record(SecurityEvent(kind: finding.eventKind, source: source, account: party,
+                                                  reason: finding.description, epochSeconds: edge.clock.epochSeconds()))
+            }
+            guard anchor != nil else {
+                edge.logger.warning("media relay has no ports left; call refused")
+                edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil,
+                                 endedAtMilliseconds: Self.nowMilliseconds())
+                return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
+            }
+            setup.mediaAnchor = anchor
+        }
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
         if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
@@ -301,10 +350,11 @@ public final class CallRouter: Sendable {
             // retransmission, and its session (not yet sent anything) is dropped.
             let taken = shard(key).table.withLock { table -> Bool in
                 guard table.byCaller[key] == nil else { return false }
-                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow)
+                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow, anchor: anchor)
                 return true
             }
             guard taken else {
+                _ = anchor?.finish()
                 edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil, endedAtMilliseconds: Self.nowMilliseconds())
                 return nil
             }

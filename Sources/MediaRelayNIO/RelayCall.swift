@@ -16,8 +16,11 @@ public final class RelayCall: Sendable {
 
     public enum Component: Int, Sendable { case rtp = 0, rtcp = 1 }
 
-    /// What one side sent through the relay.
+    /// What one side sent through the relay on one media section.
     public struct SideReport: Sendable {
+        /// The SDP media section (0 for the first).
+        public var section: Int
+        public var side: Side
         /// The relay's port (RTP; RTCP on the next) that this side sends to.
         public var port: UInt16
         public var relayed: Int
@@ -27,6 +30,8 @@ public final class RelayCall: Sendable {
         public var findings: [MediaCryptoWatch.Finding]
         /// The RTP payload type seen last.
         public var payloadType: UInt8?
+        /// How this side's RTP payloads looked: encrypted, plaintext or undetermined (``EncryptionCheck``).
+        public var payloads: EncryptionCheck.Verdict
         /// The estimated MOS of this side's audio as the relay received it.
         public var meanOpinionScore: Double? {
             guard statistics.received > 0, let payloadType else { return nil }
@@ -42,100 +47,170 @@ public final class RelayCall: Sendable {
         var lastPacket: Int64 = 0
     }
 
-    struct State {
+    /// One media section: a bound pair and a state per side.
+    struct Section {
+        let pairs: [RelayServer.BoundPair]
         var sides = [SideState(), SideState()]
-        var closed = false
     }
 
-    private let state = Mutex(State())
+    struct State {
+        var sections: [Section]
+        var closed = false
+        /// When any packet of the call was last relayed.
+        var lastPacket: Int64 = 0
+    }
+
+    /// Most media sections one call may hold (audio, video, and a few more).
+    public static let maximumSections = 8
+    /// Foreign packets on one side's port before the watch reports an injection attempt (once).
+    public static let foreignSourceThreshold = 10
+
+    private let state: Mutex<State>
     private let onFinding: @Sendable (Side, MediaCryptoWatch.Finding) -> Void
     private let server: RelayServer
-    private let pairs: [RelayServer.BoundPair]
-    private let channels: [[any Channel]]
     private let started: ContinuousClock.Instant
 
-    init(server: RelayServer, pairs: [RelayServer.BoundPair],
-         onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
-        (self.server, self.pairs, self.onFinding) = (server, pairs, onFinding)
-        channels = pairs.map { [$0.rtp, $0.rtcp] }
+    init(server: RelayServer, onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
+        (self.server, self.onFinding) = (server, onFinding)
+        state = Mutex(State(sections: []))
         started = ContinuousClock.now
     }
 
-    /// The relay's RTP port for `side` (RTCP is the next one).
-    public func port(for side: Side) -> UInt16 { pairs[side.rawValue].port }
-
-    /// Where the SDP of `side` says it receives: its RTP and RTCP addresses (a re-INVITE calls this again and
-    /// releases the latches), and the security classes of its section in the offer and the answer, for the watch.
-    public func signal(_ side: Side, rtp: SocketAddress?, rtcp: SocketAddress?, clockRate: Int = 8_000,
-                       offered: MediaSecurityClass = .plainRTP, answered: MediaSecurityClass = .plainRTP) {
-        state.withLock { state in
-            state.sides[side.rawValue].latches[0].resignal(rtp.flatMap(Self.source))
-            state.sides[side.rawValue].latches[1].resignal(rtcp.flatMap(Self.source))
-            if state.sides[side.rawValue].statistics.received == 0 {
-                state.sides[side.rawValue].statistics = RTPStreamStatistics(clockRate: clockRate)
+    /// Takes `pairs` (two per section) for new sections and points their sockets at this call; false if closed.
+    func adopt(_ pairs: [RelayServer.BoundPair]) -> Bool {
+        let first = state.withLock { state -> Int? in
+            guard !state.closed else { return nil }
+            let first = state.sections.count
+            for index in stride(from: 0, to: pairs.count - 1, by: 2) {
+                state.sections.append(Section(pairs: [pairs[index], pairs[index + 1]]))
             }
-            state.sides[side.rawValue].watch = MediaCryptoWatch(offered: offered, answered: answered)
+            return first
+        }
+        guard let first else { return false }
+        for (offset, index) in stride(from: 0, to: pairs.count - 1, by: 2).enumerated() {
+            for (side, pair) in zip(Side.allCases, pairs[index...index + 1]) {
+                for (component, handler) in zip([Component.rtp, .rtcp], pair.handlers) {
+                    handler.serve(self, section: first + offset, side: side, component: component)
+                }
+            }
+        }
+        return true
+    }
+
+    /// How many media sections the call holds ports for.
+    public var sections: Int { state.withLock { $0.sections.count } }
+
+    /// Holds ports for at least `count` sections (at most ``maximumSections``), taking warm pairs from the relay
+    /// synchronously; returns how many it holds now (fewer when the relay has no pairs left).
+    @discardableResult
+    public func reserveSections(_ count: Int) -> Int {
+        let held = sections
+        let wanted = min(count, Self.maximumSections)
+        guard wanted > held else { return held }
+        if let pairs = server.takeWarmPairs(2 * (wanted - held), partial: true) {
+            if !adopt(pairs) { Task { for pair in pairs { await server.close(pair) } } }
+        }
+        return sections
+    }
+
+    /// The relay's RTP port for `side` of a section (RTCP is the next one).
+    public func port(for side: Side, section: Int = 0) -> UInt16 {
+        state.withLock { $0.sections[section].pairs[side.rawValue].port }
+    }
+
+    /// Where the SDP of `side` says it receives on a section: its RTP and RTCP addresses (a new address releases
+    /// the latches), and the security classes of the section in the offer and the answer, for the watch.
+    public func signal(_ side: Side, section: Int = 0, rtp: SocketAddress?, rtcp: SocketAddress?,
+                       clockRate: Int = 8_000, offered: MediaSecurityClass = .plainRTP,
+                       answered: MediaSecurityClass = .plainRTP) {
+        let rtpSource = rtp.flatMap(Self.source), rtcpSource = rtcp.flatMap(Self.source)
+        state.withLock { state in
+            guard state.sections.indices.contains(section) else { return }
+            var current = state.sections[section].sides[side.rawValue]
+            // The same address again (an early answer repeated, a session refresh) keeps the latch.
+            if current.latches[0].signalled != rtpSource { current.latches[0].resignal(rtpSource) }
+            if current.latches[1].signalled != rtcpSource { current.latches[1].resignal(rtcpSource) }
+            if current.statistics.received == 0 { current.statistics = RTPStreamStatistics(clockRate: clockRate) }
+            let watch = MediaCryptoWatch(offered: offered, answered: answered)
+            if current.watch.offered != offered || current.watch.answered != answered { current.watch = watch }
+            state.sections[section].sides[side.rawValue] = current
         }
     }
 
-    /// How long since `side` last sent a packet that was relayed (or since the call began).
+    /// How long since `side` last sent a packet that was relayed, on any section (or since the call began).
     public func silence(of side: Side) -> Duration {
         let now = nanoseconds()
-        let last = state.withLock { $0.sides[side.rawValue].lastPacket }
+        let last = state.withLock { $0.sections.map { $0.sides[side.rawValue].lastPacket }.max() ?? 0 }
         return .nanoseconds(now - last)
     }
 
-    /// A snapshot of both sides.
+    /// How long since any packet of the call was relayed, either way (or since the call began).
+    public var idle: Duration {
+        let now = nanoseconds()
+        return .nanoseconds(now - state.withLock { $0.lastPacket })
+    }
+
+    /// A snapshot of every section's two sides, section by section.
     public func report() -> [SideReport] {
         state.withLock { state in
-            Side.allCases.map { side in
-                let current = state.sides[side.rawValue]
-                let latches = current.latches
-                return SideReport(port: pairs[side.rawValue].port,
-                                  relayed: latches.reduce(0) { $0 + $1.relayed },
-                                  droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
-                                  droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
-                                  statistics: current.statistics, findings: current.watch.findings,
-                                  payloadType: current.payloadType)
+            state.sections.enumerated().flatMap { index, section in
+                Side.allCases.map { side in
+                    let current = section.sides[side.rawValue]
+                    let latches = current.latches
+                    return SideReport(section: index, side: side, port: section.pairs[side.rawValue].port,
+                                      relayed: latches.reduce(0) { $0 + $1.relayed },
+                                      droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
+                                      droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
+                                      statistics: current.statistics, findings: current.watch.findings,
+                                      payloadType: current.payloadType, payloads: current.watch.payloads)
+                }
             }
         }
     }
 
     /// Closes the sockets and returns the ports; the report stays readable.
     public func close() async {
-        let first = state.withLock { state -> Bool in
+        let pairs = state.withLock { state -> [RelayServer.BoundPair] in
             defer { state.closed = true }
-            return !state.closed
+            return state.closed ? [] : state.sections.flatMap(\.pairs)
         }
-        guard first else { return }
         for pair in pairs { await server.close(pair) }
     }
 
     /// One datagram from `side`: latched or dropped, watched, and sent on from the other side's socket.
-    func forward(_ envelope: AddressedEnvelope<ByteBuffer>, from side: Side, component: Component) {
+    func forward(_ envelope: AddressedEnvelope<ByteBuffer>, section: Int, from side: Side, component: Component) {
         guard let source = Self.source(envelope.remoteAddress) else { return }
         let now = nanoseconds()
         let bytes = envelope.data.readableBytesView
         var finding: MediaCryptoWatch.Finding?
         let target = state.withLock { state -> (any Channel, SocketAddress)? in
-            guard !state.closed else { return nil }
-            let decision = state.sides[side.rawValue].latches[component.rawValue]
+            guard !state.closed, state.sections.indices.contains(section) else { return nil }
+            let decision = state.sections[section].sides[side.rawValue].latches[component.rawValue]
                 .packet(from: source, at: now, authenticated: nil)
-            guard case .relay = decision else { return nil }
-            state.sides[side.rawValue].lastPacket = now
+            guard case .relay = decision else {
+                let latches = state.sections[section].sides[side.rawValue].latches
+                let dropped = latches[0].droppedForeign + latches[1].droppedForeign
+                if decision == .dropForeignSource, dropped == Self.foreignSourceThreshold {
+                    finding = .foreignSource(dropped: dropped)
+                }
+                return nil
+            }
+            state.lastPacket = now
+            state.sections[section].sides[side.rawValue].lastPacket = now
             if component == .rtp || MediaPacketKind(bytes) == .rtp {
-                finding = state.sides[side.rawValue].watch.observe(bytes)
+                finding = state.sections[section].sides[side.rawValue].watch.observe(bytes)
                 if let header = RTPPacketView(bytes), header.kind == .rtp {
-                    state.sides[side.rawValue].payloadType = header.payloadType
-                    state.sides[side.rawValue].statistics.record(
+                    state.sections[section].sides[side.rawValue].payloadType = header.payloadType
+                    state.sections[section].sides[side.rawValue].statistics.record(
                         sequence: header.sequence, timestamp: header.timestamp, arrivalNanoseconds: now,
                         payloadOctets: bytes.count - header.payloadOffset)
                 }
             }
             // To the other side's latched source, or until it latches, to the address its SDP gave.
-            let otherLatch = state.sides[side.other.rawValue].latches[component.rawValue]
+            let otherLatch = state.sections[section].sides[side.other.rawValue].latches[component.rawValue]
             guard let destination = (otherLatch.latched ?? otherLatch.signalled).flatMap(Self.address) else { return nil }
-            return (channels[side.other.rawValue][component.rawValue], destination)
+            let pair = state.sections[section].pairs[side.other.rawValue]
+            return (component == .rtp ? pair.rtp : pair.rtcp, destination)
         }
         if let finding { onFinding(side, finding) }
         guard let (channel, destination) = target else { return }

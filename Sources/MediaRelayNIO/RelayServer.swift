@@ -55,24 +55,31 @@ public final class RelayServer: Sendable {
     /// Pairs bound and waiting for calls.
     public var warmPairs: Int { warm.withLock { $0.count } }
 
-    /// A new call on two warm pairs, or nil when none are left (the port range is exhausted, or calls came faster
-    /// than pairs could be bound). `onFinding` hears the crypto watch's findings.
-    public func makeCall(onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in })
+    /// A new call holding ports for `sections` media sections (two warm pairs each), or nil when the relay cannot
+    /// (the port range is exhausted, or calls came faster than pairs could be bound). `onFinding` hears the crypto
+    /// watch's findings.
+    public func makeCall(sections: Int = 1,
+                         onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in })
         -> RelayCall?
     {
+        let count = min(max(1, sections), RelayCall.maximumSections)
+        guard let pairs = takeWarmPairs(2 * count) else { return nil }
+        let call = RelayCall(server: self, onFinding: onFinding)
+        _ = call.adopt(pairs)
+        return call
+    }
+
+    /// `count` warm pairs, or none if fewer are ready (with `partial`, as many even pairs of pairs as are ready);
+    /// the pool is refilled in the background either way.
+    func takeWarmPairs(_ count: Int, partial: Bool = false) -> [BoundPair]? {
         let pairs = warm.withLock { warm -> [BoundPair]? in
-            guard warm.count >= 2 else { return nil }
-            return [warm.removeFirst(), warm.removeFirst()]
+            let taken = partial ? min(count, warm.count & ~1) : count
+            guard taken > 0, warm.count >= taken else { return nil }
+            defer { warm.removeFirst(taken) }
+            return Array(warm.prefix(taken))
         }
         scheduleRefill()
-        guard let pairs else { return nil }
-        let call = RelayCall(server: self, pairs: pairs, onFinding: onFinding)
-        for (side, pair) in zip(RelayCall.Side.allCases, pairs) {
-            for (component, handler) in zip([RelayCall.Component.rtp, .rtcp], pair.handlers) {
-                handler.serve(call, side: side, component: component)
-            }
-        }
-        return call
+        return pairs
     }
 
     private func scheduleRefill() {
@@ -152,21 +159,21 @@ public final class RelayServer: Sendable {
 /// Hands each datagram to the call its socket serves; drops what arrives while it serves none.
 final class RelayHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let target = Mutex<(call: RelayCall, side: RelayCall.Side, component: RelayCall.Component)?>(nil)
+    private let target = Mutex<(call: RelayCall, section: Int, side: RelayCall.Side, component: RelayCall.Component)?>(nil)
     /// Datagrams that arrived while the socket served no call.
     let droppedIdle = Atomic<Int>(0)
 
-    func serve(_ call: RelayCall, side: RelayCall.Side, component: RelayCall.Component) {
-        target.withLock { $0 = (call, side, component) }
+    func serve(_ call: RelayCall, section: Int, side: RelayCall.Side, component: RelayCall.Component) {
+        target.withLock { $0 = (call, section, side, component) }
     }
 
     func stop() { target.withLock { $0 = nil } }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let (call, side, component) = target.withLock({ $0 }) else {
+        guard let (call, section, side, component) = target.withLock({ $0 }) else {
             droppedIdle.add(1, ordering: .relaxed)
             return
         }
-        call.forward(unwrapInboundIn(data), from: side, component: component)
+        call.forward(unwrapInboundIn(data), section: section, from: side, component: component)
     }
 }

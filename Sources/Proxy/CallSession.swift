@@ -114,6 +114,9 @@ public struct CallSession: Sendable {
         /// Longest a call may ring unanswered: the edge then cancels the branches and answers 408 (a proxy's
         /// Timer C, RFC 3261 §16.8; nil: until the caller gives up).
         public var ringTimeoutSeconds: Int?
+        /// Where the call's media is anchored (the edge's relay), if it is: every SDP crossing the edge goes through
+        /// it after the media policy, and it is finished when the call ends.
+        public var mediaAnchor: (any MediaAnchor)?
         /// T1 and T2 (RFC 3261 §17.1.1.1), in milliseconds.
         public var t1: Int = 500
         public var t2: Int = 4_000
@@ -252,6 +255,9 @@ public struct CallSession: Sendable {
         return fromTag == .some(.some(remote)) && toTag == .some(.some(branches[index].leg.localTag))
     }
 
+    /// When the call was answered (milliseconds since the epoch), if it was.
+    public var answeredAtMilliseconds: Int64? { record.answeredAtMilliseconds }
+
     /// Whether the call has ended (its record was emitted).
     public var isEnded: Bool { phase == .ended }
 
@@ -284,7 +290,7 @@ public struct CallSession: Sendable {
                 actions += session.refuse(violation.sipStatus, disposition: .rejected, now: now)
                 return (session, actions)
             case .success(let filtered):
-                offer = filtered
+                offer = session.anchored(filtered, fromCaller: true, isOffer: true)
             }
         }
         guard !setup.targets.isEmpty else {
@@ -361,7 +367,10 @@ public struct CallSession: Sendable {
             guard phase == .proceeding else { return [] }
             // Early media is media too: an early answer the policy refuses is relayed without its SDP.
             guard !response.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: response.body)
-            else { return relay(response, from: index, body: Array(response.body)) }
+            else {
+                return relay(response, from: index,
+                             body: anchored(Array(response.body), fromCaller: false, isOffer: false))
+            }
             return [recordEvent(violation)] + relay(response, from: index, body: [])
         case 200..<300 where isSubscription:
             branches[index].final = status
@@ -385,7 +394,7 @@ public struct CallSession: Sendable {
                 case .failure(let violation):
                     return takeDown(answered: index, violation, now: now)
                 case .success(let filtered):
-                    body = filtered
+                    body = anchored(filtered, fromCaller: false, isOffer: true)
                     awaitsLateAnswer = true
                 }
             } else if !body.isEmpty || !setup.invite.body.isEmpty {
@@ -394,7 +403,7 @@ public struct CallSession: Sendable {
                     return takeDown(answered: index, violation, now: now)
                 case .success(let answered):
                     posture = answered
-                    body = Array(response.body)
+                    body = anchored(Array(response.body), fromCaller: false, isOffer: false)
                 }
             }
             phase = .answered(branch: index)
@@ -440,7 +449,7 @@ public struct CallSession: Sendable {
             switch setup.mediaPolicy.checkAnswer(body: answer) {
             case .success(let answered):
                 posture = answered
-                body = Array(answer)
+                body = anchored(Array(answer), fromCaller: true, isOffer: false)
                 if let type = ack?.firstField(.contentType) { headers.append((type.name, type.value)) }
             case .failure(let violation):
                 actions.append(recordEvent(violation))
@@ -711,7 +720,8 @@ public struct CallSession: Sendable {
             case .failure(let violation):
                 return [recordEvent(violation)] + respond(request, violation.sipStatus)
             case .success(let filtered):
-                body = filtered
+                // A PRACK answers the offer of a reliable provisional; the other requests offer (RFC 3262, 3311).
+                body = anchored(filtered, fromCaller: fromCaller, isOffer: method != .prack)
             }
         }
         if Self.refreshesTarget(method) {
@@ -802,13 +812,14 @@ public struct CallSession: Sendable {
         {
             // A re-INVITE without SDP: its 2xx offers, and the ACK will answer (checked in `acknowledged`).
             switch setup.mediaPolicy.filterOffer(body: response.body, current: posture) {
-            case .success(let filtered): body = filtered
+            case .success(let filtered): body = anchored(filtered, fromCaller: responderIsCaller, isOffer: true)
             case .failure(let violation): return refuseRelayedAnswer(at: position, violation, now: now)
             }
         } else if !isSubscription, !body.isEmpty, Self.carriesSDP(response) {
             switch setup.mediaPolicy.checkAnswer(body: response.body, current: posture) {
             case .success(let answered):
                 if status >= 200 { posture = answered }
+                body = anchored(body, fromCaller: responderIsCaller, isOffer: false)
             case .failure(let violation) where status < 200:
                 // Early media the policy refuses is relayed without its SDP.
                 actions.append(recordEvent(violation))
@@ -903,7 +914,8 @@ public struct CallSession: Sendable {
             if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
             return actions + hangUp(reason: "media-downgrade", now: now)
         }
-        if let relayedAck = ackRelayed(entry, body: Array(ack.body), type: ack.firstField(.contentType)) {
+        let answer = anchored(Array(ack.body), fromCaller: fromCaller, isOffer: false)
+        if let relayedAck = ackRelayed(entry, body: answer, type: ack.firstField(.contentType)) {
             actions.append(relayedAck)
             if case .toCaller(let bytes) = relayedAck { relayed[position].ackSent = bytes }
             if case .toCallee(_, let bytes, _) = relayedAck { relayed[position].ackSent = bytes }
@@ -976,6 +988,18 @@ public struct CallSession: Sendable {
         sessionGeneration += 1
         return [.startTimer(.sessionExpiry(generation: sessionGeneration),
                             afterMilliseconds: min(seconds, 86_400) * 1000 + 64 * setup.t1)]
+    }
+
+    /// The relay saw no media in either direction for the configured time: the edge ends the call (BYE on both
+    /// legs, CDR reason `media-timeout`), as rtpengine's timeout does. Nothing happens before the call is answered.
+    public mutating func mediaTimedOut(now: Int64) -> [Action] {
+        hangUp(reason: "media-timeout", now: now)
+    }
+
+    /// `sdp` as the other side must see it: through the relay, when the call's media is anchored.
+    private func anchored(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
+        guard let anchor = setup.mediaAnchor, !sdp.isEmpty, !isSubscription else { return sdp }
+        return anchor.rewrite(sdp, fromCaller: fromCaller, isOffer: isOffer)
     }
 
     /// The edge ends an answered call itself: BYE on both legs, and the CDR.
@@ -1121,6 +1145,11 @@ public struct CallSession: Sendable {
             return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
         }
         record.endedAtMilliseconds = now
+        if let anchor = setup.mediaAnchor {
+            let media = anchor.finish()
+            record.media = media.streams
+            record.securityEvents += media.securityEvents
+        }
         record.mediaEncryption = posture.description
         if case .sdes(let suite) = posture { record.srtpSuite = suite.name }
         if isFinished { return [.finished(record)] }

@@ -22,6 +22,9 @@ public struct MediaCryptoWatch: Sendable {
         case plaintextOnSecureStream(entropy: Double)
         /// More distinct SSRCs than ``maximumSSRCs``.
         case tooManySSRCs(Int)
+        /// Packets from a source other than the stream's sender reached its relay port and were dropped (an
+        /// injection attempt or a flood; reported once, when the count first reaches the relay's threshold).
+        case foreignSource(dropped: Int)
 
         /// The security event kind it is reported as.
         public var eventKind: SecurityEvent.Kind {
@@ -39,6 +42,7 @@ public struct MediaCryptoWatch: Sendable {
             case .plaintextOnSecureStream(let entropy):
                 "payloads look like plaintext on an SRTP stream (entropy \((entropy * 100).rounded() / 100) bits/octet)"
             case .tooManySSRCs(let count): "\(count) SSRCs on one stream"
+            case .foreignSource(let dropped): "\(dropped) packets from a third party dropped at the relay"
             }
         }
     }
@@ -49,6 +53,9 @@ public struct MediaCryptoWatch: Sendable {
     /// The most SSRCs a stream may carry before it is an anomaly (a phone uses one, re-INVITEs and forks add few).
     public static let maximumSSRCs = 4
 
+    /// The section's class in the offer and in the answer.
+    public let offered: MediaSecurityClass
+    public let answered: MediaSecurityClass
     private let negotiated: Keying
     private let zrtpSignalled: Bool
     private var check = EncryptionCheck()
@@ -57,6 +64,7 @@ public struct MediaCryptoWatch: Sendable {
 
     /// A watch for the stream of one media section, from its class in the offer and in the answer.
     public init(offered: MediaSecurityClass, answered: MediaSecurityClass) {
+        (self.offered, self.answered) = (offered, answered)
         let offer = Self.keying(offered), answer = Self.keying(answered)
         negotiated = answer
         zrtpSignalled = offer == .zrtp || answer == .zrtp
@@ -66,6 +74,9 @@ public struct MediaCryptoWatch: Sendable {
             findings.append(.keyingChangedInAnswer(offered: offer.rawValue, answered: answer.rawValue))
         }
     }
+
+    /// How the stream's RTP payloads look so far (encrypted, plaintext, or undetermined), whatever was negotiated.
+    public var payloads: EncryptionCheck.Verdict { check.verdict }
 
     /// Looks at one datagram of the stream; returns a finding the first time it is made.
     public mutating func observe(_ datagram: some RandomAccessCollection<UInt8>) -> Finding? {
@@ -80,9 +91,8 @@ public struct MediaCryptoWatch: Sendable {
                 guard ssrcs.count < Self.maximumSSRCs else { return report(.tooManySSRCs(ssrcs.count + 1)) }
                 ssrcs.append(header.ssrc)
             }
-            guard negotiated == .sdes || negotiated == .dtls else { return nil }
             check.add(payload: datagram.dropFirst(header.payloadOffset))
-            guard check.verdict == .plaintext else { return nil }
+            guard negotiated == .sdes || negotiated == .dtls, check.verdict == .plaintext else { return nil }
             return report(.plaintextOnSecureStream(entropy: check.entropy))
         default:
             return nil

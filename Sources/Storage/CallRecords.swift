@@ -42,13 +42,16 @@ public struct CallDetailRecord: Hashable, Sendable, Codable {
     public var srtpSuite: String?
     /// The security events raised for this call, in order.
     public var securityEvents: [String]
+    /// The media streams the edge's relay carried, as it measured them (empty when media was not relayed).
+    public var media: [CallMediaStream]
 
     /// Creates a record.
     public init(id: String, startedAtMilliseconds: Int64, answeredAtMilliseconds: Int64? = nil,
                 endedAtMilliseconds: Int64? = nil, caller: String, callee: String, account: String? = nil,
                 trunk: String? = nil, disposition: Disposition, finalStatus: Int, hangupSide: Party? = nil,
                 hangupReason: String? = nil, mediaEncryption: String = "none", srtpSuite: String? = nil,
-                securityEvents: [String] = []) {
+                securityEvents: [String] = [], media: [CallMediaStream] = []) {
+        self.media = media
         self.id = id
         self.startedAtMilliseconds = startedAtMilliseconds
         self.answeredAtMilliseconds = answeredAtMilliseconds
@@ -70,6 +73,51 @@ public struct CallDetailRecord: Hashable, Sendable, Codable {
     public var durationSeconds: Double? {
         guard let answered = answeredAtMilliseconds, let ended = endedAtMilliseconds else { return nil }
         return Double(max(0, ended - answered)) / 1000
+    }
+}
+
+/// One direction of one relayed media stream, as the relay received it: the sender's packets before they went on
+/// to the other party. Loss comes from sequence numbers (RFC 3550 A.3), jitter from RFC 3550 A.8, and the MOS is
+/// the ITU-T G.107 E-model's estimate from them (simplified; see `EModel`).
+public struct CallMediaStream: Hashable, Sendable, Codable {
+    /// The SDP media section (0 for the first).
+    public var section: Int
+    /// Who sent it: `caller` or `callee`.
+    public var sender: CallDetailRecord.Party
+    /// RTP and RTCP packets relayed.
+    public var packets: Int
+    /// RTP payload octets received.
+    public var payloadOctets: Int
+    /// RTP packets lost (expected minus received, never negative).
+    public var lost: Int
+    public var duplicates: Int
+    public var outOfOrder: Int
+    /// Interarrival jitter, in milliseconds.
+    public var jitterMilliseconds: Double
+    /// The estimated mean opinion score (1-4.5), when RTP of a known clock rate was received.
+    public var meanOpinionScore: Double?
+    /// Packets from a source other than the sender's latched one (injection or a stale sender), dropped.
+    public var droppedForeign: Int
+    /// Packets that arrived before the sender could be latched, dropped.
+    public var droppedUnlatched: Int
+    /// How the RTP payloads looked to the relay: `encrypted`, `plaintext` or `undetermined` (too few to judge).
+    public var payloads: String?
+
+    public init(section: Int, sender: CallDetailRecord.Party, packets: Int, payloadOctets: Int, lost: Int,
+                duplicates: Int, outOfOrder: Int, jitterMilliseconds: Double, meanOpinionScore: Double?,
+                droppedForeign: Int, droppedUnlatched: Int, payloads: String? = nil) {
+        self.payloads = payloads
+        self.section = section
+        self.sender = sender
+        self.packets = packets
+        self.payloadOctets = payloadOctets
+        self.lost = lost
+        self.duplicates = duplicates
+        self.outOfOrder = outOfOrder
+        self.jitterMilliseconds = jitterMilliseconds
+        self.meanOpinionScore = meanOpinionScore
+        self.droppedForeign = droppedForeign
+        self.droppedUnlatched = droppedUnlatched
     }
 }
 

@@ -128,6 +128,11 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 table.column("reason", .text).notNull()
             }
         }
+        migrator.registerMigration("v7: relayed media in call records") { db in
+            try db.alter(table: "callRecord") { table in
+                table.add(column: "media", .text).notNull().defaults(to: "[]")  // JSON array of CallMediaStream
+            }
+        }
         return migrator
     }
 
@@ -336,14 +341,15 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
             [record.id, record.startedAtMilliseconds, record.answeredAtMilliseconds, record.endedAtMilliseconds,
              record.caller, record.callee, record.account, record.trunk, record.disposition.rawValue,
              record.finalStatus, record.hangupSide?.rawValue, record.hangupReason, record.mediaEncryption,
-             record.srtpSuite, try Self.encodeEvents(record.securityEvents)]
+             record.srtpSuite, try Self.encodeJSON(record.securityEvents, "security events"), try Self.encodeJSON(record.media, "media streams")]
         }
         let arguments = rows.map { StatementArguments($0) }
         try await write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO callRecord (id, startedAt, answeredAt, endedAt, caller, callee, account, trunk,
-                    disposition, finalStatus, hangupSide, hangupReason, mediaEncryption, srtpSuite, securityEvents)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    disposition, finalStatus, hangupSide, hangupReason, mediaEncryption, srtpSuite, securityEvents,
+                    media)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for row in arguments { try upsert.execute(arguments: row) }
         }
@@ -379,18 +385,20 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
             trunk: row["trunk"], disposition: disposition, finalStatus: row["finalStatus"],
             hangupSide: side.flatMap(CallDetailRecord.Party.init(rawValue:)), hangupReason: row["hangupReason"],
             mediaEncryption: row["mediaEncryption"], srtpSuite: row["srtpSuite"],
-            securityEvents: try decodeEvents(row["securityEvents"]))
+            securityEvents: try decodeJSON(row["securityEvents"], "security events"),
+            media: try decodeJSON(row["media"], "media streams"))
     }
 
-    private static func encodeEvents(_ events: [String]) throws(StorageError) -> String {
-        do { return String(decoding: try JSONEncoder().encode(events), as: UTF8.self) } catch {
-            throw StorageError(.invalidInput, "security events cannot be encoded")
+    /// A JSON column's text; `what` names the value in the error.
+    private static func encodeJSON(_ value: some Encodable, _ what: String) throws(StorageError) -> String {
+        do { return String(decoding: try JSONEncoder().encode(value), as: UTF8.self) } catch {
+            throw StorageError(.invalidInput, "\(what) cannot be encoded")
         }
     }
 
-    private static func decodeEvents(_ text: String) throws(StorageError) -> [String] {
-        do { return try JSONDecoder().decode([String].self, from: Data(text.utf8)) } catch {
-            throw StorageError(.corrupt, "security events of a call record do not decode")
+    private static func decodeJSON<Value: Decodable>(_ text: String, _ what: String) throws(StorageError) -> Value {
+        do { return try JSONDecoder().decode(Value.self, from: Data(text.utf8)) } catch {
+            throw StorageError(.corrupt, "\(what) of a call record do not decode")
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Edge
 import Foundation
 import Logging
+import MediaRelayNIO
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -64,6 +65,12 @@ struct ServeCommand: AsyncParsableCommand {
             } ?? "no destination rules (calls out by trunks refused)")
                 + ", account limits \(fraud.detector.accountThresholds.summary), trunk limits \(fraud.detector.trunkThresholds.summary)")
             for listener in settings.listeners { print("would listen on \(listener)") }
+            if let relay = settings.mediaRelay {
+                print("media relay on \(relay.address) ports \(relay.ports.lowerBound)-\(relay.ports.upperBound), "
+                    + "advertised as \(relay.advertisedAddress), calls without media ended after \(relay.timeoutSeconds) s")
+            } else {
+                print("media relay off: SDP carries the endpoints' own addresses")
+            }
             return
         }
         let logLevel = settings.logLevel
@@ -109,6 +116,20 @@ struct ServeCommand: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw UsageError(message: "\(error)")
         }
+        var relay: RelayServer?
+        if let media = settings.mediaRelay {
+            do {
+                let server = try RelayServer(group: group, host: media.address, ports: media.ports)
+                try await server.start(warmPairs: media.warmPairs)
+                relay = server
+                edge.calls.anchorMedia(MediaRelayWiring(relay: server, advertisedAddress: media.advertisedAddress,
+                                                        timeoutSeconds: media.timeoutSeconds))
+            } catch {
+                await SIPServer.stop(listeners)
+                try? await group.shutdownGracefully()
+                throw UsageError(message: "cannot start the media relay on \(media.address): \(error)")
+            }
+        }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
         let advertisedHost = settings.advertisedHost
@@ -127,11 +148,15 @@ struct ServeCommand: AsyncParsableCommand {
 
         var lines = ["rampart: serving domain \(settings.edge.domain), data in \(settings.dataDir)"]
         lines += listeners.map { "rampart: listening on \($0.address)" }
+        if let media = settings.mediaRelay {
+            lines.append("rampart: relaying media on \(media.address) ports \(media.ports.lowerBound)-\(media.ports.upperBound)")
+        }
         lines.append("rampart: add a user with: rampart user add NAME --domain \(settings.edge.domain) "
             + "--password-stdin --data-dir \(settings.dataDir)")
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 
-        let runner = EdgeRunner(edge: edge, store: store, listeners: listeners, group: group, tls: tls, logger: logger)
+        let runner = EdgeRunner(edge: edge, store: store, listeners: listeners, relay: relay, group: group, tls: tls,
+                                logger: logger)
         let services = ServiceGroup(configuration: .init(
             services: [.init(service: runner)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
@@ -210,6 +235,7 @@ struct EdgeRunner: Service {
     let edge: EdgeService
     let store: any Store
     let listeners: [SIPServer.Bound]
+    let relay: RelayServer?
     let group: MultiThreadedEventLoopGroup
     let tls: ReloadableTLSContext?
     let logger: Logger
@@ -260,6 +286,7 @@ struct EdgeRunner: Service {
         await edge.calls.shutdown(edge: edge)  // calls ended with BYE, every CDR stored
         edge.calls.detach()  // no retransmission timers on loops that are about to stop
         await SIPServer.stop(listeners)
+        await relay?.stop()
         await flush()
         await edge.defense.flush(to: store)
         try? await group.shutdownGracefully()

@@ -190,6 +190,22 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[media]`: the media relay (issue 7).
+    struct Media: Codable, Equatable {
+        var relay: Bool?
+        var address: String?
+        var advertisedAddress: String?
+        var portMin: Int?
+        var portMax: Int?
+        var timeoutSeconds: Int?
+        var warmPairs: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case relay, address, advertisedAddress = "advertised_address", portMin = "port_min", portMax = "port_max"
+            case timeoutSeconds = "timeout_seconds", warmPairs = "warm_pairs"
+        }
+    }
+
     struct Log: Codable, Equatable {
         var level: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
@@ -206,10 +222,12 @@ struct ServeConfiguration: Codable, Equatable {
     var trunks: [Trunk]?
     var security: Security?
     var fraud: Fraud?
+    var media: Media?
     var log: Log?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, log
+        case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
+        case log
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -232,6 +250,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("calls", Set(Calls.CodingKeys.allCases.map(\.rawValue))),
             ("security", Set(Security.CodingKeys.allCases.map(\.rawValue))),
             ("fraud", Set(Fraud.CodingKeys.allCases.map(\.rawValue))),
+            ("media", Set(Media.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {

@@ -27,6 +27,17 @@ struct ServeSettings {
     /// The host the edge writes in Via and Contact instead of its listeners' addresses (needed behind a wildcard
     /// listener or NAT).
     var advertisedHost: SIPHost?
+    /// The media relay, unless switched off (then SDP carries the endpoints' own addresses).
+    var mediaRelay: MediaRelaySettings?
+
+    struct MediaRelaySettings {
+        /// The address the relay binds, and the one written into SDP.
+        var address: String
+        var advertisedAddress: String
+        var ports: ClosedRange<UInt16>
+        var timeoutSeconds: Int
+        var warmPairs: Int
+    }
 
     /// Loopback only until the operator says otherwise.
     static let defaultListeners = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
@@ -128,11 +139,40 @@ struct ServeSettings {
         maxConnections = try bounded(transport.maxConnections, "transport.max_connections", default: 10_000,
                                      in: 1...1_000_000)
 
+        mediaRelay = try Self.mediaRelay(file.media ?? .init(), listeners: listeners, advertisedHost: advertisedHost)
+
         let levelText = logLevel ?? file.log?.level ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw UsageError(message: "unknown log level '\(levelText)'")
         }
         self.logLevel = level
+    }
+
+    /// `[media]`: on by default, on the first listener's address (or `advertised_address` behind a wildcard or NAT),
+    /// ports 30000-39999 as rtpengine's default, calls without media for 60 s ended.
+    static func mediaRelay(_ media: ServeConfiguration.Media, listeners: [SIPListenAddress],
+                           advertisedHost: SIPHost?) throws -> MediaRelaySettings? {
+        guard media.relay ?? true else { return nil }
+        let address = media.address ?? listeners.first?.host ?? "127.0.0.1"
+        guard SIPHost.parseAddress(address) != nil else {
+            throw UsageError(message: "media.address must be an IP address, not \(address)")
+        }
+        let wildcard = address == "0.0.0.0" || address == "::"
+        var advertised = media.advertisedAddress
+        if advertised == nil, !wildcard { advertised = address }
+        if advertised == nil, let host = advertisedHost, SIPHost.parseAddress(host.addressText) != nil {
+            advertised = host.addressText
+        }
+        guard let advertised, SIPHost.parseAddress(advertised) != nil, advertised != "0.0.0.0", advertised != "::" else {
+            throw UsageError(message: "media.advertised_address must be the IP address parties reach the relay at "
+                + "(the relay binds \(address))")
+        }
+        let low = try bounded(media.portMin, "media.port_min", default: 30_000, in: 1024...65_532)
+        let high = try bounded(media.portMax, "media.port_max", default: 39_999, in: low + 3...65_535)
+        return MediaRelaySettings(
+            address: address, advertisedAddress: advertised, ports: UInt16(low)...UInt16(high),
+            timeoutSeconds: try bounded(media.timeoutSeconds, "media.timeout_seconds", default: 60, in: 1...3_600),
+            warmPairs: try bounded(media.warmPairs, "media.warm_pairs", default: 64, in: 2...4_096))
     }
 
     /// A setting's value, or its default, checked against its range.

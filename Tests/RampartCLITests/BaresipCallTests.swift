@@ -3,8 +3,9 @@ import Testing
 
 /// Two real softphones (baresip, Debian `baresip-core`) registered over TLS call each other through the edge with
 /// SDES-SRTP, the way a deployment would run: each verifies the edge's certificate against the development CA,
-/// authenticates (401 for REGISTER, 407 for INVITE), and sends a tone as SRTP straight to the other (the media
-/// relay is issue 7). A third run offers plain RTP and is refused. Loopback only, bounded, stopped by PID.
+/// authenticates (401 for REGISTER, 407 for INVITE), and sends a tone as SRTP through the edge's media relay (each
+/// learns only the relay's address). A third party injects plain RTP into bob's relay port during the call: it is
+/// dropped and flagged. A third run offers plain RTP and is refused. Loopback only, bounded, stopped by PID.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct BaresipCallTests {
     @Test func twoBaresipsRegisteredOverTLSTalkSRTPThroughTheEdge() throws {
         try CallsWithPeersTests.withAliceAndBob(listening: "tls") { directory, data, server in
@@ -21,6 +22,11 @@ import Testing
                 Thread.sleep(forTimeInterval: 0.1)
             }
 
+            // The injector: once bob has the INVITE, 30 plain G.711 packets from another address (127.0.0.2) to the
+            // relay port bob's SDP names, a second into the call.
+            let injector = try Peers.background(try Peers.tool("python3"), ["-c", Self.injector, directory + "/bob.log"],
+                                                seconds: 15, directory: directory, output: directory + "/injector.log")
+            defer { Peers.stop(injector) }
             let aliceConfig = try Self.softphone("alice", password: "pw-alice", edgePort: tlsPort, data: data,
                                                  tone: tone, directory: directory)
             let alice = try Peers.run(try Peers.tool("baresip"), [
@@ -37,6 +43,9 @@ import Testing
             // What bob received names the edge, never alice's own Contact or Via.
             let invite = try #require(Self.message(in: bobLog, startingWith: "INVITE sip:bob"))
             #expect(!invite.contains("alice-0x") && invite.components(separatedBy: "\nVia:").count == 2)
+            for _ in 0..<50 where injector.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            let injected = try Self.read(directory + "/injector.log")
+            #expect(injected.hasPrefix("injected 30 to "), "injector: \(injected)")
             #expect(invite.contains("P-Asserted-Identity: <sip:alice@localhost>"))
 
             // A softphone that offers plain RTP is refused, and both calls are on record.
@@ -55,11 +64,48 @@ import Testing
             }
             let answered = records.first { $0["disposition"] as? String == "answered" }
             #expect(answered?["srtpSuite"] as? String == "AES_CM_128_HMAC_SHA1_80")
+            // The relay carried the tone both ways, found it encrypted, and dropped and flagged the injection.
+            let media = answered?["media"] as? [[String: Any]] ?? []
+            #expect(media.count == 2, "\(media)")
+            for stream in media {
+                #expect((stream["packets"] as? Int ?? 0) >= 50, "\(stream)")
+                #expect(stream["payloads"] as? String == "encrypted", "\(stream)")
+            }
+            let fromBob = media.first { $0["sender"] as? String == "callee" }
+            #expect(fromBob?["droppedForeign"] as? Int == 30, "\(media)")
+            let events = answered?["securityEvents"] as? [String] ?? []
+            #expect(events.contains("media-anomaly") && !events.contains("media-not-encrypted"), "\(events)")
             #expect(answered?["hangupSide"] as? String == "caller")
             #expect(records.contains { $0["disposition"] as? String == "rejected" && $0["finalStatus"] as? Int == 488 })
             #expect(server.stop() == 0)
         }
     }
+
+    /// Waits for bob's INVITE in his trace, then sends 30 plain RTP packets from 127.0.0.2 to the relay port its SDP
+    /// names; prints what it did.
+    static let injector = """
+        import re, socket, sys, time
+        deadline, port = time.time() + 10, None
+        while port is None and time.time() < deadline:
+            try:
+                found = re.search(r"m=audio (\\d+) ", open(sys.argv[1], errors="replace").read())
+            except FileNotFoundError:
+                found = None
+            if found:
+                port = int(found.group(1))
+            else:
+                time.sleep(0.05)
+        if port is None:
+            sys.exit("no INVITE")
+        time.sleep(1.0)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.bind(("127.0.0.2", 0))
+        for n in range(30):
+            header = bytes([0x80, 0x00]) + n.to_bytes(2, "big") + (n * 160).to_bytes(4, "big") + bytes([0, 0, 0x12, 0x34])
+            sender.sendto(header + bytes([0xFF]) * 160, ("127.0.0.1", port))
+            time.sleep(0.01)
+        print("injected 30 to", port)
+        """
 
     /// A baresip configuration directory: TLS to the edge with the development CA, PCMU, a tone as the microphone,
     /// SDES-SRTP mandatory (or none).

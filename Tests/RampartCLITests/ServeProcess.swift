@@ -180,24 +180,26 @@ enum Peers {
 
     /// sipp as a server (a callee or a trunk) running one scenario of Tests/Peers/sipp once, in the background,
     /// tracing what it exchanged to `messageFile`.
+    /// `scenario` is a name in Tests/Peers/sipp, or a path to a scenario file; `extra` are more sipp arguments.
     static func sippServer(_ scenario: String, transport: String = "u1", ip: String = "127.0.0.1", port: Int,
-                           messageFile: String, directory: String) throws -> Process {
-        try background(try tool("sipp"), [
-            "-sf", Self.directory.appendingPathComponent("sipp/\(scenario).xml").path, "-t", transport, "-i", ip,
+                           messageFile: String, directory: String, extra: [String] = []) throws -> Process {
+        let file = scenario.hasPrefix("/") ? scenario : Self.directory.appendingPathComponent("sipp/\(scenario).xml").path
+        return try background(try tool("sipp"), [
+            "-sf", file, "-t", transport, "-i", ip,
             "-p", String(port), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg", "-message_file", messageFile,
-        ], seconds: 40, directory: directory)
+        ] + extra, seconds: 40, directory: directory)
     }
 
     /// bob over UDP: registers from a free port with sipp, then answers there as a sipp server running `scenario`
     /// (the edge reaches him down the flow he registered over). Returns the server and the port.
-    static func bobAnswering(_ scenario: String, edgePort: Int, messageFile: String, directory: String) throws
-        -> (process: Process, port: Int)
+    static func bobAnswering(_ scenario: String, edgePort: Int, messageFile: String, directory: String,
+                             extra: [String] = []) throws -> (process: Process, port: Int)
     {
         let port = try freePort()
         let register = try sipp("register", port: edgePort, user: "bob", password: "pw-bob", localPort: port,
                                 workDirectory: directory)
         try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
-        let process = try sippServer(scenario, port: port, messageFile: messageFile, directory: directory)
+        let process = try sippServer(scenario, port: port, messageFile: messageFile, directory: directory, extra: extra)
         Thread.sleep(forTimeInterval: 0.5)
         return (process, port)
     }

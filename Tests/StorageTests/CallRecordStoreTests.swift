@@ -12,7 +12,15 @@ func callRecord(_ id: String, at started: Int64, caller: String = "sip:alice@exa
         disposition: disposition, finalStatus: disposition == .answered ? 200 : 486,
         hangupSide: disposition == .answered ? .callee : nil, hangupReason: disposition == .answered ? "bye" : nil,
         mediaEncryption: "sdes-srtp/AEAD_AES_256_GCM", srtpSuite: "AEAD_AES_256_GCM",
-        securityEvents: disposition == .answered ? [] : ["media-downgrade-attempt"])
+        securityEvents: disposition == .answered ? [] : ["media-downgrade-attempt"],
+        media: disposition == .answered ? [
+            CallMediaStream(section: 0, sender: .caller, packets: 3_000, payloadOctets: 480_000, lost: 12, duplicates: 1,
+                            outOfOrder: 2, jitterMilliseconds: 1.25, meanOpinionScore: 4.21, droppedForeign: 30,
+                            droppedUnlatched: 0, payloads: "encrypted"),
+            CallMediaStream(section: 0, sender: .callee, packets: 2_990, payloadOctets: 478_400, lost: 0, duplicates: 0,
+                            outOfOrder: 0, jitterMilliseconds: 0.5, meanOpinionScore: nil, droppedForeign: 0,
+                            droppedUnlatched: 3),
+        ] : [])
 }
 
 @Suite struct CallRecordStoreTests {
@@ -29,6 +37,7 @@ func callRecord(_ id: String, at started: Int64, caller: String = "sip:alice@exa
         let all = try await store.callRecords(matching: CallRecordFilter())
         #expect(all == [ended, busy])  // oldest first, one record per id
         #expect(all[0].durationSeconds == 68)
+        #expect(all[0].media.count == 2 && all[0].media[0].lost == 12 && all[0].media[1].meanOpinionScore == nil)
         #expect(all[1].securityEvents == ["media-downgrade-attempt"])
     }
 

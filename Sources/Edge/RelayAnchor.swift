@@ -1,0 +1,194 @@
+import MediaRelay
+import MediaRelayNIO
+import NIOCore
+import Proxy
+import SDP
+import SecurityPolicy
+import Storage
+import Synchronization
+
+/// Where the edge anchors calls' media (issue 7): the relay's sockets, the address the SDP gives the parties, and
+/// how long a call may go without media.
+public struct MediaRelayWiring: Sendable {
+    public var relay: RelayServer
+    /// The relay's address as the parties reach it (an IP literal), written into the SDP they receive.
+    public var advertisedAddress: String
+    /// An answered call with no media either way for this long is ended (rtpengine's `timeout`; 60 by default).
+    public var timeoutSeconds: Int
+
+    public init(relay: RelayServer, advertisedAddress: String, timeoutSeconds: Int = 60) {
+        self.relay = relay
+        self.advertisedAddress = advertisedAddress
+        self.timeoutSeconds = max(1, timeoutSeconds)
+    }
+}
+
+/// A call's media anchored at the relay: rewrites each SDP so that each party sees only the relay, tells the relay
+/// where each party said it receives (the latch's signalled address) and what each stream negotiated (the crypto
+/// watch), and turns what the relay measured into the CDR's media streams. Side `a` of the relay call is the
+/// caller, side `b` the callee.
+///
+/// Sections the relay cannot carry (not over UDP, or beyond the ports the call could get) are disabled (port 0),
+/// never passed on with the sender's address. With forking, every branch's early answer signals side `b`: the
+/// latest one wins, as the final answer does.
+final class RelayAnchor: MediaAnchor {
+    struct State {
+        /// The last offer's class per section, and who made it.
+        var offered: [MediaSecurityClass] = []
+        var offerFromCaller = true
+        /// What each side's last SDP said, per section: RTP and RTCP addresses, clock rate, class.
+        var described: [[SectionDescription?]] = [[], []]
+        var securityEvents: [String] = []
+        var finished: AnchoredMedia?
+    }
+
+    struct SectionDescription {
+        var rtp: SocketAddress?
+        var rtcp: SocketAddress?
+        var clockRate: Int
+        var security: MediaSecurityClass
+    }
+
+    /// The state in a class of its own: the relay's finding callback, made before the anchor, shares it.
+    final class Shared: Sendable {
+        let state = Mutex(State())
+    }
+
+    let call: RelayCall
+    let advertisedAddress: String
+    let addressType: SDPAddressType
+    private let shared: Shared
+
+    /// A call with ports for `sections` media sections, or nil when the relay has none to give.
+    init?(wiring: MediaRelayWiring, sections: Int,
+          onFinding: @escaping @Sendable (MediaCryptoWatch.Finding) -> Void) {
+        let shared = Shared()
+        guard let call = wiring.relay.makeCall(sections: sections, onFinding: { _, finding in
+            shared.state.withLock { $0.securityEvents.append(finding.eventKind.name) }
+            onFinding(finding)
+        }) else { return nil }
+        self.call = call
+        self.shared = shared
+        advertisedAddress = wiring.advertisedAddress
+        addressType = wiring.advertisedAddress.contains(":") ? .ip6 : .ip4
+    }
+
+    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
+        // The media policy parsed it already; an SDP that does not parse here is dropped, not passed on unrewritten.
+        guard let description = try? SessionDescription(parsing: sdp) else { return [] }
+        let held = call.reserveSections(description.media.count)
+        let sender: RelayCall.Side = fromCaller ? .a : .b
+        var ports: [UInt16?] = []
+        var described: [SectionDescription?] = []
+        for (index, media) in description.media.enumerated() {
+            guard media.port != 0, index < held, Self.relayable(media) else {
+                ports.append(nil)
+                described.append(nil)
+                continue
+            }
+            // The SDP goes to the other party, who sends to the relay's port of its own side.
+            ports.append(call.port(for: sender == .a ? .b : .a, section: index))
+            described.append(Self.describe(media, in: description))
+        }
+        var rewritten = SDPRelayRewrite.rewrite(description, address: advertisedAddress, addressType: addressType,
+                                                ports: ports)
+        // Fail closed: a live section the relay does not carry is declined rather than leaking the sender's address.
+        for index in rewritten.media.indices where ports[index] == nil && rewritten.media[index].port != 0 {
+            rewritten.media[index].port = 0
+            rewritten.media[index].connections = []
+            rewritten.media[index].attributes.removeAll { $0.name == "rtcp" }
+        }
+        if rewritten.connection == nil, rewritten.media.contains(where: { $0.connections.isEmpty }) {
+            rewritten.connection = ConnectionData(addressType: addressType, address: advertisedAddress)
+        }
+        signal(described, from: sender, isOffer: isOffer)
+        guard let text = try? rewritten.serialized() else { return [] }
+        return Array(text.utf8)
+    }
+
+    /// Tells the relay what the sender's SDP said; after an answer, both sides' watches learn the offer and answer.
+    private func signal(_ described: [SectionDescription?], from sender: RelayCall.Side, isOffer: Bool) {
+        let signals = shared.state.withLock { state -> [(RelayCall.Side, Int, SectionDescription, MediaSecurityClass, MediaSecurityClass)] in
+            state.described[sender.rawValue] = described
+            if isOffer {
+                state.offered = described.map { $0?.security ?? .disabled }
+                state.offerFromCaller = sender == .a
+                // Until the answer, the offer is all the watch knows.
+                return described.enumerated().compactMap { index, section in
+                    section.map { (sender, index, $0, $0.security, $0.security) }
+                }
+            }
+            var signals: [(RelayCall.Side, Int, SectionDescription, MediaSecurityClass, MediaSecurityClass)] = []
+            for side in RelayCall.Side.allCases {
+                for (index, section) in state.described[side.rawValue].enumerated() {
+                    guard let section else { continue }
+                    let offered = index < state.offered.count ? state.offered[index] : section.security
+                    let answered = index < described.count ? described[index]?.security ?? .disabled : .disabled
+                    signals.append((side, index, section, offered, answered))
+                }
+            }
+            return signals
+        }
+        for (side, index, section, offered, answered) in signals {
+            call.signal(side, section: index, rtp: section.rtp, rtcp: section.rtcp, clockRate: section.clockRate,
+                        offered: offered, answered: answered)
+        }
+    }
+
+    func finish() -> AnchoredMedia {
+        if let done = shared.state.withLock({ $0.finished }) { return done }
+        let streams = call.report().map { report in
+            CallMediaStream(
+                section: report.section, sender: report.side == .a ? .caller : .callee, packets: report.relayed,
+                payloadOctets: report.statistics.payloadOctets, lost: report.statistics.lost,
+                duplicates: report.statistics.duplicates, outOfOrder: report.statistics.outOfOrder,
+                jitterMilliseconds: (report.statistics.jitterMilliseconds * 1_000).rounded() / 1_000,
+                meanOpinionScore: report.meanOpinionScore.map { ($0 * 100).rounded() / 100 },
+                droppedForeign: report.droppedForeign, droppedUnlatched: report.droppedUnlatched,
+                payloads: report.payloads.rawValue)
+        }
+        let media = shared.state.withLock { state -> AnchoredMedia in
+            if let done = state.finished { return done }
+            state.finished = AnchoredMedia(streams: streams, securityEvents: state.securityEvents)
+            return state.finished!
+        }
+        let call = call
+        Task { await call.close() }
+        return media
+    }
+
+    /// Whether the relay can carry a section: UDP-based transports (RTP profiles, UDPTL for T.38, DTLS over UDP).
+    static func relayable(_ media: MediaDescription) -> Bool {
+        let proto = media.proto.rawValue.uppercased()
+        return proto.hasPrefix("RTP/") || proto.hasPrefix("UDP") || proto.hasPrefix("UDP/TLS/")
+    }
+
+    /// Where a section says its party receives, its clock rate (of its first format) and its security class.
+    static func describe(_ media: MediaDescription, in session: SessionDescription) -> SectionDescription {
+        let host = (media.connections.first ?? session.connection)?.address
+        let rtp = host.flatMap { try? SocketAddress(ipAddress: $0, port: Int(media.port)) }
+        var rtcp: SocketAddress?
+        if !media.rtcpMux {
+            let rtcpHost = media.rtcp?.connection?.address ?? host
+            let rtcpPort = media.rtcp?.port ?? media.port &+ 1
+            rtcp = rtcpHost.flatMap { try? SocketAddress(ipAddress: $0, port: Int(rtcpPort)) }
+        }
+        let clockRate = media.payloadTypes.first.flatMap { type in
+            media.rtpMap(for: type).map { Int($0.clockRate) } ?? Self.staticClockRate(type)
+        } ?? 8_000
+        return SectionDescription(rtp: rtp, rtcp: rtcp, clockRate: clockRate,
+                                  security: MediaSecurity.classify(media, in: session))
+    }
+
+    /// RFC 3551's static payload types that are not 8 kHz.
+    static func staticClockRate(_ payloadType: UInt8) -> Int {
+        switch payloadType {
+        case 10, 11: 44_100
+        case 14, 25, 26, 28, 31, 32, 33, 34: 90_000
+        case 6: 16_000
+        case 16: 11_025
+        case 17: 22_050
+        default: 8_000
+        }
+    }
+}

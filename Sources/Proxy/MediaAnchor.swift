@@ -1,0 +1,26 @@
+import Storage
+
+/// Anchors a call's media at the edge's relay (issue 7): every SDP body that crosses the edge, once the media
+/// policy has passed it, goes through ``rewrite(_:fromCaller:isOffer:)`` and the other side sees the relay's
+/// addresses instead of the sender's. The session calls it in the order the SDP crosses, from its own lock, so an
+/// implementation sees each offer before its answer.
+public protocol MediaAnchor: AnyObject, Sendable {
+    /// The SDP the caller (or a callee) sent, as the other side must see it. Never fails open: a section the relay
+    /// cannot carry comes back disabled (port 0) rather than with the sender's address.
+    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8]
+    /// The call is over: the relay's ports go back and what it measured goes into the CDR. Called once.
+    func finish() -> AnchoredMedia
+}
+
+/// What the relay measured of a call, for its CDR.
+public struct AnchoredMedia: Sendable, Hashable {
+    /// Each direction of each relayed stream.
+    public var streams: [CallMediaStream]
+    /// The security events the relay's watch raised (`media-not-encrypted`, `media-anomaly`), in order.
+    public var securityEvents: [String]
+
+    public init(streams: [CallMediaStream] = [], securityEvents: [String] = []) {
+        self.streams = streams
+        self.securityEvents = securityEvents
+    }
+}

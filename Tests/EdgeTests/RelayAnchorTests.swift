@@ -1,0 +1,61 @@
+@testable import Edge
+import MediaRelayNIO
+import NIOPosix
+import SDP
+import Testing
+
+/// The edge's side of media anchoring: what each party receives names only the relay, and what the relay cannot
+/// carry is declined rather than passed on with the sender's address.
+@Suite(.serialized) struct RelayAnchorTests {
+    static let offer = [
+        "v=0", "o=alice 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+        "a=ice-ufrag:abcd", "a=ice-pwd:0123456789abcdef01234567",
+        "m=audio 4000 RTP/SAVP 0", "a=rtcp:4001 IN IP4 192.0.2.10",
+        "a=candidate:1 1 UDP 2130706431 192.0.2.10 4000 typ host",
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e",
+        "m=application 5000 TCP/BFCP *", "c=IN IP4 192.0.2.11",
+        "m=video 4002 RTP/SAVP 96", "a=rtpmap:96 H264/90000", "a=rtcp-mux",
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e", "",
+    ].joined(separator: "\r\n")
+
+    @Test func theOfferNamesOnlyTheRelayAndWhatItCannotCarryIsDeclined() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 43_000...43_039)
+        try await relay.start(warmPairs: 8)
+        let wiring = MediaRelayWiring(relay: relay, advertisedAddress: "203.0.113.7")
+        let anchor = try #require(RelayAnchor(wiring: wiring, sections: 3) { _ in })
+
+        let rewritten = String(decoding: anchor.rewrite(Array(Self.offer.utf8), fromCaller: true, isOffer: true),
+                               as: UTF8.self)
+        let description = try SessionDescription(parsing: rewritten)
+        #expect(!rewritten.contains("192.0.2.1"), "no address of the caller's: \(rewritten)")
+        #expect(!rewritten.contains("candidate") && !rewritten.contains("ice-"))
+        #expect(description.origin.address == "203.0.113.7" && description.connection?.address == "203.0.113.7")
+        // Audio and video on the relay's callee-side ports; the TCP section declined.
+        #expect(description.media[0].port == anchor.call.port(for: .b, section: 0))
+        #expect(description.media[0].rtcp?.port == anchor.call.port(for: .b, section: 0) + 1)
+        #expect(description.media[1].port == 0 && description.media[1].connections.isEmpty)
+        #expect(description.media[2].port == anchor.call.port(for: .b, section: 2) && description.media[2].rtcpMux)
+        #expect(description.media[0].attributes.contains { $0.name == "crypto" }, "SRTP keys pass through")
+
+        // Nine sections: the relay holds at most eight per call, so the ninth is declined.
+        let many = (0..<9).map { "m=audio \(6000 + 2 * $0) RTP/AVP 0" }
+        let wide = ["v=0", "o=- 1 1 IN IP4 192.0.2.10", "s=-", "c=IN IP4 192.0.2.10", "t=0 0"] + many + [""]
+        let declined = try SessionDescription(parsing: String(decoding: anchor.rewrite(
+            Array(wide.joined(separator: "\r\n").utf8), fromCaller: true, isOffer: true), as: UTF8.self))
+        #expect(anchor.call.sections <= RelayCall.maximumSections)
+        #expect(declined.media.last?.port == 0)
+        #expect(declined.media.prefix(anchor.call.sections).allSatisfy { $0.port != 0 })
+
+        #expect(anchor.rewrite(Array("not sdp".utf8), fromCaller: false, isOffer: false).isEmpty,
+                "unparsable SDP is dropped, not passed on")
+
+        let media = anchor.finish()
+        #expect(media.streams.count == 2 * anchor.call.sections && media.streams.allSatisfy { $0.packets == 0 })
+        #expect(anchor.finish() == media, "finishing twice changes nothing")
+        for _ in 0..<200 where relay.availablePairs < 20 - 8 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(relay.availablePairs == 20 - 8, "every pair the call held came back; only the warm ones are bound")
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+}
