@@ -1,4 +1,5 @@
 import MediaRelay
+import Metrics
 import MediaRelayNIO
 import NIOCore
 import Proxy
@@ -154,7 +155,25 @@ final class RelayAnchor: MediaAnchor {
         }
         let call = call
         Task { await call.close() }
+        Self.count(streams)
         return media
+    }
+
+    /// The relay's figures as metrics, once per call (never per packet: the relay path stays free of them).
+    static func count(_ streams: [CallMediaStream]) {
+        for stream in streams {
+            let sender = [("sender", stream.sender.rawValue)]
+            Counter(label: "rampart_media_packets_relayed_total", dimensions: sender).increment(by: stream.packets)
+            Counter(label: "rampart_media_packets_lost_total", dimensions: sender).increment(by: stream.lost)
+            Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "foreign-source")])
+                .increment(by: stream.droppedForeign)
+            Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "unlatched")])
+                .increment(by: stream.droppedUnlatched)
+            if let score = stream.meanOpinionScore {
+                Recorder(label: "rampart_media_mos", dimensions: sender).record(score)
+            }
+            Recorder(label: "rampart_media_jitter_milliseconds", dimensions: sender).record(stream.jitterMilliseconds)
+        }
     }
 
     /// Whether the relay can carry a section: UDP-based transports (RTP profiles, UDPTL for T.38, DTLS over UDP).
