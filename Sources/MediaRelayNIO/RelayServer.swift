@@ -91,37 +91,29 @@ public final class RelayServer: Sendable {
         }
     }
 
-    /// Binds pairs until the warm target is met or the range is exhausted, two at a time on one event loop: a
-    /// section's two sides, so that a packet is written out of the other side's socket on the loop that read it
-    /// (no hop between threads per packet). Calls take pairs in twos, so the pool stays in such twos.
+    /// Binds pairs until the warm target is met or the range is exhausted.
     private func refill() async throws {
         while warm.withLock({ $0.count }) < warmTarget.withLock({ $0 }) {
-            let loop = group.next()
-            guard let first = try await bindPair(on: loop) else { return }
-            guard let second = try await bindPair(on: loop) else {
-                await close(first)
-                return
-            }
-            // Stopped while binding: the pairs are not kept.
+            guard let pair = try await bindPair() else { return }
+            // Stopped while binding: the pair is not kept.
             guard warmTarget.withLock({ $0 }) > 0 else {
-                await close(first)
-                await close(second)
+                await close(pair)
                 return
             }
-            warm.withLock { $0 += [first, second] }
+            warm.withLock { $0.append(pair) }
         }
     }
 
     /// Binds an even/odd pair, trying a few if the first ones are taken by other programs; nil when the range is
     /// exhausted.
-    private func bindPair(on loop: any EventLoop) async throws -> BoundPair? {
+    private func bindPair() async throws -> BoundPair? {
         for _ in 0..<8 {
             guard let port = pool.withLock({ $0.allocate() }) else { return nil }
             let handlers = [RelayHandler(), RelayHandler()]
             do {
-                let rtp = try await bind(port, handler: handlers[0], on: loop)
+                let rtp = try await bind(port, handler: handlers[0])
                 do {
-                    let rtcp = try await bind(port + 1, handler: handlers[1], on: loop)
+                    let rtcp = try await bind(port + 1, handler: handlers[1])
                     return BoundPair(port: port, rtp: rtp, rtcp: rtcp, handlers: handlers)
                 } catch {
                     try? await rtp.close()
@@ -134,11 +126,8 @@ public final class RelayServer: Sendable {
         throw SetupError(description: "no relay port pair could be bound on \(host)")
     }
 
-    private func bind(_ port: UInt16, handler: RelayHandler, on loop: any EventLoop) async throws -> any Channel {
-        try await DatagramBootstrap(group: loop)
-            // Up to 16 datagrams per wake-up, in one recvmmsg.
-            .channelOption(.maxMessagesPerRead, value: 16)
-            .channelOption(.datagramVectorReadMessageCount, value: 16)
+    private func bind(_ port: UInt16, handler: RelayHandler) async throws -> any Channel {
+        try await DatagramBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
