@@ -34,9 +34,8 @@ public struct MediaRelayWiring: Sendable {
 /// latest one wins, as the final answer does.
 final class RelayAnchor: MediaAnchor {
     struct State {
-        /// The last offer's class per section, and who made it.
+        /// The last offer's class per section.
         var offered: [MediaSecurityClass] = []
-        var offerFromCaller = true
         /// What each side's last SDP said, per section: RTP and RTCP addresses, clock rate, class.
         var described: [[SectionDescription?]] = [[], []]
         var securityEvents: [String] = []
@@ -113,7 +112,6 @@ final class RelayAnchor: MediaAnchor {
             state.described[sender.rawValue] = described
             if isOffer {
                 state.offered = described.map { $0?.security ?? .disabled }
-                state.offerFromCaller = sender == .a
                 // Until the answer, the offer is all the watch knows.
                 return described.enumerated().compactMap { index, section in
                     section.map { (sender, index, $0, $0.security, $0.security) }
@@ -148,11 +146,14 @@ final class RelayAnchor: MediaAnchor {
                 droppedForeign: report.droppedForeign, droppedUnlatched: report.droppedUnlatched,
                 payloads: report.payloads.rawValue)
         }
-        let media = shared.state.withLock { state -> AnchoredMedia in
-            if let done = state.finished { return done }
-            state.finished = AnchoredMedia(streams: streams, securityEvents: state.securityEvents)
-            return state.finished!
+        // Two calls racing here: only the one that records the result closes the call and counts it.
+        let (media, first) = shared.state.withLock { state -> (AnchoredMedia, Bool) in
+            if let done = state.finished { return (done, false) }
+            let media = AnchoredMedia(streams: streams, securityEvents: state.securityEvents)
+            state.finished = media
+            return (media, true)
         }
+        guard first else { return media }
         let call = call
         Task { await call.close() }
         Self.count(streams)
@@ -179,7 +180,7 @@ final class RelayAnchor: MediaAnchor {
     /// Whether the relay can carry a section: UDP-based transports (RTP profiles, UDPTL for T.38, DTLS over UDP).
     static func relayable(_ media: MediaDescription) -> Bool {
         let proto = media.proto.rawValue.uppercased()
-        return proto.hasPrefix("RTP/") || proto.hasPrefix("UDP") || proto.hasPrefix("UDP/TLS/")
+        return proto.hasPrefix("RTP/") || proto.hasPrefix("UDP")  // UDP, UDPTL, UDP/TLS/RTP/SAVP
     }
 
     /// Where a section says its party receives, its clock rate (of its first format) and its security class.

@@ -56,8 +56,6 @@ public final class RelayCall: Sendable {
     struct State {
         var sections: [Section]
         var closed = false
-        /// When any packet of the call was last relayed.
-        var lastPacket: Int64 = 0
     }
 
     /// Most media sections one call may hold (audio, video, and a few more).
@@ -131,8 +129,9 @@ public final class RelayCall: Sendable {
             if current.latches[0].signalled != rtpSource { current.latches[0].resignal(rtpSource) }
             if current.latches[1].signalled != rtcpSource { current.latches[1].resignal(rtcpSource) }
             if current.statistics.received == 0 { current.statistics = RTPStreamStatistics(clockRate: clockRate) }
-            let watch = MediaCryptoWatch(offered: offered, answered: answered)
-            if current.watch.offered != offered || current.watch.answered != answered { current.watch = watch }
+            if current.watch.offered != offered || current.watch.answered != answered {
+                current.watch = MediaCryptoWatch(offered: offered, answered: answered)
+            }
             state.sections[section].sides[side.rawValue] = current
         }
     }
@@ -145,10 +144,7 @@ public final class RelayCall: Sendable {
     }
 
     /// How long since any packet of the call was relayed, either way (or since the call began).
-    public var idle: Duration {
-        let now = nanoseconds()
-        return .nanoseconds(now - state.withLock { $0.lastPacket })
-    }
+    public var idle: Duration { min(silence(of: .a), silence(of: .b)) }
 
     /// A snapshot of every section's two sides, section by section.
     public func report() -> [SideReport] {
@@ -195,7 +191,6 @@ public final class RelayCall: Sendable {
                 }
                 return nil
             }
-            state.lastPacket = now
             state.sections[section].sides[side.rawValue].lastPacket = now
             if component == .rtp || MediaPacketKind(bytes) == .rtp {
                 finding = state.sections[section].sides[side.rawValue].watch.observe(bytes)

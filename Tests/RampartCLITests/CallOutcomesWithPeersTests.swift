@@ -224,6 +224,16 @@ import Testing
 
     // MARK: Running a call
 
+    /// Writes alice's scenario (Tests/Peers/sipp/call-with-proxy-auth.xml up to its INVITE's answers) followed by
+    /// `ending` to `path`.
+    static func callerScenario(ending: String, to path: String) throws {
+        let template = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml"),
+                                  encoding: .utf8)
+        let cut = try #require(template.range(of: "  <recv response=\"100\" optional=\"true\">"))
+        try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     /// Registers bob once per callee scenario (each from its own port, each a sipp server there afterwards), runs
     /// the caller with `ending`, and hands over the caller's result, the CDRs and what each callee received.
     static func call(over transport: String, callees: [String], ending: String, config: String = "",
@@ -279,12 +289,8 @@ import Testing
             }
             Thread.sleep(forTimeInterval: 0.5)
 
-            let template = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml"),
-                                      encoding: .utf8)
-            let cut = try #require(template.range(of: "  <recv response=\"100\" optional=\"true\">"))
             let scenario = directory + "/caller.xml"
-            try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
-                .write(toFile: scenario, atomically: true, encoding: .utf8)
+            try callerScenario(ending: ending, to: scenario)
             var caller = try Peers.run(try Peers.tool("sipp"), [
                 "127.0.0.1:\(try edgeEntry())", "-sf", scenario, "-t", tls ? "t1" : "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
                 "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",

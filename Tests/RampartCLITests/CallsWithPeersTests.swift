@@ -140,14 +140,9 @@ import Testing
                                                   directory: directory)
             defer { Peers.stop(bob) }
             // alice answers the edge's BYE instead of hanging up herself.
-            let template = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml"),
-                                      encoding: .utf8)
-            let cut = try #require(template.range(of: "  <recv response=\"100\" optional=\"true\">"))
-            let ending = CallOutcomesWithPeersTests.answered
-                + CallOutcomesWithPeersTests.answerBye
             let scenario = directory + "/held-call.xml"
-            try (String(template[..<cut.lowerBound]) + ending + "</scenario>\n")
-                .write(toFile: scenario, atomically: true, encoding: .utf8)
+            try CallOutcomesWithPeersTests.callerScenario(
+                ending: CallOutcomesWithPeersTests.answered + CallOutcomesWithPeersTests.answerBye, to: scenario)
             let alice = try Peers.background(try Peers.tool("sipp"), [
                 "127.0.0.1:\(edgePort)", "-sf", scenario, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
                 "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1",

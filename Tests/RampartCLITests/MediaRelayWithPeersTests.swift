@@ -94,13 +94,9 @@ import Testing
                                                       messageFile: directory + "/bob.msg", directory: directory)
                 defer { Peers.stop(bob) }
                 // alice stays on the line silently and answers the edge's BYE.
-                let template = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml"),
-                                          encoding: .utf8)
-                let cut = try #require(template.range(of: "  <recv response=\"100\" optional=\"true\">"))
                 let scenario = directory + "/silent-call.xml"
-                try (String(template[..<cut.lowerBound]) + CallOutcomesWithPeersTests.answered
-                    + CallOutcomesWithPeersTests.answerBye + "</scenario>\n")
-                    .write(toFile: scenario, atomically: true, encoding: .utf8)
+                try CallOutcomesWithPeersTests.callerScenario(
+                    ending: CallOutcomesWithPeersTests.answered + CallOutcomesWithPeersTests.answerBye, to: scenario)
                 let started = Date()
                 let alice = try Peers.run(try Peers.tool("sipp"), [
                     "127.0.0.1:\(edgePort)", "-sf", scenario, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
