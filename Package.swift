@@ -118,6 +118,9 @@ let package = Package(
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
         .executableTarget(name: "SRTPBenchmark", dependencies: ["MediaSecurity"], path: "Benchmarks/SRTPBenchmark"),
+        .executableTarget(name: "RelayBenchmark", dependencies: [
+            "MediaRelayNIO", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Benchmarks/RelayBenchmark"),
         .executableTarget(name: "SecurityPolicyBenchmark", dependencies: ["SecurityPolicy"],
                           path: "Benchmarks/SecurityPolicyBenchmark"),
         .executableTarget(

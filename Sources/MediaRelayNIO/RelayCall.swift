@@ -39,8 +39,18 @@ public final class RelayCall: Sendable {
         }
     }
 
+    /// A socket address and its latch form, kept so that a packet from the same sender (or to the same receiver)
+    /// as the last one costs no conversion and no allocation.
+    struct AddressCache {
+        var address: SocketAddress
+        var source: RelayLatch.Source
+    }
+
     struct SideState {
         var latches = [RelayLatch(signalled: nil), RelayLatch(signalled: nil)]
+        /// Per component: the last sender's address, and where this side was last sent to.
+        var lastSender: [AddressCache?] = [nil, nil]
+        var lastDestination: [AddressCache?] = [nil, nil]
         var statistics = RTPStreamStatistics(clockRate: 8_000)
         var watch = MediaCryptoWatch(offered: .plainRTP, answered: .plainRTP)
         var payloadType: UInt8?
@@ -175,12 +185,22 @@ public final class RelayCall: Sendable {
 
     /// One datagram from `side`: latched or dropped, watched, and sent on from the other side's socket.
     func forward(_ envelope: AddressedEnvelope<ByteBuffer>, section: Int, from side: Side, component: Component) {
-        guard let source = Self.source(envelope.remoteAddress) else { return }
         let now = nanoseconds()
         let bytes = envelope.data.readableBytesView
         var finding: MediaCryptoWatch.Finding?
         let target = state.withLock { state -> (any Channel, SocketAddress)? in
             guard !state.closed, state.sections.indices.contains(section) else { return nil }
+            let source: RelayLatch.Source
+            if let cached = state.sections[section].sides[side.rawValue].lastSender[component.rawValue],
+                cached.address == envelope.remoteAddress
+            {
+                source = cached.source
+            } else {
+                guard let converted = Self.source(envelope.remoteAddress) else { return nil }
+                source = converted
+                state.sections[section].sides[side.rawValue].lastSender[component.rawValue] =
+                    AddressCache(address: envelope.remoteAddress, source: converted)
+            }
             let decision = state.sections[section].sides[side.rawValue].latches[component.rawValue]
                 .packet(from: source, at: now, authenticated: nil)
             guard case .relay = decision else {
@@ -203,7 +223,18 @@ public final class RelayCall: Sendable {
             }
             // To the other side's latched source, or until it latches, to the address its SDP gave.
             let otherLatch = state.sections[section].sides[side.other.rawValue].latches[component.rawValue]
-            guard let destination = (otherLatch.latched ?? otherLatch.signalled).flatMap(Self.address) else { return nil }
+            guard let receiver = otherLatch.latched ?? otherLatch.signalled else { return nil }
+            let destination: SocketAddress
+            if let cached = state.sections[section].sides[side.other.rawValue].lastDestination[component.rawValue],
+                cached.source == receiver
+            {
+                destination = cached.address
+            } else {
+                guard let converted = Self.address(receiver) else { return nil }
+                destination = converted
+                state.sections[section].sides[side.other.rawValue].lastDestination[component.rawValue] =
+                    AddressCache(address: converted, source: receiver)
+            }
             let pair = state.sections[section].pairs[side.other.rawValue]
             return (component == .rtp ? pair.rtp : pair.rtcp, destination)
         }

@@ -29,6 +29,10 @@ public final class RelayServer: Sendable {
         let handlers: [RelayHandler]
     }
 
+    /// Datagrams one recvmmsg reads, and the most octets each may have (a full Ethernet MTU with room to spare).
+    static let datagramsPerRead = 16
+    static let largestDatagram = 2_048
+
     let group: any EventLoopGroup
     /// The address the relay binds and advertises.
     public let host: String
@@ -36,6 +40,7 @@ public final class RelayServer: Sendable {
     private let warm = Mutex<[BoundPair]>([])
     private let warmTarget = Mutex(0)
     private let refilling = Atomic<Bool>(false)
+    private let refillRequested = Atomic<Bool>(false)
 
     public init(group: any EventLoopGroup, host: String, ports: ClosedRange<UInt16>) throws(RelayPortPool.RangeError) {
         self.group = group
@@ -82,38 +87,53 @@ public final class RelayServer: Sendable {
         return pairs
     }
 
+    /// Starts a refill unless one runs; one that runs goes round again if asked meanwhile (ports returned while it
+    /// found the range exhausted would otherwise wait for the next call).
     private func scheduleRefill() {
+        refillRequested.store(true, ordering: .releasing)
         guard refilling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         Task {
-            try? await self.refill()
-            self.refilling.store(false, ordering: .releasing)
+            repeat {
+                while self.refillRequested.exchange(false, ordering: .acquiringAndReleasing) { try? await self.refill() }
+                self.refilling.store(false, ordering: .releasing)
+            } while self.refillRequested.load(ordering: .acquiring)
+                && self.refilling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+                    .exchanged
         }
     }
 
-    /// Binds pairs until the warm target is met or the range is exhausted.
+    /// Binds pairs until the warm target is met or the range is exhausted, two at a time on one event loop: a
+    /// section's two sides, so that a packet is written out of the other side's socket on the loop that read it
+    /// (no hop between threads per packet). Calls take pairs in twos, so the pool stays in such twos.
     private func refill() async throws {
         while warm.withLock({ $0.count }) < warmTarget.withLock({ $0 }) {
-            guard let pair = try await bindPair() else { return }
-            // Stopped while binding: the pair is not kept.
-            guard warmTarget.withLock({ $0 }) > 0 else {
-                await close(pair)
+            let loop = group.next()
+            guard let first = try await bindPair(on: loop) else { return }
+            guard let second = try await bindPair(on: loop) else {
+                await unbind(first)
                 return
             }
-            warm.withLock { $0.append(pair) }
+            // Stopped while binding: the pairs are not kept.
+            guard warmTarget.withLock({ $0 }) > 0 else {
+                await unbind(first)
+                await unbind(second)
+                return
+            }
+            warm.withLock { $0 += [first, second] }
         }
     }
 
     /// Binds an even/odd pair, trying a few if the first ones are taken by other programs; nil when the range is
     /// exhausted.
-    private func bindPair() async throws -> BoundPair? {
+    private func bindPair(on loop: any EventLoop) async throws -> BoundPair? {
         for _ in 0..<8 {
             guard let port = pool.withLock({ $0.allocate() }) else { return nil }
             let handlers = [RelayHandler(), RelayHandler()]
             do {
-                let rtp = try await bind(port, handler: handlers[0])
+                let rtp = try await bind(port, handler: handlers[0], on: loop)
                 do {
-                    let rtcp = try await bind(port + 1, handler: handlers[1])
+                    let rtcp = try await bind(port + 1, handler: handlers[1], on: loop)
                     return BoundPair(port: port, rtp: rtp, rtcp: rtcp, handlers: handlers)
                 } catch {
                     try? await rtp.close()
@@ -126,8 +146,14 @@ public final class RelayServer: Sendable {
         throw SetupError(description: "no relay port pair could be bound on \(host)")
     }
 
-    private func bind(_ port: UInt16, handler: RelayHandler) async throws -> any Channel {
-        try await DatagramBootstrap(group: group)
+    private func bind(_ port: UInt16, handler: RelayHandler, on loop: any EventLoop) async throws -> any Channel {
+        try await DatagramBootstrap(group: loop)
+            // Up to 16 datagrams per wake-up, in one recvmmsg. recvmmsg splits one receive buffer evenly between the
+            // datagrams, so the buffer must hold 16 of the largest: NIO's default 2 KiB would cut each to 128 octets.
+            .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(.datagramVectorReadMessageCount, value: Self.datagramsPerRead)
+            .channelOption(.recvAllocator,
+                           value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.largestDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
@@ -136,11 +162,16 @@ public final class RelayServer: Sendable {
 
     /// Closes a call's pair and returns its ports; the warm pool binds again if it ran short.
     func close(_ pair: BoundPair) async {
+        await unbind(pair)
+        if warmTarget.withLock({ $0 }) > 0 { scheduleRefill() }
+    }
+
+    /// Closes a pair's sockets and returns its ports, without asking for a refill (the refill's own undo).
+    private func unbind(_ pair: BoundPair) async {
         for handler in pair.handlers { handler.stop() }
         try? await pair.rtp.close()
         try? await pair.rtcp.close()
         pool.withLock { $0.release(pair.port) }
-        if warmTarget.withLock({ $0 }) > 0 { scheduleRefill() }
     }
 
     /// Stops binding and closes the warm pairs (calls close their own). A bind in progress is waited for, at most

@@ -91,7 +91,10 @@ public struct MediaCryptoWatch: Sendable {
                 guard ssrcs.count < Self.maximumSSRCs else { return report(.tooManySSRCs(ssrcs.count + 1)) }
                 ssrcs.append(header.ssrc)
             }
-            check.add(payload: datagram.dropFirst(header.payloadOffset))
+            let offset = header.payloadOffset
+            if datagram.withContiguousStorageIfAvailable({ check.add(contiguous: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[offset...]))) }) == nil {
+                check.add(payload: datagram.dropFirst(offset))
+            }
             guard negotiated == .sdes || negotiated == .dtls, check.verdict == .plaintext else { return nil }
             return report(.plaintextOnSecureStream(entropy: check.entropy))
         default:

@@ -36,6 +36,15 @@ final class Phone: ChannelInboundHandler, Sendable {
             remoteAddress: try SocketAddress(ipAddress: "127.0.0.1", port: Int(port)), data: ByteBuffer(bytes: bytes)))
     }
 
+    /// Sends all of `datagrams` with one flush (NIO's sendmmsg), so that they arrive together.
+    func sendBurst(_ datagrams: [[UInt8]], to port: UInt16) async throws {
+        let channel = channel.withLock { $0! }
+        let destination = try SocketAddress(ipAddress: "127.0.0.1", port: Int(port))
+        let writes = datagrams.map { channel.write(AddressedEnvelope(remoteAddress: destination, data: ByteBuffer(bytes: $0))) }
+        channel.flush()
+        for write in writes { try await write.get() }
+    }
+
     func close() async { try? await channel.withLock { $0 }?.close() }
 
     /// Waits (at most 2 s) until `count` datagrams have arrived.
@@ -107,6 +116,30 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         await relay.stop()
         #expect(relay.availablePairs == 50)
         for phone in [alice, bob, attacker] { await phone.close() }
+        try await group.shutdownGracefully()
+    }
+
+    /// Datagrams that arrive together are read together (recvmmsg): each must still arrive whole, up to an MTU.
+    @Test func fullSizeDatagramsInABurstArriveWhole() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_300...42_309)
+        try await relay.start(warmPairs: 2)
+        let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
+        let call = try #require(relay.makeCall())
+        call.signal(.a, rtp: alice.address, rtcp: nil, offered: .plainRTP, answered: .plainRTP)
+        call.signal(.b, rtp: bob.address, rtcp: nil, offered: .plainRTP, answered: .plainRTP)
+        let sent = (UInt16(0)..<40).map { sequence in
+            rtp(sequence: sequence, ssrc: 7, payload: (0..<1_400).map { UInt8(truncatingIfNeeded: $0 &+ Int(sequence)) })
+        }
+        try await alice.sendBurst(sent, to: call.port(for: .a))
+        try await bob.waitFor(sent.count)
+        let atBob = bob.received.withLock { $0.map(\.bytes) }
+        #expect(atBob.count == sent.count)
+        let whole = Set(atBob) == Set(sent)
+        #expect(whole, "every datagram arrives with all its octets; sizes seen: \(Set(atBob.map(\.count)).sorted())")
+        await call.close()
+        await relay.stop()
+        for phone in [alice, bob] { await phone.close() }
         try await group.shutdownGracefully()
     }
 

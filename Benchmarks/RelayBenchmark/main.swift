@@ -1,0 +1,225 @@
+import MediaRelayNIO
+import NIOCore
+import NIOPosix
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Media relay throughput and added latency (issue 7), release build: N concurrent calls, each side sending a
+// 160-byte G.711 payload every 20 ms (50 pps per direction), through Rampart's relay (in this process, on its own
+// event loops) or through rtpengine (another process, userspace forwarding, driven over its ng control protocol),
+// or directly between the phones (the baseline the added latency is measured against). Every packet carries its
+// send time; the receiver keeps a latency histogram.
+//
+//   RelayBenchmark --relay rampart|rtpengine|direct --calls N [--seconds S] [--ng 127.0.0.1:22222]
+//
+// Prints one line of `key=value` fields: offered and delivered packets per second, loss, median and p99 latency.
+
+var relayKind = "rampart", calls = 100, seconds = 5, ngAddress = "127.0.0.1:22222"
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let flag = arguments.next() {
+    guard let value = arguments.next() else { fatalError("usage: RelayBenchmark --relay KIND --calls N [--seconds S]") }
+    switch flag {
+    case "--relay": relayKind = value
+    case "--calls": calls = Int(value) ?? calls
+    case "--seconds": seconds = Int(value) ?? seconds
+    case "--ng": ngAddress = value
+    default: fatalError("unknown option \(flag)")
+    }
+}
+
+/// Monotonic nanoseconds.
+func now() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+/// What the phones received: counts and a latency histogram in microseconds (the last bucket holds the rest).
+final class Tally: Sendable {
+    struct State {
+        var received = 0
+        var histogram = [Int](repeating: 0, count: 100_001)
+    }
+    let state = Mutex(State())
+    let measuring = Atomic<Bool>(false)
+
+    func record(sentAt: UInt64) {
+        guard measuring.load(ordering: .relaxed) else { return }
+        let micros = Int(min((now() &- sentAt) / 1_000, 100_000))
+        state.withLock {
+            $0.received += 1
+            $0.histogram[micros] += 1
+        }
+    }
+
+    func percentile(_ fraction: Double) -> Double {
+        state.withLock { state in
+            let target = Int((Double(state.received) * fraction).rounded(.up))
+            var seen = 0
+            for (micros, count) in state.histogram.enumerated() {
+                seen += count
+                if seen >= max(1, target) { return Double(micros) / 1_000 }
+            }
+            return .nan
+        }
+    }
+}
+
+final class PhoneHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let tally: Tally
+    init(tally: Tally) { self.tally = tally }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let sentAt = envelope.data.getInteger(at: envelope.data.readerIndex + 12, as: UInt64.self) else { return }
+        tally.record(sentAt: sentAt)
+    }
+}
+
+/// A minimal client of rtpengine's ng protocol (bencoded dictionaries over UDP, each prefixed with a cookie).
+struct NGClient {
+    let fd: Int32
+    var address = sockaddr_in()
+    var cookie = 0
+
+    init(_ text: String) {
+        let parts = text.split(separator: ":")
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(String(parts[0]))
+        address.sin_port = in_port_t(UInt16(parts[1])!.bigEndian)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    static func bencode(_ dictionary: [(String, String)]) -> [UInt8] {
+        var out = Array("d".utf8)
+        for (key, value) in dictionary.sorted(by: { $0.0 < $1.0 }) {
+            out += Array("\(key.utf8.count):\(key)\(value.utf8.count):\(value)".utf8)
+        }
+        return out + Array("e".utf8)
+    }
+
+    /// Sends a command and returns the media port of the SDP in the reply.
+    mutating func command(_ fields: [(String, String)]) -> UInt16 {
+        cookie += 1
+        let message = Array("c\(cookie) ".utf8) + Self.bencode(fields)
+        let sent = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        precondition(sent == message.count, "ng send failed")
+        var reply = [UInt8](repeating: 0, count: 65_536)
+        let count = recv(fd, &reply, reply.count, 0)
+        precondition(count > 0, "rtpengine did not answer")
+        let bytes = Array(reply.prefix(count)), marker = Array("m=audio ".utf8)
+        guard let start = (0...max(0, bytes.count - marker.count)).first(where: { bytes[$0..<$0 + marker.count].elementsEqual(marker) })
+        else { fatalError("no SDP in rtpengine's reply: \(String(decoding: bytes, as: UTF8.self))") }
+        let digits = bytes[(start + marker.count)...].prefix { $0 >= 0x30 && $0 <= 0x39 }
+        return UInt16(String(decoding: digits, as: UTF8.self))!
+    }
+}
+
+func sdp(port: Int) -> String {
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(port) RTP/AVP 0\r\n"
+}
+
+let generatorGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+let relayGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+let tally = Tally()
+
+// Two phones per call, and where each sends.
+var phones: [(channel: any Channel, destination: SocketAddress)] = []
+var relayCalls: [RelayCall] = []
+var relay: RelayServer?
+if relayKind == "rampart" {
+    let server = try RelayServer(group: relayGroup, host: "127.0.0.1", ports: 10_000...29_999)
+    try await server.start(warmPairs: 2 * calls + 2)
+    relay = server
+}
+var ng = relayKind == "rtpengine" ? NGClient(ngAddress) : nil
+let runID = getpid()
+for index in 0..<calls {
+    var pair: [any Channel] = []
+    for _ in 0..<2 {
+        pair.append(try await DatagramBootstrap(group: generatorGroup)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(PhoneHandler(tally: tally)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get())
+    }
+    let portA = pair[0].localAddress!.port!, portB = pair[1].localAddress!.port!
+    let targetOfA: Int, targetOfB: Int
+    switch relayKind {
+    case "rampart":
+        guard let call = relay!.makeCall() else { fatalError("the relay ran out of warm pairs") }
+        call.signal(.a, rtp: pair[0].localAddress, rtcp: nil)
+        call.signal(.b, rtp: pair[1].localAddress, rtcp: nil)
+        relayCalls.append(call)
+        (targetOfA, targetOfB) = (Int(call.port(for: .a)), Int(call.port(for: .b)))
+    case "rtpengine":
+        let callID = "bench-\(runID)-\(index)"
+        // The offer's SDP (A's) comes back with the port B sends to; the answer's (B's) with the one A sends to.
+        let forB = ng!.command([("command", "offer"), ("call-id", callID), ("from-tag", "a"), ("sdp", sdp(port: portA))])
+        let forA = ng!.command([("command", "answer"), ("call-id", callID), ("from-tag", "a"), ("to-tag", "b"),
+                                ("sdp", sdp(port: portB))])
+        (targetOfA, targetOfB) = (Int(forA), Int(forB))
+    default:
+        (targetOfA, targetOfB) = (portB, portA)
+    }
+    phones.append((pair[0], try SocketAddress(ipAddress: "127.0.0.1", port: targetOfA)))
+    phones.append((pair[1], try SocketAddress(ipAddress: "127.0.0.1", port: targetOfB)))
+}
+
+// Every millisecond a twentieth of the phones send, so each sends every 20 ms and the load is even.
+let sent = Atomic<Int>(0)
+let sequence = Atomic<Int>(0)
+let allPhones = phones
+let ticker = generatorGroup.next().scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { _ in
+    let tick = sequence.wrappingAdd(1, ordering: .relaxed).oldValue
+    let slot = tick % 20
+    let measuring = tally.measuring.load(ordering: .relaxed)
+    var index = slot
+    while index < allPhones.count {
+        let (channel, destination) = allPhones[index]
+        var buffer = channel.allocator.buffer(capacity: 172)
+        buffer.writeInteger(UInt16(0x8000))
+        buffer.writeInteger(UInt16(truncatingIfNeeded: tick / 20))
+        buffer.writeInteger(UInt32(truncatingIfNeeded: tick * 8))
+        buffer.writeInteger(UInt32(index))
+        buffer.writeInteger(now())
+        buffer.writeRepeatingByte(0xD5, count: 152)
+        channel.write(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+        channel.flush()
+        if measuring { sent.wrappingAdd(1, ordering: .relaxed) }
+        index += 20
+    }
+}
+
+try await Task.sleep(for: .seconds(2))  // warm-up: latches set, queues steady
+tally.measuring.store(true, ordering: .relaxed)
+let started = now()
+try await Task.sleep(for: .seconds(seconds))
+tally.measuring.store(false, ordering: .relaxed)
+let elapsed = Double(now() - started) / 1e9
+try await Task.sleep(for: .milliseconds(200))  // packets in flight arrive (and are not counted as sent twice)
+ticker.cancel()
+
+let offered = sent.load(ordering: .relaxed), delivered = tally.state.withLock { $0.received }
+let loss = offered > 0 ? max(0, Double(offered - delivered) / Double(offered)) : 0
+func format(_ value: Double, _ digits: Int = 3) -> String {
+    let scale = pow(10, Double(digits))
+    return String((value * scale).rounded() / scale)
+}
+print("relay=\(relayKind) calls=\(calls) offered_pps=\(Int(Double(offered) / elapsed)) "
+    + "delivered_pps=\(Int(Double(delivered) / elapsed)) loss_pct=\(format(loss * 100)) "
+    + "median_ms=\(format(tally.percentile(0.5))) p99_ms=\(format(tally.percentile(0.99)))")
+
+for (channel, _) in phones { try? await channel.close() }
+for call in relayCalls { await call.close() }
+await relay?.stop()
+try await generatorGroup.shutdownGracefully()
+try await relayGroup.shutdownGracefully()
