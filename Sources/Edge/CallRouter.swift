@@ -327,10 +327,23 @@ public final class CallRouter: Sendable {
         if !subscribing, let relay = mediaRelay.withLock({ $0 }) {
             // Ports for every section of the offer (or one, for a late offer), taken now: the INVITE goes out with
             // the relay's address. No ports: no call, rather than media that bypasses the relay.
-            let sections = (try? SessionDescription(parsing: request.body))?.media.count ?? 1
+            // Each side on the relay's address of its own family: the caller's offer's (or, for a late offer, the
+            // family it signals from), the callee's that of the edge's address towards it.
+            let offer = try? SessionDescription(parsing: request.body)
+            let sections = offer?.media.count ?? 1
             let source = admitted.inbound.source.ipAddress
+            let offerHost = offer.flatMap { ($0.media.first?.connections.first ?? $0.connection)?.address }
+            let callerIPv6 = (offerHost ?? source).map { $0.contains(":") }
+            let calleeIPv6: Bool? = targets.first.flatMap { target in
+                switch target.address.host {
+                case .ipv4: false
+                case .ipv6: true
+                case .hostname: nil
+                }
+            } ?? callerIPv6
             let party = account.map { "sip:\($0)@\(domain)" } ?? inboundTrunk.map { "trunk:\($0)" }
-            anchor = RelayAnchor(wiring: relay, sections: max(1, sections)) { [weak edge] finding in
+            anchor = RelayAnchor(wiring: relay, sections: max(1, sections), callerIPv6: callerIPv6,
+                                 calleeIPv6: calleeIPv6) { [weak edge] finding in
                 guard let edge else { return }
                 edge.defense.record(SecurityEvent(kind: finding.eventKind, source: source, account: party,
                                                   reason: finding.description, epochSeconds: edge.clock.epochSeconds()))

@@ -8,19 +8,42 @@ import SecurityPolicy
 import Storage
 import Synchronization
 
-/// Where the edge anchors calls' media (issue 7): the relay's sockets, the address the SDP gives the parties, and
-/// how long a call may go without media.
+/// Where the edge anchors calls' media (issue 7): the relay's sockets and the address the SDP gives the parties,
+/// for one address family or both, and how long a call may go without media.
 public struct MediaRelayWiring: Sendable {
-    public var relay: RelayServer
-    /// The relay's address as the parties reach it (an IP literal), written into the SDP they receive.
-    public var advertisedAddress: String
+    /// One relay address: its sockets, and the address parties reach it at (an IP literal of the same family),
+    /// written into the SDP they receive.
+    public struct Interface: Sendable {
+        public var relay: RelayServer
+        public var advertisedAddress: String
+
+        public init(relay: RelayServer, advertisedAddress: String) {
+            (self.relay, self.advertisedAddress) = (relay, advertisedAddress)
+        }
+
+        var isIPv6: Bool { relay.isIPv6 }
+    }
+
+    /// The relay's addresses, at most one per family; the first serves a party whose family has none.
+    public var interfaces: [Interface]
     /// An answered call with no media either way for this long is ended (rtpengine's `timeout`; 60 by default).
     public var timeoutSeconds: Int
 
-    public init(relay: RelayServer, advertisedAddress: String, timeoutSeconds: Int = 60) {
-        self.relay = relay
-        self.advertisedAddress = advertisedAddress
+    public init(interfaces: [Interface], timeoutSeconds: Int = 60) {
+        precondition(!interfaces.isEmpty, "a media relay needs an address")
+        self.interfaces = interfaces
         self.timeoutSeconds = max(1, timeoutSeconds)
+    }
+
+    public init(relay: RelayServer, advertisedAddress: String, timeoutSeconds: Int = 60) {
+        self.init(interfaces: [Interface(relay: relay, advertisedAddress: advertisedAddress)],
+                  timeoutSeconds: timeoutSeconds)
+    }
+
+    /// The interface for a party on IPv6 (or IPv4): its own family's when the relay has one.
+    func interface(ipv6: Bool?) -> Interface {
+        guard let ipv6 else { return interfaces[0] }
+        return interfaces.first { $0.isIPv6 == ipv6 } ?? interfaces[0]
     }
 }
 
@@ -29,8 +52,10 @@ public struct MediaRelayWiring: Sendable {
 /// watch), and turns what the relay measured into the CDR's media streams. Side `a` of the relay call is the
 /// caller, side `b` the callee.
 ///
-/// Sections the relay cannot carry (not over UDP, or beyond the ports the call could get) are disabled (port 0),
-/// never passed on with the sender's address. With forking, every branch's early answer signals side `b`: the
+/// Each side is relayed on the relay's address of that party's family (IPv4 or IPv6) when it has one, so that an
+/// IPv4 phone can call an IPv6 one. Sections the relay cannot carry (not over UDP, beyond the ports the call could
+/// get, or at an address of a family the party's relay side does not have) are disabled (port 0), never passed on
+/// with the sender's address. With forking, every branch's early answer signals side `b`: the
 /// latest one wins, as the final answer does.
 final class RelayAnchor: MediaAnchor {
     struct State {
@@ -55,22 +80,24 @@ final class RelayAnchor: MediaAnchor {
     }
 
     let call: RelayCall
-    let advertisedAddress: String
-    let addressType: SDPAddressType
+    /// Per side (caller, callee): the relay address that side sends to, written into the SDP it receives.
+    let advertisedAddresses: [String]
     private let shared: Shared
 
-    /// A call with ports for `sections` media sections, or nil when the relay has none to give.
-    init?(wiring: MediaRelayWiring, sections: Int,
+    /// A call with ports for `sections` media sections, or nil when the relay has none to give. The caller's and
+    /// the callee's family (true: IPv6) choose each side's relay address; nil: the relay's first.
+    init?(wiring: MediaRelayWiring, sections: Int, callerIPv6: Bool? = nil, calleeIPv6: Bool? = nil,
           onFinding: @escaping @Sendable (MediaCryptoWatch.Finding) -> Void) {
         let shared = Shared()
-        guard let call = wiring.relay.makeCall(sections: sections, onFinding: { _, finding in
+        let sides = [wiring.interface(ipv6: callerIPv6), wiring.interface(ipv6: calleeIPv6)]
+        guard let call = RelayServer.makeCall(a: sides[0].relay, b: sides[1].relay, sections: sections,
+                                              onFinding: { _, finding in
             shared.state.withLock { $0.securityEvents.append(finding.eventKind.name) }
             onFinding(finding)
         }) else { return nil }
         self.call = call
         self.shared = shared
-        advertisedAddress = wiring.advertisedAddress
-        addressType = wiring.advertisedAddress.contains(":") ? .ip6 : .ip4
+        advertisedAddresses = sides.map(\.advertisedAddress)
     }
 
     func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
@@ -78,17 +105,25 @@ final class RelayAnchor: MediaAnchor {
         guard let description = try? SessionDescription(parsing: sdp) else { return [] }
         let held = call.reserveSections(description.media.count)
         let sender: RelayCall.Side = fromCaller ? .a : .b
+        let receiver: RelayCall.Side = fromCaller ? .b : .a
+        // The SDP goes to the other party, who sends to the relay's address and port of its own side.
+        let advertisedAddress = advertisedAddresses[receiver.rawValue]
+        let addressType: SDPAddressType = advertisedAddress.contains(":") ? .ip6 : .ip4
         var ports: [UInt16?] = []
         var described: [SectionDescription?] = []
         for (index, media) in description.media.enumerated() {
-            guard media.port != 0, index < held, Self.relayable(media) else {
+            let section = Self.describe(media, in: description)
+            // The relay sends to the sender from the sender's side: an address of another family is unreachable.
+            let reachable = [section.rtp, section.rtcp].allSatisfy { address in
+                address.map { ($0.protocol == .inet6) == call.isIPv6(sender) } ?? true
+            }
+            guard media.port != 0, index < held, Self.relayable(media), reachable else {
                 ports.append(nil)
                 described.append(nil)
                 continue
             }
-            // The SDP goes to the other party, who sends to the relay's port of its own side.
-            ports.append(call.port(for: sender == .a ? .b : .a, section: index))
-            described.append(Self.describe(media, in: description))
+            ports.append(call.port(for: receiver, section: index))
+            described.append(section)
         }
         var rewritten = SDPRelayRewrite.rewrite(description, address: advertisedAddress, addressType: addressType,
                                                 ports: ports)

@@ -75,14 +75,31 @@ public final class RelayCall: Sendable {
 
     private let state: Mutex<State>
     private let onFinding: @Sendable (Side, MediaCryptoWatch.Finding) -> Void
-    private let server: RelayServer
+    /// Where each side's pairs come from (one server per address family).
+    private let servers: [RelayServer]
     private let started: ContinuousClock.Instant
 
-    init(server: RelayServer, onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
-        (self.server, self.onFinding) = (server, onFinding)
+    init(servers: [RelayServer], onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
+        (self.servers, self.onFinding) = (servers, onFinding)
         state = Mutex(State(sections: []))
         started = ContinuousClock.now
     }
+
+    /// Warm pairs for `sections` sections, side `a`'s and side `b`'s alternating, or nil if none are ready (with
+    /// `partial`, for as many sections as both servers have pairs for).
+    static func takePairs(sections: Int, from servers: [RelayServer], partial: Bool) -> [RelayServer.BoundPair]? {
+        if servers[0] === servers[1] { return servers[0].takeWarmPairs(2 * sections, partial: partial) }
+        guard let first = servers[0].takeWarmPairs(sections, partial: partial, inTwos: false) else { return nil }
+        guard let second = servers[1].takeWarmPairs(first.count, partial: partial, inTwos: false) else {
+            servers[0].giveBack(first)
+            return nil
+        }
+        if second.count < first.count { servers[0].giveBack(Array(first[second.count...])) }
+        return zip(first, second).flatMap { [$0, $1] }
+    }
+
+    /// Whether `side` is relayed over IPv6 (else IPv4).
+    public func isIPv6(_ side: Side) -> Bool { servers[side.rawValue].isIPv6 }
 
     /// Takes `pairs` (two per section) for new sections and points their sockets at this call; false if closed.
     func adopt(_ pairs: [RelayServer.BoundPair]) -> Bool {
@@ -115,8 +132,8 @@ public final class RelayCall: Sendable {
         let held = sections
         let wanted = min(count, Self.maximumSections)
         guard wanted > held else { return held }
-        if let pairs = server.takeWarmPairs(2 * (wanted - held), partial: true) {
-            if !adopt(pairs) { Task { for pair in pairs { await server.close(pair) } } }
+        if let pairs = Self.takePairs(sections: wanted - held, from: servers, partial: true) {
+            if !adopt(pairs) { Task { for pair in pairs { await pair.server.close(pair) } } }
         }
         return sections
     }
@@ -180,7 +197,7 @@ public final class RelayCall: Sendable {
             defer { state.closed = true }
             return state.closed ? [] : state.sections.flatMap(\.pairs)
         }
-        for pair in pairs { await server.close(pair) }
+        for pair in pairs { await pair.server.close(pair) }
     }
 
     /// One datagram from `side`: latched or dropped, watched, and sent on from the other side's socket.

@@ -23,6 +23,8 @@ public final class RelayServer: Sendable {
 
     /// A bound RTP/RTCP pair, waiting for a call or serving one.
     struct BoundPair: Sendable {
+        /// The server it was bound by, and returns to.
+        let server: RelayServer
         let port: UInt16
         let rtp: any Channel
         let rtcp: any Channel
@@ -54,6 +56,9 @@ public final class RelayServer: Sendable {
         try await refill()
     }
 
+    /// Whether the relay's address is IPv6 (else IPv4).
+    public var isIPv6: Bool { host.contains(":") }
+
     /// Pairs neither bound nor serving a call.
     public var availablePairs: Int { pool.withLock { $0.available } }
 
@@ -67,24 +72,38 @@ public final class RelayServer: Sendable {
                          onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in })
         -> RelayCall?
     {
+        Self.makeCall(a: self, b: self, sections: sections, onFinding: onFinding)
+    }
+
+    /// A new call whose side `a` is relayed on one server and side `b` on another: an IPv4 party calling an IPv6
+    /// one. Nil when either has no pairs ready.
+    public static func makeCall(a: RelayServer, b: RelayServer, sections: Int = 1,
+                                onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in })
+        -> RelayCall?
+    {
         let count = min(max(1, sections), RelayCall.maximumSections)
-        guard let pairs = takeWarmPairs(2 * count) else { return nil }
-        let call = RelayCall(server: self, onFinding: onFinding)
+        guard let pairs = RelayCall.takePairs(sections: count, from: [a, b], partial: false) else { return nil }
+        let call = RelayCall(servers: [a, b], onFinding: onFinding)
         _ = call.adopt(pairs)
         return call
     }
 
-    /// `count` warm pairs, or none if fewer are ready (with `partial`, as many even pairs of pairs as are ready);
-    /// the pool is refilled in the background either way.
-    func takeWarmPairs(_ count: Int, partial: Bool = false) -> [BoundPair]? {
+    /// `count` warm pairs, or none if fewer are ready (with `partial`, as many as are ready: in twos when `inTwos`,
+    /// a section's two sides bound on one event loop); the pool is refilled in the background either way.
+    func takeWarmPairs(_ count: Int, partial: Bool = false, inTwos: Bool = true) -> [BoundPair]? {
         let pairs = warm.withLock { warm -> [BoundPair]? in
-            let taken = partial ? min(count, warm.count & ~1) : count
+            let taken = partial ? min(count, inTwos ? warm.count & ~1 : warm.count) : count
             guard taken > 0, warm.count >= taken else { return nil }
             defer { warm.removeFirst(taken) }
             return Array(warm.prefix(taken))
         }
         scheduleRefill()
         return pairs
+    }
+
+    /// Puts pairs taken but not used back at the front of the warm pool.
+    func giveBack(_ pairs: [BoundPair]) {
+        warm.withLock { $0.insert(contentsOf: pairs, at: 0) }
     }
 
     /// Starts a refill unless one runs; one that runs goes round again if asked meanwhile (ports returned while it
@@ -134,7 +153,7 @@ public final class RelayServer: Sendable {
                 let rtp = try await bind(port, handler: handlers[0], on: loop)
                 do {
                     let rtcp = try await bind(port + 1, handler: handlers[1], on: loop)
-                    return BoundPair(port: port, rtp: rtp, rtcp: rtcp, handlers: handlers)
+                    return BoundPair(server: self, port: port, rtp: rtp, rtcp: rtcp, handlers: handlers)
                 } catch {
                     try? await rtp.close()
                     throw error

@@ -66,8 +66,10 @@ struct ServeCommand: AsyncParsableCommand {
                 + ", account limits \(fraud.detector.accountThresholds.summary), trunk limits \(fraud.detector.trunkThresholds.summary)")
             for listener in settings.listeners { print("would listen on \(listener)") }
             if let relay = settings.mediaRelay {
-                print("media relay on \(relay.address) ports \(relay.ports.lowerBound)-\(relay.ports.upperBound), "
-                    + "advertised as \(relay.advertisedAddress), calls without media ended after \(relay.timeoutSeconds) s")
+                let addresses = relay.interfaces.map { "\($0.address) (advertised as \($0.advertisedAddress))" }
+                print("media relay on \(addresses.joined(separator: " and ")) ports "
+                    + "\(relay.ports.lowerBound)-\(relay.ports.upperBound), calls without media ended after "
+                    + "\(relay.timeoutSeconds) s")
             } else {
                 print("media relay off: SDP carries the endpoints' own addresses")
             }
@@ -116,19 +118,23 @@ struct ServeCommand: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw UsageError(message: "\(error)")
         }
-        var relay: RelayServer?
+        var relays: [RelayServer] = []
         if let media = settings.mediaRelay {
-            do {
-                let server = try RelayServer(group: group, host: media.address, ports: media.ports)
-                try await server.start(warmPairs: media.warmPairs)
-                relay = server
-                edge.calls.anchorMedia(MediaRelayWiring(relay: server, advertisedAddress: media.advertisedAddress,
-                                                        timeoutSeconds: media.timeoutSeconds))
-            } catch {
-                await SIPServer.stop(listeners)
-                try? await group.shutdownGracefully()
-                throw UsageError(message: "cannot start the media relay on \(media.address): \(error)")
+            var interfaces: [MediaRelayWiring.Interface] = []
+            for interface in media.interfaces {
+                do {
+                    let server = try RelayServer(group: group, host: interface.address, ports: media.ports)
+                    try await server.start(warmPairs: media.warmPairs)
+                    relays.append(server)
+                    interfaces.append(.init(relay: server, advertisedAddress: interface.advertisedAddress))
+                } catch {
+                    for relay in relays { await relay.stop() }
+                    await SIPServer.stop(listeners)
+                    try? await group.shutdownGracefully()
+                    throw UsageError(message: "cannot start the media relay on \(interface.address): \(error)")
+                }
             }
+            edge.calls.anchorMedia(MediaRelayWiring(interfaces: interfaces, timeoutSeconds: media.timeoutSeconds))
         }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
@@ -149,13 +155,16 @@ struct ServeCommand: AsyncParsableCommand {
         var lines = ["rampart: serving domain \(settings.edge.domain), data in \(settings.dataDir)"]
         lines += listeners.map { "rampart: listening on \($0.address)" }
         if let media = settings.mediaRelay {
-            lines.append("rampart: relaying media on \(media.address) ports \(media.ports.lowerBound)-\(media.ports.upperBound)")
+            for interface in media.interfaces {
+                lines.append("rampart: relaying media on \(interface.address) ports "
+                    + "\(media.ports.lowerBound)-\(media.ports.upperBound)")
+            }
         }
         lines.append("rampart: add a user with: rampart user add NAME --domain \(settings.edge.domain) "
             + "--password-stdin --data-dir \(settings.dataDir)")
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 
-        let runner = EdgeRunner(edge: edge, store: store, listeners: listeners, relay: relay, group: group, tls: tls,
+        let runner = EdgeRunner(edge: edge, store: store, listeners: listeners, relays: relays, group: group, tls: tls,
                                 logger: logger)
         let services = ServiceGroup(configuration: .init(
             services: [.init(service: runner)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -235,7 +244,7 @@ struct EdgeRunner: Service {
     let edge: EdgeService
     let store: any Store
     let listeners: [SIPServer.Bound]
-    let relay: RelayServer?
+    let relays: [RelayServer]
     let group: MultiThreadedEventLoopGroup
     let tls: ReloadableTLSContext?
     let logger: Logger
@@ -286,7 +295,7 @@ struct EdgeRunner: Service {
         await edge.calls.shutdown(edge: edge)  // calls ended with BYE, every CDR stored
         edge.calls.detach()  // no retransmission timers on loops that are about to stop
         await SIPServer.stop(listeners)
-        await relay?.stop()
+        for relay in relays { await relay.stop() }
         await flush()
         await edge.defense.flush(to: store)
         try? await group.shutdownGracefully()

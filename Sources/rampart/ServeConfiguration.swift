@@ -195,13 +195,16 @@ struct ServeConfiguration: Codable, Equatable {
         var relay: Bool?
         var address: String?
         var advertisedAddress: String?
+        var address6: String?
+        var advertisedAddress6: String?
         var portMin: Int?
         var portMax: Int?
         var timeoutSeconds: Int?
         var warmPairs: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case relay, address, advertisedAddress = "advertised_address", portMin = "port_min", portMax = "port_max"
+            case relay, address, advertisedAddress = "advertised_address", address6
+            case advertisedAddress6 = "advertised_address6", portMin = "port_min", portMax = "port_max"
             case timeoutSeconds = "timeout_seconds", warmPairs = "warm_pairs"
         }
     }

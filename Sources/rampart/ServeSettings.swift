@@ -31,9 +31,13 @@ struct ServeSettings {
     var mediaRelay: MediaRelaySettings?
 
     struct MediaRelaySettings {
-        /// The address the relay binds, and the one written into SDP.
-        var address: String
-        var advertisedAddress: String
+        /// An address the relay binds, and the one written into SDP for parties of its family.
+        struct Interface: Equatable {
+            var address: String
+            var advertisedAddress: String
+        }
+        /// One per address family: `address`, then `address6` when set.
+        var interfaces: [Interface]
         var ports: ClosedRange<UInt16>
         var timeoutSeconds: Int
         var warmPairs: Int
@@ -149,30 +153,53 @@ struct ServeSettings {
     }
 
     /// `[media]`: on by default, on the first listener's address (or `advertised_address` behind a wildcard or NAT),
-    /// ports 30000-39999 as rtpengine's default, calls without media for 60 s ended.
+    /// and also on `address6` for IPv6 parties when set (by default the first IPv6 listener's, when `address` is
+    /// IPv4); ports 30000-39999 as rtpengine's default, calls without media for 60 s ended.
     static func mediaRelay(_ media: ServeConfiguration.Media, listeners: [SIPListenAddress],
                            advertisedHost: SIPHost?) throws -> MediaRelaySettings? {
         guard media.relay ?? true else { return nil }
         let address = media.address ?? listeners.first?.host ?? "127.0.0.1"
-        guard SIPHost.parseAddress(address) != nil else {
-            throw UsageError(message: "media.address must be an IP address, not \(address)")
-        }
-        let wildcard = address == "0.0.0.0" || address == "::"
-        var advertised = media.advertisedAddress
-        if advertised == nil, !wildcard { advertised = address }
-        if advertised == nil, let host = advertisedHost, SIPHost.parseAddress(host.addressText) != nil {
-            advertised = host.addressText
-        }
-        guard let advertised, SIPHost.parseAddress(advertised) != nil, advertised != "0.0.0.0", advertised != "::" else {
-            throw UsageError(message: "media.advertised_address must be the IP address parties reach the relay at "
-                + "(the relay binds \(address))")
+        var interfaces = [try relayInterface(address, advertised: media.advertisedAddress, setting: "media.address",
+                                             advertisedHost: advertisedHost)]
+        let firstIPv6Listener = listeners.first { $0.host.contains(":") }?.host
+        if let address6 = media.address6 ?? (address.contains(":") ? nil : firstIPv6Listener) {
+            guard address6.contains(":"), !address.contains(":") else {
+                throw UsageError(message: "media.address6 must be an IPv6 address, with media.address an IPv4 one")
+            }
+            interfaces.append(try relayInterface(address6, advertised: media.advertisedAddress6,
+                                                 setting: "media.address6", advertisedHost: advertisedHost))
         }
         let low = try bounded(media.portMin, "media.port_min", default: 30_000, in: 1024...65_532)
         let high = try bounded(media.portMax, "media.port_max", default: 39_999, in: low + 3...65_535)
         return MediaRelaySettings(
-            address: address, advertisedAddress: advertised, ports: UInt16(low)...UInt16(high),
+            interfaces: interfaces, ports: UInt16(low)...UInt16(high),
             timeoutSeconds: try bounded(media.timeoutSeconds, "media.timeout_seconds", default: 60, in: 1...3_600),
             warmPairs: try bounded(media.warmPairs, "media.warm_pairs", default: 64, in: 2...4_096))
+    }
+
+    /// One relay address and what the SDP says instead: itself, or behind a wildcard the advertised one (the
+    /// setting's, else the transport's advertised host when it is an address of the same family).
+    static func relayInterface(_ address: String, advertised: String?, setting: String,
+                               advertisedHost: SIPHost?) throws -> MediaRelaySettings.Interface {
+        guard SIPHost.parseAddress(address) != nil else {
+            throw UsageError(message: "\(setting) must be an IP address, not \(address)")
+        }
+        let wildcard = address == "0.0.0.0" || address == "::"
+        var advertised = advertised
+        if advertised == nil, !wildcard { advertised = address }
+        if advertised == nil, let host = advertisedHost, SIPHost.parseAddress(host.addressText) != nil,
+            host.addressText.contains(":") == address.contains(":")
+        {
+            advertised = host.addressText
+        }
+        guard let advertised, SIPHost.parseAddress(advertised) != nil, advertised != "0.0.0.0", advertised != "::",
+            advertised.contains(":") == address.contains(":")
+        else {
+            let name = setting.replacingOccurrences(of: "media.address", with: "media.advertised_address")
+            throw UsageError(message: "\(name) must be the IP address (of the same family) parties reach the relay "
+                + "at (the relay binds \(address))")
+        }
+        return MediaRelaySettings.Interface(address: address, advertisedAddress: advertised)
     }
 
     /// A setting's value, or its default, checked against its range.

@@ -58,4 +58,43 @@ import Testing
         await relay.stop()
         try await group.shutdownGracefully()
     }
+
+    /// An IPv4 caller and an IPv6 callee: each receives SDP naming the relay's address of its own family, and a
+    /// section at an address of a family the relay does not have is declined.
+    @Test func eachSideIsRelayedOnItsOwnFamily() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay4 = try RelayServer(group: group, host: "127.0.0.1", ports: 43_100...43_119)
+        let relay6 = try RelayServer(group: group, host: "::1", ports: 43_100...43_119)
+        try await relay4.start(warmPairs: 4)
+        try await relay6.start(warmPairs: 4)
+        let wiring = MediaRelayWiring(interfaces: [.init(relay: relay4, advertisedAddress: "127.0.0.1"),
+                                                   .init(relay: relay6, advertisedAddress: "::1")])
+        let anchor = try #require(RelayAnchor(wiring: wiring, sections: 1, callerIPv6: false, calleeIPv6: true) { _ in })
+        #expect(!anchor.call.isIPv6(.a) && anchor.call.isIPv6(.b))
+        let offer = ["v=0", "o=alice 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                     "m=audio 4000 RTP/AVP 0", ""].joined(separator: "\r\n")
+        let toCallee = try SessionDescription(parsing: String(decoding: anchor.rewrite(
+            Array(offer.utf8), fromCaller: true, isOffer: true), as: UTF8.self))
+        #expect(toCallee.connection?.addressType == .ip6 && toCallee.connection?.address == "::1")
+        #expect(toCallee.origin.address == "::1" && toCallee.media[0].port == anchor.call.port(for: .b))
+        let answer = ["v=0", "o=bob 1 1 IN IP6 ::1", "s=-", "c=IN IP6 ::1", "t=0 0",
+                      "m=audio 5000 RTP/AVP 0", ""].joined(separator: "\r\n")
+        let toCaller = try SessionDescription(parsing: String(decoding: anchor.rewrite(
+            Array(answer.utf8), fromCaller: false, isOffer: false), as: UTF8.self))
+        #expect(toCaller.connection?.addressType == .ip4 && toCaller.connection?.address == "127.0.0.1")
+        #expect(toCaller.media[0].port == anchor.call.port(for: .a))
+        _ = anchor.finish()
+
+        // A relay with IPv4 only: a caller offering IPv6 cannot be sent to, so its section is declined.
+        let only4 = MediaRelayWiring(relay: relay4, advertisedAddress: "127.0.0.1")
+        let narrow = try #require(RelayAnchor(wiring: only4, sections: 1, callerIPv6: true, calleeIPv6: false) { _ in })
+        let declined = try SessionDescription(parsing: String(decoding: narrow.rewrite(
+            Array(answer.utf8), fromCaller: true, isOffer: true), as: UTF8.self))
+        #expect(declined.media[0].port == 0 && declined.connection?.address == "127.0.0.1")
+        _ = narrow.finish()
+        try await Task.sleep(for: .milliseconds(50))
+        await relay4.stop()
+        await relay6.stop()
+        try await group.shutdownGracefully()
+    }
 }

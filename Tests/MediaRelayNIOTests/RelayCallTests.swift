@@ -30,10 +30,10 @@ final class Phone: ChannelInboundHandler, Sendable {
         received.withLock { $0.append((envelope.remoteAddress, Array(envelope.data.readableBytesView))) }
     }
 
-    func send(_ bytes: [UInt8], to port: UInt16) async throws {
+    func send(_ bytes: [UInt8], to port: UInt16, host: String = "127.0.0.1") async throws {
         let channel = channel.withLock { $0! }
         try await channel.writeAndFlush(AddressedEnvelope(
-            remoteAddress: try SocketAddress(ipAddress: "127.0.0.1", port: Int(port)), data: ByteBuffer(bytes: bytes)))
+            remoteAddress: try SocketAddress(ipAddress: host, port: Int(port)), data: ByteBuffer(bytes: bytes)))
     }
 
     /// Sends all of `datagrams` with one flush (NIO's sendmmsg), so that they arrive together.
@@ -139,6 +139,39 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         #expect(whole, "every datagram arrives with all its octets; sizes seen: \(Set(atBob.map(\.count)).sorted())")
         await call.close()
         await relay.stop()
+        for phone in [alice, bob] { await phone.close() }
+        try await group.shutdownGracefully()
+    }
+
+    /// An IPv4 phone calls an IPv6 one: each side's ports are on the relay's address of that phone's family, and
+    /// media crosses between the families both ways.
+    @Test func mediaCrossesAddressFamilies() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let relay4 = try RelayServer(group: group, host: "127.0.0.1", ports: 42_400...42_409)
+        let relay6 = try RelayServer(group: group, host: "::1", ports: 42_400...42_409)
+        try await relay4.start(warmPairs: 2)
+        try await relay6.start(warmPairs: 2)
+        let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("::1", group: group)
+        let call = try #require(RelayServer.makeCall(a: relay4, b: relay6))
+        #expect(relay4.warmPairs == 1 && relay6.warmPairs == 1, "one pair from each family's pool")
+        call.signal(.a, rtp: alice.address, rtcp: nil)
+        call.signal(.b, rtp: bob.address, rtcp: nil)
+        for sequence in UInt16(0)..<5 {
+            try await alice.send(rtp(sequence: sequence, ssrc: 1, payload: [1, 2, 3]), to: call.port(for: .a))
+            try await bob.send(rtp(sequence: sequence, ssrc: 2, payload: [4, 5, 6]), to: call.port(for: .b), host: "::1")
+        }
+        try await bob.waitFor(5)
+        try await alice.waitFor(5)
+        let atBob = bob.received.withLock { $0 }, atAlice = alice.received.withLock { $0 }
+        #expect(atBob.count == 5 && atBob.allSatisfy { $0.from.ipAddress == "::1" && $0.from.port == Int(call.port(for: .b)) })
+        #expect(atAlice.count == 5
+            && atAlice.allSatisfy { $0.from.ipAddress == "127.0.0.1" && $0.from.port == Int(call.port(for: .a)) })
+        await call.close()
+        let returned = { (relay: RelayServer) in relay.availablePairs + relay.warmPairs == 5 }
+        for _ in 0..<100 where !returned(relay4) || !returned(relay6) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(returned(relay4) && returned(relay6), "each pair went back to its own pool (five pairs in each range)")
+        await relay4.stop()
+        await relay6.stop()
         for phone in [alice, bob] { await phone.close() }
         try await group.shutdownGracefully()
     }

@@ -176,6 +176,10 @@ import Testing
         #expect(withExample.stdout == withDefaults.stdout)
         #expect(withDefaults.stdout.contains("would listen on tls:127.0.0.1:5061"))
         #expect(withDefaults.stdout.contains("calls: SRTP only, at most 10000 at once"))
+        let dualStack = try RampartProcess.run(["serve", "--listen", "udp:127.0.0.1:5060", "--listen", "udp:[::1]:5060",
+                                                "--check-config"])
+        #expect(dualStack.stdout.contains("media relay on 127.0.0.1 (advertised as 127.0.0.1) and ::1 (advertised as ::1)"),
+                "an IPv6 listener gives the relay an IPv6 address too: \(dualStack.stdout)")
         try withTemporaryDirectory { directory in
             let legacy = directory + "/legacy.toml"
             try "[calls]\nallow_plain_rtp = true\nmax_calls = 50\n".write(toFile: legacy, atomically: true, encoding: .utf8)
@@ -213,6 +217,8 @@ import Testing
                 ("[fraud]\naccount_limits = { calls_per_hour = 3 }\n", "fraud.account_limits.calls_per_hour"),
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nprefixes = [\"+\"]\n",
                  "need fraud.country_code"),
+                ("[media]\naddress6 = \"127.0.0.3\"\n", "media.address6 must be an IPv6 address"),
+                ("[media]\naddress6 = \"::\"\n", "media.advertised_address6 must be the IP address (of the same family)"),
             ] {
                 let path = directory + "/rampart.toml"
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
