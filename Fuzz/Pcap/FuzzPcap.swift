@@ -6,6 +6,7 @@ import RTP
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    _ = RTCPReport(bytes)  // the relay reads every plain RTCP datagram with it
     func read(_ pieces: [ArraySlice<UInt8>]) -> [PcapPacket]? {
         var reader = PcapReader()
         var packets: [PcapPacket] = []
@@ -25,6 +26,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for packet in whole ?? [] {
         guard let datagram = UDPDatagram(frame: packet.data, linkType: packet.linkType) else { continue }
         _ = RTPPacketView(packet.data[datagram.payload])
+        _ = RTCPReport(packet.data[datagram.payload])
         if let rewritten = datagram.replacingPayload(in: packet.data, with: [1, 2, 3]),
             let again = UDPDatagram(frame: rewritten, linkType: packet.linkType) {
             precondition(again.source == datagram.source && again.destination == datagram.destination,

@@ -172,14 +172,19 @@ final class RelayAnchor: MediaAnchor {
     func finish() -> AnchoredMedia {
         if let done = shared.state.withLock({ $0.finished }) { return done }
         let streams = call.report().map { report in
-            CallMediaStream(
+            let received = report.receiverReport
+            func rounded(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }
+            return CallMediaStream(
                 section: report.section, sender: report.side == .a ? .caller : .callee, packets: report.relayed,
                 payloadOctets: report.statistics.payloadOctets, lost: report.statistics.lost,
                 duplicates: report.statistics.duplicates, outOfOrder: report.statistics.outOfOrder,
                 jitterMilliseconds: (report.statistics.jitterMilliseconds * 1_000).rounded() / 1_000,
                 meanOpinionScore: report.meanOpinionScore.map { ($0 * 100).rounded() / 100 },
                 droppedForeign: report.droppedForeign, droppedUnlatched: report.droppedUnlatched,
-                payloads: report.payloads.rawValue)
+                payloads: report.payloads.rawValue, reportedFractionLost: received.map { rounded($0.fractionLost) },
+                reportedLost: received?.cumulativeLost,
+                reportedJitterMilliseconds: received.map { rounded($0.jitterMilliseconds) },
+                roundTripMilliseconds: received?.roundTripMilliseconds.map(rounded))
         }
         // Two calls racing here: only the one that records the result closes the call and counts it.
         let (media, first) = shared.state.withLock { state -> (AnchoredMedia, Bool) in

@@ -32,11 +32,28 @@ public final class RelayCall: Sendable {
         public var payloadType: UInt8?
         /// How this side's RTP payloads looked: encrypted, plaintext or undetermined (``EncryptionCheck``).
         public var payloads: EncryptionCheck.Verdict
+        /// This side's stream as its receiver last reported it in RTCP (plain RTCP only: SRTCP is encrypted).
+        public var receiverReport: ReceiverReport?
         /// The estimated MOS of this side's audio as the relay received it.
         public var meanOpinionScore: Double? {
             guard statistics.received > 0, let payloadType else { return nil }
             return EModel.meanOpinionScore(statistics, payloadType: payloadType)
         }
+    }
+
+    /// How the receiver of a side's stream reported it in RTCP receiver or sender reports (RFC 3550 §6.4.1).
+    public struct ReceiverReport: Hashable, Sendable {
+        /// Reports read.
+        public var reports = 0
+        /// The fraction lost in the interval before the last report (0-1).
+        public var fractionLost = 0.0
+        /// Lost since reception began, by the receiver's count.
+        public var cumulativeLost = 0
+        /// The receiver's interarrival jitter, in milliseconds.
+        public var jitterMilliseconds = 0.0
+        /// The round trip between the relay and the receiver: from the relay passing on a sender report to the
+        /// receiver's report naming it, less the delay the receiver states (LSR/DLSR).
+        public var roundTripMilliseconds: Double?
     }
 
     /// A socket address and its latch form, kept so that a packet from the same sender (or to the same receiver)
@@ -55,6 +72,11 @@ public final class RelayCall: Sendable {
         var watch = MediaCryptoWatch(offered: .plainRTP, answered: .plainRTP)
         var payloadType: UInt8?
         var lastPacket: Int64 = 0
+        /// The SSRC of this side's RTP last relayed, to find the report block about it.
+        var ssrc: UInt32?
+        var receiverReport: ReceiverReport?
+        /// This side's last few sender reports: their NTP time (middle 32 bits) and when the relay saw each.
+        var senderReports: [(time: UInt32, at: Int64)] = []
     }
 
     /// One media section: a bound pair and a state per side.
@@ -185,7 +207,8 @@ public final class RelayCall: Sendable {
                                       droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
                                       droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
                                       statistics: current.statistics, findings: current.watch.findings,
-                                      payloadType: current.payloadType, payloads: current.watch.payloads)
+                                      payloadType: current.payloadType, payloads: current.watch.payloads,
+                                      receiverReport: current.receiverReport)
                 }
             }
         }
@@ -229,14 +252,20 @@ public final class RelayCall: Sendable {
                 return nil
             }
             state.sections[section].sides[side.rawValue].lastPacket = now
-            if component == .rtp || MediaPacketKind(bytes) == .rtp {
+            let header = RTPPacketView(bytes)
+            if component == .rtp || header?.kind == .rtp {
                 finding = state.sections[section].sides[side.rawValue].watch.observe(bytes)
-                if let header = RTPPacketView(bytes), header.kind == .rtp {
-                    state.sections[section].sides[side.rawValue].payloadType = header.payloadType
-                    state.sections[section].sides[side.rawValue].statistics.record(
-                        sequence: header.sequence, timestamp: header.timestamp, arrivalNanoseconds: now,
-                        payloadOctets: bytes.count - header.payloadOffset)
-                }
+            }
+            if let header, header.kind == .rtp {
+                state.sections[section].sides[side.rawValue].payloadType = header.payloadType
+                state.sections[section].sides[side.rawValue].ssrc = header.ssrc
+                state.sections[section].sides[side.rawValue].statistics.record(
+                    sequence: header.sequence, timestamp: header.timestamp, arrivalNanoseconds: now,
+                    payloadOctets: bytes.count - header.payloadOffset)
+            } else if header?.kind == .rtcp, state.sections[section].sides[side.rawValue].watch.answered == .plainRTP,
+                let report = RTCPReport(bytes)
+            {
+                Self.record(report, from: side, at: now, in: &state.sections[section])
             }
             // To the other side's latched source, or until it latches, to the address its SDP gave.
             let otherLatch = state.sections[section].sides[side.other.rawValue].latches[component.rawValue]
@@ -258,6 +287,30 @@ public final class RelayCall: Sendable {
         if let finding { onFinding(side, finding) }
         guard let (channel, destination) = target else { return }
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: envelope.data), promise: nil)
+    }
+
+    /// A plain RTCP packet from `side`: its sender report's time is kept for the round trip, and its report block
+    /// about the other side's stream becomes that stream's receiver report.
+    static func record(_ report: RTCPReport, from side: Side, at now: Int64, in section: inout Section) {
+        if let time = report.senderReportTime {
+            section.sides[side.rawValue].senderReports.append((time, now))
+            if section.sides[side.rawValue].senderReports.count > 4 { section.sides[side.rawValue].senderReports.removeFirst() }
+        }
+        let stream = section.sides[side.other.rawValue]
+        // The block about the stream the relay passed to this side (any, before that stream's first packet).
+        guard let block = report.blocks.first(where: { stream.ssrc == nil || $0.ssrc == stream.ssrc }) else { return }
+        var figures = stream.receiverReport ?? ReceiverReport()
+        figures.reports += 1
+        figures.fractionLost = Double(block.fractionLost) / 256
+        figures.cumulativeLost = Int(block.cumulativeLost)
+        figures.jitterMilliseconds = Double(block.jitter) * 1_000 / Double(stream.statistics.clockRate)
+        if block.lastSenderReport != 0,
+            let sent = stream.senderReports.last(where: { $0.time == block.lastSenderReport })
+        {
+            let roundTrip = now - sent.at - Int64(block.delaySinceLastSenderReport) * 1_000_000_000 / 65_536
+            if roundTrip >= 0 { figures.roundTripMilliseconds = Double(roundTrip) / 1e6 }
+        }
+        section.sides[side.other.rawValue].receiverReport = figures
     }
 
     private func nanoseconds() -> Int64 {

@@ -102,11 +102,24 @@ public struct CallMediaStream: Hashable, Sendable, Codable {
     public var droppedUnlatched: Int
     /// How the RTP payloads looked to the relay: `encrypted`, `plaintext` or `undetermined` (too few to judge).
     public var payloads: String?
+    /// What the stream's receiver said in its last RTCP report about it (plain RTCP only; SRTCP is encrypted):
+    /// the fraction lost in the last interval (0-1), lost since the start, and its jitter in milliseconds.
+    public var reportedFractionLost: Double?
+    public var reportedLost: Int?
+    public var reportedJitterMilliseconds: Double?
+    /// The round trip between the relay and the receiver, from the RTCP reports' LSR/DLSR, in milliseconds.
+    public var roundTripMilliseconds: Double?
 
     public init(section: Int, sender: CallDetailRecord.Party, packets: Int, payloadOctets: Int, lost: Int,
                 duplicates: Int, outOfOrder: Int, jitterMilliseconds: Double, meanOpinionScore: Double?,
-                droppedForeign: Int, droppedUnlatched: Int, payloads: String? = nil) {
+                droppedForeign: Int, droppedUnlatched: Int, payloads: String? = nil, reportedFractionLost: Double? = nil,
+                reportedLost: Int? = nil, reportedJitterMilliseconds: Double? = nil,
+                roundTripMilliseconds: Double? = nil) {
         self.payloads = payloads
+        self.reportedFractionLost = reportedFractionLost
+        self.reportedLost = reportedLost
+        self.reportedJitterMilliseconds = reportedJitterMilliseconds
+        self.roundTripMilliseconds = roundTripMilliseconds
         self.section = section
         self.sender = sender
         self.packets = packets

@@ -176,6 +176,48 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         try await group.shutdownGracefully()
     }
 
+    /// Plain RTCP is read as it passes: bob's receiver report about alice's stream becomes her stream's reported
+    /// figures, and the round trip comes from the sender report it names (LSR) less bob's stated delay (DLSR).
+    @Test func plainRTCPReportsReachTheStreamTheyDescribe() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_500...42_509)
+        try await relay.start(warmPairs: 2)
+        let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
+        let aliceRTCP = try await Phone.open("127.0.0.1", group: group), bobRTCP = try await Phone.open("127.0.0.1", group: group)
+        let call = try #require(relay.makeCall())
+        call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address)
+        call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address)
+        try await alice.send(rtp(sequence: 1, ssrc: 0xA11CE, payload: [1, 2, 3]), to: call.port(for: .a))
+        try await bob.waitFor(1)
+        // alice's sender report, then bob's receiver report naming it, sent (he says) 5 ms after he got it.
+        // SR: V=2, no blocks, 6 words after the header: SSRC, NTP E8A10001 00020000, RTP time, counts.
+        let senderReport: [UInt8] = [0x80, 200, 0, 6, 0, 0x0A, 0x11, 0xCE, 0xE8, 0xA1, 0, 1, 0, 2, 0, 0]
+            + [UInt8](repeating: 0, count: 12)
+        let clock = ContinuousClock(), sent = clock.now
+        try await aliceRTCP.send(senderReport, to: call.port(for: .a) + 1)
+        try await bobRTCP.waitFor(1)
+        try await Task.sleep(for: .milliseconds(20))
+        // RR with one block about alice: fraction 128/256, 7 lost, jitter 160, LSR 00010002, DLSR 327/65536 s.
+        let receiverReport: [UInt8] = [0x81, 201, 0, 7, 0, 0, 0x0B, 0x0B, 0, 0x0A, 0x11, 0xCE, 128, 0, 0, 7,
+                                       0, 1, 0x11, 0x70, 0, 0, 0, 160, 0, 1, 0, 2, 0, 0, 0x01, 0x47]
+        try await bobRTCP.send(receiverReport, to: call.port(for: .b) + 1)
+        try await aliceRTCP.waitFor(1)
+        let elapsed = clock.now - sent
+        let fromAlice = try #require(call.report().first { $0.side == .a })
+        let reported = try #require(fromAlice.receiverReport)
+        #expect(reported.reports == 1 && reported.fractionLost == 0.5 && reported.cumulativeLost == 7)
+        #expect(reported.jitterMilliseconds == 20, "160 timestamp units at 8 kHz")
+        let roundTrip = try #require(reported.roundTripMilliseconds)
+        // At least the 20 ms bob waited less the 5 ms he owns up to; at most what the test saw less those 5 ms.
+        #expect(roundTrip >= 14.9 && roundTrip <= Double(elapsed.components.attoseconds) / 1e15
+            + Double(elapsed.components.seconds) * 1_000 - 4.9, "\(roundTrip) ms in \(elapsed)")
+        #expect(call.report().first { $0.side == .b }?.receiverReport == nil, "nobody reported on bob's stream")
+        await call.close()
+        await relay.stop()
+        for phone in [alice, bob, aliceRTCP, bobRTCP] { await phone.close() }
+        try await group.shutdownGracefully()
+    }
+
     /// Four pairs make two calls; a third finds none (and says so instead of waiting); closing one lets the pool
     /// bind again.
     @Test func anExhaustedRelayRefusesAndRecovers() async throws {

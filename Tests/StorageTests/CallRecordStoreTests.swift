@@ -16,7 +16,8 @@ func callRecord(_ id: String, at started: Int64, caller: String = "sip:alice@exa
         media: disposition == .answered ? [
             CallMediaStream(section: 0, sender: .caller, packets: 3_000, payloadOctets: 480_000, lost: 12, duplicates: 1,
                             outOfOrder: 2, jitterMilliseconds: 1.25, meanOpinionScore: 4.21, droppedForeign: 30,
-                            droppedUnlatched: 0, payloads: "encrypted"),
+                            droppedUnlatched: 0, payloads: "encrypted", reportedFractionLost: 0.004, reportedLost: 13,
+                            reportedJitterMilliseconds: 1.5, roundTripMilliseconds: 42.125),
             CallMediaStream(section: 0, sender: .callee, packets: 2_990, payloadOctets: 478_400, lost: 0, duplicates: 0,
                             outOfOrder: 0, jitterMilliseconds: 0.5, meanOpinionScore: nil, droppedForeign: 0,
                             droppedUnlatched: 3),
