@@ -1,3 +1,4 @@
+import Foundation
 import MediaRelayNIO
 import NIOCore
 import NIOPosix
@@ -215,6 +216,53 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         await call.close()
         await relay.stop()
         for phone in [alice, bob, aliceRTCP, bobRTCP] { await phone.close() }
+        try await group.shutdownGracefully()
+    }
+
+    /// Thousands of calls made, used and closed: every port goes back, every socket is closed, and no call outlives
+    /// its close (nothing keeps a reference to it: no cycle through the sockets' handlers).
+    @Test func thousandsOfCallsLeakNoPortSocketOrCall() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
+        /// The process's open descriptors and what each is (sockets by inode).
+        func openDescriptors() -> Set<String> {
+            Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)
+            })
+        }
+        let descriptorsBefore = openDescriptors()
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 44_000...44_199)
+        try await relay.start(warmPairs: 16)
+        final class Weak: @unchecked Sendable { weak var call: RelayCall? }
+        var closed: [Weak] = []
+        for round in 0..<2_000 {
+            var made: RelayCall?
+            for _ in 0..<200 where made == nil {
+                made = relay.makeCall()
+                if made == nil { try await Task.sleep(for: .milliseconds(1)) }  // the pool refills in the background
+            }
+            let call = try #require(made, "round \(round): the relay ran out of ports")
+            call.signal(.a, rtp: alice.address, rtcp: nil)
+            call.signal(.b, rtp: bob.address, rtcp: nil)
+            if round % 100 == 0 {
+                try await alice.send(rtp(sequence: 1, ssrc: 1, payload: [1]), to: call.port(for: .a))
+                try await bob.waitFor(round / 100 + 1)
+            }
+            await call.close()
+            let weak = Weak()
+            weak.call = call
+            closed.append(weak)
+        }
+        #expect(bob.received.withLock { $0.count } == 20, "a packet every hundredth call crossed")
+        for _ in 0..<200 where relay.warmPairs < 16 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(relay.availablePairs + relay.warmPairs == 100, "every port pair of the range is free or warm")
+        #expect(closed.allSatisfy { $0.call == nil }, "closed calls are freed")
+        await relay.stop()
+        #expect(relay.availablePairs == 100)
+        let sockets = { openDescriptors().subtracting(descriptorsBefore).filter { $0.hasPrefix("socket:") } }
+        for _ in 0..<100 where !sockets().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(sockets().isEmpty, "no socket left open")
+        for phone in [alice, bob] { await phone.close() }
         try await group.shutdownGracefully()
     }
 
