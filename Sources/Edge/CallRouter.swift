@@ -18,8 +18,9 @@ import Synchronization
 public final class CallRouter: Sendable {
     /// Sends bytes down a flow (the server's ``SIPServer/send(_:over:)``); false when the flow is gone.
     public typealias Sender = @Sendable ([UInt8], SIPFlow) -> Bool
-    /// The edge's own address for a transport (its listener), for Via and Contact.
-    public typealias LocalAddresses = @Sendable (SIPTransportKind) -> SIPLocalAddress?
+    /// The edge's own address on a flow (its listener of that transport, of the peer's address family when it has
+    /// one), for Via and Contact.
+    public typealias LocalAddresses = @Sendable (SIPFlow) -> SIPLocalAddress?
     /// Runs a closure after some milliseconds (an event loop's `scheduleTask`), for retransmissions over UDP.
     public typealias Scheduler = @Sendable (Int, @escaping @Sendable () -> Void) -> Void
 
@@ -272,7 +273,7 @@ public final class CallRouter: Sendable {
         var outboundTrunk: Trunk?
         if targets.isEmpty, !subscribing, case .account = admitted.caller,
             let trunk = trunks.first(where: { $0.routes(callee) }),
-            let address = admitted.wiring.addresses(trunk.flow.transport)
+            let address = admitted.wiring.addresses(trunk.flow)
         {
             outboundTrunk = trunk
             calleeAOR = trunk.uri(for: callee)
@@ -490,7 +491,9 @@ public final class CallRouter: Sendable {
         guard case .sip(let target)? = try? request.requestLine?.requestURI(), let callee = target.user,
             edge.servedDomain(target.host) != nil
         else { return refuse(404) }
-        guard let address = wiring.addresses(inbound.transport) else { return refuse(500) }
+        guard let address = wiring.addresses(SIPFlow(transport: inbound.transport, remote: inbound.source)) else {
+            return refuse(500)
+        }
         // Who sends: a trunk, known by its address (it does not authenticate), or an account that does (407).
         if let trunk = trunks.first(where: { $0.sends(inbound) }) {
             return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee,
@@ -534,7 +537,7 @@ public final class CallRouter: Sendable {
                 guard let contact = Self.contactFlow(binding.contact, policy: contactConnections) else { return nil }
                 flow = contact
             }
-            guard let address = wiring.addresses(flow.transport) else { return nil }
+            guard let address = wiring.addresses(flow) else { return nil }
             return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
         }
     }

@@ -142,12 +142,15 @@ struct ServeCommand: AsyncParsableCommand {
         edge.calls.attach(
             sender: { bytes, flow in server.send(bytes, over: flow) },
             connector: { bytes, flow in server.send(bytes, connecting: flow) },
-            isOpen: { flow in server.isOpen(flow) }, addresses: { transport in
-            guard let listener = boundAddresses.first(where: { $0.transport == transport }),
+            isOpen: { flow in server.isOpen(flow) }, addresses: { flow in
+            // The listener of the flow's transport and of the peer's family (an IPv6 peer is told an IPv6 address).
+            let peerIPv6 = flow.remote.protocol == .inet6
+            let candidates = boundAddresses.filter { $0.transport == flow.transport }
+            guard let listener = candidates.first(where: { $0.host.contains(":") == peerIPv6 }) ?? candidates.first,
                 let host = advertisedHost ?? SIPHost.parseAddress(listener.host),
                 let port = UInt16(exactly: listener.port)
             else { return nil }
-            return SIPLocalAddress(host: host, port: port, transport: transport.rawValue)
+            return SIPLocalAddress(host: host, port: port, transport: flow.transport.rawValue)
         }, scheduler: { milliseconds, body in
             group.next().scheduleTask(in: .milliseconds(Int64(milliseconds))) { body() }
         })

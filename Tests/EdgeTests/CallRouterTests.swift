@@ -60,8 +60,8 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
     {
         let fixture = try await EdgeFixture(configuration: configuration)
         let sent = SentMessages()
-        fixture.edge.calls.attach(sender: { sent.append($0, $1) }, addresses: { transport in
-            SIPLocalAddress(host: .ipv4(0x7F00_0001), port: 5060, transport: transport.rawValue)
+        fixture.edge.calls.attach(sender: { sent.append($0, $1) }, addresses: { flow in
+            SIPLocalAddress(host: .ipv4(0x7F00_0001), port: 5060, transport: flow.transport.rawValue)
         })
         let bobContact = "<sip:bob@127.0.0.1:40001>"
         let challenge = try await fixture.send(register(user: "bob", branch: "rb1", cseq: 1, contact: bobContact),

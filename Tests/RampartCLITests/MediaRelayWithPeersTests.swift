@@ -40,23 +40,7 @@ import Testing
                 defer { Peers.stop(bob) }
 
                 // alice plays the recording once the call is up, and hangs up after it (7.1 s of audio: 30 ms packets).
-                let caller = directory + "/call-plain.xml"
-                try Self.plain(Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml").path)
-                    .replacingOccurrences(of: "<pause milliseconds=\"500\"/>", with: """
-                        <nop><action><exec play_pcap_audio="\(lossy)"/></action></nop>
-                          <pause milliseconds="8000"/>
-                        """)
-                    .write(toFile: caller, atomically: true, encoding: .utf8)
-                let alice = try Peers.run(try Peers.tool("sipp"), [
-                    "127.0.0.1:\(edgePort)", "-sf", caller, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
-                    "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",
-                    "-i", "127.0.0.1", "-p", "0", "-mp", String(aliceMedia), "-m", "1", "-nostdin", "-timeout", "30",
-                    "-trace_msg", "-message_file", directory + "/alice.msg", "-trace_err",
-                ], seconds: 45, directory: directory)
-                let errors = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
-                    .filter { $0.hasSuffix("_errors.log") }
-                    .compactMap { try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8) } ?? []
-                #expect(alice.status == 0, "alice: \(errors.joined()) \(alice.output.suffix(800))")
+                try Self.alicePlays(lossy, edgePort: edgePort, media: aliceMedia, directory: directory)
                 for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
                 #expect(!bob.isRunning && bob.terminationStatus == 0, "bob did not complete his scenario")
 
@@ -115,14 +99,82 @@ import Testing
         }
     }
 
+    /// An IPv4 caller and an IPv6 callee: bob registers and answers over IPv6 (echoing RTP), alice calls over IPv4
+    /// and plays the recording. The relay serves each on its own family's address (the default with an IPv6
+    /// listener): bob's SDP and headers name only `::1`, alice's only `127.0.0.1`, and every packet crosses.
+    @Test func anIPv4CallerAndAnIPv6CalleeEachSeeTheRelayInTheirOwnFamily() throws {
+        try withTemporaryDirectory { directory in
+            try Self.withServer(directory, alsoListen: ["udp:[::1]:0"]) { data, server in
+                let edgePort = server.ports["udp"]!, edgePort6 = server.ports["udp6"]!
+                let bobPort = try Peers.freePort(), bobMedia = try Self.evenFreePort(), aliceMedia = try Self.evenFreePort()
+                let register = try Peers.run(try Peers.tool("sipp"), [
+                    "[::1]:\(edgePort6)", "-sf", Peers.directory.appendingPathComponent("sipp/register.xml").path,
+                    "-t", "u1", "-s", "bob", "-au", "bob", "-ap", "pw-bob", "-auth_uri", "localhost",
+                    "-key", "domain", "localhost", "-key", "expires", "600", "-i", "::1", "-p", String(bobPort),
+                    "-m", "1", "-nostdin", "-timeout", "20", "-trace_err",
+                ], seconds: 30, directory: directory)
+                try #require(register.status == 0, "bob's registration over IPv6: \(register.output.suffix(600))")
+                // sipp writes o= with a bracketed IPv6 address, which RFC 4566 does not allow: its media address.
+                let callee = directory + "/answer-plain6.xml"
+                try Self.plain(Peers.directory.appendingPathComponent("sipp/answer-call.xml").path)
+                    .replacingOccurrences(of: "IN IP[local_ip_type] [local_ip]", with: "IN IP[media_ip_type] [media_ip]")
+                    .write(toFile: callee, atomically: true, encoding: .utf8)
+                let bob = try Peers.sippServer(callee, ip: "::1", port: bobPort, messageFile: directory + "/bob.msg",
+                                               directory: directory, extra: ["-mp", String(bobMedia), "-rtp_echo"])
+                defer { Peers.stop(bob) }
+                Thread.sleep(forTimeInterval: 0.5)
+
+                try Self.alicePlays(Self.recording, edgePort: edgePort, media: aliceMedia, directory: directory)
+                for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+                #expect(!bob.isRunning && bob.terminationStatus == 0, "bob did not complete his scenario")
+
+                let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
+                let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+                #expect(bobSaw.contains("c=IN IP6 ::1") && !bobSaw.contains("IP4") && !bobSaw.contains("127.0.0.1"),
+                        "bob is told only IPv6 addresses: \(bobSaw.suffix(1500))")
+                #expect(aliceSaw.contains("c=IN IP4 127.0.0.1") && !aliceSaw.contains("IP6") && !aliceSaw.contains("::1"),
+                        "alice is told only IPv4 addresses")
+                let record = try #require(try TrunkWithPeersTests.records(data).first)
+                let media = try #require(record["media"] as? [[String: Any]])
+                let fromAlice = try #require(media.first { $0["sender"] as? String == "caller" })
+                let fromBob = try #require(media.first { $0["sender"] as? String == "callee" })
+                #expect(fromAlice["packets"] as? Int == 236 && fromAlice["lost"] as? Int == 0, "\(fromAlice)")
+                #expect(fromBob["packets"] as? Int == 236, "bob's echo, IPv6 to IPv4: \(fromBob)")
+                #expect(server.stop() == 0)
+            }
+        }
+    }
+
     // MARK: Helpers
 
-    static func withServer(_ directory: String, _ body: (_ data: String, _ server: ServeProcess) throws -> Void) throws {
+    /// alice (sipp, IPv4) calls bob and plays `recording` once the call is up, then hangs up (7.1 s of audio).
+    static func alicePlays(_ recording: String, edgePort: Int, media: Int, directory: String) throws {
+        let caller = directory + "/call-plain.xml"
+        try Self.plain(Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml").path)
+            .replacingOccurrences(of: "<pause milliseconds=\"500\"/>", with: """
+                <nop><action><exec play_pcap_audio="\(recording)"/></action></nop>
+                  <pause milliseconds="8000"/>
+                """)
+            .write(toFile: caller, atomically: true, encoding: .utf8)
+        let alice = try Peers.run(try Peers.tool("sipp"), [
+            "127.0.0.1:\(edgePort)", "-sf", caller, "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
+            "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",
+            "-i", "127.0.0.1", "-p", "0", "-mp", String(media), "-m", "1", "-nostdin", "-timeout", "30",
+            "-trace_msg", "-message_file", directory + "/alice.msg", "-trace_err",
+        ], seconds: 45, directory: directory)
+        let errors = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+            .filter { $0.hasSuffix("_errors.log") }
+            .compactMap { try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8) } ?? []
+        #expect(alice.status == 0, "alice: \(errors.joined()) \(alice.output.suffix(800))")
+    }
+
+    static func withServer(_ directory: String, alsoListen: [String] = [],
+                           _ body: (_ data: String, _ server: ServeProcess) throws -> Void) throws {
         let data = directory + "/data"
         try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
         try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
         let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig + "\n" + config,
-                                      listeners: ["udp"])
+                                      listeners: ["udp"], alsoListen: alsoListen)
         defer { server.stop() }
         try body(data, server)
     }

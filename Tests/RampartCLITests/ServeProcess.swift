@@ -11,8 +11,9 @@ final class ServeProcess: @unchecked Sendable {
     private(set) var ports: [String: Int] = [:]
 
     /// Starts the server and waits (at most 30 s) until it prints its listeners.
-    init(dataDir: String, config: String? = nil, listeners: [String] = ["udp", "tcp", "tls"], host: String = "127.0.0.1")
-        throws
+    /// `alsoListen` adds whole listen addresses (`udp:[::1]:0`); an IPv6 one's port is under its transport + "6".
+    init(dataDir: String, config: String? = nil, listeners: [String] = ["udp", "tcp", "tls"], host: String = "127.0.0.1",
+         alsoListen: [String] = []) throws
     {
         self.dataDir = dataDir
         var arguments = ["serve", "--data-dir", dataDir]
@@ -23,6 +24,7 @@ final class ServeProcess: @unchecked Sendable {
         }
         let bracketed = host.contains(":") ? "[\(host)]" : host
         for transport in listeners { arguments += ["--listen", "\(transport):\(bracketed):0"] }
+        for address in alsoListen { arguments += ["--listen", address] }
         (process.executableURL, process.arguments) = try Peers.withDefaultSignals(RampartProcess.executable.path, arguments)
         let out = Pipe()
         let err = Pipe()
@@ -48,9 +50,12 @@ final class ServeProcess: @unchecked Sendable {
         for line in stdout.split(separator: "\n") where line.hasPrefix("rampart: listening on ") {
             let address = line.dropFirst("rampart: listening on ".count)
             let parts = address.split(separator: ":")
-            if let transport = parts.first, let port = parts.last.flatMap({ Int($0) }) { ports[String(transport)] = port }
+            let family = address.contains("[") && !host.contains(":") ? "6" : ""
+            if let transport = parts.first, let port = parts.last.flatMap({ Int($0) }) {
+                ports[String(transport) + family] = port
+            }
         }
-        try #require(ports.count == listeners.count, "listeners not printed: \(stdout)")
+        try #require(ports.count == listeners.count + alsoListen.count, "listeners not printed: \(stdout)")
     }
 
     var stdout: String { lock.withLock { stdoutText } }
