@@ -73,7 +73,7 @@ let package = Package(
         // L1: the media relay's sockets.
         .target(
             name: "MediaRelayNIO",
-            dependencies: ["MediaRelay", "RTP", "SDP", "SecurityPolicy",
+            dependencies: ["MediaRelay", "MediaSecurity", "RTP", "SDP", "SecurityPolicy",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "MediaRelayTests", dependencies: ["MediaRelay", "SDP"]),
         .testTarget(name: "MediaRelayNIOTests", dependencies: [
-            "MediaRelayNIO", "MediaRelay", "SDP", "SecurityPolicy",
+            "MediaRelayNIO", "MediaRelay", "MediaSecurity", "SDP", "SecurityPolicy", "CLibSRTPShim",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Pcap", "RTP", "MediaSecurity", "SDP", "CLibSRTPShim"]),

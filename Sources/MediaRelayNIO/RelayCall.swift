@@ -1,4 +1,5 @@
 import MediaRelay
+import MediaSecurity
 import NIOCore
 import RTP
 import SDP
@@ -79,10 +80,23 @@ public final class RelayCall: Sendable {
         var senderReports: [(time: UInt32, at: Int64)] = []
     }
 
+    /// SRTP terminated at the relay on one section: what `secureSide` sends is verified and decrypted with its own
+    /// keys, what goes to it is encrypted with the relay's. Used only under the call's lock.
+    final class SRTPBridge: @unchecked Sendable {
+        let secureSide: Side
+        let inbound: SRTPSession
+        let outbound: SRTPSession
+
+        init(secureSide: Side, inbound: SRTPSession, outbound: SRTPSession) {
+            (self.secureSide, self.inbound, self.outbound) = (secureSide, inbound, outbound)
+        }
+    }
+
     /// One media section: a bound pair and a state per side.
     struct Section {
         let pairs: [RelayServer.BoundPair]
         var sides = [SideState(), SideState()]
+        var bridge: SRTPBridge?
     }
 
     struct State {
@@ -185,6 +199,27 @@ public final class RelayCall: Sendable {
         }
     }
 
+    /// Terminates SRTP on a section (a trusted legacy trunk on the other side): `inbound` is the policy of the keys
+    /// `secureSide` protects its media with (from its SDP), `outbound` the relay's own for what it sends that side.
+    /// Packets from that side that do not authenticate are dropped (and latch nothing); a later call replaces the
+    /// keys. The sessions live only in memory and wipe their keys when the call ends.
+    /// - Throws: ``MediaSecurityError`` for invalid keys, or the same key both ways.
+    public func bridge(section: Int, secureSide: Side, inbound: SRTPPolicy, outbound: SRTPPolicy)
+        throws(MediaSecurityError)
+    {
+        let sessions = try SRTPSession.pair(outbound: outbound, inbound: inbound, maximumStreams: 8)
+        let bridge = SRTPBridge(secureSide: secureSide, inbound: sessions.inbound, outbound: sessions.outbound)
+        state.withLock { state in
+            guard state.sections.indices.contains(section) else { return }
+            state.sections[section].bridge = bridge
+        }
+    }
+
+    /// Whether a section's SRTP is terminated at the relay.
+    public func isBridged(section: Int) -> Bool {
+        state.withLock { $0.sections.indices.contains(section) && $0.sections[section].bridge != nil }
+    }
+
     /// How long since `side` last sent a packet that was relayed, on any section (or since the call began).
     public func silence(of side: Side) -> Duration {
         let now = nanoseconds()
@@ -228,7 +263,7 @@ public final class RelayCall: Sendable {
         let now = nanoseconds()
         let bytes = envelope.data.readableBytesView
         var finding: MediaCryptoWatch.Finding?
-        let target = state.withLock { state -> (any Channel, SocketAddress)? in
+        let target = state.withLock { state -> (any Channel, SocketAddress, ByteBuffer)? in
             guard !state.closed, state.sections.indices.contains(section) else { return nil }
             let source: RelayLatch.Source
             if let cached = state.sections[section].sides[side.rawValue].lastSender[component.rawValue],
@@ -241,8 +276,20 @@ public final class RelayCall: Sendable {
                 state.sections[section].sides[side.rawValue].lastSender[component.rawValue] =
                     AddressCache(address: envelope.remoteAddress, source: converted)
             }
+            let header = RTPPacketView(bytes)
+            // Bridged SRTP from the secure side: only what authenticates under its keys counts (and may latch).
+            let bridge = state.sections[section].bridge
+            var authenticated: Bool?
+            var cleartext: [UInt8]?
+            if let bridge, bridge.secureSide == side {
+                var packet = Array(bytes)
+                authenticated = header?.kind == .rtcp
+                    ? (try? bridge.inbound.unprotectRTCP(&packet)) != nil
+                    : (try? bridge.inbound.unprotectRTP(&packet)) != nil
+                if authenticated == true { cleartext = packet }
+            }
             let decision = state.sections[section].sides[side.rawValue].latches[component.rawValue]
-                .packet(from: source, at: now, authenticated: nil)
+                .packet(from: source, at: now, authenticated: authenticated)
             guard case .relay = decision else {
                 let latches = state.sections[section].sides[side.rawValue].latches
                 let dropped = latches[0].droppedForeign + latches[1].droppedForeign
@@ -252,7 +299,6 @@ public final class RelayCall: Sendable {
                 return nil
             }
             state.sections[section].sides[side.rawValue].lastPacket = now
-            let header = RTPPacketView(bytes)
             if component == .rtp || header?.kind == .rtp {
                 finding = state.sections[section].sides[side.rawValue].watch.observe(bytes)
             }
@@ -262,8 +308,9 @@ public final class RelayCall: Sendable {
                 state.sections[section].sides[side.rawValue].statistics.record(
                     sequence: header.sequence, timestamp: header.timestamp, arrivalNanoseconds: now,
                     payloadOctets: bytes.count - header.payloadOffset)
-            } else if header?.kind == .rtcp, state.sections[section].sides[side.rawValue].watch.answered == .plainRTP,
-                let report = RTCPReport(bytes)
+            } else if header?.kind == .rtcp,
+                let report = cleartext.flatMap({ RTCPReport($0) })
+                    ?? (state.sections[section].sides[side.rawValue].watch.answered == .plainRTP ? RTCPReport(bytes) : nil)
             {
                 Self.record(report, from: side, at: now, in: &state.sections[section])
             }
@@ -282,11 +329,20 @@ public final class RelayCall: Sendable {
                     AddressCache(address: converted, source: receiver)
             }
             let pair = state.sections[section].pairs[side.other.rawValue]
-            return (component == .rtp ? pair.rtp : pair.rtcp, destination)
+            let channel = component == .rtp ? pair.rtp : pair.rtcp
+            // Bridged: what goes to the secure side is encrypted with the relay's keys.
+            if let bridge, bridge.secureSide == side.other {
+                var packet = Array(bytes)
+                let isRTCP = header?.kind == .rtcp
+                guard (try? isRTCP ? bridge.outbound.protectRTCP(&packet) : bridge.outbound.protectRTP(&packet)) != nil
+                else { return nil }
+                return (channel, destination, ByteBuffer(bytes: packet))
+            }
+            return (channel, destination, cleartext.map { ByteBuffer(bytes: $0) } ?? envelope.data)
         }
         if let finding { onFinding(side, finding) }
-        guard let (channel, destination) = target else { return }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: envelope.data), promise: nil)
+        guard let (channel, destination, data) = target else { return }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: data), promise: nil)
     }
 
     /// A plain RTCP packet from `side`: its sender report's time is kept for the round trip, and its report block
