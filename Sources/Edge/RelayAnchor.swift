@@ -1,6 +1,7 @@
 import MediaRelay
 import Metrics
 import MediaRelayNIO
+import MediaSecurity
 import NIOCore
 import Proxy
 import SDP
@@ -65,6 +66,17 @@ final class RelayAnchor: MediaAnchor {
         var described: [[SectionDescription?]] = [[], []]
         var securityEvents: [String] = []
         var finished: AnchoredMedia?
+        /// Bridging, per section: the secure side's offered keys (tag, suite, policy), and the relay's own offered
+        /// to it (the attribute it was sent, and the policy).
+        var secureSideOffered: [Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]] = [:]
+        var relayOffered: [Int: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)]] = [:]
+    }
+
+    /// SRTP terminated at the relay (``MediaRelayWiring``'s caller: a trunk with `media_bridge`): the side whose
+    /// leg carries SDES-SRTP, and the suites the relay offers it, most preferred first.
+    struct Bridging: Sendable {
+        var secureSide: RelayCall.Side
+        var suites: [SRTPCryptoSuite]
     }
 
     struct SectionDescription {
@@ -82,12 +94,14 @@ final class RelayAnchor: MediaAnchor {
     let call: RelayCall
     /// Per side (caller, callee): the relay address that side sends to, written into the SDP it receives.
     let advertisedAddresses: [String]
+    let bridging: Bridging?
     private let shared: Shared
 
     /// A call with ports for `sections` media sections, or nil when the relay has none to give. The caller's and
     /// the callee's family (true: IPv6) choose each side's relay address; nil: the relay's first.
     init?(wiring: MediaRelayWiring, sections: Int, callerIPv6: Bool? = nil, calleeIPv6: Bool? = nil,
-          onFinding: @escaping @Sendable (MediaCryptoWatch.Finding) -> Void) {
+          bridging: Bridging? = nil, onFinding: @escaping @Sendable (MediaCryptoWatch.Finding) -> Void) {
+        self.bridging = bridging
         let shared = Shared()
         let sides = [wiring.interface(ipv6: callerIPv6), wiring.interface(ipv6: calleeIPv6)]
         guard let call = RelayServer.makeCall(a: sides[0].relay, b: sides[1].relay, sections: sections,
@@ -136,9 +150,80 @@ final class RelayAnchor: MediaAnchor {
         if rewritten.connection == nil, rewritten.media.contains(where: { $0.connections.isEmpty }) {
             rewritten.connection = ConnectionData(addressType: addressType, address: advertisedAddress)
         }
+        if let bridging {
+            for index in rewritten.media.indices where ports[index] != nil {
+                bridge(section: index, of: description, into: &rewritten, from: sender, isOffer: isOffer,
+                       bridging: bridging)
+            }
+        }
         signal(described, from: sender, isOffer: isOffer)
         guard let text = try? rewritten.serialized() else { return [] }
         return Array(text.utf8)
+    }
+
+    /// Bridging one section: SDES-SRTP on the secure side's leg becomes plain RTP on the other, and back. The secure
+    /// side's keys protect what it sends (the relay verifies and decrypts them); the relay's own fresh keys protect
+    /// what it sends that side. A section that cannot be bridged (keys that do not parse, no random numbers) is
+    /// declined rather than sent in the clear; a secure-side section without SDES (plain, or DTLS) is left alone.
+    private func bridge(section index: Int, of original: SessionDescription, into rewritten: inout SessionDescription,
+                        from sender: RelayCall.Side, isOffer: Bool, bridging: Bridging) {
+        let media = original.media[index]
+        let proto = media.proto
+        guard [.rtpAVP, .rtpAVPF, .rtpSAVP, .rtpSAVPF].contains(proto) else { return }
+        func decline() {
+            rewritten.media[index].port = 0
+            rewritten.media[index].connections = []
+        }
+        func set(secure: Bool, cryptos: [SDESCryptoAttribute]) {
+            let feedback = proto == .rtpAVPF || proto == .rtpSAVPF
+            rewritten.media[index].proto = secure ? (feedback ? .rtpSAVPF : .rtpSAVP) : (feedback ? .rtpAVPF : .rtpAVP)
+            rewritten.media[index].attributes.removeAll { $0.name == "crypto" }
+            rewritten.media[index].attributes += cryptos.map {
+                SDPAttribute(name: "crypto", value: $0.serialized())
+            }
+        }
+        if sender == bridging.secureSide {
+            // Its SRTP ends here: the plain side gets plain RTP.
+            let offered = media.cryptos.compactMap { crypto -> (UInt32, SRTPCryptoSuite, SRTPPolicy)? in
+                (try? SDESKeying(crypto)).map { (crypto.tag, crypto.suite, $0.policy()) }
+            }
+            guard !media.cryptos.isEmpty else { return }
+            if isOffer {
+                guard !offered.isEmpty else { return decline() }
+                shared.state.withLock { $0.secureSideOffered[index] = offered }
+            } else {
+                let ours = shared.state.withLock { $0.relayOffered[index] ?? [] }
+                guard let chosen = offered.first,
+                    let relay = ours.first(where: { $0.attribute.tag == chosen.0 }),
+                    (try? call.bridge(section: index, secureSide: sender, inbound: chosen.2, outbound: relay.policy))
+                        != nil
+                else { return decline() }
+            }
+            set(secure: false, cryptos: [])
+        } else {
+            // The plain side's RTP is protected here: the secure side gets SRTP under the relay's keys.
+            if isOffer {
+                var offers: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)] = []
+                for (position, suite) in bridging.suites.enumerated() {
+                    guard let profile = SRTPProfile(suite),
+                        let fresh = try? SDESKeying.generate(profile: profile, tag: UInt32(position + 1))
+                    else { continue }
+                    offers.append((fresh.attribute, fresh.keying.policy()))
+                }
+                guard !offers.isEmpty else { return decline() }
+                shared.state.withLock { $0.relayOffered[index] = offers }
+                set(secure: true, cryptos: offers.map(\.attribute))
+            } else {
+                // Answering the secure side's offer: its first usable suite, under a fresh key of the relay's.
+                guard let chosen = shared.state.withLock({ $0.secureSideOffered[index]?.first }) else { return }
+                guard let profile = SRTPProfile(chosen.suite),
+                    let fresh = try? SDESKeying.generate(profile: profile, tag: chosen.tag),
+                    (try? call.bridge(section: index, secureSide: bridging.secureSide, inbound: chosen.policy,
+                                      outbound: fresh.keying.policy())) != nil
+                else { return decline() }
+                set(secure: true, cryptos: [fresh.attribute])
+            }
+        }
     }
 
     /// Tells the relay what the sender's SDP said; after an answer, both sides' watches learn the offer and answer.
@@ -164,8 +249,10 @@ final class RelayAnchor: MediaAnchor {
             return signals
         }
         for (side, index, section, offered, answered) in signals {
+            // Bridged, each leg negotiates on its own: each side's watch expects what its own SDP said.
+            let bridged = bridging != nil && call.isBridged(section: index)
             call.signal(side, section: index, rtp: section.rtp, rtcp: section.rtcp, clockRate: section.clockRate,
-                        offered: offered, answered: answered)
+                        offered: bridged ? section.security : offered, answered: bridged ? section.security : answered)
         }
     }
 

@@ -1,0 +1,142 @@
+@testable import Edge
+import MediaRelayNIO
+import MediaSecurity
+import NIOCore
+import NIOPosix
+import SDP
+import Synchronization
+import Testing
+
+/// SRTP bridged at the edge for a legacy trunk: the account's leg negotiates SDES-SRTP with the relay, the trunk's
+/// leg plain RTP, and the keys in the SDP the account receives are the ones the relay protects its media with.
+@Suite(.serialized) struct MediaBridgeAnchorTests {
+    static func sdp(_ proto: String, port: Int, cryptos: [String] = []) -> [UInt8] {
+        Array((["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                "m=audio \(port) \(proto) 8", "a=rtpmap:8 PCMA/8000"] + cryptos.map { "a=crypto:" + $0 } + [""])
+            .joined(separator: "\r\n").utf8)
+    }
+
+    static func parse(_ bytes: [UInt8]) throws -> MediaDescription {
+        try #require(try SessionDescription(parsing: String(decoding: bytes, as: UTF8.self)).media.first)
+    }
+
+    /// A UDP socket on loopback that keeps what it receives.
+    final class Socket: ChannelInboundHandler, Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        let received = Mutex<[[UInt8]]>([])
+        let channel = Mutex<(any Channel)?>(nil)
+
+        static func open(_ group: any EventLoopGroup) async throws -> Socket {
+            let socket = Socket()
+            let channel = try await DatagramBootstrap(group: group).channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(socket) }
+            }.bind(host: "127.0.0.1", port: 0).get()
+            socket.channel.withLock { $0 = channel }
+            return socket
+        }
+
+        var port: Int { channel.withLock { $0?.localAddress?.port ?? 0 } }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = Array(unwrapInboundIn(data).data.readableBytesView)
+            received.withLock { $0.append(bytes) }
+        }
+
+        func send(_ bytes: [UInt8], to port: UInt16) async throws {
+            let channel = channel.withLock { $0! }
+            try await channel.writeAndFlush(AddressedEnvelope(
+                remoteAddress: try SocketAddress(ipAddress: "127.0.0.1", port: Int(port)), data: ByteBuffer(bytes: bytes)))
+        }
+
+        func close() async { try? await channel.withLock { $0 }?.close() }
+    }
+
+    static let aliceKey = "AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
+
+    @Test func anAccountsSRTPOfferMeetsAPlainTrunkAndMediaIsProtectedUnderTheKeysTheSDPGave() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 43_200...43_219)
+        try await relay.start(warmPairs: 4)
+        let alice = try await Socket.open(group), trunk = try await Socket.open(group)
+        let anchor = try #require(RelayAnchor(
+            wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
+            bridging: .init(secureSide: .a, suites: [SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")])) { _ in })
+
+        // alice offers SDES (one suite the edge cannot do, then one it can); the trunk is offered plain RTP.
+        let offer = Self.sdp("RTP/SAVP", port: alice.port, cryptos: [
+            "1 F8_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e", "2 " + Self.aliceKey,
+        ])
+        let toTrunk = try Self.parse(anchor.rewrite(offer, fromCaller: true, isOffer: true))
+        #expect(toTrunk.proto == .rtpAVP && toTrunk.cryptos.isEmpty, "the trunk never sees a key")
+        // The trunk answers plain; alice is answered SRTP, tag 2, under a key of the relay's own.
+        let toAlice = try Self.parse(anchor.rewrite(Self.sdp("RTP/AVP", port: trunk.port), fromCaller: false,
+                                                   isOffer: false))
+        let relayCrypto = try #require(toAlice.cryptos.first)
+        #expect(toAlice.proto == .rtpSAVP && toAlice.cryptos.count == 1 && relayCrypto.tag == 2)
+        #expect(!relayCrypto.serialized().contains("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"), "not alice's key")
+        #expect(anchor.call.isBridged(section: 0))
+
+        // Media: alice protects under her key, the trunk hears it plain; the trunk's plain RTP reaches alice
+        // protected under the key her answer gave.
+        let aliceSender = try SDESKeying(try SDESCryptoAttribute(parsing: "2 " + Self.aliceKey)).srtpSender()
+        let aliceReceiver = try SDESKeying(relayCrypto).srtpReceiver()
+        // Twenty packets each way, enough for the relay to judge each leg's payloads.
+        func packet(_ sequence: UInt8, ssrc: UInt8, fill: UInt8) -> [UInt8] {
+            [0x80, 8, 0, sequence, 0, 0, 0, 160 &* sequence, 0, 0, 0, ssrc] + [UInt8](repeating: fill, count: 160)
+        }
+        let spoken = (1...20).map { packet($0, ssrc: 0xA, fill: 0xD5) }
+        let answered = (1...20).map { packet($0, ssrc: 0xB, fill: 0x55) }
+        for (mine, theirs) in zip(spoken, answered) {
+            var protected = mine
+            try aliceSender.protect(&protected)
+            try await alice.send(protected, to: anchor.call.port(for: .a))
+            try await trunk.send(theirs, to: anchor.call.port(for: .b))
+        }
+        for _ in 0..<200 where trunk.received.withLock({ $0.count }) < 20 || alice.received.withLock({ $0.count }) < 20 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(trunk.received.withLock { $0 } == spoken)
+        let heard = alice.received.withLock { $0 }
+        #expect(heard.count == 20 && heard.allSatisfy { !answered.contains($0) }, "never in the clear on alice's leg")
+        #expect(try heard.map { packet in
+            var copy = packet
+            try aliceReceiver.unprotect(&copy)
+            return copy
+        } == answered)
+
+        let media = anchor.finish()
+        #expect(media.streams.map(\.payloads) == ["encrypted", "plaintext"], "alice's leg SRTP, the trunk's plain")
+        #expect(media.securityEvents.isEmpty, "two legs negotiated apart are no downgrade: \(media.securityEvents)")
+        try await Task.sleep(for: .milliseconds(50))
+        await relay.stop()
+        for socket in [alice, trunk] { await socket.close() }
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aPlainTrunkOfferReachesTheAccountAsSRTPAndItsAnswerGoesBackPlain() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 43_220...43_239)
+        try await relay.start(warmPairs: 4)
+        let suites = ["AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80"].map { SRTPCryptoSuite(name: $0) }
+        let anchor = try #require(RelayAnchor(
+            wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
+            bridging: .init(secureSide: .b, suites: suites)) { _ in })
+        let toAccount = try Self.parse(anchor.rewrite(Self.sdp("RTP/AVP", port: 20_000), fromCaller: true, isOffer: true))
+        #expect(toAccount.proto == .rtpSAVP && toAccount.cryptos.map(\.suite) == suites)
+        #expect(toAccount.cryptos.map(\.tag) == [1, 2])
+        // The account picks the second suite with its own key.
+        let answer = Self.sdp("RTP/SAVP", port: 20_002, cryptos: ["2 " + Self.aliceKey])
+        let toTrunk = try Self.parse(anchor.rewrite(answer, fromCaller: false, isOffer: false))
+        #expect(toTrunk.proto == .rtpAVP && toTrunk.cryptos.isEmpty)
+        #expect(anchor.call.isBridged(section: 0))
+
+        // An account that offers only what the edge cannot do gets its section declined, not bridged in the clear.
+        let unusable = Self.sdp("RTP/SAVP", port: 20_004, cryptos: ["1 F8_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"])
+        let declined = try Self.parse(anchor.rewrite(unusable, fromCaller: false, isOffer: true))
+        #expect(declined.port == 0)
+        _ = anchor.finish()
+        try await Task.sleep(for: .milliseconds(50))
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+}
