@@ -343,8 +343,17 @@ public final class CallRouter: Sendable {
                 }
             } ?? callerIPv6
             let party = account.map { "sip:\($0)@\(domain)" } ?? inboundTrunk.map { "trunk:\($0)" }
+            // A trunk whose SRTP ends here: the account's leg is held to the edge's own policy (SRTP), the trunk's
+            // gets plain RTP.
+            var bridging: RelayAnchor.Bridging?
+            if case .trunk(let trunk) = admitted.caller, trunk.bridgesSRTP {
+                bridging = .init(secureSide: .b, suites: mediaPolicy.allowedSuites)
+            } else if let outboundTrunk, outboundTrunk.bridgesSRTP {
+                bridging = .init(secureSide: .a, suites: mediaPolicy.allowedSuites)
+                setup.callerLegPolicy = callerLegPolicy(admitted)
+            }
             anchor = RelayAnchor(wiring: relay, sections: max(1, sections), callerIPv6: callerIPv6,
-                                 calleeIPv6: calleeIPv6) { [weak edge] finding in
+                                 calleeIPv6: calleeIPv6, bridging: bridging) { [weak edge] finding in
                 guard let edge else { return }
                 edge.defense.record(SecurityEvent(kind: finding.eventKind, source: source, account: party,
                                                   reason: finding.description, epochSeconds: edge.clock.epochSeconds()))
@@ -540,6 +549,14 @@ public final class CallRouter: Sendable {
             guard let address = wiring.addresses(flow) else { return nil }
             return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
         }
+    }
+
+    /// The policy an account's own leg is held to: the edge's (plain RTP only for accounts allowed it).
+    private func callerLegPolicy(_ admitted: Admission) -> MediaPolicy {
+        guard case .account(let username, _) = admitted.caller, plainRTPAccounts.contains(username) else {
+            return mediaPolicy
+        }
+        return MediaPolicy(allowsPlainRTP: true, allowedSuites: mediaPolicy.allowedSuites)
     }
 
     /// What the far side may see of the sender: its end-to-end headers after identity and header policy (RFC 3325:
@@ -791,10 +808,15 @@ public struct Trunk: Sendable {
     public var credentials: CallSession.Credentials?
     /// The SHA-256 fingerprint its TLS client certificate must have, if set.
     public var certificateFingerprint: String?
+    /// Whether SRTP ends at the edge for its calls (a legacy trunk that cannot encrypt): its leg carries plain RTP,
+    /// the account's leg SDES-SRTP under keys the edge makes and holds only in memory. Needs the media relay.
+    public var bridgesSRTP: Bool
 
     public init(name: String, flow: SIPFlow, host: String? = nil, prefixes: [String] = [],
                 mediaPolicy: MediaPolicy = .srtpOnly, trustsIdentity: Bool = false,
-                credentials: CallSession.Credentials? = nil, certificateFingerprint: String? = nil) {
+                credentials: CallSession.Credentials? = nil, certificateFingerprint: String? = nil,
+                bridgesSRTP: Bool = false) {
+        self.bridgesSRTP = bridgesSRTP
         self.name = name
         self.flow = flow
         let ip = flow.remote.ipAddress ?? "invalid"

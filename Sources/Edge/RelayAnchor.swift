@@ -187,7 +187,11 @@ final class RelayAnchor: MediaAnchor {
             let offered = media.cryptos.compactMap { crypto -> (UInt32, SRTPCryptoSuite, SRTPPolicy)? in
                 (try? SDESKeying(crypto)).map { (crypto.tag, crypto.suite, $0.policy()) }
             }
-            guard !media.cryptos.isEmpty else { return }
+            guard !media.cryptos.isEmpty else {
+                // A plain answer to the relay's SRTP offer: the account's leg would be unencrypted, so no media.
+                if !isOffer, shared.state.withLock({ $0.relayOffered[index] != nil }) { decline() }
+                return
+            }
             if isOffer {
                 guard !offered.isEmpty else { return decline() }
                 shared.state.withLock { $0.secureSideOffered[index] = offered }

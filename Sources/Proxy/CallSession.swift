@@ -117,6 +117,9 @@ public struct CallSession: Sendable {
         /// Where the call's media is anchored (the edge's relay), if it is: every SDP crossing the edge goes through
         /// it after the media policy, and it is finished when the call ends.
         public var mediaAnchor: (any MediaAnchor)?
+        /// The caller's leg's own media policy, when its SRTP ends at the edge (a trunk with `bridge_srtp` behind
+        /// it): the INVITE's offer must meet it as well as ``mediaPolicy`` (the trunk's leg).
+        public var callerLegPolicy: MediaPolicy?
         /// T1 and T2 (RFC 3261 §17.1.1.1), in milliseconds.
         public var t1: Int = 500
         public var t2: Int = 4_000
@@ -284,7 +287,8 @@ public struct CallSession: Sendable {
         if subscribing {
             offer = Array(setup.invite.body)
         } else if !setup.invite.body.isEmpty {
-            switch setup.mediaPolicy.filterOffer(body: setup.invite.body) {
+            let callerLeg = setup.callerLegPolicy?.filterOffer(body: setup.invite.body) ?? .success([])
+            switch callerLeg.flatMap({ _ in setup.mediaPolicy.filterOffer(body: setup.invite.body) }) {
             case .failure(let violation):
                 actions.append(session.recordEvent(violation))
                 actions += session.refuse(violation.sipStatus, disposition: .rejected, now: now)

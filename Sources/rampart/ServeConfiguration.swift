@@ -29,10 +29,11 @@ struct ServeConfiguration: Codable, Equatable {
         var username: String?
         var password: String?
         var certificateFingerprint: String?
+        var bridgeSRTP: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
-            case username, password, certificateFingerprint = "certificate_fingerprint"
+            case username, password, certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
         }
     }
 

@@ -144,6 +144,9 @@ struct ServeSettings {
                                      in: 1...1_000_000)
 
         mediaRelay = try Self.mediaRelay(file.media ?? .init(), listeners: listeners, advertisedHost: advertisedHost)
+        if mediaRelay == nil, let bridged = edge.trunks.first(where: \.bridgesSRTP) {
+            throw UsageError(message: "trunks.\(bridged.name).bridge_srtp needs the media relay ([media] relay = true)")
+        }
 
         let levelText = logLevel ?? file.log?.level ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
@@ -237,12 +240,14 @@ struct ServeSettings {
         case (nil, nil): credentials = nil
         default: throw UsageError(message: "trunks.\(entry.name): username and password go together")
         }
+        // Bridged, the trunk's own leg is plain RTP by design.
+        let bridges = entry.bridgeSRTP ?? false
         return Trunk(name: entry.name, flow: flow, host: entry.host, prefixes: entry.prefixes ?? [],
-                     mediaPolicy: MediaPolicy(allowsPlainRTP: entry.allowPlainRTP ?? false),
+                     mediaPolicy: MediaPolicy(allowsPlainRTP: bridges || (entry.allowPlainRTP ?? false)),
                      trustsIdentity: entry.trustIdentity ?? false, credentials: credentials,
                      certificateFingerprint: entry.certificateFingerprint.map {
                          $0.replacingOccurrences(of: ":", with: "").lowercased()
-                     })
+                     }, bridgesSRTP: bridges)
     }
 
     /// The SDES suites calls may use, by their RFC 4568/6188/7714 names (default: MediaPolicy's).

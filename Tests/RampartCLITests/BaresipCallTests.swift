@@ -81,6 +81,72 @@ import Testing
         }
     }
 
+    /// A legacy carrier that cannot encrypt (sipp, plain G.711, echoing every packet) behind a trunk with
+    /// `bridge_srtp`: alice (baresip, SDES-SRTP mandatory, over TLS) calls a number there. SRTP ends at the edge:
+    /// the carrier is offered plain RTP and never sees a key, alice is answered SRTP under the edge's key, and her
+    /// tone comes back to her through the carrier's echo, decrypted and re-encrypted by the relay.
+    @Test func baresipSpeaksSRTPToALegacyTrunkBridgedAtTheEdge() throws {
+        let trunkPort = try Peers.freePort(), trunkMedia = try MediaRelayWithPeersTests.evenFreePort()
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig + """
+
+                [[trunks]]
+                name = "legacy"
+                address = "udp:127.0.0.2:\(trunkPort)"
+                prefixes = ["+"]
+                bridge_srtp = true
+
+                [fraud]
+                country_code = "1"
+                """, listeners: ["tls", "udp"])
+            defer { server.stop() }
+            let answer = directory + "/answer-plain.xml"
+            // sipp's answer made plain PCMU (baresip's codec here).
+            try String(contentsOfFile: Peers.directory.appendingPathComponent("sipp/answer-call.xml").path, encoding: .utf8)
+                .replacingOccurrences(of: "m=audio [media_port] RTP/SAVP 0", with: "m=audio [media_port] RTP/AVP 0")
+                .split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("a=crypto:") }
+                .joined(separator: "\n").write(toFile: answer, atomically: true, encoding: .utf8)
+            let carrier = try Peers.sippServer(answer, ip: "127.0.0.2", port: trunkPort,
+                                               messageFile: directory + "/carrier.msg", directory: directory,
+                                               extra: ["-mp", String(trunkMedia), "-rtp_echo"])
+            defer { Peers.stop(carrier) }
+            Thread.sleep(forTimeInterval: 0.5)
+
+            let tone = directory + "/tone.wav"
+            try Self.writeTone(to: tone)
+            let aliceConfig = try Self.softphone("alice", password: "pw-alice", edgePort: server.ports["tls"]!,
+                                                 data: data, tone: tone, directory: directory)
+            let alice = try Peers.run(try Peers.tool("baresip"), [
+                "-f", aliceConfig, "-n", "127.0.0.1", "-s", "-t", "4", "-e", "/dial sip:+15551234@localhost",
+            ], seconds: 15, directory: directory)
+            #expect(alice.output.contains("SRTP is Enabled"), "alice: \(alice.output.suffix(1500))")
+            #expect(alice.output.contains("Call established: sip:+15551234@localhost"))
+            #expect(alice.output.contains("incoming rtp for 'audio' established"), "alice heard no (valid) SRTP")
+            #expect(!alice.output.lowercased().contains("unprotect"), "every packet alice got authenticated")
+            for _ in 0..<100 where carrier.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            let carrierSaw = try Self.read(directory + "/carrier.msg")
+            #expect(carrierSaw.contains("INVITE sip:+15551234") && carrierSaw.contains(" RTP/AVP 0")
+                && !carrierSaw.contains("SAVP") && !carrierSaw.contains("a=crypto"),
+                "the carrier is offered plain RTP and no key: \(carrierSaw.prefix(1500))")
+
+            let record = try #require(try TrunkWithPeersTests.records(data).first)
+            #expect(record["disposition"] as? String == "answered")
+            let media = record["media"] as? [[String: Any]] ?? []
+            let fromAlice = media.first { $0["sender"] as? String == "caller" }
+            let fromCarrier = media.first { $0["sender"] as? String == "callee" }
+            #expect((fromAlice?["packets"] as? Int ?? 0) >= 50 && fromAlice?["payloads"] as? String == "encrypted",
+                    "\(media)")
+            #expect((fromCarrier?["packets"] as? Int ?? 0) >= 50 && fromCarrier?["payloads"] as? String == "plaintext",
+                    "the carrier's echo, in the clear on its leg: \(media)")
+            #expect(fromAlice?["droppedForeign"] as? Int == 0, "none of alice's packets failed authentication")
+            let events = record["securityEvents"] as? [String] ?? []
+            #expect(!events.contains("media-not-encrypted") && !events.contains("media-downgrade-attempt"), "\(events)")
+            #expect(server.stop() == 0)
+        }
+    }
+
     /// Waits for bob's INVITE in his trace, then sends 30 plain RTP packets from 127.0.0.2 to the relay port its SDP
     /// names; prints what it did.
     static let injector = """
