@@ -13,13 +13,33 @@
 ///     silent for ``relatchSilenceNanoseconds``.
 /// - A re-INVITE that signals a new address (``resignal(_:)``) unlatches, to latch anew by the same rules.
 public struct RelayLatch: Sendable {
-    /// A UDP source: an IPv4 (4 octets) or IPv6 (16 octets) address and a port.
+    /// A UDP source: an IPv4 (4 octets) or IPv6 (16 octets) address and a port. Stored inline (no array), so that
+    /// the relay compares and copies one per packet without touching the heap.
     public struct Source: Hashable, Sendable {
-        public var address: [UInt8]
+        private var high: UInt64
+        private var low: UInt64
+        private var length: UInt8
         public var port: UInt16
+
+        /// From the address's octets in network order (4 or 16; more are cut, fewer padded).
         public init(address: [UInt8], port: UInt16) {
-            self.address = address
+            let octets = Array(address.prefix(16))
+            var words: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &words) { buffer in
+                for (index, octet) in octets.enumerated() { buffer[index] = octet }
+            }
+            (high, low, length) = (words.0, words.1, UInt8(octets.count))
             self.port = port
+        }
+
+        /// The address's octets in network order.
+        public var address: [UInt8] {
+            withUnsafeBytes(of: (high, low)) { Array($0.prefix(Int(length))) }
+        }
+
+        /// Whether both name the same address (any port).
+        func sameAddress(as other: Source) -> Bool {
+            high == other.high && low == other.low && length == other.length
         }
     }
 
@@ -95,7 +115,7 @@ public struct RelayLatch: Sendable {
         return .relay(latched: true)
     }
 
-    private func matchesSignalled(_ source: Source) -> Bool { signalled?.address == source.address }
+    private func matchesSignalled(_ source: Source) -> Bool { signalled?.sameAddress(as: source) ?? false }
 
     /// Whether the signalled address cannot be where packets come from: none, unspecified, or private (RFC 1918,
     /// RFC 6598 shared, IPv6 unique local).

@@ -5,6 +5,9 @@ import RTP
 import SDP
 import SecurityPolicy
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One call through the relay: for each side and component (RTP, RTCP) a latch, and for each side's RTP the
 /// receive statistics and the crypto watch. SRTP is passed through: the relay holds no keys, so latching follows
@@ -64,11 +67,18 @@ public final class RelayCall: Sendable {
         var source: RelayLatch.Source
     }
 
+    /// One side's RTP or RTCP: its latch, the last sender's address, and where this side was last sent to.
+    struct ComponentState {
+        var latch = RelayLatch(signalled: nil)
+        var lastSender: AddressCache?
+        var lastDestination: AddressCache?
+    }
+
     struct SideState {
-        var latches = [RelayLatch(signalled: nil), RelayLatch(signalled: nil)]
-        /// Per component: the last sender's address, and where this side was last sent to.
-        var lastSender: [AddressCache?] = [nil, nil]
-        var lastDestination: [AddressCache?] = [nil, nil]
+        var rtp = ComponentState()
+        var rtcp = ComponentState()
+        /// This side's own sockets (RTP, RTCP): what goes to this side leaves from them.
+        var descriptors: (rtp: CInt, rtcp: CInt) = (-1, -1)
         var statistics = RTPStreamStatistics(clockRate: 8_000)
         var watch = MediaCryptoWatch(offered: .plainRTP, answered: .plainRTP)
         var payloadType: UInt8?
@@ -78,6 +88,15 @@ public final class RelayCall: Sendable {
         var receiverReport: ReceiverReport?
         /// This side's last few sender reports: their NTP time (middle 32 bits) and when the relay saw each.
         var senderReports: [(time: UInt32, at: Int64)] = []
+
+        subscript(component: Component) -> ComponentState {
+            get { component == .rtp ? rtp : rtcp }
+            _modify {
+                if component == .rtp { yield &rtp } else { yield &rtcp }
+            }
+        }
+
+        var latches: [RelayLatch] { [rtp.latch, rtcp.latch] }
     }
 
     /// SRTP terminated at the relay on one section: what `secureSide` sends is verified and decrypted with its own
@@ -143,7 +162,12 @@ public final class RelayCall: Sendable {
             guard !state.closed else { return nil }
             let first = state.sections.count
             for index in stride(from: 0, to: pairs.count - 1, by: 2) {
-                state.sections.append(Section(pairs: [pairs[index], pairs[index + 1]]))
+                var section = Section(pairs: [pairs[index], pairs[index + 1]])
+                for side in Side.allCases {
+                    let descriptors = section.pairs[side.rawValue].descriptors
+                    section.sides[side.rawValue].descriptors = (descriptors[0], descriptors[1])
+                }
+                state.sections.append(section)
             }
             return first
         }
@@ -189,8 +213,8 @@ public final class RelayCall: Sendable {
             guard state.sections.indices.contains(section) else { return }
             var current = state.sections[section].sides[side.rawValue]
             // The same address again (an early answer repeated, a session refresh) keeps the latch.
-            if current.latches[0].signalled != rtpSource { current.latches[0].resignal(rtpSource) }
-            if current.latches[1].signalled != rtcpSource { current.latches[1].resignal(rtcpSource) }
+            if current.rtp.latch.signalled != rtpSource { current.rtp.latch.resignal(rtpSource) }
+            if current.rtcp.latch.signalled != rtcpSource { current.rtcp.latch.resignal(rtcpSource) }
             if current.statistics.received == 0 { current.statistics = RTPStreamStatistics(clockRate: clockRate) }
             if current.watch.offered != offered || current.watch.answered != answered {
                 current.watch = MediaCryptoWatch(offered: offered, answered: answered)
@@ -258,96 +282,138 @@ public final class RelayCall: Sendable {
         for pair in pairs { await pair.server.close(pair) }
     }
 
+    /// What to write through a channel when sending straight from the socket failed (its buffer was full).
+    typealias Fallback = (channel: any Channel, destination: SocketAddress, data: ByteBuffer)
+
     /// One datagram from `side`: latched or dropped, watched, and sent on from the other side's socket.
     func forward(_ envelope: AddressedEnvelope<ByteBuffer>, section: Int, from side: Side, component: Component) {
         let now = nanoseconds()
-        let bytes = envelope.data.readableBytesView
         var finding: MediaCryptoWatch.Finding?
-        let target = state.withLock { state -> (any Channel, SocketAddress, ByteBuffer)? in
-            guard !state.closed, state.sections.indices.contains(section) else { return nil }
-            let source: RelayLatch.Source
-            if let cached = state.sections[section].sides[side.rawValue].lastSender[component.rawValue],
-                cached.address == envelope.remoteAddress
-            {
-                source = cached.source
-            } else {
-                guard let converted = Self.source(envelope.remoteAddress) else { return nil }
-                source = converted
-                state.sections[section].sides[side.rawValue].lastSender[component.rawValue] =
-                    AddressCache(address: envelope.remoteAddress, source: converted)
+        let fallback = envelope.data.withUnsafeReadableBytes { bytes in
+            state.withLock { state -> Fallback? in
+                guard !state.closed, state.sections.indices.contains(section) else { return nil }
+                return Self.relay(bytes, of: envelope, in: &state.sections[section], from: side, component: component,
+                                  at: now, finding: &finding)
             }
-            let header = RTPPacketView(bytes)
-            // Bridged SRTP from the secure side: only what authenticates under its keys counts (and may latch).
-            let bridge = state.sections[section].bridge
-            var authenticated: Bool?
-            var cleartext: [UInt8]?
-            if let bridge, bridge.secureSide == side {
-                var packet = Array(bytes)
-                authenticated = header?.kind == .rtcp
-                    ? (try? bridge.inbound.unprotectRTCP(&packet)) != nil
-                    : (try? bridge.inbound.unprotectRTP(&packet)) != nil
-                if authenticated == true { cleartext = packet }
-            }
-            let decision = state.sections[section].sides[side.rawValue].latches[component.rawValue]
-                .packet(from: source, at: now, authenticated: authenticated)
-            guard case .relay = decision else {
-                let latches = state.sections[section].sides[side.rawValue].latches
-                let dropped = latches[0].droppedForeign + latches[1].droppedForeign
-                if decision == .dropForeignSource, dropped == Self.foreignSourceThreshold {
-                    finding = .foreignSource(dropped: dropped)
-                }
-                return nil
-            }
-            state.sections[section].sides[side.rawValue].lastPacket = now
-            if component == .rtp || header?.kind == .rtp {
-                finding = state.sections[section].sides[side.rawValue].watch.observe(bytes)
-            }
-            if let header, header.kind == .rtp {
-                state.sections[section].sides[side.rawValue].payloadType = header.payloadType
-                state.sections[section].sides[side.rawValue].ssrc = header.ssrc
-                state.sections[section].sides[side.rawValue].statistics.record(
-                    sequence: header.sequence, timestamp: header.timestamp, arrivalNanoseconds: now,
-                    payloadOctets: bytes.count - header.payloadOffset)
-            } else if header?.kind == .rtcp,
-                let report = cleartext.flatMap({ RTCPReport($0) })
-                    ?? (state.sections[section].sides[side.rawValue].watch.answered == .plainRTP ? RTCPReport(bytes) : nil)
-            {
-                Self.record(report, from: side, at: now, in: &state.sections[section])
-            }
-            // To the other side's latched source, or until it latches, to the address its SDP gave.
-            let otherLatch = state.sections[section].sides[side.other.rawValue].latches[component.rawValue]
-            guard let receiver = otherLatch.latched ?? otherLatch.signalled else { return nil }
-            let destination: SocketAddress
-            if let cached = state.sections[section].sides[side.other.rawValue].lastDestination[component.rawValue],
-                cached.source == receiver
-            {
-                destination = cached.address
-            } else {
-                guard let converted = Self.address(receiver) else { return nil }
-                destination = converted
-                state.sections[section].sides[side.other.rawValue].lastDestination[component.rawValue] =
-                    AddressCache(address: converted, source: receiver)
-            }
-            let pair = state.sections[section].pairs[side.other.rawValue]
-            let channel = component == .rtp ? pair.rtp : pair.rtcp
-            // Bridged: what goes to the secure side is encrypted with the relay's keys.
-            if let bridge, bridge.secureSide == side.other {
-                var packet = Array(bytes)
-                let isRTCP = header?.kind == .rtcp
-                guard (try? isRTCP ? bridge.outbound.protectRTCP(&packet) : bridge.outbound.protectRTP(&packet)) != nil
-                else { return nil }
-                return (channel, destination, ByteBuffer(bytes: packet))
-            }
-            return (channel, destination, cleartext.map { ByteBuffer(bytes: $0) } ?? envelope.data)
         }
         if let finding { onFinding(side, finding) }
-        guard let (channel, destination, data) = target else { return }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: data), promise: nil)
+        guard let fallback else { return }
+        fallback.channel.writeAndFlush(AddressedEnvelope(remoteAddress: fallback.destination, data: fallback.data),
+                                       promise: nil)
+    }
+
+    /// The packet's way through a section, under the call's lock: received by the sender's side, then sent from
+    /// the receiver's.
+    private static func relay(_ bytes: UnsafeRawBufferPointer, of envelope: AddressedEnvelope<ByteBuffer>,
+                              in section: inout Section, from side: Side, component: Component, at now: Int64,
+                              finding: inout MediaCryptoWatch.Finding?) -> Fallback? {
+        let header = RTPPacketView(raw: bytes)
+        let bridge = section.bridge
+        var cleartext: [UInt8]?
+        guard let report = receive(bytes, header: header, from: envelope.remoteAddress, by: &section.sides[side.rawValue],
+                                   component: component, bridge: bridge?.secureSide == side ? bridge : nil, at: now,
+                                   finding: &finding, cleartext: &cleartext)
+        else { return nil }
+        if let report { record(report, from: side, at: now, in: &section) }
+        let protecting = bridge?.secureSide == side.other ? bridge : nil
+        let fallback = send(protecting == nil && cleartext == nil ? bytes : nil, cleartext ?? Array(bytes),
+                            header: header, to: &section.sides[side.other.rawValue], component: component,
+                            protecting: protecting)
+        guard let fallback else { return nil }
+        let pair = section.pairs[side.other.rawValue]
+        return (component == .rtp ? pair.rtp : pair.rtcp, fallback.destination, fallback.data)
+    }
+
+    /// The sender's side takes a packet: its source is checked against the latch (after SRTP verification when
+    /// the relay terminates it), then it is watched and counted. Nil when dropped; else a readable RTCP report, if
+    /// any (an empty optional inside).
+    private static func receive(_ bytes: UnsafeRawBufferPointer, header: RTPPacketView?, from remote: SocketAddress,
+                                by sender: inout SideState, component: Component, bridge: SRTPBridge?, at now: Int64,
+                                finding: inout MediaCryptoWatch.Finding?, cleartext: inout [UInt8]?)
+        -> RTCPReport??
+    {
+        let source: RelayLatch.Source
+        if let cached = sender[component].lastSender, cached.address == remote {
+            source = cached.source
+        } else {
+            guard let converted = Self.source(remote) else { return nil }
+            source = converted
+            sender[component].lastSender = AddressCache(address: remote, source: converted)
+        }
+        // Bridged SRTP from the secure side: only what authenticates under its keys counts (and may latch).
+        var authenticated: Bool?
+        if let bridge {
+            var packet = Array(bytes)
+            authenticated = header?.kind == .rtcp
+                ? (try? bridge.inbound.unprotectRTCP(&packet)) != nil
+                : (try? bridge.inbound.unprotectRTP(&packet)) != nil
+            if authenticated == true { cleartext = packet }
+        }
+        let decision = sender[component].latch.packet(from: source, at: now, authenticated: authenticated)
+        guard case .relay = decision else {
+            let dropped = sender.rtp.latch.droppedForeign + sender.rtcp.latch.droppedForeign
+            if decision == .dropForeignSource, dropped == Self.foreignSourceThreshold {
+                finding = .foreignSource(dropped: dropped)
+            }
+            return nil
+        }
+        sender.lastPacket = now
+        if component == .rtp || header?.kind == .rtp {
+            finding = sender.watch.observe(raw: bytes)
+        }
+        if let header, header.kind == .rtp {
+            sender.payloadType = header.payloadType
+            sender.ssrc = header.ssrc
+            sender.statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrivalNanoseconds: now,
+                                     payloadOctets: bytes.count - header.payloadOffset)
+        } else if header?.kind == .rtcp {
+            // Readable when plain, or once the relay has decrypted it.
+            if let cleartext { return .some(RTCPReport(cleartext)) }
+            if sender.watch.answered == .plainRTP { return .some(RTCPReport(bytes)) }
+        }
+        return .some(nil)
+    }
+
+    /// The receiver's side sends a packet on: to its latched source or, until it latches, the address its SDP gave,
+    /// straight out of its own socket (a sendto, none of the channel's write path; under the call's lock, so never
+    /// after close(), which marks the call closed under it before the sockets close). `bytes` when the packet goes
+    /// as it came, else `packet` (decrypted, or to be protected under the relay's keys for a bridged side). A full
+    /// socket buffer hands the packet back, to be queued in the channel.
+    private static func send(_ bytes: UnsafeRawBufferPointer?, _ packet: @autoclosure () -> [UInt8],
+                             header: RTPPacketView?, to receiver: inout SideState, component: Component,
+                             protecting bridge: SRTPBridge?) -> (destination: SocketAddress, data: ByteBuffer)? {
+        let latch = receiver[component].latch
+        guard let target = latch.latched ?? latch.signalled else { return nil }
+        let destination: SocketAddress
+        if let cached = receiver[component].lastDestination, cached.source == target {
+            destination = cached.address
+        } else {
+            guard let converted = Self.address(target) else { return nil }
+            destination = converted
+            receiver[component].lastDestination = AddressCache(address: converted, source: target)
+        }
+        let descriptor = component == .rtp ? receiver.descriptors.rtp : receiver.descriptors.rtcp
+        func sendto(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            destination.withSockAddr { address, length in
+                Glibc.sendto(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), address, socklen_t(length))
+            } >= 0
+        }
+        if let bytes {
+            return sendto(bytes) ? nil : (destination, ByteBuffer(bytes: bytes))
+        }
+        var outgoing = packet()
+        if let bridge {
+            let protected = header?.kind == .rtcp
+                ? (try? bridge.outbound.protectRTCP(&outgoing)) != nil : (try? bridge.outbound.protectRTP(&outgoing)) != nil
+            guard protected else { return nil }
+        }
+        return outgoing.withUnsafeBytes(sendto) ? nil : (destination, ByteBuffer(bytes: outgoing))
     }
 
     /// A plain RTCP packet from `side`: its sender report's time is kept for the round trip, and its report block
     /// about the other side's stream becomes that stream's receiver report.
-    static func record(_ report: RTCPReport, from side: Side, at now: Int64, in section: inout Section) {
+    static func record(_ report: RTCPReport?, from side: Side, at now: Int64, in section: inout Section) {
+        guard let report else { return }
         if let time = report.senderReportTime {
             section.sides[side.rawValue].senderReports.append((time, now))
             if section.sides[side.rawValue].senderReports.count > 4 { section.sides[side.rawValue].senderReports.removeFirst() }

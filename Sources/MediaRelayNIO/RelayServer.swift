@@ -5,6 +5,9 @@ import RTP
 import SDP
 import SecurityPolicy
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The media relay's sockets (issue 7): a port pool on one address and the calls relayed through it. Each call
 /// gets a pair of ports (RTP, RTCP) per side; what arrives on one side's port goes out of the other side's port of
@@ -28,6 +31,9 @@ public final class RelayServer: Sendable {
         let port: UInt16
         let rtp: any Channel
         let rtcp: any Channel
+        /// The sockets' descriptors (RTP, RTCP), for sending without the channel's write path. Valid while the
+        /// channels are open: only a call that is not closed sends on them, under its lock.
+        let descriptors: [CInt]
         let handlers: [RelayHandler]
     }
 
@@ -150,10 +156,11 @@ public final class RelayServer: Sendable {
             guard let port = pool.withLock({ $0.allocate() }) else { return nil }
             let handlers = [RelayHandler(), RelayHandler()]
             do {
-                let rtp = try await bind(port, handler: handlers[0], on: loop)
+                let (rtp, rtpDescriptor) = try await bind(port, handler: handlers[0], on: loop)
                 do {
-                    let rtcp = try await bind(port + 1, handler: handlers[1], on: loop)
-                    return BoundPair(server: self, port: port, rtp: rtp, rtcp: rtcp, handlers: handlers)
+                    let (rtcp, rtcpDescriptor) = try await bind(port + 1, handler: handlers[1], on: loop)
+                    return BoundPair(server: self, port: port, rtp: rtp, rtcp: rtcp,
+                                     descriptors: [rtpDescriptor, rtcpDescriptor], handlers: handlers)
                 } catch {
                     try? await rtp.close()
                     throw error
@@ -165,18 +172,33 @@ public final class RelayServer: Sendable {
         throw SetupError(description: "no relay port pair could be bound on \(host)")
     }
 
-    private func bind(_ port: UInt16, handler: RelayHandler, on loop: any EventLoop) async throws -> any Channel {
-        try await DatagramBootstrap(group: loop)
-            // Up to 16 datagrams per wake-up, in one recvmmsg. recvmmsg splits one receive buffer evenly between the
-            // datagrams, so the buffer must hold 16 of the largest: NIO's default 2 KiB would cut each to 128 octets.
-            .channelOption(.maxMessagesPerRead, value: 16)
+    /// A channel on a UDP socket the relay binds itself (so that it knows the descriptor), on `loop`.
+    private func bind(_ port: UInt16, handler: RelayHandler, on loop: any EventLoop) async throws
+        -> (channel: any Channel, descriptor: CInt)
+    {
+        let address = try SocketAddress(ipAddress: host, port: Int(port))
+        let descriptor = socket(address.protocol == .inet6 ? AF_INET6 : AF_INET,
+                                Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw SetupError(description: "socket() failed: errno \(errno)") }
+        guard address.withSockAddr({ Glibc.bind(descriptor, $0, socklen_t($1)) }) == 0 else {
+            let failure = errno
+            Glibc.close(descriptor)
+            throw SetupError(description: "cannot bind \(host):\(port): errno \(failure)")
+        }
+        // From here the channel owns the descriptor and closes it.
+        let channel = try await DatagramBootstrap(group: loop)
+            // Up to 16 datagrams per wake-up, in one recvmmsg, and no second call to learn that none are left (at
+            // 50 packets a second a socket rarely has more than one). recvmmsg splits one receive buffer evenly
+            // between the datagrams, so it must hold 16 of the largest: NIO's default 2 KiB would cut each to 128.
+            .channelOption(.maxMessagesPerRead, value: 1)
             .channelOption(.datagramVectorReadMessageCount, value: Self.datagramsPerRead)
             .channelOption(.recvAllocator,
                            value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.largestDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
-            .bind(host: host, port: Int(port)).get()
+            .withBoundSocket(descriptor).get()
+        return (channel, descriptor)
     }
 
     /// Closes a call's pair and returns its ports; the warm pool binds again if it ran short.

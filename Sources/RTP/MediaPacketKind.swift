@@ -3,6 +3,7 @@
 public enum MediaPacketKind: Hashable, Sendable {
     case stun, zrtp, dtls, turnChannel, rtp, rtcp, unknown
 
+    @inlinable
     public init(_ bytes: some RandomAccessCollection<UInt8>) {
         guard let first = bytes.first else {
             self = .unknown

@@ -15,6 +15,7 @@ public struct RTPPacketView: Hashable, Sendable {
     public var payloadOffset: Int
 
     /// The header of `bytes`, or nil if they are not RTP/RTCP version 2 or too short for what the header says.
+    @inlinable
     public init?(_ bytes: some RandomAccessCollection<UInt8>) {
         guard bytes.count >= 8 else { return nil }
         let start = bytes.startIndex
@@ -66,4 +67,10 @@ public struct RTPPacketView: Hashable, Sendable {
         default: nil
         }
     }
+}
+
+extension RTPPacketView {
+    /// The header of a datagram in memory: the initializer compiled for raw buffers here, so that callers in other
+    /// modules (the relay, per packet) do not run it through generic witness tables.
+    public init?(raw bytes: UnsafeRawBufferPointer) { self.init(bytes) }
 }
