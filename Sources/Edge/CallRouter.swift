@@ -125,6 +125,11 @@ public final class CallRouter: Sendable {
         /// An account, and the identity (From user) it asserts: its name, or one it may assert.
         case account(String, asserting: String)
         case trunk(Trunk)
+
+        var trunk: Trunk? {
+            if case .trunk(let trunk) = self { return trunk }
+            return nil
+        }
     }
     /// T1 and T2, in milliseconds.
     let t1: Int
@@ -296,9 +301,16 @@ public final class CallRouter: Sendable {
         } else {
             callMediaPolicy = mediaPolicy
         }
+        // Bridged at the edge, the call's SDP carries both legs' suites: the account's (held to the edge's policy
+        // on its own leg) and the trunk's.
+        var callPolicy = callMediaPolicy
+        if let bridged = [outboundTrunk, admitted.caller.trunk].compactMap({ $0 }).first(where: \.bridgesSRTP) {
+            callPolicy.allowedSuites = bridged.mediaPolicy.allowedSuites
+                + mediaPolicy.allowedSuites.filter { !bridged.mediaPolicy.allowedSuites.contains($0) }
+        }
         var setup = CallSession.Setup(
             invite: request, forwardedHeaders: presented.headers, presentedCaller: presented.from,
-            callee: "<\(calleeAOR)>", callerAddress: admitted.address, targets: targets, mediaPolicy: callMediaPolicy,
+            callee: "<\(calleeAOR)>", callerAddress: admitted.address, targets: targets, mediaPolicy: callPolicy,
             headerPolicy: callerHeaderPolicy, callerUsesUDP: inbound.transport == .udp,
             recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(presented.recordedCaller),
             recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
@@ -346,10 +358,11 @@ public final class CallRouter: Sendable {
             // A trunk whose SRTP ends here: the account's leg is held to the edge's own policy (SRTP), the trunk's
             // gets plain RTP.
             var bridging: RelayAnchor.Bridging?
+            let accountLeg = RelayAnchor.Bridging.Leg.sdes(mediaPolicy.allowedSuites)
             if case .trunk(let trunk) = admitted.caller, trunk.bridgesSRTP {
-                bridging = .init(secureSide: .b, suites: mediaPolicy.allowedSuites)
+                bridging = .init(caller: trunk.bridgedLeg, callee: accountLeg)
             } else if let outboundTrunk, outboundTrunk.bridgesSRTP {
-                bridging = .init(secureSide: .a, suites: mediaPolicy.allowedSuites)
+                bridging = .init(caller: accountLeg, callee: outboundTrunk.bridgedLeg)
                 setup.callerLegPolicy = callerLegPolicy(admitted)
             }
             anchor = RelayAnchor(wiring: relay, sections: max(1, sections), callerIPv6: callerIPv6,
@@ -808,15 +821,22 @@ public struct Trunk: Sendable {
     public var credentials: CallSession.Credentials?
     /// The SHA-256 fingerprint its TLS client certificate must have, if set.
     public var certificateFingerprint: String?
-    /// Whether SRTP ends at the edge for its calls (a legacy trunk that cannot encrypt): its leg carries plain RTP,
-    /// the account's leg SDES-SRTP under keys the edge makes and holds only in memory. Needs the media relay.
+    /// Whether SRTP ends at the edge for its calls: the account's leg carries SDES-SRTP with the edge, under keys
+    /// the edge makes and holds only in memory, and the trunk's leg plain RTP (a legacy trunk that cannot encrypt)
+    /// or, with ``bridgedSuites``, SDES-SRTP of its own suites under other keys. Needs the media relay.
     public var bridgesSRTP: Bool
+    /// With ``bridgesSRTP``: the SDES suites the trunk's leg uses (empty: plain RTP).
+    public var bridgedSuites: [SRTPCryptoSuite]
+
+    /// What the trunk's leg carries when its SRTP is bridged.
+    var bridgedLeg: RelayAnchor.Bridging.Leg { bridgedSuites.isEmpty ? .plain : .sdes(bridgedSuites) }
 
     public init(name: String, flow: SIPFlow, host: String? = nil, prefixes: [String] = [],
                 mediaPolicy: MediaPolicy = .srtpOnly, trustsIdentity: Bool = false,
                 credentials: CallSession.Credentials? = nil, certificateFingerprint: String? = nil,
-                bridgesSRTP: Bool = false) {
+                bridgesSRTP: Bool = false, bridgedSuites: [SRTPCryptoSuite] = []) {
         self.bridgesSRTP = bridgesSRTP
+        self.bridgedSuites = bridgedSuites
         self.name = name
         self.flow = flow
         let ip = flow.remote.ipAddress ?? "invalid"

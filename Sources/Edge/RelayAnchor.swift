@@ -66,17 +66,25 @@ final class RelayAnchor: MediaAnchor {
         var described: [[SectionDescription?]] = [[], []]
         var securityEvents: [String] = []
         var finished: AnchoredMedia?
-        /// Bridging, per section: the secure side's offered keys (tag, suite, policy), and the relay's own offered
-        /// to it (the attribute it was sent, and the policy).
-        var secureSideOffered: [Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]] = [:]
-        var relayOffered: [Int: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)]] = [:]
+        /// Bridging, per side and section: the keys that side offered (tag, suite, policy), and the relay's own
+        /// offered to it (the attribute it was sent, and the policy).
+        var partyOffered: [[Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]]] = [[:], [:]]
+        var relayOffered: [[Int: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)]]] = [[:], [:]]
     }
 
-    /// SRTP terminated at the relay (``MediaRelayWiring``'s caller: a trunk with `media_bridge`): the side whose
-    /// leg carries SDES-SRTP, and the suites the relay offers it, most preferred first.
+    /// SRTP terminated at the relay (a trunk with `bridge_srtp`): per side (caller, callee), what its leg carries.
     struct Bridging: Sendable {
-        var secureSide: RelayCall.Side
-        var suites: [SRTPCryptoSuite]
+        enum Leg: Sendable, Equatable {
+            /// Plain RTP (a legacy trunk that cannot encrypt).
+            case plain
+            /// SDES-SRTP with the relay, under keys the relay makes, offering these suites (most preferred first).
+            case sdes([SRTPCryptoSuite])
+        }
+
+        var caller: Leg
+        var callee: Leg
+
+        func leg(_ side: RelayCall.Side) -> Leg { side == .a ? caller : callee }
     }
 
     struct SectionDescription {
@@ -161,73 +169,72 @@ final class RelayAnchor: MediaAnchor {
         return Array(text.utf8)
     }
 
-    /// Bridging one section: SDES-SRTP on the secure side's leg becomes plain RTP on the other, and back. The secure
-    /// side's keys protect what it sends (the relay verifies and decrypts them); the relay's own fresh keys protect
-    /// what it sends that side. A section that cannot be bridged (keys that do not parse, no random numbers) is
-    /// declined rather than sent in the clear; a secure-side section without SDES (plain, or DTLS) is left alone.
+    /// Bridging one section: each leg gets what it carries (``Bridging/Leg``) whatever the other sent. A party's
+    /// SDES keys protect what it sends (the relay verifies and decrypts them); the relay's own fresh keys protect
+    /// what it sends that party. A section that cannot be bridged (keys that do not parse, no random numbers, a
+    /// plain answer on an SRTP leg) is declined rather than sent in the clear; a section without SDES from a party
+    /// on an SRTP leg's offer (plain, or DTLS) is left to the media policy.
     private func bridge(section index: Int, of original: SessionDescription, into rewritten: inout SessionDescription,
                         from sender: RelayCall.Side, isOffer: Bool, bridging: Bridging) {
         let media = original.media[index]
         let proto = media.proto
         guard [.rtpAVP, .rtpAVPF, .rtpSAVP, .rtpSAVPF].contains(proto) else { return }
+        let receiver: RelayCall.Side = sender == .a ? .b : .a
         func decline() {
             rewritten.media[index].port = 0
             rewritten.media[index].connections = []
         }
-        func set(secure: Bool, cryptos: [SDESCryptoAttribute]) {
-            let feedback = proto == .rtpAVPF || proto == .rtpSAVPF
-            rewritten.media[index].proto = secure ? (feedback ? .rtpSAVPF : .rtpSAVP) : (feedback ? .rtpAVPF : .rtpAVP)
-            rewritten.media[index].attributes.removeAll { $0.name == "crypto" }
-            rewritten.media[index].attributes += cryptos.map {
-                SDPAttribute(name: "crypto", value: $0.serialized())
-            }
-        }
-        if sender == bridging.secureSide {
-            // Its SRTP ends here: the plain side gets plain RTP.
-            let offered = media.cryptos.compactMap { crypto -> (UInt32, SRTPCryptoSuite, SRTPPolicy)? in
+        // The sender's leg: its SRTP ends here.
+        if case .sdes = bridging.leg(sender) {
+            let offered = media.cryptos.compactMap { crypto -> (tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)? in
                 (try? SDESKeying(crypto)).map { (crypto.tag, crypto.suite, $0.policy()) }
             }
-            guard !media.cryptos.isEmpty else {
-                // A plain answer to the relay's SRTP offer: the account's leg would be unencrypted, so no media.
-                if !isOffer, shared.state.withLock({ $0.relayOffered[index] != nil }) { decline() }
+            let relayOffer = shared.state.withLock { $0.relayOffered[sender.rawValue][index] }
+            if media.cryptos.isEmpty {
+                // A plain answer to the relay's SRTP offer would leave this leg unencrypted: no media.
+                if !isOffer, relayOffer != nil { decline() }
                 return
             }
             if isOffer {
                 guard !offered.isEmpty else { return decline() }
-                shared.state.withLock { $0.secureSideOffered[index] = offered }
+                shared.state.withLock { $0.partyOffered[sender.rawValue][index] = offered }
             } else {
-                let ours = shared.state.withLock { $0.relayOffered[index] ?? [] }
-                guard let chosen = offered.first,
-                    let relay = ours.first(where: { $0.attribute.tag == chosen.0 }),
-                    (try? call.bridge(section: index, secureSide: sender, inbound: chosen.2, outbound: relay.policy))
-                        != nil
+                guard let chosen = offered.first, let ours = relayOffer?.first(where: { $0.attribute.tag == chosen.tag }),
+                    (try? call.bridge(section: index, side: sender, inbound: chosen.policy, outbound: ours.policy)) != nil
                 else { return decline() }
-            }
-            set(secure: false, cryptos: [])
-        } else {
-            // The plain side's RTP is protected here: the secure side gets SRTP under the relay's keys.
-            if isOffer {
-                var offers: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)] = []
-                for (position, suite) in bridging.suites.enumerated() {
-                    guard let profile = SRTPProfile(suite),
-                        let fresh = try? SDESKeying.generate(profile: profile, tag: UInt32(position + 1))
-                    else { continue }
-                    offers.append((fresh.attribute, fresh.keying.policy()))
-                }
-                guard !offers.isEmpty else { return decline() }
-                shared.state.withLock { $0.relayOffered[index] = offers }
-                set(secure: true, cryptos: offers.map(\.attribute))
-            } else {
-                // Answering the secure side's offer: its first usable suite, under a fresh key of the relay's.
-                guard let chosen = shared.state.withLock({ $0.secureSideOffered[index]?.first }) else { return }
-                guard let profile = SRTPProfile(chosen.suite),
-                    let fresh = try? SDESKeying.generate(profile: profile, tag: chosen.tag),
-                    (try? call.bridge(section: index, secureSide: bridging.secureSide, inbound: chosen.policy,
-                                      outbound: fresh.keying.policy())) != nil
-                else { return decline() }
-                set(secure: true, cryptos: [fresh.attribute])
             }
         }
+        // The receiver's leg: what it gets, under the relay's keys when it is SRTP.
+        var cryptos: [SDESCryptoAttribute] = []
+        switch bridging.leg(receiver) {
+        case .plain:
+            break
+        case .sdes(let suites) where isOffer:
+            var offers: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)] = []
+            for (position, suite) in suites.enumerated() {
+                guard let profile = SRTPProfile(suite),
+                    let fresh = try? SDESKeying.generate(profile: profile, tag: UInt32(position + 1))
+                else { continue }
+                offers.append((fresh.attribute, fresh.keying.policy()))
+            }
+            guard !offers.isEmpty else { return decline() }
+            shared.state.withLock { $0.relayOffered[receiver.rawValue][index] = offers }
+            cryptos = offers.map(\.attribute)
+        case .sdes:
+            // Answering the receiver's offer: its first usable suite, under a fresh key of the relay's.
+            guard let chosen = shared.state.withLock({ $0.partyOffered[receiver.rawValue][index]?.first }) else { return }
+            guard let profile = SRTPProfile(chosen.suite),
+                let fresh = try? SDESKeying.generate(profile: profile, tag: chosen.tag),
+                (try? call.bridge(section: index, side: receiver, inbound: chosen.policy,
+                                  outbound: fresh.keying.policy())) != nil
+            else { return decline() }
+            cryptos = [fresh.attribute]
+        }
+        let feedback = proto == .rtpAVPF || proto == .rtpSAVPF
+        let secure = !cryptos.isEmpty
+        rewritten.media[index].proto = secure ? (feedback ? .rtpSAVPF : .rtpSAVP) : (feedback ? .rtpAVPF : .rtpAVP)
+        rewritten.media[index].attributes.removeAll { $0.name == "crypto" }
+        rewritten.media[index].attributes += cryptos.map { SDPAttribute(name: "crypto", value: $0.serialized()) }
     }
 
     /// Tells the relay what the sender's SDP said; after an answer, both sides' watches learn the offer and answer.

@@ -99,15 +99,14 @@ public final class RelayCall: Sendable {
         var latches: [RelayLatch] { [rtp.latch, rtcp.latch] }
     }
 
-    /// SRTP terminated at the relay on one section: what `secureSide` sends is verified and decrypted with its own
-    /// keys, what goes to it is encrypted with the relay's. Used only under the call's lock.
+    /// SRTP terminated at the relay for one side of a section: what that side sends is verified and decrypted with
+    /// its own keys, what goes to it is encrypted with the relay's. Used only under the call's lock.
     final class SRTPBridge: @unchecked Sendable {
-        let secureSide: Side
         let inbound: SRTPSession
         let outbound: SRTPSession
 
-        init(secureSide: Side, inbound: SRTPSession, outbound: SRTPSession) {
-            (self.secureSide, self.inbound, self.outbound) = (secureSide, inbound, outbound)
+        init(inbound: SRTPSession, outbound: SRTPSession) {
+            (self.inbound, self.outbound) = (inbound, outbound)
         }
     }
 
@@ -115,7 +114,8 @@ public final class RelayCall: Sendable {
     struct Section {
         let pairs: [RelayServer.BoundPair]
         var sides = [SideState(), SideState()]
-        var bridge: SRTPBridge?
+        /// Per side, SRTP terminated at the relay (nil: passed through, or plain).
+        var bridges: [SRTPBridge?] = [nil, nil]
     }
 
     struct State {
@@ -223,25 +223,29 @@ public final class RelayCall: Sendable {
         }
     }
 
-    /// Terminates SRTP on a section (a trusted legacy trunk on the other side): `inbound` is the policy of the keys
-    /// `secureSide` protects its media with (from its SDP), `outbound` the relay's own for what it sends that side.
-    /// Packets from that side that do not authenticate are dropped (and latch nothing); a later call replaces the
-    /// keys. The sessions live only in memory and wipe their keys when the call ends.
+    /// Terminates SRTP on one side of a section (a trusted legacy trunk behind the other): `inbound` is the policy
+    /// of the keys `side` protects its media with (from its SDP), `outbound` the relay's own for what it sends that
+    /// side. Packets from that side that do not authenticate are dropped (and latch nothing). With both sides
+    /// terminated, media is decrypted from one and protected anew for the other (a different suite or key on each
+    /// leg). A later call replaces the keys. The sessions live only in memory and wipe their keys when the call
+    /// ends.
     /// - Throws: ``MediaSecurityError`` for invalid keys, or the same key both ways.
-    public func bridge(section: Int, secureSide: Side, inbound: SRTPPolicy, outbound: SRTPPolicy)
-        throws(MediaSecurityError)
-    {
+    public func bridge(section: Int, side: Side, inbound: SRTPPolicy, outbound: SRTPPolicy) throws(MediaSecurityError) {
         let sessions = try SRTPSession.pair(outbound: outbound, inbound: inbound, maximumStreams: 8)
-        let bridge = SRTPBridge(secureSide: secureSide, inbound: sessions.inbound, outbound: sessions.outbound)
+        let bridge = SRTPBridge(inbound: sessions.inbound, outbound: sessions.outbound)
         state.withLock { state in
             guard state.sections.indices.contains(section) else { return }
-            state.sections[section].bridge = bridge
+            state.sections[section].bridges[side.rawValue] = bridge
         }
     }
 
-    /// Whether a section's SRTP is terminated at the relay.
-    public func isBridged(section: Int) -> Bool {
-        state.withLock { $0.sections.indices.contains(section) && $0.sections[section].bridge != nil }
+    /// Whether SRTP is terminated at the relay on a section (on `side`, or on either side when nil).
+    public func isBridged(section: Int, side: Side? = nil) -> Bool {
+        state.withLock { state in
+            guard state.sections.indices.contains(section) else { return false }
+            let bridges = state.sections[section].bridges
+            return side.map { bridges[$0.rawValue] != nil } ?? bridges.contains { $0 != nil }
+        }
     }
 
     /// How long since `side` last sent a packet that was relayed, on any section (or since the call began).
@@ -308,14 +312,13 @@ public final class RelayCall: Sendable {
                               in section: inout Section, from side: Side, component: Component, at now: Int64,
                               finding: inout MediaCryptoWatch.Finding?) -> Fallback? {
         let header = RTPPacketView(raw: bytes)
-        let bridge = section.bridge
         var cleartext: [UInt8]?
         guard let report = receive(bytes, header: header, from: envelope.remoteAddress, by: &section.sides[side.rawValue],
-                                   component: component, bridge: bridge?.secureSide == side ? bridge : nil, at: now,
+                                   component: component, bridge: section.bridges[side.rawValue], at: now,
                                    finding: &finding, cleartext: &cleartext)
         else { return nil }
         if let report { record(report, from: side, at: now, in: &section) }
-        let protecting = bridge?.secureSide == side.other ? bridge : nil
+        let protecting = section.bridges[side.other.rawValue]
         let fallback = send(protecting == nil && cleartext == nil ? bytes : nil, cleartext ?? Array(bytes),
                             header: header, to: &section.sides[side.other.rawValue], component: component,
                             protecting: protecting)

@@ -30,10 +30,12 @@ struct ServeConfiguration: Codable, Equatable {
         var password: String?
         var certificateFingerprint: String?
         var bridgeSRTP: Bool?
+        var bridgeSRTPSuites: [String]?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
             case username, password, certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
+            case bridgeSRTPSuites = "bridge_srtp_suites"
         }
     }
 

@@ -240,14 +240,26 @@ struct ServeSettings {
         case (nil, nil): credentials = nil
         default: throw UsageError(message: "trunks.\(entry.name): username and password go together")
         }
-        // Bridged, the trunk's own leg is plain RTP by design.
+        // Bridged, the trunk's own leg is plain RTP by design, unless it names SDES suites of its own.
         let bridges = entry.bridgeSRTP ?? false
+        var bridgedSuites: [SRTPCryptoSuite] = []
+        if let names = entry.bridgeSRTPSuites {
+            guard bridges else {
+                throw UsageError(message: "trunks.\(entry.name).bridge_srtp_suites needs bridge_srtp = true")
+            }
+            do { bridgedSuites = try srtpSuites(names) } catch {
+                throw UsageError(message: "trunks.\(entry.name).bridge_srtp_suites: \(error)")
+            }
+        }
+        let plainLeg = bridges && bridgedSuites.isEmpty
         return Trunk(name: entry.name, flow: flow, host: entry.host, prefixes: entry.prefixes ?? [],
-                     mediaPolicy: MediaPolicy(allowsPlainRTP: bridges || (entry.allowPlainRTP ?? false)),
+                     mediaPolicy: MediaPolicy(allowsPlainRTP: plainLeg || (entry.allowPlainRTP ?? false),
+                                              allowedSuites: bridgedSuites.isEmpty ? MediaPolicy.srtpOnly.allowedSuites
+                                                  : bridgedSuites),
                      trustsIdentity: entry.trustIdentity ?? false, credentials: credentials,
                      certificateFingerprint: entry.certificateFingerprint.map {
                          $0.replacingOccurrences(of: ":", with: "").lowercased()
-                     }, bridgesSRTP: bridges)
+                     }, bridgesSRTP: bridges, bridgedSuites: bridgedSuites)
     }
 
     /// The SDES suites calls may use, by their RFC 4568/6188/7714 names (default: MediaPolicy's).

@@ -60,7 +60,7 @@ import Testing
         let alice = try await Socket.open(group), trunk = try await Socket.open(group)
         let anchor = try #require(RelayAnchor(
             wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
-            bridging: .init(secureSide: .a, suites: [SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")])) { _ in })
+            bridging: .init(caller: .sdes([SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")]), callee: .plain)) { _ in })
 
         // alice offers SDES (one suite the edge cannot do, then one it can); the trunk is offered plain RTP.
         let offer = Self.sdp("RTP/SAVP", port: alice.port, cryptos: [
@@ -120,7 +120,7 @@ import Testing
         let suites = ["AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80"].map { SRTPCryptoSuite(name: $0) }
         let anchor = try #require(RelayAnchor(
             wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
-            bridging: .init(secureSide: .b, suites: suites)) { _ in })
+            bridging: .init(caller: .plain, callee: .sdes(suites))) { _ in })
         let toAccount = try Self.parse(anchor.rewrite(Self.sdp("RTP/AVP", port: 20_000), fromCaller: true, isOffer: true))
         #expect(toAccount.proto == .rtpSAVP && toAccount.cryptos.map(\.suite) == suites)
         #expect(toAccount.cryptos.map(\.tag) == [1, 2])
@@ -137,6 +137,53 @@ import Testing
         _ = anchor.finish()
         try await Task.sleep(for: .milliseconds(50))
         await relay.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// A trunk that speaks SRTP, but another suite than the account's: both legs end at the relay, each under its
+    /// own keys, and media is decrypted from one leg and protected anew for the other.
+    @Test func twoSRTPLegsOfDifferentSuitesAreBridgedUnderFourKeys() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 43_240...43_259)
+        try await relay.start(warmPairs: 4)
+        let alice = try await Socket.open(group), trunk = try await Socket.open(group)
+        let anchor = try #require(RelayAnchor(
+            wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
+            bridging: .init(caller: .sdes([SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")]),
+                            callee: .sdes([SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_32")]))) { _ in })
+        let toTrunk = try Self.parse(anchor.rewrite(Self.sdp("RTP/SAVP", port: alice.port, cryptos: ["2 " + Self.aliceKey]),
+                                                   fromCaller: true, isOffer: true))
+        let offeredTrunk = try #require(toTrunk.cryptos.first)
+        #expect(toTrunk.proto == .rtpSAVP && toTrunk.cryptos.count == 1)
+        #expect(offeredTrunk.suite.name == "AES_CM_128_HMAC_SHA1_32" && !offeredTrunk.serialized().contains("AQIDBAUG"))
+        let trunkKey = "1 AES_CM_128_HMAC_SHA1_32 inline:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9"
+        let toAlice = try Self.parse(anchor.rewrite(Self.sdp("RTP/SAVP", port: trunk.port, cryptos: [trunkKey]),
+                                                   fromCaller: false, isOffer: false))
+        let answeredAlice = try #require(toAlice.cryptos.first)
+        #expect(toAlice.proto == .rtpSAVP && answeredAlice.tag == 2 && answeredAlice.suite.name == "AES_CM_128_HMAC_SHA1_80")
+        #expect(anchor.call.isBridged(section: 0, side: .a) && anchor.call.isBridged(section: 0, side: .b))
+
+        // alice -> relay (her key) -> trunk (the relay's SHA1_32 key it was offered); and back under the others.
+        let spoken: [UInt8] = [0x80, 8, 0, 1, 0, 0, 0, 160, 0, 0, 0, 0xA] + [UInt8](repeating: 0xD5, count: 160)
+        let answered: [UInt8] = [0x80, 8, 0, 1, 0, 0, 0, 160, 0, 0, 0, 0xB] + [UInt8](repeating: 0x55, count: 160)
+        var fromAlice = spoken, fromTrunk = answered
+        try SDESKeying(try SDESCryptoAttribute(parsing: "2 " + Self.aliceKey)).srtpSender().protect(&fromAlice)
+        try SDESKeying(try SDESCryptoAttribute(parsing: trunkKey)).srtpSender().protect(&fromTrunk)
+        try await alice.send(fromAlice, to: anchor.call.port(for: .a))
+        try await trunk.send(fromTrunk, to: anchor.call.port(for: .b))
+        for _ in 0..<200 where trunk.received.withLock({ $0.isEmpty }) || alice.received.withLock({ $0.isEmpty }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        var atTrunk = try #require(trunk.received.withLock { $0.first })
+        var atAlice = try #require(alice.received.withLock { $0.first })
+        #expect(atTrunk != fromAlice && atAlice != fromTrunk, "each leg under its own keys")
+        try SDESKeying(offeredTrunk).srtpReceiver().unprotect(&atTrunk)
+        try SDESKeying(answeredAlice).srtpReceiver().unprotect(&atAlice)
+        #expect(atTrunk == spoken && atAlice == answered)
+        _ = anchor.finish()
+        try await Task.sleep(for: .milliseconds(50))
+        await relay.stop()
+        for socket in [alice, trunk] { await socket.close() }
         try await group.shutdownGracefully()
     }
 }

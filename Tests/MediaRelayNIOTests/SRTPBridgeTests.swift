@@ -49,7 +49,7 @@ import Testing
         call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address)
         call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address)
         let aliceKey = (0..<30).map { UInt8($0) }, relayKey = (0..<30).map { UInt8(100 + $0) }
-        try call.bridge(section: 0, secureSide: .a,
+        try call.bridge(section: 0, side: .a,
                         inbound: SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(aliceKey.prefix(16)),
                                             masterSalt: Array(aliceKey.suffix(14))),
                         outbound: SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(relayKey.prefix(16)),

@@ -218,6 +218,10 @@ import Testing
                 ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nprefixes = [\"+\"]\n",
                  "need fraud.country_code"),
                 ("[media]\naddress6 = \"127.0.0.3\"\n", "media.address6 must be an IPv6 address"),
+                ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nbridge_srtp_suites = [\"AEAD_AES_128_GCM\"]\n",
+                 "trunks.c.bridge_srtp_suites needs bridge_srtp = true"),
+                ("[[trunks]]\nname = \"c\"\naddress = \"udp:192.0.2.1:5060\"\nbridge_srtp = true\n[media]\nrelay = false\n",
+                 "trunks.c.bridge_srtp needs the media relay"),
                 ("[media]\naddress6 = \"::\"\n", "media.advertised_address6 must be the IP address (of the same family)"),
             ] {
                 let path = directory + "/rampart.toml"
