@@ -67,9 +67,9 @@ final class RelayAnchor: MediaAnchor {
         var securityEvents: [String] = []
         var finished: AnchoredMedia?
         /// Bridging, per side and section: the keys that side offered (tag, suite, policy), and the relay's own
-        /// offered to it (the attribute it was sent, and the policy).
+        /// offered to it (tag, policy). Keys are kept only as policies, whose master keys are wiped when released.
         var partyOffered: [[Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]]] = [[:], [:]]
-        var relayOffered: [[Int: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)]]] = [[:], [:]]
+        var relayOffered: [[Int: [(tag: UInt32, policy: SRTPPolicy)]]] = [[:], [:]]
     }
 
     /// SRTP terminated at the relay (a trunk with `bridge_srtp`): per side (caller, callee), what its leg carries.
@@ -199,7 +199,7 @@ final class RelayAnchor: MediaAnchor {
                 guard !offered.isEmpty else { return decline() }
                 shared.state.withLock { $0.partyOffered[sender.rawValue][index] = offered }
             } else {
-                guard let chosen = offered.first, let ours = relayOffer?.first(where: { $0.attribute.tag == chosen.tag }),
+                guard let chosen = offered.first, let ours = relayOffer?.first(where: { $0.tag == chosen.tag }),
                     (try? call.bridge(section: index, side: sender, inbound: chosen.policy, outbound: ours.policy)) != nil
                 else { return decline() }
             }
@@ -210,16 +210,16 @@ final class RelayAnchor: MediaAnchor {
         case .plain:
             break
         case .sdes(let suites) where isOffer:
-            var offers: [(attribute: SDESCryptoAttribute, policy: SRTPPolicy)] = []
+            var offers: [(tag: UInt32, policy: SRTPPolicy)] = []
             for (position, suite) in suites.enumerated() {
                 guard let profile = SRTPProfile(suite),
                     let fresh = try? SDESKeying.generate(profile: profile, tag: UInt32(position + 1))
                 else { continue }
-                offers.append((fresh.attribute, fresh.keying.policy()))
+                offers.append((fresh.attribute.tag, fresh.keying.policy()))
+                cryptos.append(fresh.attribute)
             }
             guard !offers.isEmpty else { return decline() }
             shared.state.withLock { $0.relayOffered[receiver.rawValue][index] = offers }
-            cryptos = offers.map(\.attribute)
         case .sdes:
             // Answering the receiver's offer: its first usable suite, under a fresh key of the relay's.
             guard let chosen = shared.state.withLock({ $0.partyOffered[receiver.rawValue][index]?.first }) else { return }
