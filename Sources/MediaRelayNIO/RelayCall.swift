@@ -5,9 +5,6 @@ import RTP
 import SDP
 import SecurityPolicy
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One call through the relay: for each side and component (RTP, RTCP) a latch, and for each side's RTP the
 /// receive statistics and the crypto watch. SRTP is passed through: the relay holds no keys, so latching follows
@@ -397,9 +394,7 @@ public final class RelayCall: Sendable {
         }
         let descriptor = component == .rtp ? receiver.descriptors.rtp : receiver.descriptors.rtcp
         func sendto(_ bytes: UnsafeRawBufferPointer) -> Bool {
-            destination.withSockAddr { address, length in
-                Glibc.sendto(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), address, socklen_t(length))
-            } >= 0
+            destination.withSockAddr { Datagrams.send(bytes, on: descriptor, to: $0, length: $1) }
         }
         if let bytes {
             return sendto(bytes) ? nil : (destination, ByteBuffer(bytes: bytes))

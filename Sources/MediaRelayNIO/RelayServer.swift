@@ -5,9 +5,6 @@ import RTP
 import SDP
 import SecurityPolicy
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The media relay's sockets (issue 7): a port pool on one address and the calls relayed through it. Each call
 /// gets a pair of ports (RTP, RTCP) per side; what arrives on one side's port goes out of the other side's port of
@@ -177,13 +174,11 @@ public final class RelayServer: Sendable {
         -> (channel: any Channel, descriptor: CInt)
     {
         let address = try SocketAddress(ipAddress: host, port: Int(port))
-        let descriptor = socket(address.protocol == .inet6 ? AF_INET6 : AF_INET,
-                                Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw SetupError(description: "socket() failed: errno \(errno)") }
-        guard address.withSockAddr({ Glibc.bind(descriptor, $0, socklen_t($1)) }) == 0 else {
-            let failure = errno
-            Glibc.close(descriptor)
-            throw SetupError(description: "cannot bind \(host):\(port): errno \(failure)")
+        let bound = address.withSockAddr { Datagrams.boundSocket($0, length: $1, ipv6: address.protocol == .inet6) }
+        let descriptor: CInt
+        switch bound {
+        case .success(let bound): descriptor = bound
+        case .failure(let failure): throw SetupError(description: "cannot bind \(host):\(port): \(failure)")
         }
         // From here the channel owns the descriptor and closes it.
         let channel = try await DatagramBootstrap(group: loop)
