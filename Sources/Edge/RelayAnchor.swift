@@ -69,7 +69,7 @@ final class RelayAnchor: MediaAnchor {
         /// Bridging, per side and section: the keys that side offered (tag, suite, policy), and the relay's own
         /// offered to it (tag, policy). Keys are kept only as policies, whose master keys are wiped when released.
         var partyOffered: [[Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]]] = [[:], [:]]
-        var relayOffered: [[Int: [(tag: UInt32, policy: SRTPPolicy)]]] = [[:], [:]]
+        var relayOffered: [[Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]]] = [[:], [:]]
     }
 
     /// SRTP terminated at the relay (a trunk with `bridge_srtp`): per side (caller, callee), what its leg carries.
@@ -85,6 +85,12 @@ final class RelayAnchor: MediaAnchor {
         var callee: Leg
 
         func leg(_ side: RelayCall.Side) -> Leg { side == .a ? caller : callee }
+
+        /// The suites an SRTP leg may use (nil: a plain leg).
+        func suites(_ side: RelayCall.Side) -> [SRTPCryptoSuite]? {
+            if case .sdes(let suites) = leg(side) { return suites }
+            return nil
+        }
     }
 
     struct SectionDescription {
@@ -120,6 +126,8 @@ final class RelayAnchor: MediaAnchor {
         self.call = call
         self.shared = shared
         advertisedAddresses = sides.map(\.advertisedAddress)
+        // An SRTP leg bridged at the relay never carries cleartext, whatever the SDP exchange comes to.
+        for side in RelayCall.Side.allCases where bridging?.suites(side) != nil { call.requireBridge(on: side) }
     }
 
     func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
@@ -181,15 +189,22 @@ final class RelayAnchor: MediaAnchor {
         guard [.rtpAVP, .rtpAVPF, .rtpSAVP, .rtpSAVPF].contains(proto) else { return }
         let receiver: RelayCall.Side = sender == .a ? .b : .a
         func decline() {
+            // No key of anyone's goes on with a declined section (and the relay drops its media: requireBridge).
             rewritten.media[index].port = 0
             rewritten.media[index].connections = []
+            rewritten.media[index].attributes.removeAll { $0.name == "crypto" }
         }
-        // The sender's leg: its SRTP ends here.
-        if case .sdes = bridging.leg(sender) {
+        // The sender's leg: its SRTP ends here, on one of the suites that leg may use.
+        if let legSuites = bridging.suites(sender) {
             let offered = media.cryptos.compactMap { crypto -> (tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)? in
-                (try? SDESKeying(crypto)).map { (crypto.tag, crypto.suite, $0.policy()) }
+                guard legSuites.contains(crypto.suite) else { return nil }
+                return (try? SDESKeying(crypto)).map { (crypto.tag, crypto.suite, $0.policy()) }
             }
-            let relayOffer = shared.state.withLock { $0.relayOffered[sender.rawValue][index] }
+            let relayOffer = shared.state.withLock { state in
+                // A new offer replaces what this party offered before, keys included.
+                if isOffer { state.partyOffered[sender.rawValue][index] = offered.isEmpty ? nil : offered }
+                return state.relayOffered[sender.rawValue][index]
+            }
             if media.cryptos.isEmpty {
                 // A plain answer to the relay's SRTP offer would leave this leg unencrypted: no media.
                 if !isOffer, relayOffer != nil { decline() }
@@ -197,9 +212,10 @@ final class RelayAnchor: MediaAnchor {
             }
             if isOffer {
                 guard !offered.isEmpty else { return decline() }
-                shared.state.withLock { $0.partyOffered[sender.rawValue][index] = offered }
             } else {
-                guard let chosen = offered.first, let ours = relayOffer?.first(where: { $0.tag == chosen.tag }),
+                // The answer picks one of the relay's offered lines: the same tag, and the same suite.
+                guard let chosen = offered.first,
+                    let ours = relayOffer?.first(where: { $0.tag == chosen.tag && $0.suite == chosen.suite }),
                     (try? call.bridge(section: index, side: sender, inbound: chosen.policy, outbound: ours.policy)) != nil
                 else { return decline() }
             }
@@ -210,12 +226,12 @@ final class RelayAnchor: MediaAnchor {
         case .plain:
             break
         case .sdes(let suites) where isOffer:
-            var offers: [(tag: UInt32, policy: SRTPPolicy)] = []
+            var offers: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)] = []
             for (position, suite) in suites.enumerated() {
                 guard let profile = SRTPProfile(suite),
                     let fresh = try? SDESKeying.generate(profile: profile, tag: UInt32(position + 1))
                 else { continue }
-                offers.append((fresh.attribute.tag, fresh.keying.policy()))
+                offers.append((fresh.attribute.tag, suite, fresh.keying.policy()))
                 cryptos.append(fresh.attribute)
             }
             guard !offers.isEmpty else { return decline() }
@@ -269,6 +285,11 @@ final class RelayAnchor: MediaAnchor {
 
     func finish() -> AnchoredMedia {
         if let done = shared.state.withLock({ $0.finished }) { return done }
+        // Keys offered and never used go with the call.
+        shared.state.withLock { state in
+            state.partyOffered = [[:], [:]]
+            state.relayOffered = [[:], [:]]
+        }
         let streams = call.report().map { report in
             let received = report.receiverReport
             func rounded(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }

@@ -21,6 +21,13 @@ enum Datagrams {
         #endif
         let descriptor = socket(ipv6 ? AF_INET6 : AF_INET, type, 0)
         guard descriptor >= 0 else { return .failure(Failure(errno: errno)) }
+        // IPv6 only: a dual-stack socket would take the port from the IPv4 relay and hand it mapped IPv4 senders.
+        var one: Int32 = 1
+        if ipv6, setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            let failure = errno
+            close(descriptor)
+            return .failure(Failure(errno: failure))
+        }
         guard bind(descriptor, address, socklen_t(length)) == 0 else {
             let failure = errno
             close(descriptor)

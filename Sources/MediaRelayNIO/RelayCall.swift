@@ -97,13 +97,33 @@ public final class RelayCall: Sendable {
     }
 
     /// SRTP terminated at the relay for one side of a section: what that side sends is verified and decrypted with
-    /// its own keys, what goes to it is encrypted with the relay's. Used only under the call's lock.
+    /// its own keys, what goes to it is encrypted with the relay's. Each direction keeps its session for as long as
+    /// its keys stay the same (a new session under the same key would reuse keystream and accept replays). Used
+    /// only under the call's lock.
     final class SRTPBridge: @unchecked Sendable {
-        let inbound: SRTPSession
-        let outbound: SRTPSession
+        var inbound: SRTPSession
+        var outbound: SRTPSession
+        var inboundPolicy: SRTPPolicy
+        var outboundPolicy: SRTPPolicy
 
-        init(inbound: SRTPSession, outbound: SRTPSession) {
-            (self.inbound, self.outbound) = (inbound, outbound)
+        init(inbound: SRTPPolicy, outbound: SRTPPolicy) throws(MediaSecurityError) {
+            let sessions = try SRTPSession.pair(outbound: outbound, inbound: inbound, maximumStreams: 8)
+            (self.inbound, self.outbound) = (sessions.inbound, sessions.outbound)
+            (inboundPolicy, outboundPolicy) = (inbound, outbound)
+        }
+
+        /// New keys for either direction; a direction whose keys are unchanged keeps its session.
+        func rekey(inbound newInbound: SRTPPolicy, outbound newOutbound: SRTPPolicy) throws(MediaSecurityError) {
+            let sameInbound = Self.same(inboundPolicy, newInbound), sameOutbound = Self.same(outboundPolicy, newOutbound)
+            guard !sameInbound || !sameOutbound else { return }
+            let sessions = try SRTPSession.pair(outbound: newOutbound, inbound: newInbound, maximumStreams: 8)
+            if !sameInbound { (inbound, inboundPolicy) = (sessions.inbound, newInbound) }
+            if !sameOutbound { (outbound, outboundPolicy) = (sessions.outbound, newOutbound) }
+        }
+
+        static func same(_ one: SRTPPolicy, _ other: SRTPPolicy) -> Bool {
+            one.profile == other.profile && one.keys.count == other.keys.count
+                && zip(one.keys, other.keys).allSatisfy { $0.sameSecret(as: $1) && $0.mki == $1.mki }
         }
     }
 
@@ -113,11 +133,16 @@ public final class RelayCall: Sendable {
         var sides = [SideState(), SideState()]
         /// Per side, SRTP terminated at the relay (nil: passed through, or plain).
         var bridges: [SRTPBridge?] = [nil, nil]
+        /// Per side, whether its leg must carry SRTP the relay terminates: without a bridge, nothing goes to or
+        /// comes from it (fail closed, never cleartext on that leg).
+        var requiresBridge = [false, false]
     }
 
     struct State {
         var sections: [Section]
         var closed = false
+        /// Sides whose every section must be bridged (``requireBridge(on:)``).
+        var bridgedSides = [false, false]
     }
 
     /// Most media sections one call may hold (audio, video, and a few more).
@@ -155,28 +180,24 @@ public final class RelayCall: Sendable {
 
     /// Takes `pairs` (two per section) for new sections and points their sockets at this call; false if closed.
     func adopt(_ pairs: [RelayServer.BoundPair]) -> Bool {
-        let first = state.withLock { state -> Int? in
-            guard !state.closed else { return nil }
-            let first = state.sections.count
+        // The handlers are pointed at the call under its lock: a close() cannot slip in between and leave a handler
+        // serving a closed call (a cycle that would keep it, and its keys, alive).
+        state.withLock { state in
+            guard !state.closed else { return false }
             for index in stride(from: 0, to: pairs.count - 1, by: 2) {
                 var section = Section(pairs: [pairs[index], pairs[index + 1]])
+                section.requiresBridge = state.bridgedSides
                 for side in Side.allCases {
-                    let descriptors = section.pairs[side.rawValue].descriptors
-                    section.sides[side.rawValue].descriptors = (descriptors[0], descriptors[1])
+                    let pair = section.pairs[side.rawValue]
+                    section.sides[side.rawValue].descriptors = (pair.descriptors[0], pair.descriptors[1])
+                    for (component, handler) in zip([Component.rtp, .rtcp], pair.handlers) {
+                        handler.serve(self, section: state.sections.count, side: side, component: component)
+                    }
                 }
                 state.sections.append(section)
             }
-            return first
+            return true
         }
-        guard let first else { return false }
-        for (offset, index) in stride(from: 0, to: pairs.count - 1, by: 2).enumerated() {
-            for (side, pair) in zip(Side.allCases, pairs[index...index + 1]) {
-                for (component, handler) in zip([Component.rtp, .rtcp], pair.handlers) {
-                    handler.serve(self, section: first + offset, side: side, component: component)
-                }
-            }
-        }
-        return true
     }
 
     /// How many media sections the call holds ports for.
@@ -228,11 +249,36 @@ public final class RelayCall: Sendable {
     /// ends.
     /// - Throws: ``MediaSecurityError`` for invalid keys, or the same key both ways.
     public func bridge(section: Int, side: Side, inbound: SRTPPolicy, outbound: SRTPPolicy) throws(MediaSecurityError) {
-        let sessions = try SRTPSession.pair(outbound: outbound, inbound: inbound, maximumStreams: 8)
-        let bridge = SRTPBridge(inbound: sessions.inbound, outbound: sessions.outbound)
+        let existing = state.withLock { state -> SRTPBridge?? in
+            state.sections.indices.contains(section) ? .some(state.sections[section].bridges[side.rawValue]) : nil
+        }
+        guard let existing else { return }
+        if let existing {
+            // Under the call's lock: packets use the sessions while they are swapped.
+            let failure = state.withLock { _ -> MediaSecurityError? in
+                do throws(MediaSecurityError) {
+                    try existing.rekey(inbound: inbound, outbound: outbound)
+                    return nil
+                } catch { return error }
+            }
+            if let failure { throw failure }
+            return
+        }
+        let bridge = try SRTPBridge(inbound: inbound, outbound: outbound)
         state.withLock { state in
-            guard state.sections.indices.contains(section) else { return }
+            guard state.sections.indices.contains(section), state.sections[section].bridges[side.rawValue] == nil else {
+                return
+            }
             state.sections[section].bridges[side.rawValue] = bridge
+        }
+    }
+
+    /// Every section of `side`, now and to come, must carry SRTP the relay terminates: until a bridge is set up
+    /// (and if it never is), packets to and from that side are dropped rather than relayed in the clear.
+    public func requireBridge(on side: Side) {
+        state.withLock { state in
+            state.bridgedSides[side.rawValue] = true
+            for index in state.sections.indices { state.sections[index].requiresBridge[side.rawValue] = true }
         }
     }
 
@@ -278,6 +324,8 @@ public final class RelayCall: Sendable {
     public func close() async {
         let pairs = state.withLock { state -> [RelayServer.BoundPair] in
             defer { state.closed = true }
+            // The SRTP sessions go now (their keys are wiped as they are freed), not when the call is.
+            for index in state.sections.indices { state.sections[index].bridges = [nil, nil] }
             return state.closed ? [] : state.sections.flatMap(\.pairs)
         }
         for pair in pairs { await pair.server.close(pair) }
@@ -308,6 +356,10 @@ public final class RelayCall: Sendable {
     private static func relay(_ bytes: UnsafeRawBufferPointer, of envelope: AddressedEnvelope<ByteBuffer>,
                               in section: inout Section, from side: Side, component: Component, at now: Int64,
                               finding: inout MediaCryptoWatch.Finding?) -> Fallback? {
+        // A leg that must be bridged and is not (yet): nothing in or out, never cleartext.
+        guard !section.requiresBridge[side.rawValue] || section.bridges[side.rawValue] != nil,
+            !section.requiresBridge[side.other.rawValue] || section.bridges[side.other.rawValue] != nil
+        else { return nil }
         let header = RTPPacketView(raw: bytes)
         var cleartext: [UInt8]?
         guard let report = receive(bytes, header: header, from: envelope.remoteAddress, by: &section.sides[side.rawValue],
@@ -318,10 +370,20 @@ public final class RelayCall: Sendable {
         let protecting = section.bridges[side.other.rawValue]
         let fallback = send(protecting == nil && cleartext == nil ? bytes : nil, cleartext ?? Array(bytes),
                             header: header, to: &section.sides[side.other.rawValue], component: component,
-                            protecting: protecting)
+                            protecting: protecting,
+                            direct: maySendDirectly(section, to: side.other, component: component))
         guard let fallback else { return nil }
         let pair = section.pairs[side.other.rawValue]
         return (component == .rtp ? pair.rtp : pair.rtcp, fallback.destination, fallback.data)
+    }
+
+    /// Whether this thread may send on the receiving side's own descriptor: only on the event loop of its channel
+    /// (NIO closes a channel on its own loop, so it cannot close it meanwhile) and while the channel is open (once
+    /// closed, the number may already name another socket). Otherwise the packet goes through the channel.
+    private static func maySendDirectly(_ section: Section, to side: Side, component: Component) -> Bool {
+        let pair = section.pairs[side.rawValue]
+        let channel = component == .rtp ? pair.rtp : pair.rtcp
+        return channel.eventLoop.inEventLoop && channel.isActive
     }
 
     /// The sender's side takes a packet: its source is checked against the latch (after SRTP verification when
@@ -381,7 +443,9 @@ public final class RelayCall: Sendable {
     /// socket buffer hands the packet back, to be queued in the channel.
     private static func send(_ bytes: UnsafeRawBufferPointer?, _ packet: @autoclosure () -> [UInt8],
                              header: RTPPacketView?, to receiver: inout SideState, component: Component,
-                             protecting bridge: SRTPBridge?) -> (destination: SocketAddress, data: ByteBuffer)? {
+                             protecting bridge: SRTPBridge?, direct: Bool)
+        -> (destination: SocketAddress, data: ByteBuffer)?
+    {
         let latch = receiver[component].latch
         guard let target = latch.latched ?? latch.signalled else { return nil }
         let destination: SocketAddress
@@ -394,7 +458,7 @@ public final class RelayCall: Sendable {
         }
         let descriptor = component == .rtp ? receiver.descriptors.rtp : receiver.descriptors.rtcp
         func sendto(_ bytes: UnsafeRawBufferPointer) -> Bool {
-            destination.withSockAddr { Datagrams.send(bytes, on: descriptor, to: $0, length: $1) }
+            direct && destination.withSockAddr { Datagrams.send(bytes, on: descriptor, to: $0, length: $1) }
         }
         if let bytes {
             return sendto(bytes) ? nil : (destination, ByteBuffer(bytes: bytes))

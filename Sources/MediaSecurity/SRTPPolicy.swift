@@ -23,7 +23,7 @@ public final class SRTPMasterKey: @unchecked Sendable {  // immutable after init
     }
 
     /// Whether both keys are the same secret (constant time).
-    func sameSecret(as other: SRTPMasterKey) -> Bool {
+    public func sameSecret(as other: SRTPMasterKey) -> Bool {
         key.withUnsafeBytes { mine in other.key.withUnsafeBytes { ConstantTime.equal(mine, $0) } }
     }
 }

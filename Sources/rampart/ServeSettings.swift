@@ -164,7 +164,9 @@ struct ServeSettings {
         let address = media.address ?? listeners.first?.host ?? "127.0.0.1"
         var interfaces = [try relayInterface(address, advertised: media.advertisedAddress, setting: "media.address",
                                              advertisedHost: advertisedHost)]
-        let firstIPv6Listener = listeners.first { $0.host.contains(":") }?.host
+        // A wildcard IPv6 listener gives the relay an IPv6 address only when it is told what to advertise.
+        let firstIPv6Listener = listeners.first { $0.host.contains(":") && ($0.host != "::" || media.advertisedAddress6 != nil) }?
+            .host
         if let address6 = media.address6 ?? (address.contains(":") ? nil : firstIPv6Listener) {
             guard address6.contains(":"), !address.contains(":") else {
                 throw UsageError(message: "media.address6 must be an IPv6 address, with media.address an IPv4 one")

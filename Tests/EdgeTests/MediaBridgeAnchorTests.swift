@@ -186,4 +186,42 @@ import Testing
         for socket in [alice, trunk] { await socket.close() }
         try await group.shutdownGracefully()
     }
+
+    /// Failing closed: an account that answers the relay's SRTP offer with plain RTP gets no media at all (its
+    /// section is declined and the relay drops the trunk's packets for it), and an account offering another
+    /// suite first is bridged on the one its leg may use.
+    @Test func anSRTPLegThatCannotBeBridgedCarriesNothingAndOnlyItsOwnSuites() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 43_260...43_279)
+        try await relay.start(warmPairs: 4)
+        let account = try await Socket.open(group), trunk = try await Socket.open(group)
+        let wiring = MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1")
+        let sha80 = SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")
+        let plainAnswer = try #require(RelayAnchor(wiring: wiring, sections: 1,
+                                                    bridging: .init(caller: .plain, callee: .sdes([sha80]))) { _ in })
+        _ = plainAnswer.rewrite(Self.sdp("RTP/AVP", port: trunk.port), fromCaller: true, isOffer: true)
+        let toTrunk = try Self.parse(plainAnswer.rewrite(Self.sdp("RTP/AVP", port: account.port), fromCaller: false,
+                                                         isOffer: false))
+        #expect(toTrunk.port == 0 && toTrunk.cryptos.isEmpty, "declined")
+        let rtp: [UInt8] = [0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 0xB] + [UInt8](repeating: 0x55, count: 160)
+        for _ in 0..<5 { try await trunk.send(rtp, to: plainAnswer.call.port(for: .a)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(account.received.withLock { $0.isEmpty }, "no cleartext on the account's leg")
+        _ = plainAnswer.finish()
+
+        // The account lists the trunk's weaker suite first: its leg takes the one it may use, tag 2.
+        let choosy = try #require(RelayAnchor(wiring: wiring, sections: 1,
+                                               bridging: .init(caller: .sdes([sha80]), callee: .plain)) { _ in })
+        _ = choosy.rewrite(Self.sdp("RTP/SAVP", port: account.port, cryptos: [
+            "1 AES_CM_128_HMAC_SHA1_32 inline:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9", "2 " + Self.aliceKey,
+        ]), fromCaller: true, isOffer: true)
+        let toAccount = try Self.parse(choosy.rewrite(Self.sdp("RTP/AVP", port: trunk.port), fromCaller: false,
+                                                      isOffer: false))
+        #expect(toAccount.cryptos.map(\.tag) == [2] && toAccount.cryptos.first?.suite == sha80)
+        _ = choosy.finish()
+        try await Task.sleep(for: .milliseconds(50))
+        await relay.stop()
+        for socket in [account, trunk] { await socket.close() }
+        try await group.shutdownGracefully()
+    }
 }

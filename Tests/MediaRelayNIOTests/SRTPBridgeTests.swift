@@ -49,20 +49,23 @@ import Testing
         call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address)
         call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address)
         let aliceKey = (0..<30).map { UInt8($0) }, relayKey = (0..<30).map { UInt8(100 + $0) }
-        try call.bridge(section: 0, side: .a,
-                        inbound: SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(aliceKey.prefix(16)),
-                                            masterSalt: Array(aliceKey.suffix(14))),
-                        outbound: SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(relayKey.prefix(16)),
-                                             masterSalt: Array(relayKey.suffix(14))))
+        let aliceSRTPPolicy = SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(aliceKey.prefix(16)),
+                                         masterSalt: Array(aliceKey.suffix(14)))
+        let relaySRTPPolicy = SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(relayKey.prefix(16)),
+                                         masterSalt: Array(relayKey.suffix(14)))
+        try call.bridge(section: 0, side: .a, inbound: aliceSRTPPolicy, outbound: relaySRTPPolicy)
         #expect(call.isBridged(section: 0))
         let aliceSends = try LibSRTP(keyAndSalt: aliceKey, inbound: false)
         let aliceHears = try LibSRTP(keyAndSalt: relayKey, inbound: true)
 
         // alice: five SRTP packets, then one forged (her address, a wrong tag), then an SRTCP sender report.
         let spoken = (UInt16(0)..<5).map { rtp(sequence: $0, ssrc: 0xA, payload: [UInt8](repeating: 0xD5, count: 160)) }
+        var protectedSpoken: [[UInt8]] = []
         for packet in spoken {
-            try await alice.send(try #require(aliceSends.apply(packet, rtcp: false, protect: true)), to: call.port(for: .a))
+            protectedSpoken.append(try #require(aliceSends.apply(packet, rtcp: false, protect: true)))
+            try await alice.send(protectedSpoken.last!, to: call.port(for: .a))
         }
+        let firstProtected = protectedSpoken[0]
         var forged = try #require(aliceSends.apply(rtp(sequence: 9, ssrc: 0xA, payload: [1, 2]), rtcp: false, protect: true))
         forged[forged.count - 1] ^= 1
         try await alice.send(forged, to: call.port(for: .a))
@@ -86,6 +89,16 @@ import Testing
                 "libsrtp2 verifies and decrypts what the relay protected for alice")
         let fromAlice = try #require(call.report().first { $0.side == .a })
         #expect(fromAlice.relayed == 6 && fromAlice.droppedForeign == 1, "the forged packet was dropped: \(fromAlice)")
+
+        // The same keys again (a repeated answer, a session refresh) keep the sessions: a replay of alice's first
+        // packet is still refused, and her next packet still crosses.
+        try call.bridge(section: 0, side: .a, inbound: aliceSRTPPolicy, outbound: relaySRTPPolicy)
+        try await alice.send(firstProtected, to: call.port(for: .a))
+        let next = rtp(sequence: 5, ssrc: 0xA, payload: [UInt8](repeating: 0xD5, count: 160))
+        try await alice.send(try #require(aliceSends.apply(next, rtcp: false, protect: true)), to: call.port(for: .a))
+        try await bob.waitFor(6)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(bob.received.withLock { $0.map(\.bytes) } == spoken + [next], "the replay went nowhere")
         await call.close()
         await relay.stop()
         for phone in [alice, bob, aliceRTCP, bobRTCP] { await phone.close() }
