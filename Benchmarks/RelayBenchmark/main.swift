@@ -12,11 +12,13 @@ import Glibc
 // or directly between the phones (the baseline the added latency is measured against). Every packet carries its
 // send time; the receiver keeps a latency histogram.
 //
-//   RelayBenchmark --relay rampart|rtpengine|direct --calls N [--seconds S] [--ng 127.0.0.1:22222]
+//   RelayBenchmark --relay rampart|rampart-process|rtpengine|direct --calls N [--seconds S] [--ng 127.0.0.1:22222]
+//   RelayBenchmark --serve-relay PORT      (Rampart's relay alone in its own process, as rtpengine runs: calls are
+//                                           asked for over UDP on 127.0.0.1:PORT; `rampart-process` drives it)
 //
 // Prints one line of `key=value` fields: offered and delivered packets per second, loss, median and p99 latency.
 
-var relayKind = "rampart", calls = 100, seconds = 5, ngAddress = "127.0.0.1:22222"
+var relayKind = "rampart", calls = 100, seconds = 5, ngAddress = "127.0.0.1:22222", servePort: UInt16?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let flag = arguments.next() {
     guard let value = arguments.next() else { fatalError("usage: RelayBenchmark --relay KIND --calls N [--seconds S]") }
@@ -25,6 +27,7 @@ while let flag = arguments.next() {
     case "--calls": calls = Int(value) ?? calls
     case "--seconds": seconds = Int(value) ?? seconds
     case "--ng": ngAddress = value
+    case "--serve-relay": servePort = UInt16(value)
     default: fatalError("unknown option \(flag)")
     }
 }
@@ -78,21 +81,92 @@ final class PhoneHandler: ChannelInboundHandler, Sendable {
     }
 }
 
+/// The relay-process mode: Rampart's relay in this process and nothing else; each control datagram
+/// "call PORT_A PORT_B" makes a call between those loopback ports and is answered "RELAY_A RELAY_B". Runs until
+/// killed.
+func serveRelay(on port: UInt16) async throws -> Never {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+    let server = try RelayServer(group: group, host: "127.0.0.1", ports: 10_000...29_999)
+    try await server.start(warmPairs: 64)
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(port.bigEndian)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    precondition(bound == 0, "cannot bind the control port")
+    var calls: [RelayCall] = []
+    while true {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        var from = sockaddr_storage(), fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let count = withUnsafeMutablePointer(to: &from) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &fromLength) }
+        }
+        let words = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).split(separator: " ")
+        guard words.count == 3, words[0] == "call", let portA = Int(words[1]), let portB = Int(words[2]) else { continue }
+        var made = server.makeCall()
+        for _ in 0..<1_000 where made == nil {
+            try await Task.sleep(for: .milliseconds(2))
+            made = server.makeCall()
+        }
+        guard let call = made else { fatalError("the relay ran out of ports") }
+        call.signal(.a, rtp: try SocketAddress(ipAddress: "127.0.0.1", port: portA), rtcp: nil)
+        call.signal(.b, rtp: try SocketAddress(ipAddress: "127.0.0.1", port: portB), rtcp: nil)
+        calls.append(call)
+        let reply = Array("\(call.port(for: .a)) \(call.port(for: .b))".utf8)
+        _ = withUnsafePointer(to: &from) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, fromLength) }
+        }
+    }
+}
+
+if let servePort { try await serveRelay(on: servePort) }
+
+/// A UDP socket for a control protocol at `text` (IP:port), with a receive timeout.
+func controlSocket(to text: String, timeoutSeconds: Int) -> (Int32, sockaddr_in) {
+    let parts = text.split(separator: ":")
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr(String(parts[0]))
+    address.sin_port = in_port_t(UInt16(parts[1])!.bigEndian)
+    var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    return (fd, address)
+}
+
+/// Asks a relay process (`--serve-relay`) for calls.
+struct RelayProcessClient {
+    let fd: Int32
+    var address = sockaddr_in()
+
+    init(_ text: String) { (fd, address) = controlSocket(to: text, timeoutSeconds: 5) }
+
+    /// The relay's ports for a call between two phones: the one A sends to, the one B sends to.
+    mutating func call(_ portA: Int, _ portB: Int) -> (Int, Int) {
+        let message = Array("call \(portA) \(portB)".utf8)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &reply, reply.count, 0)
+        precondition(count > 0, "the relay process did not answer")
+        let ports = String(decoding: reply.prefix(count), as: UTF8.self).split(separator: " ").compactMap { Int($0) }
+        return (ports[0], ports[1])
+    }
+}
+
 /// A minimal client of rtpengine's ng protocol (bencoded dictionaries over UDP, each prefixed with a cookie).
 struct NGClient {
     let fd: Int32
     var address = sockaddr_in()
     var cookie = 0
 
-    init(_ text: String) {
-        let parts = text.split(separator: ":")
-        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr(String(parts[0]))
-        address.sin_port = in_port_t(UInt16(parts[1])!.bigEndian)
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
+    init(_ text: String) { (fd, address) = controlSocket(to: text, timeoutSeconds: 2) }
 
     static func bencode(_ dictionary: [(String, String)]) -> [UInt8] {
         var out = Array("d".utf8)
@@ -143,6 +217,7 @@ if relayKind == "rampart" {
     relay = server
 }
 var ng = relayKind == "rtpengine" ? NGClient(ngAddress) : nil
+var relayProcess = relayKind == "rampart-process" ? RelayProcessClient(ngAddress) : nil
 let runID = getpid()
 for index in 0..<calls {
     var pair: [any Channel] = []
@@ -167,6 +242,8 @@ for index in 0..<calls {
         call.signal(.b, rtp: pair[1].localAddress, rtcp: nil)
         relayCalls.append(call)
         (targetOfA, targetOfB) = (Int(call.port(for: .a)), Int(call.port(for: .b)))
+    case "rampart-process":
+        (targetOfA, targetOfB) = relayProcess!.call(portA, portB)
     case "rtpengine":
         let callID = "bench-\(runID)-\(index)"
         // The offer's SDP (A's) comes back with the port B sends to; the answer's (B's) with the one A sends to.
