@@ -34,8 +34,7 @@ public final class RelayServer: Sendable {
         let handlers: [RelayHandler]
     }
 
-    /// Datagrams one recvmmsg reads, and the most octets each may have (a full Ethernet MTU with room to spare).
-    static let datagramsPerRead = 16
+    /// The most octets a relayed datagram may have (a full Ethernet MTU with room to spare).
     static let largestDatagram = 2_048
 
     let group: any EventLoopGroup
@@ -182,13 +181,10 @@ public final class RelayServer: Sendable {
         }
         // From here the channel owns the descriptor and closes it.
         let channel = try await DatagramBootstrap(group: loop)
-            // Up to 16 datagrams per wake-up, in one recvmmsg, and no second call to learn that none are left (at
-            // 50 packets a second a socket rarely has more than one). recvmmsg splits one receive buffer evenly
-            // between the datagrams, so it must hold 16 of the largest: NIO's default 2 KiB would cut each to 128.
+            // One recvmsg per wake-up, and no second call to learn that none are left: at 50 packets a second a
+            // socket rarely holds more than one. (recvmmsg cost more here than it saved: measured with bench-relay.)
             .channelOption(.maxMessagesPerRead, value: 1)
-            .channelOption(.datagramVectorReadMessageCount, value: Self.datagramsPerRead)
-            .channelOption(.recvAllocator,
-                           value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.largestDatagram))
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.largestDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }

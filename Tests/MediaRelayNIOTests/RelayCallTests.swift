@@ -120,7 +120,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         try await group.shutdownGracefully()
     }
 
-    /// Datagrams that arrive together are read together (recvmmsg): each must still arrive whole, up to an MTU.
+    /// Datagrams that arrive together, full size: each must arrive whole (a receive buffer too small for them once
+    /// cut them short, with recvmmsg).
     @Test func fullSizeDatagramsInABurstArriveWhole() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_300...42_309)
