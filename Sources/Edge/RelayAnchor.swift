@@ -70,6 +70,8 @@ final class RelayAnchor: MediaAnchor {
         /// offered to it (tag, policy). Keys are kept only as policies, whose master keys are wiped when released.
         var partyOffered: [[Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]]] = [[:], [:]]
         var relayOffered: [[Int: [(tag: UInt32, suite: SRTPCryptoSuite, policy: SRTPPolicy)]]] = [[:], [:]]
+        /// Per side, the SDES suite its bridged leg settled on (the CDR's account of each leg).
+        var bridgedSuites: [String?] = [nil, nil]
     }
 
     /// SRTP terminated at the relay (a trunk with `bridge_srtp`): per side (caller, callee), what its leg carries.
@@ -218,6 +220,7 @@ final class RelayAnchor: MediaAnchor {
                     let ours = relayOffer?.first(where: { $0.tag == chosen.tag && $0.suite == chosen.suite }),
                     (try? call.bridge(section: index, side: sender, inbound: chosen.policy, outbound: ours.policy)) != nil
                 else { return decline() }
+                shared.state.withLock { $0.bridgedSuites[sender.rawValue] = chosen.suite.name }
             }
         }
         // The receiver's leg: what it gets, under the relay's keys when it is SRTP.
@@ -244,6 +247,7 @@ final class RelayAnchor: MediaAnchor {
                 (try? call.bridge(section: index, side: receiver, inbound: chosen.policy,
                                   outbound: fresh.keying.policy())) != nil
             else { return decline() }
+            shared.state.withLock { $0.bridgedSuites[receiver.rawValue] = chosen.suite.name }
             cryptos = [fresh.attribute]
         }
         let feedback = proto == .rtpAVPF || proto == .rtpSAVPF
@@ -308,7 +312,16 @@ final class RelayAnchor: MediaAnchor {
         // Two calls racing here: only the one that records the result closes the call and counts it.
         let (media, first) = shared.state.withLock { state -> (AnchoredMedia, Bool) in
             if let done = state.finished { return (done, false) }
-            let media = AnchoredMedia(streams: streams, securityEvents: state.securityEvents)
+            var media = AnchoredMedia(streams: streams, securityEvents: state.securityEvents)
+            if let bridging, state.bridgedSuites.contains(where: { $0 != nil }) {
+                // Each leg as it was negotiated with the relay: the call's SDP posture tells only one of them.
+                let legs = RelayCall.Side.allCases.map { side in
+                    state.bridgedSuites[side.rawValue].map { "sdes-srtp/\($0)" }
+                        ?? (bridging.suites(side) == nil ? "plain" : "none")
+                }
+                media.encryption = "bridged caller:\(legs[0]) callee:\(legs[1])"
+                media.srtpSuite = state.bridgedSuites.compactMap { $0 }.first
+            }
             state.finished = media
             return (media, true)
         }

@@ -1149,13 +1149,17 @@ public struct CallSession: Sendable {
             return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
         }
         record.endedAtMilliseconds = now
+        var bridged: AnchoredMedia?
         if let anchor = setup.mediaAnchor {
             let media = anchor.finish()
             record.media = media.streams
             record.securityEvents += media.securityEvents
+            if media.encryption != nil { bridged = media }
         }
-        record.mediaEncryption = posture.description
-        if case .sdes(let suite) = posture { record.srtpSuite = suite.name }
+        record.mediaEncryption = bridged?.encryption ?? posture.description
+        if let bridged { record.srtpSuite = bridged.srtpSuite } else if case .sdes(let suite) = posture {
+            record.srtpSuite = suite.name
+        }
         if isFinished { return [.finished(record)] }
         return [.finished(record), .startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
     }

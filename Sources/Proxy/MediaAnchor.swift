@@ -18,6 +18,10 @@ public struct AnchoredMedia: Sendable, Hashable {
     public var streams: [CallMediaStream]
     /// The security events the relay's watch raised (`media-not-encrypted`, `media-anomaly`), in order.
     public var securityEvents: [String]
+    /// When SRTP ended at the relay, each leg's encryption (`bridged caller:sdes-srtp/… callee:plain`) and the SRTP
+    /// suite of the first SRTP leg: the CDR takes these instead of the call's SDP posture, which tells one leg only.
+    public var encryption: String?
+    public var srtpSuite: String?
 
     public init(streams: [CallMediaStream] = [], securityEvents: [String] = []) {
         self.streams = streams

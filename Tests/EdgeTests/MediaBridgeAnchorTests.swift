@@ -107,6 +107,8 @@ import Testing
         let media = anchor.finish()
         #expect(media.streams.map(\.payloads) == ["encrypted", "plaintext"], "alice's leg SRTP, the trunk's plain")
         #expect(media.securityEvents.isEmpty, "two legs negotiated apart are no downgrade: \(media.securityEvents)")
+        #expect(media.encryption == "bridged caller:sdes-srtp/AES_CM_128_HMAC_SHA1_80 callee:plain")
+        #expect(media.srtpSuite == "AES_CM_128_HMAC_SHA1_80", "the CDR tells each leg, not the trunk's SDP alone")
         try await Task.sleep(for: .milliseconds(50))
         await relay.stop()
         for socket in [alice, trunk] { await socket.close() }

@@ -141,6 +141,9 @@ import Testing
             #expect((fromCarrier?["packets"] as? Int ?? 0) >= 50 && fromCarrier?["payloads"] as? String == "plaintext",
                     "the carrier's echo, in the clear on its leg: \(media)")
             #expect(fromAlice?["droppedForeign"] as? Int == 0, "none of alice's packets failed authentication")
+            let encryption = record["mediaEncryption"] as? String ?? ""
+            #expect(encryption.hasPrefix("bridged caller:sdes-srtp/") && encryption.hasSuffix(" callee:plain"),
+                    "the record tells each leg: \(encryption)")
             let events = record["securityEvents"] as? [String] ?? []
             #expect(!events.contains("media-not-encrypted") && !events.contains("media-downgrade-attempt"), "\(events)")
             #expect(server.stop() == 0)
