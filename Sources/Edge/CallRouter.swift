@@ -301,12 +301,13 @@ public final class CallRouter: Sendable {
         } else {
             callMediaPolicy = mediaPolicy
         }
-        // Bridged at the edge, the call's SDP carries both legs' suites: the account's (held to the edge's policy
-        // on its own leg) and the trunk's.
+        // A trunk whose SRTP ends at the relay (the caller's, or the one the call goes out by): the call's SDP
+        // carries both legs' suites, the account's (held to the edge's policy on its own leg) and the trunk's.
+        let bridgedTrunk = [admitted.caller.trunk, outboundTrunk].compactMap { $0 }.first(where: \.bridgesSRTP)
         var callPolicy = callMediaPolicy
-        if let bridged = [outboundTrunk, admitted.caller.trunk].compactMap({ $0 }).first(where: \.bridgesSRTP) {
-            callPolicy.allowedSuites = bridged.mediaPolicy.allowedSuites
-                + mediaPolicy.allowedSuites.filter { !bridged.mediaPolicy.allowedSuites.contains($0) }
+        if let bridgedTrunk {
+            callPolicy.allowedSuites = bridgedTrunk.mediaPolicy.allowedSuites
+                + mediaPolicy.allowedSuites.filter { !bridgedTrunk.mediaPolicy.allowedSuites.contains($0) }
         }
         var setup = CallSession.Setup(
             invite: request, forwardedHeaders: presented.headers, presentedCaller: presented.from,
@@ -355,15 +356,16 @@ public final class CallRouter: Sendable {
                 }
             } ?? callerIPv6
             let party = account.map { "sip:\($0)@\(domain)" } ?? inboundTrunk.map { "trunk:\($0)" }
-            // A trunk whose SRTP ends here: the account's leg is held to the edge's own policy (SRTP), the trunk's
-            // gets plain RTP.
+            // Bridged, the account's leg carries SRTP of the edge's suites; the trunk's, what the trunk is set to.
             var bridging: RelayAnchor.Bridging?
-            let accountLeg = RelayAnchor.Bridging.Leg.sdes(mediaPolicy.allowedSuites)
-            if case .trunk(let trunk) = admitted.caller, trunk.bridgesSRTP {
-                bridging = .init(caller: trunk.bridgedLeg, callee: accountLeg)
-            } else if let outboundTrunk, outboundTrunk.bridgesSRTP {
-                bridging = .init(caller: accountLeg, callee: outboundTrunk.bridgedLeg)
-                setup.callerLegPolicy = callerLegPolicy(admitted)
+            if let bridgedTrunk {
+                let accountLeg = RelayAnchor.Bridging.Leg.sdes(mediaPolicy.allowedSuites)
+                if admitted.caller.trunk != nil {
+                    bridging = .init(caller: bridgedTrunk.bridgedLeg, callee: accountLeg)
+                } else {
+                    bridging = .init(caller: accountLeg, callee: bridgedTrunk.bridgedLeg)
+                    setup.callerLegPolicy = callerLegPolicy(admitted)
+                }
             }
             anchor = RelayAnchor(wiring: relay, sections: max(1, sections), callerIPv6: callerIPv6,
                                  calleeIPv6: calleeIPv6, bridging: bridging) { [weak edge] finding in

@@ -137,7 +137,7 @@ final class RelayAnchor: MediaAnchor {
         guard let description = try? SessionDescription(parsing: sdp) else { return [] }
         let held = call.reserveSections(description.media.count)
         let sender: RelayCall.Side = fromCaller ? .a : .b
-        let receiver: RelayCall.Side = fromCaller ? .b : .a
+        let receiver = sender.other
         // The SDP goes to the other party, who sends to the relay's address and port of its own side.
         let advertisedAddress = advertisedAddresses[receiver.rawValue]
         let addressType: SDPAddressType = advertisedAddress.contains(":") ? .ip6 : .ip4
@@ -189,7 +189,7 @@ final class RelayAnchor: MediaAnchor {
         let media = original.media[index]
         let proto = media.proto
         guard [.rtpAVP, .rtpAVPF, .rtpSAVP, .rtpSAVPF].contains(proto) else { return }
-        let receiver: RelayCall.Side = sender == .a ? .b : .a
+        let receiver = sender.other
         func decline() {
             // No key of anyone's goes on with a declined section (and the relay drops its media: requireBridge).
             rewritten.media[index].port = 0
@@ -301,7 +301,7 @@ final class RelayAnchor: MediaAnchor {
                 section: report.section, sender: report.side == .a ? .caller : .callee, packets: report.relayed,
                 payloadOctets: report.statistics.payloadOctets, lost: report.statistics.lost,
                 duplicates: report.statistics.duplicates, outOfOrder: report.statistics.outOfOrder,
-                jitterMilliseconds: (report.statistics.jitterMilliseconds * 1_000).rounded() / 1_000,
+                jitterMilliseconds: rounded(report.statistics.jitterMilliseconds),
                 meanOpinionScore: report.meanOpinionScore.map { ($0 * 100).rounded() / 100 },
                 droppedForeign: report.droppedForeign, droppedUnlatched: report.droppedUnlatched,
                 payloads: report.payloads.rawValue, reportedFractionLost: received.map { rounded($0.fractionLost) },

@@ -12,7 +12,8 @@ import Synchronization
 public final class RelayCall: Sendable {
     public enum Side: Int, Sendable, CaseIterable {
         case a = 0, b = 1
-        var other: Side { self == .a ? .b : .a }
+        /// The side across the relay.
+        public var other: Side { self == .a ? .b : .a }
     }
 
     public enum Component: Int, Sendable { case rtp = 0, rtcp = 1 }
@@ -74,8 +75,6 @@ public final class RelayCall: Sendable {
     struct SideState {
         var rtp = ComponentState()
         var rtcp = ComponentState()
-        /// This side's own sockets (RTP, RTCP): what goes to this side leaves from them.
-        var descriptors: (rtp: CInt, rtcp: CInt) = (-1, -1)
         var statistics = RTPStreamStatistics(clockRate: 8_000)
         var watch = MediaCryptoWatch(offered: .plainRTP, answered: .plainRTP)
         var payloadType: UInt8?
@@ -133,15 +132,13 @@ public final class RelayCall: Sendable {
         var sides = [SideState(), SideState()]
         /// Per side, SRTP terminated at the relay (nil: passed through, or plain).
         var bridges: [SRTPBridge?] = [nil, nil]
-        /// Per side, whether its leg must carry SRTP the relay terminates: without a bridge, nothing goes to or
-        /// comes from it (fail closed, never cleartext on that leg).
-        var requiresBridge = [false, false]
     }
 
     struct State {
         var sections: [Section]
         var closed = false
-        /// Sides whose every section must be bridged (``requireBridge(on:)``).
+        /// Per side, whether its leg must carry SRTP the relay terminates, in every section: without a bridge,
+        /// nothing goes to or comes from it (fail closed, never cleartext on that leg; ``requireBridge(on:)``).
         var bridgedSides = [false, false]
     }
 
@@ -185,11 +182,8 @@ public final class RelayCall: Sendable {
         state.withLock { state in
             guard !state.closed else { return false }
             for index in stride(from: 0, to: pairs.count - 1, by: 2) {
-                var section = Section(pairs: [pairs[index], pairs[index + 1]])
-                section.requiresBridge = state.bridgedSides
-                for side in Side.allCases {
-                    let pair = section.pairs[side.rawValue]
-                    section.sides[side.rawValue].descriptors = (pair.descriptors[0], pair.descriptors[1])
+                let section = Section(pairs: [pairs[index], pairs[index + 1]])
+                for (side, pair) in zip(Side.allCases, section.pairs) {
                     for (component, handler) in zip([Component.rtp, .rtcp], pair.handlers) {
                         handler.serve(self, section: state.sections.count, side: side, component: component)
                     }
@@ -249,37 +243,21 @@ public final class RelayCall: Sendable {
     /// ends.
     /// - Throws: ``MediaSecurityError`` for invalid keys, or the same key both ways.
     public func bridge(section: Int, side: Side, inbound: SRTPPolicy, outbound: SRTPPolicy) throws(MediaSecurityError) {
-        let existing = state.withLock { state -> SRTPBridge?? in
-            state.sections.indices.contains(section) ? .some(state.sections[section].bridges[side.rawValue]) : nil
-        }
-        guard let existing else { return }
-        if let existing {
-            // Under the call's lock: packets use the sessions while they are swapped.
-            let failure = state.withLock { _ -> MediaSecurityError? in
-                do throws(MediaSecurityError) {
-                    try existing.rekey(inbound: inbound, outbound: outbound)
-                    return nil
-                } catch { return error }
+        // Under the call's lock: packets use the sessions while they are made or swapped (a rare event).
+        try state.withLock { (state) throws(MediaSecurityError) in
+            guard state.sections.indices.contains(section) else { return }
+            if let existing = state.sections[section].bridges[side.rawValue] {
+                try existing.rekey(inbound: inbound, outbound: outbound)
+            } else {
+                state.sections[section].bridges[side.rawValue] = try SRTPBridge(inbound: inbound, outbound: outbound)
             }
-            if let failure { throw failure }
-            return
-        }
-        let bridge = try SRTPBridge(inbound: inbound, outbound: outbound)
-        state.withLock { state in
-            guard state.sections.indices.contains(section), state.sections[section].bridges[side.rawValue] == nil else {
-                return
-            }
-            state.sections[section].bridges[side.rawValue] = bridge
         }
     }
 
     /// Every section of `side`, now and to come, must carry SRTP the relay terminates: until a bridge is set up
     /// (and if it never is), packets to and from that side are dropped rather than relayed in the clear.
     public func requireBridge(on side: Side) {
-        state.withLock { state in
-            state.bridgedSides[side.rawValue] = true
-            for index in state.sections.indices { state.sections[index].requiresBridge[side.rawValue] = true }
-        }
+        state.withLock { $0.bridgedSides[side.rawValue] = true }
     }
 
     /// Whether SRTP is terminated at the relay on a section (on `side`, or on either side when nil).
@@ -341,8 +319,8 @@ public final class RelayCall: Sendable {
         let fallback = envelope.data.withUnsafeReadableBytes { bytes in
             state.withLock { state -> Fallback? in
                 guard !state.closed, state.sections.indices.contains(section) else { return nil }
-                return Self.relay(bytes, of: envelope, in: &state.sections[section], from: side, component: component,
-                                  at: now, finding: &finding)
+                return Self.relay(bytes, of: envelope, in: &state.sections[section], bridgedSides: state.bridgedSides,
+                                  from: side, component: component, at: now, finding: &finding)
             }
         }
         if let finding { onFinding(side, finding) }
@@ -354,11 +332,11 @@ public final class RelayCall: Sendable {
     /// The packet's way through a section, under the call's lock: received by the sender's side, then sent from
     /// the receiver's.
     private static func relay(_ bytes: UnsafeRawBufferPointer, of envelope: AddressedEnvelope<ByteBuffer>,
-                              in section: inout Section, from side: Side, component: Component, at now: Int64,
-                              finding: inout MediaCryptoWatch.Finding?) -> Fallback? {
+                              in section: inout Section, bridgedSides: [Bool], from side: Side, component: Component,
+                              at now: Int64, finding: inout MediaCryptoWatch.Finding?) -> Fallback? {
         // A leg that must be bridged and is not (yet): nothing in or out, never cleartext.
-        guard !section.requiresBridge[side.rawValue] || section.bridges[side.rawValue] != nil,
-            !section.requiresBridge[side.other.rawValue] || section.bridges[side.other.rawValue] != nil
+        guard !bridgedSides[side.rawValue] || section.bridges[side.rawValue] != nil,
+            !bridgedSides[side.other.rawValue] || section.bridges[side.other.rawValue] != nil
         else { return nil }
         let header = RTPPacketView(raw: bytes)
         var cleartext: [UInt8]?
@@ -367,23 +345,18 @@ public final class RelayCall: Sendable {
                                    finding: &finding, cleartext: &cleartext)
         else { return nil }
         if let report { record(report, from: side, at: now, in: &section) }
+        // What goes to the receiver leaves from its own socket. This thread may send on the socket's descriptor
+        // only on the event loop of its channel (NIO closes a channel on its own loop, so it cannot close it
+        // meanwhile) and while the channel is open (once closed, the number may already name another socket);
+        // otherwise the packet goes through the channel.
+        let pair = section.pairs[side.other.rawValue]
+        let channel = component == .rtp ? pair.rtp : pair.rtcp
+        let descriptor = channel.eventLoop.inEventLoop && channel.isActive ? pair.descriptors[component.rawValue] : nil
         let protecting = section.bridges[side.other.rawValue]
         let fallback = send(protecting == nil && cleartext == nil ? bytes : nil, cleartext ?? Array(bytes),
-                            header: header, to: &section.sides[side.other.rawValue], component: component,
-                            protecting: protecting,
-                            direct: maySendDirectly(section, to: side.other, component: component))
-        guard let fallback else { return nil }
-        let pair = section.pairs[side.other.rawValue]
-        return (component == .rtp ? pair.rtp : pair.rtcp, fallback.destination, fallback.data)
-    }
-
-    /// Whether this thread may send on the receiving side's own descriptor: only on the event loop of its channel
-    /// (NIO closes a channel on its own loop, so it cannot close it meanwhile) and while the channel is open (once
-    /// closed, the number may already name another socket). Otherwise the packet goes through the channel.
-    private static func maySendDirectly(_ section: Section, to side: Side, component: Component) -> Bool {
-        let pair = section.pairs[side.rawValue]
-        let channel = component == .rtp ? pair.rtp : pair.rtcp
-        return channel.eventLoop.inEventLoop && channel.isActive
+                            header: header, to: &section.sides[side.other.rawValue][component], protecting: protecting,
+                            on: descriptor)
+        return fallback.map { (channel, $0.destination, $0.data) }
     }
 
     /// The sender's side takes a packet: its source is checked against the latch (after SRTP verification when
@@ -437,28 +410,28 @@ public final class RelayCall: Sendable {
     }
 
     /// The receiver's side sends a packet on: to its latched source or, until it latches, the address its SDP gave,
-    /// straight out of its own socket (a sendto, none of the channel's write path; under the call's lock, so never
-    /// after close(), which marks the call closed under it before the sockets close). `bytes` when the packet goes
-    /// as it came, else `packet` (decrypted, or to be protected under the relay's keys for a bridged side). A full
-    /// socket buffer hands the packet back, to be queued in the channel.
+    /// straight out of its own socket's `descriptor` (a sendto, none of the channel's write path; under the call's
+    /// lock, so never after close(), which marks the call closed under it before the sockets close). `bytes` when
+    /// the packet goes as it came, else `packet` (decrypted, or to be protected under the relay's keys for a bridged
+    /// side). Without a descriptor, or with a full socket buffer, the packet is handed back, to be queued in the
+    /// channel.
     private static func send(_ bytes: UnsafeRawBufferPointer?, _ packet: @autoclosure () -> [UInt8],
-                             header: RTPPacketView?, to receiver: inout SideState, component: Component,
-                             protecting bridge: SRTPBridge?, direct: Bool)
+                             header: RTPPacketView?, to receiver: inout ComponentState,
+                             protecting bridge: SRTPBridge?, on descriptor: CInt?)
         -> (destination: SocketAddress, data: ByteBuffer)?
     {
-        let latch = receiver[component].latch
-        guard let target = latch.latched ?? latch.signalled else { return nil }
+        guard let target = receiver.latch.latched ?? receiver.latch.signalled else { return nil }
         let destination: SocketAddress
-        if let cached = receiver[component].lastDestination, cached.source == target {
+        if let cached = receiver.lastDestination, cached.source == target {
             destination = cached.address
         } else {
             guard let converted = Self.address(target) else { return nil }
             destination = converted
-            receiver[component].lastDestination = AddressCache(address: converted, source: target)
+            receiver.lastDestination = AddressCache(address: converted, source: target)
         }
-        let descriptor = component == .rtp ? receiver.descriptors.rtp : receiver.descriptors.rtcp
         func sendto(_ bytes: UnsafeRawBufferPointer) -> Bool {
-            direct && destination.withSockAddr { Datagrams.send(bytes, on: descriptor, to: $0, length: $1) }
+            guard let descriptor else { return false }
+            return destination.withSockAddr { Datagrams.send(bytes, on: descriptor, to: $0, length: $1) }
         }
         if let bytes {
             return sendto(bytes) ? nil : (destination, ByteBuffer(bytes: bytes))

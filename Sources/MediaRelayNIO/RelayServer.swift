@@ -29,7 +29,7 @@ public final class RelayServer: Sendable {
         let rtp: any Channel
         let rtcp: any Channel
         /// The sockets' descriptors (RTP, RTCP), for sending without the channel's write path. Valid while the
-        /// channels are open: only a call that is not closed sends on them, under its lock.
+        /// channels are open: only a call that is not closed sends on them, under its lock, on the channel's loop.
         let descriptors: [CInt]
         let handlers: [RelayHandler]
     }

@@ -102,10 +102,7 @@ public struct MediaCryptoWatch: Sendable {
             }
             rtpPackets += 1
             guard rtpPackets <= Self.fullySampledPackets || rtpPackets % Self.samplingInterval == 0 else { return nil }
-            let offset = header.payloadOffset
-            if datagram.withContiguousStorageIfAvailable({ check.add(contiguous: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[offset...]))) }) == nil {
-                check.add(payload: datagram.dropFirst(offset))
-            }
+            check.add(payload: datagram.dropFirst(header.payloadOffset))
             // The verdict (an entropy over 256 counts) is judged every sampling interval, not per packet.
             guard negotiated == .sdes || negotiated == .dtls, check.packets % Self.samplingInterval == 0,
                 check.verdict == .plaintext

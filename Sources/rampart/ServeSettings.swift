@@ -76,7 +76,7 @@ struct ServeSettings {
 
         let calls = file.calls ?? .init()
         var aliases: Set<String> = ["localhost", "127.0.0.1", "::1"]
-        for listener in listeners where listener.host != "0.0.0.0" && listener.host != "::" {
+        for listener in listeners where !Self.isWildcard(listener.host) {
             aliases.insert(listener.host.lowercased())
         }
         if let text = file.transport?.advertisedHost {
@@ -88,7 +88,7 @@ struct ServeSettings {
         } else {
             advertisedHost = nil
             // Via and Contact must name an address peers can reach: a wildcard is none.
-            if let wildcard = listeners.first(where: { $0.host == "0.0.0.0" || $0.host == "::" }) {
+            if let wildcard = listeners.first(where: { Self.isWildcard($0.host) }) {
                 throw UsageError(message: "listening on \(wildcard) needs transport.advertised_host: the address "
                     + "peers reach the edge at, for Via and Contact")
             }
@@ -165,8 +165,9 @@ struct ServeSettings {
         var interfaces = [try relayInterface(address, advertised: media.advertisedAddress, setting: "media.address",
                                              advertisedHost: advertisedHost)]
         // A wildcard IPv6 listener gives the relay an IPv6 address only when it is told what to advertise.
-        let firstIPv6Listener = listeners.first { $0.host.contains(":") && ($0.host != "::" || media.advertisedAddress6 != nil) }?
-            .host
+        let firstIPv6Listener = listeners.first {
+            $0.host.contains(":") && (!Self.isWildcard($0.host) || media.advertisedAddress6 != nil)
+        }?.host
         if let address6 = media.address6 ?? (address.contains(":") ? nil : firstIPv6Listener) {
             guard address6.contains(":"), !address.contains(":") else {
                 throw UsageError(message: "media.address6 must be an IPv6 address, with media.address an IPv4 one")
@@ -189,15 +190,14 @@ struct ServeSettings {
         guard SIPHost.parseAddress(address) != nil else {
             throw UsageError(message: "\(setting) must be an IP address, not \(address)")
         }
-        let wildcard = address == "0.0.0.0" || address == "::"
         var advertised = advertised
-        if advertised == nil, !wildcard { advertised = address }
+        if advertised == nil, !isWildcard(address) { advertised = address }
         if advertised == nil, let host = advertisedHost, SIPHost.parseAddress(host.addressText) != nil,
             host.addressText.contains(":") == address.contains(":")
         {
             advertised = host.addressText
         }
-        guard let advertised, SIPHost.parseAddress(advertised) != nil, advertised != "0.0.0.0", advertised != "::",
+        guard let advertised, SIPHost.parseAddress(advertised) != nil, !isWildcard(advertised),
             advertised.contains(":") == address.contains(":")
         else {
             let name = setting.replacingOccurrences(of: "media.address", with: "media.advertised_address")
@@ -206,6 +206,9 @@ struct ServeSettings {
         }
         return MediaRelaySettings.Interface(address: address, advertisedAddress: advertised)
     }
+
+    /// Whether a listen or relay address is the wildcard of its family (any interface: no address peers can reach).
+    static func isWildcard(_ host: String) -> Bool { host == "0.0.0.0" || host == "::" }
 
     /// A setting's value, or its default, checked against its range.
     /// - Throws: ``UsageError`` naming the setting and the range.
