@@ -11,6 +11,14 @@ import SecurityPolicy
 import Storage
 import Synchronization
 
+extension SocketAddress {
+    /// The address and port as the address policy compares them.
+    var endpoint: AddressPolicy.Endpoint? {
+        guard let ip = ipAddress.flatMap(IPAddress.init), let port, let port16 = UInt16(exactly: port) else { return nil }
+        return AddressPolicy.Endpoint(address: ip, port: port16)
+    }
+}
+
 /// Calls between registered users through the edge (issue 4): authenticates a new INVITE (407 with the digest of
 /// the registrar), checks that the caller claims its own identity (403), finds the callee's bindings and runs a
 /// ``CallSession`` per call, routing responses, ACK, CANCEL and BYE to it and sending its messages down the
@@ -119,6 +127,9 @@ public final class CallRouter: Sendable {
     public let plainRTPAccounts: Set<String>
     /// Identities (From users) an account may assert besides its own name.
     public let assertableIdentities: [String: Set<String>]
+    /// Where a peer's SDP may make the edge send media: the configured policy with the trunks' signalling addresses,
+    /// and the listeners and relay once bound (``listening(on:)``, ``anchorMedia(_:)``).
+    private let addressPolicy: Mutex<AddressPolicy>
 
     /// Who places a call.
     enum Caller {
@@ -139,8 +150,12 @@ public final class CallRouter: Sendable {
          headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
          contactConnections: ContactConnections = .tls,
          ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
-         trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:]) {
+         trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
+         addressPolicy: AddressPolicy = .classesOnly) {
         self.assertableIdentities = assertableIdentities
+        var addresses = addressPolicy
+        addresses.trunks += trunks.compactMap { $0.flow.remote.endpoint }
+        self.addressPolicy = Mutex(addresses)
         self.partyRecording = partyRecording
         self.trunks = trunks
         self.plainRTPAccounts = plainRTPAccounts
@@ -173,6 +188,22 @@ public final class CallRouter: Sendable {
     /// Anchors the media of calls started from now on at a relay (issue 7); nil stops anchoring new calls.
     public func anchorMedia(_ relay: MediaRelayWiring?) {
         mediaRelay.withLock { $0 = relay }
+        guard let relay else { return }
+        addressPolicy.withLock { policy in
+            for interface in relay.interfaces {
+                if let address = IPAddress(interface.relay.host) { policy.relayAddresses.append(address) }
+                if let advertised = IPAddress(interface.advertisedAddress) { policy.relayAddresses.append(advertised) }
+                let ports = interface.relay.ports
+                policy.relayPorts = policy.relayPorts.map {
+                    min($0.lowerBound, ports.lowerBound)...max($0.upperBound, ports.upperBound)
+                } ?? ports
+            }
+        }
+    }
+
+    /// The edge's listeners as bound: no SDP may name them as a media destination.
+    public func listening(on listeners: [AddressPolicy.Endpoint]) {
+        addressPolicy.withLock { $0.listeners += listeners }
     }
 
     /// Disconnects the router from the transport at shutdown: nothing more is sent or scheduled, and new INVITEs
@@ -283,7 +314,9 @@ public final class CallRouter: Sendable {
             outboundTrunk = trunk
             calleeAOR = trunk.uri(for: callee)
             targets = [CallSession.Target(contact: calleeAOR, flow: trunk.flow.description, address: address,
-                                          credentials: trunk.credentials)]
+                                          credentials: trunk.credentials,
+                                          party: MediaParty(signalsFrom: trunk.flow.remote.endpoint?.address,
+                                                            isTrunk: true))]
         }
         guard let presented = present(admitted, towards: outboundTrunk, edge: edge) else {
             return edge.reply(to: inbound, status: 400)
@@ -320,6 +353,9 @@ public final class CallRouter: Sendable {
         setup.t1 = t1
         setup.t2 = t2
         setup.calleeHeaderPolicy = headerPolicy
+        setup.caller = MediaParty(signalsFrom: admitted.inbound.source.ipAddress.flatMap(IPAddress.init),
+                                  isTrunk: admitted.caller.trunk != nil)
+        setup.addressPolicy = addressPolicy.withLock { $0 }
         if case .trunk(let trunk) = admitted.caller { setup.trunk = trunk.name } else { setup.trunk = outboundTrunk?.name }
         var inboundTrunk: String?
         var account: String?
@@ -562,7 +598,8 @@ public final class CallRouter: Sendable {
                 flow = contact
             }
             guard let address = wiring.addresses(flow) else { return nil }
-            return CallSession.Target(contact: binding.contact, flow: flow.description, address: address)
+            return CallSession.Target(contact: binding.contact, flow: flow.description, address: address,
+                                      party: MediaParty(signalsFrom: registered.remote.ipAddress.flatMap(IPAddress.init)))
         }
     }
 
@@ -748,9 +785,15 @@ public final class CallRouter: Sendable {
                 if let inbound { reply = EdgeService.reply(bytes, to: inbound) }
             case .securityEvent(let kind):
                 if let inbound {
-                    edge.report(kind == "malformed-sdp" ? .malformedMessage : .mediaDowngradeAttempt,
-                                reason: kind == "malformed-sdp" ? "malformed SDP" : "SDP against the media policy",
-                                inbound, claimedUser: nil)
+                    switch kind {
+                    case "malformed-sdp": edge.report(.malformedMessage, reason: "malformed SDP", inbound, claimedUser: nil)
+                    case SecurityEvent.Kind.mediaAddressRefused.name:
+                        edge.report(.mediaAddressRefused, reason: "SDP names a media address the edge may not send to",
+                                    inbound, claimedUser: nil)
+                    default:
+                        edge.report(.mediaDowngradeAttempt, reason: "SDP against the media policy", inbound,
+                                    claimedUser: nil)
+                    }
                 }
             case .finished(let record):
                 edge.fraud.ended(callID: record.id, answeredAtMilliseconds: record.answeredAtMilliseconds,

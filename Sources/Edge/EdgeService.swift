@@ -65,6 +65,9 @@ public final class EdgeService: SIPInboundHandler {
         public var listenerNetworks: [ListenerNetworks]
         /// Most security events kept in the store (the oldest go first).
         public var retainedSecurityEvents: Int
+        /// Where a peer may make the edge send (SDP media addresses): the address classes, the operator's allowed
+        /// and denied networks. The trunks, the listeners and the relay are added as the edge learns them.
+        public var addressPolicy: AddressPolicy = .classesOnly
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -150,7 +153,8 @@ public final class EdgeService: SIPInboundHandler {
                                 t2: Int(configuration.timers.t2 / .milliseconds(1)),
                                 partyRecording: configuration.cdrParties, trunks: configuration.trunks,
                                 plainRTPAccounts: configuration.plainRTPAccounts,
-                                assertableIdentities: configuration.assertableIdentities)
+                                assertableIdentities: configuration.assertableIdentities,
+                                addressPolicy: configuration.addressPolicy)
         self.directory = DirectoryCache()
         self.callRecords = CallRecordWriter(store: store, logger: logger)
         self.clock = clock

@@ -100,6 +100,8 @@ final class RelayAnchor: MediaAnchor {
         var rtcp: SocketAddress?
         var clockRate: Int
         var security: MediaSecurityClass
+        /// Whether the relay may send to these addresses before the party's first packet (``MediaParty``).
+        var sendBeforeLatch = false
     }
 
     /// The state in a class of its own: the relay's finding callback, made before the anchor, shares it.
@@ -132,7 +134,7 @@ final class RelayAnchor: MediaAnchor {
         for side in RelayCall.Side.allCases where bridging?.suites(side) != nil { call.requireBridge(on: side) }
     }
 
-    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
+    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8] {
         // The media policy parsed it already; an SDP that does not parse here is dropped, not passed on unrewritten.
         guard let description = try? SessionDescription(parsing: sdp) else { return [] }
         let held = call.reserveSections(description.media.count)
@@ -144,7 +146,7 @@ final class RelayAnchor: MediaAnchor {
         var ports: [UInt16?] = []
         var described: [SectionDescription?] = []
         for (index, media) in description.media.enumerated() {
-            let section = Self.describe(media, in: description)
+            let section = Self.describe(media, in: description, from: party)
             // The relay sends to the sender from the sender's side: an address of another family is unreachable.
             let reachable = [section.rtp, section.rtcp].allSatisfy { address in
                 address.map { ($0.protocol == .inet6) == call.isIPv6(sender) } ?? true
@@ -283,7 +285,8 @@ final class RelayAnchor: MediaAnchor {
             // Bridged, each leg negotiates on its own: each side's watch expects what its own SDP said.
             let bridged = bridging != nil && call.isBridged(section: index)
             call.signal(side, section: index, rtp: section.rtp, rtcp: section.rtcp, clockRate: section.clockRate,
-                        offered: bridged ? section.security : offered, answered: bridged ? section.security : answered)
+                        offered: bridged ? section.security : offered, answered: bridged ? section.security : answered,
+                        sendBeforeLatch: section.sendBeforeLatch)
         }
     }
 
@@ -297,7 +300,7 @@ final class RelayAnchor: MediaAnchor {
         let streams = call.report().map { report in
             let received = report.receiverReport
             func rounded(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }
-            return CallMediaStream(
+            var stream = CallMediaStream(
                 section: report.section, sender: report.side == .a ? .caller : .callee, packets: report.relayed,
                 payloadOctets: report.statistics.payloadOctets, lost: report.statistics.lost,
                 duplicates: report.statistics.duplicates, outOfOrder: report.statistics.outOfOrder,
@@ -308,6 +311,8 @@ final class RelayAnchor: MediaAnchor {
                 reportedLost: received?.cumulativeLost,
                 reportedJitterMilliseconds: received.map { rounded($0.jitterMilliseconds) },
                 roundTripMilliseconds: received?.roundTripMilliseconds.map(rounded))
+            stream.droppedNotMedia = report.droppedNotMedia
+            return stream
         }
         // Two calls racing here: only the one that records the result closes the call and counts it.
         let (media, first) = shared.state.withLock { state -> (AnchoredMedia, Bool) in
@@ -342,6 +347,8 @@ final class RelayAnchor: MediaAnchor {
                 .increment(by: stream.droppedForeign)
             Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "unlatched")])
                 .increment(by: stream.droppedUnlatched)
+            Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "not-media")])
+                .increment(by: stream.droppedNotMedia ?? 0)
             if let score = stream.meanOpinionScore {
                 Recorder(label: "rampart_media_mos", dimensions: sender).record(score)
             }
@@ -355,21 +362,30 @@ final class RelayAnchor: MediaAnchor {
         return proto.hasPrefix("RTP/") || proto.hasPrefix("UDP")  // UDP, UDPTL, UDP/TLS/RTP/SAVP
     }
 
-    /// Where a section says its party receives, its clock rate (of its first format) and its security class.
-    static func describe(_ media: MediaDescription, in session: SessionDescription) -> SectionDescription {
+    /// Where a section says its party receives, its clock rate (of its first format) and its security class. An
+    /// unspecified address (legacy hold, RFC 3264 §8.4) is no destination: sending to 0.0.0.0 reaches the edge's
+    /// own machine.
+    static func describe(_ media: MediaDescription, in session: SessionDescription,
+                         from party: MediaParty = MediaParty()) -> SectionDescription {
+        func destination(_ host: String?, _ port: UInt16) -> SocketAddress? {
+            guard let host, let ip = IPAddress(host), !ip.isUnspecified else { return nil }
+            return try? SocketAddress(ipAddress: host, port: Int(port))
+        }
         let host = (media.connections.first ?? session.connection)?.address
-        let rtp = host.flatMap { try? SocketAddress(ipAddress: $0, port: Int(media.port)) }
+        let rtp = destination(host, media.port)
         var rtcp: SocketAddress?
         if !media.rtcpMux {
-            let rtcpHost = media.rtcp?.connection?.address ?? host
-            let rtcpPort = media.rtcp?.port ?? media.port &+ 1
-            rtcp = rtcpHost.flatMap { try? SocketAddress(ipAddress: $0, port: Int(rtcpPort)) }
+            rtcp = destination(media.rtcp?.connection?.address ?? host, media.rtcp?.port ?? media.port &+ 1)
         }
+        // Before its first packet the relay sends only where the party itself signals from (or to a trunk's media
+        // gateways): an SDP naming a third party's address gets nothing from the relay until that address sends.
+        let own = [rtp, rtcp].compactMap { $0?.ipAddress.flatMap(IPAddress.init) }
+        let sendBeforeLatch = party.isTrunk || (!own.isEmpty && own.allSatisfy { $0 == party.signalsFrom })
         let clockRate = media.payloadTypes.first.flatMap { type in
             media.rtpMap(for: type).map { Int($0.clockRate) } ?? Self.staticClockRate(type)
         } ?? 8_000
         return SectionDescription(rtp: rtp, rtcp: rtcp, clockRate: clockRate,
-                                  security: MediaSecurity.classify(media, in: session))
+                                  security: MediaSecurity.classify(media, in: session), sendBeforeLatch: sendBeforeLatch)
     }
 
     /// RFC 3551's static payload types that are not 8 kHz.

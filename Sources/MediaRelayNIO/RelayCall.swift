@@ -28,6 +28,9 @@ public final class RelayCall: Sendable {
         public var relayed: Int
         public var droppedForeign: Int
         public var droppedUnlatched: Int
+        /// Datagrams that were not media the section may carry (not RTP or RTCP, nor DTLS, STUN or ZRTP where the
+        /// SDP keyed the stream so): dropped before they could latch or go anywhere.
+        public var droppedNotMedia: Int
         public var statistics: RTPStreamStatistics
         public var findings: [MediaCryptoWatch.Finding]
         /// The RTP payload type seen last.
@@ -68,6 +71,10 @@ public final class RelayCall: Sendable {
     /// One side's RTP or RTCP: its latch, the last sender's address, and where this side was last sent to.
     struct ComponentState {
         var latch = RelayLatch(signalled: nil)
+        /// Whether the relay may send to the signalled address before this side has latched (the address the party
+        /// signals from, or a trunk's media gateway); otherwise only to the latched source, so that an SDP cannot
+        /// aim the relay at a host that never sent anything.
+        var sendsBeforeLatch = false
         var lastSender: AddressCache?
         var lastDestination: AddressCache?
     }
@@ -79,6 +86,7 @@ public final class RelayCall: Sendable {
         var watch = MediaCryptoWatch(offered: .plainRTP, answered: .plainRTP)
         var payloadType: UInt8?
         var lastPacket: Int64 = 0
+        var droppedNotMedia = 0
         /// The SSRC of this side's RTP last relayed, to find the report block about it.
         var ssrc: UInt32?
         var receiverReport: ReceiverReport?
@@ -146,6 +154,8 @@ public final class RelayCall: Sendable {
     public static let maximumSections = 8
     /// Foreign packets on one side's port before the watch reports an injection attempt (once).
     public static let foreignSourceThreshold = 10
+    /// Datagrams on one side's port that are not media before the relay reports it (once).
+    public static let notMediaThreshold = 10
 
     private let state: Mutex<State>
     private let onFinding: @Sendable (Side, MediaCryptoWatch.Finding) -> Void
@@ -216,10 +226,12 @@ public final class RelayCall: Sendable {
     }
 
     /// Where the SDP of `side` says it receives on a section: its RTP and RTCP addresses (a new address releases
-    /// the latches), and the security classes of the section in the offer and the answer, for the watch.
+    /// the latches), and the security classes of the section in the offer and the answer, for the watch. With
+    /// `sendBeforeLatch` the relay sends to those addresses before the side's first packet; without it (the
+    /// default) only to where the side's packets come from once it has latched.
     public func signal(_ side: Side, section: Int = 0, rtp: SocketAddress?, rtcp: SocketAddress?,
                        clockRate: Int = 8_000, offered: MediaSecurityClass = .plainRTP,
-                       answered: MediaSecurityClass = .plainRTP) {
+                       answered: MediaSecurityClass = .plainRTP, sendBeforeLatch: Bool = false) {
         let rtpSource = rtp.flatMap(Self.source), rtcpSource = rtcp.flatMap(Self.source)
         state.withLock { state in
             guard state.sections.indices.contains(section) else { return }
@@ -227,6 +239,8 @@ public final class RelayCall: Sendable {
             // The same address again (an early answer repeated, a session refresh) keeps the latch.
             if current.rtp.latch.signalled != rtpSource { current.rtp.latch.resignal(rtpSource) }
             if current.rtcp.latch.signalled != rtcpSource { current.rtcp.latch.resignal(rtcpSource) }
+            current.rtp.sendsBeforeLatch = sendBeforeLatch
+            current.rtcp.sendsBeforeLatch = sendBeforeLatch
             if current.statistics.received == 0 { current.statistics = RTPStreamStatistics(clockRate: clockRate) }
             if current.watch.offered != offered || current.watch.answered != answered {
                 current.watch = MediaCryptoWatch(offered: offered, answered: answered)
@@ -290,6 +304,7 @@ public final class RelayCall: Sendable {
                                       relayed: latches.reduce(0) { $0 + $1.relayed },
                                       droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
                                       droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
+                                      droppedNotMedia: current.droppedNotMedia,
                                       statistics: current.statistics, findings: current.watch.findings,
                                       payloadType: current.payloadType, payloads: current.watch.payloads,
                                       receiverReport: current.receiverReport)
@@ -339,6 +354,15 @@ public final class RelayCall: Sendable {
             !bridgedSides[side.other.rawValue] || section.bridges[side.other.rawValue] != nil
         else { return nil }
         let header = RTPPacketView(raw: bytes)
+        // Only media goes anywhere: a SIP request, a DNS query or anything else a party writes to its relay port is
+        // dropped before it could latch or reach the other side's address (the relay is no open proxy).
+        guard Self.isMedia(bytes, header: header, for: section.sides[side.rawValue].watch) else {
+            section.sides[side.rawValue].droppedNotMedia += 1
+            if section.sides[side.rawValue].droppedNotMedia == Self.notMediaThreshold {
+                finding = .notMedia(dropped: Self.notMediaThreshold)
+            }
+            return nil
+        }
         var cleartext: [UInt8]?
         guard let report = receive(bytes, header: header, from: envelope.remoteAddress, by: &section.sides[side.rawValue],
                                    component: component, bridge: section.bridges[side.rawValue], at: now,
@@ -420,7 +444,8 @@ public final class RelayCall: Sendable {
                              protecting bridge: SRTPBridge?, on descriptor: CInt?)
         -> (destination: SocketAddress, data: ByteBuffer)?
     {
-        guard let target = receiver.latch.latched ?? receiver.latch.signalled else { return nil }
+        guard let target = receiver.latch.latched ?? (receiver.sendsBeforeLatch ? receiver.latch.signalled : nil)
+        else { return nil }
         let destination: SocketAddress
         if let cached = receiver.lastDestination, cached.source == target {
             destination = cached.address
@@ -468,6 +493,24 @@ public final class RelayCall: Sendable {
             if roundTrip >= 0 { figures.roundTripMilliseconds = Double(roundTrip) / 1e6 }
         }
         section.sides[side.other.rawValue].receiverReport = figures
+    }
+
+    /// Whether a datagram is media this section may carry, as RFC 7983 tells them apart: RTP or RTCP with a
+    /// plausible version 2 header (an RTCP length that fits the datagram); DTLS and STUN only on a stream the SDP
+    /// keyed with DTLS-SRTP, ZRTP only on one keyed with ZRTP.
+    static func isMedia(_ bytes: UnsafeRawBufferPointer, header: RTPPacketView?, for watch: MediaCryptoWatch) -> Bool {
+        if let header {
+            guard header.kind == .rtcp else { return true }
+            // The first RTCP packet's length in 32-bit words minus one (RFC 3550 §6.4.1) must fit the datagram.
+            let words = Int(bytes[2]) << 8 | Int(bytes[3])
+            return (words + 1) * 4 <= bytes.count
+        }
+        let keyings = [watch.offered, watch.answered]
+        switch MediaPacketKind(bytes) {
+        case .dtls, .stun: return keyings.contains { if case .dtlsSRTP = $0 { true } else { false } }
+        case .zrtp: return keyings.contains { if case .zrtp = $0 { true } else { false } }
+        default: return false
+        }
     }
 
     private func nanoseconds() -> Int64 {

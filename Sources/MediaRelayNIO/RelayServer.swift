@@ -40,6 +40,8 @@ public final class RelayServer: Sendable {
     let group: any EventLoopGroup
     /// The address the relay binds and advertises.
     public let host: String
+    /// The ports it hands out.
+    public let ports: ClosedRange<UInt16>
     private let pool: Mutex<RelayPortPool>
     private let warm = Mutex<[BoundPair]>([])
     private let warmTarget = Mutex(0)
@@ -49,6 +51,7 @@ public final class RelayServer: Sendable {
     public init(group: any EventLoopGroup, host: String, ports: ClosedRange<UInt16>) throws(RelayPortPool.RangeError) {
         self.group = group
         self.host = host
+        self.ports = ports
         pool = Mutex(try RelayPortPool(range: ports))
     }
 

@@ -59,12 +59,16 @@ public struct CallSession: Sendable {
         public var address: SIPLocalAddress
         /// What the edge answers the target's digest challenge (401 or 407) with, once: a trunk's account.
         public var credentials: Credentials?
+        /// Who the target is, for its SDP's addresses.
+        public var party: MediaParty
 
-        public init(contact: String, flow: String, address: SIPLocalAddress, credentials: Credentials? = nil) {
+        public init(contact: String, flow: String, address: SIPLocalAddress, credentials: Credentials? = nil,
+                    party: MediaParty = MediaParty()) {
             self.contact = contact
             self.flow = flow
             self.address = address
             self.credentials = credentials
+            self.party = party
         }
     }
 
@@ -117,6 +121,10 @@ public struct CallSession: Sendable {
         /// Where the call's media is anchored (the edge's relay), if it is: every SDP crossing the edge goes through
         /// it after the media policy, and it is finished when the call ends.
         public var mediaAnchor: (any MediaAnchor)?
+        /// Who the caller is, for its SDP's addresses.
+        public var caller = MediaParty()
+        /// Where an SDP may make the edge send media (``AddressPolicy``); nil: not checked (no relay sends anywhere).
+        public var addressPolicy: AddressPolicy?
         /// The caller's leg's own media policy, when its SRTP ends at the edge (a trunk with `bridge_srtp` behind
         /// it): the INVITE's offer must meet it as well as ``mediaPolicy`` (the trunk's leg).
         public var callerLegPolicy: MediaPolicy?
@@ -288,13 +296,13 @@ public struct CallSession: Sendable {
             offer = Array(setup.invite.body)
         } else if !setup.invite.body.isEmpty {
             let callerLeg = setup.callerLegPolicy?.filterOffer(body: setup.invite.body) ?? .success([])
-            switch callerLeg.flatMap({ _ in setup.mediaPolicy.filterOffer(body: setup.invite.body) }) {
+            switch callerLeg.flatMap({ _ in session.filterOffer(setup.invite.body, fromCaller: true, branch: nil) }) {
             case .failure(let violation):
                 actions.append(session.recordEvent(violation))
                 actions += session.refuse(violation.sipStatus, disposition: .rejected, now: now)
                 return (session, actions)
             case .success(let filtered):
-                offer = session.anchored(filtered, fromCaller: true, isOffer: true)
+                offer = session.anchored(filtered, fromCaller: true, branch: nil, isOffer: true)
             }
         }
         guard !setup.targets.isEmpty else {
@@ -370,10 +378,11 @@ public struct CallSession: Sendable {
         case 101..<200:
             guard phase == .proceeding else { return [] }
             // Early media is media too: an early answer the policy refuses is relayed without its SDP.
-            guard !response.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: response.body)
+            guard !response.body.isEmpty,
+                case .failure(let violation) = checkAnswer(response.body, fromCaller: false, branch: index)
             else {
                 return relay(response, from: index,
-                             body: anchored(Array(response.body), fromCaller: false, isOffer: false))
+                             body: anchored(Array(response.body), fromCaller: false, branch: index, isOffer: false))
             }
             return [recordEvent(violation)] + relay(response, from: index, body: [])
         case 200..<300 where isSubscription:
@@ -394,20 +403,20 @@ public struct CallSession: Sendable {
             var body = Array(response.body)
             if setup.invite.body.isEmpty, !body.isEmpty {
                 // A late offer (RFC 3261 §13.2.1): the 2xx offers, the caller's ACK will answer.
-                switch setup.mediaPolicy.filterOffer(body: response.body) {
+                switch filterOffer(response.body, fromCaller: false, branch: index) {
                 case .failure(let violation):
                     return takeDown(answered: index, violation, now: now)
                 case .success(let filtered):
-                    body = anchored(filtered, fromCaller: false, isOffer: true)
+                    body = anchored(filtered, fromCaller: false, branch: index, isOffer: true)
                     awaitsLateAnswer = true
                 }
             } else if !body.isEmpty || !setup.invite.body.isEmpty {
-                switch setup.mediaPolicy.checkAnswer(body: response.body) {
+                switch checkAnswer(response.body, fromCaller: false, branch: index) {
                 case .failure(let violation):
                     return takeDown(answered: index, violation, now: now)
                 case .success(let answered):
                     posture = answered
-                    body = anchored(Array(response.body), fromCaller: false, isOffer: false)
+                    body = anchored(Array(response.body), fromCaller: false, branch: index, isOffer: false)
                 }
             }
             phase = .answered(branch: index)
@@ -450,10 +459,10 @@ public struct CallSession: Sendable {
         if awaitsLateAnswer {
             awaitsLateAnswer = false
             let answer = ack?.body ?? []
-            switch setup.mediaPolicy.checkAnswer(body: answer) {
+            switch checkAnswer(answer, fromCaller: true, branch: index) {
             case .success(let answered):
                 posture = answered
-                body = anchored(Array(answer), fromCaller: true, isOffer: false)
+                body = anchored(Array(answer), fromCaller: true, branch: index, isOffer: false)
                 if let type = ack?.firstField(.contentType) { headers.append((type.name, type.value)) }
             case .failure(let violation):
                 actions.append(recordEvent(violation))
@@ -720,12 +729,12 @@ public struct CallSession: Sendable {
         if !isSubscription, !body.isEmpty, Self.carriesSDP(request) {
             // Any SDP crossing the edge is policed, whatever carries it (re-INVITE, UPDATE, PRACK, even INFO): none
             // may take encryption away mid-call.
-            switch setup.mediaPolicy.filterOffer(body: request.body, current: posture) {
+            switch filterOffer(request.body, current: posture, fromCaller: fromCaller, branch: index) {
             case .failure(let violation):
                 return [recordEvent(violation)] + respond(request, violation.sipStatus)
             case .success(let filtered):
                 // A PRACK answers the offer of a reliable provisional; the other requests offer (RFC 3262, 3311).
-                body = anchored(filtered, fromCaller: fromCaller, isOffer: method != .prack)
+                body = anchored(filtered, fromCaller: fromCaller, branch: index, isOffer: method != .prack)
             }
         }
         if Self.refreshesTarget(method) {
@@ -815,15 +824,16 @@ public struct CallSession: Sendable {
             status >= 200
         {
             // A re-INVITE without SDP: its 2xx offers, and the ACK will answer (checked in `acknowledged`).
-            switch setup.mediaPolicy.filterOffer(body: response.body, current: posture) {
-            case .success(let filtered): body = anchored(filtered, fromCaller: responderIsCaller, isOffer: true)
+            switch filterOffer(response.body, current: posture, fromCaller: responderIsCaller, branch: index) {
+            case .success(let filtered):
+                body = anchored(filtered, fromCaller: responderIsCaller, branch: index, isOffer: true)
             case .failure(let violation): return refuseRelayedAnswer(at: position, violation, now: now)
             }
         } else if !isSubscription, !body.isEmpty, Self.carriesSDP(response) {
-            switch setup.mediaPolicy.checkAnswer(body: response.body, current: posture) {
+            switch checkAnswer(response.body, current: posture, fromCaller: responderIsCaller, branch: index) {
             case .success(let answered):
                 if status >= 200 { posture = answered }
-                body = anchored(body, fromCaller: responderIsCaller, isOffer: false)
+                body = anchored(body, fromCaller: responderIsCaller, branch: index, isOffer: false)
             case .failure(let violation) where status < 200:
                 // Early media the policy refuses is relayed without its SDP.
                 actions.append(recordEvent(violation))
@@ -912,13 +922,15 @@ public struct CallSession: Sendable {
         let entry = relayed[position]
         guard relayed[position].ackSent == nil else { return [] }  // the caller's ACK again: already passed on
         var actions = [Action]()
-        if !ack.body.isEmpty, case .failure(let violation) = setup.mediaPolicy.checkAnswer(body: ack.body, current: posture) {
+        if !ack.body.isEmpty,
+            case .failure(let violation) = checkAnswer(ack.body, current: posture, fromCaller: fromCaller, branch: index)
+        {
             // A late offer's answer in the ACK that the policy refuses.
             actions.append(recordEvent(violation))
             if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
             return actions + hangUp(reason: "media-downgrade", now: now)
         }
-        let answer = anchored(Array(ack.body), fromCaller: fromCaller, isOffer: false)
+        let answer = anchored(Array(ack.body), fromCaller: fromCaller, branch: index, isOffer: false)
         if let relayedAck = ackRelayed(entry, body: answer, type: ack.firstField(.contentType)) {
             actions.append(relayedAck)
             if case .toCaller(let bytes) = relayedAck { relayed[position].ackSent = bytes }
@@ -1001,9 +1013,39 @@ public struct CallSession: Sendable {
     }
 
     /// `sdp` as the other side must see it: through the relay, when the call's media is anchored.
-    private func anchored(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
+    private func anchored(_ sdp: [UInt8], fromCaller: Bool, branch: Int?, isOffer: Bool) -> [UInt8] {
         guard let anchor = setup.mediaAnchor, !sdp.isEmpty, !isSubscription else { return sdp }
-        return anchor.rewrite(sdp, fromCaller: fromCaller, isOffer: isOffer)
+        return anchor.rewrite(sdp, fromCaller: fromCaller, isOffer: isOffer,
+                              from: party(fromCaller: fromCaller, branch: branch))
+    }
+
+    /// The party that sent an SDP: the caller, or the callee of a branch.
+    private func party(fromCaller: Bool, branch: Int?) -> MediaParty {
+        if fromCaller { return setup.caller }
+        guard let branch, branches.indices.contains(branch) else { return MediaParty() }
+        return branches[branch].target.party
+    }
+
+    /// An offer through the media policy, then through the address policy for the party that sent it.
+    private func filterOffer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
+                             branch: Int?) -> Result<[UInt8], MediaPolicy.Violation> {
+        setup.mediaPolicy.filterOffer(body: body, current: current).flatMap { filtered in
+            screen(filtered, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(filtered)
+        }
+    }
+
+    /// An answer through the media policy, then through the address policy for the party that sent it.
+    private func checkAnswer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
+                             branch: Int?) -> Result<MediaPolicy.Posture, MediaPolicy.Violation> {
+        setup.mediaPolicy.checkAnswer(body: body, current: current).flatMap { posture in
+            screen(body, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(posture)
+        }
+    }
+
+    private func screen(_ body: some Collection<UInt8>, fromCaller: Bool, branch: Int?) -> MediaPolicy.Violation? {
+        guard let addresses = setup.addressPolicy, !isSubscription else { return nil }
+        return MediaPolicy.screenAddresses(body, with: addresses,
+                                           toldBy: party(fromCaller: fromCaller, branch: branch).signalsFrom)
     }
 
     /// The edge ends an answered call itself: BYE on both legs, and the CDR.

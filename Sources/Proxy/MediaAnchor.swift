@@ -1,3 +1,4 @@
+import SecurityPolicy
 import Storage
 
 /// Anchors a call's media at the edge's relay (issue 7): every SDP body that crosses the edge, once the media
@@ -7,9 +8,24 @@ import Storage
 public protocol MediaAnchor: AnyObject, Sendable {
     /// The SDP the caller (or a callee) sent, as the other side must see it. Never fails open: a section the relay
     /// cannot carry comes back disabled (port 0) rather than with the sender's address.
-    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8]
+    /// `party` is who sent it: the relay sends to the addresses it names before their first packet only when it may.
+    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8]
     /// The call is over: the relay's ports go back and what it measured goes into the CDR. Called once.
     func finish() -> AnchoredMedia
+}
+
+/// A party to a call as far as its SDP's addresses are concerned.
+public struct MediaParty: Sendable, Hashable {
+    /// The address it signals from (its SIP messages' source).
+    public var signalsFrom: IPAddress?
+    /// A configured trunk: its media gateways may sit at other addresses than its signalling, and the relay sends
+    /// to what its SDP names before they send. Anyone else is sent to before its first packet only at the very
+    /// address it signals from (the relay latches to where its packets come from after that).
+    public var isTrunk: Bool
+
+    public init(signalsFrom: IPAddress? = nil, isTrunk: Bool = false) {
+        (self.signalsFrom, self.isTrunk) = (signalsFrom, isTrunk)
+    }
 }
 
 /// What the relay measured of a call, for its CDR.

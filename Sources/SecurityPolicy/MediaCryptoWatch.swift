@@ -25,6 +25,9 @@ public struct MediaCryptoWatch: Sendable {
         /// Packets from a source other than the stream's sender reached its relay port and were dropped (an
         /// injection attempt or a flood; reported once, when the count first reaches the relay's threshold).
         case foreignSource(dropped: Int)
+        /// Datagrams that are not media (a SIP request, anything but RTP/RTCP or the keying the SDP named) reached a
+        /// relay port and were dropped (reported once, when the count first reaches the relay's threshold).
+        case notMedia(dropped: Int)
 
         /// The security event kind it is reported as.
         public var eventKind: SecurityEvent.Kind {
@@ -43,6 +46,7 @@ public struct MediaCryptoWatch: Sendable {
                 "payloads look like plaintext on an SRTP stream (entropy \((entropy * 100).rounded() / 100) bits/octet)"
             case .tooManySSRCs(let count): "\(count) SSRCs on one stream"
             case .foreignSource(let dropped): "\(dropped) packets from a third party dropped at the relay"
+            case .notMedia(let dropped): "\(dropped) datagrams that are not media dropped at the relay"
             }
         }
     }

@@ -55,6 +55,9 @@ public struct MediaPolicy: Hashable, Sendable {
             case encryptionDropped = "encryption-dropped"
             /// The SDP does not parse.
             case malformedSDP = "malformed-sdp"
+            /// A media address the edge may not send to (``AddressPolicy``): loopback from afar, an internal
+            /// network, the edge's own sockets, a trunk's signalling port.
+            case addressRefused = "address-refused"
         }
 
         /// What was wrong.
@@ -65,7 +68,13 @@ public struct MediaPolicy: Hashable, Sendable {
         /// The SIP status to answer: 488 Not Acceptable Here.
         public var sipStatus: Int { 488 }
         /// The security event to record.
-        public var securityEvent: String { kind == .malformedSDP ? "malformed-sdp" : "media-downgrade-attempt" }
+        public var securityEvent: String {
+            switch kind {
+            case .malformedSDP: "malformed-sdp"
+            case .addressRefused: SecurityEvent.Kind.mediaAddressRefused.name
+            default: "media-downgrade-attempt"
+            }
+        }
         /// A Warning-free, key-free reason for logs and CDRs.
         public var description: String { mediaIndex.map { "\(kind.rawValue) (m=\($0))" } ?? kind.rawValue }
     }

@@ -43,12 +43,14 @@ public struct SecurityEvent: Hashable, Sendable {
         /// whose hash never reached the signalling, a keying method changed between offer and answer, or SSRCs that
         /// keep changing.
         public static let mediaAnomaly = Kind("media-anomaly")
+        /// SDP named a media address the edge may not send to (``AddressPolicy``): refused with 488.
+        public static let mediaAddressRefused = Kind("media-address-refused")
 
         /// Every kind, for parsing filters.
         public static let all: [Kind] = [
             .authFailure, .ban, .unban, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
             .mediaDowngradeAttempt, .tlsHandshakeFailure, .malformedMessage, .digestReplay, .digestDowngradeAttempt,
-            .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly,
+            .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly, .mediaAddressRefused,
         ]
 
         /// The kind with this name, or nil.

@@ -100,6 +100,9 @@ public struct CallMediaStream: Hashable, Sendable, Codable {
     public var droppedForeign: Int
     /// Packets that arrived before the sender could be latched, dropped.
     public var droppedUnlatched: Int
+    /// Datagrams that were not media (not RTP/RTCP, nor the keying the SDP named) sent to the sender's relay port,
+    /// dropped (nil in records written before the relay counted them).
+    public var droppedNotMedia: Int?
     /// How the RTP payloads looked to the relay: `encrypted`, `plaintext` or `undetermined` (too few to judge).
     public var payloads: String?
     /// What the stream's receiver said in its last RTCP report about it (plain RTCP only; SRTCP is encrypted):

@@ -138,6 +138,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
+        edge.calls.listening(on: boundAddresses.compactMap { listener in
+            IPAddress(listener.host).flatMap { ip in UInt16(exactly: listener.port).map { .init(address: ip, port: $0) } }
+        })
         let advertisedHost = settings.advertisedHost
         edge.calls.attach(
             sender: { bytes, flow in server.send(bytes, over: flow) },

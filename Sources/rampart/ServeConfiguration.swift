@@ -212,6 +212,17 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[address_policy]`: where a peer may make the edge send (SDP media addresses and, as they come, other told
+    /// addresses); deny by default.
+    struct AddressPolicy: Codable, Equatable {
+        var allowedNetworks: [String]?
+        var deniedNetworks: [String]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case allowedNetworks = "allowed_networks", deniedNetworks = "denied_networks"
+        }
+    }
+
     struct Log: Codable, Equatable {
         var level: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
@@ -229,11 +240,12 @@ struct ServeConfiguration: Codable, Equatable {
     var security: Security?
     var fraud: Fraud?
     var media: Media?
+    var addressPolicy: AddressPolicy?
     var log: Log?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case log
+        case addressPolicy = "address_policy", log
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -257,6 +269,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("security", Set(Security.CodingKeys.allCases.map(\.rawValue))),
             ("fraud", Set(Fraud.CodingKeys.allCases.map(\.rawValue))),
             ("media", Set(Media.CodingKeys.allCases.map(\.rawValue))),
+            ("address_policy", Set(AddressPolicy.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {

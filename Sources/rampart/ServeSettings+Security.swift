@@ -10,6 +10,18 @@ extension ServeSettings {
     /// the operator's to update.
     static let signatureFile = "scanner-signatures.txt"
 
+    /// `[address_policy]`: the networks the edge may be told to send to although they are private, and those it never
+    /// is.
+    static func addressPolicy(_ file: ServeConfiguration.AddressPolicy?) throws -> AddressPolicy {
+        func networks(_ texts: [String]?, _ name: String) throws -> NetworkList {
+            do { return try NetworkList(parsing: texts ?? []) } catch {
+                throw UsageError(message: "address_policy.\(name): \(error)")
+            }
+        }
+        return AddressPolicy(allowedNetworks: try networks(file?.allowedNetworks, "allowed_networks"),
+                             deniedNetworks: try networks(file?.deniedNetworks, "denied_networks"))
+    }
+
     /// `security.listener_networks`: CIDR lists keyed by a listener as `listen` names it.
     static func listenerNetworks(_ file: ServeConfiguration.Security?) throws -> [ListenerNetworks] {
         try (file?.listenerNetworks ?? [:]).sorted { $0.key < $1.key }.map { key, texts in

@@ -119,6 +119,7 @@ struct ServeSettings {
         (edge.security, edge.overload, edge.retainedSecurityEvents) = try Self.security(file.security,
                                                                                        dataDir: self.dataDir)
         edge.listenerNetworks = try Self.listenerNetworks(file.security)
+        edge.addressPolicy = try Self.addressPolicy(file.addressPolicy)
         edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
                                     routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
 

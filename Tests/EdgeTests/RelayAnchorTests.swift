@@ -1,7 +1,9 @@
 @testable import Edge
 import MediaRelayNIO
 import NIOPosix
+import Proxy
 import SDP
+import SecurityPolicy
 import Testing
 
 /// The edge's side of media anchoring: what each party receives names only the relay, and what the relay cannot
@@ -99,5 +101,15 @@ import Testing
         await relay4.stop()
         await relay6.stop()
         try await group.shutdownGracefully()
+    }
+}
+
+extension RelayAnchor {
+    /// An SDP from a party that signals from the address its SDP names (a phone that is not behind a NAT).
+    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool) -> [UInt8] {
+        let text = String(decoding: sdp, as: UTF8.self)
+        let address = text.split(separator: "\r\n").first { $0.hasPrefix("c=IN ") }
+            .flatMap { $0.split(separator: " ").last }.flatMap { IPAddress(String($0)) }
+        return rewrite(sdp, fromCaller: fromCaller, isOffer: isOffer, from: MediaParty(signalsFrom: address))
     }
 }

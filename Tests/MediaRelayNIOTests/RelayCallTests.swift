@@ -74,8 +74,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         let findings = Mutex<[MediaCryptoWatch.Finding]>([])
         let call = try #require(relay.makeCall { _, finding in findings.withLock { $0.append(finding) } })
         let sdes = MediaSecurityClass.sdesSRTP(suites: [SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")])
-        call.signal(.a, rtp: alice.address, rtcp: nil, offered: sdes, answered: sdes)
-        call.signal(.b, rtp: bob.address, rtcp: nil, offered: sdes, answered: sdes)
+        call.signal(.a, rtp: alice.address, rtcp: nil, offered: sdes, answered: sdes, sendBeforeLatch: true)
+        call.signal(.b, rtp: bob.address, rtcp: nil, offered: sdes, answered: sdes, sendBeforeLatch: true)
         let portA = call.port(for: .a), portB = call.port(for: .b)
 
         // Alice sends 50 packets but 10 and 20 are "lost"; her payload is plain although SRTP was negotiated.
@@ -128,8 +128,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         try await relay.start(warmPairs: 2)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
         let call = try #require(relay.makeCall())
-        call.signal(.a, rtp: alice.address, rtcp: nil, offered: .plainRTP, answered: .plainRTP)
-        call.signal(.b, rtp: bob.address, rtcp: nil, offered: .plainRTP, answered: .plainRTP)
+        call.signal(.a, rtp: alice.address, rtcp: nil, offered: .plainRTP, answered: .plainRTP, sendBeforeLatch: true)
+        call.signal(.b, rtp: bob.address, rtcp: nil, offered: .plainRTP, answered: .plainRTP, sendBeforeLatch: true)
         let sent = (UInt16(0)..<40).map { sequence in
             rtp(sequence: sequence, ssrc: 7, payload: (0..<1_400).map { UInt8(truncatingIfNeeded: $0 &+ Int(sequence)) })
         }
@@ -156,8 +156,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("::1", group: group)
         let call = try #require(RelayServer.makeCall(a: relay4, b: relay6))
         #expect(relay4.warmPairs == 1 && relay6.warmPairs == 1, "one pair from each family's pool")
-        call.signal(.a, rtp: alice.address, rtcp: nil)
-        call.signal(.b, rtp: bob.address, rtcp: nil)
+        call.signal(.a, rtp: alice.address, rtcp: nil, sendBeforeLatch: true)
+        call.signal(.b, rtp: bob.address, rtcp: nil, sendBeforeLatch: true)
         for sequence in UInt16(0)..<5 {
             try await alice.send(rtp(sequence: sequence, ssrc: 1, payload: [1, 2, 3]), to: call.port(for: .a))
             try await bob.send(rtp(sequence: sequence, ssrc: 2, payload: [4, 5, 6]), to: call.port(for: .b), host: "::1")
@@ -187,8 +187,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
         let aliceRTCP = try await Phone.open("127.0.0.1", group: group), bobRTCP = try await Phone.open("127.0.0.1", group: group)
         let call = try #require(relay.makeCall())
-        call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address)
-        call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address)
+        call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address, sendBeforeLatch: true)
+        call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address, sendBeforeLatch: true)
         try await alice.send(rtp(sequence: 1, ssrc: 0xA11CE, payload: [1, 2, 3]), to: call.port(for: .a))
         try await bob.waitFor(1)
         // alice's sender report, then bob's receiver report naming it, sent (he says) 5 ms after he got it.
@@ -243,8 +243,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
                 if made == nil { try await Task.sleep(for: .milliseconds(1)) }  // the pool refills in the background
             }
             let call = try #require(made, "round \(round): the relay ran out of ports")
-            call.signal(.a, rtp: alice.address, rtcp: nil)
-            call.signal(.b, rtp: bob.address, rtcp: nil)
+            call.signal(.a, rtp: alice.address, rtcp: nil, sendBeforeLatch: true)
+            call.signal(.b, rtp: bob.address, rtcp: nil, sendBeforeLatch: true)
             if round % 100 == 0 {
                 try await alice.send(rtp(sequence: 1, ssrc: 1, payload: [1]), to: call.port(for: .a))
                 try await bob.waitFor(round / 100 + 1)

@@ -46,8 +46,8 @@ import Testing
         let aliceRTCP = try await Phone.open("127.0.0.1", group: group)
         let bobRTCP = try await Phone.open("127.0.0.1", group: group)
         let call = try #require(relay.makeCall())
-        call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address)
-        call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address)
+        call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address, sendBeforeLatch: true)
+        call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address, sendBeforeLatch: true)
         let aliceKey = (0..<30).map { UInt8($0) }, relayKey = (0..<30).map { UInt8(100 + $0) }
         let aliceSRTPPolicy = SRTPPolicy(profile: .aes128CMHMACSHA1_80, masterKey: Array(aliceKey.prefix(16)),
                                          masterSalt: Array(aliceKey.suffix(14)))
