@@ -224,4 +224,41 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(unreachable == nil)
         #expect(sent.take().map { $0.message.statusCode } == [480])
     }
+
+    /// SDP is screened by the address policy for the party that sent it (issue 17): a phone on the Internet may not
+    /// point the edge's media at loopback or an internal host, nor a callee at the metadata endpoint; 488, an event,
+    /// and nothing reaches the other side. Its own address is fine.
+    @Test func mediaAddressesAPartyMayNotNameAreRefusedWith488() async throws {
+        let (fixture, sent) = try await Self.edgeWithBob()
+        let internet = "198.51.100.7"
+        var cseq = 0
+        func call(_ body: String) async throws -> [SIPMessage] {
+            cseq += 2
+            let challenge = try await fixture.send(invite(branch: "m\(cseq)", cseq: cseq, body: body), ip: internet)
+            #expect(try await fixture.send(invite(branch: "n\(cseq)", cseq: cseq + 1,
+                                                  proxyAuthorization: proxyCredentials(for: challenge), body: body),
+                                           ip: internet) == nil)
+            return sent.take().map(\.message)
+        }
+        for named in ["127.0.0.1", "10.0.0.9", "169.254.169.254"] {
+            let refused = try await call(offer.replacingOccurrences(of: "127.0.0.1", with: named))
+            #expect(refused.map(\.statusCode) == [488], "\(named) from \(internet)")
+        }
+        #expect(fixture.events.kinds.filter { $0 == "media-address-refused" }.count == 3)
+        #expect(fixture.edge.calls.activeCalls == 0)
+
+        // Its own address: the call reaches bob; bob (on loopback) answering with the metadata endpoint takes it down.
+        let placed = try await call(offer.replacingOccurrences(of: "127.0.0.1", with: internet))
+        #expect(placed.map(\.statusCode) == [100, nil])
+        let calleeInvite = try #require(placed.last)
+        let answer = try calleeInvite.makeResponse(
+            status: 200, toTag: "bob-tag", extraHeaders: [("Contact", "<sip:bob@127.0.0.1:40001>"),
+                                                         ("Content-Type", "application/sdp")],
+            body: Array(offer.replacingOccurrences(of: "127.0.0.1", with: "169.254.169.254").utf8))
+        #expect(try await fixture.send(String(decoding: answer, as: UTF8.self), port: 40_001) == nil)
+        let out = sent.take()
+        #expect(out.map(\.message.method) == [.ack, .bye, nil], "bob's dialog is acknowledged and ended")
+        #expect(out.last?.flow == "udp:\(internet):40000" && out.last?.message.statusCode == 488)
+        #expect(fixture.events.kinds.filter { $0 == "media-address-refused" }.count == 4)
+    }
 }

@@ -197,6 +197,7 @@ import Testing
                 ("[registrar]\ndigest_algorithms = [\"SHA-1\"]\n", "'SHA-1' is not one of"),
                 ("domain = \"unterminated\n", "rampart.toml"),
                 ("[calls]\nmax_calls = 0\n", "calls.max_calls must be in"),
+                ("[address_policy]\nallowed_networks = [\"10.0.0.0/33\"]\n", "address_policy.allowed_networks"),
                 ("[calls]\nallow_plain = true\n", "unknown setting 'calls.allow_plain'"),
                 ("[calls]\ncontact_connections = \"always\"\n", "calls.contact_connections must be one of"),
                 ("listen = [\"udp:0.0.0.0:5060\"]\n", "needs transport.advertised_host"),
