@@ -419,6 +419,11 @@ public final class CallRouter: Sendable {
         }
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
+        if session.isFinished, let final = actions.last(where: { if case .toCaller = $0 { true } else { false } }),
+            case .toCaller(let bytes) = final
+        {
+            edge.rememberFinal(bytes, for: inbound)  // refused at once (488, 480): copies get the same answer
+        }
         if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
             // Checked and taken under one lock: a copy of the INVITE handled at the same time on another loop is a
             // retransmission, and its session (not yet sent anything) is dropped.
@@ -438,6 +443,23 @@ public final class CallRouter: Sendable {
         }
         perform(actions, key: key, callerFlow: callerFlow, edge: edge, inbound: inbound)
         return nil
+    }
+
+    /// A copy of a call's initial request (or of a relayed one) that the edge has taken already: the session
+    /// answers it (its final answer again, if it gave one), or the relayed request's answer goes again. Never
+    /// admitted a second time.
+    func initialRequestAgain(_ inbound: SIPInbound, edge: EdgeService) -> SIPReply? {
+        let request = inbound.message
+        guard let callerKey = Self.callerKey(request) else { return nil }
+        if request.method == .invite || request.method == .subscribe {
+            if shard(callerKey).table.withLock({ $0.byCaller[callerKey] != nil }) {
+                update(callerKey, edge: edge, inbound: inbound) { $0.initialRequestRetransmitted(request) }
+            }
+            return nil
+        }
+        guard let cseq = try? request.cseq() else { return nil }
+        let key = callerKey + "\u{1}\(cseq.sequenceNumber)"
+        return shard(key).table.withLock { $0.relays[key] }?.relay.answer.map { EdgeService.reply($0, to: inbound) }
     }
 
     // MARK: Requests outside dialogs

@@ -286,6 +286,13 @@ public final class EdgeService: SIPInboundHandler {
         var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         // Parsed once: the claimed user name picks the account, then the authenticator checks them.
         let credentials = Self.credentials(of: inbound)
+        // A copy of a call's request already taken (RFC 3261 Timer A over UDP) is absorbed here, before any budget,
+        // scanner rule or digest check sees it again: its nonce count, used once already, must not count as a replay.
+        if let key = callTransaction(inbound, credentials: credentials),
+            case .retransmission(let response)? = transactions.withLock({ $0.known(key, now: now) })
+        {
+            return .reply(retransmitted(inbound, response: response))
+        }
         let claimed = credentials?.claimedUsername(realm: configuration.domain)
         if let claimed {
             // Before any store or digest work: the account's and the pair's bans, networks and budgets.
@@ -325,15 +332,61 @@ public final class EdgeService: SIPInboundHandler {
             ready = (account, binding)
         }
         if method == .invite || method == .subscribe, let credentials {
-            return .reply(calls.invite(inbound, credentials: credentials, account: ready.account ?? nil,
-                                       certificateAccount: ready.binding ?? nil, edge: self))
+            return .reply(asServerTransaction(inbound, credentials: credentials) {
+                calls.invite(inbound, credentials: credentials, account: ready.account ?? nil,
+                             certificateAccount: ready.binding ?? nil, edge: self)
+            })
         }
         if Self.isRelayed(request), let credentials {
-            return .reply(calls.relay(inbound, credentials: credentials, account: ready.account ?? nil,
-                                      certificateAccount: ready.binding ?? nil, edge: self))
+            return .reply(asServerTransaction(inbound, credentials: credentials) {
+                calls.relay(inbound, credentials: credentials, account: ready.account ?? nil,
+                            certificateAccount: ready.binding ?? nil, edge: self)
+            })
         }
         return .reply(process(inbound, method: method, credentials: credentials, account: ready.account,
                               binding: ready.binding))
+    }
+
+    /// The server transaction of a request with credentials that goes to the calls (a new INVITE or SUBSCRIBE, a
+    /// relayed MESSAGE or OPTIONS) over UDP, where copies arrive; nil for the rest.
+    private func callTransaction(_ inbound: SIPInbound, credentials: PresentedCredentials?) -> ServerTransactionKey? {
+        guard credentials != nil, !inbound.transport.isReliable, let method = inbound.message.method,
+            method == .invite || method == .subscribe || Self.isRelayed(inbound.message)
+        else { return nil }
+        return try? ServerTransactionKey(request: inbound.message)
+    }
+
+    /// Runs a call's request once per server transaction: a copy that arrives while it runs, or after, never reaches
+    /// the digest check again (``retransmitted(_:response:)``). The final answer of a request refused at once is
+    /// remembered for Timer J (``rememberFinal(_:for:)``); a request that became a call is the call's to answer.
+    private func asServerTransaction(_ inbound: SIPInbound, credentials: PresentedCredentials,
+                                     _ body: () -> SIPReply?) -> SIPReply? {
+        guard let key = callTransaction(inbound, credentials: credentials) else { return body() }
+        switch transactions.withLock({ $0.arrive(key, now: clock.monotonic()) }) {
+        case .retransmission(let response): return retransmitted(inbound, response: response)
+        case .new: break
+        }
+        let reply = body()
+        transactions.withLock { cache in
+            if let reply { cache.complete(key, response: reply.bytes, reliable: false, now: clock.monotonic()) } else {
+                cache.handOver(key, now: clock.monotonic())
+            }
+        }
+        return reply
+    }
+
+    /// A copy of a call's request: the answer already given, else the call's own answer to it (or nothing while
+    /// the first copy is still being handled).
+    private func retransmitted(_ inbound: SIPInbound, response: [UInt8]?) -> SIPReply? {
+        if let response, !response.isEmpty { return Self.reply(response, to: inbound) }
+        return calls.initialRequestAgain(inbound, edge: self)
+    }
+
+    /// The final answer a call's session gave its request at once (a refusal sent down the caller's flow), kept so
+    /// that copies of the request get it again instead of running it again.
+    func rememberFinal(_ bytes: [UInt8], for inbound: SIPInbound) {
+        guard let key = callTransaction(inbound, credentials: Self.credentials(of: inbound)) else { return }
+        transactions.withLock { $0.complete(key, response: bytes, reliable: false, now: clock.monotonic()) }
     }
 
     /// Requests waiting for the store.

@@ -57,6 +57,20 @@ public struct ServerTransactionCache: Sendable {
         return .new
     }
 
+    /// What a request would be if it arrived now, without recording it: a retransmission of a transaction in
+    /// processing or answered (with its response, or nil while in processing), or nil for a new one.
+    public func known(_ key: ServerTransactionKey, now: Duration) -> Arrival? {
+        guard let entry = entries[key], entry.deadline > now else { return nil }
+        return .retransmission(response: entry.response)
+    }
+
+    /// Records that a transaction was handed over to a transaction user that answers it itself (a call): its
+    /// retransmissions go there; a response already recorded stays.
+    public mutating func handOver(_ key: ServerTransactionKey, now: Duration) {
+        guard let entry = entries[key], entry.response == nil else { return }
+        complete(key, response: [], reliable: false, now: now)
+    }
+
     /// Records the final response sent for a transaction; with `remember` false (or over a reliable transport)
     /// the transaction is forgotten at once.
     public mutating func complete(_ key: ServerTransactionKey, response: [UInt8], reliable: Bool, now: Duration,

@@ -23,6 +23,13 @@ public struct AttackGuard: Sendable {
         public var sourceFailures: Int = 30
         /// Distinct accounts failing from one source before the source is banned (credential stuffing).
         public var sourceFailedAccounts: Int = 5
+        /// Successful authentications (decaying by half each window) that make a source established: a site whose
+        /// phones authenticate all day. Its source-wide ban needs failures of two kinds (wrong passwords and
+        /// replays, say), never one kind alone: one lossy link or one overloaded moment must not ban a whole site.
+        public var establishedSourceSuccesses: Int = 20
+        /// How long a source's last successful authentication keeps it trusted (exempt from the scanner rules and
+        /// served under overload), in seconds; after that it is judged like any other.
+        public var successMemorySeconds: Int64 = 3_600
         /// Distinct failing sources that put an account under attack (step-up).
         public var accountAttackSources: Int = 3
         /// How long an account stays stepped up (seconds).
@@ -151,11 +158,27 @@ public struct AttackGuard: Sendable {
         var targets: [Int] = []
         /// Accounts that failed from here, up to the threshold.
         var failedAccounts: [String] = []
+        /// The kinds of failure seen in the window (a bit per kind: ``failureBit(_:)``).
+        var failureKinds: UInt8 = 0
         var lastSuccess: Int64?
+        /// Successful authentications, halved at every new window.
+        var successes = 0
 
         mutating func roll(now: Int64, length: Int64) {
             guard now - windowStart >= length else { return }
-            self = SourceState(windowStart: now, lastSuccess: lastSuccess)
+            self = SourceState(windowStart: now, lastSuccess: lastSuccess, successes: successes / 2)
+        }
+
+        /// Whether a success within `memory` seconds of `now` vouches for the source.
+        func isTrusted(now: Int64, memory: Int64) -> Bool { lastSuccess.map { now - $0 < memory } ?? false }
+
+        static func failureBit(_ kind: SecurityEvent.Kind) -> UInt8 {
+            switch kind {
+            case .authFailure: 1
+            case .digestReplay: 2
+            case .digestDowngradeAttempt: 4
+            default: 8
+            }
         }
     }
 
@@ -228,7 +251,8 @@ public struct AttackGuard: Sendable {
         if !bans.isEmpty, bans.ban(.source(source), at: epochSeconds) != nil {
             return Outcome(configuration.rules.rejectsBanned && method != nil ? .reject(status: 403, retryAfter: nil) : .drop)
         }
-        let trusted = sources[source]?.lastSuccess != nil
+        let trusted = sources[source]?.isTrusted(now: epochSeconds, memory: configuration.rules.successMemorySeconds)
+            ?? false
         guard let method else { return Outcome(.pass(trusted: trusted)) }
         switch rateLimiter.admit(source: source, method, now: now) {
         case .admitted: return Outcome(.pass(trusted: trusted))
@@ -257,7 +281,7 @@ public struct AttackGuard: Sendable {
         let rules = configuration.rules
         var finding: (String, Int)?
         sources.update(source, default: SourceState(windowStart: epochSeconds)) { state in
-            guard state.lastSuccess == nil else { return }
+            guard !state.isTrusted(now: epochSeconds, memory: rules.successMemorySeconds) else { return }
             state.roll(now: epochSeconds, length: rules.windowSeconds)
             if probe.targetsAddressOrForeignDomain {
                 state.probes += 1
@@ -282,7 +306,7 @@ public struct AttackGuard: Sendable {
         if configuration.acl.verdict(for: address) == .allowListed { return Outcome(.pass(trusted: true)) }
         let rules = configuration.rules
         let fired = sources.update(source, default: SourceState(windowStart: epochSeconds)) { state -> Int? in
-            guard state.lastSuccess == nil else { return nil }
+            guard !state.isTrusted(now: epochSeconds, memory: rules.successMemorySeconds) else { return nil }
             state.roll(now: epochSeconds, length: rules.windowSeconds)
             state.failureAnswers += 1
             return state.failureAnswers >= rules.failureAnswers ? state.failureAnswers : nil
@@ -379,9 +403,13 @@ public struct AttackGuard: Sendable {
         let sourceBan = sources.update(source, default: SourceState(windowStart: epochSeconds)) { state -> (String, Int)? in
             state.roll(now: epochSeconds, length: rules.windowSeconds)
             state.failures += 1
+            state.failureKinds |= SourceState.failureBit(kind)
             if let account, !state.failedAccounts.contains(account), state.failedAccounts.count < rules.sourceFailedAccounts {
                 state.failedAccounts.append(account)
             }
+            // An established source (its phones authenticate all the time) is banned as a whole only on two kinds
+            // of evidence; its pairs still are, one account at a time.
+            if state.successes >= rules.establishedSourceSuccesses, state.failureKinds.nonzeroBitCount < 2 { return nil }
             if state.failures >= rules.sourceFailures { return ("authentication failures", state.failures) }
             if state.failedAccounts.count >= rules.sourceFailedAccounts {
                 return ("failures across \(state.failedAccounts.count) accounts", state.failures)
@@ -402,13 +430,20 @@ public struct AttackGuard: Sendable {
             defer { last = epochSeconds }
             return last != .min && epochSeconds - last < 60
         }
-        if refreshed { return }  // seen within the minute: the source is known and the pair has no failures left
-        sources.update(source, default: SourceState(windowStart: epochSeconds)) { $0.lastSuccess = epochSeconds }
+        let window = configuration.rules.windowSeconds
+        sources.update(source, default: SourceState(windowStart: epochSeconds)) { state in
+            state.roll(now: epochSeconds, length: window)
+            state.lastSuccess = epochSeconds
+            state.successes += 1
+        }
+        if refreshed { return }  // seen within the minute: the pair has no failures left
         pairFailures.removeValue(forKey: PairKey(account: account, source: source))
     }
 
     /// Whether a source authenticated recently (overload protection keeps serving it).
-    public func isKnown(_ address: IPAddress) -> Bool { sources[SourceKey(address)]?.lastSuccess != nil }
+    public func isKnown(_ address: IPAddress, epochSeconds: Int64) -> Bool {
+        sources[SourceKey(address)]?.isTrusted(now: epochSeconds, memory: configuration.rules.successMemorySeconds) ?? false
+    }
 
     // MARK: Bans
 

@@ -261,4 +261,40 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(out.last?.flow == "udp:\(internet):40000" && out.last?.message.statusCode == 488)
         #expect(fixture.events.kinds.filter { $0 == "media-address-refused" }.count == 4)
     }
+
+    /// Copies of an authenticated INVITE over UDP (Timer A before the edge answered, or crossing its final answer)
+    /// are one request, not replays (issue 17): the digest check runs once, so no `digest-replay` event; a call
+    /// refused at once gives every copy the same answer; a call that rings stays one call; copies handled at the same
+    /// moment on several threads are one request too.
+    @Test func copiesOfAnAuthenticatedInviteAreOneRequestNotReplays() async throws {
+        let (fixture, sent) = try await Self.edgeWithBob()
+        var challenge = try await fixture.send(invite(to: "carol", branch: "r1", cseq: 1))
+        let refused = invite(to: "carol", branch: "r2", cseq: 2,
+                             proxyAuthorization: try proxyCredentials(for: challenge, uri: "sip:carol@localhost"))
+        #expect(try await fixture.send(refused) == nil)
+        #expect(sent.take().map(\.message.statusCode) == [480])
+        for _ in 0..<3 { #expect(try await fixture.send(refused)?.statusCode == 480, "the same answer again") }
+
+        challenge = try await fixture.send(invite(branch: "c1", cseq: 3))
+        let ringing = invite(branch: "c2", cseq: 4, proxyAuthorization: try proxyCredentials(for: challenge))
+        #expect(try await fixture.send(ringing) == nil)
+        #expect(sent.take().map(\.flow) == ["udp:127.0.0.1:40000", "udp:127.0.0.1:40001"], "100 Trying, bob's INVITE")
+        for _ in 0..<3 { #expect(try await fixture.send(ringing) == nil) }
+        #expect(sent.take().allSatisfy { $0.message.method != .invite }, "bob is not called again")
+        #expect(fixture.edge.calls.activeCalls == 1)
+
+        // Another call (its own Call-ID) whose copies arrive together.
+        challenge = try await fixture.send(invite(to: "carol", branch: "k1", cseq: 5)
+            .replacingOccurrences(of: "call-1", with: "call-2"))
+        let concurrent = invite(to: "carol", branch: "k2", cseq: 6,
+                                proxyAuthorization: try proxyCredentials(for: challenge, uri: "sip:carol@localhost"))
+            .replacingOccurrences(of: "call-1", with: "call-2")
+        let answers = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for _ in 0..<4 { group.addTask { try await fixture.send(concurrent)?.statusCode } }
+            return try await group.reduce(into: [Int?]()) { $0.append($1) }
+        }
+        let sentNow = sent.take().map(\.message.statusCode)
+        #expect(sentNow == [480] && answers.allSatisfy { $0 == nil || $0 == 480 }, "\(answers) \(sentNow)")
+        #expect(!fixture.events.kinds.contains("digest-replay"), "\(fixture.events.kinds)")
+    }
 }

@@ -12,7 +12,6 @@ independently of Rampart's code. Two accounts over UDP on loopback: bob register
 Prints one JSON object. Loopback only; every wait is bounded.
 """
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -20,21 +19,9 @@ import socket
 import sys
 import time
 
+from sip_client import digest, header  # the same directory: RFC 7616 digest, header lookup
+
 TIMEOUT = 5.0
-
-
-def digest(algorithm, text):
-    return hashlib.new({"MD5": "md5", "SHA-256": "sha256"}[algorithm], text.encode()).hexdigest()
-
-
-def header(message, *names):
-    for line in message.split("\r\n")[1:]:
-        if not line:
-            break
-        name, _, value = line.partition(":")
-        if name.strip().lower() in names:
-            return value.strip()
-    return None
 
 
 def headers(message, *names):

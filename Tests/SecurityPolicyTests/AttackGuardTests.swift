@@ -158,6 +158,35 @@ extension AttackGuard.Outcome {
         #expect(fixture.screen("203.0.113.9").verdict == .drop)
     }
 
+    /// A site whose phones authenticate all day (20 successes) is not banned as a whole for one kind of failure:
+    /// replays of five accounts' nonce counts (what an overloaded edge makes of retransmissions) ban nothing, and
+    /// its pairs are still judged one by one. Wrong passwords on top (two kinds of evidence) do ban it. A source
+    /// without that record is banned on the replays alone, as before.
+    @Test func anEstablishedSourceNeedsTwoKindsOfEvidenceForASourceBan() {
+        let fixture = GuardFixture()
+        for index in 0..<20 { fixture.succeed("phone\(index % 4)", from: "198.51.100.20") }
+        func replay(_ account: String, from address: String) -> AttackGuard.Outcome {
+            fixture.attackGuard.authenticationFailed(account: account, source: IPAddress(address)!, kind: .digestReplay,
+                                                     reason: "nonce count reused", epochSeconds: fixture.seconds)
+        }
+        var bans: [Ban] = []
+        for account in ["a", "b", "c", "d", "e", "f"] { bans += replay(account, from: "198.51.100.20").newBans }
+        #expect(bans.isEmpty && fixture.screen("198.51.100.20").verdict == .pass(trusted: true))
+        #expect(fixture.fail("g", from: "198.51.100.20").newBans.map(\.subject) == [.source(SourceKey("198.51.100.20")!)])
+
+        for account in ["a", "b", "c", "d", "e"] { bans += replay(account, from: "203.0.113.30").newBans }
+        #expect(bans.map(\.subject) == [.source(SourceKey("203.0.113.30")!)])
+
+        // The record decays: one success an hour and more ago exempts a source from nothing.
+        fixture.succeed("pbx", from: "192.0.2.21")
+        #expect(fixture.screen("192.0.2.21").verdict == .pass(trusted: true))
+        fixture.advance(3_600)
+        #expect(fixture.screen("192.0.2.21").verdict == .pass(trusted: false))
+        var verdicts: [AttackGuard.Verdict] = []
+        for extensionNumber in 100..<110 { verdicts.append(fixture.probe("192.0.2.21", user: String(extensionNumber)).verdict) }
+        #expect(verdicts.last == .drop, "a sweep from a source whose trust has lapsed is a sweep")
+    }
+
     @Test func anAllowListedSourceIsNeverBannedButItsPairsAre() throws {
         let fixture = try GuardFixture {
             $0.acl = AddressACL(allow: try NetworkList(parsing: ["192.0.2.0/24"]))
