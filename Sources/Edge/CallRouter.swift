@@ -37,6 +37,8 @@ public final class CallRouter: Sendable {
         var callerFlow: SIPFlow
         /// The call's media at the relay, when media is anchored.
         var anchor: RelayAnchor?
+        /// The trunk the call came from or goes to, for its budget.
+        var trunk: String?
     }
 
     struct RelayEntry: Sendable {
@@ -273,6 +275,32 @@ public final class CallRouter: Sendable {
         await edge.callRecords.drain()
     }
 
+    /// Per trunk, the token bucket of its new calls (tokens, when last filled in ms).
+    private let trunkBuckets = Mutex<[String: (tokens: Double, updated: Int64)]>([:])
+
+    /// Whether a trunk may place one more call now: its calls a second and at once. Nil when it may, else the
+    /// seconds to tell it to wait.
+    private func trunkBudget(_ trunk: Trunk) -> Int? {
+        if let limit = trunk.maxCalls, calls(through: trunk.name) >= limit { return 5 }
+        let now = Self.nowMilliseconds(), rate = Double(trunk.maxCallsPerSecond)
+        return trunkBuckets.withLock { buckets -> Int? in
+            var bucket = buckets[trunk.name] ?? (rate, now)
+            bucket.tokens = min(rate, bucket.tokens + Double(max(0, now - bucket.updated)) / 1_000 * rate)
+            bucket.updated = now
+            defer { buckets[trunk.name] = bucket }
+            guard bucket.tokens >= 1 else { return 1 }
+            bucket.tokens -= 1
+            return nil
+        }
+    }
+
+    /// How many calls through a trunk are in progress.
+    func calls(through trunk: String) -> Int {
+        shards.reduce(0) { total, shard in
+            total + shard.table.withLock { $0.byCaller.values.count { $0.trunk == trunk && !$0.session.isEnded } }
+        }
+    }
+
     /// How many calls are in progress.
     public var activeCalls: Int { shards.reduce(0) { $0 + $1.table.withLock { $0.byCaller.count } } }
 
@@ -311,6 +339,9 @@ public final class CallRouter: Sendable {
             let trunk = trunks.first(where: { $0.routes(callee) }),
             let address = admitted.wiring.addresses(trunk.flow)
         {
+            if let limit = trunk.maxCalls, calls(through: trunk.name) >= limit {
+                return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
+            }
             outboundTrunk = trunk
             calleeAOR = trunk.uri(for: callee)
             targets = [CallSession.Target(contact: calleeAOR, flow: trunk.flow.description, address: address,
@@ -429,7 +460,7 @@ public final class CallRouter: Sendable {
             // retransmission, and its session (not yet sent anything) is dropped.
             let taken = shard(key).table.withLock { table -> Bool in
                 guard table.byCaller[key] == nil else { return false }
-                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow, anchor: anchor)
+                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow, anchor: anchor, trunk: setup.trunk)
                 return true
             }
             guard taken else {
@@ -578,6 +609,7 @@ public final class CallRouter: Sendable {
         }
         // Who sends: a trunk, known by its address (it does not authenticate), or an account that does (407).
         if let trunk = trunks.first(where: { $0.sends(inbound) }) {
+            if let refusal = trunkBudget(trunk) { return refuse(503, [("Retry-After", String(refusal))]) }
             return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee,
                                        from: try? request.from(), address: address, wiring: wiring))
         }
@@ -894,6 +926,11 @@ public struct Trunk: Sendable {
     public var bridgesSRTP: Bool
     /// With ``bridgesSRTP``: the SDES suites the trunk's leg uses (empty: plain RTP).
     public var bridgedSuites: [SRTPCryptoSuite]
+    /// New calls a second it may place (a burst of as many): its own budget, since the rate limits and scanner
+    /// rules for unknown sources do not apply to it. Beyond it, 503 with Retry-After.
+    public var maxCallsPerSecond: Int = 100
+    /// Most calls through it at once (in and out together; nil: only the edge's own limit).
+    public var maxCalls: Int?
 
     /// What the trunk's leg carries when its SRTP is bridged.
     var bridgedLeg: RelayAnchor.Bridging.Leg { bridgedSuites.isEmpty ? .plain : .sdes(bridgedSuites) }
@@ -913,6 +950,11 @@ public struct Trunk: Sendable {
         self.trustsIdentity = trustsIdentity
         self.credentials = credentials
         self.certificateFingerprint = certificateFingerprint?.lowercased()
+    }
+
+    /// Its signalling address as a network of one, for the rules that must never ban it.
+    var addressBlock: CIDRBlock? {
+        flow.remote.ipAddress.flatMap(IPAddress.init).map { CIDRBlock(network: $0, prefixLength: 128) }
     }
 
     /// Whether a request came from this trunk: its address and transport, and its certificate when one is pinned.

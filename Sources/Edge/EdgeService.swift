@@ -161,7 +161,11 @@ public final class EdgeService: SIPInboundHandler {
         self.logger = logger
         self.processor = RegisterProcessor(policy: configuration.registerPolicy)
         self.fraud = FraudMonitor(configuration: configuration.fraud, maxCalls: configuration.maxCalls * 2)
-        self.defense = EdgeDefense(configuration: configuration.security, overload: configuration.overload,
+        // Configured trunks are never banned automatically: their own traffic or UDP forged from their address
+        // must not cut a carrier off (an event says what would have happened).
+        var security = configuration.security
+        security.protectedSources = NetworkList(configuration.trunks.compactMap(\.addressBlock))
+        self.defense = EdgeDefense(configuration: security, overload: configuration.overload,
                                    retainedEvents: configuration.retainedSecurityEvents,
                                    logger: Logger(label: logger.label + ".security"), sink: onSecurityEvent)
         self.authenticator = Mutex(RegistrarAuthenticator(
@@ -211,12 +215,17 @@ public final class EdgeService: SIPInboundHandler {
                                                   reason: "not allowed on \(rule.listener)", epochSeconds: epochSeconds))
             return .reply(nil)
         }
+        // A configured trunk is identified before the rules meant for unknown sources: a carrier's normal traffic
+        // (many calls to many numbers) is no flood and no extension sweep. Bans and address rules still apply; its
+        // own budgets are the call router's.
+        let fromTrunk = !configuration.trunks.isEmpty && configuration.trunks.contains { $0.sends(inbound) }
         let trusted: Bool
-        switch defense.screen(source: address, method: inDialog ? nil : method.map(RateLimiter.MethodClass.init),
+        switch defense.screen(source: address,
+                              method: inDialog || fromTrunk ? nil : method.map(RateLimiter.MethodClass.init),
                               now: now, epochSeconds: epochSeconds) {
         case .drop: return .reply(nil)
         case .reject(let status, let retryAfter): return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
-        case .pass(let known): trusted = known
+        case .pass(let known): trusted = known || fromTrunk
         }
         guard let method, !inDialog else { return .reply(calls.route(inbound, edge: self)) }
         if !trusted {

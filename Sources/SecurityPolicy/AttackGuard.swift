@@ -77,6 +77,10 @@ public struct AttackGuard: Sendable {
         public var geo: (rule: GeoRule, database: GeoIPDatabase)?
         /// Most sources and accounts tracked per table.
         public var capacity: Int
+        /// Sources never banned automatically (configured trunks): their own traffic, or UDP forged from their
+        /// address, must not cut a carrier off. A ban one would get becomes a `ban-withheld` event instead; an
+        /// operator may still ban them by hand.
+        public var protectedSources: NetworkList = .empty
 
         /// Creates a configuration; the defaults detect and ban with no address or country rules.
         public init(rules: Rules = .init(), rateLimits: RateLimiter.Limits = .init(),
@@ -481,8 +485,13 @@ public struct AttackGuard: Sendable {
 
     /// Bans `subject` for the escalated duration of its offence, unless already banned.
     private mutating func ban(_ subject: Ban.Subject, reason: String, evidence: Int, address: String,
-                              epochSeconds: Int64) -> (Ban, SecurityEvent)? {
+                              epochSeconds: Int64) -> (Ban?, SecurityEvent)? {
         guard bans.ban(subject, at: epochSeconds) == nil else { return nil }
+        if case .source = subject, let ip = IPAddress(address), configuration.protectedSources.contains(ip) {
+            return (nil, SecurityEvent(kind: .banWithheld, source: address,
+                                       reason: "\(reason) (\(evidence) pieces of evidence): not banned, a configured trunk",
+                                       epochSeconds: epochSeconds))
+        }
         let rules = configuration.rules
         let offence = offences.update(subject, default: Offence(count: 0, lastEpochSeconds: epochSeconds)) { offence in
             if epochSeconds - offence.lastEpochSeconds > rules.offenceMemorySeconds { offence.count = 0 }
@@ -522,10 +531,10 @@ public struct AttackGuard: Sendable {
 }
 
 extension AttackGuard.Outcome {
-    mutating func add(_ ban: (Ban, SecurityEvent)?) {
+    mutating func add(_ ban: (Ban?, SecurityEvent)?) {
         guard let (ban, event) = ban else { return }
-        newBans.append(ban)
+        if let ban { newBans.append(ban) }
         events.append(event)
-        if case .pass = verdict, case .source = ban.subject { verdict = .drop }
+        if case .pass = verdict, let ban, case .source = ban.subject { verdict = .drop }
     }
 }

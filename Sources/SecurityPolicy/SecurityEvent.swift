@@ -13,6 +13,8 @@ public struct SecurityEvent: Hashable, Sendable {
         public static let ban = Kind("ban")
         /// A ban was lifted (by an operator or on expiry).
         public static let unban = Kind("unban")
+        /// A rule would have banned a source that is never banned automatically (a configured trunk).
+        public static let banWithheld = Kind("ban-withheld")
         /// A source behaved like a scanner or carried a scanning tool's signature.
         public static let scannerDetected = Kind("scanner-detected")
         /// Requests went over a rate budget.
@@ -48,7 +50,7 @@ public struct SecurityEvent: Hashable, Sendable {
 
         /// Every kind, for parsing filters.
         public static let all: [Kind] = [
-            .authFailure, .ban, .unban, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
+            .authFailure, .ban, .unban, .banWithheld, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
             .mediaDowngradeAttempt, .tlsHandshakeFailure, .malformedMessage, .digestReplay, .digestDowngradeAttempt,
             .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly, .mediaAddressRefused,
         ]

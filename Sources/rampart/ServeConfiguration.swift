@@ -31,11 +31,13 @@ struct ServeConfiguration: Codable, Equatable {
         var certificateFingerprint: String?
         var bridgeSRTP: Bool?
         var bridgeSRTPSuites: [String]?
+        var maxCPS: Int?
+        var maxCalls: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
             case username, password, certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
-            case bridgeSRTPSuites = "bridge_srtp_suites"
+            case bridgeSRTPSuites = "bridge_srtp_suites", maxCPS = "max_cps", maxCalls = "max_calls"
         }
     }
 

@@ -258,7 +258,7 @@ struct ServeSettings {
             }
         }
         let plainLeg = bridges && bridgedSuites.isEmpty
-        return Trunk(name: entry.name, flow: flow, host: entry.host, prefixes: entry.prefixes ?? [],
+        var trunk = Trunk(name: entry.name, flow: flow, host: entry.host, prefixes: entry.prefixes ?? [],
                      mediaPolicy: MediaPolicy(allowsPlainRTP: plainLeg || (entry.allowPlainRTP ?? false),
                                               allowedSuites: bridgedSuites.isEmpty ? MediaPolicy.srtpOnly.allowedSuites
                                                   : bridgedSuites),
@@ -266,6 +266,11 @@ struct ServeSettings {
                      certificateFingerprint: entry.certificateFingerprint.map {
                          $0.replacingOccurrences(of: ":", with: "").lowercased()
                      }, bridgesSRTP: bridges, bridgedSuites: bridgedSuites)
+        trunk.maxCallsPerSecond = try bounded(entry.maxCPS, "trunks.\(entry.name).max_cps", default: 100, in: 1...100_000)
+        if entry.maxCalls != nil {
+            trunk.maxCalls = try bounded(entry.maxCalls, "trunks.\(entry.name).max_calls", default: 0, in: 1...1_000_000)
+        }
+        return trunk
     }
 
     /// The SDES suites calls may use, by their RFC 4568/6188/7714 names (default: MediaPolicy's).

@@ -297,4 +297,43 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(sentNow == [480] && answers.allSatisfy { $0 == nil || $0 == 480 }, "\(answers) \(sentNow)")
         #expect(!fixture.events.kinds.contains("digest-replay"), "\(fixture.events.kinds)")
     }
+
+    /// A trunk is held to its own budgets, not to the rules for unknown sources (issue 17): `max_cps` new calls a
+    /// second (a burst of as many), then 503 with Retry-After; `max_calls` at once. Its address is never banned
+    /// automatically.
+    @Test func aTrunkHasItsOwnBudgetsAndIsNeverBannedByTheRules() async throws {
+        var carrier = Trunk(name: "carrier", flow: SIPFlow("udp:127.0.0.2:5060")!, prefixes: ["+"],
+                            mediaPolicy: MediaPolicy(allowsPlainRTP: true))
+        carrier.maxCallsPerSecond = 3
+        carrier.maxCalls = 5
+        let (fixture, sent) = try await Self.edgeWithBob(EdgeService.Configuration(trunks: [carrier]))
+        func trunkCall(_ index: Int) async throws -> SIPMessage? {
+            try await fixture.send(invite(branch: "t\(index)", cseq: 1, body: plainOffer)
+                .replacingOccurrences(of: "call-1", with: "trunk-call-\(index)")
+                .replacingOccurrences(of: "a-tag", with: "tag-\(index)"), ip: "127.0.0.2")
+        }
+        for index in 0..<3 { #expect(try await trunkCall(index) == nil, "call \(index) goes to bob") }
+        #expect(sent.take().filter { $0.message.method == .invite }.count == 3)
+        let refused = try await trunkCall(3)
+        #expect(refused?.statusCode == 503 && refused?.firstField(.retryAfter) != nil, "over max_cps")
+        try await Task.sleep(for: .milliseconds(700))  // two more tokens at 3 a second
+        for index in 4..<6 { #expect(try await trunkCall(index) == nil) }
+        #expect(fixture.edge.calls.activeCalls == 5)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await trunkCall(6)?.statusCode == 503, "over max_calls: five ring already")
+
+        // The rules would ban its address (an extension sweep by an unknown source): they withhold it and say so.
+        var guardConfiguration = AttackGuard.Configuration()
+        guardConfiguration.protectedSources = try NetworkList(parsing: ["127.0.0.2"])
+        var attackGuard = AttackGuard(configuration: guardConfiguration)
+        var outcomes: [AttackGuard.Outcome] = []
+        for number in 0..<10 {
+            let probe = AttackGuard.Probe(targetUser: Substring("+1555\(number)"), targetsAddressOrForeignDomain: false) {
+                _ in nil
+            }
+            outcomes.append(attackGuard.inspect(probe, source: IPAddress("127.0.0.2")!, epochSeconds: 1_800_000_000))
+        }
+        #expect(outcomes.flatMap(\.newBans).isEmpty && attackGuard.bans.isEmpty)
+        #expect(outcomes.last?.events.map(\.kind) == [.scannerDetected, .banWithheld])
+    }
 }

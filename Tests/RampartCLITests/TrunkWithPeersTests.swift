@@ -46,6 +46,26 @@ import Testing
         ], seconds: 30, directory: directory)
     }
 
+    /// A carrier's ordinary traffic is no attack (issue 17): the trunk (sipp on 127.0.0.2) calls 50 different
+    /// numbers in five seconds. Every call gets its answer (480: nobody registered them), and the trunk is neither
+    /// rate limited nor taken for an extension sweep nor banned (before: banned at the tenth number).
+    @Test func aTrunkCallingFiftyNumbersIsNoSweepAndIsNeverBanned() throws {
+        try Self.withEdge(trunkPort: try Peers.freePort(), user: "alice") { directory, data, server in
+            let sweep = try Peers.run(try Peers.tool("sipp"), [
+                "127.0.0.1:\(server.ports["udp"]!)", "-sf",
+                Peers.directory.appendingPathComponent("sipp/trunk-number-sweep.xml").path, "-t", "u1",
+                "-i", "127.0.0.2", "-p", "0", "-key", "domain", "localhost", "-m", "50", "-r", "10", "-nostdin",
+                "-timeout", "30", "-trace_err",
+            ], seconds: 45, directory: directory)
+            #expect(sweep.status == 0, "every call answered 480: \(sweep.output.suffix(600))")
+            #expect(try AttackersWithPeersTests.events(data).filter {
+                $0.contains("scanner-detected") || $0.contains("rate-limited") || $0.contains("  ban  ")
+            }.isEmpty)
+            #expect(!(try AttackersWithPeersTests.bans(data).contains("127.0.0.2")))
+            #expect(server.stop() == 0)
+        }
+    }
+
     @Test func anAccountsCallToANumberGoesToTheTrunkWhichTheEdgeAuthenticatesTo() throws {
         let trunkPort = try Peers.freePort()
         try Self.withEdge(trunkPort: trunkPort, user: "alice") { directory, data, server in
