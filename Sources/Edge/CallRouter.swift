@@ -648,13 +648,26 @@ public final class CallRouter: Sendable {
             guard let registered = binding.flow.flatMap(SIPFlow.init) else { return nil }
             var flow = registered
             if !wiring.isOpen(registered) {
-                guard let contact = Self.contactFlow(binding.contact, policy: contactConnections) else { return nil }
+                guard let contact = Self.contactFlow(binding.contact, policy: contactConnections),
+                    mayConnect(to: contact, registeredOver: registered)
+                else { return nil }
                 flow = contact
             }
             guard let address = wiring.addresses(flow) else { return nil }
             return CallSession.Target(contact: binding.contact, flow: flow.description, address: address,
                                       party: MediaParty(signalsFrom: registered.remote.ipAddress.flatMap(IPAddress.init)))
         }
+    }
+
+    /// Whether the edge may open a connection to a Contact itself: only to the address the registration came from
+    /// (a Contact cannot aim the edge anywhere else), never to a trunk's address (nor share its connection) or one
+    /// of the edge's own listeners, and only where the address policy lets that party send the edge.
+    func mayConnect(to contact: SIPFlow, registeredOver registered: SIPFlow) -> Bool {
+        guard let target = contact.remote.endpoint, let source = registered.remote.ipAddress.flatMap(IPAddress.init),
+            target.address == source,
+            !trunks.contains(where: { $0.flow.remote.ipAddress.flatMap(IPAddress.init) == target.address })
+        else { return false }
+        return addressPolicy.withLock { $0.refusal(of: target.address, port: target.port, toldBy: source) } == nil
     }
 
     /// The policy an account's own leg is held to: the edge's (plain RTP only for accounts allowed it).

@@ -336,4 +336,51 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(outcomes.flatMap(\.newBans).isEmpty && attackGuard.bans.isEmpty)
         #expect(outcomes.last?.events.map(\.kind) == [.scannerDetected, .banWithheld])
     }
+
+    /// A registered Contact cannot aim the edge anywhere (issue 17): when a TLS registration's connection has closed
+    /// the edge connects to the Contact only at the address the registration came from, never to another host, a
+    /// trunk's address or its own listener; such a callee is unreachable (480) rather than a pivot.
+    @Test func aContactIsReachedOnlyWhereItsRegistrationCameFrom() async throws {
+        let carrier = Trunk(name: "carrier", flow: SIPFlow("tls:127.0.0.2:5061")!, prefixes: ["+"])
+        let fixture = try await EdgeFixture(configuration: EdgeService.Configuration(trunks: [carrier]))
+        for name in ["carol", "dave", "erin"] {
+            try await fixture.store.saveAccount(Account(
+                username: name, domain: "localhost",
+                ha1ByAlgorithm: DigestHA1.storedValues(username: name, realm: "localhost", password: "secret")))
+        }
+        fixture.edge.calls.listening(on: [.init(address: IPAddress("127.0.0.1")!, port: 5061)])
+        let sent = SentMessages()
+        let connections = Mutex<[String]>([])
+        fixture.edge.calls.attach(sender: { sent.append($0, $1) }, connector: { bytes, flow in
+            connections.withLock { $0.append(flow.description) }
+            return sent.append(bytes, flow)
+        }, isOpen: { $0.transport == .udp }, addresses: { flow in
+            SIPLocalAddress(host: .ipv4(0x7F00_0001), port: 5060, transport: flow.transport.rawValue)
+        })
+        // Each registers over TLS from 127.0.0.1 (bob) or the trunk's address (erin); the connections then close.
+        let registrations = [("bob", "127.0.0.1", "<sip:bob@127.0.0.1:5071;transport=tls>"),
+                             ("carol", "127.0.0.1", "<sip:carol@127.0.0.9:5071;transport=tls>"),
+                             ("dave", "127.0.0.1", "<sip:dave@127.0.0.1:5061;transport=tls>"),
+                             ("erin", "127.0.0.2", "<sip:erin@127.0.0.2:5061;transport=tls>")]
+        for (index, (user, ip, contact)) in registrations.enumerated() {
+            let challenge = try await fixture.send(register(user: user, branch: "c\(index)", cseq: 1, callID: "r-\(user)",
+                                                            contact: contact), transport: .tls, port: 41_000 + index, ip: ip)
+            let ok = try await fixture.send(register(
+                user: user, branch: "d\(index)", cseq: 2, callID: "r-\(user)", contact: contact,
+                authorization: credentials(for: challenge, username: user)), transport: .tls, port: 41_000 + index, ip: ip)
+            #expect(ok?.statusCode == 200, "\(user)")
+        }
+        for (index, (user, _, _)) in registrations.enumerated() {
+            let call = { (branch: String, cseq: Int, auth: String?) in
+                invite(to: user, branch: branch, cseq: cseq, proxyAuthorization: auth)
+                    .replacingOccurrences(of: "call-1", with: "call-to-\(user)")
+            }
+            let challenge = try await fixture.send(call("x\(index)", 1, nil))
+            #expect(try await fixture.send(call("y\(index)", 2, try proxyCredentials(
+                for: challenge, uri: "sip:\(user)@localhost"))) == nil)
+        }
+        let outcomes = sent.take().filter { $0.flow.hasPrefix("udp:127.0.0.1:40000") }.compactMap(\.message.statusCode)
+        #expect(connections.withLock { $0 } == ["tls:127.0.0.1:5071"], "only bob's Contact, at his own address")
+        #expect(outcomes == [100, 480, 480, 480], "\(outcomes)")
+    }
 }
