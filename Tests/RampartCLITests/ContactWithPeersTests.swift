@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// A registered Contact used as a pivot, against a running `rampart serve` (issue 17; Tests/Peers/contact_pivot.py,
+/// independent of Rampart's code): bob registers over TCP from 127.0.0.1 with a Contact at 127.0.0.9, closes the
+/// connection, and alice calls him. The edge (told it may connect to Contacts over TCP) never connects there: 480,
+/// and the listener at 127.0.0.9 sees nothing. A Contact at bob's own address is connected to and gets the INVITE.
+/// Loopback only, bounded, every process stopped by PID.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct ContactWithPeersTests {
+    static let config = """
+        [calls]
+        plain_rtp_accounts = ["alice", "bob"]
+        contact_connections = "any"
+
+        [media]
+        relay = false
+        """
+
+    static func pivot(_ server: ServeProcess, contactHost: String) throws -> [String: Any] {
+        let result = try Peers.run(try Peers.tool("python3"), [
+            Peers.directory.appendingPathComponent("contact_pivot.py").path, "--port", String(server.ports["udp"]!),
+            "--tcp-port", String(server.ports["tcp"]!), "--contact-host", contactHost,
+        ], seconds: 30)
+        try #require(result.status == 0, "contact_pivot.py: \(result.output)")
+        let line = try #require(result.output.split(separator: "\n").last.map(String.init))
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    @Test func aContactNamingAnotherHostIsNeverConnectedTo() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: Self.config, listeners: ["udp", "tcp"])
+            defer { server.stop() }
+            let pivot = try Self.pivot(server, contactHost: "127.0.0.9")
+            #expect(pivot["registered"] as? Int == 200)
+            #expect(pivot["final"] as? Int == 480 && (pivot["reached"] as? [String])?.isEmpty == true, "\(pivot)")
+            let own = try Self.pivot(server, contactHost: "127.0.0.1")
+            let reached = own["reached"] as? [String] ?? []
+            #expect(reached.count == 1 && reached[0].hasPrefix("INVITE sip:bob@127.0.0.1:"), "\(own)")
+            #expect(server.stop() == 0)
+        }
+    }
+}
