@@ -398,6 +398,18 @@ public final class EdgeService: SIPInboundHandler {
         transactions.withLock { $0.complete(key, response: bytes, reliable: false, now: clock.monotonic()) }
     }
 
+    /// Whether a stream connection from `peer` may be accepted: a banned or deny-listed source is closed at accept,
+    /// before it costs a TLS handshake or a connection slot.
+    public func admitsConnection(from peer: SocketAddress) -> Bool {
+        guard let address = peer.policyAddress else { return false }
+        if case .pass = defense.screen(source: address, method: nil, now: clock.monotonic(),
+                                       epochSeconds: clock.epochSeconds())
+        {
+            return true
+        }
+        return false
+    }
+
     /// Requests waiting for the store.
     public var backlog: Int { deferredRequests.load(ordering: .relaxed) }
 

@@ -105,6 +105,10 @@ public enum SIPTransportEvent: Sendable, Equatable {
     case connectionRefused(perSource: Bool)
     /// A connection was closed after its idle timeout.
     case idleTimeout
+    /// A TLS connection was closed because its handshake did not complete in time (a slow-handshake hold).
+    case handshakeTimeout
+    /// A connection was closed because its first complete message did not arrive in time.
+    case firstMessageTimeout
     /// A connection had more requests waiting for answers than allowed; the extra request was refused with 503.
     case requestBacklogFull
     /// A datagram was dropped because too many messages were already being handled (overload).

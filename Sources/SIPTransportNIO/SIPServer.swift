@@ -25,6 +25,9 @@ public final class SIPServer: Sendable {
         public var spreadUDPWork: Bool
         /// The client side of TLS connections the edge opens itself; nil: the edge opens no TLS connections.
         public var outboundTLS: TLSConfiguration?
+        /// Whether a stream connection from this peer may be accepted at all (bans, address rules): refused ones are
+        /// closed at accept, before any TLS work or slot is spent on them.
+        public var acceptFilter: @Sendable (SocketAddress) -> Bool
 
         /// Creates a configuration.
         public init(listeners: [SIPListenAddress], tls: ReloadableTLSContext? = nil,
@@ -32,8 +35,10 @@ public final class SIPServer: Sendable {
                     streamLimits: SIPStreamHandler.StreamLimits = .init(),
                     connectionLimiter: ConnectionLimiter = ConnectionLimiter(),
                     udpReceiveBufferBytes: Int = 4 << 20, spreadUDPWork: Bool = true,
-                    outboundTLS: TLSConfiguration? = nil) {
+                    outboundTLS: TLSConfiguration? = nil,
+                    acceptFilter: @escaping @Sendable (SocketAddress) -> Bool = { _ in true }) {
             self.outboundTLS = outboundTLS
+            self.acceptFilter = acceptFilter
             self.listeners = listeners
             self.tls = tls
             self.parseLimits = parseLimits
@@ -184,7 +189,7 @@ public final class SIPServer: Sendable {
                     }
                     try sync.addHandler(SIPStreamHandler(
                         transport: flow.transport, limits: limits, streamLimits: streamLimits, handler: handler,
-                        connections: connections, onEvent: onEvent))
+                        connections: connections, onEvent: onEvent, awaitsFirstMessage: false))
                 }
             }
             .connect(to: flow.remote)
@@ -240,12 +245,14 @@ public final class SIPServer: Sendable {
             let streamLimits = configuration.streamLimits
             let connections = self.connections
             let limiter = configuration.connectionLimiter
+            let acceptFilter = configuration.acceptFilter
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 1024)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
-                    let source = channel.remoteAddress?.ipAddress ?? "?"
+                    let source = channel.remoteAddress.map(ConnectionLimiter.sourceKey) ?? "?"
+                    if let remote = channel.remoteAddress, !acceptFilter(remote) { return channel.close() }
                     switch limiter.acquire(source) {
                     case .admitted: break
                     case let refusal:

@@ -23,11 +23,20 @@ public final class SIPStreamHandler: ChannelInboundHandler {
         /// Idle time after which the connection is closed (default 5 minutes: above the 120 s RFC 5626
         /// keep-alive interval of clients, below NAT bindings of well-kept networks).
         public var idleTimeout: TimeAmount
+        /// Longest a TLS handshake may take before the connection is closed (default 10 s): a peer that opens
+        /// connections and stalls their handshakes would otherwise hold slots until the idle timeout.
+        public var handshakeTimeout: TimeAmount
+        /// Longest an accepted connection may go without one complete message (default 30 s): a peer that trickles
+        /// a request, or sends nothing, does not hold a slot.
+        public var firstMessageTimeout: TimeAmount
 
         /// Creates limits; defaults as documented on each property.
-        public init(maxPendingRequests: Int = 32, idleTimeout: TimeAmount = .minutes(5)) {
+        public init(maxPendingRequests: Int = 32, idleTimeout: TimeAmount = .minutes(5),
+                    handshakeTimeout: TimeAmount = .seconds(10), firstMessageTimeout: TimeAmount = .seconds(30)) {
             self.maxPendingRequests = maxPendingRequests
             self.idleTimeout = idleTimeout
+            self.handshakeTimeout = handshakeTimeout
+            self.firstMessageTimeout = firstMessageTimeout
         }
     }
 
@@ -43,11 +52,17 @@ public final class SIPStreamHandler: ChannelInboundHandler {
     private var clientCertificateFingerprint: String? = nil
     private var closed = false
     private var readingPaused = false
+    /// Whether the peer must send the first message (an accepted connection), so the first-message deadline runs.
+    let awaitsFirstMessage: Bool
+    private var handshakeDone = false
+    private var sawMessage = false
+    private var deadlines: [Scheduled<Void>] = []
 
     /// Creates the handler for one connection.
     public init(transport: SIPTransportKind, limits: SIPParseLimits = .default, streamLimits: StreamLimits = StreamLimits(),
                 handler: any SIPInboundHandler, connections: SIPConnectionTable? = nil,
-                onEvent: @escaping SIPTransportEventSink = { _, _ in }) {
+                onEvent: @escaping SIPTransportEventSink = { _, _ in }, awaitsFirstMessage: Bool = true) {
+        self.awaitsFirstMessage = awaitsFirstMessage
         self.transport = transport
         self.connections = connections
         self.limits = limits
@@ -72,6 +87,7 @@ public final class SIPStreamHandler: ChannelInboundHandler {
                 return
             }
             guard let frame else { return }
+            sawMessage = true
             switch frame {
             case .keepAlivePing:
                 write(Array("\r\n".utf8), context: context)
@@ -147,6 +163,7 @@ public final class SIPStreamHandler: ChannelInboundHandler {
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            handshakeDone = true
             clientCertificateFingerprint = Self.peerFingerprint(context: context)
         } else if event is IdleStateHandler.IdleStateEvent {
             onEvent(.idleTimeout, context.remoteAddress)
@@ -157,7 +174,38 @@ public final class SIPStreamHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armDeadlines(context: context) }
+    }
+
+    /// The handshake and first-message deadlines, from the moment the connection is up.
+    private func armDeadlines(context: ChannelHandlerContext) {
+        guard deadlines.isEmpty else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        if transport == .tls {
+            deadlines.append(context.eventLoop.scheduleTask(in: streamLimits.handshakeTimeout) {
+                let (this, context) = bound.value
+                guard !this.handshakeDone, !this.closed else { return }
+                this.expire(.handshakeTimeout, context: context)
+            })
+        }
+        if awaitsFirstMessage {
+            deadlines.append(context.eventLoop.scheduleTask(in: streamLimits.firstMessageTimeout) {
+                let (this, context) = bound.value
+                guard !this.sawMessage, !this.closed else { return }
+                this.expire(.firstMessageTimeout, context: context)
+            })
+        }
+    }
+
+    private func expire(_ event: SIPTransportEvent, context: ChannelHandlerContext) {
+        onEvent(event, context.remoteAddress)
+        closed = true
+        context.close(promise: nil)
+    }
+
     public func channelActive(context: ChannelHandlerContext) {
+        armDeadlines(context: context)
         if let connections, let remote = context.remoteAddress {
             let flow = SIPFlow(transport: transport, remote: remote)
             self.flow = flow
@@ -168,6 +216,7 @@ public final class SIPStreamHandler: ChannelInboundHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        for deadline in deadlines { deadline.cancel() }
         if let connections, let flow { connections.remove(flow, channel: context.channel) }
         context.fireChannelInactive()
     }

@@ -110,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: SIPServer.Configuration(
                 listeners: settings.listeners, tls: tls, parseLimits: settings.parseLimits,
                 streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter(),
-                outboundTLS: outboundTLS),
+                outboundTLS: outboundTLS, acceptFilter: { edge.admitsConnection(from: $0) }),
             handler: edge, group: group,
             onEvent: { event, peer in Self.log(event, peer: peer, logger: transportLogger, defense: edge.defense) })
         let listeners: [SIPServer.Bound]
@@ -199,6 +199,10 @@ struct ServeCommand: AsyncParsableCommand {
                                                           "reason": "\(reason)"])
         case .idleTimeout:
             logger.debug("idle connection closed", metadata: ["source": source])
+        case .handshakeTimeout:
+            record(.tlsHandshakeFailure, "handshake not completed in time: connection closed")
+        case .firstMessageTimeout:
+            record(.rateLimited, "no complete first message in time: connection closed")
         case .requestBacklogFull:
             record(.overload, "connection request backlog full")
         case .overloadDropped:

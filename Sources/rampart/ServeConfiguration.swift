@@ -60,6 +60,8 @@ struct ServeConfiguration: Codable, Equatable {
         var maxConnectionsPerSource: Int?
         var maxConnections: Int?
         var idleTimeoutSeconds: Int?
+        var tlsHandshakeTimeoutSeconds: Int?
+        var firstMessageTimeoutSeconds: Int?
         var maxPendingRequestsPerConnection: Int?
         var maxMessageBytes: Int?
         var advertisedHost: String?
@@ -68,6 +70,8 @@ struct ServeConfiguration: Codable, Equatable {
             case advertisedHost = "advertised_host"
             case maxConnectionsPerSource = "max_connections_per_source", maxConnections = "max_connections"
             case idleTimeoutSeconds = "idle_timeout_seconds"
+            case tlsHandshakeTimeoutSeconds = "tls_handshake_timeout_seconds"
+            case firstMessageTimeoutSeconds = "first_message_timeout_seconds"
             case maxPendingRequestsPerConnection = "max_pending_requests_per_connection"
             case maxMessageBytes = "max_message_bytes"
         }

@@ -138,7 +138,13 @@ struct ServeSettings {
             maxPendingRequests: try bounded(transport.maxPendingRequestsPerConnection,
                                             "transport.max_pending_requests_per_connection", default: 32, in: 1...1024),
             idleTimeout: .seconds(Int64(try bounded(transport.idleTimeoutSeconds, "transport.idle_timeout_seconds",
-                                                    default: 300, in: 5...86_400))))
+                                                    default: 300, in: 5...86_400))),
+            handshakeTimeout: .seconds(Int64(try bounded(transport.tlsHandshakeTimeoutSeconds,
+                                                         "transport.tls_handshake_timeout_seconds", default: 10,
+                                                         in: 1...120))),
+            firstMessageTimeout: .seconds(Int64(try bounded(transport.firstMessageTimeoutSeconds,
+                                                            "transport.first_message_timeout_seconds", default: 30,
+                                                            in: 1...600))))
         maxConnectionsPerSource = try bounded(transport.maxConnectionsPerSource, "transport.max_connections_per_source",
                                               default: 64, in: 1...100_000)
         maxConnections = try bounded(transport.maxConnections, "transport.max_connections", default: 10_000,

@@ -65,3 +65,18 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+/// Connections are counted per IPv4 address or IPv6 /64 (issue 17): a peer cannot rotate through its prefix.
+@Suite struct ConnectionSourceKeyTests {
+    @Test func anIPv6Slash64IsOneSourceAndMappedIPv4IsIPv4() throws {
+        let limiter = ConnectionLimiter(maxPerSource: 3, maxTotal: 100)
+        let prefix = (1...5).map { try! SocketAddress(ipAddress: "2001:db8:1:2::\($0)", port: 5060) }
+        let admissions = prefix.map { limiter.acquire(ConnectionLimiter.sourceKey($0)) }
+        #expect(admissions == [.admitted, .admitted, .admitted, .sourceFull, .sourceFull])
+        let other = try SocketAddress(ipAddress: "2001:db8:1:3::1", port: 5060)
+        #expect(limiter.acquire(ConnectionLimiter.sourceKey(other)) == .admitted, "another /64")
+        #expect(ConnectionLimiter.sourceKey(try SocketAddress(ipAddress: "::ffff:192.0.2.7", port: 1)) == "192.0.2.7")
+        #expect(ConnectionLimiter.sourceKey(try SocketAddress(ipAddress: "192.0.2.7", port: 1)) == "192.0.2.7")
+        #expect(ConnectionLimiter.sourceKey(prefix[0]) == "2001:db8:1:2::/64")
+    }
+}
