@@ -1,4 +1,5 @@
 import Logging
+import MediaRelayNIO
 import NIOCore
 import Proxy
 import Registrar
@@ -39,6 +40,10 @@ public final class CallRouter: Sendable {
         var anchor: RelayAnchor?
         /// The trunk the call came from or goes to, for its budget.
         var trunk: String?
+        /// The account that placed it, its kind, and the relay sections it holds until answered (``AccountLimits``).
+        var account: String?
+        var isSubscription = false
+        var ringingSections = 0
     }
 
     struct RelayEntry: Sendable {
@@ -133,6 +138,69 @@ public final class CallRouter: Sendable {
     /// and the listeners and relay once bound (``listening(on:)``, ``anchorMedia(_:)``).
     private let addressPolicy: Mutex<AddressPolicy>
 
+    /// What one account may hold of the edge's shared resources at once, so that it cannot starve the others (a
+    /// stolen account ringing hundreds of eight-section calls would otherwise take every relay port). Beyond a
+    /// limit, 503 with Retry-After and a `rate-limited` event.
+    public struct AccountLimits: Sendable, Hashable {
+        /// Calls in progress (ringing or answered).
+        public var calls: Int
+        /// Subscriptions in progress (BLF, presence), counted apart from calls.
+        public var subscriptions: Int
+        /// Media sections of its calls not yet answered, each holding two relay port pairs.
+        public var ringingSections: Int
+        /// Longest a subscription may last before it must be refreshed (RFC 6665 §4.1.2.1 lets the notifier grant
+        /// less, never more): the Expires the edge asks for and the longest it keeps one.
+        public var subscriptionSeconds: Int
+
+        public init(calls: Int = 16, subscriptions: Int = 64, ringingSections: Int = 16, subscriptionSeconds: Int = 3_600) {
+            (self.calls, self.subscriptions, self.ringingSections) = (calls, subscriptions, ringingSections)
+            self.subscriptionSeconds = subscriptionSeconds
+        }
+    }
+
+    /// Per account, what it holds now (against ``accountLimits``).
+    struct AccountUsage: Sendable {
+        var calls = 0
+        var subscriptions = 0
+        var ringingSections = 0
+        var isEmpty: Bool { calls == 0 && subscriptions == 0 && ringingSections == 0 }
+    }
+
+    public let accountLimits: AccountLimits
+    private let usage = Mutex<[String: AccountUsage]>([:])
+
+    /// Takes one call (or subscription) and `sections` ringing sections for `account`, or says which limit it is over.
+    private func reserve(account: String, subscription: Bool, sections: Int) -> String? {
+        usage.withLock { usage in
+            var held = usage[account] ?? AccountUsage()
+            if subscription {
+                guard held.subscriptions < accountLimits.subscriptions else { return "subscriptions per account" }
+                held.subscriptions += 1
+            } else {
+                guard held.calls < accountLimits.calls else { return "calls per account" }
+                guard held.ringingSections + sections <= accountLimits.ringingSections else {
+                    return "ringing media sections per account"
+                }
+                held.calls += 1
+                held.ringingSections += sections
+            }
+            usage[account] = held
+            return nil
+        }
+    }
+
+    /// Gives back what ``reserve(account:subscription:sections:)`` took (a call that ended, or never started), or only
+    /// the ringing sections of a call that was answered (`calls` 0).
+    private func release(account: String, calls: Int, subscriptions: Int, sections: Int) {
+        usage.withLock { usage in
+            guard var held = usage[account] else { return }
+            held.calls = max(0, held.calls - calls)
+            held.subscriptions = max(0, held.subscriptions - subscriptions)
+            held.ringingSections = max(0, held.ringingSections - sections)
+            usage[account] = held.isEmpty ? nil : held
+        }
+    }
+
     /// Who places a call.
     enum Caller {
         /// An account, and the identity (From user) it asserts: its name, or one it may assert.
@@ -153,7 +221,8 @@ public final class CallRouter: Sendable {
          contactConnections: ContactConnections = .tls,
          ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
          trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
-         addressPolicy: AddressPolicy = .classesOnly) {
+         addressPolicy: AddressPolicy = .classesOnly, accountLimits: AccountLimits = AccountLimits()) {
+        self.accountLimits = accountLimits
         self.assertableIdentities = assertableIdentities
         var addresses = addressPolicy
         addresses.trunks += trunks.compactMap { $0.flow.remote.endpoint }
@@ -261,6 +330,7 @@ public final class CallRouter: Sendable {
                     ended.append((key, entry.session.terminate(now: now), entry.callerFlow))
                 }
                 table.byCaller = [:]
+                self.usage.withLock { $0 = [:] }
                 table.byCallee = [:]
                 table.deadlines = [:]
                 return ended
@@ -384,6 +454,18 @@ public final class CallRouter: Sendable {
         setup.t1 = t1
         setup.t2 = t2
         setup.calleeHeaderPolicy = headerPolicy
+        if subscribing {
+            // The notifier is asked for no more than the edge keeps a subscription (RFC 6665 §4.1.2.1: it may grant
+            // less, never more), so the subscriber refreshes in time.
+            let cap = accountLimits.subscriptionSeconds
+            setup.maxSubscriptionSeconds = cap
+            setup.forwardedHeaders = setup.forwardedHeaders.map { field in
+                guard field.kind == .expires, let asked = Int(field.value.trimmingCharacters(in: .whitespaces)),
+                    asked > cap, let capped = try? SIPHeaderField(.expires, value: String(cap))
+                else { return field }
+                return capped
+            }
+        }
         setup.caller = MediaParty(signalsFrom: admitted.inbound.source.ipAddress.flatMap(IPAddress.init),
                                   isTrunk: admitted.caller.trunk != nil)
         setup.addressPolicy = addressPolicy.withLock { $0 }
@@ -394,6 +476,24 @@ public final class CallRouter: Sendable {
         case .trunk(let trunk): inboundTrunk = trunk.name
         case .account(let username, _): account = username
         }
+        // One account's share of what all share: its calls, its subscriptions, the relay ports of its ringing calls.
+        let relay = subscribing ? nil : mediaRelay.withLock { $0 }
+        let offer = relay == nil ? nil : try? SessionDescription(parsing: request.body)
+        let sections = min(max(1, offer?.media.count ?? 1), RelayCall.maximumSections)
+        let reservedSections = relay == nil ? 0 : sections
+        if let account, let limit = reserve(account: account, subscription: subscribing, sections: reservedSections) {
+            edge.defense.record(SecurityEvent(kind: .rateLimited, source: admitted.inbound.source.ipAddress,
+                                              account: "sip:\(account)@\(domain)", reason: "over the \(limit)",
+                                              epochSeconds: edge.clock.epochSeconds()))
+            return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
+        }
+        /// Gives the reservation back when the call does not go ahead.
+        func unreserve() {
+            if let account {
+                release(account: account, calls: subscribing ? 0 : 1, subscriptions: subscribing ? 1 : 0,
+                        sections: reservedSections)
+            }
+        }
         // Subscriptions cost nothing (and never reach a trunk): only calls meet the toll-fraud rules.
         let fraud = subscribing ? FraudMonitor.Verdict() : edge.fraud.check(
             account: account, inboundTrunk: inboundTrunk, outboundTrunk: outboundTrunk?.name, dialled: callee,
@@ -403,15 +503,16 @@ public final class CallRouter: Sendable {
         if let suspended = fraud.suspendedAccount {
             edge.defense.suspend(account: suspended, reason: "fraud rules", epochSeconds: Self.nowMilliseconds() / 1000)
         }
-        if let status = fraud.refusal { return edge.reply(to: inbound, status: status) }
+        if let status = fraud.refusal {
+            unreserve()
+            return edge.reply(to: inbound, status: status)
+        }
         var anchor: RelayAnchor?
-        if !subscribing, let relay = mediaRelay.withLock({ $0 }) {
+        if let relay {
             // Ports for every section of the offer (or one, for a late offer), taken now: the INVITE goes out with
             // the relay's address. No ports: no call, rather than media that bypasses the relay.
             // Each side on the relay's address of its own family: the caller's offer's (or, for a late offer, the
             // family it signals from), the callee's that of the edge's address towards it.
-            let offer = try? SessionDescription(parsing: request.body)
-            let sections = offer?.media.count ?? 1
             let source = admitted.inbound.source.ipAddress
             let offerHost = offer.flatMap { ($0.media.first?.connections.first ?? $0.connection)?.address }
             let callerIPv6 = (offerHost ?? source).map { $0.contains(":") }
@@ -434,13 +535,14 @@ public final class CallRouter: Sendable {
                     setup.callerLegPolicy = callerLegPolicy(admitted)
                 }
             }
-            anchor = RelayAnchor(wiring: relay, sections: max(1, sections), callerIPv6: callerIPv6,
+            anchor = RelayAnchor(wiring: relay, sections: sections, callerIPv6: callerIPv6,
                                  calleeIPv6: calleeIPv6, bridging: bridging) { [weak edge] finding in
                 guard let edge else { return }
                 edge.defense.record(SecurityEvent(kind: finding.eventKind, source: source, account: party,
                                                   reason: finding.description, epochSeconds: edge.clock.epochSeconds()))
             }
             guard anchor != nil else {
+                unreserve()
                 edge.logger.warning("media relay has no ports left; call refused")
                 edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil,
                                  endedAtMilliseconds: Self.nowMilliseconds())
@@ -455,15 +557,19 @@ public final class CallRouter: Sendable {
         {
             edge.rememberFinal(bytes, for: inbound)  // refused at once (488, 480): copies get the same answer
         }
+        if session.isFinished { unreserve() }
         if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
             // Checked and taken under one lock: a copy of the INVITE handled at the same time on another loop is a
             // retransmission, and its session (not yet sent anything) is dropped.
             let taken = shard(key).table.withLock { table -> Bool in
                 guard table.byCaller[key] == nil else { return false }
-                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow, anchor: anchor, trunk: setup.trunk)
+                table.byCaller[key] = Entry(session: session, callerFlow: callerFlow, anchor: anchor, trunk: setup.trunk,
+                                            account: account, isSubscription: subscribing,
+                                            ringingSections: reservedSections)
                 return true
             }
             guard taken else {
+                unreserve()
                 _ = anchor?.finish()
                 edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil, endedAtMilliseconds: Self.nowMilliseconds())
                 return nil
@@ -798,6 +904,15 @@ public final class CallRouter: Sendable {
                         return false
                     }
                     return true
+                }
+            }
+            if let account = entry.account {
+                if entry.session.isFinished {
+                    release(account: account, calls: entry.isSubscription ? 0 : 1, subscriptions: entry.isSubscription ? 1 : 0,
+                            sections: entry.ringingSections)
+                } else if entry.ringingSections > 0, entry.session.answeredAtMilliseconds != nil || entry.session.isEnded {
+                    release(account: account, calls: 0, subscriptions: 0, sections: entry.ringingSections)
+                    entry.ringingSections = 0
                 }
             }
             if entry.session.isFinished {

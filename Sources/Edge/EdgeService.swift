@@ -36,6 +36,8 @@ public final class EdgeService: SIPInboundHandler {
         public var callMediaPolicy: MediaPolicy
         /// Most calls at once.
         public var maxCalls: Int
+        /// What one account may hold at once: calls, subscriptions, ringing media sections, subscription length.
+        public var accountLimits = CallRouter.AccountLimits()
         /// Longest an answered call may last before the edge ends it, in seconds: a dialog whose BYE was lost
         /// would otherwise hold its slot (and later its relay ports) forever.
         public var maxCallSeconds: Int
@@ -154,7 +156,8 @@ public final class EdgeService: SIPInboundHandler {
                                 partyRecording: configuration.cdrParties, trunks: configuration.trunks,
                                 plainRTPAccounts: configuration.plainRTPAccounts,
                                 assertableIdentities: configuration.assertableIdentities,
-                                addressPolicy: configuration.addressPolicy)
+                                addressPolicy: configuration.addressPolicy,
+                                accountLimits: configuration.accountLimits)
         self.directory = DirectoryCache()
         self.callRecords = CallRecordWriter(store: store, logger: logger)
         self.clock = clock

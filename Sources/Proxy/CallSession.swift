@@ -128,6 +128,8 @@ public struct CallSession: Sendable {
         /// The caller's leg's own media policy, when its SRTP ends at the edge (a trunk with `bridge_srtp` behind
         /// it): the INVITE's offer must meet it as well as ``mediaPolicy`` (the trunk's leg).
         public var callerLegPolicy: MediaPolicy?
+        /// Longest a subscription is kept without a refresh, whatever the notifier granted (seconds).
+        public var maxSubscriptionSeconds = 3_600
         /// T1 and T2 (RFC 3261 §17.1.1.1), in milliseconds.
         public var t1: Int = 500
         public var t2: Int = 4_000
@@ -1003,7 +1005,7 @@ public struct CallSession: Sendable {
         let seconds = Int(value.drop { $0 == " " || $0 == "\t" }.prefix { $0 >= "0" && $0 <= "9" }) ?? 3600
         sessionGeneration += 1
         return [.startTimer(.sessionExpiry(generation: sessionGeneration),
-                            afterMilliseconds: min(seconds, 86_400) * 1000 + 64 * setup.t1)]
+                            afterMilliseconds: min(seconds, setup.maxSubscriptionSeconds) * 1000 + 64 * setup.t1)]
     }
 
     /// The relay saw no media in either direction for the configured time: the edge ends the call (BYE on both

@@ -90,6 +90,10 @@ struct ServeConfiguration: Codable, Equatable {
     struct Calls: Codable, Equatable {
         var allowPlainRTP: Bool?
         var maxCalls: Int?
+        var maxCallsPerAccount: Int?
+        var maxSubscriptionsPerAccount: Int?
+        var maxSubscriptionSeconds: Int?
+        var maxRingingSectionsPerAccount: Int?
         var maxDurationSeconds: Int?
         var contactConnections: String?
         var ringTimeoutSeconds: Int?
@@ -104,6 +108,9 @@ struct ServeConfiguration: Codable, Equatable {
         var replaceHeaders: [String: String]?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
+            case maxCallsPerAccount = "max_calls_per_account", maxSubscriptionsPerAccount = "max_subscriptions_per_account"
+            case maxSubscriptionSeconds = "max_subscription_seconds"
+            case maxRingingSectionsPerAccount = "max_ringing_media_sections_per_account"
             case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
             case cdrParties = "cdr_parties", plainRTPAccounts = "plain_rtp_accounts", srtpSuites = "srtp_suites"
             case identities, stripHeaders = "strip_headers", allowHeaders = "allow_headers"

@@ -120,6 +120,14 @@ struct ServeSettings {
                                                                                        dataDir: self.dataDir)
         edge.listenerNetworks = try Self.listenerNetworks(file.security)
         edge.addressPolicy = try Self.addressPolicy(file.addressPolicy)
+        edge.accountLimits = CallRouter.AccountLimits(
+            calls: try bounded(calls.maxCallsPerAccount, "calls.max_calls_per_account", default: 16, in: 1...100_000),
+            subscriptions: try bounded(calls.maxSubscriptionsPerAccount, "calls.max_subscriptions_per_account",
+                                       default: 64, in: 1...100_000),
+            ringingSections: try bounded(calls.maxRingingSectionsPerAccount, "calls.max_ringing_media_sections_per_account",
+                                         default: 16, in: 1...100_000),
+            subscriptionSeconds: try bounded(calls.maxSubscriptionSeconds, "calls.max_subscription_seconds",
+                                             default: 3_600, in: 60...86_400))
         edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
                                     routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
 

@@ -383,4 +383,43 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(connections.withLock { $0 } == ["tls:127.0.0.1:5071"], "only bob's Contact, at his own address")
         #expect(outcomes == [100, 480, 480, 480], "\(outcomes)")
     }
+
+    /// What one account may hold (issue 17): calls and subscriptions are counted apart, each up to its limit (503
+    /// and a `rate-limited` event beyond), and a subscription is asked for no longer than the edge keeps one.
+    @Test func anAccountHoldsAtMostItsShareOfCallsAndSubscriptions() async throws {
+        var configuration = EdgeService.Configuration()
+        configuration.accountLimits = CallRouter.AccountLimits(calls: 2, subscriptions: 2, subscriptionSeconds: 600)
+        let (fixture, sent) = try await Self.edgeWithBob(configuration)
+        func place(_ method: String, _ index: Int, uri: String = "sip:bob@localhost") async throws -> SIPMessage? {
+            var text = invite(branch: "\(method)\(index)a", cseq: 1, body: "")
+                .replacingOccurrences(of: "call-1", with: "\(method)-\(index)")
+            if method == "SUBSCRIBE" {
+                text = text.replacingOccurrences(of: "INVITE", with: "SUBSCRIBE")
+                    .replacingOccurrences(of: "Content-Type: application/sdp\r\n",
+                                          with: "Event: presence\r\nExpires: 86400\r\n")
+            }
+            let challenge = try await fixture.send(text)
+            let method = method == "SUBSCRIBE" ? "SUBSCRIBE" : "INVITE"
+            let ha1 = DigestHA1(algorithm: DigestAlgorithm.Insecure.md5, username: "alice", realm: "localhost",
+                                password: "secret")
+            let proxyChallenge = try #require(try challenge?.digestChallenges(proxy: true).first {
+                $0.effectiveAlgorithm == DigestAlgorithm.Insecure.md5
+            })
+            let authorization = try DigestCredentials(answering: proxyChallenge, ha1: ha1, method: method, uri: uri,
+                                                      cnonce: "c0ffee", nonceCount: DigestNonceCount(1)).serialized()
+            let authorized = text.replacingOccurrences(of: "CSeq: 1", with: "CSeq: 2")
+                .replacingOccurrences(of: "a;rport", with: "b;rport")
+                .replacingOccurrences(of: "Content-Length:", with: "Proxy-Authorization: \(authorization)\r\nContent-Length:")
+            return try await fixture.send(authorized)
+        }
+        for index in 0..<2 { #expect(try await place("SUBSCRIBE", index) == nil) }
+        let subscriptions = sent.take().filter { $0.message.method == .subscribe }
+        #expect(subscriptions.count == 2)
+        #expect(subscriptions.allSatisfy { $0.message.firstField(.expires)?.value == "600" }, "asked for 86400")
+        #expect(try await place("SUBSCRIBE", 2)?.statusCode == 503, "a third subscription")
+        for index in 0..<2 { #expect(try await place("INVITE", index) == nil, "calls are counted apart") }
+        #expect(sent.take().filter { $0.message.method == .invite }.count == 2)
+        #expect(try await place("INVITE", 2)?.statusCode == 503, "a third call")
+        #expect(fixture.events.kinds.filter { $0 == "rate-limited" }.count == 2)
+    }
 }
