@@ -24,13 +24,7 @@ import Testing
             for user in ["alice", "bob", "carol"] { try ServeWithPeersTests.addUser(user, password: "pw-\(user)", dataDir: data) }
             let server = try ServeProcess(dataDir: data, config: Self.config, listeners: ["udp"])
             defer { server.stop() }
-            let result = try Peers.run(try Peers.tool("python3"), [
-                Peers.directory.appendingPathComponent("ringing_hold.py").path, "--port", String(server.ports["udp"]!),
-                "--hogs", "3",
-            ], seconds: 60)
-            try #require(result.status == 0, "ringing_hold.py: \(result.output)")
-            let line = try #require(result.output.split(separator: "\n").last.map(String.init))
-            let verdict = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let verdict = try Peers.python("ringing_hold.py", ["--port", String(server.ports["udp"]!), "--hogs", "3"])
             #expect(verdict["alice"] as? [Int] == [180, 503, 503], "\(verdict)")
             #expect(verdict["bob"] as? Int == 180, "bob's call found relay ports: \(verdict)")
             let limited = try AttackersWithPeersTests.events(data, type: "rate-limited")

@@ -22,14 +22,10 @@ import Testing
             try #require(ban.status == 0, "\(ban.stderr)")
             let server = try ServeProcess(dataDir: data, config: Self.config)
             defer { server.stop() }
-            let result = try Peers.run(try Peers.tool("python3"), [
-                Peers.directory.appendingPathComponent("connection_hold.py").path,
+            let held = try Peers.python("connection_hold.py", [
                 "--tls-port", String(server.ports["tls"]!), "--tcp-port", String(server.ports["tcp"]!),
                 "--stalls", "8", "--wait", "6", "--banned", "127.0.0.5",
             ], seconds: 30)
-            try #require(result.status == 0, "connection_hold.py: \(result.output)")
-            let line = try #require(result.output.split(separator: "\n").last.map(String.init))
-            let held = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let stalled = try #require(held["stalled_tls"] as? [Double], "every stalled connection was closed: \(held)")
             let trickle = try #require(held["trickle_tcp"] as? Double)
             let banned = try #require(held["banned"] as? Double)

@@ -17,13 +17,8 @@ import Testing
         """
 
     static func pivot(_ server: ServeProcess, contactHost: String) throws -> [String: Any] {
-        let result = try Peers.run(try Peers.tool("python3"), [
-            Peers.directory.appendingPathComponent("contact_pivot.py").path, "--port", String(server.ports["udp"]!),
-            "--tcp-port", String(server.ports["tcp"]!), "--contact-host", contactHost,
-        ], seconds: 30)
-        try #require(result.status == 0, "contact_pivot.py: \(result.output)")
-        let line = try #require(result.output.split(separator: "\n").last.map(String.init))
-        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        try Peers.python("contact_pivot.py", ["--port", String(server.ports["udp"]!), "--tcp-port",
+                                              String(server.ports["tcp"]!), "--contact-host", contactHost], seconds: 30)
     }
 
     @Test func aContactNamingAnotherHostIsNeverConnectedTo() throws {

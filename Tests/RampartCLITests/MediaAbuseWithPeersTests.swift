@@ -25,11 +25,7 @@ import Testing
         """
 
     static func abuse(_ arguments: [String]) throws -> [String: Any] {
-        let result = try Peers.run(try Peers.tool("python3"),
-                                   [Peers.directory.appendingPathComponent("media_abuse.py").path] + arguments, seconds: 40)
-        try #require(result.status == 0, "media_abuse.py failed: \(result.output)")
-        let line = try #require(result.output.split(separator: "\n").last.map(String.init))
-        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        try Peers.python("media_abuse.py", arguments, seconds: 40)
     }
 
     static func withEdge(_ body: (_ data: String, _ edgePort: Int) throws -> Void) throws {

@@ -14,14 +14,10 @@ import Testing
             for account in accounts { try ServeWithPeersTests.addUser(account, password: "pw-\(account)", dataDir: data) }
             let server = try ServeProcess(dataDir: data, config: "", listeners: ["udp"])
             defer { server.stop() }
-            let result = try Peers.run(try Peers.tool("python3"), [
-                Peers.directory.appendingPathComponent("retransmissions.py").path, "--port",
-                String(server.ports["udp"]!), "--accounts", accounts.map { "\($0):pw-\($0)" }.joined(separator: ","),
+            let verdict = try Peers.python("retransmissions.py", [
+                "--port", String(server.ports["udp"]!), "--accounts", accounts.map { "\($0):pw-\($0)" }.joined(separator: ","),
                 "--callee", "nobody",
-            ], seconds: 60)
-            try #require(result.status == 0, "retransmissions.py: \(result.output)")
-            let line = try #require(result.output.split(separator: "\n").last.map(String.init))
-            let verdict = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            ])
             let calls = try #require(verdict["calls"] as? [String: [String: Any]])
             for account in accounts {
                 let call = try #require(calls[account])

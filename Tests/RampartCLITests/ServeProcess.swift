@@ -238,6 +238,15 @@ enum Peers {
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    /// One of the Python peers in Tests/Peers: runs it (bounded) and returns the JSON object its last line prints.
+    static func python(_ script: String, _ arguments: [String], seconds: Int = 60) throws -> [String: Any] {
+        let result = try run(try tool("python3"), [directory.appendingPathComponent(script).path] + arguments,
+                             seconds: seconds)
+        try #require(result.status == 0, "\(script): \(result.output)")
+        let line = try #require(result.output.split(separator: "\n").last.map(String.init))
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+    }
+
     /// A free loopback TCP port (bound then released; the caller binds it right away).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
