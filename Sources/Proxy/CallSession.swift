@@ -296,6 +296,10 @@ public struct CallSession: Sendable {
         let subscribing = setup.invite.method == .subscribe
         if subscribing {
             offer = Array(setup.invite.body)
+        } else if !setup.invite.body.isEmpty, !Self.carriesSDP(setup.invite) {
+            // An offer in another body type (multipart) would pass the policy and the relay unseen.
+            actions += session.refuse(415, disposition: .rejected, now: now)
+            return (session, actions)
         } else if !setup.invite.body.isEmpty {
             let callerLeg = setup.callerLegPolicy?.filterOffer(body: setup.invite.body) ?? .success([])
             switch callerLeg.flatMap({ _ in session.filterOffer(setup.invite.body, fromCaller: true, branch: nil) }) {
@@ -716,6 +720,14 @@ public struct CallSession: Sendable {
         // Max-Forwards counts down across the edge too (RFC 3261 §16.6 step 3): a loop through it ends with 483.
         let maxForwards = ((try? request.maxForwards()) ?? nil) ?? 70
         guard maxForwards > 0 else { return respond(request, 483) }
+        // A subscription's dialog carries NOTIFYs and refreshes, never a call (RFC 6665 §4.5.2 dialog reuse is
+        // deprecated): an INVITE in it would start media nobody authorised.
+        if isSubscription, method == .invite { return respond(request, 403) }
+        // Offer/answer bodies are SDP or nothing: a multipart (or any other) body would carry media past the policy
+        // and the relay (RFC 3261 §21.4.16: 415, saying what is accepted).
+        if !isSubscription, Self.carriesOfferAnswer(method), !request.body.isEmpty, !Self.carriesSDP(request) {
+            return respond(request, 415, headers: [("Accept", "application/sdp")])
+        }
         let offers = method == .invite || method == .update
         // One offer at a time (RFC 3261 §14.1, RFC 3311 §5.2).
         if offers, relayed.contains(where: {
@@ -822,6 +834,9 @@ public struct CallSession: Sendable {
         }
         var body = Array(response.body)
         var actions = [Action]()
+        if !isSubscription, !body.isEmpty, Self.carriesOfferAnswer(entry.method), !Self.carriesSDP(response) {
+            body = []  // an answer in another body type (multipart) would pass the policy and the relay: not relayed
+        }
         if !isSubscription, !body.isEmpty, Self.carriesSDP(response), entry.method == .invite, entry.request.body.isEmpty,
             status >= 200
         {
@@ -1118,6 +1133,11 @@ public struct CallSession: Sendable {
 
     private func send(_ bytes: [UInt8], toCaller: Bool, branch: Int) -> Action {
         toCaller ? .toCaller(bytes) : .toCallee(branch: branch, bytes: bytes, flow: branches[branch].target.flow)
+    }
+
+    /// Methods whose body is an SDP offer or answer (RFC 3261 §13, RFC 3262, RFC 3311).
+    static func carriesOfferAnswer(_ method: SIPMethod) -> Bool {
+        method == .invite || method == .update || method == .prack || method == .ack
     }
 
     /// Whether a message's body is SDP (by its Content-Type; a body without one is taken as SDP, to be safe).

@@ -109,8 +109,8 @@ public struct RegistrarAuthenticator: Sendable {
         }
         let account = account?.username == offered.username ? account : nil
         let key = offered.username + "@" + realm
-        if algorithm == DigestAlgorithm.Insecure.md5,
-            pinnedToStrongDigest.contains(key) || account?.strongDigestOnly == true
+        // Every weaker algorithm is refused once the account used a strong one: MD5 and MD5-sess alike.
+        if algorithm.isInsecure, pinnedToStrongDigest.contains(key) || account?.strongDigestOnly == true
         {
             return .reject(status: 403, event: .digestDowngradeAttempt)
         }
@@ -119,10 +119,16 @@ public struct RegistrarAuthenticator: Sendable {
             (try? offered.verify(expectedHA1: ha1, method: request.method?.rawValue ?? "", body: Array(request.body)))
                 == true
         else {
-            // Unknown user and wrong password: the same answer, so accounts cannot be enumerated.
+            // Unknown user and wrong password: the same answer, and the same work (a response computed against a
+            // stand-in HA1), so accounts cannot be enumerated by their answers or by the time they take.
+            if let standIn = try? DigestHA1(algorithm: algorithm, username: offered.username, realm: realm,
+                                            hexValue: String(repeating: "0", count: algorithm.hexLength)) {
+                _ = try? offered.verify(expectedHA1: standIn, method: request.method?.rawValue ?? "",
+                                        body: Array(request.body))
+            }
             return .reject(status: 403, event: .authFailure)
         }
-        if algorithm != DigestAlgorithm.Insecure.md5 { pinnedToStrongDigest.insert(key) }
+        if !algorithm.isInsecure { pinnedToStrongDigest.insert(key) }
         return .authenticated(username: account.username, algorithm: algorithm.token)
     }
 

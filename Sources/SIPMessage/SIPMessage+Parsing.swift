@@ -128,8 +128,10 @@ struct HeadParser {
                 throw SIPParseError(.bareLineBreak, "LF not preceded by CR", offset: index)
             default:
                 // RFC 3261 §25.1 quoted-pair may escape control characters (even NUL) inside quoted strings
-                // (RFC 4475 §3.1.1.2); anywhere else they are refused.
-                guard index > position, buffer[index - 1] == UInt8(ascii: "\\") else {
+                // (RFC 4475 §3.1.1.2); anywhere else they are refused, a backslash outside quotes included.
+                guard index > position, buffer[index - 1] == UInt8(ascii: "\\"),
+                    Self.isQuotedPairEscape(in: buffer, from: position, at: index - 1)
+                else {
                     throw SIPParseError(.illegalCharacter, "control character 0x\(String(buffer[index], radix: 16))",
                                         offset: index)
                 }
@@ -137,6 +139,24 @@ struct HeadParser {
             }
         }
         return nil
+    }
+
+    /// Whether the backslash at `backslash` opens a quoted-pair: it stands inside a quoted string of the line that
+    /// starts at `start` and is not itself escaped. Walked only when a control octet follows a backslash (rare).
+    static func isQuotedPairEscape(in buffer: some RandomAccessCollection<UInt8>, from start: Int, at backslash: Int) -> Bool
+    {
+        var quoted = false
+        var index = start
+        while index < backslash {
+            let byte = buffer[buffer.index(buffer.startIndex, offsetBy: index)]
+            if quoted, byte == UInt8(ascii: "\\") {
+                index += 2  // a quoted-pair: the next octet is taken as it is
+                continue
+            }
+            if byte == UInt8(ascii: "\"") { quoted.toggle() }
+            index += 1
+        }
+        return quoted && index == backslash
     }
 
     mutating func parseHead() throws(SIPParseError) -> SIPMessageHead {

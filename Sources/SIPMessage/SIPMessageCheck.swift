@@ -71,6 +71,12 @@ extension SIPMessage {
         _ = try sessionExpires()
         _ = try reasons()
         _ = try privacy()
+        // SIP frames bodies by Content-Length alone: a Transfer-Encoding (chunked) would desynchronise HTTP-minded
+        // middleboxes on a stream, which may read the bytes as other messages.
+        if !fields(named: "Transfer-Encoding").isEmpty {
+            throw SIPParseError(.malformedHeader, "Transfer-Encoding is not SIP: bodies are framed by Content-Length",
+                                headerName: "Transfer-Encoding")
+        }
         if !body.isEmpty, contentType == nil {
             throw SIPParseError(.missingHeader, "a body needs a Content-Type (RFC 3261 §20.15)",
                                 headerName: "Content-Type")

@@ -17,14 +17,15 @@ public struct SIPParseLimits: Hashable, Sendable {
     public var maxHeaderValueLength: Int
     /// Longest Request-URI (default 4,096; longer ones are answered 414).
     public var maxRequestURILength: Int
-    /// Most Via values (default 32; a legitimate path through proxies is far shorter, and every Via is work).
+    /// Most Via values (default 70, Max-Forwards' usual start: a request cannot legitimately cross more hops, and
+    /// RFC 4475 §3.1.1.7's valid torture message has 34).
     public var maxViaCount: Int
 
     /// Creates limits; every parameter defaults to the safe value documented on its property.
     public init(
         maxMessageSize: Int = 65_535, maxBodySize: Int = 32_768, maxHeaderCount: Int = 256,
         maxLineLength: Int = 8_192, maxHeaderValueLength: Int = 8_192, maxRequestURILength: Int = 4_096,
-        maxViaCount: Int = 32
+        maxViaCount: Int = 70
     ) {
         self.maxMessageSize = maxMessageSize
         self.maxBodySize = maxBodySize

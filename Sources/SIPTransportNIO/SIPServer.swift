@@ -224,6 +224,10 @@ public final class SIPServer: Sendable {
             // No SO_REUSEADDR here: for UDP on Linux it would let another local socket bind the same port.
             return try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
+                // Room for the largest message allowed and one octet more: NIO's default 2 KiB would cut every
+                // larger datagram (an INVITE with video and ICE, a request through many proxies) and it would be
+                // dropped as malformed; one octet over the limit tells a too-large datagram from a full one (513).
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: limits.maxMessageSize + 1))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(

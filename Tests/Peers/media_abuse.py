@@ -134,11 +134,11 @@ def rtp(sequence, ssrc):
                   (ssrc >> 8) & 0xFF, ssrc & 0xFF]) + bytes(160)
 
 
-def invite(alice, call_id, cseq, offer, auth=""):
+def invite(alice, call_id, cseq, offer, auth="", content_type="application/sdp"):
     return ("INVITE sip:bob@localhost SIP/2.0\r\n%sMax-Forwards: 70\r\nFrom: <sip:alice@localhost>;tag=%s\r\n"
             "To: <sip:bob@localhost>\r\nCall-ID: %s\r\nCSeq: %d INVITE\r\nContact: <sip:alice@127.0.0.1:%d>\r\n"
-            "Content-Type: application/sdp\r\n%sContent-Length: %d\r\n\r\n%s") % (
-                alice.via(), alice.tag, call_id, cseq, alice.port, auth, len(offer.encode()), offer)
+            "Content-Type: %s\r\n%sContent-Length: %d\r\n\r\n%s") % (
+                alice.via(), alice.tag, call_id, cseq, alice.port, content_type, auth, len(offer.encode()), offer)
 
 
 def ack_for(message, alice, request_uri, cseq):
@@ -148,14 +148,15 @@ def ack_for(message, alice, request_uri, cseq):
                                             headers(message, "to", "t")[0], header(message, "call-id", "i"), cseq)
 
 
-def place_call(alice, offer):
-    """alice's INVITE through the edge's 407. Returns (final response of the authenticated INVITE, call id)."""
+def place_call(alice, offer, content_type="application/sdp"):
+    """alice's INVITE through the edge's 407 (the authenticated one sent; its answers are the caller's to read)."""
     call_id = "abuse-" + os.urandom(6).hex()
-    alice.send(invite(alice, call_id, 1, offer))
+    alice.send(invite(alice, call_id, 1, offer, content_type=content_type))
     challenge = alice.final()
     alice.send(ack_for(challenge, alice, "sip:bob@localhost", 1))
     alice.send(invite(alice, call_id, 2, offer, authorization(pick_challenge(challenge, True), "alice",
-                                                              alice.password, "INVITE", "sip:bob@localhost", True)))
+                                                              alice.password, "INVITE", "sip:bob@localhost", True),
+                      content_type))
     return call_id
 
 
@@ -226,8 +227,17 @@ def run_relay(args, alice, bob):
             "after_latch": describe(after), "bye": status(bye) if bye else None}
 
 
+def multipart(body):
+    """The SDP inside a multipart/mixed body (RFC 5621), as some clients send it: the policy must see it or refuse."""
+    return ("--rampart-boundary\r\nContent-Type: application/sdp\r\n\r\n%s\r\n--rampart-boundary--\r\n") % body
+
+
 def run_offer(args, alice, bob):
-    place_call(alice, sdp(args.media_host, args.media_port))
+    offer = sdp(args.media_host, args.media_port)
+    if args.multipart:
+        place_call(alice, multipart(offer), "multipart/mixed;boundary=rampart-boundary")
+    else:
+        place_call(alice, offer)
     final = alice.final()
     code = status(final) if final else None
     if final:
@@ -245,6 +255,7 @@ def main():
     parser.add_argument("--bob-media-host", default="127.0.0.2")
     parser.add_argument("--media-host")
     parser.add_argument("--media-port", type=int)
+    parser.add_argument("--multipart", action="store_true", help="offer: the SDP inside multipart/mixed")
     args = parser.parse_args()
     for host in [args.bob_media_host, args.media_host or "127.0.0.1"]:
         if not host.startswith("127."):

@@ -83,4 +83,22 @@ import Testing
             #expect(try AttackersWithPeersTests.events(data, type: "media-address-refused").count == 3)
         }
     }
+
+    /// Bodies and framings that would slip past the policy (issue 17): an offer inside a multipart body gets 415 and
+    /// never reaches bob; a Transfer-Encoding gets 400 and a backslash before a control octet outside quotes is dropped; 34
+    /// Vias (RFC 4475 §3.1.1.7) and a 6 KB datagram are valid (before, anything over NIO's 2 KiB read was dropped).
+    @Test func multipartOffersAndHostileFramingsAreRefused() throws {
+        try Self.withEdge { _, edgePort in
+            let multipart = try Self.abuse(["offer", "--port", String(edgePort), "--media-host", "127.0.0.1",
+                                            "--media-port", "24000", "--multipart"])
+            #expect(multipart["status"] as? Int == 415 && multipart["bob_reached"] as? Bool == false, "\(multipart)")
+            let raw = try Peers.python("raw_requests.py", ["--port", String(edgePort)], seconds: 20)
+            #expect(raw["thirty_four_vias"] as? Int == 200, "\(raw)")
+            #expect(raw["transfer_encoding"] as? Int == 400, "\(raw)")
+            #expect(raw["six_kilobytes"] as? Int == 200, "a datagram over 2 KiB is read whole: \(raw)")
+            // A control octet breaks the line itself: no Via can be trusted to answer to, so it is dropped (the
+            // parser's verdict is checked in SIPMessageTests); what matters here is that it is not taken.
+            #expect(raw["bare_backslash_control"] as? Int == nil, "\(raw)")
+        }
+    }
 }

@@ -100,6 +100,20 @@ func answer(_ decision: RegistrarAuthenticator.Decision, algorithm: DigestAlgori
         #expect(authenticator.pinnedAccounts == ["alice@example.com"])
     }
 
+    /// The pin covers every weaker algorithm (issue 17), MD5-sess as well as MD5.
+    @Test func md5SessIsRefusedOnceAnAccountUsedSHA256() async throws {
+        var authenticator = RegistrarAuthenticator(realm: "example.com",
+                                                   algorithms: [.sha256, DigestAlgorithm.Insecure.md5Sess])
+        let first = await authenticator.authenticate(registerRequest(), now: .zero, lookup: lookup)
+        _ = await authenticator.authenticate(registerRequest(authorization: try answer(first, algorithm: .sha256)),
+                                             now: .seconds(1), lookup: lookup)
+        let second = await authenticator.authenticate(registerRequest(), now: .seconds(2), lookup: lookup)
+        let downgrade = await authenticator.authenticate(
+            registerRequest(authorization: try answer(second, algorithm: DigestAlgorithm.Insecure.md5Sess)),
+            now: .seconds(3), lookup: lookup)
+        #expect(downgrade == .reject(status: 403, event: .digestDowngradeAttempt))
+    }
+
     @Test func md5CanBeSwitchedOff() async throws {
         var strict = RegistrarAuthenticator(realm: "example.com", allowMD5: false)
         let challenge = await strict.authenticate(registerRequest(), now: .zero, lookup: lookup)

@@ -27,6 +27,45 @@ let inviteLines = [
     "Content-Length: 0",
 ]
 
+/// Strictness where RFC 4475's torture messages and hostile framing disagree with a lax reading (issue 17).
+@Suite struct ParserStrictnessTests {
+    @Test func aBackslashEscapesControlOctetsOnlyInsideQuotes() throws {
+        var quoted = inviteLines
+        quoted[4] = "To: \"Bob\\\u{01}\" <sip:bob@biloxi.example.com>"
+        #expect(throws: Never.self) { _ = try SIPMessage.parse(datagram(quoted)) }
+        var bare = inviteLines
+        bare[14] = "X-Custom-Thing: keep\\\u{01}me"
+        #expect { _ = try SIPMessage.parse(datagram(bare)) } throws: { ($0 as? SIPParseError)?.code == .illegalCharacter }
+        var escapedQuote = inviteLines
+        escapedQuote[14] = "X-Custom-Thing: \"a\\\"\" after\\\u{01}"
+        #expect { _ = try SIPMessage.parse(datagram(escapedQuote)) } throws: {
+            ($0 as? SIPParseError)?.code == .illegalCharacter
+        }
+    }
+
+    @Test func thirtyFourViasAreValidAndSeventyOneAreNot() throws {
+        func message(vias: Int) -> [UInt8] {
+            var lines = inviteLines
+            lines.insert(contentsOf: (0..<vias - 1).map { "Via: SIP/2.0/UDP hop\($0).example.com;branch=z9hG4bKhop\($0)" },
+                         at: 2)
+            return datagram(lines)
+        }
+        #expect(throws: Never.self) { try SIPMessage.parse(message(vias: 34)).validate() }
+        #expect(throws: Never.self) { try SIPMessage.parse(message(vias: 70)).validate() }
+        #expect { try SIPMessage.parse(message(vias: 71)).validate() } throws: {
+            ($0 as? SIPParseError)?.code == .tooManyVias && ($0 as? SIPParseError)?.sipStatus == 483
+        }
+    }
+
+    @Test func transferEncodingIsRefused() throws {
+        var lines = inviteLines
+        lines.insert("Transfer-Encoding: chunked", at: 5)
+        #expect { try SIPMessage.parse(datagram(lines)).validate() } throws: {
+            ($0 as? SIPParseError)?.code == .malformedHeader && ($0 as? SIPParseError)?.sipStatus == 400
+        }
+    }
+}
+
 @Suite struct ParserTests {
     @Test func typedAccessors() throws {
         let message = try SIPMessage.parse(datagram(inviteLines))
