@@ -110,6 +110,28 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(next.caller.first?.method == .invite)
     }
 
+    /// An offer or answer in another body type would carry media past the policy and the relay (issue 17): a
+    /// multipart re-INVITE gets 415 with Accept and goes nowhere; a multipart answer is relayed without its body.
+    @Test func offersAndAnswersInOtherBodyTypesNeverCrossUnpoliced() throws {
+        var (session, invite, ok) = try answeredCall()
+        let multipart = "--b\r\nContent-Type: application/sdp\r\n\r\n" + plainSDP + "\r\n--b--\r\n"
+        let refused = Sent(session.calleeRequest(fromCallee("INVITE", cseq: 1, invite: invite, body: multipart,
+                                                            contentType: "multipart/mixed;boundary=b"),
+                                                 branch: 0, now: 2_000))
+        #expect(refused.replies.map(\.statusCode) == [415])
+        #expect(refused.replies.first?.fields(named: "Accept").first?.value == "application/sdp")
+        #expect(refused.caller.isEmpty && !session.isEnded)
+
+        var sent = Sent(session.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!, body: sdesOffer),
+                                              now: 3_000))
+        let relayed = try #require(sent.callee[0]?.first)
+        let multipartAnswer = try SIPMessage.parse(try relayed.makeResponse(
+            status: 200, extraHeaders: [("Content-Type", "multipart/mixed;boundary=b")], body: Array(multipart.utf8)))
+        sent = Sent(session.calleeResponded(multipartAnswer, branch: 0, now: 3_100))
+        let answer = try #require(sent.caller.first)
+        #expect(answer.statusCode == 200 && answer.body.isEmpty, "the multipart answer's body stays behind")
+    }
+
     @Test func anAnswerThatDropsEncryptionEndsTheCall() throws {
         var (session, _, ok) = try answeredCall()
         var sent = Sent(session.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!, body: sdesOffer),
