@@ -466,6 +466,9 @@ public final class CallRouter: Sendable {
                 return capped
             }
         }
+        // Transfers only between the edge's own users, and never in a call with a carrier (which would place the
+        // transferred call wherever the Refer-To says, at the edge's expense).
+        setup.referDomain = admitted.caller.trunk == nil && outboundTrunk == nil ? domain : nil
         setup.caller = MediaParty(signalsFrom: admitted.inbound.source.ipAddress.flatMap(IPAddress.init),
                                   isTrunk: admitted.caller.trunk != nil)
         setup.addressPolicy = addressPolicy.withLock { $0 }
@@ -815,6 +818,15 @@ public final class CallRouter: Sendable {
             try headerPolicy.apply(to: &policed)
         } catch {
             return nil
+        }
+        if trunk != nil, case .account = admitted.caller {
+            // Towards a carrier, only the edge speaks for an account: no redirection history a phone made up
+            // (Diversion, History-Info: billing and fraud checks downstream trust them), no Call-Info pointing
+            // anywhere, no Identity of the phone's own (STIR/SHAKEN is signed by the edge, if at all).
+            policed.removeHeaders { field in
+                let name = field.name.lowercased()
+                return ["diversion", "history-info", "call-info", "identity", "y"].contains(name)
+            }
         }
         let from: String
         if let policedFrom = try? policed.from(), policedFrom.uri.description == "sip:anonymous@anonymous.invalid" {

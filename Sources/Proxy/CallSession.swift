@@ -128,6 +128,10 @@ public struct CallSession: Sendable {
         /// The caller's leg's own media policy, when its SRTP ends at the edge (a trunk with `bridge_srtp` behind
         /// it): the INVITE's offer must meet it as well as ``mediaPolicy`` (the trunk's leg).
         public var callerLegPolicy: MediaPolicy?
+        /// The domain a REFER in this call may transfer to (its Refer-To a SIP URI there: one of the edge's own
+        /// users); nil refuses every REFER. A transfer to anywhere else makes the other party, or a carrier, call a
+        /// number the referrer chose (toll fraud through the transferee).
+        public var referDomain: String?
         /// Longest a subscription is kept without a refresh, whatever the notifier granted (seconds).
         public var maxSubscriptionSeconds = 3_600
         /// T1 and T2 (RFC 3261 §17.1.1.1), in milliseconds.
@@ -723,6 +727,7 @@ public struct CallSession: Sendable {
         // A subscription's dialog carries NOTIFYs and refreshes, never a call (RFC 6665 §4.5.2 dialog reuse is
         // deprecated): an INVITE in it would start media nobody authorised.
         if isSubscription, method == .invite { return respond(request, 403) }
+        if method == .refer, !Self.refers(request, within: setup.referDomain) { return respond(request, 403) }
         // Offer/answer bodies are SDP or nothing: a multipart (or any other) body would carry media past the policy
         // and the relay (RFC 3261 §21.4.16: 415, saying what is accepted).
         if !isSubscription, Self.carriesOfferAnswer(method), !request.body.isEmpty, !Self.carriesSDP(request) {
@@ -1133,6 +1138,15 @@ public struct CallSession: Sendable {
 
     private func send(_ bytes: [UInt8], toCaller: Bool, branch: Int) -> Action {
         toCaller ? .toCaller(bytes) : .toCallee(branch: branch, bytes: bytes, flow: branches[branch].target.flow)
+    }
+
+    /// Whether a REFER's Refer-To (RFC 3515 §2.1) is a SIP URI in `domain` (nil: no REFER is allowed).
+    static func refers(_ request: SIPMessage, within domain: String?) -> Bool {
+        guard let domain, let value = request.firstField(.referTo)?.value,
+            let address = try? SIPAddress(value), case .sip(let uri) = address.uri
+        else { return false }
+        if case .hostname(let host) = uri.host { return host.lowercased() == domain.lowercased() }
+        return false
     }
 
     /// Methods whose body is an SDP offer or answer (RFC 3261 §13, RFC 3262, RFC 3311).

@@ -422,4 +422,30 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(try await place("INVITE", 2)?.statusCode == 503, "a third call")
         #expect(fixture.events.kinds.filter { $0 == "rate-limited" }.count == 2)
     }
+
+    /// Towards a carrier only the edge speaks for an account (issue 17): the redirection history, Call-Info and an
+    /// Identity a phone wrote never reach the trunk.
+    @Test func anAccountsRedirectionHistoryAndIdentityNeverReachATrunk() async throws {
+        let carrier = Trunk(name: "carrier", flow: SIPFlow("udp:127.0.0.2:5060")!, prefixes: ["+"])
+        var configuration = EdgeService.Configuration(trunks: [carrier])
+        configuration.fraud.normalizer = E164Normalizer(countryCode: "1")
+        configuration.fraud.destinations = try DestinationRules(homeCountryCode: "1")
+        let (fixture, sent) = try await Self.edgeWithBob(configuration)
+        let smuggled = [
+            "Diversion: <sip:+15550000@localhost>;reason=unconditional", "History-Info: <sip:+15550000@localhost>;index=1",
+            "Call-Info: <http://attacker.example/logo.png>;purpose=icon", "Identity: forged.jwt.token;info=<https://x.example/c>",
+        ]
+        func call(_ branch: String, _ cseq: Int, _ auth: String?) -> String {
+            invite(to: "+15551234", branch: branch, cseq: cseq, proxyAuthorization: auth)
+                .replacingOccurrences(of: "User-Agent: Zoiper 5", with: smuggled.joined(separator: "\r\n"))
+        }
+        let challenge = try await fixture.send(call("h1", 1, nil))
+        let answer = try await fixture.send(call("h2", 2, try proxyCredentials(for: challenge, uri: "sip:+15551234@localhost")))
+        #expect(answer == nil, "\(answer?.statusCode as Any) \(fixture.events.kinds)")
+        let toTrunk = try #require(sent.take().first { $0.flow == "udp:127.0.0.2:5060" }?.message)
+        #expect(toTrunk.method == .invite)
+        for name in ["Diversion", "History-Info", "Call-Info", "Identity"] {
+            #expect(toTrunk.fields(named: name).isEmpty, "\(name) reached the trunk")
+        }
+    }
 }

@@ -7,11 +7,13 @@ import Storage
 import Testing
 
 /// An answered call: the session, the INVITE the callee got, and the 200 the caller got.
-func answeredCall(maxDurationSeconds: Int? = nil, calleeOK extra: [(String, String)] = [], transport: String = "tls")
+func answeredCall(maxDurationSeconds: Int? = nil, calleeOK extra: [(String, String)] = [], transport: String = "tls",
+                  referDomain: String? = nil)
     throws -> (CallSession, SIPMessage, SIPMessage)
 {
     var configuration = setup(targets: 1, transport: transport)
     configuration.maxDurationSeconds = maxDurationSeconds
+    configuration.referDomain = referDomain
     var (session, actions) = CallSession.start(configuration, now: 0)
     let invite = try #require(Sent(actions).callee[0]?.first)
     var headers = [("Contact", "<sip:bob@192.0.2.20:5070;transport=tls>"), ("Content-Type", "application/sdp")]
@@ -130,6 +132,28 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         sent = Sent(session.calleeResponded(multipartAnswer, branch: 0, now: 3_100))
         let answer = try #require(sent.caller.first)
         #expect(answer.statusCode == 200 && answer.body.isEmpty, "the multipart answer's body stays behind")
+    }
+
+    /// REFER transfers only to the edge's own users (issue 17): a Refer-To elsewhere (a premium number at a carrier,
+    /// a tel: URI) gets 403 and is not relayed, and without a transfer domain (a call with a trunk) every REFER does.
+    @Test func referTransfersOnlyToTheEdgesOwnUsers() throws {
+        var (session, invite, _) = try answeredCall(referDomain: "example.com")
+        func refer(_ target: String, cseq: Int) -> Sent {
+            Sent(session.calleeRequest(fromCallee("REFER", cseq: cseq, invite: invite, headers: ["Refer-To: <\(target)>"]),
+                                       branch: 0, now: 2_000 + Int64(cseq)))
+        }
+        for (cseq, target) in [(1, "sip:+88213@carrier.example"), (2, "tel:+88213"), (3, "sip:carol@example.com.evil")] {
+            let refused = refer(target, cseq: cseq)
+            #expect(refused.replies.map(\.statusCode) == [403] && refused.caller.isEmpty, "\(target)")
+        }
+        let local = refer("sip:carol@example.com", cseq: 4)
+        #expect(local.caller.first?.method == .refer, "a transfer to one of the edge's users is relayed")
+
+        var (withTrunk, trunkInvite, _) = try answeredCall()
+        let noDomain = Sent(withTrunk.calleeRequest(fromCallee("REFER", cseq: 1, invite: trunkInvite,
+                                                               headers: ["Refer-To: <sip:carol@example.com>"]),
+                                                    branch: 0, now: 2_000))
+        #expect(noDomain.replies.map(\.statusCode) == [403])
     }
 
     @Test func anAnswerThatDropsEncryptionEndsTheCall() throws {
