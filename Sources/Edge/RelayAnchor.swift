@@ -112,6 +112,8 @@ final class RelayAnchor: MediaAnchor {
     let call: RelayCall
     /// Per side (caller, callee): the relay address that side sends to, written into the SDP it receives.
     let advertisedAddresses: [String]
+    /// Per side (caller, callee): what the other side is told of it instead of its own SDP names.
+    let identities = [SDPRelayRewrite.Identity.random(), SDPRelayRewrite.Identity.random()]
     let bridging: Bridging?
     private let shared: Shared
 
@@ -160,7 +162,7 @@ final class RelayAnchor: MediaAnchor {
             described.append(section)
         }
         var rewritten = SDPRelayRewrite.rewrite(description, address: advertisedAddress, addressType: addressType,
-                                                ports: ports)
+                                                ports: ports, identity: identities[sender.rawValue])
         // Fail closed: a live section the relay does not carry is declined rather than leaking the sender's address.
         for index in rewritten.media.indices where ports[index] == nil && rewritten.media[index].port != 0 {
             rewritten.media[index].port = 0

@@ -146,3 +146,33 @@ import Testing
         #expect(partial.contains("m=video 4002 RTP/SAVP 96\r\nc=IN IP4 192.168.1.20"))
     }
 }
+
+/// Topology hiding of SDP bodies (issue 17): with the relay's identity for a side, the other side learns nothing
+/// of the sender's origin, session name, tool or CNAME, and the session id stays the same across re-offers while
+/// the version the sender counts passes.
+@Suite struct SDPIdentityRewriteTests {
+    @Test func theSendersNamesAreReplacedConsistently() throws {
+        func offer(version: Int) throws -> SessionDescription {
+            try SessionDescription(parsing: [
+                "v=0", "o=alice-pc 987654321 \(version) IN IP4 10.1.2.3", "s=Alice's softphone", "c=IN IP4 10.1.2.3",
+                "t=0 0", "a=tool:SecretPhone 9.1", "m=audio 4000 RTP/AVP 0", "a=ssrc:1234 cname:alice@10.1.2.3",
+                "a=ssrc:1234 msid:stream track", "a=tool:SecretPhone 9.1", "",
+            ].joined(separator: "\r\n"))
+        }
+        let identity = SDPRelayRewrite.Identity(sessionID: 42, canonicalName: "k3x9")
+        let first = SDPRelayRewrite.rewrite(try offer(version: 1), address: "198.51.100.1", addressType: .ip4,
+                                            ports: [30_000], identity: identity)
+        let again = SDPRelayRewrite.rewrite(try offer(version: 2), address: "198.51.100.1", addressType: .ip4,
+                                            ports: [30_000], identity: identity)
+        let text = try first.serialized()
+        for leak in ["alice-pc", "987654321", "Alice", "SecretPhone", "10.1.2.3"] {
+            #expect(!text.contains(leak), "\(leak) crossed: \(text)")
+        }
+        #expect(first.origin.username == "-" && first.origin.sessionID == 42 && first.sessionName == "-")
+        #expect(again.origin.sessionID == 42 && again.origin.sessionVersion == 2, "one session, the sender's versions")
+        #expect(first.media[0].attributes.filter { $0.name == "ssrc" }.compactMap(\.value)
+            == ["1234 cname:k3x9", "1234 msid:stream track"])
+        let fresh = SDPRelayRewrite.Identity.random()
+        #expect(fresh.sessionID > 0 && fresh.canonicalName.count == 12 && fresh != SDPRelayRewrite.Identity.random())
+    }
+}

@@ -117,9 +117,17 @@ class Party:
         self.send(text)
 
 
-def sdp(host, port):
-    return ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\n"
-            "a=rtpmap:0 PCMU/8000\r\n") % (host, host, port)
+# What alice's SDP says about her that bob must never learn through the edge (topology hiding of the body).
+ALICE_NAMES = ["alice-workstation", "4242424242", "Alice's softphone", "SecretPhone 9.1", "alice@10.1.2.3"]
+
+
+def sdp(host, port, names=False):
+    if not names:
+        return ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\n"
+                "a=rtpmap:0 PCMU/8000\r\n") % (host, host, port)
+    return ("v=0\r\no=alice-workstation 4242424242 1 IN IP4 %s\r\ns=Alice's softphone\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+            "a=tool:SecretPhone 9.1\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=ssrc:1234 cname:alice@10.1.2.3\r\n") % (host, host, port)
 
 
 def media_address(message):
@@ -182,7 +190,7 @@ def run_relay(args, alice, bob):
     alice_media.bind(("127.0.0.1", 0))
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind((args.bob_media_host, 0))
-    place_call(alice, sdp("127.0.0.1", alice_media.getsockname()[1]))
+    place_call(alice, sdp("127.0.0.1", alice_media.getsockname()[1], names=True))
     incoming = None
     end = time.time() + TIMEOUT
     while time.time() < end:
@@ -223,7 +231,8 @@ def run_relay(args, alice, bob):
             bob.reply(message, 200, "OK")
             break
     bye = alice.final()
-    return {"answered": True, "before_latch": describe(before), "alice_heard": describe(heard),
+    return {"answered": True, "leaked": [name for name in ALICE_NAMES if name in body(incoming)],
+            "bob_sdp_lines": len(body(incoming).splitlines()), "before_latch": describe(before), "alice_heard": describe(heard),
             "after_latch": describe(after), "bye": status(bye) if bye else None}
 
 

@@ -48,6 +48,9 @@ import Testing
         try Self.withEdge { data, edgePort in
             let result = try Self.abuse(["relay", "--port", String(edgePort), "--bob-media-host", "127.0.0.2"])
             try #require(result["answered"] as? Bool == true, "\(result)")
+            // Topology hiding of the body: bob's SDP names none of alice's origin, session name, tool or CNAME.
+            #expect((result["leaked"] as? [String])?.isEmpty == true && (result["bob_sdp_lines"] as? Int ?? 0) >= 6,
+                    "\(result)")
             let before = try #require(result["before_latch"] as? [[String: Any]])
             let heard = try #require(result["alice_heard"] as? [[String: Any]])
             let after = try #require(result["after_latch"] as? [[String: Any]])
