@@ -745,6 +745,11 @@ public struct CallSession: Sendable {
             return respond(request, 503, headers: [("Retry-After", "1")])
         }
         var body = Array(request.body)
+        if method == .notify, !body.isEmpty {
+            // dialog-info and presence documents name the notifier's devices by address (RFC 4235 targets, PIDF
+            // contacts): every SIP URI at an IP literal is shown at the served domain instead.
+            body = Self.hidingAddresses(in: body, domain: domain)
+        }
         if !isSubscription, !body.isEmpty, Self.carriesSDP(request) {
             // Any SDP crossing the edge is policed, whatever carries it (re-INVITE, UPDATE, PRACK, even INFO): none
             // may take encryption away mid-call.
@@ -839,6 +844,7 @@ public struct CallSession: Sendable {
         }
         var body = Array(response.body)
         var actions = [Action]()
+        if entry.method == .options { body = [] }  // the answering phone's SDP capabilities name its addresses
         if !isSubscription, !body.isEmpty, Self.carriesOfferAnswer(entry.method), !Self.carriesSDP(response) {
             body = []  // an answer in another body type (multipart) would pass the policy and the relay: not relayed
         }
@@ -1147,6 +1153,23 @@ public struct CallSession: Sendable {
         else { return false }
         if case .hostname(let host) = uri.host { return host.lowercased() == domain.lowercased() }
         return false
+    }
+
+    /// The domain the call's users are in (the callee's AOR's host), for bodies that must not show addresses.
+    var domain: String {
+        guard let address = try? SIPAddress(setup.callee), case .sip(let uri) = address.uri else { return "invalid" }
+        return uri.host.addressText
+    }
+
+    /// A text body with every `sip:`/`sips:` URI whose host is an IP literal (with any port) moved to `domain`.
+    static func hidingAddresses(in body: [UInt8], domain: String) -> [UInt8] {
+        guard let text = String(validating: body, as: UTF8.self),
+            let pattern = try? Regex(#"(sips?:[^@\s"'<>]*@)(\[[0-9A-Fa-f:.]+\]|\d{1,3}(?:\.\d{1,3}){3})(:\d{1,5})?"#)
+        else { return body }
+        return Array(text.replacing(pattern) { match in
+            let prefix = match.output[1].substring ?? ""
+            return "\(prefix)\(domain)"
+        }.utf8)
     }
 
     /// Methods whose body is an SDP offer or answer (RFC 3261 §13, RFC 3262, RFC 3311).

@@ -82,12 +82,15 @@ public struct RequestRelay: Sendable {
         guard status >= 200, legs[index].final == nil else { return [] }
         legs[index].final = status
         if status < 300 {
+            // An OPTIONS answer's body is the answering phone's capabilities as SDP, its addresses included: the
+            // sender learns that it answered, not where it is.
+            let keepsBody = request.method != .options
             let headers = headerPolicy.filtered(B2BUA.endToEndHeaders(of: response).filter {
-                $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity
+                $0.kind != .pAssertedIdentity && $0.kind != .pPreferredIdentity && (keepsBody || $0.kind != .contentType)
             }).map { ($0.name, $0.value) }
             guard let bytes = try? request.makeResponse(
                 status: status, reason: response.statusLine?.reasonPhrase, toTag: SIPTag.make(),
-                extraHeaders: headers, body: Array(response.body))
+                extraHeaders: headers, body: keepsBody ? Array(response.body) : [])
             else { return finish(500) }
             answer = bytes
             return [.reply(bytes)]

@@ -156,6 +156,16 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(noDomain.replies.map(\.statusCode) == [403])
     }
 
+    /// An OPTIONS answer's SDP names the answering phone's addresses (issue 17): it crosses without its body.
+    @Test func anOptionsAnswerCrossesWithoutItsSDP() throws {
+        var (session, _, ok) = try answeredCall()
+        var sent = Sent(session.callerRequest(fromCaller("OPTIONS", cseq: 2, toTag: try ok.toTag()!), now: 2_000))
+        let relayed = try #require(sent.callee[0]?.first)
+        sent = Sent(session.calleeResponded(reply(relayed, 200, body: sdesAnswer), branch: 0, now: 2_100))
+        let answer = try #require(sent.caller.first)
+        #expect(answer.statusCode == 200 && answer.body.isEmpty && answer.firstField(.contentType) == nil)
+    }
+
     @Test func anAnswerThatDropsEncryptionEndsTheCall() throws {
         var (session, _, ok) = try answeredCall()
         var sent = Sent(session.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!, body: sdesOffer),

@@ -71,6 +71,25 @@ func notify(to subscribe: SIPMessage, cseq: Int, state: String, body: String = "
         #expect(session.isSubscription)
     }
 
+    /// A dialog-info document names the notifier's devices by address (issue 17): every SIP URI at an IP literal
+    /// reaches the subscriber at the served domain instead; names and states pass.
+    @Test func notifyBodiesDoNotCarryTheNotifiersAddresses() throws {
+        var (session, actions) = CallSession.start(subscriptionSetup(), now: 0)
+        let towardsBob = try #require(Sent(actions).callee[0]?.first)
+        let document = """
+            <dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="1" state="full" entity="sip:bob@example.com">\
+            <dialog id="a"><state>confirmed</state><local><identity>sip:bob@example.com</identity>\
+            <target uri="sip:bob@192.0.2.20:5070;transport=tls"/></local><remote>\
+            <target uri="sips:carol@[2001:db8::7]:5061"/></remote></dialog></dialog-info>
+            """
+        let sent = Sent(session.calleeRequest(notify(to: towardsBob, cseq: 1, state: "active;expires=600",
+                                                     body: document), branch: 0, now: 10))
+        let relayed = String(decoding: try #require(sent.caller.first).body, as: UTF8.self)
+        #expect(!relayed.contains("192.0.2.20") && !relayed.contains("2001:db8"), "\(relayed)")
+        #expect(relayed.contains("<target uri=\"sip:bob@example.com;transport=tls\"/>"), "\(relayed)")
+        #expect(relayed.contains("sips:carol@example.com\"") && relayed.contains("<state>confirmed</state>"))
+    }
+
     @Test func anUnansweredSubscriptionIsNotCancelledAndFailsLikeAnyRequest() throws {
         var (session, actions) = CallSession.start(subscriptionSetup(), now: 0)
         let towardsBob = try #require(Sent(actions).callee[0]?.first)
