@@ -19,25 +19,58 @@ struct DataDirectory {
 
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
-    /// Creates the directory (owner-only) if it does not exist.
+    /// Creates the directory (owner-only) if it does not exist; one that exists is made owner-only, it and every
+    /// file in it, with a warning when anything was open to the group or others: it holds HA1s, keys, CDRs.
     func create() throws {
         let manager = FileManager.default
-        guard !manager.fileExists(atPath: path) else { return }
-        do {
-            try manager.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                        attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw UsageError(message: "cannot create \(path): \(error.localizedDescription)")
+        // Whatever this process creates from here on (SQLite's -wal and -shm, keys, exports) is owner-only.
+        umask(0o077)
+        guard manager.fileExists(atPath: path) else {
+            do {
+                try manager.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw UsageError(message: "cannot create \(path): \(error.localizedDescription)")
+            }
+            return
+        }
+        try restrict()
+    }
+
+    /// Makes the directory 0700 and every regular file in it 0600; says on standard error what it had to change.
+    func restrict() throws {
+        let manager = FileManager.default
+        var opened: [String] = []
+        func tighten(_ item: String, to mode: Int) throws {
+            guard let current = (try? manager.attributesOfItem(atPath: item))?[.posixPermissions] as? Int else { return }
+            guard current & 0o777 & ~mode != 0 else { return }  // nothing beyond the owner's bits
+            do { try manager.setAttributes([.posixPermissions: mode], ofItemAtPath: item) } catch {
+                throw UsageError(message: "\(item) is readable by others and cannot be made owner-only: \(error)")
+            }
+            opened.append((item as NSString).lastPathComponent)
+        }
+        try tighten(path, to: 0o700)
+        for name in (try? manager.contentsOfDirectory(atPath: path)) ?? [] {
+            var isDirectory: ObjCBool = false
+            let item = file(name)
+            guard manager.fileExists(atPath: item, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            try tighten(item, to: 0o600)
+        }
+        if !opened.isEmpty {
+            FileHandle.standardError.write(Data(("rampart: warning: \(path) was open to the group or others; made "
+                + "owner-only: \(opened.joined(separator: ", "))\n").utf8))
         }
     }
 
-    /// Opens (creating the directory if needed) the embedded SQLite store.
+    /// Opens (creating the directory if needed) the embedded SQLite store, owner-only with its -wal and -shm.
     func openStore() throws -> SQLiteStore {
         try create()
         let databasePath = file("rampart.sqlite")
         do {
             let store = try SQLiteStore(path: databasePath)
-            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: databasePath)  // HA1s
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: databasePath + suffix) {
+                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: databasePath + suffix)
+            }
             return store
         } catch {
             throw UsageError(message: "\(error)")

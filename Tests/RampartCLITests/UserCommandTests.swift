@@ -32,4 +32,31 @@ import Testing
         #expect(try RampartProcess.run(["user", "remove", "bob", "--domain", "example.com"] + data).status == 2)
         #expect(try RampartProcess.run(["user", "list"] + data).stdout == "alice@localhost  digest: MD5, SHA-256, SHA-512-256\n")
     }
+
+    /// The data directory is owner-only, it and everything in it, even when it existed before with looser modes
+    /// (issue 17): made so with a warning, and what `serve` creates there (SQLite's -wal and -shm, the development
+    /// CA and certificate) is owner-only too.
+    @Test func aDataDirectoryOpenToOthersIsMadeOwnerOnly() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let manager = FileManager.default
+            try manager.createDirectory(atPath: data, withIntermediateDirectories: false,
+                                        attributes: [.posixPermissions: 0o755])
+            #expect(manager.createFile(atPath: data + "/notes.txt", contents: Data("x".utf8),
+                                       attributes: [.posixPermissions: 0o644]))
+            let add = try RampartProcess.run(["user", "add", "alice", "--password-stdin", "--data-dir", data],
+                                             stdin: "pw-alice\n")
+            #expect(add.status == 0 && add.stderr.contains("made owner-only"), "\(add.stderr)")
+            func mode(_ path: String) -> Int? {
+                ((try? manager.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue
+            }
+            #expect(mode(data) == 0o700 && mode(data + "/notes.txt") == 0o600)
+            let server = try ServeProcess(dataDir: data, listeners: ["udp", "tls"])
+            defer { server.stop() }
+            let files = try manager.contentsOfDirectory(atPath: data)
+            #expect(files.contains("rampart.sqlite-wal") && files.contains("ca.crt"), "\(files)")
+            for file in files { #expect(mode(data + "/" + file) == 0o600, "\(file): \(String(mode(data + "/" + file) ?? 0, radix: 8))") }
+            #expect(server.stop() == 0)
+        }
+    }
 }
