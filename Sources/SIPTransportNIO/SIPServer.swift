@@ -25,6 +25,10 @@ public final class SIPServer: Sendable {
         public var spreadUDPWork: Bool
         /// The client side of TLS connections the edge opens itself; nil: the edge opens no TLS connections.
         public var outboundTLS: TLSConfiguration?
+        /// Certificates pinned for TLS connections the edge opens to these peers (a trunk's
+        /// `certificate_fingerprint`, lowercase hex SHA-256 of the DER): the peer must present exactly that leaf
+        /// certificate, which then stands in for the CA chain; a mismatch fails the handshake before anything is sent.
+        public var pinnedServerCertificates: [SIPFlow: String] = [:]
         /// Whether a stream connection from this peer may be accepted at all (bans, address rules): refused ones are
         /// closed at accept, before any TLS work or slot is spent on them.
         public var acceptFilter: @Sendable (SocketAddress) -> Bool
@@ -177,6 +181,7 @@ public final class SIPServer: Sendable {
         let onEvent = self.onEvent
         let connections = self.connections
         let tlsContext = flow.transport == .tls ? outboundTLSContext : nil
+        let pin = configuration.pinnedServerCertificates[flow]
         ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -184,7 +189,17 @@ public final class SIPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: streamLimits.idleTimeout))
-                    if let tlsContext {
+                    if let tlsContext, let pin {
+                        try sync.addHandler(NIOSSLClientHandler(
+                            context: tlsContext, serverHostname: serverName,
+                            customVerificationCallback: { certificates, promise in
+                                let presented = certificates.first.flatMap { try? $0.toDERBytes() }
+                                    .map(TLSSettings.fingerprint(ofDER:)) ?? ""
+                                let matches = presented.utf8.count == pin.utf8.count
+                                    && zip(presented.utf8, pin.utf8).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+                                promise.succeed(matches ? .certificateVerified : .failed)
+                            }))
+                    } else if let tlsContext {
                         try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
                     try sync.addHandler(SIPStreamHandler(

@@ -15,10 +15,14 @@ public struct TLSSettings: Sendable, Hashable {
     /// With a client CA: refuse handshakes without a client certificate (mutual TLS), instead of verifying one
     /// only when offered.
     public var requireClientCertificate: Bool
+    /// PEM CA bundle trusted, besides the system roots, for the servers the edge connects to (Contacts, trunks).
+    /// Apart from the client CA: a CA that signs phones' client certificates need not vouch for servers.
+    public var serverCAPath: String?
 
     /// Creates settings.
     public init(certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil,
-                requireClientCertificate: Bool = false) {
+                requireClientCertificate: Bool = false, serverCAPath: String? = nil) {
+        self.serverCAPath = serverCAPath
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath
         self.clientCAPath = clientCAPath
@@ -66,7 +70,7 @@ public struct TLSSettings: Sendable, Hashable {
         configuration.cipherSuiteValues = Self.allowedTLS12CipherSuites
         configuration.renegotiationSupport = .none
         configuration.trustRoots = .default
-        if let clientCAPath { configuration.additionalTrustRoots = [.file(clientCAPath)] }
+        if let serverCAPath { configuration.additionalTrustRoots = [.file(serverCAPath)] }
         configuration.certificateVerification = verifyPeers ? .fullVerification : .none
         return configuration
     }

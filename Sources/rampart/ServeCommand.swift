@@ -106,11 +106,16 @@ struct ServeCommand: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let transportLogger = Logger(label: "rampart.transport")
+        var transport = SIPServer.Configuration(
+            listeners: settings.listeners, tls: tls, parseLimits: settings.parseLimits,
+            streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter(),
+            outboundTLS: outboundTLS, acceptFilter: { edge.admitsConnection(from: $0) })
+        // A trunk's pinned certificate is checked on the connections the edge opens to it too, not only on its own.
+        for trunk in settings.edge.trunks where trunk.flow.transport == .tls {
+            if let pin = trunk.certificateFingerprint { transport.pinnedServerCertificates[trunk.flow] = pin }
+        }
         let server = try SIPServer(
-            configuration: SIPServer.Configuration(
-                listeners: settings.listeners, tls: tls, parseLimits: settings.parseLimits,
-                streamLimits: settings.streamLimits, connectionLimiter: settings.connectionLimiter(),
-                outboundTLS: outboundTLS, acceptFilter: { edge.admitsConnection(from: $0) }),
+            configuration: transport,
             handler: edge, group: group,
             onEvent: { event, peer in Self.log(event, peer: peer, logger: transportLogger, defense: edge.defense) })
         let listeners: [SIPServer.Bound]

@@ -9,11 +9,12 @@ struct ServeConfiguration: Codable, Equatable {
         var certificate: String?
         var privateKey: String?
         var clientCA: String?
+        var serverCA: String?
         var requireClientCertificate: Bool?
         var verifyServers: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case certificate, privateKey = "private_key", clientCA = "client_ca"
+            case certificate, privateKey = "private_key", clientCA = "client_ca", serverCA = "server_ca"
             case requireClientCertificate = "require_client_certificate", verifyServers = "verify_servers"
         }
     }

@@ -351,7 +351,10 @@ struct ServeSettings {
             _ = try directory.developmentCA()
             clientCA = directory.file("ca.crt")
         }
+        // Servers are trusted by the system roots and server_ca; the client CA only when it is the development CA
+        // this edge made itself (a configured client CA vouches for phones, not for servers).
+        let serverCA = tls.serverCA ?? (tls.clientCA == nil ? clientCA : nil)
         return TLSSettings(certificatePath: certificate, privateKeyPath: key, clientCAPath: clientCA,
-                           requireClientCertificate: tls.requireClientCertificate ?? false)
+                           requireClientCertificate: tls.requireClientCertificate ?? false, serverCAPath: serverCA)
     }
 }
