@@ -77,6 +77,9 @@ public final class SIPServer: Sendable {
     /// Messages waiting for a connection the edge is opening, by flow.
     private let dialing = Mutex<[SIPFlow: [[UInt8]]]>([:])
     private let outboundTLSContext: NIOSSLContext?
+    /// For peers with a pinned certificate: the pin is the whole verification (the exact certificate, which need
+    /// carry no name of the address the edge dialled), so no hostname check.
+    private let pinnedTLSContext: NIOSSLContext?
     /// Most connections being opened at once, and most messages waiting for one.
     static let maxDialing = 1_024
     static let maxQueuedPerDial = 64
@@ -86,6 +89,11 @@ public final class SIPServer: Sendable {
     public init(configuration: Configuration, handler: any SIPInboundHandler, group: any EventLoopGroup,
                 onEvent: @escaping SIPTransportEventSink = { _, _ in }) throws {
         self.outboundTLSContext = try configuration.outboundTLS.map { try NIOSSLContext(configuration: $0) }
+        self.pinnedTLSContext = try configuration.outboundTLS.map { base in
+            var pinned = base
+            pinned.certificateVerification = .noHostnameVerification
+            return try NIOSSLContext(configuration: pinned)
+        }
         self.configuration = configuration
         self.handler = handler
         self.group = group
@@ -182,6 +190,7 @@ public final class SIPServer: Sendable {
         let connections = self.connections
         let tlsContext = flow.transport == .tls ? outboundTLSContext : nil
         let pin = configuration.pinnedServerCertificates[flow]
+        let pinnedTLSContext = self.pinnedTLSContext
         ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -189,9 +198,9 @@ public final class SIPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: streamLimits.idleTimeout))
-                    if let tlsContext, let pin {
+                    if tlsContext != nil, let pin, let pinnedTLSContext {
                         try sync.addHandler(NIOSSLClientHandler(
-                            context: tlsContext, serverHostname: serverName,
+                            context: pinnedTLSContext, serverHostname: serverName,
                             customVerificationCallback: { certificates, promise in
                                 let presented = certificates.first.flatMap { try? $0.toDERBytes() }
                                     .map(TLSSettings.fingerprint(ofDER:)) ?? ""

@@ -5,8 +5,9 @@
 ///
 /// An address is first sorted into a class (``AddressClass``, RFC 6890's special-purpose registries), then:
 /// - never reached: unspecified, multicast, broadcast, reserved and the metadata endpoint; the edge's own listeners
-///   (IP and port, a wildcard listener's port on any address), the relay's ports on the relay's addresses, and a
-///   trunk's signalling IP and port; anything in ``deniedNetworks``;
+///   (IP and port, a wildcard listener's port on any address), the relay's ports on the relay's addresses (but for a
+///   party on the edge's own host naming its own address), and a trunk's signalling IP and port; anything in
+///   ``deniedNetworks``;
 /// - loopback and link-local: only when the peer itself spoke from that class (a phone on the edge's own machine may
 ///   name loopback; one on the Internet may not);
 /// - private (RFC 1918), shared (RFC 6598, CGNAT) and unique local (RFC 4193): only the peer's own address, or inside
@@ -104,7 +105,9 @@ public struct AddressPolicy: Sendable, Hashable {
             if listeners.contains(where: { $0.port == port && ($0.address == destination || $0.address.isUnspecified) }) {
                 return .ownListener
             }
-            if let relayPorts, relayPorts.contains(port),
+            // The relay's range on its own addresses, unless a party on the edge's own host names its own socket
+            // (the relay binds only part of its range; a phone there may hold another port of it).
+            if let relayPorts, relayPorts.contains(port), destination != peer,
                 relayAddresses.contains(where: { $0 == destination || $0.isUnspecified })
             {
                 return .ownRelay

@@ -63,10 +63,11 @@ def pick_challenge(message, proxy):
 
 
 class Party:
-    def __init__(self, user, password, edge):
+    def __init__(self, user, password, edge, host="127.0.0.1"):
         self.user, self.password, self.edge = user, password, edge
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
+        self.host = host
         self.sock.settimeout(TIMEOUT)
         self.port = self.sock.getsockname()[1]
         self.tag = os.urandom(4).hex()
@@ -80,7 +81,7 @@ class Party:
         return data.decode(errors="replace")
 
     def via(self):
-        return "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n" % (self.port, os.urandom(6).hex())
+        return "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n" % (self.host, self.port, os.urandom(6).hex())
 
     def final(self, deadline=TIMEOUT):
         """The next final response (provisional ones skipped); None if none came in time."""
@@ -265,12 +266,14 @@ def main():
     parser.add_argument("--media-host")
     parser.add_argument("--media-port", type=int)
     parser.add_argument("--multipart", action="store_true", help="offer: the SDP inside multipart/mixed")
+    parser.add_argument("--alice-host", default="127.0.0.1", help="the loopback address alice signals from")
     args = parser.parse_args()
-    for host in [args.bob_media_host, args.media_host or "127.0.0.1"]:
+    for host in [args.bob_media_host, args.media_host or "127.0.0.1", args.alice_host]:
         if not host.startswith("127."):
             parser.error("loopback only")
     edge = ("127.0.0.1", args.port)
-    alice, bob = Party("alice", args.alice_password, edge), Party("bob", args.bob_password, edge)
+    alice = Party("alice", args.alice_password, edge, host=args.alice_host)
+    bob = Party("bob", args.bob_password, edge)
     registered = bob.register()
     if registered != 200:
         print(json.dumps({"error": "bob not registered", "status": registered}))

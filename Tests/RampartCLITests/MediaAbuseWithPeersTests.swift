@@ -74,9 +74,11 @@ import Testing
     /// with 488 and an event, and the call never reaches bob; the same offer at an ordinary port does.
     @Test func anSDPCannotAimTheEdgeAtItselfOrAtATrunk() throws {
         try Self.withEdge { data, edgePort in
+            // alice signals from 127.0.0.2: the relay's address is not her own (a phone on the relay's host may name
+            // its own socket in the relay's range; nobody else may).
             for (host, port) in [("127.0.0.1", edgePort), ("127.0.0.1", 31_250), ("127.0.0.3", Self.trunkPort)] {
                 let result = try Self.abuse(["offer", "--port", String(edgePort), "--media-host", host,
-                                             "--media-port", String(port)])
+                                             "--media-port", String(port), "--alice-host", "127.0.0.2"])
                 #expect(result["status"] as? Int == 488 && result["bob_reached"] as? Bool == false,
                         "\(host):\(port): \(result)")
             }

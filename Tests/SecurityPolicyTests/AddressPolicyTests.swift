@@ -73,6 +73,8 @@ import Testing
                 "a wildcard listener's port on any address")
         #expect(policy.refusal(of: IPAddress("198.51.100.1")!, port: 31_000, toldBy: Self.phone) == .ownRelay)
         #expect(policy.refusal(of: IPAddress("198.51.100.1")!, port: 40_000, toldBy: Self.phone) == nil)
+        #expect(policy.refusal(of: IPAddress("198.51.100.1")!, port: 31_000, toldBy: IPAddress("198.51.100.1")) == nil,
+                "a phone on the relay's host naming its own socket in the range")
         #expect(policy.refusal(of: IPAddress("203.0.113.50")!, port: 5060, toldBy: Self.phone) == .trunk)
         #expect(policy.refusal(of: IPAddress("203.0.113.50")!, port: 5060, toldBy: IPAddress("203.0.113.50")!) == .trunk,
                 "not even the trunk itself")
