@@ -71,6 +71,21 @@ func notify(_ callID: String) -> [UInt8] {
         #expect(events.contains { if case .tlsHandshakeFailed = $0 { true } else { false } })
         #expect(strangerHandler.count == 0)
 
+        // The CA that vouches for clients does not vouch for servers unless it is named for them (issue 17).
+        var clientCAOnly = fixture.settings
+        clientCAOnly.serverCAPath = nil
+        let clientCAEvents = EventLog()
+        let wary = try SIPServer(
+            configuration: .init(listeners: [], outboundTLS: try clientCAOnly.clientConfiguration()),
+            handler: RecordingHandler(), group: group, onEvent: { event, _ in clientCAEvents.append(event) })
+        let before = peerHandler.count
+        #expect(wary.send(notify("unvouched"), connecting: flow))
+        for _ in 0..<250 where !clientCAEvents.contains(where: { if case .tlsHandshakeFailed = $0 { true } else { false } }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(clientCAEvents.contains { if case .tlsHandshakeFailed = $0 { true } else { false } })
+        #expect(peerHandler.count == before, "nothing reached a server only the client CA vouches for")
+
         // Over UDP nothing is ever "connected": a UDP flow needs a UDP listener.
         #expect(!edge.send(notify("udp"), connecting: SIPFlow(transport: .udp, remote: try address(peerBound[0]))))
         await SIPServer.stop(peerBound + impostorBound)

@@ -98,7 +98,7 @@ struct TLSFixture {
         let caPath = try write(try ca.certificatePEM(), "ca.crt")
         settings = TLSSettings(certificatePath: try write(server.certificatePEM, "server.crt"),
                                privateKeyPath: try write(server.privateKeyPEM, "server.key"), clientCAPath: caPath,
-                               requireClientCertificate: requireClientCertificate)
+                               requireClientCertificate: requireClientCertificate, serverCAPath: caPath)
         clientCertificate = try write(client.certificatePEM, "client.crt")
         clientKey = try write(client.privateKeyPEM, "client.key")
         clientFingerprint = client.fingerprint
