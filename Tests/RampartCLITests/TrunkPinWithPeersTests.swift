@@ -22,7 +22,7 @@ import Testing
             try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
             // The development CA and a server certificate it signed (valid for the edge), made by a first start.
             let first = try ServeProcess(dataDir: data, listeners: ["udp", "tls"])
-            #expect(first.stop() == 0)
+            first.stop()  // at once: only the files it made matter here
             var certificate = data + "/server.crt", key = data + "/server.key"
             if pinMatches {
                 (certificate, key) = (directory + "/carrier.crt", directory + "/carrier.key")

