@@ -87,13 +87,14 @@ public final class SIPStreamHandler: ChannelInboundHandler {
                 return
             }
             guard let frame else { return }
-            sawMessage = true
             switch frame {
             case .keepAlivePing:
                 write(Array("\r\n".utf8), context: context)
             case .keepAlivePong:
                 continue
             case .message(let bytes):
+                // Only a message counts for the first-message deadline: keep-alives alone hold no slot.
+                sawMessage = true
                 deliver(bytes, context: context)
             }
         }

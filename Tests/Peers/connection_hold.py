@@ -25,11 +25,21 @@ def open_from(source, port):
     return sock
 
 
-def closed_after(sockets, started, wait):
-    """Seconds from `started` until the peer closed each socket (EOF or reset), or None if still open."""
+def closed_after(sockets, started, wait, pings=()):
+    """Seconds from `started` until the peer closed each socket (EOF or reset), or None if still open. The sockets in
+    `pings` send a keep-alive (CRLFCRLF) every half second meanwhile, and their pong answers are read past."""
     closed = [None] * len(sockets)
     end = started + wait
+    next_ping = time.time() + 0.5
     while time.time() < end and None in closed:
+        if time.time() >= next_ping:
+            for sock in pings:
+                if closed[sockets.index(sock)] is None:
+                    try:
+                        sock.send(b"\r\n\r\n")
+                    except OSError:
+                        pass
+            next_ping = time.time() + 0.5
         live = [s for i, s in enumerate(sockets) if closed[i] is None]
         readable, _, _ = select.select(live, [], [], 0.05)
         for sock in readable:
@@ -39,7 +49,7 @@ def closed_after(sockets, started, wait):
             except (ConnectionResetError, OSError):
                 data = b""
             if not data:
-                closed[index] = round(time.time() - started, 2)
+                closed[index] = round(time.time() - started, 2)  # a pong (CRLF) is data: only EOF counts
     for sock in sockets:
         sock.close()
     return closed
@@ -63,12 +73,17 @@ def main():
     trickle = open_from(args.source, args.tcp_port)
     trickle.send(b"OPTIONS sip:localhost SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKtrickle\r\n")
     time.sleep(0.2)
+    # One that sends only RFC 5626 keep-alives (CRLFCRLF), never a message: it must not hold its slot either.
+    pinger = open_from(args.source, args.tcp_port)
+    pinger.send(b"\r\n\r\n")
+    time.sleep(0.2)
     # Connections to the TLS port that never send a byte: no ClientHello, the handshake never completes.
     stalled = [open_from(args.source, args.tls_port) for _ in range(args.stalls)]
     banned = [open_from(args.banned, args.tcp_port)] if args.banned else []
-    closed = closed_after(stalled + [trickle] + banned, started, args.wait)
+    closed = closed_after(stalled + [trickle, pinger] + banned, started, args.wait, pings=[pinger])
     result["stalled_tls"] = closed[:args.stalls]
     result["trickle_tcp"] = closed[args.stalls]
+    result["keepalive_tcp"] = closed[args.stalls + 1]
     if banned:
         result["banned"] = closed[-1]
     print(json.dumps(result))
