@@ -12,14 +12,6 @@ import SecurityPolicy
 import Storage
 import Synchronization
 
-extension SocketAddress {
-    /// The address and port as the address policy compares them.
-    var endpoint: AddressPolicy.Endpoint? {
-        guard let ip = ipAddress.flatMap(IPAddress.init), let port, let port16 = UInt16(exactly: port) else { return nil }
-        return AddressPolicy.Endpoint(address: ip, port: port16)
-    }
-}
-
 /// Calls between registered users through the edge (issue 4): authenticates a new INVITE (407 with the digest of
 /// the registrar), checks that the caller claims its own identity (403), finds the callee's bindings and runs a
 /// ``CallSession`` per call, routing responses, ACK, CANCEL and BYE to it and sending its messages down the
@@ -38,7 +30,7 @@ public final class CallRouter: Sendable {
         var callerFlow: SIPFlow
         /// The call's media at the relay, when media is anchored.
         var anchor: RelayAnchor?
-        /// The trunk the call came from or goes to, for its budget.
+        /// The trunk the call came from or goes to, while it holds one of the trunk's calls (``trunkCalls``).
         var trunk: String?
         /// The account that placed it, its kind, and the relay sections it holds until answered (``AccountLimits``).
         var account: String?
@@ -331,6 +323,7 @@ public final class CallRouter: Sendable {
                 }
                 table.byCaller = [:]
                 self.usage.withLock { $0 = [:] }
+                self.trunkCalls.withLock { $0 = [:] }
                 table.byCallee = [:]
                 table.deadlines = [:]
                 return ended
@@ -345,29 +338,38 @@ public final class CallRouter: Sendable {
         await edge.callRecords.drain()
     }
 
-    /// Per trunk, the token bucket of its new calls (tokens, when last filled in ms).
-    private let trunkBuckets = Mutex<[String: (tokens: Double, updated: Int64)]>([:])
+    /// Per trunk, the token bucket of the calls it places (``Trunk/maxCallsPerSecond``, a burst of as many).
+    private let trunkBuckets = Mutex<[String: RateLimiter.Bucket]>([:])
+    /// Per trunk, its calls in progress (in and out) until each ends: counted as they start and end, not by walking
+    /// every call for each new one.
+    private let trunkCalls = Mutex<[String: Int]>([:])
 
-    /// Whether a trunk may place one more call now: its calls a second and at once. Nil when it may, else the
-    /// seconds to tell it to wait.
-    private func trunkBudget(_ trunk: Trunk) -> Int? {
-        if let limit = trunk.maxCalls, calls(through: trunk.name) >= limit { return 5 }
+    /// Whether a trunk may place one more call this second.
+    private func trunkMayPlaceCall(_ trunk: Trunk) -> Bool {
         let now = Self.nowMilliseconds(), rate = Double(trunk.maxCallsPerSecond)
-        return trunkBuckets.withLock { buckets -> Int? in
-            var bucket = buckets[trunk.name] ?? (rate, now)
-            bucket.tokens = min(rate, bucket.tokens + Double(max(0, now - bucket.updated)) / 1_000 * rate)
-            bucket.updated = now
+        let budget = RateLimiter.Budget(perSecond: rate, burst: rate)
+        return trunkBuckets.withLock { buckets in
+            var bucket = buckets[trunk.name] ?? RateLimiter.Bucket(full: budget, now: now)
             defer { buckets[trunk.name] = bucket }
-            guard bucket.tokens >= 1 else { return 1 }
-            bucket.tokens -= 1
-            return nil
+            return bucket.take(budget, now: now)
         }
     }
 
-    /// How many calls through a trunk are in progress.
-    func calls(through trunk: String) -> Int {
-        shards.reduce(0) { total, shard in
-            total + shard.table.withLock { $0.byCaller.values.count { $0.trunk == trunk && !$0.session.isEnded } }
+    /// Counts one more call through `trunk`, unless it holds ``Trunk/maxCalls`` already.
+    private func takeTrunkCall(_ trunk: Trunk) -> Bool {
+        trunkCalls.withLock { calls in
+            let current = calls[trunk.name, default: 0]
+            if let limit = trunk.maxCalls, current >= limit { return false }
+            calls[trunk.name] = current + 1
+            return true
+        }
+    }
+
+    /// Gives back a call counted by ``takeTrunkCall(_:)``.
+    private func releaseTrunkCall(_ name: String) {
+        trunkCalls.withLock { calls in
+            let remaining = calls[name, default: 1] - 1
+            calls[name] = remaining > 0 ? remaining : nil
         }
     }
 
@@ -409,9 +411,6 @@ public final class CallRouter: Sendable {
             let trunk = trunks.first(where: { $0.routes(callee) }),
             let address = admitted.wiring.addresses(trunk.flow)
         {
-            if let limit = trunk.maxCalls, calls(through: trunk.name) >= limit {
-                return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
-            }
             outboundTrunk = trunk
             calleeAOR = trunk.uri(for: callee)
             targets = [CallSession.Target(contact: calleeAOR, flow: trunk.flow.description, address: address,
@@ -469,7 +468,7 @@ public final class CallRouter: Sendable {
         // Transfers only between the edge's own users, and never in a call with a carrier (which would place the
         // transferred call wherever the Refer-To says, at the edge's expense).
         setup.referDomain = admitted.caller.trunk == nil && outboundTrunk == nil ? domain : nil
-        setup.caller = MediaParty(signalsFrom: admitted.inbound.source.ipAddress.flatMap(IPAddress.init),
+        setup.caller = MediaParty(signalsFrom: admitted.inbound.source.policyAddress,
                                   isTrunk: admitted.caller.trunk != nil)
         setup.addressPolicy = addressPolicy.withLock { $0 }
         if case .trunk(let trunk) = admitted.caller { setup.trunk = trunk.name } else { setup.trunk = outboundTrunk?.name }
@@ -490,12 +489,22 @@ public final class CallRouter: Sendable {
                                               epochSeconds: edge.clock.epochSeconds()))
             return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
         }
-        /// Gives the reservation back when the call does not go ahead.
+        var heldTrunk: Trunk?
+        /// Gives the reservations back when the call does not go ahead.
         func unreserve() {
             if let account {
                 release(account: account, calls: subscribing ? 0 : 1, subscriptions: subscribing ? 1 : 0,
                         sections: reservedSections)
             }
+            if let heldTrunk { releaseTrunkCall(heldTrunk.name) }
+        }
+        // A trunk's calls at once, in and out (``Trunk/maxCalls``).
+        if let callTrunk = admitted.caller.trunk ?? outboundTrunk {
+            guard takeTrunkCall(callTrunk) else {
+                unreserve()
+                return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
+            }
+            heldTrunk = callTrunk
         }
         // Subscriptions cost nothing (and never reach a trunk): only calls meet the toll-fraud rules.
         let fraud = subscribing ? FraudMonitor.Verdict() : edge.fraud.check(
@@ -555,13 +564,12 @@ public final class CallRouter: Sendable {
         }
         let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
-        if session.isFinished, let final = actions.last(where: { if case .toCaller = $0 { true } else { false } }),
-            case .toCaller(let bytes) = final
-        {
-            edge.rememberFinal(bytes, for: inbound)  // refused at once (488, 480): copies get the same answer
-        }
-        if session.isFinished { unreserve() }
-        if !session.isFinished {  // a call refused at once (488, 480) leaves nothing behind
+        if session.isFinished {  // refused at once (488, 480): it leaves nothing behind, and copies get its answer
+            unreserve()
+            if case .toCaller(let bytes)? = actions.last(where: { if case .toCaller = $0 { true } else { false } }) {
+                edge.rememberFinal(bytes, for: inbound)
+            }
+        } else {
             // Checked and taken under one lock: a copy of the INVITE handled at the same time on another loop is a
             // retransmission, and its session (not yet sent anything) is dropped.
             let taken = shard(key).table.withLock { table -> Bool in
@@ -718,7 +726,7 @@ public final class CallRouter: Sendable {
         }
         // Who sends: a trunk, known by its address (it does not authenticate), or an account that does (407).
         if let trunk = trunks.first(where: { $0.sends(inbound) }) {
-            if let refusal = trunkBudget(trunk) { return refuse(503, [("Retry-After", String(refusal))]) }
+            guard trunkMayPlaceCall(trunk) else { return refuse(503, [("Retry-After", "1")]) }
             return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee,
                                        from: try? request.from(), address: address, wiring: wiring))
         }
@@ -764,7 +772,7 @@ public final class CallRouter: Sendable {
             }
             guard let address = wiring.addresses(flow) else { return nil }
             return CallSession.Target(contact: binding.contact, flow: flow.description, address: address,
-                                      party: MediaParty(signalsFrom: registered.remote.ipAddress.flatMap(IPAddress.init)))
+                                      party: MediaParty(signalsFrom: registered.remote.policyAddress))
         }
     }
 
@@ -772,9 +780,9 @@ public final class CallRouter: Sendable {
     /// (a Contact cannot aim the edge anywhere else), never to a trunk's address (nor share its connection) or one
     /// of the edge's own listeners, and only where the address policy lets that party send the edge.
     func mayConnect(to contact: SIPFlow, registeredOver registered: SIPFlow) -> Bool {
-        guard let target = contact.remote.endpoint, let source = registered.remote.ipAddress.flatMap(IPAddress.init),
+        guard let target = contact.remote.endpoint, let source = registered.remote.policyAddress,
             target.address == source,
-            !trunks.contains(where: { $0.flow.remote.ipAddress.flatMap(IPAddress.init) == target.address })
+            !trunks.contains(where: { $0.flow.remote.policyAddress == target.address })
         else { return false }
         return addressPolicy.withLock { $0.refusal(of: target.address, port: target.port, toldBy: source) } == nil
     }
@@ -917,6 +925,11 @@ public final class CallRouter: Sendable {
                     }
                     return true
                 }
+            }
+            // A trunk's call stops counting once it has ended (it may linger for the finals of cancelled branches).
+            if let trunk = entry.trunk, entry.session.isEnded || entry.session.isFinished {
+                releaseTrunkCall(trunk)
+                entry.trunk = nil
             }
             if let account = entry.account {
                 if entry.session.isFinished {
@@ -1094,7 +1107,7 @@ public struct Trunk: Sendable {
 
     /// Its signalling address as a network of one, for the rules that must never ban it.
     var addressBlock: CIDRBlock? {
-        flow.remote.ipAddress.flatMap(IPAddress.init).map { CIDRBlock(network: $0, prefixLength: 128) }
+        flow.remote.policyAddress.map { CIDRBlock(network: $0, prefixLength: 128) }
     }
 
     /// Whether a request came from this trunk: its address and transport, and its certificate when one is pinned.

@@ -261,4 +261,10 @@ extension SocketAddress {
             return nil
         }
     }
+
+    /// The address and port as the address policy compares them.
+    var endpoint: AddressPolicy.Endpoint? {
+        guard let ip = policyAddress, let port, let port16 = UInt16(exactly: port) else { return nil }
+        return AddressPolicy.Endpoint(address: ip, port: port16)
+    }
 }

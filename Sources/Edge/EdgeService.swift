@@ -300,9 +300,8 @@ public final class EdgeService: SIPInboundHandler {
         let credentials = Self.credentials(of: inbound)
         // A copy of a call's request already taken (RFC 3261 Timer A over UDP) is absorbed here, before any budget,
         // scanner rule or digest check sees it again: its nonce count, used once already, must not count as a replay.
-        if let key = callTransaction(inbound, credentials: credentials),
-            case .retransmission(let response)? = transactions.withLock({ $0.known(key, now: now) })
-        {
+        let transaction = callTransaction(inbound, credentials: credentials)
+        if let transaction, case .retransmission(let response)? = transactions.withLock({ $0.known(transaction, now: now) }) {
             return .reply(retransmitted(inbound, response: response))
         }
         let claimed = credentials?.claimedUsername(realm: configuration.domain)
@@ -344,13 +343,13 @@ public final class EdgeService: SIPInboundHandler {
             ready = (account, binding)
         }
         if method == .invite || method == .subscribe, let credentials {
-            return .reply(asServerTransaction(inbound, credentials: credentials) {
+            return .reply(asServerTransaction(inbound, key: transaction) {
                 calls.invite(inbound, credentials: credentials, account: ready.account ?? nil,
                              certificateAccount: ready.binding ?? nil, edge: self)
             })
         }
         if Self.isRelayed(request), let credentials {
-            return .reply(asServerTransaction(inbound, credentials: credentials) {
+            return .reply(asServerTransaction(inbound, key: transaction) {
                 calls.relay(inbound, credentials: credentials, account: ready.account ?? nil,
                             certificateAccount: ready.binding ?? nil, edge: self)
             })
@@ -371,9 +370,9 @@ public final class EdgeService: SIPInboundHandler {
     /// Runs a call's request once per server transaction: a copy that arrives while it runs, or after, never reaches
     /// the digest check again (``retransmitted(_:response:)``). The final answer of a request refused at once is
     /// remembered for Timer J (``rememberFinal(_:for:)``); a request that became a call is the call's to answer.
-    private func asServerTransaction(_ inbound: SIPInbound, credentials: PresentedCredentials,
+    private func asServerTransaction(_ inbound: SIPInbound, key: ServerTransactionKey?,
                                      _ body: () -> SIPReply?) -> SIPReply? {
-        guard let key = callTransaction(inbound, credentials: credentials) else { return body() }
+        guard let key else { return body() }
         switch transactions.withLock({ $0.arrive(key, now: clock.monotonic()) }) {
         case .retransmission(let response): return retransmitted(inbound, response: response)
         case .new: break

@@ -381,7 +381,7 @@ final class RelayAnchor: MediaAnchor {
         }
         // Before its first packet the relay sends only where the party itself signals from (or to a trunk's media
         // gateways): an SDP naming a third party's address gets nothing from the relay until that address sends.
-        let own = [rtp, rtcp].compactMap { $0?.ipAddress.flatMap(IPAddress.init) }
+        let own = [rtp, rtcp].compactMap { $0?.policyAddress }
         let sendBeforeLatch = party.isTrunk || (!own.isEmpty && own.allSatisfy { $0 == party.signalsFrom })
         let clockRate = media.payloadTypes.first.flatMap { type in
             media.rtpMap(for: type).map { Int($0.clockRate) } ?? Self.staticClockRate(type)

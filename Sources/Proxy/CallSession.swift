@@ -1054,25 +1054,30 @@ public struct CallSession: Sendable {
         return branches[branch].target.party
     }
 
-    /// An offer through the media policy, then through the address policy for the party that sent it.
+    /// An offer through the media policy, then through the address policy for the party that sent it (one parse
+    /// for both; filtering removes only crypto lines, so the addresses screened are the ones sent on).
     private func filterOffer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
                              branch: Int?) -> Result<[UInt8], MediaPolicy.Violation> {
-        setup.mediaPolicy.filterOffer(body: body, current: current).flatMap { filtered in
-            screen(filtered, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(filtered)
+        MediaPolicy.parse(body).flatMap { parsed in
+            setup.mediaPolicy.filterOffer(parsed, body: body, current: current).flatMap { filtered in
+                screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(filtered)
+            }
         }
     }
 
     /// An answer through the media policy, then through the address policy for the party that sent it.
     private func checkAnswer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
                              branch: Int?) -> Result<MediaPolicy.Posture, MediaPolicy.Violation> {
-        setup.mediaPolicy.checkAnswer(body: body, current: current).flatMap { posture in
-            screen(body, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(posture)
+        MediaPolicy.parse(body).flatMap { parsed in
+            setup.mediaPolicy.checkAnswer(parsed, current: current).flatMap { posture in
+                screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(posture)
+            }
         }
     }
 
-    private func screen(_ body: some Collection<UInt8>, fromCaller: Bool, branch: Int?) -> MediaPolicy.Violation? {
+    private func screen(_ description: SessionDescription, fromCaller: Bool, branch: Int?) -> MediaPolicy.Violation? {
         guard let addresses = setup.addressPolicy, !isSubscription else { return nil }
-        return MediaPolicy.screenAddresses(body, with: addresses,
+        return MediaPolicy.screenAddresses(description, with: addresses,
                                            toldBy: party(fromCaller: fromCaller, branch: branch).signalsFrom)
     }
 

@@ -37,14 +37,11 @@ extension AddressPolicy {
 }
 
 extension MediaPolicy {
-    /// `body` (an SDP the policy has already passed) checked against the address policy for a peer speaking from
-    /// `peer`: a ``Violation/Kind/addressRefused`` violation when it names a destination the edge may not send to.
-    public static func screenAddresses(_ body: some Collection<UInt8>, with addresses: AddressPolicy,
+    /// `description` checked against the address policy for a peer speaking from `peer`: a
+    /// ``Violation/Kind/addressRefused`` violation when it names a destination the edge may not send to.
+    public static func screenAddresses(_ description: SessionDescription, with addresses: AddressPolicy,
                                        toldBy peer: IPAddress?) -> Violation? {
-        guard let description = try? SessionDescription(parsing: body) else {
-            return Violation(kind: .malformedSDP, mediaIndex: nil)
-        }
-        return addresses.mediaRefusal(in: description, toldBy: peer).map {
+        addresses.mediaRefusal(in: description, toldBy: peer).map {
             Violation(kind: .addressRefused, mediaIndex: $0.mediaIndex)
         }
     }

@@ -194,18 +194,24 @@ public struct MediaPolicy: Hashable, Sendable {
     /// (the usual case: no second serialization), else the filtered offer. An offer whose filtered form cannot be
     /// written is refused as malformed, never passed on unfiltered.
     public func filterOffer(body: some Collection<UInt8>, current: Posture? = nil) -> Result<[UInt8], Violation> {
-        Self.parse(body).flatMap { parsed in
-            checkOffer(parsed, current: current).flatMap { filtered in
-                if filtered == parsed { return .success(Array(body)) }
-                guard let bytes = try? filtered.serializedBytes() else {
-                    return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
-                }
-                return .success(bytes)
+        Self.parse(body).flatMap { filterOffer($0, body: body, current: current) }
+    }
+
+    /// ``filterOffer(body:current:)`` for an offer the caller has parsed already (`parsed` is `body`'s SDP).
+    public func filterOffer(_ parsed: SessionDescription, body: some Collection<UInt8>, current: Posture? = nil)
+        -> Result<[UInt8], Violation>
+    {
+        checkOffer(parsed, current: current).flatMap { filtered in
+            if filtered == parsed { return .success(Array(body)) }
+            guard let bytes = try? filtered.serializedBytes() else {
+                return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
             }
+            return .success(bytes)
         }
     }
 
-    private static func parse(_ body: some Collection<UInt8>) -> Result<SessionDescription, Violation> {
+    /// An SDP body, or a ``Violation/Kind/malformedSDP`` violation.
+    public static func parse(_ body: some Collection<UInt8>) -> Result<SessionDescription, Violation> {
         guard let description = try? SessionDescription(parsing: body) else {
             return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
         }

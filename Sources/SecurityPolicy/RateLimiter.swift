@@ -90,12 +90,22 @@ public struct RateLimiter: Sendable {
     public enum Scope: String, Hashable, Sendable { case source, account, pair }
 
     /// A bucket: tokens and when they were last topped up, plus how many requests it refused in a row.
-    struct Bucket: Sendable {
+    public struct Bucket: Sendable {
         var tokens: Double
         var updatedMilliseconds: Int64
         var refusedInARow: Int
 
-        mutating func take(_ budget: Budget, now: Int64) -> Bool {
+        /// A full bucket for `budget` at `now` (milliseconds).
+        public init(full budget: Budget, now: Int64) {
+            (tokens, updatedMilliseconds, refusedInARow) = (budget.burst, now, 0)
+        }
+
+        init(tokens: Double, updatedMilliseconds: Int64, refusedInARow: Int) {
+            (self.tokens, self.updatedMilliseconds, self.refusedInARow) = (tokens, updatedMilliseconds, refusedInARow)
+        }
+
+        /// Tops the bucket up for the time since it was last used and takes a token if there is one.
+        public mutating func take(_ budget: Budget, now: Int64) -> Bool {
             let elapsed = Double(max(0, now - updatedMilliseconds)) / 1000
             tokens = min(budget.burst, tokens + elapsed * budget.perSecond)
             updatedMilliseconds = now

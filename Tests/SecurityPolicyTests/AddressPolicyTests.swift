@@ -111,8 +111,7 @@ import Testing
         #expect(policy.mediaRefusal(in: disabled, toldBy: Self.phone) == nil)
         let hold = Self.sdp(["c=IN IP4 0.0.0.0", "m=audio 4000 RTP/AVP 0"])
         #expect(policy.mediaRefusal(in: hold, toldBy: Self.phone) == nil)
-        let violation = MediaPolicy.screenAddresses(Array("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n".utf8),
-                                                    with: policy, toldBy: Self.phone)
+        let violation = MediaPolicy.screenAddresses(loopback, with: policy, toldBy: Self.phone)
         #expect(violation?.kind == .addressRefused && violation?.sipStatus == 488
             && violation?.securityEvent == "media-address-refused")
         #expect(SecurityEvent.Kind(name: "media-address-refused") == .mediaAddressRefused)
