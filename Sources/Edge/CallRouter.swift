@@ -762,7 +762,11 @@ public final class CallRouter: Sendable {
     /// its Contact as the policy allows.
     private func bindingTargets(of aor: String, edge: EdgeService, wiring: Wiring) -> [CallSession.Target] {
         edge.location.bindings(of: aor).compactMap { binding in
-            guard let registered = binding.flow.flatMap(SIPFlow.init) else { return nil }
+            // A binding made from a trunk's address (a REGISTER sent, or forged over UDP, from a carrier's host) would
+            // send the account's calls to the carrier from the edge's trusted address: toll fraud with no
+            // destination rule. No user is reached at a trunk's address.
+            guard let registered = binding.flow.flatMap(SIPFlow.init), !isTrunkAddress(registered.remote.policyAddress)
+            else { return nil }
             var flow = registered
             if !wiring.isOpen(registered) {
                 guard let contact = Self.contactFlow(binding.contact, policy: contactConnections),
@@ -781,10 +785,15 @@ public final class CallRouter: Sendable {
     /// of the edge's own listeners, and only where the address policy lets that party send the edge.
     func mayConnect(to contact: SIPFlow, registeredOver registered: SIPFlow) -> Bool {
         guard let target = contact.remote.endpoint, let source = registered.remote.policyAddress,
-            target.address == source,
-            !trunks.contains(where: { $0.flow.remote.policyAddress == target.address })
+            target.address == source, !isTrunkAddress(target.address)
         else { return false }
         return addressPolicy.withLock { $0.refusal(of: target.address, port: target.port, toldBy: source) } == nil
+    }
+
+    /// Whether an address is a trunk's (on any port and transport): the edge never reaches a user there.
+    func isTrunkAddress(_ address: IPAddress?) -> Bool {
+        guard let address else { return false }
+        return trunks.contains { $0.flow.remote.policyAddress == address }
     }
 
     /// The policy an account's own leg is held to: the edge's (plain RTP only for accounts allowed it).

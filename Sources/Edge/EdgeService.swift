@@ -311,7 +311,10 @@ public final class EdgeService: SIPInboundHandler {
                                   certified: inbound.clientCertificateFingerprint != nil, now: now,
                                   epochSeconds: epochSeconds) {
             case .drop: return .reply(nil)
-            case .reject(let status, let retryAfter): return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
+            case .reject(let status, let retryAfter):
+                // A refusal of the account (its networks, a ban) costs what a wrong password costs, and reads the same.
+                if status == 403 { credentials?.spendStandInWork(realm: configuration.domain, request: request) }
+                return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
             case .pass: break
             }
         }

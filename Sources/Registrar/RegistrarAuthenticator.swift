@@ -121,11 +121,7 @@ public struct RegistrarAuthenticator: Sendable {
         else {
             // Unknown user and wrong password: the same answer, and the same work (a response computed against a
             // stand-in HA1), so accounts cannot be enumerated by their answers or by the time they take.
-            if let standIn = try? DigestHA1(algorithm: algorithm, username: offered.username, realm: realm,
-                                            hexValue: String(repeating: "0", count: algorithm.hexLength)) {
-                _ = try? offered.verify(expectedHA1: standIn, method: request.method?.rawValue ?? "",
-                                        body: Array(request.body))
-            }
+            PresentedCredentials.spendStandInWork(offered, realm: realm, request: request)
             return .reject(status: 403, event: .authFailure)
         }
         if !algorithm.isInsecure { pinnedToStrongDigest.insert(key) }
@@ -165,6 +161,22 @@ public struct PresentedCredentials: Sendable {
     public func claimedUsername(realm: String) -> String? {
         guard case .success(let credentials) = parsed else { return nil }
         return Self.forRealm(realm, in: credentials)?.username
+    }
+
+    /// Does the work of checking these credentials, against a stand-in HA1, and forgets the result. Refusals
+    /// decided before the digest check (an account's networks, its bans) spend it too, so the time an answer
+    /// takes does not tell an account that exists from one that does not.
+    public func spendStandInWork(realm: String, request: SIPMessage) {
+        guard case .success(let credentials) = parsed, let offered = Self.forRealm(realm, in: credentials) else { return }
+        Self.spendStandInWork(offered, realm: realm, request: request)
+    }
+
+    static func spendStandInWork(_ offered: DigestCredentials, realm: String, request: SIPMessage) {
+        let algorithm = offered.effectiveAlgorithm
+        guard let standIn = try? DigestHA1(algorithm: algorithm, username: offered.username, realm: realm,
+                                           hexValue: String(repeating: "0", count: algorithm.hexLength))
+        else { return }
+        _ = try? offered.verify(expectedHA1: standIn, method: request.method?.rawValue ?? "", body: Array(request.body))
     }
 
     /// The credentials answering `realm` (lowercase; realms compare case-insensitively).

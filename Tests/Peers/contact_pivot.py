@@ -5,6 +5,9 @@ alice calls him. A listener at the Contact's address records whether the edge co
 
   contact_pivot.py --port EDGE_UDP --tcp-port EDGE_TCP --contact-host 127.0.0.9
 
+With --udp-from HOST, bob instead registers over UDP from HOST (a trunk's address, say: a REGISTER a stranger could
+forge), and what reaches his socket there is recorded.
+
 Prints one JSON object: the registration's status, the call's final status, and what reached the listener.
 Loopback only; every wait is bounded.
 """
@@ -54,16 +57,22 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tcp-port", type=int, required=True)
     parser.add_argument("--contact-host", required=True)
+    parser.add_argument("--udp-from", help="bob registers over UDP from this address instead")
     args = parser.parse_args()
-    if not args.contact_host.startswith("127."):
+    if not args.contact_host.startswith("127.") or not (args.udp_from or "127.").startswith("127."):
         parser.error("loopback only")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.contact_host, 0))
     listener.listen(4)
     listener.settimeout(0.2)
-    registered = register_over_tcp("127.0.0.1", args.tcp_port, "bob", "pw-bob", args.contact_host,
-                                   listener.getsockname()[1])
+    bob = None
+    if args.udp_from:
+        bob = Party("bob", "pw-bob", ("127.0.0.1", args.port), host=args.udp_from)
+        registered = bob.register()
+    else:
+        registered = register_over_tcp("127.0.0.1", args.tcp_port, "bob", "pw-bob", args.contact_host,
+                                       listener.getsockname()[1])
     time.sleep(0.3)
     alice = Party("alice", "pw-alice", ("127.0.0.1", args.port))
     offer = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 24000 RTP/AVP 0\r\n")
@@ -86,6 +95,11 @@ def main():
             connection.close()
         except socket.timeout:
             pass
+        if bob is not None:
+            try:
+                reached.append(bob.receive(0.05).split("\r\n", 1)[0])
+            except socket.timeout:
+                pass
         alice.sock.settimeout(0.05)
         try:
             message = alice.receive(0.05)

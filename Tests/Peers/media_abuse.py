@@ -237,15 +237,21 @@ def run_relay(args, alice, bob):
             "after_latch": describe(after), "bye": status(bye) if bye else None}
 
 
-def multipart(body):
-    """The SDP inside a multipart/mixed body (RFC 5621), as some clients send it: the policy must see it or refuse."""
-    return ("--rampart-boundary\r\nContent-Type: application/sdp\r\n\r\n%s\r\n--rampart-boundary--\r\n") % body
+def multipart(body, depth=1):
+    """The SDP inside a multipart/mixed body (RFC 5621), as some clients send it: the policy must see it or refuse.
+    With depth > 1 each part is itself multipart, `depth` levels down (a parser that recurses must bound it)."""
+    content_type = "application/sdp"
+    for level in range(depth, 0, -1):
+        boundary = "rampart-boundary" if level == 1 else "rampart-boundary-%d" % level
+        body = "--%s\r\nContent-Type: %s\r\n\r\n%s\r\n--%s--\r\n" % (boundary, content_type, body, boundary)
+        content_type = "multipart/mixed;boundary=" + boundary
+    return body
 
 
 def run_offer(args, alice, bob):
     offer = sdp(args.media_host, args.media_port)
     if args.multipart:
-        place_call(alice, multipart(offer), "multipart/mixed;boundary=rampart-boundary")
+        place_call(alice, multipart(offer, args.multipart_depth), "multipart/mixed;boundary=rampart-boundary")
     else:
         place_call(alice, offer)
     final = alice.final()
@@ -266,6 +272,7 @@ def main():
     parser.add_argument("--media-host")
     parser.add_argument("--media-port", type=int)
     parser.add_argument("--multipart", action="store_true", help="offer: the SDP inside multipart/mixed")
+    parser.add_argument("--multipart-depth", type=int, default=1, help="offer: multipart nested this deep")
     parser.add_argument("--alice-host", default="127.0.0.1", help="the loopback address alice signals from")
     args = parser.parse_args()
     for host in [args.bob_media_host, args.media_host or "127.0.0.1", args.alice_host]:

@@ -4,7 +4,7 @@
 
 Usage:
   sip_client.py register --transport tls --host 127.0.0.1 --port 5061 --user alice --password pw
-                [--domain localhost] [--ca ca.crt] [--cert c.crt --key c.key] [--algorithm SHA-256|MD5]
+                [--domain localhost] [--ca ca.crt] [--cert c.crt --key c.key] [--algorithm SHA-256|MD5|MD5-sess]
                 [--expires 3600] [--query] [--answer-call [--ready-file PATH]]
 Prints one JSON object: {"challenge_algorithms": [...], "status": 200, "contacts": [...]} or
 {"handshake_failed": "reason"}. Exit code 0 when it printed a result (whatever the status), 2 on usage errors.
@@ -148,14 +148,21 @@ def run_register(args, connection):
     if status != 401:
         result["status"] = status
         return result
-    wanted = args.algorithm or challenges[0]["algorithm"]
-    challenge = next(c for c in challenges if c["algorithm"].upper() == wanted.upper())
+    wanted = (args.algorithm or challenges[0]["algorithm"]).upper()
+    # A session variant (MD5-sess, RFC 7616 §3.4.2) is answered to the challenge of its base algorithm, as a
+    # client trying a weaker form than the one offered would.
+    session = wanted.endswith("-SESS")
+    base = wanted[:-len("-SESS")] if session else wanted
+    challenge = next(c for c in challenges if c["algorithm"].upper() == base)
     algorithm = challenge["algorithm"].upper()
     realm, nonce = challenge["realm"], challenge["nonce"]
     cnonce, nc = os.urandom(8).hex(), "00000001"
     ha1 = digest(algorithm, "%s:%s:%s" % (args.user, realm, args.password))
-    ha2 = digest(algorithm, "REGISTER:%s" % uri)
-    response = digest(algorithm, "%s:%s:%s:%s:auth:%s" % (ha1, nonce, nc, cnonce, ha2))
+    if session:
+        ha1 = digest(algorithm, "%s:%s:%s" % (ha1, nonce, cnonce))
+        algorithm += "-sess"
+    ha2 = digest(base, "REGISTER:%s" % uri)
+    response = digest(base, "%s:%s:%s:%s:auth:%s" % (ha1, nonce, nc, cnonce, ha2))
     authorization = ('Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
                      'algorithm=%s, cnonce="%s", qop=auth, nc=%s\r\n') % (
                          args.user, realm, nonce, uri, response, algorithm, cnonce, nc)
@@ -163,6 +170,7 @@ def run_register(args, connection):
     final = connection.receive()
     result["status"] = int(final.split(" ", 2)[1])
     result["reason"] = final.split("\r\n", 1)[0].split(" ", 2)[2]
+    result["header_names"] = [line.split(":", 1)[0] for line in final.split("\r\n\r\n", 1)[0].split("\r\n")[1:]]
     result["contacts"] = [line.split(":", 1)[1].strip() for line in final.split("\r\n")
                           if line.lower().startswith(("contact:", "m:"))]
     if args.answer_call and result["status"] == 200:

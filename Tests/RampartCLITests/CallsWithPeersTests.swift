@@ -108,6 +108,48 @@ import Testing
         }
     }
 
+    /// A transfer is only to the edge's own users (issue 17): alice's REFER to a number at another domain gets 403
+    /// and never reaches bob (whose scenario expects only ACK and BYE).
+    @Test func aTransferOutsideTheServedDomainIsRefused() throws {
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let (bob, _) = try Peers.bobAnswering("answer-call", edgePort: edgePort, messageFile: directory + "/bob.msg",
+                                                  directory: directory)
+            defer { Peers.stop(bob) }
+            let alice = try Self.aliceToBob("call-with-forged-history-and-refer", port: edgePort,
+                                            callIDHost: "transferor.invalid", messageFile: directory + "/alice.msg",
+                                            directory: directory, keys: ["referto": "sip:+19005550100@premium.example"])
+            #expect(alice.status == 0, "alice: \(alice.output.suffix(800))")
+            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob saw more than the call")
+            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+            #expect(!bobSaw.contains("REFER ") && !bobSaw.contains("premium.example"))
+            #expect(server.stop() == 0)
+        }
+    }
+
+    /// A relayed OPTIONS tells its sender that the phone answered, not where it is (issue 17): bob's answer carries
+    /// SDP naming his address and port; alice's 200 has no body.
+    @Test func anOptionsAnswerCrossesWithoutItsSDP() throws {
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let (bob, bobPort) = try Peers.bobAnswering("answer-options", edgePort: edgePort,
+                                                        messageFile: directory + "/bob.msg", directory: directory)
+            defer { Peers.stop(bob) }
+            let alice = try Self.aliceToBob("options-with-proxy-auth", port: edgePort, callIDHost: "prober.invalid",
+                                            messageFile: directory + "/alice.msg", directory: directory)
+            #expect(alice.status == 0, "alice: \(alice.output.suffix(800))")
+            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob got no OPTIONS")
+            let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
+            #expect(aliceSaw.contains("SIP/2.0 200 OK"))
+            for trace in ["v=0", "m=audio", ":\(bobPort)", "Content-Type: application/sdp"] {
+                #expect(!aliceSaw.contains(trace), "alice saw \(trace)")
+            }
+            #expect(server.stop() == 0)
+        }
+    }
+
     @Test func aSubscriptionCrossesTheEdgeAndItsNotifiesComeBackUntilTerminated() throws {
         try Self.withAliceAndBob(listening: "udp") { directory, data, server in
             let edgePort = server.ports["udp"]!
@@ -121,10 +163,14 @@ import Testing
             #expect(!bob.isRunning && bob.terminationStatus == 0, "bob did not complete his scenario")
             let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
             #expect(aliceSaw.contains("<state>confirmed</state>"))
+            // The dialog-info names bob's device by address; alice sees it at the served domain (issue 17).
+            #expect(aliceSaw.contains("<target uri=\"sip:bob@localhost\"/>"))
             #expect(aliceSaw.contains("Subscription-State: terminated;reason=noresource"))
             for trace in [":\(bobPort)", "notifier-pbx"] { #expect(!aliceSaw.contains(trace), "alice saw \(trace)") }
             let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
             #expect(bobSaw.contains("SUBSCRIBE sip:bob@127.0.0.1:\(bobPort)") && !bobSaw.contains("watcher-phone"))
+            // alice asked for a day; bob is asked for no more than the edge keeps a subscription (an hour).
+            #expect(bobSaw.contains("Expires: 3600") && !bobSaw.contains("Expires: 86400"))
             // A subscription is not a call: no CDR.
             let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
             let records = try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]
@@ -192,8 +238,8 @@ import Testing
     /// alice, authenticating as herself (MD5), runs one of Tests/Peers/sipp's scenarios towards bob through the
     /// edge once; her Call-IDs end in `callIDHost`, so tests can check that it never reaches bob.
     static func aliceToBob(_ scenario: String, port: Int, transport: String = "u1", localPort: Int = 0,
-                           callIDHost: String, messageFile: String, directory: String) throws
-        -> (status: Int32, output: String)
+                           callIDHost: String, messageFile: String, directory: String, keys: [String: String] = [:])
+        throws -> (status: Int32, output: String)
     {
         try Peers.run(try Peers.tool("sipp"), [
             "127.0.0.1:\(port)", "-sf", Peers.directory.appendingPathComponent("sipp/\(scenario).xml").path,
@@ -201,6 +247,6 @@ import Testing
             "-key", "domain", "localhost", "-key", "callee", "bob", "-i", "127.0.0.1", "-p", String(localPort),
             "-cid_str", "secret-%u-%p@\(callIDHost)", "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg",
             "-message_file", messageFile, "-trace_err",
-        ], seconds: 45, directory: directory)
+        ] + keys.sorted { $0.key < $1.key }.flatMap { ["-key", $0.key, $0.value] }, seconds: 45, directory: directory)
     }
 }

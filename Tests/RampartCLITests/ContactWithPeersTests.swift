@@ -16,9 +16,10 @@ import Testing
         relay = false
         """
 
-    static func pivot(_ server: ServeProcess, contactHost: String) throws -> [String: Any] {
+    static func pivot(_ server: ServeProcess, contactHost: String, udpFrom: String? = nil) throws -> [String: Any] {
         try Peers.python("contact_pivot.py", ["--port", String(server.ports["udp"]!), "--tcp-port",
-                                              String(server.ports["tcp"]!), "--contact-host", contactHost], seconds: 30)
+                                              String(server.ports["tcp"]!), "--contact-host", contactHost]
+                                              + (udpFrom.map { ["--udp-from", $0] } ?? []), seconds: 30)
     }
 
     @Test func aContactNamingAnotherHostIsNeverConnectedTo() throws {
@@ -34,6 +35,36 @@ import Testing
             let own = try Self.pivot(server, contactHost: "127.0.0.1")
             let reached = own["reached"] as? [String] ?? []
             #expect(reached.count == 1 && reached[0].hasPrefix("INVITE sip:bob@127.0.0.1:"), "\(own)")
+            #expect(server.stop() == 0)
+        }
+    }
+
+    /// A registration made from a trunk's address (over UDP anyone can forge one once they have a password) would
+    /// aim the account's calls at the carrier, sent from the edge's trusted address past every destination rule.
+    /// The edge registers it but never sends a call there: alice's call to bob gets 480 and nothing reaches
+    /// 127.0.0.2, while the same registration from bob's own address is called.
+    @Test func aRegistrationFromATrunksAddressIsNeverCalled() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: Self.config + """
+
+                [[trunks]]
+                name = "carrier"
+                address = "udp:127.0.0.2:\(try Peers.freePort())"
+                prefixes = ["+"]
+
+                [fraud]
+                country_code = "1"
+                """, listeners: ["udp", "tcp"])
+            defer { server.stop() }
+            let forged = try Self.pivot(server, contactHost: "127.0.0.9", udpFrom: "127.0.0.2")
+            #expect(forged["registered"] as? Int == 200)
+            #expect(forged["final"] as? Int == 480 && (forged["reached"] as? [String])?.isEmpty == true, "\(forged)")
+            let own = try Self.pivot(server, contactHost: "127.0.0.9", udpFrom: "127.0.0.3")
+            let reached = own["reached"] as? [String] ?? []
+            #expect(reached.first?.hasPrefix("INVITE sip:bob@") == true, "\(own)")
             #expect(server.stop() == 0)
         }
     }

@@ -97,6 +97,11 @@ import Testing
             let multipart = try Self.abuse(["offer", "--port", String(edgePort), "--media-host", "127.0.0.1",
                                             "--media-port", "24000", "--multipart"])
             #expect(multipart["status"] as? Int == 415 && multipart["bob_reached"] as? Bool == false, "\(multipart)")
+            // Two hundred levels of multipart inside multipart (RFC 4475's torture idea): not read, not recursed
+            // into, refused the same way.
+            let nested = try Self.abuse(["offer", "--port", String(edgePort), "--media-host", "127.0.0.1",
+                                         "--media-port", "24000", "--multipart", "--multipart-depth", "200"])
+            #expect(nested["status"] as? Int == 415 && nested["bob_reached"] as? Bool == false, "\(nested)")
             let raw = try Peers.python("raw_requests.py", ["--port", String(edgePort)], seconds: 20)
             #expect(raw["thirty_four_vias"] as? Int == 200, "\(raw)")
             #expect(raw["transfer_encoding"] as? Int == 400, "\(raw)")

@@ -151,6 +151,68 @@ import Testing
         }
     }
 
+    /// The downgrade pin against a running edge (issue 17): once dave has used SHA-256, his correct MD5 answer gets
+    /// 403 (`digest-downgrade-attempt`), and still does after a restart; an MD5-sess answer, a form the edge never
+    /// offers, is never accepted either (a new challenge).
+    @Test func anAccountThatUsedSHA256CannotBeDowngradedEvenAfterARestart() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try Self.addUser("dave", password: "dave-password", dataDir: data)
+            func register(_ server: ServeProcess, _ algorithm: String) throws -> [String: Any] {
+                try Peers.sipClient(["--transport", "udp", "--host", "127.0.0.1", "--port", String(server.ports["udp"]!),
+                                     "--user", "dave", "--password", "dave-password", "--algorithm", algorithm])
+            }
+            let first = try ServeProcess(dataDir: data, listeners: ["udp"])
+            let md5First = try register(first, "MD5")
+            #expect(md5First["status"] as? Int == 200, "MD5 before any SHA-256: \(md5First)")
+            #expect(try register(first, "SHA-256")["status"] as? Int == 200)
+            let md5 = try register(first, "MD5")
+            #expect(md5["status"] as? Int == 403, "\(md5)")
+            let md5Session = try register(first, "MD5-sess")
+            #expect(md5Session["status"] as? Int == 401, "\(md5Session)")
+            #expect(first.stop() == 0)
+
+            let second = try ServeProcess(dataDir: data, listeners: ["udp"])
+            defer { second.stop() }
+            let afterRestart = try register(second, "MD5")
+            #expect(afterRestart["status"] as? Int == 403, "\(afterRestart)")
+            #expect(try register(second, "SHA-256")["status"] as? Int == 200)
+            #expect(try AttackersWithPeersTests.events(data, type: "digest-downgrade-attempt").count >= 2)
+        }
+    }
+
+    /// An account that may only be used from another network is refused with the answer a wrong password or an
+    /// unknown user gets (issue 17): same status, reason and headers, after the same challenge, so its
+    /// restriction does not tell that it exists (its work is a stand-in digest check too).
+    @Test func anAccountRefusedByItsNetworksReadsLikeAWrongPassword() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try Self.addUser("frank", password: "frank-password", dataDir: data)
+            try Self.addUser("grace", password: "grace-password", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: """
+                [security]
+                account_networks = { frank = ["192.0.2.0/24"] }
+                """, listeners: ["udp"])
+            defer { server.stop() }
+            func register(_ user: String, _ password: String) throws -> [String: Any] {
+                try Peers.sipClient(["--transport", "udp", "--host", "127.0.0.1", "--port", String(server.ports["udp"]!),
+                                     "--user", user, "--password", password, "--algorithm", "SHA-256"])
+            }
+            let restricted = try register("frank", "frank-password")
+            let wrongPassword = try register("grace", "not-grace-password")
+            let unknown = try register("nobody", "whatever")
+            for answer in [restricted, wrongPassword, unknown] {
+                #expect(answer["first_status"] as? Int == 401, "\(answer)")
+                #expect(answer["status"] as? Int == 403, "\(answer)")
+            }
+            #expect(restricted["reason"] as? String == unknown["reason"] as? String)
+            #expect(restricted["reason"] as? String == wrongPassword["reason"] as? String)
+            #expect(restricted["header_names"] as? [String] == unknown["header_names"] as? [String], "\(restricted)")
+            #expect(try register("grace", "grace-password")["status"] as? Int == 200)
+            #expect(try AttackersWithPeersTests.events(data, type: "acl-denied").count == 1)
+        }
+    }
+
     @Test func registersOverIPv6Loopback() throws {
         try withTemporaryDirectory { directory in
             let data = directory + "/data"

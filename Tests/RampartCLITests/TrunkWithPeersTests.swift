@@ -35,6 +35,18 @@ import Testing
         }
     }
 
+    /// alice (sipp on 127.0.0.1, MD5) calls +15551234, which goes out by the trunk; her side of it in caller.msg.
+    static func aliceCallsTheNumber(_ scenario: String, edgePort: Int, directory: String, keys: [String] = [])
+        throws -> (status: Int32, output: String)
+    {
+        try Peers.run(try Peers.tool("sipp"), [
+            "127.0.0.1:\(edgePort)", "-sf", Peers.directory.appendingPathComponent("sipp/\(scenario).xml").path,
+            "-t", "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "+15551234@localhost",
+            "-key", "domain", "localhost", "-key", "callee", "+15551234", "-i", "127.0.0.1", "-p", "0",
+            "-m", "1", "-nostdin", "-timeout", "30", "-trace_err", "-trace_msg", "-message_file", directory + "/caller.msg",
+        ] + (keys.isEmpty ? [] : ["-key"] + keys), seconds: 45, directory: directory)
+    }
+
     /// The carrier's call to bob (Tests/Peers/sipp/trunk-call.xml) sent from `ip`.
     static func trunkCall(from ip: String, edgePort: Int, messageFile: String, directory: String) throws
         -> (status: Int32, output: String)
@@ -74,14 +86,8 @@ import Testing
             defer { Peers.stop(trunk) }
             Thread.sleep(forTimeInterval: 0.5)
 
-            let caller = try Peers.run(try Peers.tool("sipp"), [
-                "127.0.0.1:\(server.ports["udp"]!)", "-sf",
-                Peers.directory.appendingPathComponent("sipp/call-with-proxy-auth.xml").path, "-t", "u1",
-                "-s", "alice", "-au", "alice", "-ap", "pw-alice", "-auth_uri", "+15551234@localhost",
-                "-key", "domain", "localhost", "-key", "callee", "+15551234", "-i", "127.0.0.1", "-p", "0",
-                "-m", "1", "-nostdin", "-timeout", "30", "-trace_err", "-trace_msg",
-                "-message_file", directory + "/caller.msg",
-            ], seconds: 45, directory: directory)
+            let caller = try Self.aliceCallsTheNumber("call-with-proxy-auth", edgePort: server.ports["udp"]!,
+                                                      directory: directory)
             #expect(caller.status == 0, "caller: \((try? String(contentsOfFile: directory + "/caller.msg", encoding: .utf8)) ?? "")")
             for _ in 0..<100 where trunk.isRunning { Thread.sleep(forTimeInterval: 0.1) }
             #expect(!trunk.isRunning && trunk.terminationStatus == 0, "the trunk did not accept the call")
@@ -96,6 +102,32 @@ import Testing
             #expect(records.first?["callee"] as? String == "sip:+15551234@localhost")
             #expect(records.first?["account"] as? String == "alice@localhost")
             #expect(records.first?["trunk"] as? String == "carrier")
+            #expect(server.stop() == 0)
+        }
+    }
+
+    /// An account cannot bill a carrier for history it made up, nor make it place a call (issue 17): the forged
+    /// Diversion, History-Info, Call-Info and Identity of alice's INVITE do not reach the trunk, and her REFER in the
+    /// call gets 403 (the trunk, which expects only ACK and BYE, would fail on a REFER).
+    @Test func forgedHistoryNeverReachesTheTrunkAndATransferInATrunkCallIsRefused() throws {
+        let trunkPort = try Peers.freePort()
+        try Self.withEdge(trunkPort: trunkPort, user: "alice") { directory, data, server in
+            let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
+                                             messageFile: directory + "/trunk.msg", directory: directory)
+            defer { Peers.stop(trunk) }
+            Thread.sleep(forTimeInterval: 0.5)
+            let caller = try Self.aliceCallsTheNumber(
+                "call-with-forged-history-and-refer", edgePort: server.ports["udp"]!, directory: directory,
+                keys: ["referto", "sip:+19005550100@localhost"])
+            let callerSaw = (try? String(contentsOfFile: directory + "/caller.msg", encoding: .utf8)) ?? ""
+            #expect(caller.status == 0, "caller: \(callerSaw.suffix(1500))")
+            for _ in 0..<100 where trunk.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!trunk.isRunning && trunk.terminationStatus == 0, "the trunk saw more than the call")
+            let trunkSaw = try String(contentsOfFile: directory + "/trunk.msg", encoding: .utf8)
+            #expect(trunkSaw.contains("INVITE sip:+15551234@127.0.0.2:\(trunkPort) SIP/2.0"))
+            for forged in ["Diversion:", "History-Info:", "Call-Info:", "\nIdentity:", "forged.example", "REFER "] {
+                #expect(!trunkSaw.contains(forged), "the trunk saw \(forged)")
+            }
             #expect(server.stop() == 0)
         }
     }
