@@ -5,7 +5,7 @@
 Usage:
   sip_client.py register --transport tls --host 127.0.0.1 --port 5061 --user alice --password pw
                 [--domain localhost] [--ca ca.crt] [--cert c.crt --key c.key] [--algorithm SHA-256|MD5|MD5-sess]
-                [--expires 3600] [--query] [--answer-call [--ready-file PATH]]
+                [--expires 3600] [--query] [--bind 127.0.0.2] [--answer-call [--ready-file PATH]]
 Prints one JSON object: {"challenge_algorithms": [...], "status": 200, "contacts": [...]} or
 {"handshake_failed": "reason"}. Exit code 0 when it printed a result (whatever the status), 2 on usage errors.
 """
@@ -44,6 +44,8 @@ class Connection:
         if args.transport == "udp":
             self.sock = socket.socket(family, socket.SOCK_DGRAM)
             self.sock.settimeout(TIMEOUT)
+            if args.bind:
+                self.sock.bind((args.bind, 0))
             self.sock.connect((args.host, args.port))
         else:
             raw = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
@@ -250,6 +252,7 @@ def main():
     reg.add_argument("--cert")
     reg.add_argument("--key")
     reg.add_argument("--algorithm")
+    reg.add_argument("--bind", help="UDP: the loopback address to send from")
     reg.add_argument("--expires", type=int, default=3600)
     reg.add_argument("--query", action="store_true", help="no Contact: list the bindings")
     reg.add_argument("--answer-call", action="store_true",

@@ -179,6 +179,25 @@ import Testing
         }
     }
 
+    /// A subscription's dialog carries no call (issue 17): an INVITE alice sends inside it (its tags, its remote
+    /// target) gets 403 and never reaches bob, whose scenario expects only the subscription's messages.
+    @Test func anInviteInsideASubscriptionsDialogIsRefused() throws {
+        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let (bob, _) = try Peers.bobAnswering("notify-subscriber", edgePort: edgePort,
+                                                  messageFile: directory + "/bob.msg", directory: directory)
+            defer { Peers.stop(bob) }
+            let watcher = try Self.aliceToBob("subscribe-then-invite", port: edgePort, callIDHost: "watcher.invalid",
+                                              messageFile: directory + "/alice.msg", directory: directory)
+            #expect(watcher.status == 0, "alice: \(watcher.output.suffix(800))")
+            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob saw more than the subscription")
+            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+            #expect(!bobSaw.contains("INVITE "))
+            #expect(server.stop() == 0)
+        }
+    }
+
     @Test func aCleanShutdownEndsCallsWithByeOnBothSidesAndKeepsTheirRecords() throws {
         try Self.withAliceAndBob(listening: "udp") { directory, data, server in
             let edgePort = server.ports["udp"]!

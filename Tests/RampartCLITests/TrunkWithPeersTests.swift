@@ -132,6 +132,33 @@ import Testing
         }
     }
 
+    /// UDP forged from a carrier's address cannot get the carrier banned (issue 17): wrong passwords for six
+    /// accounts from 127.0.0.2 would ban any other source ("failures across 5 accounts"); the trunk's address is
+    /// protected, the ban is recorded as `ban-withheld`, and the carrier's next call is still taken.
+    @Test func failuresForgedFromTheTrunksAddressNeverBanIt() throws {
+        try Self.withEdge(trunkPort: try Peers.freePort(), user: "bob") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            for index in 1...6 {
+                try ServeWithPeersTests.addUser("user\(index)", password: "pw-user\(index)", dataDir: data)
+            }
+            for index in 1...6 {
+                let guess = try Peers.sipClient(["--transport", "udp", "--host", "127.0.0.1", "--port", String(edgePort),
+                                                 "--bind", "127.0.0.2", "--user", "user\(index)",
+                                                 "--password", "guess", "--algorithm", "MD5"])
+                #expect(guess["status"] as? Int == 403, "\(guess)")
+            }
+            #expect(!(try AttackersWithPeersTests.events(data, type: "ban-withheld")).isEmpty)
+            #expect(!(try AttackersWithPeersTests.bans(data).contains("127.0.0.2")))
+            let (bob, _) = try Peers.bobAnswering("answer-call", edgePort: edgePort, messageFile: directory + "/bob.msg",
+                                                  directory: directory)
+            defer { Peers.stop(bob) }
+            let call = try Self.trunkCall(from: "127.0.0.2", edgePort: edgePort, messageFile: directory + "/trunk.msg",
+                                          directory: directory)
+            #expect(call.status == 0, "the carrier's call after the forged failures: \(call.output.suffix(600))")
+            #expect(server.stop() == 0)
+        }
+    }
+
     @Test func theTrunksCallReachesAUserWithoutCredentialsAndWithoutTheTrunksAddress() throws {
         let trunkPort = try Peers.freePort()
         try Self.withEdge(trunkPort: trunkPort, user: "bob") { directory, data, server in
