@@ -111,63 +111,30 @@ import Testing
     /// A transfer is only to the edge's own users (issue 17): alice's REFER to a number at another domain gets 403
     /// and never reaches bob (whose scenario expects only ACK and BYE).
     @Test func aTransferOutsideTheServedDomainIsRefused() throws {
-        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
-            let edgePort = server.ports["udp"]!
-            let (bob, _) = try Peers.bobAnswering("answer-call", edgePort: edgePort, messageFile: directory + "/bob.msg",
-                                                  directory: directory)
-            defer { Peers.stop(bob) }
-            let alice = try Self.aliceToBob("call-with-forged-history-and-refer", port: edgePort,
-                                            callIDHost: "transferor.invalid", messageFile: directory + "/alice.msg",
-                                            directory: directory, keys: ["referto": "sip:+19005550100@premium.example"])
-            #expect(alice.status == 0, "alice: \(alice.output.suffix(800))")
-            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
-            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob saw more than the call")
-            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+        try Self.aliceMeetsBob("call-with-forged-history-and-refer", bob: "answer-call",
+                               keys: ["referto": "sip:+19005550100@premium.example"]) { _, bobSaw, _, _ in
             #expect(!bobSaw.contains("REFER ") && !bobSaw.contains("premium.example"))
-            #expect(server.stop() == 0)
         }
     }
 
     /// A relayed OPTIONS tells its sender that the phone answered, not where it is (issue 17): bob's answer carries
     /// SDP naming his address and port; alice's 200 has no body.
     @Test func anOptionsAnswerCrossesWithoutItsSDP() throws {
-        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
-            let edgePort = server.ports["udp"]!
-            let (bob, bobPort) = try Peers.bobAnswering("answer-options", edgePort: edgePort,
-                                                        messageFile: directory + "/bob.msg", directory: directory)
-            defer { Peers.stop(bob) }
-            let alice = try Self.aliceToBob("options-with-proxy-auth", port: edgePort, callIDHost: "prober.invalid",
-                                            messageFile: directory + "/alice.msg", directory: directory)
-            #expect(alice.status == 0, "alice: \(alice.output.suffix(800))")
-            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
-            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob got no OPTIONS")
-            let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
+        try Self.aliceMeetsBob("options-with-proxy-auth", bob: "answer-options") { aliceSaw, _, bobPort, _ in
             #expect(aliceSaw.contains("SIP/2.0 200 OK"))
             for trace in ["v=0", "m=audio", ":\(bobPort)", "Content-Type: application/sdp"] {
                 #expect(!aliceSaw.contains(trace), "alice saw \(trace)")
             }
-            #expect(server.stop() == 0)
         }
     }
 
     @Test func aSubscriptionCrossesTheEdgeAndItsNotifiesComeBackUntilTerminated() throws {
-        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
-            let edgePort = server.ports["udp"]!
-            let (bob, bobPort) = try Peers.bobAnswering("notify-subscriber", edgePort: edgePort,
-                                                        messageFile: directory + "/bob.msg", directory: directory)
-            defer { Peers.stop(bob) }
-            let watcher = try Self.aliceToBob("subscribe-with-proxy-auth", port: edgePort, callIDHost: "watcher.invalid",
-                                              messageFile: directory + "/alice.msg", directory: directory)
-            #expect(watcher.status == 0, "alice: \(watcher.output.suffix(800))")
-            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
-            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob did not complete his scenario")
-            let aliceSaw = try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8)
+        try Self.aliceMeetsBob("subscribe-with-proxy-auth", bob: "notify-subscriber") { aliceSaw, bobSaw, bobPort, data in
             #expect(aliceSaw.contains("<state>confirmed</state>"))
             // The dialog-info names bob's device by address; alice sees it at the served domain (issue 17).
             #expect(aliceSaw.contains("<target uri=\"sip:bob@localhost\"/>"))
             #expect(aliceSaw.contains("Subscription-State: terminated;reason=noresource"))
             for trace in [":\(bobPort)", "notifier-pbx"] { #expect(!aliceSaw.contains(trace), "alice saw \(trace)") }
-            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
             #expect(bobSaw.contains("SUBSCRIBE sip:bob@127.0.0.1:\(bobPort)") && !bobSaw.contains("watcher-phone"))
             // alice asked for a day; bob is asked for no more than the edge keeps a subscription (an hour).
             #expect(bobSaw.contains("Expires: 3600") && !bobSaw.contains("Expires: 86400"))
@@ -175,25 +142,36 @@ import Testing
             let export = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
             let records = try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [[String: Any]]
             #expect(records?.isEmpty == true)
-            #expect(server.stop() == 0)
         }
     }
 
     /// A subscription's dialog carries no call (issue 17): an INVITE alice sends inside it (its tags, its remote
     /// target) gets 403 and never reaches bob, whose scenario expects only the subscription's messages.
     @Test func anInviteInsideASubscriptionsDialogIsRefused() throws {
-        try Self.withAliceAndBob(listening: "udp") { directory, data, server in
-            let edgePort = server.ports["udp"]!
-            let (bob, _) = try Peers.bobAnswering("notify-subscriber", edgePort: edgePort,
-                                                  messageFile: directory + "/bob.msg", directory: directory)
-            defer { Peers.stop(bob) }
-            let watcher = try Self.aliceToBob("subscribe-then-invite", port: edgePort, callIDHost: "watcher.invalid",
-                                              messageFile: directory + "/alice.msg", directory: directory)
-            #expect(watcher.status == 0, "alice: \(watcher.output.suffix(800))")
-            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
-            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob saw more than the subscription")
-            let bobSaw = try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8)
+        try Self.aliceMeetsBob("subscribe-then-invite", bob: "notify-subscriber") { _, bobSaw, _, _ in
             #expect(!bobSaw.contains("INVITE "))
+        }
+    }
+
+    /// alice (sipp, `scenario`) meets bob (sipp answering with `bobScenario` on the port he registered from) through
+    /// a UDP edge; both scenarios must run to their end (bob's fails on any message it does not expect). `check`
+    /// gets what each saw, bob's port and the data directory.
+    static func aliceMeetsBob(_ scenario: String, bob bobScenario: String, keys: [String: String] = [:],
+                              _ check: (_ aliceSaw: String, _ bobSaw: String, _ bobPort: Int, _ data: String) throws -> Void)
+        throws
+    {
+        try withAliceAndBob(listening: "udp") { directory, data, server in
+            let edgePort = server.ports["udp"]!
+            let (bob, bobPort) = try Peers.bobAnswering(bobScenario, edgePort: edgePort,
+                                                        messageFile: directory + "/bob.msg", directory: directory)
+            defer { Peers.stop(bob) }
+            let alice = try aliceToBob(scenario, port: edgePort, callIDHost: "alice.invalid",
+                                       messageFile: directory + "/alice.msg", directory: directory, keys: keys)
+            #expect(alice.status == 0, "alice: \(alice.output.suffix(800))")
+            for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(!bob.isRunning && bob.terminationStatus == 0, "bob did not complete \(bobScenario)")
+            try check(try String(contentsOfFile: directory + "/alice.msg", encoding: .utf8),
+                      try String(contentsOfFile: directory + "/bob.msg", encoding: .utf8), bobPort, data)
             #expect(server.stop() == 0)
         }
     }
