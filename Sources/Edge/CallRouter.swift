@@ -150,6 +150,37 @@ public final class CallRouter: Sendable {
         }
     }
 
+    /// Who may subscribe to whose state (BLF, presence: who is on the phone, and from when). Every watched party
+    /// is an account of the served domain, so the default is "the same domain"; an operator may narrow it.
+    public struct WatchPolicy: Sendable, Hashable {
+        public enum Mode: String, Sendable, Hashable, CaseIterable {
+            /// Any account of the served domain may watch any other (the default).
+            case domain
+            /// An account may be watched only by the accounts ``watchers`` lists for it (none if absent).
+            case listed
+            /// No subscriptions: every SUBSCRIBE gets 403.
+            case off
+        }
+
+        public var mode: Mode
+        /// For ``Mode/listed``: watched account → the accounts that may watch it.
+        public var watchers: [String: Set<String>]
+
+        public init(mode: Mode = .domain, watchers: [String: Set<String>] = [:]) {
+            (self.mode, self.watchers) = (mode, watchers)
+        }
+
+        /// Whether `watcher` (an account, or nil for a trunk) may subscribe to `watched`.
+        public func permits(watcher: String?, watched: String) -> Bool {
+            guard let watcher else { return false }  // carriers watch nobody here
+            switch mode {
+            case .domain: return true
+            case .listed: return watchers[watched]?.contains(watcher) ?? false
+            case .off: return false
+            }
+        }
+    }
+
     /// Per account, what it holds now (against ``accountLimits``).
     struct AccountUsage: Sendable {
         var calls = 0
@@ -159,6 +190,8 @@ public final class CallRouter: Sendable {
     }
 
     public let accountLimits: AccountLimits
+    /// Who may subscribe to whom.
+    public let watchPolicy: WatchPolicy
     private let usage = Mutex<[String: AccountUsage]>([:])
 
     /// Takes one call (or subscription) and `sections` ringing sections for `account`, or says which limit it is over.
@@ -203,6 +236,11 @@ public final class CallRouter: Sendable {
             if case .trunk(let trunk) = self { return trunk }
             return nil
         }
+
+        var account: String? {
+            if case .account(let username, _) = self { return username }
+            return nil
+        }
     }
     /// T1 and T2, in milliseconds.
     let t1: Int
@@ -213,8 +251,10 @@ public final class CallRouter: Sendable {
          contactConnections: ContactConnections = .tls,
          ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
          trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
-         addressPolicy: AddressPolicy = .classesOnly, accountLimits: AccountLimits = AccountLimits()) {
+         addressPolicy: AddressPolicy = .classesOnly, accountLimits: AccountLimits = AccountLimits(),
+         watchPolicy: WatchPolicy = WatchPolicy()) {
         self.accountLimits = accountLimits
+        self.watchPolicy = watchPolicy
         self.assertableIdentities = assertableIdentities
         var addresses = addressPolicy
         addresses.trunks += trunks.compactMap { $0.flow.remote.endpoint }
@@ -403,6 +443,9 @@ public final class CallRouter: Sendable {
         // the trunk whose prefix it matches (never from a trunk to a trunk: no transit for toll fraud). A
         // subscription goes to one phone only (the most recent binding): one notifier, one dialog.
         let subscribing = request.method == .subscribe
+        if subscribing, !watchPolicy.permits(watcher: admitted.caller.account, watched: callee) {
+            return edge.reply(to: inbound, status: 403)
+        }
         var targets = bindingTargets(of: "sip:\(callee)@\(domain)", edge: edge, wiring: admitted.wiring)
         if subscribing { targets = Array(targets.suffix(1)) }
         var calleeAOR = "sip:\(callee)@\(domain)"

@@ -38,6 +38,8 @@ public final class EdgeService: SIPInboundHandler {
         public var maxCalls: Int
         /// What one account may hold at once: calls, subscriptions, ringing media sections, subscription length.
         public var accountLimits = CallRouter.AccountLimits()
+        /// Who may subscribe to whom (same domain by default).
+        public var watchPolicy = CallRouter.WatchPolicy()
         /// Longest an answered call may last before the edge ends it, in seconds: a dialog whose BYE was lost
         /// would otherwise hold its slot (and later its relay ports) forever.
         public var maxCallSeconds: Int
@@ -157,7 +159,7 @@ public final class EdgeService: SIPInboundHandler {
                                 plainRTPAccounts: configuration.plainRTPAccounts,
                                 assertableIdentities: configuration.assertableIdentities,
                                 addressPolicy: configuration.addressPolicy,
-                                accountLimits: configuration.accountLimits)
+                                accountLimits: configuration.accountLimits, watchPolicy: configuration.watchPolicy)
         self.directory = DirectoryCache()
         self.callRecords = CallRecordWriter(store: store, logger: logger)
         self.clock = clock
@@ -425,8 +427,18 @@ public final class EdgeService: SIPInboundHandler {
         let decision = authenticator.withLock {
             $0.authenticate(inbound.message, credentials: credentials, now: clock.monotonic(), account: account)
         }
-        if case .authenticated(let username, _) = decision, let address = inbound.source.policyAddress {
-            defense.authenticationSucceeded(account: username, source: address, epochSeconds: clock.epochSeconds())
+        if case .authenticated(let username, let algorithm) = decision {
+            if let address = inbound.source.policyAddress {
+                defense.authenticationSucceeded(account: username, source: address, epochSeconds: clock.epochSeconds())
+            }
+            // An account that proved itself with a strong digest (REGISTER, INVITE, SUBSCRIBE, MESSAGE alike) is
+            // pinned to it for good, in the store too, so a restart does not reopen the downgrade.
+            if algorithm != DigestAlgorithm.Insecure.md5.token, account?.strongDigestOnly == false {
+                let domain = configuration.domain
+                directory.pinStrongDigest(username: username, domain: domain)
+                let store = self.store
+                Task { _ = try? await store.pinStrongDigest(username: username, domain: domain) }
+            }
         }
         return decision
     }
@@ -583,17 +595,12 @@ public final class EdgeService: SIPInboundHandler {
                 report(event, inbound, claimedUser: credentials.claimedUsername(realm: configuration.domain))
             }
             return respond(inbound, status: status)
-        case .authenticated(let username, let algorithm):
+        case .authenticated(let username, _):
             // Credentials of one account do not register another's address (RFC 3261 §10.3 step 3).
             guard username == user else {
                 report(.authFailure, reason: "credentials of \(username) for another address", inbound,
                        claimedUser: username)
                 return respond(inbound, status: 403)
-            }
-            if algorithm != DigestAlgorithm.Insecure.md5.token, account?.strongDigestOnly == false {
-                directory.pinStrongDigest(username: username, domain: domain)
-                let store = self.store
-                Task { _ = try? await store.pinStrongDigest(username: username, domain: domain) }
             }
         }
 

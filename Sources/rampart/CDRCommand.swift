@@ -186,6 +186,7 @@ extension CDRCommand {
             guard FileManager.default.fileExists(atPath: directory.file(DataDirectory.pseudonymKeyFile)) else {
                 throw UsageError(message: "no pseudonym key in \(data.dataDir): CDR parties are stored in clear")
             }
+            try directory.create()  // owner-only: the key is a secret
             print(try directory.pseudonymizer().pseudonym(for: party))
         }
     }

@@ -10,6 +10,7 @@ extension DataDirectoryOption {
 extension DataDirectory {
     /// The development CA in the data directory, created on first use (key owner-only).
     func developmentCA() throws -> DevelopmentCA {
+        try create()  // owner-only, even when the CA is only read: the directory holds its key
         let certificatePath = file("ca.crt")
         let keyPath = file("ca.key")
         let manager = FileManager.default
@@ -17,7 +18,6 @@ extension DataDirectory {
             return try DevelopmentCA(certificatePEM: String(contentsOfFile: certificatePath, encoding: .utf8),
                                      privateKeyPEM: String(contentsOfFile: keyPath, encoding: .utf8))
         }
-        try create()
         let ca = try DevelopmentCA.create()
         try writeSecret(pemFile(ca.privateKeyPEM), to: keyPath)
         try pemFile(ca.certificatePEM()).write(toFile: certificatePath, atomically: true, encoding: .utf8)

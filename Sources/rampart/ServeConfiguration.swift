@@ -107,6 +107,8 @@ struct ServeConfiguration: Codable, Equatable {
         var stripHeadersTowardsCallees: [String]?
         var stripHeadersTowardsCallers: [String]?
         var replaceHeaders: [String: String]?
+        var subscriptions: String?
+        var watchers: [String: [String]]?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowPlainRTP = "allow_plain_rtp", maxCalls = "max_calls", maxDurationSeconds = "max_duration_seconds"
             case maxCallsPerAccount = "max_calls_per_account", maxSubscriptionsPerAccount = "max_subscriptions_per_account"
@@ -117,6 +119,7 @@ struct ServeConfiguration: Codable, Equatable {
             case identities, stripHeaders = "strip_headers", allowHeaders = "allow_headers"
             case stripHeadersTowardsCallees = "strip_headers_towards_callees"
             case stripHeadersTowardsCallers = "strip_headers_towards_callers", replaceHeaders = "replace_headers"
+            case subscriptions, watchers
         }
     }
 

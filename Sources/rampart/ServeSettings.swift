@@ -128,6 +128,11 @@ struct ServeSettings {
                                          default: 16, in: 1...100_000),
             subscriptionSeconds: try bounded(calls.maxSubscriptionSeconds, "calls.max_subscription_seconds",
                                              default: 3_600, in: 60...86_400))
+        guard let watchMode = CallRouter.WatchPolicy.Mode(rawValue: calls.subscriptions ?? "domain") else {
+            throw UsageError(message: "calls.subscriptions must be \"domain\", \"listed\" or \"off\"")
+        }
+        edge.watchPolicy = CallRouter.WatchPolicy(mode: watchMode,
+                                                  watchers: (calls.watchers ?? [:]).mapValues { Set($0) })
         edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
                                     routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
 

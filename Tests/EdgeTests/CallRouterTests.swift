@@ -384,33 +384,73 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(outcomes == [100, 480, 480, 480], "\(outcomes)")
     }
 
+    /// alice's INVITE or SUBSCRIBE (Expires: 86400) to `uri`, sent again with her credentials after the edge's 407;
+    /// the edge's answer to the second (nil: none yet, the request went on).
+    static func authenticated(_ method: String, _ index: Int, uri: String = "sip:bob@localhost",
+                              algorithm: DigestAlgorithm = DigestAlgorithm.Insecure.md5,
+                              via fixture: EdgeFixture) async throws -> SIPMessage? {
+        var text = invite(branch: "\(method)\(index)a", cseq: 1, body: "")
+            .replacingOccurrences(of: "call-1", with: "\(method)-\(index)")
+        if method == "SUBSCRIBE" {
+            text = text.replacingOccurrences(of: "INVITE", with: "SUBSCRIBE")
+                .replacingOccurrences(of: "Content-Type: application/sdp\r\n",
+                                      with: "Event: presence\r\nExpires: 86400\r\n")
+        }
+        let challenge = try await fixture.send(text)
+        let method = method == "SUBSCRIBE" ? "SUBSCRIBE" : "INVITE"
+        let ha1 = DigestHA1(algorithm: algorithm, username: "alice", realm: "localhost", password: "secret")
+        let proxyChallenge = try #require(try challenge?.digestChallenges(proxy: true).first {
+            $0.effectiveAlgorithm == algorithm
+        })
+        let authorization = try DigestCredentials(answering: proxyChallenge, ha1: ha1, method: method, uri: uri,
+                                                  cnonce: "c0ffee", nonceCount: DigestNonceCount(1)).serialized()
+        let authorized = text.replacingOccurrences(of: "CSeq: 1", with: "CSeq: 2")
+            .replacingOccurrences(of: "a;rport", with: "b;rport")
+            .replacingOccurrences(of: "Content-Length:", with: "Proxy-Authorization: \(authorization)\r\nContent-Length:")
+        return try await fixture.send(authorized)
+    }
+
+    /// The downgrade pin is earned by any request a strong digest authenticates, not by REGISTER alone, and it is
+    /// stored: alice's SHA-256 INVITE pins her account in the store, so a restart keeps refusing her MD5.
+    @Test func aCallWithAStrongDigestPinsTheAccountInTheStore() async throws {
+        let (fixture, _) = try await Self.edgeWithBob()
+        #expect(try await fixture.store.account(username: "alice", domain: "localhost")?.strongDigestOnly == false)
+        #expect(try await Self.authenticated("INVITE", 0, algorithm: .sha256, via: fixture) == nil)
+        var pinned = false
+        for _ in 0..<100 where !pinned {
+            pinned = try await fixture.store.account(username: "alice", domain: "localhost")?.strongDigestOnly == true
+            if !pinned { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(pinned)
+    }
+
+    /// Who may watch whom (issue 17): with `subscriptions = "listed"` alice may subscribe to bob only once she is
+    /// one of his watchers, and with "off" nobody may; a refused SUBSCRIBE never reaches bob.
+    @Test func onlyPermittedWatchersMaySubscribe() async throws {
+        for (policy, allowed) in [
+            (CallRouter.WatchPolicy(mode: .listed, watchers: ["bob": ["carol"]]), false),
+            (CallRouter.WatchPolicy(mode: .listed, watchers: ["bob": ["alice"]]), true),
+            (CallRouter.WatchPolicy(mode: .off, watchers: ["bob": ["alice"]]), false),
+            (CallRouter.WatchPolicy(), true),
+        ] {
+            var configuration = EdgeService.Configuration()
+            configuration.watchPolicy = policy
+            let (fixture, sent) = try await Self.edgeWithBob(configuration)
+            let answer = try await Self.authenticated("SUBSCRIBE", 0, via: fixture)
+            #expect(answer?.statusCode == (allowed ? nil : 403), "\(policy)")
+            #expect(sent.take().contains { $0.message.method == .subscribe } == allowed, "\(policy)")
+        }
+        #expect(!CallRouter.WatchPolicy().permits(watcher: nil, watched: "bob"), "a trunk watches nobody")
+    }
+
     /// What one account may hold (issue 17): calls and subscriptions are counted apart, each up to its limit (503
     /// and a `rate-limited` event beyond), and a subscription is asked for no longer than the edge keeps one.
     @Test func anAccountHoldsAtMostItsShareOfCallsAndSubscriptions() async throws {
         var configuration = EdgeService.Configuration()
         configuration.accountLimits = CallRouter.AccountLimits(calls: 2, subscriptions: 2, subscriptionSeconds: 600)
         let (fixture, sent) = try await Self.edgeWithBob(configuration)
-        func place(_ method: String, _ index: Int, uri: String = "sip:bob@localhost") async throws -> SIPMessage? {
-            var text = invite(branch: "\(method)\(index)a", cseq: 1, body: "")
-                .replacingOccurrences(of: "call-1", with: "\(method)-\(index)")
-            if method == "SUBSCRIBE" {
-                text = text.replacingOccurrences(of: "INVITE", with: "SUBSCRIBE")
-                    .replacingOccurrences(of: "Content-Type: application/sdp\r\n",
-                                          with: "Event: presence\r\nExpires: 86400\r\n")
-            }
-            let challenge = try await fixture.send(text)
-            let method = method == "SUBSCRIBE" ? "SUBSCRIBE" : "INVITE"
-            let ha1 = DigestHA1(algorithm: DigestAlgorithm.Insecure.md5, username: "alice", realm: "localhost",
-                                password: "secret")
-            let proxyChallenge = try #require(try challenge?.digestChallenges(proxy: true).first {
-                $0.effectiveAlgorithm == DigestAlgorithm.Insecure.md5
-            })
-            let authorization = try DigestCredentials(answering: proxyChallenge, ha1: ha1, method: method, uri: uri,
-                                                      cnonce: "c0ffee", nonceCount: DigestNonceCount(1)).serialized()
-            let authorized = text.replacingOccurrences(of: "CSeq: 1", with: "CSeq: 2")
-                .replacingOccurrences(of: "a;rport", with: "b;rport")
-                .replacingOccurrences(of: "Content-Length:", with: "Proxy-Authorization: \(authorization)\r\nContent-Length:")
-            return try await fixture.send(authorized)
+        func place(_ method: String, _ index: Int) async throws -> SIPMessage? {
+            try await Self.authenticated(method, index, via: fixture)
         }
         for index in 0..<2 { #expect(try await place("SUBSCRIBE", index) == nil) }
         let subscriptions = sent.take().filter { $0.message.method == .subscribe }
