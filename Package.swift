@@ -130,19 +130,22 @@ let package = Package(
             path: "Benchmarks/EdgeBenchmark"),
 
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Vectors"]),
-        .testTarget(name: "SDPTests", dependencies: ["SDP", .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP", "TestVectors", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "TestVectors"]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
-        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP", "TestVectors"]),
         .testTarget(name: "MediaRelayTests", dependencies: ["MediaRelay", "SDP"]),
         .testTarget(name: "MediaRelayNIOTests", dependencies: [
             "MediaRelayNIO", "MediaRelay", "MediaSecurity", "SDP", "SecurityPolicy", "CLibSRTPShim",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "Pcap", "RTP", "MediaSecurity", "SDP", "CLibSRTPShim"]),
+        // Test-only: the RFC vectors in Tests/Vectors, each checked against its SHA-256 in the manifest.
+        .target(name: "TestVectors", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                path: "Tests/TestVectors"),
         // Test-only: libsrtp2 (Debian libsrtp2-dev, installed by scripts/test) for interoperability.
         .target(name: "CLibSRTPShim", path: "Tests/CLibSRTPShim", linkerSettings: [.linkedLibrary("srtp2")]),
-        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP"]),
+        .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP", "TestVectors"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),

@@ -1,6 +1,7 @@
 import Foundation
 @testable import RTP
 import Testing
+import TestVectors
 
 func hexBytes(_ text: String) -> [UInt8] {
     let digits = Array(text.utf8)
@@ -10,12 +11,9 @@ func hexBytes(_ text: String) -> [UInt8] {
 }
 
 @Suite struct RTPPacketViewTests {
-    /// The header decodes of `../shared/vectors/rfc3550/rtp-header-decodes.json`, RTCP told apart (RFC 5761).
+    /// The header decodes of `Tests/Vectors/rfc3550/rtp-header-decodes.json`, RTCP told apart (RFC 5761).
     @Test func headersDecodeAsTheVectorsSay() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("../shared/vectors/rfc3550/rtp-header-decodes.json")
-            .standardized
-        let vector = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let vector = try RFCVectors.json("rfc3550/rtp-header-decodes.json")
         var checked = 0
         for decode in try #require(vector["decodes"] as? [[String: Any]]) {
             var bytes = hexBytes(try #require(decode["hex"] as? String))

@@ -1,6 +1,7 @@
 import Foundation
 import SDP
 import Testing
+import TestVectors
 
 /// Joins SDP lines with CRLF, ending with CRLF (the canonical wire form).
 func crlf(_ lines: [String]) -> String {
@@ -44,35 +45,9 @@ func captureError<T>(_ body: () throws -> T) -> SDPParseError? {
     }
 }
 
-/// The public RFC vectors beside the checkout (`<package root>/../shared/vectors`).
+/// The public RFC vectors in Tests/Vectors, each checked against its SHA-256 in the manifest.
 enum Vectors {
-    struct Missing: Error, CustomStringConvertible {
-        let path: String
-        var description: String { "test vector file is missing: \(path)" }
-    }
-
-    static func url(_ relativePath: String, filePath: String = #filePath) -> URL {
-        // Tests/SDPTests/Support.swift -> package root -> ../shared/vectors
-        URL(fileURLWithPath: filePath)
-            .deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .appendingPathComponent("shared/vectors")
-            .appendingPathComponent(relativePath)
-    }
-
-    /// Loads a JSON vector file; records a failure and throws when it is missing (never skips).
-    static func json(_ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
-        let url = url(relativePath)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            Issue.record("test vector file is missing: \(url.path)", sourceLocation: sourceLocation)
-            throw Missing(path: url.path)
-        }
-        let data = try Data(contentsOf: url)
-        let object = try JSONSerialization.jsonObject(with: data)
-        return try #require(object as? [String: Any], sourceLocation: sourceLocation)
-    }
+    static func json(_ relativePath: String) throws -> [String: Any] { try RFCVectors.json(relativePath) }
 }
 
 /// Deterministic example keys (bytes 0, 1, 2, ... of the given length), base64-encoded.

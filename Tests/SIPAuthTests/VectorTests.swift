@@ -1,29 +1,28 @@
 import Foundation
 import SIPAuth
 import Testing
+import TestVectors
 
-/// The RFC worked examples in ../shared/vectors (see its README.md). Missing files fail.
+/// The RFC worked examples in Tests/Vectors (see its README.md). Missing or altered files fail.
 @Suite struct VectorTests {
+    /// Every file in Tests/Vectors is listed in its manifest with a source and matches its SHA-256, and every listed
+    /// file is there: a vector cannot be added, dropped or edited without the manifest saying so.
+    @Test func theManifestCoversEveryVectorFileAndEveryChecksumHolds() throws {
+        let manifest = try RFCVectors.manifest()
+        #expect(Set(manifest.keys) == (try RFCVectors.files()))
+        #expect(manifest.count == 20)
+        for (path, entry) in manifest {
+            #expect(!entry.source.isEmpty, "\(path) names no source")
+            _ = try RFCVectors.data(path)
+        }
+    }
+
     struct VectorError: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// `<package root>/../shared/vectors/<path>`, parsed as a JSON object.
-    static func loadJSON(_ path: String) throws -> [String: Any] {
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // SIPAuthTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // package root
-        let url = packageRoot.appendingPathComponent("../shared/vectors").appendingPathComponent(path).standardized
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw VectorError(description: "test vectors missing at \(url.path)")
-        }
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
-        guard let dictionary = object as? [String: Any] else {
-            throw VectorError(description: "\(path) is not a JSON object")
-        }
-        return dictionary
-    }
+    /// `Tests/Vectors/<path>`, checked against the manifest, parsed as a JSON object.
+    static func loadJSON(_ path: String) throws -> [String: Any] { try RFCVectors.json(path) }
 
     static func string(_ example: [String: Any], _ key: String) throws -> String {
         guard let value = example[key] as? String else {
