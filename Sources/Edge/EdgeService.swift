@@ -241,10 +241,16 @@ public final class EdgeService: SIPInboundHandler {
         }
         let outcome = handleInitial(inbound, method: method, address: address, trusted: trusted, now: now,
                                     epochSeconds: epochSeconds)
-        if !trusted, case .reply(let reply?) = outcome, let status = Self.status(of: reply.bytes) {
+        guard case .reply(let reply) = outcome else { return outcome }
+        return .reply(counted(reply, trusted: trusted, address: address, epochSeconds: epochSeconds))
+    }
+
+    /// The answer to a source that has not authenticated counts towards its scanner rules (failure answers).
+    private func counted(_ reply: SIPReply?, trusted: Bool, address: IPAddress, epochSeconds: Int64) -> SIPReply? {
+        if !trusted, let reply, let status = Self.status(of: reply.bytes) {
             defense.answered(status: status, source: address, epochSeconds: epochSeconds)
         }
-        return outcome
+        return reply
     }
 
     /// An out-of-dialog request as the scanner rules see it.
@@ -297,7 +303,6 @@ public final class EdgeService: SIPInboundHandler {
     private func handleInitial(_ inbound: SIPInbound, method: SIPMethod, address: IPAddress, trusted: Bool,
                                now: Duration, epochSeconds: Int64) -> SIPImmediateOutcome {
         let request = inbound.message
-        var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         // Parsed once: the claimed user name picks the account, then the authenticator checks them.
         let credentials = Self.credentials(of: inbound)
         // A copy of a call's request already taken (RFC 3261 Timer A over UDP) is absorbed here, before any budget,
@@ -324,9 +329,32 @@ public final class EdgeService: SIPInboundHandler {
                                                   epochSeconds: epochSeconds) {
             return .reply(nil)
         }
+        return route(inbound, Screened(method: method, address: address, trusted: trusted, credentials: credentials,
+                                       transaction: transaction))
+    }
+
+    /// How far a request outside any dialog got before it may have to wait for the store: every screen passed and
+    /// charged (the source's, the account's, the scanner rules), its credentials parsed, its transaction known.
+    /// A deferred request resumes from here (``handle(_:resuming:)``), so nothing is charged twice.
+    struct Screened: Sendable {
+        let method: SIPMethod
+        let address: IPAddress
+        let trusted: Bool
+        let credentials: PresentedCredentials?
+        let transaction: ServerTransactionKey?
+    }
+
+    /// A screened request: the directory entries it needs (from memory, or at once from a store that answers
+    /// without suspending), then its handler; deferred with where it stands when the store must be awaited.
+    private func route(_ inbound: SIPInbound, _ screened: Screened) -> SIPImmediateOutcome {
+        let (request, method, credentials, transaction) = (inbound.message, screened.method, screened.credentials,
+                                                           screened.transaction)
+        var ready: (account: Account??, binding: DirectoryCache.Binding?) = (nil, nil)
         if let credentials {
             if case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) {
-                guard let immediate = store as? any ImmediateDirectoryLookup else { return .deferred }
+                guard let immediate = store as? any ImmediateDirectoryLookup, immediate.answersImmediately else {
+                    return .deferred(SIPDeferral(screened))
+                }
                 let epoch = directory.epoch
                 do {
                     if let username {
@@ -339,11 +367,11 @@ public final class EdgeService: SIPInboundHandler {
                                         fingerprint: fingerprint, epoch: epoch)
                     }
                 } catch {
-                    return .deferred  // the async path reports the failure
+                    return .deferred(SIPDeferral(screened))  // the async path reports the failure
                 }
             }
             guard case .ready(let account, let binding) = lookups(inbound, credentials: credentials) else {
-                return .deferred
+                return .deferred(SIPDeferral(screened))
             }
             ready = (account, binding)
         }
@@ -468,11 +496,27 @@ public final class EdgeService: SIPInboundHandler {
     static func isInitial(_ request: SIPMessage) -> Bool { (try? request.toTag()) == nil }
 
     public func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        switch handleNow(inbound) {
+        case .reply(let reply): return reply
+        case .deferred(let deferral): return await handle(inbound, resuming: deferral)
+        }
+    }
+
+    /// A request ``handleNow(_:)`` deferred for the store: its lookups awaited, then routed from where it stopped
+    /// (its screens and budgets, already passed and charged, are not run again).
+    public func handle(_ inbound: SIPInbound, resuming deferral: SIPDeferral?) async -> SIPReply? {
+        guard let screened = deferral?.state as? Screened else {
+            logger.error("a deferred request without its screening state")
+            return reply(to: inbound, status: 500)
+        }
         deferredRequests.add(1, ordering: .relaxed)
         defer { deferredRequests.subtract(1, ordering: .relaxed) }
-        let credentials = Self.credentials(of: inbound) ?? PresentedCredentials(inbound.message)
+        let credentials = screened.credentials ?? PresentedCredentials(inbound.message)
         for _ in 0..<3 {
-            if case .reply(let reply) = handleNow(inbound) { return reply }
+            if case .reply(let reply) = route(inbound, screened) {
+                return counted(reply, trusted: screened.trusted, address: screened.address,
+                               epochSeconds: clock.epochSeconds())
+            }
             guard case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) else {
                 continue
             }

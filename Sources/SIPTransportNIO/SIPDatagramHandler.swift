@@ -44,15 +44,19 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
         switch InboundVerdict(bytes, limits: limits, framing: .datagram, source: source) {
         case .message(let message):
             let inbound = SIPInbound(message: message, transport: .udp, source: source, local: local)
-            if case .reply(let reply) = handler.handleNow(inbound) {
+            let deferral: SIPDeferral?
+            switch handler.handleNow(inbound) {
+            case .reply(let reply):
                 inFlight.subtract(1, ordering: .relaxed)
                 if let reply { Self.send(reply.bytes, to: reply.destination ?? source, on: channel) }
                 return
+            case .deferred(let stopped):
+                deferral = stopped
             }
             let handler = self.handler
             Task {
                 defer { self.inFlight.subtract(1, ordering: .relaxed) }
-                guard let reply = await handler.handle(inbound) else { return }
+                guard let reply = await handler.handle(inbound, resuming: deferral) else { return }
                 Self.send(reply.bytes, to: reply.destination ?? source, on: channel)
             }
         case .answer(let response, let status):

@@ -71,8 +71,20 @@ public struct SIPReply: Sendable {
 public enum SIPImmediateOutcome: Sendable {
     /// Done: send this reply (nil: nothing to send).
     case reply(SIPReply?)
-    /// It needs to wait (a store read): call ``SIPInboundHandler/handle(_:)``.
-    case deferred
+    /// It needs to wait (a store read): call ``SIPInboundHandler/handle(_:resuming:)`` with the deferral, which
+    /// carries how far the handler got, so that it resumes there instead of starting over.
+    case deferred(SIPDeferral? = nil)
+}
+
+/// Where a handler stopped when it deferred a message: its own state, opaque to the transports, handed back to
+/// ``SIPInboundHandler/handle(_:resuming:)``. A handler that screens and counts a request before it defers (rate
+/// budgets, scanner rules) resumes after those steps, so a deferred request is charged once.
+public struct SIPDeferral: Sendable {
+    public let state: any Sendable
+
+    public init(_ state: any Sendable) {
+        self.state = state
+    }
 }
 
 /// The transaction user's side of the transports: everything well-framed is handed to it, its answer is sent.
@@ -85,11 +97,18 @@ public protocol SIPInboundHandler: Sendable {
     func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome
     /// Handles one well-formed message; returns the reply to send, if any.
     func handle(_ inbound: SIPInbound) async -> SIPReply?
+    /// Handles a message ``handleNow(_:)`` deferred, from where it stopped.
+    func handle(_ inbound: SIPInbound, resuming deferral: SIPDeferral?) async -> SIPReply?
 }
 
 extension SIPInboundHandler {
     /// By default every message is handled asynchronously.
-    public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome { .deferred }
+    public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome { .deferred() }
+
+    /// By default a deferred message is handled from the start.
+    public func handle(_ inbound: SIPInbound, resuming deferral: SIPDeferral?) async -> SIPReply? {
+        await handle(inbound)
+    }
 }
 
 /// What the transports report besides messages: counters and security events are built on these.

@@ -121,9 +121,13 @@ public final class SIPStreamHandler: ChannelInboundHandler {
             let inbound = SIPInbound(message: message, transport: transport, source: source,
                                      local: context.localAddress,
                                      clientCertificateFingerprint: clientCertificateFingerprint)
-            if case .reply(let reply) = handler.handleNow(inbound) {
+            let deferral: SIPDeferral?
+            switch handler.handleNow(inbound) {
+            case .reply(let reply):
                 if let reply { write(reply.bytes, context: context) }
                 return
+            case .deferred(let stopped):
+                deferral = stopped
             }
             pendingRequests += 1
             let handler = self.handler
@@ -131,7 +135,7 @@ public final class SIPStreamHandler: ChannelInboundHandler {
             let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
             Task {
-                let reply = await handler.handle(inbound)
+                let reply = await handler.handle(inbound, resuming: deferral)
                 eventLoop.execute {
                     let this = loopBound.value
                     this.pendingRequests -= 1

@@ -14,8 +14,12 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
     }
 
     private let state = Mutex(State())
+    /// False makes the edge await this store as it would a remote one (tests of the deferred path).
+    public let answersImmediately: Bool
 
-    public init() {}
+    public init(answersImmediately: Bool = true) {
+        self.answersImmediately = answersImmediately
+    }
 
     private static func key(_ username: String, _ domain: String) -> String { username + "@" + domain.lowercased() }
 

@@ -113,6 +113,12 @@ public protocol ImmediateDirectoryLookup: Sendable {
     func accountNow(username: String, domain: String) throws(StorageError) -> Account?
     /// The binding of a fingerprint (as ``DeviceBindingStore/boundAccount(fingerprint:)``).
     func boundAccountNow(fingerprint: String) throws(StorageError) -> (username: String, domain: String)?
+    /// Whether to use these lookups now; false makes the edge await the store as it would a remote one.
+    var answersImmediately: Bool { get }
+}
+
+extension ImmediateDirectoryLookup {
+    public var answersImmediately: Bool { true }
 }
 
 /// Everything the edge stores.

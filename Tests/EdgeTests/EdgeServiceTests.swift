@@ -45,8 +45,8 @@ struct EdgeFixture {
                            onSecurityEvent: { events.append($0) })
     }
 
-    static func provisionedStore() async throws -> InMemoryStore {
-        let store = InMemoryStore()
+    static func provisionedStore(answersImmediately: Bool = true) async throws -> InMemoryStore {
+        let store = InMemoryStore(answersImmediately: answersImmediately)
         for name in ["alice", "bob"] {
             try await store.saveAccount(Account(
                 username: name, domain: "localhost",
@@ -115,6 +115,22 @@ func credentials(for response: SIPMessage?, algorithm: DigestAlgorithm = DigestA
 }
 
 @Suite struct EdgeServiceTests {
+    /// A request that waits for the store resumes where it stopped (issue 18): its source budget is charged once,
+    /// not again when the lookup is done. Three REGISTERs against a budget of three: before, the authenticated one,
+    /// deferred, was charged twice and the third got nothing.
+    @Test func aDeferredRequestIsScreenedAndChargedOnce() async throws {
+        var configuration = EdgeService.Configuration()
+        configuration.security.rateLimits.perSource.register = .init(perSecond: 0.001, burst: 3)
+        let fixture = try await EdgeFixture(store: try await EdgeFixture.provisionedStore(answersImmediately: false),
+                                            configuration: configuration)
+        let challenge = try await fixture.send(register(branch: "d1", cseq: 1))
+        let answer = try credentials(for: challenge, algorithm: .sha256)
+        #expect(try await fixture.send(register(branch: "d2", cseq: 2, authorization: answer))?.statusCode == 200)
+        #expect(try await fixture.send(register(branch: "d3", cseq: 3, callID: "reg-2"))?.statusCode == 401,
+                "the third request within the budget")
+        #expect(try await fixture.send(register(branch: "d4", cseq: 4, callID: "reg-3")) == nil, "a fourth is over it")
+    }
+
     @Test func registersWithSHA256AfterAChallengeOfferingSHA256ThenMD5() async throws {
         let fixture = try await EdgeFixture()
         let challenge = try await fixture.send(register(branch: "a1", cseq: 1))
