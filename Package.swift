@@ -80,7 +80,7 @@ let package = Package(
 
         // L2: services.
         .target(name: "Forensics", dependencies: ["Pcap", "RTP", "MediaSecurity", "SDP", "SIPMessage"]),
-        .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage"]),
+        .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage", "SecurityPolicy"]),
         .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SIPAuth", "SecurityPolicy", "Storage", "SDP"]),
         .target(
             name: "Edge",
@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "SecurityPolicyTests", dependencies: [
             "SecurityPolicy", "SDP", "SIPMessage", "RTP", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage"]),
+        .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage", "SecurityPolicy"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(

@@ -1044,15 +1044,12 @@ public final class CallRouter: Sendable {
                 if let inbound { reply = EdgeService.reply(bytes, to: inbound) }
             case .securityEvent(let kind):
                 if let inbound {
-                    switch kind {
-                    case "malformed-sdp": edge.report(.malformedMessage, reason: "malformed SDP", inbound, claimedUser: nil)
-                    case SecurityEvent.Kind.mediaAddressRefused.name:
-                        edge.report(.mediaAddressRefused, reason: "SDP names a media address the edge may not send to",
-                                    inbound, claimedUser: nil)
-                    default:
-                        edge.report(.mediaDowngradeAttempt, reason: "SDP against the media policy", inbound,
-                                    claimedUser: nil)
+                    let reason = switch kind {
+                    case .malformedMessage: "malformed SDP"
+                    case .mediaAddressRefused: "SDP names a media address the edge may not send to"
+                    default: "SDP against the media policy"
                     }
+                    edge.report(kind, reason: reason, inbound, claimedUser: nil)
                 }
             case .finished(let record):
                 edge.fraud.ended(callID: record.id, answeredAtMilliseconds: record.answeredAtMilliseconds,

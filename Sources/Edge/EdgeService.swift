@@ -682,16 +682,14 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// Records an event of the digest check.
-    func report(_ event: RegistrarAuthenticator.SecurityEventKind, _ inbound: SIPInbound, claimedUser: String?) {
-        switch event {
-        case .authFailure: report(.authFailure, reason: "wrong password or unknown user", inbound, claimedUser: claimedUser)
-        case .digestReplay: report(.digestReplay, reason: "nonce count reused", inbound, claimedUser: claimedUser)
-        case .digestDowngradeAttempt:
-            report(.digestDowngradeAttempt, reason: "MD5 for an account pinned to stronger digests", inbound,
-                   claimedUser: claimedUser)
-        case .malformedCredentials:
-            report(.malformedMessage, reason: "malformed credentials", inbound, claimedUser: claimedUser)
+    func report(_ event: SecurityEvent.Kind, _ inbound: SIPInbound, claimedUser: String?) {
+        let reason = switch event {
+        case .digestReplay: "nonce count reused"
+        case .digestDowngradeAttempt: "MD5 for an account pinned to stronger digests"
+        case .malformedMessage: "malformed credentials"
+        default: "wrong password or unknown user"
         }
+        report(event, reason: reason, inbound, claimedUser: claimedUser)
     }
 
     private func respond(_ inbound: SIPInbound, status: Int, reason: String? = nil,

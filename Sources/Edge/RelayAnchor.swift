@@ -64,7 +64,7 @@ final class RelayAnchor: MediaAnchor {
         var offered: [MediaSecurityClass] = []
         /// What each side's last SDP said, per section: RTP and RTCP addresses, clock rate, class.
         var described: [[SectionDescription?]] = [[], []]
-        var securityEvents: [String] = []
+        var securityEvents: [SecurityEvent.Kind] = []
         var finished: AnchoredMedia?
         /// Bridging, per side and section: the keys that side offered (tag, suite, policy), and the relay's own
         /// offered to it (tag, policy). Keys are kept only as policies, whose master keys are wiped when released.
@@ -126,7 +126,7 @@ final class RelayAnchor: MediaAnchor {
         let sides = [wiring.interface(ipv6: callerIPv6), wiring.interface(ipv6: calleeIPv6)]
         guard let call = RelayServer.makeCall(a: sides[0].relay, b: sides[1].relay, sections: sections,
                                               onFinding: { _, finding in
-            shared.state.withLock { $0.securityEvents.append(finding.eventKind.name) }
+            shared.state.withLock { $0.securityEvents.append(finding.eventKind) }
             onFinding(finding)
         }) else { return nil }
         self.call = call

@@ -22,7 +22,7 @@ public struct CallSession: Sendable {
         /// The edge's own answer to the request being handled: send it back where that request came from.
         case reply([UInt8])
         /// Record a security event concerning this call.
-        case securityEvent(String)
+        case securityEvent(SecurityEvent.Kind)
         /// Call ``CallSession/timerFired(_:now:)`` with this timer after this many milliseconds.
         case startTimer(Timer, afterMilliseconds: Int)
         /// The call is over: store its record.
@@ -888,7 +888,7 @@ public struct CallSession: Sendable {
 
     /// Notes a policy violation in the call's record; returns the event to report.
     private mutating func recordEvent(_ violation: MediaPolicy.Violation) -> Action {
-        record.securityEvents.append(violation.securityEvent)
+        record.securityEvents.append(violation.securityEvent.name)
         return .securityEvent(violation.securityEvent)
     }
 
@@ -1259,7 +1259,7 @@ public struct CallSession: Sendable {
         if let anchor = setup.mediaAnchor {
             let media = anchor.finish()
             record.media = media.streams
-            record.securityEvents += media.securityEvents
+            record.securityEvents += media.securityEvents.map(\.name)
             if media.encryption != nil { bridged = media }
         }
         record.mediaEncryption = bridged?.encryption ?? posture.description

@@ -33,13 +33,13 @@ public struct AnchoredMedia: Sendable, Hashable {
     /// Each direction of each relayed stream.
     public var streams: [CallMediaStream]
     /// The security events the relay's watch raised (`media-not-encrypted`, `media-anomaly`), in order.
-    public var securityEvents: [String]
+    public var securityEvents: [SecurityEvent.Kind]
     /// When SRTP ended at the relay, each leg's encryption (`bridged caller:sdes-srtp/… callee:plain`) and the SRTP
     /// suite of the first SRTP leg: the CDR takes these instead of the call's SDP posture, which tells one leg only.
     public var encryption: String?
     public var srtpSuite: String?
 
-    public init(streams: [CallMediaStream] = [], securityEvents: [String] = []) {
+    public init(streams: [CallMediaStream] = [], securityEvents: [SecurityEvent.Kind] = []) {
         self.streams = streams
         self.securityEvents = securityEvents
     }

@@ -1,5 +1,6 @@
 import SIPAuth
 import SIPMessage
+import SecurityPolicy
 import Storage
 
 /// Digest authentication of REGISTER requests (RFC 3261 §22, RFC 7616, RFC 8760), as the registrar applies it:
@@ -17,16 +18,10 @@ public struct RegistrarAuthenticator: Sendable {
         /// Answer 401 with these WWW-Authenticate values (one per offered algorithm).
         case challenge(wwwAuthenticate: [String])
         /// Answer with this status; `event` names the security event to record, if any.
-        case reject(status: Int, event: SecurityEventKind?)
+        case reject(status: Int, event: SecurityEvent.Kind?)
     }
 
     /// Security events this check raises.
-    public enum SecurityEventKind: String, Sendable {
-        case authFailure = "auth-failure"
-        case digestReplay = "digest-replay"
-        case digestDowngradeAttempt = "digest-downgrade-attempt"
-        case malformedCredentials = "malformed-message"
-    }
 
     /// The realm (the registrar's domain).
     public let realm: String
@@ -90,7 +85,7 @@ public struct RegistrarAuthenticator: Sendable {
         case .failure(let error):
             // A non-Digest scheme is answered with a Digest challenge (RFC 4475 §3.3.7); garbage is a 400.
             if error.code == .unsupportedScheme { return challenge(now: now, stale: false) }
-            return .reject(status: 400, event: .malformedCredentials)
+            return .reject(status: 400, event: .malformedMessage)
         }
         guard let offered = PresentedCredentials.forRealm(realm, in: credentials) else {
             return challenge(now: now, stale: false)

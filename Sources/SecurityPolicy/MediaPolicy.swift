@@ -68,11 +68,11 @@ public struct MediaPolicy: Hashable, Sendable {
         /// The SIP status to answer: 488 Not Acceptable Here.
         public var sipStatus: Int { 488 }
         /// The security event to record.
-        public var securityEvent: String {
+        public var securityEvent: SecurityEvent.Kind {
             switch kind {
-            case .malformedSDP: "malformed-sdp"
-            case .addressRefused: SecurityEvent.Kind.mediaAddressRefused.name
-            default: "media-downgrade-attempt"
+            case .malformedSDP: .malformedMessage
+            case .addressRefused: .mediaAddressRefused
+            default: .mediaDowngradeAttempt
             }
         }
         /// A Warning-free, key-free reason for logs and CDRs.

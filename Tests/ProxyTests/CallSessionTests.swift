@@ -48,7 +48,7 @@ struct Sent {
     var callee: [Int: [SIPMessage]] = [:]
     /// The edge's own answers to the request handled.
     var replies: [SIPMessage] = []
-    var events: [String] = []
+    var events: [SecurityEvent.Kind] = []
     var records: [CallDetailRecord] = []
     var timers: [(timer: CallSession.Timer, milliseconds: Int)] = []
 
@@ -118,8 +118,8 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         let sent = Sent(actions)
         #expect(sent.caller.map(\.statusCode) == [488])
         #expect(sent.callee.isEmpty)
-        #expect(sent.events == ["media-downgrade-attempt"])
-        #expect(sent.records.first?.disposition == .rejected && sent.records.first?.securityEvents == sent.events)
+        #expect(sent.events == [.mediaDowngradeAttempt])
+        #expect(sent.records.first?.disposition == .rejected && sent.records.first?.securityEvents == sent.events.map(\.name))
         #expect(session.isEnded)
     }
 
@@ -131,7 +131,7 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye])
         #expect(sent.callee[1] == nil)  // silent so far: cancelled at its first provisional answer
         #expect(sent.caller.map(\.statusCode) == [488])
-        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.events == [.mediaDowngradeAttempt])
     }
 
     @Test func whenEveryBranchFailsTheBestAnswerWins() throws {
@@ -194,7 +194,7 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         let sent = Sent(session.calleeResponded(answer(invite, 183, tag: "bob", body: plainSDP), branch: 0, now: 1))
         #expect(sent.caller.map(\.statusCode) == [183])
         #expect(sent.caller.first?.body.isEmpty == true && sent.caller.first?.firstField(.contentType) == nil)
-        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.events == [.mediaDowngradeAttempt])
     }
 
     @Test func overUDPTheCalleesInviteIsRetransmittedUntilAnAnswerOrTimerB() throws {

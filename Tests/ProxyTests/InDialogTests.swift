@@ -104,7 +104,7 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         let sent = Sent(session.calleeRequest(fromCallee("INVITE", cseq: 1, invite: invite, body: plainSDP), branch: 0,
                                               now: 2_000))
         #expect(sent.replies.map(\.statusCode) == [488])
-        #expect(sent.caller.isEmpty && sent.events == ["media-downgrade-attempt"])
+        #expect(sent.caller.isEmpty && sent.events == [.mediaDowngradeAttempt])
         #expect(!session.isEnded)
         // The next, encrypted re-INVITE goes through.
         let next = Sent(session.calleeRequest(fromCallee("INVITE", cseq: 2, invite: invite, body: sdesOffer), branch: 0,
@@ -172,7 +172,7 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
                                               now: 2_000))
         let relayed = try #require(sent.callee[0]?.first)
         sent = Sent(session.calleeResponded(reply(relayed, 200, body: plainSDP), branch: 0, now: 2_100))
-        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.events == [.mediaDowngradeAttempt])
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye])
         #expect(sent.caller.map { $0.statusCode ?? 0 } == [488, 0] && sent.caller.last?.method == .bye)
         let record = try #require(sent.records.first)
@@ -329,7 +329,7 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         let offered = try #require(Sent(plain.calleeResponded(answer(second, 200, tag: "bob", body: sdesOffer),
                                                               branch: 0, now: 1)).caller.first)
         sent = Sent(plain.callerRequest(fromCaller("ACK", cseq: 1, toTag: try offered.toTag()!, body: plainSDP), now: 2))
-        #expect(sent.events == ["media-downgrade-attempt"])
+        #expect(sent.events == [.mediaDowngradeAttempt])
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye] && sent.caller.map(\.method) == [.bye])
         #expect(sent.records.first?.hangupReason == "media-downgrade")
     }
@@ -379,7 +379,7 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         let prack = fromCaller("PRACK", cseq: 2, toTag: try progress.toTag()!, body: plainSDP, headers: ["RAck: 1 1 INVITE"])
         let refused = Sent(early.callerRequest(prack, now: 2))
         #expect(refused.replies.map(\.statusCode) == [488] && refused.callee.isEmpty)
-        #expect(refused.events == ["media-downgrade-attempt"])
+        #expect(refused.events == [.mediaDowngradeAttempt])
 
         // A re-INVITE without SDP: the 2xx offers (weak suite stripped), the ACK answers.
         var (session, _, ok) = try answeredCall()

@@ -26,7 +26,7 @@ final class RecordingAnchor: MediaAnchor {
         return AnchoredMedia(streams: [CallMediaStream(
             section: 0, sender: .caller, packets: 100, payloadOctets: 16_000, lost: 2, duplicates: 0, outOfOrder: 1,
             jitterMilliseconds: 1.5, meanOpinionScore: 4.3, droppedForeign: 20, droppedUnlatched: 0)],
-                             securityEvents: ["media-anomaly"])
+                             securityEvents: [.mediaAnomaly])
     }
 }
 

@@ -140,7 +140,7 @@ func answer(_ decision: RegistrarAuthenticator.Decision, algorithm: DigestAlgori
             return
         }
         #expect(await authenticator.authenticate(registerRequest(authorization: "Digest realm=\"unterminated"),
-                                                 now: .zero, lookup: lookup) == .reject(status: 400, event: .malformedCredentials))
+                                                 now: .zero, lookup: lookup) == .reject(status: 400, event: .malformedMessage))
         let challenge = await authenticator.authenticate(registerRequest(), now: .zero, lookup: lookup)
         // Credentials computed for another Request-URI prove nothing about this request.
         #expect(await authenticator.authenticate(

@@ -113,7 +113,7 @@ import Testing
         #expect(policy.mediaRefusal(in: hold, toldBy: Self.phone) == nil)
         let violation = MediaPolicy.screenAddresses(loopback, with: policy, toldBy: Self.phone)
         #expect(violation?.kind == .addressRefused && violation?.sipStatus == 488
-            && violation?.securityEvent == "media-address-refused")
+            && violation?.securityEvent == .mediaAddressRefused)
         #expect(SecurityEvent.Kind(name: "media-address-refused") == .mediaAddressRefused)
     }
 }

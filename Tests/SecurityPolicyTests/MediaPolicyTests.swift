@@ -34,7 +34,7 @@ extension Result {
         #expect(violation.kind == .plainRTP)
         #expect(violation.mediaIndex == 0)
         #expect(violation.sipStatus == 488)
-        #expect(violation.securityEvent == "media-downgrade-attempt")
+        #expect(violation.securityEvent == .mediaDowngradeAttempt)
         #expect(policy.checkAnswer(plain).violation == .plainRTP)
     }
 
@@ -87,7 +87,7 @@ extension Result {
             return
         }
         #expect(violation.kind == .malformedSDP)
-        #expect(violation.securityEvent == "malformed-sdp")
+        #expect(violation.securityEvent == .malformedMessage)
     }
 
     @Test func aLegacyTrunkMayBeAllowedPlainRTPButNoReOfferMayDropEncryption() throws {
