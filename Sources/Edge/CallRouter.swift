@@ -452,11 +452,11 @@ public final class CallRouter: Sendable {
         var outboundTrunk: Trunk?
         if targets.isEmpty, !subscribing, case .account = admitted.caller,
             let trunk = trunks.first(where: { $0.routes(callee) }),
-            let address = admitted.wiring.addresses(trunk.flow)
+            let address = admitted.wiring.addresses(trunk.flow), let trunkPeer = trunk.flow.peer
         {
             outboundTrunk = trunk
             calleeAOR = trunk.uri(for: callee)
-            targets = [CallSession.Target(contact: calleeAOR, flow: trunk.flow.description, address: address,
+            targets = [CallSession.Target(contact: calleeAOR, flow: trunkPeer, address: address,
                                           credentials: trunk.credentials,
                                           party: MediaParty(signalsFrom: trunk.flow.remote.endpoint?.address,
                                                             isTrunk: true))]
@@ -808,7 +808,7 @@ public final class CallRouter: Sendable {
             // A binding made from a trunk's address (a REGISTER sent, or forged over UDP, from a carrier's host) would
             // send the account's calls to the carrier from the edge's trusted address: toll fraud with no
             // destination rule. No user is reached at a trunk's address.
-            guard let registered = binding.flow.flatMap(SIPFlow.init), !isTrunkAddress(registered.remote.policyAddress)
+            guard let registered = binding.flow.flatMap({ SIPFlow($0) }), !isTrunkAddress(registered.remote.policyAddress)
             else { return nil }
             var flow = registered
             if !wiring.isOpen(registered) {
@@ -817,8 +817,8 @@ public final class CallRouter: Sendable {
                 else { return nil }
                 flow = contact
             }
-            guard let address = wiring.addresses(flow) else { return nil }
-            return CallSession.Target(contact: binding.contact, flow: flow.description, address: address,
+            guard let address = wiring.addresses(flow), let peer = flow.peer else { return nil }
+            return CallSession.Target(contact: binding.contact, flow: peer, address: address,
                                       party: MediaParty(signalsFrom: registered.remote.policyAddress))
         }
     }

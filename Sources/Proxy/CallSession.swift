@@ -18,7 +18,7 @@ public struct CallSession: Sendable {
         /// Send these bytes to the caller, on the flow its INVITE came in on.
         case toCaller([UInt8])
         /// Send these bytes to a callee branch, down its flow.
-        case toCallee(branch: Int, bytes: [UInt8], flow: String)
+        case toCallee(branch: Int, bytes: [UInt8], flow: SIPPeer)
         /// The edge's own answer to the request being handled: send it back where that request came from.
         case reply([UInt8])
         /// Record a security event concerning this call.
@@ -54,7 +54,7 @@ public struct CallSession: Sendable {
         /// The Request-URI: the registered Contact, or a URI at a trunk.
         public var contact: String
         /// The flow the binding was registered over (or the trunk's).
-        public var flow: String
+        public var flow: SIPPeer
         /// The edge's address on that flow, for Via and Contact.
         public var address: SIPLocalAddress
         /// What the edge answers the target's digest challenge (401 or 407) with, once: a trunk's account.
@@ -62,7 +62,7 @@ public struct CallSession: Sendable {
         /// Who the target is, for its SDP's addresses.
         public var party: MediaParty
 
-        public init(contact: String, flow: String, address: SIPLocalAddress, credentials: Credentials? = nil,
+        public init(contact: String, flow: SIPPeer, address: SIPLocalAddress, credentials: Credentials? = nil,
                     party: MediaParty = MediaParty()) {
             self.contact = contact
             self.flow = flow
@@ -339,7 +339,7 @@ public struct CallSession: Sendable {
             actions.append(.toCallee(branch: session.branches.count - 1, bytes: bytes, flow: target.flow))
             // Over UDP Timer A retransmits; over TCP and TLS only Timer B runs (RFC 3261 §17.1.1.2).
             actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1, cseq: leg.localCSeq),
-                                       afterMilliseconds: target.flow.hasPrefix("udp:") ? setup.t1 : 64 * setup.t1))
+                                       afterMilliseconds: target.flow.isReliable ? 64 * setup.t1 : setup.t1))
         }
         if session.branches.isEmpty {
             actions += session.refuse(480, disposition: .failed, now: now)
@@ -540,7 +540,7 @@ public struct CallSession: Sendable {
             guard branches.indices.contains(index), branches[index].inviteCSeq == cseq,
                 !branches[index].responded || isSubscription, branches[index].final == nil
             else { return [] }
-            let reliable = !branches[index].target.flow.hasPrefix("udp:")
+            let reliable = branches[index].target.flow.isReliable
             branches[index].retransmission.elapsed += reliable ? 64 * setup.t1 : branches[index].retransmission.interval
             guard branches[index].retransmission.elapsed < 64 * setup.t1 else {
                 branches[index].final = 408
@@ -627,7 +627,7 @@ public struct CallSession: Sendable {
         branches[index].responded = false
         branches[index].authenticated = true
         branches[index].retransmission = Retransmission(interval: setup.t1)
-        let udp = branches[index].target.flow.hasPrefix("udp:")
+        let udp = !branches[index].target.flow.isReliable
         return [.toCallee(branch: index, bytes: bytes, flow: branches[index].target.flow),
                 .startTimer(.inviteRetransmission(branch: index, cseq: leg.localCSeq), afterMilliseconds: udp ? setup.t1 : 64 * setup.t1)]
     }
@@ -793,7 +793,7 @@ public struct CallSession: Sendable {
                 body: body)
             else { return respond(request, 500) }
             (sent, sentCSeq) = (request.bytes, branches[index].leg.localCSeq)
-            overUDP = branches[index].target.flow.hasPrefix("udp:")
+            overUDP = !branches[index].target.flow.isReliable
         } else {
             guard var leg = branches[index].callerLeg,
                 let request = try? leg.request(method, via: setup.callerAddress, maxForwards: maxForwards - 1,
@@ -1106,7 +1106,7 @@ public struct CallSession: Sendable {
 
     private mutating func sendBye(_ bytes: [UInt8], toCaller: Bool, branch: Int, cseq: UInt32) -> [Action] {
         let sent = send(bytes, toCaller: toCaller, branch: branch)
-        let overUDP = toCaller ? setup.callerUsesUDP : branches[branch].target.flow.hasPrefix("udp:")
+        let overUDP = toCaller ? setup.callerUsesUDP : !branches[branch].target.flow.isReliable
         guard overUDP else { return [sent] }
         pendingByes.append(PendingBye(toCaller: toCaller, branch: branch, bytes: bytes, cseq: cseq,
                                       retransmission: Retransmission(interval: setup.t1)))

@@ -12,7 +12,7 @@ public struct RequestRelay: Sendable {
         /// The answer to the original request, back where it came from.
         case reply([UInt8])
         /// The edge's request to one binding, down its flow.
-        case toTarget(index: Int, bytes: [UInt8], flow: String)
+        case toTarget(index: Int, bytes: [UInt8], flow: SIPPeer)
         /// Call ``RequestRelay/timerFired(_:)`` with this timer after this many milliseconds.
         case startTimer(Timer, afterMilliseconds: Int)
     }
@@ -26,7 +26,7 @@ public struct RequestRelay: Sendable {
     struct Leg: Sendable {
         let callID: String
         let bytes: [UInt8]
-        let flow: String
+        let flow: SIPPeer
         var final: Int?
         var responded = false
         var interval: Int
@@ -65,7 +65,7 @@ public struct RequestRelay: Sendable {
             relay.legs.append(Leg(callID: leg.callID, bytes: bytes, flow: target.flow, interval: t1))
             let index = relay.legs.count - 1
             actions.append(.toTarget(index: index, bytes: bytes, flow: target.flow))
-            if target.flow.hasPrefix("udp:") { actions.append(.startTimer(.retransmission(target: index), afterMilliseconds: t1)) }
+            if !target.flow.isReliable { actions.append(.startTimer(.retransmission(target: index), afterMilliseconds: t1)) }
         }
         guard !relay.legs.isEmpty else {
             let refusal = relay.finish(480)

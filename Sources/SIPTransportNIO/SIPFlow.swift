@@ -1,4 +1,5 @@
 import NIOCore
+import SIPMessage
 import Synchronization
 
 /// How to reach a peer again over the path its messages came in on (RFC 5626 §3.1 "flow"): the transport and the
@@ -21,6 +22,20 @@ public struct SIPFlow: Hashable, Sendable, CustomStringConvertible {
         let host = remote.ipAddress ?? "?"
         let bracketed = remote.protocol == .inet6 ? "[\(host)]" : host
         return "\(transport.rawValue):\(bracketed):\(remote.port ?? 0)"
+    }
+
+    /// The flow to a peer the cores named; nil if its address is not one a socket takes.
+    public init?(_ peer: SIPPeer) {
+        guard let address = try? SocketAddress(ipAddress: peer.host.addressText, port: Int(peer.port)) else { return nil }
+        self.init(transport: peer.transport, remote: address)
+    }
+
+    /// The peer as the cores name it; nil for a socket without an IP address and port.
+    public var peer: SIPPeer? {
+        guard let ip = remote.ipAddress, let host = SIPHost.parseAddress(ip), let port = remote.port,
+            let port16 = UInt16(exactly: port)
+        else { return nil }
+        return SIPPeer(transport: transport, host: host, port: port16)
     }
 
     /// Parses ``description``'s form; nil if it is not one.

@@ -1,19 +1,6 @@
 import NIOCore
 import SIPMessage
 
-/// The SIP transports (RFC 3261 §18, RFC 5630 for TLS).
-public enum SIPTransportKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    case udp, tcp, tls
-
-    /// Stream transports deliver reliably: no retransmissions, responses on the same connection.
-    public var isReliable: Bool { self != .udp }
-    /// The Via transport token (`UDP`, `TCP`, `TLS`).
-    public var viaToken: String { rawValue.uppercased() }
-    /// 5060, or 5061 for TLS (RFC 3261 §19.1.2).
-    public var defaultPort: Int { self == .tls ? 5061 : 5060 }
-    public var description: String { rawValue }
-}
-
 /// One message as it arrived, with what the transport knows about where it came from.
 public struct SIPInbound: Sendable {
     /// The parsed (lazily indexed) message.

@@ -1,3 +1,5 @@
+import SIPMessage
+
 /// Where the edge listens: `udp|tcp|tls:HOST:PORT` (the `--listen` form), IPv6 hosts in brackets
 /// (`tls:[::1]:5061`). The port may be left out (5060, or 5061 for TLS); 0 asks for any free port.
 public struct SIPListenAddress: Hashable, Sendable, CustomStringConvertible {

@@ -36,7 +36,7 @@ func setup(body: String = sdesOffer, targets: Int = 2, transport: String = "tls"
         callerAddress: edgeAddress,
         targets: (0..<targets).map {
             .init(contact: "sip:bob@192.0.2.\(20 + $0):5070;transport=\(transport)",
-                  flow: "\(transport):192.0.2.\(20 + $0):5070", address: edgeAddress)
+                  flow: SIPPeer("\(transport):192.0.2.\(20 + $0):5070")!, address: edgeAddress)
         },
         mediaPolicy: .srtpOnly, callerUsesUDP: callerUsesUDP, recordID: "cdr-1", recordedCaller: "sip:alice@example.com",
         recordedCallee: "sip:bob@example.com", account: "alice@example.com")

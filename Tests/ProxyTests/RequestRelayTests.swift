@@ -14,7 +14,7 @@ func message(_ body: String = "hello") -> SIPMessage {
 
 func relayTargets(_ count: Int, transport: String = "udp") -> [CallSession.Target] {
     (0..<count).map {
-        .init(contact: "sip:bob@192.0.2.\(20 + $0):5070", flow: "\(transport):192.0.2.\(20 + $0):5070",
+        .init(contact: "sip:bob@192.0.2.\(20 + $0):5070", flow: SIPPeer("\(transport):192.0.2.\(20 + $0):5070")!,
               address: SIPLocalAddress(host: .ipv4(0xC633_6401), port: 5060, transport: "UDP"))
     }
 }

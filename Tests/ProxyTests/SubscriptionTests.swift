@@ -18,7 +18,7 @@ func subscriptionSetup() -> CallSession.Setup {
     return CallSession.Setup(
         invite: request, forwardedHeaders: B2BUA.endToEndHeaders(of: request), presentedCaller: "<sip:alice@example.com>",
         callee: "<sip:bob@example.com>", callerAddress: edgeAddress,
-        targets: [.init(contact: "sip:bob@192.0.2.20:5070;transport=tls", flow: "tls:192.0.2.20:5070",
+        targets: [.init(contact: "sip:bob@192.0.2.20:5070;transport=tls", flow: SIPPeer("tls:192.0.2.20:5070")!,
                         address: edgeAddress)],
         mediaPolicy: .srtpOnly, recordID: "s", recordedCaller: "a", recordedCallee: "b", account: nil)
 }
