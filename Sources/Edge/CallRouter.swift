@@ -317,13 +317,15 @@ public final class CallRouter: Sendable {
 
     /// Fires the long timers that are due (`serve` calls this twice a second).
     public func fireDueTimers(edge: EdgeService) {
-        let now = Self.nowMilliseconds()
+        // Deadlines on the monotonic clock (a wall-clock step must not fire or hold them); the calls' own times,
+        // which go into their records, on the wall clock.
+        let (now, deadline) = (edge.clock.epochMilliseconds(), edge.clock.monotonicMilliseconds())
         let due = shards.flatMap { shard in
             shard.table.withLock { table -> [(String, CallSession.Timer)] in
                 var due: [(String, CallSession.Timer)] = []
-                for (key, timers) in table.deadlines where timers.contains(where: { $0.due <= now }) {
-                    due += timers.filter { $0.due <= now }.map { (key, $0.timer) }
-                    let waiting = timers.filter { $0.due > now }
+                for (key, timers) in table.deadlines where timers.contains(where: { $0.due <= deadline }) {
+                    due += timers.filter { $0.due <= deadline }.map { (key, $0.timer) }
+                    let waiting = timers.filter { $0.due > deadline }
                     table.deadlines[key] = waiting.isEmpty ? nil : waiting
                 }
                 return due
@@ -354,7 +356,7 @@ public final class CallRouter: Sendable {
     /// A clean shutdown, while the transport still works: every call is ended (BYE on both legs of an answered one;
     /// a ringing one cancelled, its caller answered 503) and every CDR, these included, is in the store on return.
     public func shutdown(edge: EdgeService) async {
-        let now = Self.nowMilliseconds()
+        let now = edge.clock.epochMilliseconds()
         let ended = shards.flatMap { shard in
             shard.table.withLock { table -> [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow)] in
                 var ended: [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow)] = []
@@ -385,8 +387,8 @@ public final class CallRouter: Sendable {
     private let trunkCalls = Mutex<[String: Int]>([:])
 
     /// Whether a trunk may place one more call this second.
-    private func trunkMayPlaceCall(_ trunk: Trunk) -> Bool {
-        let now = Self.nowMilliseconds(), rate = Double(trunk.maxCallsPerSecond)
+    private func trunkMayPlaceCall(_ trunk: Trunk, now: Int64) -> Bool {
+        let rate = Double(trunk.maxCallsPerSecond)
         let budget = RateLimiter.Budget(perSecond: rate, burst: rate)
         return trunkBuckets.withLock { buckets in
             var bucket = buckets[trunk.name] ?? RateLimiter.Bucket(full: budget, now: now)
@@ -553,10 +555,10 @@ public final class CallRouter: Sendable {
         let fraud = subscribing ? FraudMonitor.Verdict() : edge.fraud.check(
             account: account, inboundTrunk: inboundTrunk, outboundTrunk: outboundTrunk?.name, dialled: callee,
             callID: setup.recordID, source: admitted.inbound.source.ipAddress ?? "?",
-            epochMilliseconds: Self.nowMilliseconds())
+            epochSeconds: edge.clock.epochSeconds(), now: edge.clock.monotonic())
         for event in fraud.events { edge.defense.record(event) }
         if let suspended = fraud.suspendedAccount {
-            edge.defense.suspend(account: suspended, reason: "fraud rules", epochSeconds: Self.nowMilliseconds() / 1000)
+            edge.defense.suspend(account: suspended, reason: "fraud rules", epochSeconds: edge.clock.epochSeconds())
         }
         if let status = fraud.refusal {
             unreserve()
@@ -600,12 +602,12 @@ public final class CallRouter: Sendable {
                 unreserve()
                 edge.logger.warning("media relay has no ports left; call refused")
                 edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil,
-                                 endedAtMilliseconds: Self.nowMilliseconds())
+                                 endedAtMilliseconds: edge.clock.epochMilliseconds(), now: edge.clock.monotonic())
                 return edge.reply(to: inbound, status: 503, extraHeaders: [("Retry-After", "5")])
             }
             setup.mediaAnchor = anchor
         }
-        let (session, actions) = CallSession.start(setup, now: Self.nowMilliseconds())
+        let (session, actions) = CallSession.start(setup, now: edge.clock.epochMilliseconds())
         let callerFlow = SIPFlow(transport: inbound.transport, remote: inbound.source)
         if session.isFinished {  // refused at once (488, 480): it leaves nothing behind, and copies get its answer
             unreserve()
@@ -625,7 +627,8 @@ public final class CallRouter: Sendable {
             guard taken else {
                 unreserve()
                 _ = anchor?.finish()
-                edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil, endedAtMilliseconds: Self.nowMilliseconds())
+                edge.fraud.ended(callID: setup.recordID, answeredAtMilliseconds: nil,
+                                 endedAtMilliseconds: edge.clock.epochMilliseconds(), now: edge.clock.monotonic())
                 return nil
             }
             for (index, callID) in session.calleeCallIDs.enumerated() {
@@ -769,7 +772,9 @@ public final class CallRouter: Sendable {
         }
         // Who sends: a trunk, known by its address (it does not authenticate), or an account that does (407).
         if let trunk = trunks.first(where: { $0.sends(inbound) }) {
-            guard trunkMayPlaceCall(trunk) else { return refuse(503, [("Retry-After", "1")]) }
+            guard trunkMayPlaceCall(trunk, now: edge.clock.monotonicMilliseconds()) else {
+                return refuse(503, [("Retry-After", "1")])
+            }
             return .admitted(Admission(inbound: inbound, caller: .trunk(trunk), calleeUser: callee,
                                        from: try? request.from(), address: address, wiring: wiring))
         }
@@ -909,7 +914,7 @@ public final class CallRouter: Sendable {
     func route(_ inbound: SIPInbound, edge: EdgeService) -> SIPReply? {
         let message = inbound.message
         guard let callID = try? message.callID() else { return nil }
-        let now = Self.nowMilliseconds()
+        let now = edge.clock.epochMilliseconds()
         if !message.isRequest {
             // From a callee (its leg's Call-ID is the edge's), or from the caller answering the edge's request on the
             // caller's dialog (its Call-ID and tag, the tag now in To).
@@ -1019,7 +1024,7 @@ public final class CallRouter: Sendable {
                 // Long timers (ring timeout, session expiry, maximum duration, Timer B over streams) wait in the
                 // call's entry and go with it, instead of lingering in the event loop's queue for hours.
                 guard scheduler != nil else { break }
-                let due = Self.nowMilliseconds() + Int64(milliseconds)
+                let due = edge.clock.monotonicMilliseconds() + Int64(milliseconds)
                 shard(key).table.withLock { table in
                     guard table.byCaller[key] != nil else { return }
                     var timers = table.deadlines[key] ?? []
@@ -1033,7 +1038,7 @@ public final class CallRouter: Sendable {
             case .startTimer(let timer, let milliseconds):
                 scheduler?(milliseconds) { [weak self] in
                     _ = self?.update(key, edge: edge, inbound: inbound) {
-                        $0.timerFired(timer, now: Self.nowMilliseconds())
+                        $0.timerFired(timer, now: edge.clock.epochMilliseconds())
                     }
                 }
             case .toCaller(let bytes):
@@ -1053,7 +1058,8 @@ public final class CallRouter: Sendable {
                 }
             case .finished(let record):
                 edge.fraud.ended(callID: record.id, answeredAtMilliseconds: record.answeredAtMilliseconds,
-                                 endedAtMilliseconds: record.endedAtMilliseconds ?? Self.nowMilliseconds())
+                                 endedAtMilliseconds: record.endedAtMilliseconds ?? edge.clock.epochMilliseconds(),
+                                 now: edge.clock.monotonic())
                 edge.callRecords.write(record)
             }
         }
@@ -1087,11 +1093,6 @@ public final class CallRouter: Sendable {
         return callID + "\u{1}" + tag
     }
 
-    static func nowMilliseconds() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    }
 }
 
 #if canImport(Glibc)

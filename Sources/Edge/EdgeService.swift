@@ -723,13 +723,25 @@ public final class EdgeService: SIPInboundHandler {
 
 /// The edge's clocks: monotonic for timers and nonces, wall-clock seconds for stored expiries.
 public struct EdgeClock: Sendable {
+    /// Time since an arbitrary origin that never jumps: every deadline, budget and rate is measured on it.
     public let monotonic: @Sendable () -> Duration
+    /// Wall-clock seconds: only for what is stored or shown (expiries, events, bans).
     public let epochSeconds: @Sendable () -> Int64
+    /// Wall-clock milliseconds: only for what is stored or shown (CDR times).
+    public let epochMilliseconds: @Sendable () -> Int64
 
-    /// Creates a clock (tests inject their own).
-    public init(monotonic: @escaping @Sendable () -> Duration, epochSeconds: @escaping @Sendable () -> Int64) {
+    /// Creates a clock (tests inject their own); without `epochMilliseconds`, the seconds' start.
+    public init(monotonic: @escaping @Sendable () -> Duration, epochSeconds: @escaping @Sendable () -> Int64,
+                epochMilliseconds: (@Sendable () -> Int64)? = nil) {
         self.monotonic = monotonic
         self.epochSeconds = epochSeconds
+        self.epochMilliseconds = epochMilliseconds ?? { epochSeconds() * 1000 }
+    }
+
+    /// The monotonic clock in whole milliseconds.
+    public func monotonicMilliseconds() -> Int64 {
+        let now = monotonic().components
+        return now.seconds * 1000 + now.attoseconds / 1_000_000_000_000_000
     }
 
     /// The system clocks.
@@ -739,6 +751,11 @@ public struct EdgeClock: Sendable {
             var spec = timespec()
             clock_gettime(CLOCK_REALTIME, &spec)
             return Int64(spec.tv_sec)
+        },
+        epochMilliseconds: {
+            var spec = timespec()
+            clock_gettime(CLOCK_REALTIME, &spec)
+            return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
         })
 
     static let origin = ContinuousClock.now

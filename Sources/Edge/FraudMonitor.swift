@@ -54,10 +54,9 @@ public final class FraudMonitor: Sendable {
     /// Checks a call attempt: an account's call out by `outboundTrunk` to `dialled`, or a trunk's call in.
     /// `source` is only formatted for a call through a trunk: calls between users are the hot path.
     func check(account: String?, inboundTrunk: String?, outboundTrunk: String?, dialled: String, callID: String,
-               source sourceText: @autoclosure () -> String, epochMilliseconds: Int64) -> Verdict {
+               source sourceText: @autoclosure () -> String, epochSeconds seconds: Int64, now: Duration) -> Verdict {
         guard inboundTrunk != nil || outboundTrunk != nil else { return Verdict() }
         let source = sourceText()
-        let seconds = epochMilliseconds / 1000
         var verdict = Verdict()
         func alert(_ reason: String) {
             verdict.events.append(SecurityEvent(kind: .fraudAlert, source: source, account: account ?? inboundTrunk,
@@ -87,7 +86,6 @@ public final class FraudMonitor: Sendable {
         var subjects: [FraudSubject] = []
         if let account, outboundTrunk != nil { subjects.append(.account(account)) }
         if let trunk = outboundTrunk ?? inboundTrunk { subjects.append(.trunk(trunk)) }
-        let now = Duration.milliseconds(epochMilliseconds)
         let decisions = state.withLock { state -> [FraudDecision]? in
             guard state.calls.count < maxCalls else { return nil }
             let decisions = subjects.map { state.detector.callAttempt(subject: $0, international: international, now: now) }
@@ -114,15 +112,18 @@ public final class FraudMonitor: Sendable {
         return verdict
     }
 
-    /// A call ended (or was refused after its check): its time is credited and its concurrency released.
-    func ended(callID: String, answeredAtMilliseconds: Int64?, endedAtMilliseconds: Int64) {
+    /// A call ended (or was refused after its check): its time is credited and its concurrency released. The
+    /// detector runs on the monotonic clock (`now`); the record's wall-clock times only say how long ago the call
+    /// was answered.
+    func ended(callID: String, answeredAtMilliseconds: Int64?, endedAtMilliseconds: Int64, now: Duration) {
         state.withLock { state in
             guard let subjects = state.calls.removeValue(forKey: callID) else { return }
             for subject in subjects {
                 if let answered = answeredAtMilliseconds {
-                    state.detector.callAnswered(subject: subject, callID: callID, now: .milliseconds(answered))
+                    let talked = Duration.milliseconds(max(0, endedAtMilliseconds - answered))
+                    state.detector.callAnswered(subject: subject, callID: callID, now: now - talked)
                 }
-                state.detector.callEnded(subject: subject, callID: callID, now: .milliseconds(endedAtMilliseconds))
+                state.detector.callEnded(subject: subject, callID: callID, now: now)
             }
         }
     }

@@ -316,10 +316,10 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
         #expect(sent.take().filter { $0.message.method == .invite }.count == 3)
         let refused = try await trunkCall(3)
         #expect(refused?.statusCode == 503 && refused?.firstField(.retryAfter) != nil, "over max_cps")
-        try await Task.sleep(for: .milliseconds(700))  // two more tokens at 3 a second
+        fixture.clock.advance(milliseconds: 700)  // two more tokens at 3 a second
         for index in 4..<6 { #expect(try await trunkCall(index) == nil) }
         #expect(fixture.edge.calls.activeCalls == 5)
-        try await Task.sleep(for: .milliseconds(400))
+        fixture.clock.advance(milliseconds: 400)
         #expect(try await trunkCall(6)?.statusCode == 503, "over max_calls: five ring already")
 
         // The rules would ban its address (an extension sweep by an unknown source): they withhold it and say so.
@@ -408,6 +408,26 @@ func proxyCredentials(for response: SIPMessage?, uri: String = "sip:bob@localhos
             .replacingOccurrences(of: "a;rport", with: "b;rport")
             .replacingOccurrences(of: "Content-Length:", with: "Proxy-Authorization: \(authorization)\r\nContent-Length:")
         return try await fixture.send(authorized)
+    }
+
+    /// Deadlines run on the monotonic clock (issue 18): a ringing call's timeout is not fired by the wall clock
+    /// stepping an hour ahead, and fires once the monotonic clock has passed it (the caller gets 408).
+    @Test func aWallClockStepNeitherFiresNorHoldsADeadline() async throws {
+        var configuration = EdgeService.Configuration()
+        configuration.ringTimeoutSeconds = 30
+        let (fixture, sent) = try await Self.edgeWithBob(configuration)
+        // Short timers (retransmissions) never fire here; long ones wait in the calls' deadline table.
+        fixture.edge.calls.attach(sender: { sent.append($0, $1) }, addresses: { flow in
+            SIPLocalAddress(host: .ipv4(0x7F00_0001), port: 5060, transport: flow.transport.rawValue)
+        }, scheduler: { _, _ in })
+        #expect(try await Self.authenticated("INVITE", 0, via: fixture) == nil, "the call rings at bob")
+        _ = sent.take()
+        fixture.clock.epoch.withLock { $0 += 3_600 }
+        fixture.edge.calls.fireDueTimers(edge: fixture.edge)
+        #expect(!sent.take().contains { $0.message.statusCode == 408 }, "an hour of wall clock is no time here")
+        fixture.clock.advance(milliseconds: 31_000)
+        fixture.edge.calls.fireDueTimers(edge: fixture.edge)
+        #expect(sent.take().contains { $0.message.statusCode == 408 }, "thirty-one seconds later it has rung out")
     }
 
     /// The downgrade pin is earned by any request a strong digest authenticates, not by REGISTER alone, and it is

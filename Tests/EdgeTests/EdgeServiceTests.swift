@@ -16,6 +16,10 @@ final class ManualClock: Sendable {
         monotonic.withLock { $0 += .seconds(seconds) }
         epoch.withLock { $0 += seconds }
     }
+    /// Moves the monotonic clock only (budgets and deadlines), by less than a second.
+    func advance(milliseconds: Int64) {
+        monotonic.withLock { $0 += .milliseconds(milliseconds) }
+    }
     var edgeClock: EdgeClock {
         EdgeClock(monotonic: { self.monotonic.withLock { $0 } }, epochSeconds: { self.epoch.withLock { $0 } })
     }
