@@ -112,7 +112,6 @@ import Testing
                                                messageFile: directory + "/carrier.msg", directory: directory,
                                                extra: ["-mp", String(trunkMedia), "-rtp_echo"])
             defer { Peers.stop(carrier) }
-            Thread.sleep(forTimeInterval: 0.5)
 
             let tone = directory + "/tone.wav"
             try Self.writeTone(to: tone)

@@ -287,7 +287,6 @@ import Testing
                                                              directory: directory))
                 }
             }
-            Thread.sleep(forTimeInterval: 0.5)
 
             let scenario = directory + "/caller.xml"
             try callerScenario(ending: ending, to: scenario)

@@ -122,7 +122,6 @@ import Testing
                 let bob = try Peers.sippServer(callee, ip: "::1", port: bobPort, messageFile: directory + "/bob.msg",
                                                directory: directory, extra: ["-mp", String(bobMedia), "-rtp_echo"])
                 defer { Peers.stop(bob) }
-                Thread.sleep(forTimeInterval: 0.5)
 
                 try Self.alicePlays(Self.recording, edgePort: edgePort, media: aliceMedia, directory: directory)
                 for _ in 0..<50 where bob.isRunning { Thread.sleep(forTimeInterval: 0.1) }

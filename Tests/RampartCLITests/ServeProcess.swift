@@ -80,6 +80,11 @@ final class ServeProcess: @unchecked Sendable {
 }
 
 /// The real peers the suites drive (Debian packages installed by scripts/test). Missing ones fail the test.
+/// A peer could not be set up (no free port, a server that did not start).
+struct PeerFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
 enum Peers {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Peers")
@@ -179,7 +184,7 @@ enum Peers {
             sslVersionMin = TLSv1.2
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let stunnel = try background(try tool("stunnel4"), [config], seconds: 120, directory: directory)
-        Thread.sleep(forTimeInterval: 0.5)
+        try #require(waitForListener(port: accept, udp: false), "stunnel did not listen on \(accept)")
         return stunnel
     }
 
@@ -189,10 +194,12 @@ enum Peers {
     static func sippServer(_ scenario: String, transport: String = "u1", ip: String = "127.0.0.1", port: Int,
                            messageFile: String, directory: String, extra: [String] = []) throws -> Process {
         let file = scenario.hasPrefix("/") ? scenario : Self.directory.appendingPathComponent("sipp/\(scenario).xml").path
-        return try background(try tool("sipp"), [
+        let server = try background(try tool("sipp"), [
             "-sf", file, "-t", transport, "-i", ip,
             "-p", String(port), "-m", "1", "-nostdin", "-timeout", "30", "-trace_msg", "-message_file", messageFile,
         ] + extra, seconds: 40, directory: directory)
+        try #require(waitForListener(port: port, udp: transport.hasPrefix("u")), "sipp did not take port \(port)")
+        return server
     }
 
     /// bob over UDP: registers from a free port with sipp, then answers there as a sipp server running `scenario`
@@ -205,7 +212,6 @@ enum Peers {
                                 workDirectory: directory)
         try #require(register.status == 0, "bob's registration: \(register.output.suffix(600))")
         let process = try sippServer(scenario, port: port, messageFile: messageFile, directory: directory, extra: extra)
-        Thread.sleep(forTimeInterval: 0.5)
         return (process, port)
     }
 
@@ -225,7 +231,7 @@ enum Peers {
             sslVersionMin = TLSv1.2
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let stunnel = try background(try tool("stunnel4"), [config], seconds: 120, directory: directory)
-        Thread.sleep(forTimeInterval: 0.5)
+        try #require(waitForListener(port: accept, udp: false), "stunnel did not listen on \(accept)")
         return stunnel
     }
 
@@ -248,21 +254,50 @@ enum Peers {
     }
 
     /// A free loopback TCP port (bound then released; the caller binds it right away).
+    /// A loopback port free for UDP and for TCP at once (sipp, the edge and stunnel take either), probed by binding
+    /// both.
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                Glibc.bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        for _ in 0..<50 {
+            let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(udp); close(tcp) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                    Glibc.bind(udp, pointer, length) == 0 && getsockname(udp, pointer, &length) == 0
+                        && Glibc.bind(tcp, pointer, length) == 0
+                }
             }
+            if bound { return Int(UInt16(bigEndian: address.sin_port)) }
         }
-        try #require(bound)
-        return Int(UInt16(bigEndian: address.sin_port))
+        throw PeerFailure(description: "no loopback port free for both UDP and TCP")
+    }
+
+    /// Waits, at most `seconds`, until some socket here is bound to `port`: a UDP one, or a listening TCP one (read
+    /// from /proc/net, so nothing is sent to the server to find out).
+    static func waitForListener(port: Int, udp: Bool, seconds: Double = 10) -> Bool {
+        let files = udp ? ["/proc/net/udp", "/proc/net/udp6"] : ["/proc/net/tcp", "/proc/net/tcp6"]
+        let suffix = String(format: ":%04X", port)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            for file in files {
+                // /proc files report no size: read to the end (a relay's warm ports make them long).
+                guard let handle = FileHandle(forReadingAtPath: file), let data = try? handle.readToEnd() else { continue }
+                try? handle.close()
+                let table = String(decoding: data, as: UTF8.self)
+                for line in table.split(separator: "\n").dropFirst() {
+                    let fields = line.split(separator: " ")
+                    guard fields.count > 3, fields[1].hasSuffix(suffix) else { continue }
+                    if udp || fields[3] == "0A" { return true }  // 0A: TCP_LISTEN
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
     }
 }
 

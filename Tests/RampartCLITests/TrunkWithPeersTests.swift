@@ -84,7 +84,6 @@ import Testing
             let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
                                              messageFile: directory + "/trunk.msg", directory: directory)
             defer { Peers.stop(trunk) }
-            Thread.sleep(forTimeInterval: 0.5)
 
             let caller = try Self.aliceCallsTheNumber("call-with-proxy-auth", edgePort: server.ports["udp"]!,
                                                       directory: directory)
@@ -115,7 +114,6 @@ import Testing
             let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
                                              messageFile: directory + "/trunk.msg", directory: directory)
             defer { Peers.stop(trunk) }
-            Thread.sleep(forTimeInterval: 0.5)
             let caller = try Self.aliceCallsTheNumber(
                 "call-with-forged-history-and-refer", edgePort: server.ports["udp"]!, directory: directory,
                 keys: ["referto", "sip:+19005550100@localhost"])
