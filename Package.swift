@@ -87,8 +87,10 @@ let package = Package(
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
                            "Proxy", "SIPDialog", "SecurityPolicy", "SDP", "MediaRelay", "MediaRelayNIO", "MediaSecurity",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Metrics", package: "swift-metrics")]
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
 
         // L3: the CLI.
@@ -168,7 +170,8 @@ let package = Package(
             dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog",
                            "MediaRelayNIO", "MediaSecurity", "SDP",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite", "Pcap", "CLibSRTPShim"]),
     ],

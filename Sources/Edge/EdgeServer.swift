@@ -1,0 +1,310 @@
+import Dispatch
+import Logging
+import MediaRelayNIO
+import NIOCore
+import NIOPosix
+import SIPDialog
+import SIPMessage
+import SIPTransportNIO
+import SecurityPolicy
+import ServiceLifecycle
+import Storage
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The running edge as a service (swift-service-lifecycle): binds the SIP listeners and the media relay, wires the
+/// call router to them, then keeps house until a graceful shutdown (registrations written behind every second,
+/// bans and directory changes of other processes picked up, expired state swept, the TLS certificate reloaded on
+/// SIGHUP) and stops in order (calls ended with BYE, listeners and relay closed, everything flushed). The CLI only
+/// builds its configuration and runs it in a `ServiceGroup`.
+public final class EdgeServer: Service, Sendable {
+    /// The media relay: where it binds, the ports it takes, how long a silent call lives.
+    public struct MediaRelay: Sendable {
+        /// An address the relay binds, and the one written into SDP for parties of its family.
+        public struct Interface: Sendable, Equatable {
+            public var address: String
+            public var advertisedAddress: String
+
+            public init(address: String, advertisedAddress: String) {
+                (self.address, self.advertisedAddress) = (address, advertisedAddress)
+            }
+        }
+
+        public var interfaces: [Interface]
+        public var ports: ClosedRange<UInt16>
+        public var timeoutSeconds: Int
+        public var warmPairs: Int
+
+        public init(interfaces: [Interface], ports: ClosedRange<UInt16>, timeoutSeconds: Int, warmPairs: Int) {
+            (self.interfaces, self.ports, self.timeoutSeconds, self.warmPairs) = (interfaces, ports, timeoutSeconds,
+                                                                                  warmPairs)
+        }
+    }
+
+    /// What the edge listens on, and what it needs to do so.
+    public struct Configuration: Sendable {
+        /// The SIP listeners and their limits (its handler and accept filter are the edge's).
+        public var transport: SIPServer.Configuration
+        /// The media relay; nil: SDP keeps the parties' own addresses.
+        public var mediaRelay: MediaRelay?
+        /// The host put in Via and Contact instead of a listener's address (behind NAT).
+        public var advertisedHost: SIPHost?
+        /// The listeners' TLS context, reloaded on SIGHUP.
+        public var reloadableTLS: ReloadableTLSContext?
+        /// Event-loop threads (default: one per core).
+        public var threads: Int
+
+        public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
+                    reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount) {
+            (self.transport, self.mediaRelay, self.advertisedHost) = (transport, mediaRelay, advertisedHost)
+            (self.reloadableTLS, self.threads) = (reloadableTLS, threads)
+        }
+    }
+
+    /// A listener closed by itself: the edge stopped instead of running deaf.
+    public struct ListenerClosed: Error, CustomStringConvertible {
+        public let description = "a listener closed unexpectedly"
+    }
+
+    /// What ``start()`` bound.
+    public struct Bound: Sendable {
+        public let listeners: [SIPListenAddress]
+        public let relayAddresses: [String]
+    }
+
+    public let edge: EdgeService
+    private let store: any Store
+    private let configuration: Configuration
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let running = Mutex<(listeners: [SIPServer.Bound], relays: [RelayServer])>(([], []))
+
+    public init(edge: EdgeService, store: any Store, configuration: Configuration, logger: Logger) {
+        self.edge = edge
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+    }
+
+    /// Binds the listeners and the relay and wires the call router to them; nothing is served before this returns.
+    /// On failure everything bound so far is closed again and the event loops stop.
+    public func start() async throws -> Bound {
+        let edge = self.edge
+        var transport = configuration.transport
+        transport.acceptFilter = { edge.admitsConnection(from: $0) }
+        let transportLogger = Logger(label: "rampart.transport")
+        let server = try SIPServer(configuration: transport, handler: edge, group: group, onEvent: { event, peer in
+            Self.log(event, peer: peer, logger: transportLogger, edge: edge)
+        })
+        let listeners: [SIPServer.Bound]
+        do { listeners = try await server.start() } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        var relays: [RelayServer] = []
+        if let media = configuration.mediaRelay {
+            var interfaces: [MediaRelayWiring.Interface] = []
+            for interface in media.interfaces {
+                do {
+                    let relay = try RelayServer(group: group, host: interface.address, ports: media.ports)
+                    try await relay.start(warmPairs: media.warmPairs)
+                    relays.append(relay)
+                    interfaces.append(.init(relay: relay, advertisedAddress: interface.advertisedAddress))
+                } catch {
+                    for relay in relays { await relay.stop() }
+                    await SIPServer.stop(listeners)
+                    try? await group.shutdownGracefully()
+                    throw RelayUnavailable(address: interface.address, reason: "\(error)")
+                }
+            }
+            edge.calls.anchorMedia(MediaRelayWiring(interfaces: interfaces, timeoutSeconds: media.timeoutSeconds))
+        }
+        running.withLock { $0 = (listeners, relays) }
+        // Calls leave from the listener of the callee's transport, down its registered flow.
+        let boundAddresses = listeners.map(\.address)
+        edge.calls.listening(on: boundAddresses.compactMap { listener in
+            IPAddress(listener.host).flatMap { ip in UInt16(exactly: listener.port).map { .init(address: ip, port: $0) } }
+        })
+        let advertisedHost = configuration.advertisedHost
+        let group = self.group
+        edge.calls.attach(
+            sender: { bytes, flow in server.send(bytes, over: flow) },
+            connector: { bytes, flow in server.send(bytes, connecting: flow) },
+            isOpen: { flow in server.isOpen(flow) }, addresses: { flow in
+                // The listener of the flow's transport and of the peer's family (an IPv6 peer is told an IPv6 address).
+                let peerIPv6 = flow.remote.protocol == .inet6
+                let candidates = boundAddresses.filter { $0.transport == flow.transport }
+                guard let listener = candidates.first(where: { $0.host.contains(":") == peerIPv6 }) ?? candidates.first,
+                    let host = advertisedHost ?? SIPHost.parseAddress(listener.host),
+                    let port = UInt16(exactly: listener.port)
+                else { return nil }
+                return SIPLocalAddress(host: host, port: port, transport: flow.transport.rawValue)
+            }, scheduler: { milliseconds, body in
+                group.next().scheduleTask(in: .milliseconds(Int64(milliseconds))) { body() }
+            })
+        return Bound(listeners: boundAddresses, relayAddresses: configuration.mediaRelay?.interfaces.map(\.address) ?? [])
+    }
+
+    /// The relay could not bind an address.
+    public struct RelayUnavailable: Error, CustomStringConvertible {
+        public let address: String
+        public let reason: String
+        public var description: String { "cannot start the media relay on \(address): \(reason)" }
+    }
+
+    /// Keeps house until a graceful shutdown (or a listener that closed by itself: ``ListenerClosed``), then stops
+    /// in order. ``start()`` must have run.
+    public func run() async throws {
+        let (listeners, relays) = running.withLock { $0 }
+        let reload = installReloadSignal()
+        defer { reload?.cancel() }
+        let listenerDied = OnceFlag()
+        for listener in listeners {
+            let address = listener.address
+            let logger = self.logger
+            listener.closed.whenComplete { _ in
+                guard listenerDied.set() else { return }
+                logger.critical("listener closed unexpectedly; stopping", metadata: ["listener": "\(address)"])
+            }
+        }
+        var tick = 0
+        var banVersion = (try? await store.banVersion()) ?? 0
+        let lag = LoopLagProbe(group: group)
+        while !Task.isShuttingDownGracefully, !Task.isCancelled, !listenerDied.isSet {
+            try? await Task.sleep(for: .milliseconds(250))
+            tick += 1
+            if tick % 2 == 0 { edge.calls.fireDueTimers(edge: edge) }
+            edge.defense.sampleLoad(loopLagMilliseconds: lag.measure(), backlog: edge.backlog,
+                                    now: edge.clock.monotonic(), epochSeconds: edge.clock.epochSeconds())
+            // Bans added or removed with `rampart ban` reach the edge here, after its own new bans are stored.
+            await edge.defense.flush(to: store)
+            if let version = try? await store.banVersion(), version != banVersion, let stored = try? await store.allBans() {
+                banVersion = version
+                edge.defense.load(stored)
+            }
+            // Account and device changes (by `rampart user`/`device` in another process) reach the cache here.
+            do { try await edge.directory.refresh(from: store) } catch {
+                logger.error("cannot read the store", metadata: ["error": "\(error.code)"])
+            }
+            guard tick % 4 == 0 else { continue }
+            await flushRegistrations()
+            if tick % 120 == 0 {
+                let now = edge.clock.epochSeconds()
+                edge.defense.expireBans(epochSeconds: now)
+                _ = try? await store.removeExpiredBans(before: now)
+                _ = edge.location.sweep(now: now)
+                _ = try? await store.removeExpiredRegistrations(before: now)
+            }
+        }
+        let unexpected = !listenerDied.set()
+        logger.info("shutting down")
+        await edge.calls.shutdown(edge: edge)  // calls ended with BYE, every CDR stored
+        edge.calls.detach()  // no retransmission timers on loops that are about to stop
+        await SIPServer.stop(listeners)
+        for relay in relays { await relay.stop() }
+        await flushRegistrations()
+        await edge.defense.flush(to: store)
+        try? await group.shutdownGracefully()
+        if unexpected { throw ListenerClosed() }
+    }
+
+    private func flushRegistrations() async {
+        do { try await edge.location.flush() } catch {
+            logger.error("cannot write registrations", metadata: ["error": "\(error.code)"])
+        }
+    }
+
+    private func installReloadSignal() -> (any DispatchSourceSignal)? {
+        guard let tls = configuration.reloadableTLS else { return nil }
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let logger = self.logger
+        source.setEventHandler {
+            do {
+                try tls.reload()
+                logger.notice("TLS certificate and key reloaded")
+            } catch {
+                logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        return source
+    }
+
+    /// The transports' events as security events, counters and log lines.
+    static func log(_ event: SIPTransportEvent, peer: SocketAddress?, logger: Logger, edge: EdgeService) {
+        let source: Logger.MetadataValue = "\(peer?.ipAddress ?? "?")"
+        func record(_ kind: SecurityEvent.Kind, _ reason: String) {
+            edge.defense.recordThrottled(SecurityEvent(kind: kind, source: peer?.ipAddress, reason: reason,
+                                                       epochSeconds: edge.clock.epochSeconds()))
+        }
+        switch event {
+        case .tlsHandshakeFailed(let reason):
+            record(.tlsHandshakeFailure, reason)
+        case .connectionRefused(let perSource):
+            record(.rateLimited, perSource ? "connection limit per source" : "connection limit in all")
+        case .malformedRequestAnswered(let status):
+            record(.malformedMessage, "malformed request answered with \(status)")
+        case .malformedDropped:
+            logger.debug("malformed message dropped", metadata: ["source": source])
+        case .framingErrorClosed(let status):
+            logger.notice("stream framing error, connection closed", metadata: ["source": source, "status": "\(status)"])
+        case .outboundConnectFailed(let reason):
+            logger.warning("could not connect", metadata: ["peer": "\(peer.map { "\($0)" } ?? "?")",
+                                                          "reason": "\(reason)"])
+        case .idleTimeout:
+            logger.debug("idle connection closed", metadata: ["source": source])
+        case .handshakeTimeout:
+            record(.tlsHandshakeFailure, "handshake not completed in time: connection closed")
+        case .firstMessageTimeout:
+            record(.rateLimited, "no complete first message in time: connection closed")
+        case .requestBacklogFull:
+            record(.overload, "connection request backlog full")
+        case .overloadDropped:
+            logger.debug("overload: datagram dropped", metadata: ["source": source])
+        }
+    }
+}
+
+/// Measures how late tasks run on the event loops: each measurement submits a task to every loop and reports the
+/// worst delay the previous round saw (the overload signal of a busy edge).
+final class LoopLagProbe: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let worst = Atomic<Int>(0)
+
+    init(group: MultiThreadedEventLoopGroup) { self.group = group }
+
+    /// The worst lag (ms) since the last call; starts the next round.
+    func measure() -> Int {
+        let result = worst.exchange(0, ordering: .relaxed)
+        for loop in group.makeIterator() {
+            let submitted = ContinuousClock.now
+            loop.execute {
+                let late = (ContinuousClock.now - submitted) / .milliseconds(1)
+                let milliseconds = Int(late)
+                var current = self.worst.load(ordering: .relaxed)
+                while milliseconds > current {
+                    let (exchanged, original) = self.worst.compareExchange(
+                        expected: current, desired: milliseconds, ordering: .relaxed)
+                    if exchanged { break }
+                    current = original
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// A flag set once, from any thread.
+final class OnceFlag: Sendable {
+    private let value = Mutex(false)
+    /// Sets the flag; true if this call set it.
+    func set() -> Bool { value.withLock { was in defer { was = true }; return !was } }
+    var isSet: Bool { value.withLock { $0 } }
+}

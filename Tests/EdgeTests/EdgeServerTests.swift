@@ -1,0 +1,88 @@
+import Edge
+import Foundation
+import Logging
+import SIPMessage
+import SIPTransportNIO
+import ServiceLifecycle
+import Storage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole edge in process (issue 18): what `rampart serve` runs, started on a loopback port with an in-memory
+/// store, spoken to over a real UDP socket, and shut down through its service group; no child process.
+@Suite(.timeLimit(.minutes(1))) struct EdgeServerTests {
+    /// A UDP socket on 127.0.0.1 that sends one request and waits (bounded) for one answer.
+    final class Phone {
+        let fd: Int32
+        let port: Int
+
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            self.fd = fd
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+                }
+            }
+            try #require(bound)
+            port = Int(UInt16(bigEndian: address.sin_port))
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit { close(fd) }
+
+        func ask(_ text: String, port edgePort: Int) throws -> SIPMessage {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(edgePort).bigEndian
+            let bytes = Array(text.utf8)
+            let sent = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            try #require(sent == bytes.count)
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let received = recv(fd, &buffer, buffer.count, 0)
+            try #require(received > 0, "no answer within 5 s")
+            return try SIPMessage.parse(Array(buffer[..<received]))
+        }
+    }
+
+    @Test func theEdgeServesOverRealSocketsAndStopsInOrderWithItsStateWritten() async throws {
+        let store = try await EdgeFixture.provisionedStore()
+        let edge = EdgeService(configuration: .init(), store: store)
+        let transport = SIPServer.Configuration(listeners: [try SIPListenAddress(parsing: "udp:127.0.0.1:0")])
+        let server = EdgeServer(edge: edge, store: store, configuration: .init(transport: transport, threads: 1),
+                                logger: Logger(label: "test"))
+        let bound = try await server.start()
+        let port = try #require(bound.listeners.first?.port)
+        #expect(port > 0)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: Logger(label: "test")))
+        async let running: Void = group.run()
+
+        let phone = try Phone()
+        let contact = "<sip:alice@127.0.0.1:\(phone.port)>"
+        let challenge = try phone.ask(register(branch: "s1", cseq: 1, contact: contact), port: port)
+        #expect(challenge.statusCode == 401)
+        let answer = try credentials(for: challenge, algorithm: .sha256)
+        let ok = try phone.ask(register(branch: "s2", cseq: 2, contact: contact, authorization: answer), port: port)
+        #expect(ok.statusCode == 200)
+        #expect(try phone.ask(request("OPTIONS", branch: "s3"), port: port).statusCode == 200)
+
+        // A graceful shutdown writes the registration behind, as SIGTERM does for `serve`.
+        await group.triggerGracefulShutdown()
+        try await running
+        let stored = try await store.allRegistrations(validAt: 0)
+        #expect(stored.map(\.addressOfRecord) == ["sip:alice@localhost"])
+    }
+}
