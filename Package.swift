@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog",
+            dependencies: ["Edge", "Registrar", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog",
                            "MediaRelayNIO", "MediaSecurity", "SDP",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
