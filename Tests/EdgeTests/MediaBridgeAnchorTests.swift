@@ -71,7 +71,7 @@ import Testing
     static let aliceKey = "AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e"
 
     @Test func anAccountsSRTPOfferMeetsAPlainTrunkAndMediaIsProtectedUnderTheKeysTheSDPGave() async throws {
-        try await Self.withRelay(ports: 43_200...43_219) { relay, alice, trunk in
+        try await Self.withRelay(ports: 21_200...21_219) { relay, alice, trunk in
             let anchor = try #require(RelayAnchor(
                 wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
                 bridging: .init(caller: .sdes([SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")]), callee: .plain)
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func aPlainTrunkOfferReachesTheAccountAsSRTPAndItsAnswerGoesBackPlain() async throws {
-        try await Self.withRelay(ports: 43_220...43_239) { relay, _, _ in
+        try await Self.withRelay(ports: 21_220...21_239) { relay, _, _ in
             let suites = ["AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80"].map { SRTPCryptoSuite(name: $0) }
             let anchor = try #require(RelayAnchor(
                 wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
@@ -157,7 +157,7 @@ import Testing
     /// A trunk that speaks SRTP, but another suite than the account's: both legs end at the relay, each under its
     /// own keys, and media is decrypted from one leg and protected anew for the other.
     @Test func twoSRTPLegsOfDifferentSuitesAreBridgedUnderFourKeys() async throws {
-        try await Self.withRelay(ports: 43_240...43_259) { relay, alice, trunk in
+        try await Self.withRelay(ports: 21_240...21_259) { relay, alice, trunk in
             let anchor = try #require(RelayAnchor(
                 wiring: MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1"), sections: 1,
                 bridging: .init(caller: .sdes([SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")]),
@@ -201,7 +201,7 @@ import Testing
     /// section is declined and the relay drops the trunk's packets for it), and an account offering another
     /// suite first is bridged on the one its leg may use.
     @Test func anSRTPLegThatCannotBeBridgedCarriesNothingAndOnlyItsOwnSuites() async throws {
-        try await Self.withRelay(ports: 43_260...43_279) { relay, account, trunk in
+        try await Self.withRelay(ports: 21_260...21_279) { relay, account, trunk in
             let wiring = MediaRelayWiring(relay: relay, advertisedAddress: "127.0.0.1")
             let sha80 = SRTPCryptoSuite(name: "AES_CM_128_HMAC_SHA1_80")
             let plainAnswer = try #require(RelayAnchor(

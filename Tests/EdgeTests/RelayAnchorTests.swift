@@ -22,7 +22,7 @@ import Testing
 
     @Test func theOfferNamesOnlyTheRelayAndWhatItCannotCarryIsDeclined() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 43_000...43_039)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 21_000...21_039)
         try await relay.start(warmPairs: 8)
         let wiring = MediaRelayWiring(relay: relay, advertisedAddress: "203.0.113.7")
         let anchor = try #require(RelayAnchor(wiring: wiring, sections: 3) { _ in })
@@ -68,8 +68,8 @@ import Testing
     /// section at an address of a family the relay does not have is declined.
     @Test func eachSideIsRelayedOnItsOwnFamily() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let relay4 = try RelayServer(group: group, host: "127.0.0.1", ports: 43_100...43_119)
-        let relay6 = try RelayServer(group: group, host: "::1", ports: 43_100...43_119)
+        let relay4 = try RelayServer(group: group, host: "127.0.0.1", ports: 21_100...21_119)
+        let relay6 = try RelayServer(group: group, host: "::1", ports: 21_100...21_119)
         try await relay4.start(warmPairs: 4)
         try await relay6.start(warmPairs: 4)
         let wiring = MediaRelayWiring(interfaces: [.init(relay: relay4, advertisedAddress: "127.0.0.1"),

@@ -66,7 +66,7 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
     @Test func mediaFlowsThroughTheRelayOnlyAndInjectionIsDropped() async throws {
         // (A warm pool: the call's ports are bound before the INVITE that needs them.)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_000...42_099)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 20_000...20_099)
         try await relay.start(warmPairs: 4)
         #expect(relay.warmPairs == 4 && relay.availablePairs == 46)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
@@ -124,7 +124,7 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
     /// cut them short, with recvmmsg).
     @Test func fullSizeDatagramsInABurstArriveWhole() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_300...42_309)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 20_300...20_309)
         try await relay.start(warmPairs: 2)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
         let call = try #require(relay.makeCall())
@@ -149,8 +149,8 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
     /// media crosses between the families both ways.
     @Test func mediaCrossesAddressFamilies() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let relay4 = try RelayServer(group: group, host: "127.0.0.1", ports: 42_400...42_409)
-        let relay6 = try RelayServer(group: group, host: "::1", ports: 42_400...42_409)
+        let relay4 = try RelayServer(group: group, host: "127.0.0.1", ports: 20_400...20_409)
+        let relay6 = try RelayServer(group: group, host: "::1", ports: 20_400...20_409)
         try await relay4.start(warmPairs: 2)
         try await relay6.start(warmPairs: 2)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("::1", group: group)
@@ -182,7 +182,7 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
     /// figures, and the round trip comes from the sender report it names (LSR) less bob's stated delay (DLSR).
     @Test func plainRTCPReportsReachTheStreamTheyDescribe() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_500...42_509)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 20_500...20_509)
         try await relay.start(warmPairs: 2)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
         let aliceRTCP = try await Phone.open("127.0.0.1", group: group), bobRTCP = try await Phone.open("127.0.0.1", group: group)
@@ -232,7 +232,7 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
             })
         }
         let descriptorsBefore = openDescriptors()
-        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 44_000...44_199)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 22_000...22_199)
         try await relay.start(warmPairs: 16)
         final class Weak: @unchecked Sendable { weak var call: RelayCall? }
         var closed: [Weak] = []
@@ -271,7 +271,7 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
     /// bind again.
     @Test func anExhaustedRelayRefusesAndRecovers() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 42_200...42_207)
+        let relay = try RelayServer(group: group, host: "127.0.0.1", ports: 20_200...20_207)
         try await relay.start(warmPairs: 4)
         let first = try #require(relay.makeCall()), second = try #require(relay.makeCall())
         #expect(relay.makeCall() == nil)

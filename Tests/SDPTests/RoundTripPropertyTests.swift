@@ -1,5 +1,6 @@
 import PropertyBased
 import SDP
+import Synchronization
 import Testing
 
 /// Builds a valid description deterministically from random raw material, so the property
@@ -132,6 +133,7 @@ struct RoundTripPropertyTests {
     /// replaced) must either be rejected with an SDPParseError or round-trip exactly.
     @Test func mutatedInputIsRejectedOrRoundTrips() async {
         let corpus = RealWorldSDP.all.map { $0.1.components() }
+        let outcomes = Mutex((accepted: 0, rejected: 0))
         await propertyCheck(
             count: 200,
             input: Gen.int(in: 0...(corpus.count - 1)),
@@ -153,10 +155,23 @@ struct RoundTripPropertyTests {
                 }
             }
             let text = crlf(lines)
-            guard let sdp = try? SessionDescription(parsing: text) else { return }
+            let sdp: SessionDescription
+            do {
+                sdp = try SessionDescription(parsing: text)
+            } catch is SDPParseError {
+                outcomes.withLock { $0.rejected += 1 }
+                return
+            } catch {
+                Issue.record("a rejection that is no SDPParseError: \(error)")
+                return
+            }
+            outcomes.withLock { $0.accepted += 1 }
             let serialized = try sdp.serialized()
             #expect(try SessionDescription(parsing: serialized) == sdp)
         }
+        // Both branches were taken: the property says something about each.
+        let (accepted, rejected) = outcomes.withLock { ($0.accepted, $0.rejected) }
+        #expect(accepted > 0 && rejected > 0, "accepted \(accepted), rejected \(rejected)")
     }
 }
 
