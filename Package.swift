@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP", "TestVectors"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SDP", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
         .testTarget(name: "SecurityPolicyTests", dependencies: [
             "SecurityPolicy", "SDP", "SIPMessage", "RTP", .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -136,9 +136,7 @@ final class RelayAnchor: MediaAnchor {
         for side in RelayCall.Side.allCases where bridging?.suites(side) != nil { call.requireBridge(on: side) }
     }
 
-    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8] {
-        // The media policy parsed it already; an SDP that does not parse here is dropped, not passed on unrewritten.
-        guard let description = try? SessionDescription(parsing: sdp) else { return [] }
+    func rewrite(_ description: SessionDescription, fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8] {
         let held = call.reserveSections(description.media.count)
         let sender: RelayCall.Side = fromCaller ? .a : .b
         let receiver = sender.other

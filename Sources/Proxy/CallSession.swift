@@ -388,13 +388,13 @@ public struct CallSession: Sendable {
         case 101..<200:
             guard phase == .proceeding else { return [] }
             // Early media is media too: an early answer the policy refuses is relayed without its SDP.
-            guard !response.body.isEmpty,
-                case .failure(let violation) = checkAnswer(response.body, fromCaller: false, branch: index)
-            else {
-                return relay(response, from: index,
-                             body: anchored(Array(response.body), fromCaller: false, branch: index, isOffer: false))
+            guard !response.body.isEmpty else { return relay(response, from: index, body: []) }
+            switch checkAnswer(response.body, fromCaller: false, branch: index) {
+            case .failure(let violation):
+                return [recordEvent(violation)] + relay(response, from: index, body: [])
+            case .success(let checked):
+                return relay(response, from: index, body: anchored(checked, fromCaller: false, branch: index, isOffer: false))
             }
-            return [recordEvent(violation)] + relay(response, from: index, body: [])
         case 200..<300 where isSubscription:
             branches[index].final = status
             guard phase == .proceeding else { return [] }
@@ -425,8 +425,8 @@ public struct CallSession: Sendable {
                 case .failure(let violation):
                     return takeDown(answered: index, violation, now: now)
                 case .success(let answered):
-                    posture = answered
-                    body = anchored(Array(response.body), fromCaller: false, branch: index, isOffer: false)
+                    posture = answered.posture
+                    body = anchored(answered, fromCaller: false, branch: index, isOffer: false)
                 }
             }
             phase = .answered(branch: index)
@@ -471,8 +471,8 @@ public struct CallSession: Sendable {
             let answer = ack?.body ?? []
             switch checkAnswer(answer, fromCaller: true, branch: index) {
             case .success(let answered):
-                posture = answered
-                body = anchored(Array(answer), fromCaller: true, branch: index, isOffer: false)
+                posture = answered.posture
+                body = anchored(answered, fromCaller: true, branch: index, isOffer: false)
                 if let type = ack?.firstField(.contentType) { headers.append((type.name, type.value)) }
             case .failure(let violation):
                 actions.append(recordEvent(violation))
@@ -860,8 +860,8 @@ public struct CallSession: Sendable {
         } else if !isSubscription, !body.isEmpty, Self.carriesSDP(response) {
             switch checkAnswer(response.body, current: posture, fromCaller: responderIsCaller, branch: index) {
             case .success(let answered):
-                if status >= 200 { posture = answered }
-                body = anchored(body, fromCaller: responderIsCaller, branch: index, isOffer: false)
+                if status >= 200 { posture = answered.posture }
+                body = anchored(answered, fromCaller: responderIsCaller, branch: index, isOffer: false)
             case .failure(let violation) where status < 200:
                 // Early media the policy refuses is relayed without its SDP.
                 actions.append(recordEvent(violation))
@@ -950,15 +950,18 @@ public struct CallSession: Sendable {
         let entry = relayed[position]
         guard relayed[position].ackSent == nil else { return [] }  // the caller's ACK again: already passed on
         var actions = [Action]()
-        if !ack.body.isEmpty,
-            case .failure(let violation) = checkAnswer(ack.body, current: posture, fromCaller: fromCaller, branch: index)
-        {
-            // A late offer's answer in the ACK that the policy refuses.
-            actions.append(recordEvent(violation))
-            if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
-            return actions + hangUp(reason: "media-downgrade", now: now)
+        var answer: [UInt8] = []
+        if !ack.body.isEmpty {
+            switch checkAnswer(ack.body, current: posture, fromCaller: fromCaller, branch: index) {
+            case .failure(let violation):
+                // A late offer's answer in the ACK that the policy refuses.
+                actions.append(recordEvent(violation))
+                if let ack = ackRelayed(entry, body: []) { actions.append(ack) }
+                return actions + hangUp(reason: "media-downgrade", now: now)
+            case .success(let checked):
+                answer = anchored(checked, fromCaller: fromCaller, branch: index, isOffer: false)
+            }
         }
-        let answer = anchored(Array(ack.body), fromCaller: fromCaller, branch: index, isOffer: false)
         if let relayedAck = ackRelayed(entry, body: answer, type: ack.firstField(.contentType)) {
             actions.append(relayedAck)
             if case .toCaller(let bytes) = relayedAck { relayed[position].ackSent = bytes }
@@ -1040,10 +1043,19 @@ public struct CallSession: Sendable {
         hangUp(reason: "media-timeout", now: now)
     }
 
-    /// `sdp` as the other side must see it: through the relay, when the call's media is anchored.
-    private func anchored(_ sdp: [UInt8], fromCaller: Bool, branch: Int?, isOffer: Bool) -> [UInt8] {
-        guard let anchor = setup.mediaAnchor, !sdp.isEmpty, !isSubscription else { return sdp }
-        return anchor.rewrite(sdp, fromCaller: fromCaller, isOffer: isOffer,
+    /// An SDP the policies passed: the bytes to send on (the offer as filtered, the answer as it came) and their
+    /// description, parsed once for the media policy, the address screen and the relay rewrite alike.
+    struct Policed {
+        var bytes: [UInt8]
+        var description: SessionDescription
+        /// For an answer, the posture it leaves the call in.
+        var posture: MediaPolicy.Posture = .none
+    }
+
+    /// The SDP as the other side must see it: through the relay, when the call's media is anchored.
+    private func anchored(_ sdp: Policed, fromCaller: Bool, branch: Int?, isOffer: Bool) -> [UInt8] {
+        guard let anchor = setup.mediaAnchor, !sdp.bytes.isEmpty, !isSubscription else { return sdp.bytes }
+        return anchor.rewrite(sdp.description, fromCaller: fromCaller, isOffer: isOffer,
                               from: party(fromCaller: fromCaller, branch: branch))
     }
 
@@ -1057,20 +1069,22 @@ public struct CallSession: Sendable {
     /// An offer through the media policy, then through the address policy for the party that sent it (one parse
     /// for both; filtering removes only crypto lines, so the addresses screened are the ones sent on).
     private func filterOffer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
-                             branch: Int?) -> Result<[UInt8], MediaPolicy.Violation> {
+                             branch: Int?) -> Result<Policed, MediaPolicy.Violation> {
         MediaPolicy.parse(body).flatMap { parsed in
-            setup.mediaPolicy.filterOffer(parsed, body: body, current: current).flatMap { filtered in
-                screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(filtered)
+            setup.mediaPolicy.filterOfferDescribed(parsed, body: body, current: current).flatMap { filtered in
+                screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) }
+                    ?? .success(Policed(bytes: filtered.bytes, description: filtered.description))
             }
         }
     }
 
     /// An answer through the media policy, then through the address policy for the party that sent it.
     private func checkAnswer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
-                             branch: Int?) -> Result<MediaPolicy.Posture, MediaPolicy.Violation> {
+                             branch: Int?) -> Result<Policed, MediaPolicy.Violation> {
         MediaPolicy.parse(body).flatMap { parsed in
             setup.mediaPolicy.checkAnswer(parsed, current: current).flatMap { posture in
-                screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) } ?? .success(posture)
+                screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) }
+                    ?? .success(Policed(bytes: Array(body), description: parsed, posture: posture))
             }
         }
     }

@@ -1,3 +1,4 @@
+import SDP
 import SecurityPolicy
 import Storage
 
@@ -9,9 +10,19 @@ public protocol MediaAnchor: AnyObject, Sendable {
     /// The SDP the caller (or a callee) sent, as the other side must see it. Never fails open: a section the relay
     /// cannot carry comes back disabled (port 0) rather than with the sender's address.
     /// `party` is who sent it: the relay sends to the addresses it names before their first packet only when it may.
-    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8]
+    /// The session hands over the description the media policy parsed: the relay does not parse it again.
+    func rewrite(_ sdp: SessionDescription, fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8]
     /// The call is over: the relay's ports go back and what it measured goes into the CDR. Called once.
     func finish() -> AnchoredMedia
+}
+
+extension MediaAnchor {
+    /// ``rewrite(_:fromCaller:isOffer:from:)`` of SDP bytes; an SDP that does not parse comes back empty (dropped,
+    /// never passed on unrewritten).
+    public func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8] {
+        guard let description = try? SessionDescription(parsing: sdp) else { return [] }
+        return rewrite(description, fromCaller: fromCaller, isOffer: isOffer, from: party)
+    }
 }
 
 /// A party to a call as far as its SDP's addresses are concerned.

@@ -201,12 +201,20 @@ public struct MediaPolicy: Hashable, Sendable {
     public func filterOffer(_ parsed: SessionDescription, body: some Collection<UInt8>, current: Posture? = nil)
         -> Result<[UInt8], Violation>
     {
+        filterOfferDescribed(parsed, body: body, current: current).map(\.bytes)
+    }
+
+    /// ``filterOffer(_:body:current:)`` with the filtered offer's description too, so that what comes next (the
+    /// relay's rewrite) need not parse the bytes again.
+    public func filterOfferDescribed(_ parsed: SessionDescription, body: some Collection<UInt8>, current: Posture? = nil)
+        -> Result<(bytes: [UInt8], description: SessionDescription), Violation>
+    {
         checkOffer(parsed, current: current).flatMap { filtered in
-            if filtered == parsed { return .success(Array(body)) }
+            if filtered == parsed { return .success((Array(body), parsed)) }
             guard let bytes = try? filtered.serializedBytes() else {
                 return .failure(Violation(kind: .malformedSDP, mediaIndex: nil))
             }
-            return .success(bytes)
+            return .success((bytes, filtered))
         }
     }
 

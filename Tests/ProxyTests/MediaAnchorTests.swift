@@ -1,5 +1,6 @@
 import Foundation
 import Proxy
+import SDP
 import SIPMessage
 import Storage
 import Synchronization
@@ -15,9 +16,9 @@ final class RecordingAnchor: MediaAnchor {
     let crossings = Mutex<[Crossing]>([])
     let finishes = Mutex(0)
 
-    func rewrite(_ sdp: [UInt8], fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8] {
+    func rewrite(_ sdp: SessionDescription, fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8] {
         crossings.withLock { $0.append(Crossing(fromCaller: fromCaller, isOffer: isOffer)) }
-        let text = String(decoding: sdp, as: UTF8.self)
+        let text = (try? sdp.serialized()) ?? ""
         return Array(text.replacingOccurrences(of: fromCaller ? "192.0.2.10" : "192.0.2.20", with: "203.0.113.5").utf8)
     }
 
