@@ -202,7 +202,21 @@ public final class EdgeService: SIPInboundHandler {
         return .ready(account: account ?? nil, binding: binding ?? nil)
     }
 
-    public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
+    /// What the source screen found of a message it let pass, for the stages after validation.
+    struct SourceScreening: Sendable {
+        let address: IPAddress
+        /// A source that authenticated recently, is allow-listed, or is a configured trunk.
+        let trusted: Bool
+        /// A response, ACK, CANCEL, BYE or a request with a To tag: it belongs to a call.
+        let inDialog: Bool
+        let now: Duration
+        let epochSeconds: Int64
+    }
+
+    /// The first stage, before the message is fully validated: listener networks, trunk identification, then the
+    /// source's bans, ACLs and rate budget (``EdgeDefense/screen(source:method:now:epochSeconds:)``). A flood that is
+    /// refused here costs a lazy parse, not a validation.
+    public func screen(_ inbound: SIPInbound) -> SIPScreenVerdict {
         let request = inbound.message
         guard let address = inbound.source.policyAddress else { return .reply(nil) }
         let method = request.method
@@ -224,15 +238,35 @@ public final class EdgeService: SIPInboundHandler {
         // (many calls to many numbers) is no flood and no extension sweep. Bans and address rules still apply; its
         // own budgets are the call router's.
         let fromTrunk = !configuration.trunks.isEmpty && configuration.trunks.contains { $0.sends(inbound) }
-        let trusted: Bool
         switch defense.screen(source: address,
                               method: inDialog || fromTrunk ? nil : method.map(RateLimiter.MethodClass.init),
                               now: now, epochSeconds: epochSeconds) {
         case .drop: return .reply(nil)
         case .reject(let status, let retryAfter): return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
-        case .pass(let known): trusted = known || fromTrunk
+        case .pass(let known):
+            return .pass(SourceScreening(address: address, trusted: known || fromTrunk, inDialog: inDialog, now: now,
+                                         epochSeconds: epochSeconds))
         }
-        guard let method, !inDialog else { return .reply(calls.route(inbound, edge: self)) }
+    }
+
+    public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
+        // Screened by the transport before validation; a message handed in directly is screened here.
+        let screening: SourceScreening
+        if let kept = inbound.screening as? SourceScreening {
+            screening = kept
+        } else {
+            switch screen(inbound) {
+            case .reply(let reply): return .reply(reply)
+            case .pass(let kept):
+                guard let kept = kept as? SourceScreening else { return .reply(nil) }
+                screening = kept
+            }
+        }
+        let (address, trusted, now, epochSeconds) = (screening.address, screening.trusted, screening.now,
+                                                     screening.epochSeconds)
+        guard let method = inbound.message.method, !screening.inDialog else {
+            return .reply(calls.route(inbound, edge: self))
+        }
         if !trusted {
             // New work from sources that have not authenticated: refused while overloaded, looked at for scanning.
             if defense.isOverloaded {

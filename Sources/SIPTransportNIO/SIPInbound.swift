@@ -13,6 +13,9 @@ public struct SIPInbound: Sendable {
     public let local: SocketAddress?
     /// Lowercase hex SHA-256 of the DER client certificate, when a TLS peer presented one that verified.
     public let clientCertificateFingerprint: String?
+    /// What the handler's ``SIPInboundHandler/screen(_:)`` kept of this message when it let it pass, handed back
+    /// with it to ``SIPInboundHandler/handleNow(_:)`` (nil when nothing screened it).
+    public var screening: (any Sendable)?
 
     /// Creates an inbound message.
     public init(message: SIPMessage, transport: SIPTransportKind, source: SocketAddress, local: SocketAddress?,
@@ -54,6 +57,14 @@ public struct SIPReply: Sendable {
     }
 }
 
+/// What the first stage decided of a message it saw before validation.
+public enum SIPScreenVerdict: Sendable {
+    /// Let it go on to validation and the handler, keeping this (``SIPInbound/screening``).
+    case pass((any Sendable)?)
+    /// Stop here: send this reply (nil: drop it silently).
+    case reply(SIPReply?)
+}
+
 /// What a transaction user decided without suspending.
 public enum SIPImmediateOutcome: Sendable {
     /// Done: send this reply (nil: nothing to send).
@@ -80,6 +91,10 @@ public struct SIPDeferral: Sendable {
 /// there, without a thread hop per message. Only a ``SIPImmediateOutcome/deferred`` message goes to ``handle(_:)``
 /// in a task.
 public protocol SIPInboundHandler: Sendable {
+    /// The first look at a message, as soon as it is framed and lazily parsed and before it is fully validated:
+    /// bans, address rules and rate budgets need only its source and first line, and a flood refused here never
+    /// costs a full parse. Must not block.
+    func screen(_ inbound: SIPInbound) -> SIPScreenVerdict
     /// Answers a message without suspending, or defers it. Must not block.
     func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome
     /// Handles one well-formed message; returns the reply to send, if any.
@@ -89,6 +104,9 @@ public protocol SIPInboundHandler: Sendable {
 }
 
 extension SIPInboundHandler {
+    /// By default every message passes to validation.
+    public func screen(_ inbound: SIPInbound) -> SIPScreenVerdict { .pass(nil) }
+
     /// By default every message is handled asynchronously.
     public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome { .deferred() }
 
@@ -129,28 +147,45 @@ public enum SIPTransportEvent: Sendable, Equatable {
 /// Receives transport events with the peer they concern.
 public typealias SIPTransportEventSink = @Sendable (SIPTransportEvent, SocketAddress?) -> Void
 
-/// Decides what to do with one framed message's bytes: hand it on, answer it (malformed request), or drop it.
+/// Decides what to do with one framed message's bytes, in the order of the request path: frame and parse lazily,
+/// screen (the handler's first look, before any full validation), validate, then hand it on. A malformed request
+/// is answered with its status, anything else that does not parse is dropped.
 enum InboundVerdict {
-    case message(SIPMessage)
+    /// Valid: hand it on, with what the screen kept.
+    case message(SIPMessage, screening: (any Sendable)?)
+    /// The screen stopped it: send this reply, or nothing.
+    case screened(SIPReply?)
     case answer([UInt8], status: Int)
     case drop
 
-    /// Parses and checks one message; for a broken request, builds the error response when it can.
-    init(_ bytes: [UInt8], limits: SIPParseLimits, framing: SIPMessage.Framing, source: SocketAddress?) {
-        let check = SIPMessageCheck.check(bytes, limits: limits, framing: framing)
-        if let message = check.message, check.isValid {
-            self = .message(message)
-            return
-        }
-        guard !check.isResponse, let error = check.error, let message = check.message else {
+    /// `screen` sees the lazily parsed message before it is validated (nil: no screen).
+    init(_ bytes: [UInt8], limits: SIPParseLimits, framing: SIPMessage.Framing, source: SocketAddress?,
+         screen: ((SIPMessage) -> SIPScreenVerdict)? = nil) {
+        guard let message = try? SIPMessage.parse(bytes, limits: limits, framing: framing) else {
             self = .drop
             return
         }
-        guard let response = try? message.makeResponse(status: error.sipStatus, toTag: SIPTag.make(),
-                                                       source: SIPInbound.hostPort(of: source)) else {
-            self = .drop
-            return
+        var screening: (any Sendable)?
+        if let screen {
+            switch screen(message) {
+            case .reply(let reply):
+                self = .screened(reply)
+                return
+            case .pass(let kept):
+                screening = kept
+            }
         }
-        self = .answer(response, status: error.sipStatus)
+        do {
+            _ = try message.validate()
+            self = .message(message, screening: screening)
+        } catch {
+            guard message.isRequest, let response = try? message.makeResponse(
+                status: error.sipStatus, toTag: SIPTag.make(), source: SIPInbound.hostPort(of: source))
+            else {
+                self = .drop
+                return
+            }
+            self = .answer(response, status: error.sipStatus)
+        }
     }
 }

@@ -102,13 +102,22 @@ public final class SIPStreamHandler: ChannelInboundHandler {
 
     private func deliver(_ bytes: [UInt8], context: ChannelHandlerContext) {
         let source = context.remoteAddress
-        switch InboundVerdict(bytes, limits: limits, framing: .stream, source: source) {
+        let (handler, transport, local) = (self.handler, self.transport, context.localAddress)
+        let fingerprint = clientCertificateFingerprint
+        let verdict = InboundVerdict(bytes, limits: limits, framing: .stream, source: source) { message in
+            guard let source else { return .pass(nil) }
+            return handler.screen(SIPInbound(message: message, transport: transport, source: source, local: local,
+                                             clientCertificateFingerprint: fingerprint))
+        }
+        switch verdict {
+        case .screened(let reply):
+            if let reply { write(reply.bytes, context: context) }
         case .answer(let response, let status):
             onEvent(.malformedRequestAnswered(status: status), source)
             write(response, context: context)
         case .drop:
             onEvent(.malformedDropped, source)
-        case .message(let message):
+        case .message(let message, let screening):
             guard let source else { return }
             if message.isRequest, pendingRequests >= streamLimits.maxPendingRequests {
                 onEvent(.requestBacklogFull, source)
@@ -118,9 +127,10 @@ public final class SIPStreamHandler: ChannelInboundHandler {
                 }
                 return
             }
-            let inbound = SIPInbound(message: message, transport: transport, source: source,
+            var inbound = SIPInbound(message: message, transport: transport, source: source,
                                      local: context.localAddress,
                                      clientCertificateFingerprint: clientCertificateFingerprint)
+            inbound.screening = screening
             let deferral: SIPDeferral?
             switch handler.handleNow(inbound) {
             case .reply(let reply):
