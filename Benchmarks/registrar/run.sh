@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks/registrar/run.sh [udp] [tls]      (no argument: both)
 # JOB=calls Benchmarks/registrar/run.sh ...   (calls per second instead, see JOB below)
+# JOB=calls MEDIA=relay Benchmarks/registrar/run.sh udp   (the relay on, against Kamailio with rtpengine)
 #
 # REGISTER + digest (qop=auth) throughput of Rampart against the Kamailio anchor, in one run on one machine,
 # with the side-by-side harness in ../shared/bench/sip (sipp load, rate search, CPU accounting). Both servers
@@ -22,7 +23,12 @@ BENCH="${BENCH:-$ROOT/../shared/bench}"
 # registration connection closes: both servers open a TCP connection to that Contact, which Rampart does only with
 # contact_connections = "any" (its default, "tls", never sends SDP over plain TCP). The load generator's rate
 # budgets are raised (see the configuration below); the attack checks themselves all run.
+# MEDIA=off (default): Rampart's media relay off, against Kamailio alone (neither touches media).
+# MEDIA=relay: Rampart's relay on (its default in production), against Kamailio anchoring media through rtpengine
+# (KAM_RTPENGINE=1, userspace): each side rewrites the SDP and holds relay ports per call.
 JOB="${JOB:-registrar}"
+MEDIA="${MEDIA:-off}"
+case "$MEDIA" in off|relay) ;; *) echo "MEDIA must be off or relay" >&2; exit 2 ;; esac
 case "$JOB" in
   registrar) HARNESS="$BENCH/sip/run-registrar.sh" ;;
   calls) HARNESS="$BENCH/sip/run-proxy-calls.sh"; export CALL_AUTH=1 ;;
@@ -46,6 +52,8 @@ digest_algorithms = ["MD5"]
 [calls]
 allow_plain_rtp = $([[ $JOB == calls ]] && echo true || echo false)
 contact_connections = "$([[ $JOB == calls ]] && echo any || echo tls)"
+[media]
+relay = $([[ $MEDIA == relay ]] && echo true || echo false)
 [log]
 level = "error"
 # The load generator is one sipp on one address at thousands of requests a second: its budgets are raised out of
@@ -76,7 +84,8 @@ CONF
 
 start_target() { # TARGET: sets SERVER_PID, UDP_PORT, TLS_PORT
   if [[ $1 == kamailio ]]; then
-    SERVER_PID=$("$BENCH/sip/start-kamailio.sh" 127.0.0.1 5060 5061); UDP_PORT=5060; TLS_PORT=5061
+    SERVER_PID=$(KAM_RTPENGINE=$([[ $MEDIA == relay ]] && echo 1 || echo 0) "$BENCH/sip/start-kamailio.sh" 127.0.0.1 5060 5061)
+    UDP_PORT=5060; TLS_PORT=5061
   else
     "$RAMPART" serve --config "$RUN/rampart.toml" --data-dir "$RUN/rampart-data" >"$RUN/rampart.out" 2>>"$RUN/rampart.log" &
     SERVER_PID=$!; UDP_PORT=5070; TLS_PORT=5071
