@@ -14,7 +14,7 @@ public struct RelayPortPool: Sendable {
     private var head = 0
     private var inUse: Set<UInt16> = []
 
-    /// A pool over `range` (e.g. 30000...39999); at least one even/odd pair.
+    /// A pool over `range` (e.g. 16384...32767); at least one even/odd pair.
     /// - Throws: ``RangeError`` for a range without a pair or below 1024.
     public init(range: ClosedRange<UInt16>) throws(RangeError) {
         guard range.lowerBound >= 1_024, range.lowerBound < UInt16.max,

@@ -177,7 +177,8 @@ struct ServeSettings {
 
     /// `[media]`: on by default, on the first listener's address (or `advertised_address` behind a wildcard or NAT),
     /// and also on `address6` for IPv6 parties when set (by default the first IPv6 listener's, when `address` is
-    /// IPv4); ports 30000-39999 as rtpengine's default, calls without media for 60 s ended.
+    /// IPv4); ports 16384-32767, below the kernel's ephemeral range (32768-60999) so that no client socket can hold a
+    /// port the relay binds ahead, calls without media for 60 s ended.
     static func mediaRelay(_ media: ServeConfiguration.Media, listeners: [SIPListenAddress],
                            advertisedHost: SIPHost?) throws -> MediaRelaySettings? {
         guard media.relay ?? true else { return nil }
@@ -195,8 +196,8 @@ struct ServeSettings {
             interfaces.append(try relayInterface(address6, advertised: media.advertisedAddress6,
                                                  setting: "media.address6", advertisedHost: advertisedHost))
         }
-        let low = try bounded(media.portMin, "media.port_min", default: 30_000, in: 1024...65_532)
-        let high = try bounded(media.portMax, "media.port_max", default: 39_999, in: low + 3...65_535)
+        let low = try bounded(media.portMin, "media.port_min", default: 16_384, in: 1024...65_532)
+        let high = try bounded(media.portMax, "media.port_max", default: 32_767, in: low + 3...65_535)
         return MediaRelaySettings(
             interfaces: interfaces, ports: UInt16(low)...UInt16(high),
             timeoutSeconds: try bounded(media.timeoutSeconds, "media.timeout_seconds", default: 60, in: 1...3_600),
