@@ -74,7 +74,6 @@ public final class EdgeServer: Service, Sendable {
     /// What ``start()`` bound.
     public struct Bound: Sendable {
         public let listeners: [SIPListenAddress]
-        public let relayAddresses: [String]
     }
 
     public let edge: EdgeService
@@ -148,7 +147,7 @@ public final class EdgeServer: Service, Sendable {
             }, scheduler: { milliseconds, body in
                 group.next().scheduleTask(in: .milliseconds(Int64(milliseconds))) { body() }
             })
-        return Bound(listeners: boundAddresses, relayAddresses: configuration.mediaRelay?.interfaces.map(\.address) ?? [])
+        return Bound(listeners: boundAddresses)
     }
 
     /// The relay could not bind an address.

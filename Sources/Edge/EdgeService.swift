@@ -217,8 +217,20 @@ public final class EdgeService: SIPInboundHandler {
     /// source's bans, ACLs and rate budget (``EdgeDefense/screen(source:method:now:epochSeconds:)``). A flood that is
     /// refused here costs a lazy parse, not a validation.
     public func screen(_ inbound: SIPInbound) -> SIPScreenVerdict {
+        switch screenSource(inbound) {
+        case .success(let screening): return .pass(screening)
+        case .failure(let stopped): return .reply(stopped.reply)
+        }
+    }
+
+    /// A message the source screen stopped, and what (if anything) to answer it.
+    struct Stopped: Error {
+        let reply: SIPReply?
+    }
+
+    private func screenSource(_ inbound: SIPInbound) -> Result<SourceScreening, Stopped> {
         let request = inbound.message
-        guard let address = inbound.source.policyAddress else { return .reply(nil) }
+        guard let address = inbound.source.policyAddress else { return .failure(Stopped(reply: nil)) }
         let method = request.method
         // Responses belong to the calls, and so do ACK, CANCEL, BYE and every request inside a dialog (a To tag):
         // they meet bans and address rules, not rate budgets, so calls in progress keep working.
@@ -232,7 +244,7 @@ public final class EdgeService: SIPInboundHandler {
         {
             defense.recordThrottled(SecurityEvent(kind: .aclDenied, source: address.description,
                                                   reason: "not allowed on \(rule.listener)", epochSeconds: epochSeconds))
-            return .reply(nil)
+            return .failure(Stopped(reply: nil))
         }
         // A configured trunk is identified before the rules meant for unknown sources: a carrier's normal traffic
         // (many calls to many numbers) is no flood and no extension sweep. Bans and address rules still apply; its
@@ -241,11 +253,12 @@ public final class EdgeService: SIPInboundHandler {
         switch defense.screen(source: address,
                               method: inDialog || fromTrunk ? nil : method.map(RateLimiter.MethodClass.init),
                               now: now, epochSeconds: epochSeconds) {
-        case .drop: return .reply(nil)
-        case .reject(let status, let retryAfter): return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
+        case .drop: return .failure(Stopped(reply: nil))
+        case .reject(let status, let retryAfter):
+            return .failure(Stopped(reply: refuse(inbound, status: status, retryAfter: retryAfter)))
         case .pass(let known):
-            return .pass(SourceScreening(address: address, trusted: known || fromTrunk, inDialog: inDialog, now: now,
-                                         epochSeconds: epochSeconds))
+            return .success(SourceScreening(address: address, trusted: known || fromTrunk, inDialog: inDialog, now: now,
+                                            epochSeconds: epochSeconds))
         }
     }
 
@@ -255,11 +268,9 @@ public final class EdgeService: SIPInboundHandler {
         if let kept = inbound.screening as? SourceScreening {
             screening = kept
         } else {
-            switch screen(inbound) {
-            case .reply(let reply): return .reply(reply)
-            case .pass(let kept):
-                guard let kept = kept as? SourceScreening else { return .reply(nil) }
-                screening = kept
+            switch screenSource(inbound) {
+            case .success(let screened): screening = screened
+            case .failure(let stopped): return .reply(stopped.reply)
             }
         }
         let (address, trusted, now, epochSeconds) = (screening.address, screening.trusted, screening.now,
@@ -781,16 +792,17 @@ public struct EdgeClock: Sendable {
     /// The system clocks.
     public static let system = EdgeClock(
         monotonic: { ContinuousClock.now - EdgeClock.origin },
-        epochSeconds: {
-            var spec = timespec()
-            clock_gettime(CLOCK_REALTIME, &spec)
-            return Int64(spec.tv_sec)
-        },
+        epochSeconds: { Int64(realtime().tv_sec) },
         epochMilliseconds: {
-            var spec = timespec()
-            clock_gettime(CLOCK_REALTIME, &spec)
-            return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+            let now = realtime()
+            return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
         })
+
+    private static func realtime() -> timespec {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return spec
+    }
 
     static let origin = ContinuousClock.now
 }

@@ -41,17 +41,14 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
     /// Parses and handles one datagram (on a worker loop, or the socket's own); replies go back through the
     /// channel. Ends the datagram's in-flight count, at once or when its task ends.
     private func process(_ bytes: [UInt8], source: SocketAddress, local: SocketAddress?, channel: any Channel) {
-        let handler = self.handler
-        let verdict = InboundVerdict(bytes, limits: limits, framing: .datagram, source: source) { message in
-            handler.screen(SIPInbound(message: message, transport: .udp, source: source, local: local))
+        let verdict = InboundVerdict(bytes, limits: limits, framing: .datagram, source: source, handler: handler) {
+            SIPInbound(message: $0, transport: .udp, source: source, local: local)
         }
         switch verdict {
         case .screened(let reply):
             inFlight.subtract(1, ordering: .relaxed)
             if let reply { Self.send(reply.bytes, to: reply.destination ?? source, on: channel) }
-        case .message(let message, let screening):
-            var inbound = SIPInbound(message: message, transport: .udp, source: source, local: local)
-            inbound.screening = screening
+        case .message(let inbound):
             let deferral: SIPDeferral?
             switch handler.handleNow(inbound) {
             case .reply(let reply):
@@ -61,6 +58,7 @@ public final class SIPDatagramHandler: ChannelInboundHandler, Sendable {
             case .deferred(let stopped):
                 deferral = stopped
             }
+            let handler = self.handler
             Task {
                 defer { self.inFlight.subtract(1, ordering: .relaxed) }
                 guard let reply = await handler.handle(inbound, resuming: deferral) else { return }

@@ -151,33 +151,34 @@ public typealias SIPTransportEventSink = @Sendable (SIPTransportEvent, SocketAdd
 /// screen (the handler's first look, before any full validation), validate, then hand it on. A malformed request
 /// is answered with its status, anything else that does not parse is dropped.
 enum InboundVerdict {
-    /// Valid: hand it on, with what the screen kept.
-    case message(SIPMessage, screening: (any Sendable)?)
-    /// The screen stopped it: send this reply, or nothing.
+    /// Valid: hand it on (its ``SIPInbound/screening`` set).
+    case message(SIPInbound)
+    /// The screen stopped it (or it has no peer to hand on): send this reply, or nothing.
     case screened(SIPReply?)
     case answer([UInt8], status: Int)
     case drop
 
-    /// `screen` sees the lazily parsed message before it is validated (nil: no screen).
+    /// `inbound` wraps the lazily parsed message with what the transport knows of it (nil: no peer address);
+    /// `handler` screens that before the message is validated.
     init(_ bytes: [UInt8], limits: SIPParseLimits, framing: SIPMessage.Framing, source: SocketAddress?,
-         screen: ((SIPMessage) -> SIPScreenVerdict)? = nil) {
+         handler: any SIPInboundHandler, inbound: (SIPMessage) -> SIPInbound?) {
         guard let message = try? SIPMessage.parse(bytes, limits: limits, framing: framing) else {
             self = .drop
             return
         }
-        var screening: (any Sendable)?
-        if let screen {
-            switch screen(message) {
+        var wrapped = inbound(message)
+        if let screened = wrapped {
+            switch handler.screen(screened) {
             case .reply(let reply):
                 self = .screened(reply)
                 return
             case .pass(let kept):
-                screening = kept
+                wrapped?.screening = kept
             }
         }
         do {
             _ = try message.validate()
-            self = .message(message, screening: screening)
+            self = wrapped.map { .message($0) } ?? .screened(nil)
         } catch {
             guard message.isRequest, let response = try? message.makeResponse(
                 status: error.sipStatus, toTag: SIPTag.make(), source: SIPInbound.hostPort(of: source))

@@ -102,12 +102,11 @@ public final class SIPStreamHandler: ChannelInboundHandler {
 
     private func deliver(_ bytes: [UInt8], context: ChannelHandlerContext) {
         let source = context.remoteAddress
-        let (handler, transport, local) = (self.handler, self.transport, context.localAddress)
-        let fingerprint = clientCertificateFingerprint
-        let verdict = InboundVerdict(bytes, limits: limits, framing: .stream, source: source) { message in
-            guard let source else { return .pass(nil) }
-            return handler.screen(SIPInbound(message: message, transport: transport, source: source, local: local,
-                                             clientCertificateFingerprint: fingerprint))
+        let verdict = InboundVerdict(bytes, limits: limits, framing: .stream, source: source, handler: handler) { message in
+            source.map {
+                SIPInbound(message: message, transport: self.transport, source: $0, local: context.localAddress,
+                           clientCertificateFingerprint: self.clientCertificateFingerprint)
+            }
         }
         switch verdict {
         case .screened(let reply):
@@ -117,20 +116,16 @@ public final class SIPStreamHandler: ChannelInboundHandler {
             write(response, context: context)
         case .drop:
             onEvent(.malformedDropped, source)
-        case .message(let message, let screening):
-            guard let source else { return }
+        case .message(let inbound):
+            let message = inbound.message
             if message.isRequest, pendingRequests >= streamLimits.maxPendingRequests {
-                onEvent(.requestBacklogFull, source)
+                onEvent(.requestBacklogFull, inbound.source)
                 if let busy = try? message.makeResponse(status: 503, toTag: SIPTag.make(),
                                                            extraHeaders: [("Retry-After", "5")]) {
                     write(busy, context: context)
                 }
                 return
             }
-            var inbound = SIPInbound(message: message, transport: transport, source: source,
-                                     local: context.localAddress,
-                                     clientCertificateFingerprint: clientCertificateFingerprint)
-            inbound.screening = screening
             let deferral: SIPDeferral?
             switch handler.handleNow(inbound) {
             case .reply(let reply):
