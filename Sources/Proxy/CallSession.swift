@@ -305,8 +305,8 @@ public struct CallSession: Sendable {
             actions += session.refuse(415, disposition: .rejected, now: now)
             return (session, actions)
         } else if !setup.invite.body.isEmpty {
-            let callerLeg = setup.callerLegPolicy?.filterOffer(body: setup.invite.body) ?? .success([])
-            switch callerLeg.flatMap({ _ in session.filterOffer(setup.invite.body, fromCaller: true, branch: nil) }) {
+            switch session.filterOffer(setup.invite.body, fromCaller: true, branch: nil,
+                                       alsoHeldTo: setup.callerLegPolicy) {
             case .failure(let violation):
                 actions.append(session.recordEvent(violation))
                 actions += session.refuse(violation.sipStatus, disposition: .rejected, now: now)
@@ -1068,10 +1068,17 @@ public struct CallSession: Sendable {
 
     /// An offer through the media policy, then through the address policy for the party that sent it (one parse
     /// for both; filtering removes only crypto lines, so the addresses screened are the ones sent on).
+    /// `alsoHeldTo`: a second policy the offer must pass as it came (the caller's own leg when SRTP ends at the
+    /// relay), on the same parse.
     private func filterOffer(_ body: some Collection<UInt8>, current: MediaPolicy.Posture? = nil, fromCaller: Bool,
-                             branch: Int?) -> Result<Policed, MediaPolicy.Violation> {
+                             branch: Int?, alsoHeldTo legPolicy: MediaPolicy? = nil)
+        -> Result<Policed, MediaPolicy.Violation>
+    {
         MediaPolicy.parse(body).flatMap { parsed in
-            setup.mediaPolicy.filterOfferDescribed(parsed, body: body, current: current).flatMap { filtered in
+            if let legPolicy, case .failure(let violation) = legPolicy.filterOffer(parsed, body: body, current: current) {
+                return .failure(violation)
+            }
+            return setup.mediaPolicy.filterOffer(parsed, body: body, current: current).flatMap { filtered in
                 screen(parsed, fromCaller: fromCaller, branch: branch).map { .failure($0) }
                     ?? .success(Policed(bytes: filtered.bytes, description: filtered.description))
             }

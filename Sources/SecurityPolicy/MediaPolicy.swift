@@ -194,19 +194,13 @@ public struct MediaPolicy: Hashable, Sendable {
     /// (the usual case: no second serialization), else the filtered offer. An offer whose filtered form cannot be
     /// written is refused as malformed, never passed on unfiltered.
     public func filterOffer(body: some Collection<UInt8>, current: Posture? = nil) -> Result<[UInt8], Violation> {
-        Self.parse(body).flatMap { filterOffer($0, body: body, current: current) }
+        Self.parse(body).flatMap { filterOffer($0, body: body, current: current).map(\.bytes) }
     }
 
-    /// ``filterOffer(body:current:)`` for an offer the caller has parsed already (`parsed` is `body`'s SDP).
+    /// ``filterOffer(body:current:)`` for an offer the caller has parsed already (`parsed` is `body`'s SDP), with
+    /// the filtered offer's description beside its bytes, so that what comes next (the relay's rewrite) need not
+    /// parse them again.
     public func filterOffer(_ parsed: SessionDescription, body: some Collection<UInt8>, current: Posture? = nil)
-        -> Result<[UInt8], Violation>
-    {
-        filterOfferDescribed(parsed, body: body, current: current).map(\.bytes)
-    }
-
-    /// ``filterOffer(_:body:current:)`` with the filtered offer's description too, so that what comes next (the
-    /// relay's rewrite) need not parse the bytes again.
-    public func filterOfferDescribed(_ parsed: SessionDescription, body: some Collection<UInt8>, current: Posture? = nil)
         -> Result<(bytes: [UInt8], description: SessionDescription), Violation>
     {
         checkOffer(parsed, current: current).flatMap { filtered in
