@@ -109,13 +109,17 @@ class Party:
         return status(self.final())
 
     def reply(self, request, code, reason, extra="", sdp=""):
-        lines = ["SIP/2.0 %d %s" % (code, reason)]
-        lines += headers(request, "via", "v", "from", "f", "call-id", "i", "cseq")
-        to = headers(request, "to", "t")[0]
-        lines.append(to if ";tag=" in to else to + ";tag=" + self.tag)
-        lines.append("Contact: <sip:%s@127.0.0.1:%d>" % (self.user, self.port))
-        text = "\r\n".join(lines) + "\r\n" + extra + "Content-Length: %d\r\n\r\n%s" % (len(sdp.encode()), sdp)
-        self.send(text)
+        self.send(response(request, code, reason, self.tag, "sip:%s@127.0.0.1:%d" % (self.user, self.port), extra, sdp))
+
+
+def response(request, code, reason, tag, contact, extra="", sdp=""):
+    """A UAS's response to `request` (RFC 3261 §8.2.6): its Via, From, Call-ID and CSeq, its To with our `tag`."""
+    lines = ["SIP/2.0 %d %s" % (code, reason)]
+    lines += headers(request, "via", "v", "from", "f", "call-id", "i", "cseq")
+    to = headers(request, "to", "t")[0]
+    lines.append(to if ";tag=" in to else to + ";tag=" + tag)
+    lines.append("Contact: <%s>" % contact)
+    return "\r\n".join(lines) + "\r\n" + extra + "Content-Length: %d\r\n\r\n%s" % (len(sdp.encode()), sdp)
 
 
 # What alice's SDP says about her that bob must never learn through the edge (topology hiding of the body).

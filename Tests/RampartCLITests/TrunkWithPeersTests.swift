@@ -35,6 +35,12 @@ import Testing
         }
     }
 
+    /// The carrier on 127.0.0.2 taking one call (Tests/Peers/sipp/trunk-challenge-answer.xml), its side in trunk.msg.
+    static func carrierAnswering(port: Int, directory: String) throws -> Process {
+        try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: port,
+                             messageFile: directory + "/trunk.msg", directory: directory)
+    }
+
     /// alice (sipp on 127.0.0.1, MD5) calls +15551234, which goes out by the trunk; her side of it in caller.msg.
     static func aliceCallsTheNumber(_ scenario: String, edgePort: Int, directory: String, keys: [String] = [])
         throws -> (status: Int32, output: String)
@@ -81,8 +87,7 @@ import Testing
     @Test func anAccountsCallToANumberGoesToTheTrunkWhichTheEdgeAuthenticatesTo() throws {
         let trunkPort = try Peers.freePort()
         try Self.withEdge(trunkPort: trunkPort, user: "alice") { directory, data, server in
-            let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
-                                             messageFile: directory + "/trunk.msg", directory: directory)
+            let trunk = try Self.carrierAnswering(port: trunkPort, directory: directory)
             defer { Peers.stop(trunk) }
 
             let caller = try Self.aliceCallsTheNumber("call-with-proxy-auth", edgePort: server.ports["udp"]!,
@@ -111,8 +116,7 @@ import Testing
     @Test func forgedHistoryNeverReachesTheTrunkAndATransferInATrunkCallIsRefused() throws {
         let trunkPort = try Peers.freePort()
         try Self.withEdge(trunkPort: trunkPort, user: "alice") { directory, data, server in
-            let trunk = try Peers.sippServer("trunk-challenge-answer", ip: "127.0.0.2", port: trunkPort,
-                                             messageFile: directory + "/trunk.msg", directory: directory)
+            let trunk = try Self.carrierAnswering(port: trunkPort, directory: directory)
             defer { Peers.stop(trunk) }
             let caller = try Self.aliceCallsTheNumber(
                 "call-with-forged-history-and-refer", edgePort: server.ports["udp"]!, directory: directory,
