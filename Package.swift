@@ -81,7 +81,8 @@ let package = Package(
         // L2: services.
         .target(name: "Forensics", dependencies: ["Pcap", "RTP", "MediaSecurity", "SDP", "SIPMessage"]),
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage", "SecurityPolicy"]),
-        .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SIPAuth", "SecurityPolicy", "Storage", "SDP"]),
+        .target(name: "Proxy", dependencies: ["SIPMessage", "SIPDialog", "SIPTransaction", "SIPAuth", "SecurityPolicy",
+                                           "Storage", "SDP"]),
         .target(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
@@ -150,7 +151,8 @@ let package = Package(
         .testTarget(name: "MediaSecurityTests", dependencies: ["MediaSecurity", "CLibSRTPShim", "SDP", "TestVectors"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction"]),
         .testTarget(name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPMessage"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SDP", "SIPAuth", "SIPDialog", "SIPMessage", "SecurityPolicy", "Storage"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "SDP", "SIPAuth", "SIPDialog", "SIPMessage", "SIPTransaction",
+                                                      "SecurityPolicy", "Storage"]),
         .testTarget(name: "SecurityPolicyTests", dependencies: [
             "SecurityPolicy", "SDP", "SIPMessage", "RTP", .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -114,6 +114,17 @@ extension CallRouter {
         var reply: SIPReply?
         let sender = hooks.sender
         let scheduler = hooks.scheduler
+        var cancelled: [CallSession.Timer] = []
+        defer {
+            // Only long timers wait where they can be dropped; a short one fires and finds nothing to do.
+            if !cancelled.isEmpty {
+                shard(key).table.withLock { table in
+                    guard var timers = table.deadlines[key] else { return }
+                    timers.removeAll { cancelled.contains($0.timer) }
+                    table.deadlines[key] = timers.isEmpty ? nil : timers
+                }
+            }
+        }
         for action in actions {
             switch action {
             case .startTimer(let timer, let milliseconds) where milliseconds >= Self.longTimer:
@@ -131,6 +142,8 @@ extension CallRouter {
                     timers.append((timer, due))
                     table.deadlines[key] = timers
                 }
+            case .cancelTimer(let timer):
+                cancelled.append(timer)
             case .startTimer(let timer, let milliseconds):
                 scheduler?(milliseconds) { [weak self] in
                     _ = self?.update(key, edge: edge, inbound: inbound) {

@@ -84,8 +84,7 @@ extension CallRouter {
             recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
             account: partyRecording.recorded(presented.recordedAccount),
             maxDurationSeconds: subscribing ? nil : maxCallSeconds, ringTimeoutSeconds: subscribing ? nil : ringTimeoutSeconds)
-        setup.t1 = t1
-        setup.t2 = t2
+        setup.timers = timers
         setup.calleeHeaderPolicy = headerPolicy
         if subscribing {
             // The notifier is asked for no more than the edge keeps a subscription (RFC 6665 §4.1.2.1: it may grant

@@ -32,7 +32,7 @@ extension CallRouter {
         guard let presented = present(admitted, towards: nil, edge: edge) else { return edge.reply(to: inbound, status: 400) }
         let (relay, actions) = RequestRelay.start(
             request, forwardedHeaders: presented.headers, from: presented.from, to: "<\(aor)>", targets: targets,
-            headerPolicy: callerHeaderPolicy, t1: t1, t2: t2)
+            headerPolicy: callerHeaderPolicy, timers: timers)
         let originFlow = SIPFlow(transport: inbound.transport,
                                  remote: EdgeService.udpDestination(inbound) ?? inbound.source)
         if !relay.isFinished {
@@ -72,8 +72,9 @@ extension CallRouter {
                 if let flow = SIPFlow(flow) { _ = hooks.connector(bytes, flow) }
             case .startTimer(let timer, let milliseconds):
                 hooks.scheduler?(milliseconds) { [weak self] in
-                    // Timer F also ends the entry's life: retransmissions of the request are answered until then.
-                    self?.updateRelay(key, { $0.timerFired(timer) }, expire: timer == .timeout)
+                    // The relay's expiry (64·T1) ends the entry's life: retransmissions of the request are answered
+                    // until then.
+                    self?.updateRelay(key, { $0.timerFired(timer) }, expire: timer == .expiry)
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Proxy
 import SIPDialog
+import SIPTransaction
 import SIPTransportNIO
 import SecurityPolicy
 import Synchronization
@@ -235,14 +236,14 @@ public final class CallRouter: Sendable {
             return nil
         }
     }
-    /// T1 and T2, in milliseconds.
-    let t1: Int
-    let t2: Int
+    /// T1, T2 and T4 for every transaction of the calls and relays.
+    let timers: TransactionTimers
 
     init(maxCalls: Int = 10_000, maxCallSeconds: Int = 14_400, mediaPolicy: MediaPolicy = .srtpOnly,
          headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
          contactConnections: ContactConnections = .tls,
-         ringTimeoutSeconds: Int = 120, t1: Int = 500, t2: Int = 4_000, partyRecording: PartyRecording = .clear,
+         ringTimeoutSeconds: Int = 120, timers: TransactionTimers = TransactionTimers(),
+         partyRecording: PartyRecording = .clear,
          trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
          addressPolicy: AddressPolicy = .classesOnly, accountLimits: AccountLimits = AccountLimits(),
          watchPolicy: WatchPolicy = WatchPolicy()) {
@@ -257,8 +258,7 @@ public final class CallRouter: Sendable {
         self.plainRTPAccounts = plainRTPAccounts
         self.contactConnections = contactConnections
         self.ringTimeoutSeconds = ringTimeoutSeconds
-        self.t1 = t1
-        self.t2 = t2
+        self.timers = timers
         self.maxCalls = maxCalls
         self.maxCallSeconds = maxCallSeconds
         self.mediaPolicy = mediaPolicy

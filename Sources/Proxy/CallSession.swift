@@ -2,6 +2,7 @@ import SDP
 import SIPAuth
 import SIPDialog
 import SIPMessage
+import SIPTransaction
 import SecurityPolicy
 import Storage
 
@@ -11,7 +12,9 @@ import Storage
 /// branches that lose, relays every in-dialog request (re-INVITE, UPDATE, PRACK, INFO, MESSAGE, NOTIFY, SUBSCRIBE,
 /// REFER, OPTIONS) and its answers between the legs with the media policy applied to each offer and answer, ends
 /// calls that outlive their session timer (RFC 4028) or the maximum duration, and writes the CDR when it ends.
-/// Retransmissions over UDP are its own (timers as actions); retransmitted requests get the answer again.
+/// Every request the edge sends on a leg runs through an RFC 3261 client transaction (``ClientTransaction``: Timers
+/// A/B or E/F, the ACK of a failure) and its 2xx to the caller through ``AnswerRetransmission``; their timers are
+/// the session's (``Timer/transaction(_:_:)``). Retransmitted requests get the answer again.
 public struct CallSession: Sendable {
     /// What the edge must do.
     public enum Action: Equatable, Sendable {
@@ -25,27 +28,37 @@ public struct CallSession: Sendable {
         case securityEvent(SecurityEvent.Kind)
         /// Call ``CallSession/timerFired(_:now:)`` with this timer after this many milliseconds.
         case startTimer(Timer, afterMilliseconds: Int)
+        /// A timer started earlier is no longer needed. Firing it anyway does nothing (the transactions ignore a
+        /// timer their state has moved past): the edge may drop it to save the work.
+        case cancelTimer(Timer)
         /// The call is over: store its record.
         case finished(CallDetailRecord)
     }
 
-    /// Retransmissions over UDP (RFC 3261 §17.1.1.2 Timers A and B for the edge's INVITEs; §13.3.1.4 for the
-    /// 2xx the edge relays to the caller, until its ACK).
+    /// The session's timers: its transactions' (RFC 3261 §17.1, §13.3.1.4) and the call's own.
     public enum Timer: Hashable, Sendable {
-        case inviteRetransmission(branch: Int, cseq: UInt32)
+        /// A timer of one of the session's transactions.
+        case transaction(TransactionRef, TransactionTimer)
         /// An ended call waited long enough for its cancelled branches' final answers (to acknowledge them).
         case linger
-        case answerRetransmission
-        /// A request relayed to the other leg over UDP (RFC 3261 Timers A and E).
-        case relayRetransmission(id: Int)
         /// The negotiated session interval passed without a refresh (RFC 4028 §10).
         case sessionExpiry(generation: Int)
         /// The call reached the maximum duration.
         case maxDuration
         /// The call rang unanswered for the ring timeout.
         case ringTimeout
-        /// A BYE the edge sent over UDP is still unanswered (RFC 3261 Timer E).
-        case byeRetransmission(index: Int)
+    }
+
+    /// Which of the session's transactions a timer belongs to.
+    public enum TransactionRef: Hashable, Sendable {
+        /// The edge's INVITE (or SUBSCRIBE) on a branch; a new CSeq (an authenticated retry) is a new transaction.
+        case branch(Int, cseq: UInt32)
+        /// A request relayed to the other leg in the dialog.
+        case relayed(id: Int)
+        /// A BYE the edge sent over UDP.
+        case bye(index: Int)
+        /// The 2xx relayed to the caller over UDP, until its ACK.
+        case answer
     }
 
 
@@ -134,9 +147,8 @@ public struct CallSession: Sendable {
         public var referDomain: String?
         /// Longest a subscription is kept without a refresh, whatever the notifier granted (seconds).
         public var maxSubscriptionSeconds = 3_600
-        /// T1 and T2 (RFC 3261 §17.1.1.1), in milliseconds.
-        public var t1: Int = 500
-        public var t2: Int = 4_000
+        /// T1, T2 and T4 (RFC 3261 §17), for every transaction of the call.
+        public var timers = TransactionTimers()
 
         public init(invite: SIPMessage, forwardedHeaders: [SIPHeaderField]? = nil, presentedCaller: String,
                     callee: String, callerAddress: SIPLocalAddress, targets: [Target], mediaPolicy: MediaPolicy,
@@ -181,13 +193,8 @@ public struct CallSession: Sendable {
         var cancelPending = false
         /// The edge's ACK for this branch's 2xx, sent again if the 2xx is.
         var ackSent: [UInt8]?
-        var retransmission: Retransmission
-    }
-
-    /// One retransmission schedule: the current interval and the time spent so far.
-    struct Retransmission: Sendable {
-        var interval: Int
-        var elapsed = 0
+        /// The client transaction of ``invite``.
+        var transaction: ClientTransaction
     }
 
     enum Phase: Sendable, Equatable {
@@ -207,18 +214,15 @@ public struct CallSession: Sendable {
         /// As received: the answer to its sender is built from it.
         let request: SIPMessage
         let receivedCSeq: UInt32
-        /// The edge's request on the other leg, and its CSeq there.
-        let sent: [UInt8]
+        /// The CSeq of the edge's request on the other leg.
         let sentCSeq: UInt32
-        /// Whether it went over UDP (retransmitted), or over a connection (Timer B or F only).
-        let overUDP: Bool
-        var responded = false
         var finalStatus: Int?
         /// The final answer relayed back.
         var answer: [UInt8]?
         /// For a re-INVITE answered 2xx: the edge's ACK on the other leg, sent again if that 2xx is.
         var ackSent: [UInt8]?
-        var retransmission: Retransmission
+        /// The client transaction of the edge's request on the other leg.
+        var transaction: ClientTransaction
     }
 
     /// Most relayed requests remembered per call; the oldest answered ones are forgotten first.
@@ -236,14 +240,13 @@ public struct CallSession: Sendable {
     /// The 2xx carried a late offer: the caller's ACK must answer it.
     var awaitsLateAnswer = false
 
-    /// A BYE the edge sent, kept until it is answered so that it can be sent again over UDP.
+    /// A BYE the edge sent over UDP, kept until it is answered (or Timer F gives up) so that it is sent again.
     struct PendingBye: Sendable {
         let toCaller: Bool
         let branch: Int
-        let bytes: [UInt8]
         let cseq: UInt32
         var answered = false
-        var retransmission: Retransmission
+        var transaction: ClientNonInviteTransaction
     }
 
     var pendingByes: [PendingBye] = []
@@ -252,9 +255,8 @@ public struct CallSession: Sendable {
     /// A relayed NOTIFY said the subscription is terminated: its answer ends the session.
     var terminatingNotify: Int?
     var posture: MediaPolicy.Posture = .none
-    /// The 2xx relayed to the caller, until its ACK arrives.
-    var unacknowledgedAnswer: [UInt8]?
-    var answerRetransmission: Retransmission
+    /// The 2xx relayed to the caller over UDP, sent again until its ACK arrives.
+    var answerToCaller: AnswerRetransmission?
 
     /// The Call-IDs of the callee legs, by branch.
     public var calleeCallIDs: [String] { branches.map(\.leg.callID) }
@@ -293,8 +295,7 @@ public struct CallSession: Sendable {
     public static func start(_ setup: Setup, now: Int64) -> (CallSession, [Action]) {
         var session = CallSession(setup: setup, record: CallDetailRecord(
             id: setup.recordID, startedAtMilliseconds: now, caller: setup.recordedCaller, callee: setup.recordedCallee,
-            account: setup.account, trunk: setup.trunk, disposition: .failed, finalStatus: 0),
-            answerRetransmission: Retransmission(interval: setup.t1))
+            account: setup.account, trunk: setup.trunk, disposition: .failed, finalStatus: 0))
         var actions: [Action] = []
         var offer: [UInt8] = []
         let subscribing = setup.invite.method == .subscribe
@@ -333,13 +334,15 @@ public struct CallSession: Sendable {
                 from: setup.presentedCaller, to: setup.callee, address: target.address, headers: extra, body: offer),
                 let invite = try? SIPMessage.parse(bytes)
             else { continue }
-            session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make(),
-                                           inviteCSeq: leg.localCSeq,
-                                           retransmission: Retransmission(interval: setup.t1)))
-            actions.append(.toCallee(branch: session.branches.count - 1, bytes: bytes, flow: target.flow))
             // Over UDP Timer A retransmits; over TCP and TLS only Timer B runs (RFC 3261 §17.1.1.2).
-            actions.append(.startTimer(.inviteRetransmission(branch: session.branches.count - 1, cseq: leg.localCSeq),
-                                       afterMilliseconds: target.flow.isReliable ? 64 * setup.t1 : setup.t1))
+            var transaction = ClientTransaction(request: invite, bytes: bytes, reliable: target.flow.isReliable,
+                                                timers: setup.timers)
+            let steps = transaction.start(now: .milliseconds(now))
+            session.branches.append(Branch(target: target, leg: leg, invite: invite, callerTag: SIPTag.make(),
+                                           inviteCSeq: leg.localCSeq, transaction: transaction))
+            let index = session.branches.count - 1
+            actions += session.carryOut(steps, of: .branch(index, cseq: leg.localCSeq), toCaller: false,
+                                        branch: index, now: now).actions
         }
         if session.branches.isEmpty {
             actions += session.refuse(480, disposition: .failed, now: now)
@@ -362,12 +365,23 @@ public struct CallSession: Sendable {
         guard branches.indices.contains(index), let status = response.statusCode, let cseq = try? response.cseq()
         else { return [] }
         if cseq.method == .bye {
-            if status >= 200 { byeAnswered(toCaller: false, branch: index, cseq: cseq.sequenceNumber) }
-            return []
+            return byeAnswered(response, toCaller: false, branch: index, cseq: cseq.sequenceNumber, now: now)
         }
         guard cseq.method == setup.invite.method, cseq.sequenceNumber == branches[index].inviteCSeq else {
             return relayedResponse(response, responderIsCaller: false, branch: index, now: now)
         }
+        // The transaction first: it absorbs a retransmitted failure (acknowledging it again) and ACKs a new one.
+        let steps = branches[index].transaction.receive(response: response, now: .milliseconds(now))
+        let (sent, delivered, _) = carryOut(steps, of: .branch(index, cseq: cseq.sequenceNumber), toCaller: false,
+                                           branch: index, now: now)
+        guard delivered != nil else { return sent }
+        return sent + branchResponded(response, status: status, branch: index, now: now)
+    }
+
+    /// A response the branch's INVITE transaction passed up: relayed, answered, or counted towards the best failure.
+    private mutating func branchResponded(_ response: SIPMessage, status: Int, branch index: Int, now: Int64)
+        -> [Action]
+    {
         branches[index].responded = true
         if status < 200, branches[index].cancelPending, branches[index].final == nil {
             branches[index].cancelPending = false
@@ -407,7 +421,7 @@ public struct CallSession: Sendable {
             var actions = [Action]()
             guard phase == .proceeding else {
                 // A second branch answered too late: take its dialog down (RFC 3261 §16.7 step 5 for a B2BUA).
-                actions += ackAndBye(index)
+                actions += ackAndBye(index, now: now)
                 return actions
             }
             var body = Array(response.body)
@@ -436,8 +450,10 @@ public struct CallSession: Sendable {
             let answer = relay(response, from: index, body: body)
             actions += answer
             if setup.callerUsesUDP, case .toCaller(let bytes)? = answer.first {
-                unacknowledgedAnswer = bytes
-                actions.append(.startTimer(.answerRetransmission, afterMilliseconds: setup.t1))
+                let retransmission = AnswerRetransmission(response: bytes, timers: setup.timers)
+                answerToCaller = retransmission
+                actions += carryOut(retransmission.start(now: .milliseconds(now)), of: .answer, toCaller: true,
+                                    branch: index, now: now).actions
             }
             actions += cancelOthers(than: index)
             if let seconds = setup.maxDurationSeconds {
@@ -445,15 +461,14 @@ public struct CallSession: Sendable {
             }
             return actions + armSessionTimer(response)
         default:
+            // The transaction has acknowledged the failure (an INVITE's; a SUBSCRIBE's needs no ACK).
             branches[index].final = status
-            var actions = [Action]()
-            if !isSubscription, let ack = try? B2BUA.ack(for: branches[index].invite, failure: response) {
-                actions.append(.toCallee(branch: index, bytes: ack, flow: branches[index].target.flow))
+            if phase == .proceeding, let retry = authenticatedRetry(after: response, branch: index, now: now) {
+                return retry
             }
-            if phase == .proceeding, let retry = authenticatedRetry(after: response, branch: index) { return actions + retry }
-            guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return actions }
+            guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return [] }
             let best = Self.bestFinal(branches.compactMap(\.final))
-            return actions + refuse(best, disposition: Self.disposition(of: best), now: now)
+            return refuse(best, disposition: Self.disposition(of: best), now: now)
         }
     }
 
@@ -461,8 +476,10 @@ public struct CallSession: Sendable {
     /// In a late-offer call the ACK carries the caller's answer, checked by the media policy and passed on; one the
     /// policy refuses (or none) ends the call.
     public mutating func callerAcknowledged(_ ack: SIPMessage? = nil, now: Int64 = 0) -> [Action] {
-        guard case .answered(let index) = phase, unacknowledgedAnswer != nil || !setup.callerUsesUDP else { return [] }
-        unacknowledgedAnswer = nil
+        // Over UDP only the first ACK for the 2xx counts (a retransmitted one is not passed on twice).
+        guard case .answered(let index) = phase, answerToCaller?.acknowledge() ?? !setup.callerUsesUDP else {
+            return []
+        }
         var headers: [(String, String)] = []
         var body: [UInt8] = []
         var actions: [Action] = []
@@ -507,7 +524,7 @@ public struct CallSession: Sendable {
         if let ok = try? bye.makeResponse(status: 200) {
             actions.append(fromCaller ? .toCaller(ok) : .toCallee(branch: index, bytes: ok, flow: branches[index].target.flow))
         }
-        actions += fromCaller ? byeToCallee(index) : byeToCaller(index)
+        actions += fromCaller ? byeToCallee(index, now: now) : byeToCaller(index, now: now)
         record.hangupSide = fromCaller ? .caller : .callee
         record.hangupReason = "bye"
         return actions + finish(now: now)
@@ -528,68 +545,21 @@ public struct CallSession: Sendable {
         }
     }
 
-    /// A retransmission timer fired: resend what is still unanswered, doubling the interval, or give up after
-    /// 64·T1 (RFC 3261 Timer B: the branch counts as 408; §13.3.1.4: a 2xx never ACKed ends the call with BYE).
+    /// A timer fired: one of the transactions' (resending, or giving up: a branch whose INVITE timed out counts as
+    /// 408, RFC 3261 §16.7; a 2xx never ACKed ends the call with BYE, §13.3.1.4), or the call's own.
     public mutating func timerFired(_ timer: Timer, now: Int64) -> [Action] {
         switch timer {
         case .linger:
             lingered = true
             return []
-        case .inviteRetransmission(let index, let cseq):
-            // A provisional answer stops Timer B for an INVITE, but not Timer F for a SUBSCRIBE (RFC 3261 §17.1.2.2).
-            guard branches.indices.contains(index), branches[index].inviteCSeq == cseq,
-                !branches[index].responded || isSubscription, branches[index].final == nil
-            else { return [] }
-            let reliable = branches[index].target.flow.isReliable
-            branches[index].retransmission.elapsed += reliable ? 64 * setup.t1 : branches[index].retransmission.interval
-            guard branches[index].retransmission.elapsed < 64 * setup.t1 else {
-                branches[index].final = 408
-                guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return [] }
-                let best = Self.bestFinal(branches.compactMap(\.final))
-                return refuse(best, disposition: Self.disposition(of: best), now: now)
-            }
-            let doubled = branches[index].retransmission.interval * 2
-            branches[index].retransmission.interval = isSubscription ? min(doubled, setup.t2) : doubled
-            // After a provisional answer (a SUBSCRIBE's Timer F) nothing is resent: the timer only counts.
-            let resend: [Action] = branches[index].responded ? [] : [
-                .toCallee(branch: index, bytes: branches[index].invite.serialized(), flow: branches[index].target.flow),
-            ]
-            return resend + [.startTimer(timer, afterMilliseconds: branches[index].retransmission.interval)]
-        case .answerRetransmission:
-            guard case .answered(let index) = phase, let answer = unacknowledgedAnswer else { return [] }
-            answerRetransmission.elapsed += answerRetransmission.interval
-            guard answerRetransmission.elapsed < 64 * setup.t1 else {
-                unacknowledgedAnswer = nil
-                // The callee's 2xx still wants its ACK before the BYE.
-                var actions = [Action]()
-                if let ack = try? branches[index].leg.request(
-                    .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq)
-                {
-                    actions.append(.toCallee(branch: index, bytes: ack.bytes, flow: branches[index].target.flow))
-                }
-                return actions + hangUp(reason: "no-ack", now: now)
-            }
-            answerRetransmission.interval = min(answerRetransmission.interval * 2, setup.t2)
-            return [.toCaller(answer), .startTimer(timer, afterMilliseconds: answerRetransmission.interval)]
-        case .relayRetransmission(let id):
-            return relayTimerFired(id)
+        case .transaction(let ref, let timer):
+            return transactionTimerFired(ref, timer, now: now)
         case .sessionExpiry(let generation):
             guard case .answered = phase, generation == sessionGeneration else { return [] }
             return hangUp(reason: "session-expired", now: now)
         case .maxDuration:
             guard case .answered = phase else { return [] }
             return hangUp(reason: "max-duration", now: now)
-        case .byeRetransmission(let index):
-            guard pendingByes.indices.contains(index), !pendingByes[index].answered else { return [] }
-            let pending = pendingByes[index]
-            pendingByes[index].retransmission.elapsed += pending.retransmission.interval
-            guard pendingByes[index].retransmission.elapsed < 64 * setup.t1 else {
-                pendingByes[index].answered = true  // Timer F: the far side is gone
-                return []
-            }
-            pendingByes[index].retransmission.interval = min(pending.retransmission.interval * 2, setup.t2)
-            return [send(pending.bytes, toCaller: pending.toCaller, branch: pending.branch),
-                    .startTimer(timer, afterMilliseconds: pendingByes[index].retransmission.interval)]
         case .ringTimeout:
             guard phase == .proceeding else { return [] }
             record.hangupSide = .edge
@@ -598,9 +568,94 @@ public struct CallSession: Sendable {
         }
     }
 
+    private mutating func transactionTimerFired(_ ref: TransactionRef, _ timer: TransactionTimer, now: Int64)
+        -> [Action]
+    {
+        let at = Duration.milliseconds(now)
+        switch ref {
+        case .branch(let index, let cseq):
+            guard branches.indices.contains(index), branches[index].inviteCSeq == cseq else { return [] }
+            let steps = branches[index].transaction.timerFired(timer, now: at)
+            let (actions, _, timedOut) = carryOut(steps, of: ref, toCaller: false, branch: index, now: now)
+            guard timedOut, branches[index].final == nil else { return actions }
+            branches[index].final = 408
+            guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return actions }
+            let best = Self.bestFinal(branches.compactMap(\.final))
+            return actions + refuse(best, disposition: Self.disposition(of: best), now: now)
+        case .relayed(let id):
+            guard let position = relayed.firstIndex(where: { $0.id == id }) else { return [] }
+            let steps = relayed[position].transaction.timerFired(timer, now: at)
+            let entry = relayed[position]
+            let (actions, _, timedOut) = carryOut(steps, of: ref, toCaller: !entry.fromCaller, branch: entry.branch,
+                                                  now: now)
+            // Timer B or F: the other side never answered (RFC 3261 §16.7 for a proxy: 408 to the sender).
+            guard timedOut, entry.finalStatus == nil, let timeout = try? entry.request.makeResponse(status: 408)
+            else { return actions }
+            relayed[position].finalStatus = 408
+            relayed[position].answer = timeout
+            return actions + [send(timeout, toCaller: entry.fromCaller, branch: entry.branch)]
+        case .bye(let index):
+            guard pendingByes.indices.contains(index) else { return [] }
+            let steps = pendingByes[index].transaction.timerFired(timer, now: at)
+            let pending = pendingByes[index]
+            let (actions, _, timedOut) = carryOut(steps, of: ref, toCaller: pending.toCaller, branch: pending.branch,
+                                                  now: now)
+            if timedOut { pendingByes[index].answered = true }  // Timer F: the far side is gone
+            return actions
+        case .answer:
+            guard case .answered(let index) = phase, var retransmission = answerToCaller else { return [] }
+            let steps = retransmission.timerFired(timer, now: at)
+            answerToCaller = retransmission
+            let (actions, _, timedOut) = carryOut(steps, of: ref, toCaller: true, branch: index, now: now)
+            guard timedOut else { return actions }
+            // The callee's 2xx still wants its ACK before the BYE.
+            var ending = actions
+            if let ack = try? branches[index].leg.request(
+                .ack, via: branches[index].target.address, cseq: branches[index].inviteCSeq)
+            {
+                ending.append(.toCallee(branch: index, bytes: ack.bytes, flow: branches[index].target.flow))
+            }
+            return ending + hangUp(reason: "no-ack", now: now)
+        }
+    }
+
+    /// Carries out what one of the session's transactions asks: its sends go down the leg it runs on, its timers
+    /// become the session's. Also returns the response it passes up (nil: absorbed) and whether it timed out.
+    private func carryOut(_ steps: [TransactionAction], of ref: TransactionRef, toCaller: Bool, branch: Int,
+                          now: Int64) -> (actions: [Action], delivered: SIPMessage?, timedOut: Bool)
+    {
+        var actions = [Action]()
+        var delivered: SIPMessage?
+        var timedOut = false
+        for step in steps {
+            switch step {
+            case .send(let bytes):
+                actions.append(send(bytes, toCaller: toCaller, branch: branch))
+            case .passToTransactionUser(let box):
+                delivered = box.message
+            case .scheduleTimer(let timer, let deadline):
+                actions.append(.startTimer(.transaction(ref, timer),
+                                           afterMilliseconds: Self.milliseconds(deadline) - Int(now)))
+            case .cancelTimer(let timer):
+                actions.append(.cancelTimer(.transaction(ref, timer)))
+            case .timeout:
+                timedOut = true
+            case .terminated:
+                break  // the session keeps the finished transaction: it absorbs late retransmissions to no effect
+            }
+        }
+        return (actions, delivered, timedOut)
+    }
+
+    /// A duration in whole milliseconds.
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1_000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+
     /// The INVITE again, with credentials, when a trunk challenged it (RFC 3261 §22.2): same leg, next CSeq, the
     /// Authorization or Proxy-Authorization the challenge asks for. Nil when there is nothing to answer with.
-    private mutating func authenticatedRetry(after response: SIPMessage, branch index: Int) -> [Action]? {
+    private mutating func authenticatedRetry(after response: SIPMessage, branch index: Int, now: Int64) -> [Action]? {
         guard let status = response.statusCode, status == 401 || status == 407, !branches[index].authenticated,
             let credentials = branches[index].target.credentials,
             let header = response.firstField(status == 401 ? .wwwAuthenticate : .proxyAuthenticate),
@@ -626,10 +681,12 @@ public struct CallSession: Sendable {
         branches[index].final = nil
         branches[index].responded = false
         branches[index].authenticated = true
-        branches[index].retransmission = Retransmission(interval: setup.t1)
-        let udp = !branches[index].target.flow.isReliable
-        return [.toCallee(branch: index, bytes: bytes, flow: branches[index].target.flow),
-                .startTimer(.inviteRetransmission(branch: index, cseq: leg.localCSeq), afterMilliseconds: udp ? setup.t1 : 64 * setup.t1)]
+        // A new CSeq, a new transaction: the old one's timers go stale.
+        var transaction = ClientTransaction(request: sent, bytes: bytes, reliable: branches[index].target.flow.isReliable,
+                                            timers: setup.timers)
+        let steps = transaction.start(now: .milliseconds(now))
+        branches[index].transaction = transaction
+        return carryOut(steps, of: .branch(index, cseq: leg.localCSeq), toCaller: false, branch: index, now: now).actions
     }
 
     // MARK: In-dialog requests
@@ -700,8 +757,7 @@ public struct CallSession: Sendable {
             let index = branches.firstIndex(where: { $0.callerTag == fromTag })
         else { return [] }
         if let cseq = try? response.cseq(), cseq.method == .bye {
-            if (response.statusCode ?? 0) >= 200 { byeAnswered(toCaller: true, branch: index, cseq: cseq.sequenceNumber) }
-            return []
+            return byeAnswered(response, toCaller: true, branch: index, cseq: cseq.sequenceNumber, now: now)
         }
         return relayedResponse(response, responderIsCaller: true, branch: index, now: now)
     }
@@ -809,16 +865,23 @@ public struct CallSession: Sendable {
         {
             terminatingNotify = nextRelayID
         }
+        // A re-INVITE needs its parse for the ACK of a failure; other methods run on their bytes alone.
+        var transaction: ClientTransaction
+        if method == .invite {
+            guard let invite = try? SIPMessage.parse(sent) else { return respond(request, 500) }
+            transaction = ClientTransaction(request: invite, bytes: sent, reliable: !overUDP, timers: setup.timers)
+        } else {
+            transaction = .nonInvite(ClientNonInviteTransaction(method: method, bytes: sent, reliable: !overUDP,
+                                                                timers: setup.timers))
+        }
+        let steps = transaction.start(now: .milliseconds(now))
         relayed.append(RelayedRequest(
             id: nextRelayID, fromCaller: fromCaller, branch: index, method: method, request: request,
-            receivedCSeq: cseq.sequenceNumber, sent: sent, sentCSeq: sentCSeq, overUDP: overUDP,
-            retransmission: Retransmission(interval: setup.t1)))
+            receivedCSeq: cseq.sequenceNumber, sentCSeq: sentCSeq, transaction: transaction))
         var actions = [Action]()
         if method == .invite { actions += respond(request, 100) }
-        actions.append(send(sent, toCaller: !fromCaller, branch: index))
-        actions.append(.startTimer(.relayRetransmission(id: nextRelayID),
-                                   afterMilliseconds: overUDP ? setup.t1 : 64 * setup.t1))
-        return actions
+        return actions + carryOut(steps, of: .relayed(id: nextRelayID), toCaller: !fromCaller, branch: index,
+                                  now: now).actions
     }
 
     /// A response to a relayed request, from the side it was relayed to: relayed back to its sender, with the media
@@ -831,19 +894,21 @@ public struct CallSession: Sendable {
                     && $0.method == cseq.method
             })
         else { return [] }
-        relayed[position].responded = true
+        let steps = relayed[position].transaction.receive(response: response, now: .milliseconds(now))
         let entry = relayed[position]
+        let (sent, delivered, _) = carryOut(steps, of: .relayed(id: entry.id), toCaller: responderIsCaller,
+                                           branch: index, now: now)
         let toCaller = entry.fromCaller
-        guard status > 100 else { return [] }
+        guard delivered != nil, status > 100 else { return sent }
         if let final = entry.finalStatus {
             // The answering side retransmits a 2xx to a re-INVITE until the ACK: the edge passes it on until the
             // ACK comes, and then answers it with that ACK again.
-            guard entry.method == .invite, (200..<300).contains(final), (200..<300).contains(status) else { return [] }
-            if let ack = entry.ackSent { return [send(ack, toCaller: !toCaller, branch: index)] }
-            return entry.answer.map { [send($0, toCaller: toCaller, branch: index)] } ?? []
+            guard entry.method == .invite, (200..<300).contains(final), (200..<300).contains(status) else { return sent }
+            if let ack = entry.ackSent { return sent + [send(ack, toCaller: !toCaller, branch: index)] }
+            return sent + (entry.answer.map { [send($0, toCaller: toCaller, branch: index)] } ?? [])
         }
         var body = Array(response.body)
-        var actions = [Action]()
+        var actions = sent
         if entry.method == .options { body = [] }  // the answering phone's SDP capabilities name its addresses
         if !isSubscription, !body.isEmpty, Self.carriesOfferAnswer(entry.method), !Self.carriesSDP(response) {
             body = []  // an answer in another body type (multipart) would pass the policy and the relay: not relayed
@@ -855,7 +920,7 @@ public struct CallSession: Sendable {
             switch filterOffer(response.body, current: posture, fromCaller: responderIsCaller, branch: index) {
             case .success(let filtered):
                 body = anchored(filtered, fromCaller: responderIsCaller, branch: index, isOffer: true)
-            case .failure(let violation): return refuseRelayedAnswer(at: position, violation, now: now)
+            case .failure(let violation): return sent + refuseRelayedAnswer(at: position, status, violation, now: now)
             }
         } else if !isSubscription, !body.isEmpty, Self.carriesSDP(response) {
             switch checkAnswer(response.body, current: posture, fromCaller: responderIsCaller, branch: index) {
@@ -867,17 +932,12 @@ public struct CallSession: Sendable {
                 actions.append(recordEvent(violation))
                 body = []
             case .failure(let violation):
-                return refuseRelayedAnswer(at: position, violation, now: now)
+                return sent + refuseRelayedAnswer(at: position, status, violation, now: now)
             }
         }
         actions += relayBack(response, of: position, body: body)
         if status >= 200, entry.id == terminatingNotify { return actions + finish(now: now) }
         if isSubscription, entry.method == .subscribe, (200..<300).contains(status) { actions += armExpiry(response) }
-        if status >= 300, entry.method == .invite, let sent = try? SIPMessage.parse(entry.sent),
-            let ack = try? B2BUA.ack(for: sent, failure: response)
-        {
-            actions.append(send(ack, toCaller: !toCaller, branch: index))
-        }
         if (200..<300).contains(status), entry.method == .invite || entry.method == .update, case .answered = phase {
             // A refresh without Session-Expires switches the timer off (RFC 4028 §9): the old one goes stale.
             sessionGeneration += 1
@@ -895,19 +955,22 @@ public struct CallSession: Sendable {
     /// A branch answered 2xx with media the policy refuses: it is acknowledged and hung up, the others cancelled,
     /// and the caller refused.
     private mutating func takeDown(answered index: Int, _ violation: MediaPolicy.Violation, now: Int64) -> [Action] {
-        [recordEvent(violation)] + ackAndBye(index) + cancelOthers(than: index)
+        [recordEvent(violation)] + ackAndBye(index, now: now) + cancelOthers(than: index)
             + refuse(violation.sipStatus, disposition: .rejected, now: now)
     }
 
     /// A final answer to a relayed request carries media the policy refuses: the answering side now sends it, so the
     /// edge acknowledges (for an INVITE), refuses the request to its sender and ends the call.
-    private mutating func refuseRelayedAnswer(at position: Int, _ violation: MediaPolicy.Violation, now: Int64)
-        -> [Action]
+    private mutating func refuseRelayedAnswer(at position: Int, _ status: Int, _ violation: MediaPolicy.Violation,
+                                              now: Int64) -> [Action]
     {
         let entry = relayed[position]
         var actions = [recordEvent(violation)]
         relayed[position].finalStatus = violation.sipStatus
-        if entry.method == .invite, let ack = ackRelayed(entry, body: []) { actions.append(ack) }
+        // A 2xx is the edge's to acknowledge on the dialog; a failure the transaction has acknowledged already.
+        if entry.method == .invite, (200..<300).contains(status), let ack = ackRelayed(entry, body: []) {
+            actions.append(ack)
+        }
         if let refusal = try? entry.request.makeResponse(status: violation.sipStatus) {
             actions.append(send(refusal, toCaller: entry.fromCaller, branch: entry.branch))
         }
@@ -986,25 +1049,6 @@ public struct CallSession: Sendable {
         return send(ack.bytes, toCaller: true, branch: entry.branch)
     }
 
-    private mutating func relayTimerFired(_ id: Int) -> [Action] {
-        guard let position = relayed.firstIndex(where: { $0.id == id }), !relayed[position].responded,
-            relayed[position].finalStatus == nil
-        else { return [] }
-        let entry = relayed[position]
-        relayed[position].retransmission.elapsed += entry.overUDP ? entry.retransmission.interval : 64 * setup.t1
-        guard relayed[position].retransmission.elapsed < 64 * setup.t1 else {
-            // Timer B or F: the other side never answered (RFC 3261 §16.7 for a proxy: 408 to the sender).
-            guard let timeout = try? entry.request.makeResponse(status: 408) else { return [] }
-            relayed[position].finalStatus = 408
-            relayed[position].answer = timeout
-            return [send(timeout, toCaller: entry.fromCaller, branch: entry.branch)]
-        }
-        let doubled = entry.retransmission.interval * 2
-        relayed[position].retransmission.interval = entry.method == .invite ? doubled : min(doubled, setup.t2)
-        return [send(entry.sent, toCaller: !entry.fromCaller, branch: entry.branch),
-                .startTimer(.relayRetransmission(id: id), afterMilliseconds: relayed[position].retransmission.interval)]
-    }
-
     /// Forgets answered relays beyond the newest few (an unacknowledged 2xx to a re-INVITE is kept).
     private mutating func forgetAnsweredRelays() {
         while relayed.count >= Self.maxRelayed / 2, let oldest = relayed.firstIndex(where: {
@@ -1034,7 +1078,8 @@ public struct CallSession: Sendable {
         let seconds = Int(value.drop { $0 == " " || $0 == "\t" }.prefix { $0 >= "0" && $0 <= "9" }) ?? 3600
         sessionGeneration += 1
         return [.startTimer(.sessionExpiry(generation: sessionGeneration),
-                            afterMilliseconds: min(seconds, setup.maxSubscriptionSeconds) * 1000 + 64 * setup.t1)]
+                            afterMilliseconds: min(seconds, setup.maxSubscriptionSeconds) * 1000
+                                + Self.milliseconds(setup.timers.transactionTimeout))]
     }
 
     /// The relay saw no media in either direction for the configured time: the edge ends the call (BYE on both
@@ -1106,41 +1151,51 @@ public struct CallSession: Sendable {
     private mutating func hangUp(reason: String, now: Int64) -> [Action] {
         guard case .answered(let index) = phase else { return [] }
         if isSubscription { return finish(now: now) }  // an expired subscription simply ends
-        let actions = byeToCallee(index) + byeToCaller(index)
+        let actions = byeToCallee(index, now: now) + byeToCaller(index, now: now)
         record.hangupSide = .edge
         record.hangupReason = reason
         return actions + finish(now: now)
     }
 
     /// The edge's BYE on a branch's callee leg (or caller leg), remembered until answered and retransmitted over UDP.
-    private mutating func byeToCallee(_ index: Int) -> [Action] {
+    private mutating func byeToCallee(_ index: Int, now: Int64) -> [Action] {
         guard let bye = try? branches[index].leg.request(.bye, via: branches[index].target.address) else { return [] }
-        return sendBye(bye.bytes, toCaller: false, branch: index, cseq: branches[index].leg.localCSeq)
+        return sendBye(bye.bytes, toCaller: false, branch: index, cseq: branches[index].leg.localCSeq, now: now)
     }
 
-    private mutating func byeToCaller(_ index: Int) -> [Action] {
+    private mutating func byeToCaller(_ index: Int, now: Int64) -> [Action] {
         guard let bytes = requestToCaller(.bye, branch: index), let cseq = branches[index].callerLeg?.localCSeq else {
             return []
         }
-        return sendBye(bytes, toCaller: true, branch: index, cseq: cseq)
+        return sendBye(bytes, toCaller: true, branch: index, cseq: cseq, now: now)
     }
 
-    private mutating func sendBye(_ bytes: [UInt8], toCaller: Bool, branch: Int, cseq: UInt32) -> [Action] {
-        let sent = send(bytes, toCaller: toCaller, branch: branch)
+    /// Sends one of the edge's BYEs; over UDP through a client transaction (Timers E and F) that the call waits for
+    /// before it is finished. Over a connection nothing is resent and nothing waited for.
+    private mutating func sendBye(_ bytes: [UInt8], toCaller: Bool, branch: Int, cseq: UInt32, now: Int64)
+        -> [Action]
+    {
         let overUDP = toCaller ? setup.callerUsesUDP : !branches[branch].target.flow.isReliable
-        guard overUDP else { return [sent] }
-        pendingByes.append(PendingBye(toCaller: toCaller, branch: branch, bytes: bytes, cseq: cseq,
-                                      retransmission: Retransmission(interval: setup.t1)))
-        return [sent, .startTimer(.byeRetransmission(index: pendingByes.count - 1), afterMilliseconds: setup.t1)]
+        guard overUDP else { return [send(bytes, toCaller: toCaller, branch: branch)] }
+        var transaction = ClientNonInviteTransaction(method: .bye, bytes: bytes, reliable: false, timers: setup.timers)
+        let steps = transaction.start(now: .milliseconds(now))
+        pendingByes.append(PendingBye(toCaller: toCaller, branch: branch, cseq: cseq, transaction: transaction))
+        return carryOut(steps, of: .bye(index: pendingByes.count - 1), toCaller: toCaller, branch: branch,
+                        now: now).actions
     }
 
-    /// A final answer to one of the edge's BYEs.
-    private mutating func byeAnswered(toCaller: Bool, branch: Int, cseq: UInt32) {
-        for index in pendingByes.indices where pendingByes[index].toCaller == toCaller
-            && pendingByes[index].branch == branch && pendingByes[index].cseq == cseq
-        {
-            pendingByes[index].answered = true
-        }
+    /// A response to one of the edge's BYEs, through its transaction; a final one lets the call be finished.
+    private mutating func byeAnswered(_ response: SIPMessage, toCaller: Bool, branch: Int, cseq: UInt32, now: Int64)
+        -> [Action]
+    {
+        guard let index = pendingByes.firstIndex(where: {
+            $0.toCaller == toCaller && $0.branch == branch && $0.cseq == cseq
+        }) else { return [] }
+        let steps = pendingByes[index].transaction.receive(response: response, now: .milliseconds(now))
+        let (actions, delivered, _) = carryOut(steps, of: .bye(index: index), toCaller: toCaller, branch: branch,
+                                              now: now)
+        if let status = delivered?.statusCode, status >= 200 { pendingByes[index].answered = true }
+        return actions
     }
 
     /// A request the edge itself sends to the caller on a branch's caller-side dialog.
@@ -1229,14 +1284,14 @@ public struct CallSession: Sendable {
         return [.toCaller(bytes)]
     }
 
-    private mutating func ackAndBye(_ index: Int) -> [Action] {
+    private mutating func ackAndBye(_ index: Int, now: Int64) -> [Action] {
         var actions = [Action]()
         let address = branches[index].target.address
         let flow = branches[index].target.flow
         if let ack = try? branches[index].leg.request(.ack, via: address, cseq: branches[index].inviteCSeq) {
             actions.append(.toCallee(branch: index, bytes: ack.bytes, flow: flow))
         }
-        return actions + byeToCallee(index)
+        return actions + byeToCallee(index, now: now)
     }
 
     /// Cancels every unanswered branch but `winner`. A branch that has not answered anything yet is cancelled when
@@ -1254,7 +1309,7 @@ public struct CallSession: Sendable {
     }
 
     private func cancel(_ index: Int) -> [Action] {
-        guard let bytes = try? B2BUA.cancel(for: branches[index].invite) else { return [] }
+        guard let bytes = branches[index].transaction.cancelRequest() else { return [] }
         return [.toCallee(branch: index, bytes: bytes, flow: branches[index].target.flow)]
     }
 
@@ -1273,7 +1328,7 @@ public struct CallSession: Sendable {
     private mutating func finish(now: Int64) -> [Action] {
         phase = .ended
         if isSubscription {  // not a call: no CDR; wait for the SUBSCRIBE's final answer a while, at most
-            return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
+            return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: lingering)]
         }
         record.endedAtMilliseconds = now
         var bridged: AnchoredMedia?
@@ -1288,8 +1343,11 @@ public struct CallSession: Sendable {
             record.srtpSuite = suite.name
         }
         if isFinished { return [.finished(record)] }
-        return [.finished(record), .startTimer(.linger, afterMilliseconds: 64 * setup.t1)]
+        return [.finished(record), .startTimer(.linger, afterMilliseconds: lingering)]
     }
+
+    /// How long an ended call waits for its branches' final answers: 64·T1, as their transactions do.
+    private var lingering: Int { Self.milliseconds(setup.timers.transactionTimeout) }
 
     /// The response to forward when every branch failed (RFC 3261 §16.7 step 6): a 6xx if any, else the lowest
     /// class, preferring a busy or a refusal over a timeout, 408 and 503 last.

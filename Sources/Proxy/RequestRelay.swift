@@ -1,11 +1,12 @@
 import SIPDialog
 import SIPMessage
+import SIPTransaction
 import SecurityPolicy
 
 /// A request outside any dialog relayed to a user's phones (MESSAGE, RFC 3428; OPTIONS, RFC 3261 §11), sans I/O:
 /// the edge sends its own copy to every binding (a fresh Call-ID each, nothing of the sender's topology), relays the
-/// first 2xx or, once every binding has answered, the best failure, and gives up with 408 after 64·T1. Like a call,
-/// it retransmits over UDP itself (Timer E).
+/// first 2xx or, once every binding has answered (or timed out), the best failure, and gives up with 408 after
+/// 64·T1. Each copy runs through its own non-INVITE client transaction (RFC 3261 §17.1.2: Timers E and F).
 public struct RequestRelay: Sendable {
     /// What the edge must do.
     public enum Action: Equatable, Sendable {
@@ -17,24 +18,22 @@ public struct RequestRelay: Sendable {
         case startTimer(Timer, afterMilliseconds: Int)
     }
 
-    /// Retransmissions over UDP (Timer E), and the end of waiting (Timer F).
+    /// The copies' transaction timers, and the end of the relay's life (64·T1: until then a retransmission of the
+    /// original request gets the answer again).
     public enum Timer: Hashable, Sendable {
-        case retransmission(target: Int)
-        case timeout
+        case transaction(target: Int, TransactionTimer)
+        case expiry
     }
 
     struct Leg: Sendable {
         let callID: String
-        let bytes: [UInt8]
         let flow: SIPPeer
         var final: Int?
-        var responded = false
-        var interval: Int
+        var transaction: ClientNonInviteTransaction
     }
 
     let request: SIPMessage
     let headerPolicy: HeaderPolicy
-    let t2: Int
     var legs: [Leg] = []
     /// The final answer given, once there is one.
     public private(set) var answer: [UInt8]?
@@ -51,10 +50,10 @@ public struct RequestRelay: Sendable {
     ///   - forwardedHeaders: its end-to-end headers after identity and header policy.
     ///   - from: the sender as the targets may see it (name-addr without tag); `to`: the target AOR.
     public static func start(_ request: SIPMessage, forwardedHeaders: [SIPHeaderField], from: String, to: String,
-                             targets: [CallSession.Target], headerPolicy: HeaderPolicy, t1: Int = 500,
-                             t2: Int = 4_000) -> (RequestRelay, [Action]) {
-        var relay = RequestRelay(request: request, headerPolicy: headerPolicy, t2: t2)
-        guard let method = request.method else { return (relay, []) }
+                             targets: [CallSession.Target], headerPolicy: HeaderPolicy,
+                             timers: TransactionTimers = TransactionTimers()) -> (RequestRelay, [Action]) {
+        var relay = RequestRelay(request: request, headerPolicy: headerPolicy)
+        guard let method = request.method, method != .invite, method != .ack else { return (relay, []) }
         var actions = [Action]()
         let headers = forwardedHeaders.filter { $0.kind != .contentLength }.map { ($0.name, $0.value) }
         for target in targets {
@@ -62,24 +61,27 @@ public struct RequestRelay: Sendable {
             guard let (bytes, _) = try? leg.request(method, via: target.address, headers: headers,
                                                     body: Array(request.body))
             else { continue }
-            relay.legs.append(Leg(callID: leg.callID, bytes: bytes, flow: target.flow, interval: t1))
-            let index = relay.legs.count - 1
-            actions.append(.toTarget(index: index, bytes: bytes, flow: target.flow))
-            if !target.flow.isReliable { actions.append(.startTimer(.retransmission(target: index), afterMilliseconds: t1)) }
+            var transaction = ClientNonInviteTransaction(method: method, bytes: bytes,
+                                                         reliable: target.flow.isReliable, timers: timers)
+            let steps = transaction.start(now: .zero)
+            relay.legs.append(Leg(callID: leg.callID, flow: target.flow, transaction: transaction))
+            actions += relay.carryOut(steps, target: relay.legs.count - 1, now: .zero).actions
         }
         guard !relay.legs.isEmpty else {
             let refusal = relay.finish(480)
             return (relay, refusal)
         }
-        actions.append(.startTimer(.timeout, afterMilliseconds: 64 * t1))
+        actions.append(.startTimer(.expiry, afterMilliseconds: CallSession.milliseconds(timers.transactionTimeout)))
         return (relay, actions)
     }
 
     /// A target's response: a 2xx is relayed at once; failures wait for the others, the best one wins.
     public mutating func targetResponded(_ response: SIPMessage, target index: Int) -> [Action] {
         guard legs.indices.contains(index), let status = response.statusCode, !isFinished else { return [] }
-        legs[index].responded = true
-        guard status >= 200, legs[index].final == nil else { return [] }
+        // The transactions run on relative time: a relay only ever needs the intervals between its timers.
+        let (sent, delivered, _) = carryOut(legs[index].transaction.receive(response: response, now: .zero),
+                                            target: index, now: .zero)
+        guard delivered, status >= 200, legs[index].final == nil else { return sent }
         legs[index].final = status
         if status < 300 {
             // An OPTIONS answer's body is the answering phone's capabilities as SDP, its addresses included: the
@@ -93,24 +95,53 @@ public struct RequestRelay: Sendable {
                 extraHeaders: headers, body: keepsBody ? Array(response.body) : [])
             else { return finish(500) }
             answer = bytes
-            return [.reply(bytes)]
+            return sent + [.reply(bytes)]
         }
+        return sent + answerIfEveryLegFailed()
+    }
+
+    /// A timer fired: a copy's transaction resends or gives up (that copy counts as 408), or the relay's life ends.
+    public mutating func timerFired(_ timer: Timer) -> [Action] {
+        guard !isFinished else { return [] }
+        switch timer {
+        case .expiry:
+            return finish(408)
+        case .transaction(let index, let timer):
+            guard legs.indices.contains(index) else { return [] }
+            let (sent, _, timedOut) = carryOut(legs[index].transaction.timerFired(timer, now: .zero), target: index,
+                                               now: .zero)
+            guard timedOut, legs[index].final == nil else { return sent }
+            legs[index].final = 408
+            return sent + answerIfEveryLegFailed()
+        }
+    }
+
+    /// Once every copy has failed, the best failure answers the request (RFC 3261 §16.7 step 6).
+    private mutating func answerIfEveryLegFailed() -> [Action] {
         guard legs.allSatisfy({ $0.final != nil }) else { return [] }
         return finish(CallSession.bestFinal(legs.compactMap(\.final)))
     }
 
-    /// A timer fired: resend what is unanswered (doubling up to T2), or give up.
-    public mutating func timerFired(_ timer: Timer) -> [Action] {
-        guard !isFinished else { return [] }
-        switch timer {
-        case .timeout:
-            return finish(408)
-        case .retransmission(let index):
-            guard legs.indices.contains(index), !legs[index].responded, legs[index].final == nil else { return [] }
-            legs[index].interval = min(legs[index].interval * 2, t2)
-            return [.toTarget(index: index, bytes: legs[index].bytes, flow: legs[index].flow),
-                    .startTimer(timer, afterMilliseconds: legs[index].interval)]
+    /// What a copy's transaction asks: its sends go to the copy's target, its timers become the relay's. Also
+    /// whether it passed a response up, and whether it timed out.
+    private func carryOut(_ steps: [TransactionAction], target index: Int, now: Duration)
+        -> (actions: [Action], delivered: Bool, timedOut: Bool)
+    {
+        var actions = [Action]()
+        var delivered = false
+        var timedOut = false
+        for step in steps {
+            switch step {
+            case .send(let bytes): actions.append(.toTarget(index: index, bytes: bytes, flow: legs[index].flow))
+            case .passToTransactionUser: delivered = true
+            case .scheduleTimer(let timer, let deadline):
+                actions.append(.startTimer(.transaction(target: index, timer),
+                                           afterMilliseconds: CallSession.milliseconds(deadline - now)))
+            case .timeout: timedOut = true
+            case .cancelTimer, .terminated: break  // a timer the state moved past fires to no effect
+            }
         }
+        return (actions, delivered, timedOut)
     }
 
     private mutating func finish(_ status: Int) -> [Action] {

@@ -68,34 +68,4 @@ public enum B2BUA {
             status: status, reason: response.statusLine?.reasonPhrase, toTag: status > 100 ? toTag : nil,
             extraHeaders: extra, body: body)
     }
-
-    /// The CANCEL for an INVITE the edge sent (RFC 3261 §9.1): same Request-URI, top Via, From, To, Call-ID and
-    /// CSeq number as the INVITE, no body.
-    /// - Throws: ``SIPParseError`` if the INVITE's headers do not parse.
-    public static func cancel(for invite: SIPMessage) throws(SIPParseError) -> [UInt8] {
-        try sameTransaction(.cancel, as: invite, to: invite.firstField(.to))
-    }
-
-    /// The ACK for a non-2xx final response to an INVITE the edge sent (RFC 3261 §17.1.1.3): the INVITE's
-    /// Request-URI, top Via, From, Call-ID, CSeq number and Route, and the response's To (with its tag).
-    /// - Throws: ``SIPParseError`` if the INVITE's or the response's headers do not parse.
-    public static func ack(for invite: SIPMessage, failure response: SIPMessage) throws(SIPParseError) -> [UInt8] {
-        try sameTransaction(.ack, as: invite, to: response.firstField(.to))
-    }
-
-    /// A CANCEL or ACK that belongs with an INVITE's transaction: its Request-URI, top Via, Route, From, Call-ID and
-    /// CSeq number, with `to` as To.
-    private static func sameTransaction(_ method: SIPMethod, as invite: SIPMessage, to: SIPHeaderField?)
-        throws(SIPParseError) -> [UInt8]
-    {
-        guard let requestLine = invite.requestLine else { throw SIPParseError(.malformedStartLine, "not a request") }
-        guard let via = invite.firstField(.via), let from = invite.firstField(.from), let to else {
-            throw SIPParseError(.missingHeader, "\(method) needs the INVITE's Via and From, and a To")
-        }
-        var lines = ["\(method) \(requestLine.requestURIText) SIP/2.0", "Via: \(via.value)", "Max-Forwards: 70"]
-        lines += invite.fields(.route).map { "Route: \($0.value)" }
-        lines += ["From: \(from.value)", "To: \(to.value)", "Call-ID: \(try invite.callID())",
-                  "CSeq: \(try invite.cseq().sequenceNumber) \(method)", "Content-Length: 0"]
-        return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
-    }
 }

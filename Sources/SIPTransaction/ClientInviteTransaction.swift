@@ -19,11 +19,14 @@ public struct ClientInviteTransaction: Sendable {
     private var ackBytes: [UInt8]? = nil
 
     /// Creates the transaction for an INVITE that the owner has not yet sent.
-    /// - Parameter reliable: whether the transport is reliable (TCP, TLS): no retransmissions, Timer D of zero.
-    public init(request: SIPMessage, reliable: Bool, timers: TransactionTimers = TransactionTimers()) {
+    /// - Parameters:
+    ///   - bytes: the INVITE as the owner built it (the request serialized when nil): what goes on the wire.
+    ///   - reliable: whether the transport is reliable (TCP, TLS): no retransmissions, Timer D of zero.
+    public init(request: SIPMessage, bytes: [UInt8]? = nil, reliable: Bool,
+                timers: TransactionTimers = TransactionTimers()) {
         precondition(request.method == .invite, "an INVITE client transaction needs an INVITE")
         self.request = request
-        self.requestBytes = request.serialized()
+        self.requestBytes = bytes ?? request.serialized()
         self.reliable = reliable
         self.timers = timers
         self.retransmitInterval = timers.t1
@@ -99,22 +102,31 @@ public struct ClientInviteTransaction: Sendable {
         return [.cancelTimer(.a), .cancelTimer(.b), .timeout, .terminated]
     }
 
-    /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): Request-URI, Call-ID, From, CSeq number and
-    /// the single top Via of the INVITE, the To of the response (with its tag), the INVITE's Route set.
+    /// The CANCEL for this INVITE (RFC 3261 §9.1): the INVITE's Request-URI, top Via (so that it matches the
+    /// INVITE's transaction at the far side), Route set, From, To, Call-ID and CSeq number.
+    public func cancelRequest() -> [UInt8] {
+        sameTransactionRequest(.cancel, to: request.firstField(.to))
+    }
+
+    /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): as the CANCEL, with the response's To (and tag).
     func makeACK(for response: SIPMessage) -> [UInt8] {
-        var lines = ["ACK \(request.requestLine?.requestURIText ?? "") SIP/2.0"]
+        sameTransactionRequest(.ack, to: response.firstField(.to))
+    }
+
+    /// A request that belongs with the INVITE's transaction (ACK for a failure, CANCEL): the one builder of both.
+    private func sameTransactionRequest(_ method: SIPMethod, to: SIPHeaderField?) -> [UInt8] {
+        var lines = ["\(method) \(request.requestLine?.requestURIText ?? "") SIP/2.0"]
         // Only the top Via value: the field may carry several.
         if let via = request.firstField(.via) {
             lines.append("Via: \((try? request.topVia()).map(\.description) ?? via.value)")
         }
-        for field in request.fields(.route) { lines.append("Route: \(field.value)") }
-        for kind in [SIPHeaderKind.from, .callID] {
-            if let field = request.firstField(kind) { lines.append("\(kind.canonicalName): \(field.value)") }
-        }
-        if let to = response.firstField(.to) { lines.append("To: \(to.value)") }
-        let number = (try? request.cseq().sequenceNumber) ?? 0
-        lines.append("CSeq: \(number) ACK")
         lines.append("Max-Forwards: 70")
+        for field in request.fields(.route) { lines.append("Route: \(field.value)") }
+        if let from = request.firstField(.from) { lines.append("From: \(from.value)") }
+        if let to { lines.append("To: \(to.value)") }
+        if let callID = request.firstField(.callID) { lines.append("Call-ID: \(callID.value)") }
+        let number = (try? request.cseq().sequenceNumber) ?? 0
+        lines.append("CSeq: \(number) \(method)")
         lines.append("Content-Length: 0")
         return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
     }

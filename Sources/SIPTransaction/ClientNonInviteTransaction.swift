@@ -15,9 +15,16 @@ public struct ClientNonInviteTransaction: Sendable {
     private var retransmitInterval: Duration
 
     /// Creates the transaction for a request other than INVITE and ACK.
-    public init(request: SIPMessage, reliable: Bool, timers: TransactionTimers = TransactionTimers()) {
-        precondition(request.method != .invite && request.method != .ack, "INVITE and ACK have their own rules")
-        self.requestBytes = request.serialized()
+    /// - Parameter bytes: the request as the owner built it (the request serialized when nil).
+    public init(request: SIPMessage, bytes: [UInt8]? = nil, reliable: Bool,
+                timers: TransactionTimers = TransactionTimers()) {
+        self.init(method: request.method, bytes: bytes ?? request.serialized(), reliable: reliable, timers: timers)
+    }
+
+    /// Creates the transaction for a request the owner built and need not parse: the machine only resends it.
+    public init(method: SIPMethod?, bytes: [UInt8], reliable: Bool, timers: TransactionTimers = TransactionTimers()) {
+        precondition(method != .invite && method != .ack, "INVITE and ACK have their own rules")
+        self.requestBytes = bytes
         self.reliable = reliable
         self.timers = timers
         self.retransmitInterval = timers.t1

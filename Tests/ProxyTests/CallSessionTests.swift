@@ -1,6 +1,7 @@
 import Proxy
 import SIPDialog
 import SIPMessage
+import SIPTransaction
 import SecurityPolicy
 import Storage
 import Testing
@@ -61,9 +62,48 @@ struct Sent {
             case .securityEvent(let event): events.append(event)
             case .finished(let record): records.append(record)
             case .startTimer(let timer, let milliseconds): timers.append((timer, milliseconds))
+            case .cancelTimer: break  // a cancelled timer that fires anyway must do nothing: SessionClock fires them
             }
         }
     }
+}
+
+/// The edge's timer service in miniature: a session's timers fire in deadline order, each at its deadline, and
+/// cancelled ones fire too (the session must ignore them).
+struct SessionClock {
+    var now: Int64
+    private var pending: [(due: Int64, timer: CallSession.Timer)] = []
+
+    init(now: Int64 = 0, arming sent: Sent) {
+        self.now = now
+        arm(sent)
+    }
+
+    mutating func arm(_ sent: Sent) {
+        pending += sent.timers.map { (now + Int64($0.milliseconds), $0.timer) }
+    }
+
+    /// Fires every timer in deadline order, arming what each starts (at most `limit` firings, and none after one
+    /// that meets `stop`): the time and the actions of each firing.
+    mutating func run(_ session: inout CallSession, limit: Int = 200, until stop: (Sent) -> Bool = { _ in false })
+        -> [(now: Int64, sent: Sent)]
+    {
+        var fired: [(now: Int64, sent: Sent)] = []
+        while fired.count < limit, let position = pending.indices.min(by: { pending[$0].due < pending[$1].due }) {
+            let (due, timer) = pending.remove(at: position)
+            now = due
+            let sent = Sent(session.timerFired(timer, now: now))
+            arm(sent)
+            fired.append((now, sent))
+            if stop(sent) { break }
+        }
+        return fired
+    }
+}
+
+/// Whether a timer is the given transaction timer of any of the session's transactions.
+func isTransactionTimer(_ timer: CallSession.Timer, _ kind: TransactionTimer) -> Bool {
+    if case .transaction(_, let fired) = timer { fired == kind } else { false }
 }
 
 /// A callee's response to the edge's INVITE.
@@ -201,20 +241,17 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         var (session, actions) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
         var sent = Sent(actions)
         #expect(sent.callee[0]?.first?.method == .invite)
-        #expect(sent.timers.map(\.milliseconds) == [500])
-        var intervals: [Int] = []
-        var resent = 0
-        var now: Int64 = 0
-        while let timer = sent.timers.first {
-            now += Int64(timer.milliseconds)
-            sent = Sent(session.timerFired(timer.timer, now: now))
-            resent += sent.callee[0]?.count ?? 0
-            intervals += sent.timers.map(\.milliseconds)
-        }
+        #expect(sent.timers.map(\.milliseconds) == [500, 32_000])  // Timer A at T1, Timer B at 64·T1
+        var clock = SessionClock(arming: sent)
+        let fired = clock.run(&session)
+        let intervals = fired.flatMap { $0.sent.timers.filter { isTransactionTimer($0.timer, .a) }.map(\.milliseconds) }
+        let resent = fired.reduce(0) { $0 + ($1.sent.callee[0]?.count ?? 0) }
         #expect(intervals == [1_000, 2_000, 4_000, 8_000, 16_000, 32_000])  // Timer A doubles (RFC 3261 §17.1.1.2)
         #expect(resent == 6)
-        #expect(sent.caller.map(\.statusCode) == [408])  // Timer B: 64·T1 without any answer
-        #expect(sent.records.first?.disposition == .noAnswer)
+        let ending = try #require(fired.first { !$0.sent.caller.isEmpty })
+        #expect(ending.sent.caller.map(\.statusCode) == [408])  // Timer B: 64·T1 without any answer
+        #expect(ending.now == 32_000 && fired.flatMap(\.sent.caller).count == 1)
+        #expect(ending.sent.records.first?.disposition == .noAnswer)
         // Any answer stops the retransmissions.
         var (answered, first) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
         let timer = try #require(Sent(first).timers.first)
@@ -222,11 +259,27 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(answered.timerFired(timer.timer, now: 500).isEmpty)
     }
 
+    @Test func aRetransmittedFailureIsAcknowledgedAgainAndRelayedOnce() throws {
+        // The callee resends its 486 when the edge's ACK is lost (RFC 3261 §17.1.1.2): the transaction answers it
+        // with the same ACK again, and the caller hears the failure once.
+        var (session, actions) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let busy = answer(invite, 486, tag: "bob")
+        let first = Sent(session.calleeResponded(busy, branch: 0, now: 10))
+        #expect(first.callee[0]?.map(\.method) == [.ack] && first.caller.map(\.statusCode) == [486])
+        let again = Sent(session.calleeResponded(busy, branch: 0, now: 600))
+        #expect(again.callee[0]?.map(\.method) == [.ack] && again.caller.isEmpty && again.records.isEmpty)
+        let ack = try #require(again.callee[0]?.first)
+        #expect(try ack.toTag() == "bob" && ack.cseq() == CSeq(sequenceNumber: invite.cseq().sequenceNumber, method: .ack))
+        #expect(try ack.topVia().branch == invite.topVia().branch)  // the INVITE's transaction, as RFC 3261 §17.1.1.3 says
+        #expect(ack.serialized() == first.callee[0]?.first?.serialized())
+    }
+
     @Test func overUDPThe2xxIsRetransmittedToTheCallerUntilItsACK() throws {
         var (session, actions) = CallSession.start(setup(targets: 1, callerUsesUDP: true), now: 0)
         let invite = try #require(Sent(actions).callee[0]?.first)
         var sent = Sent(session.calleeResponded(answer(invite, 200, tag: "bob", body: sdesAnswer), branch: 0, now: 1))
-        let timer = try #require(sent.timers.first)
+        let timer = try #require(sent.timers.first { $0.timer == .transaction(.answer, .g) })
         #expect(timer.milliseconds == 500)
         sent = Sent(session.timerFired(timer.timer, now: 501))
         #expect(sent.caller.map(\.statusCode) == [200] && sent.timers.map(\.milliseconds) == [1_000])
@@ -238,15 +291,15 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         var (lost, start) = CallSession.start(setup(targets: 1, callerUsesUDP: true), now: 0)
         sent = Sent(lost.calleeResponded(answer(try #require(Sent(start).callee[0]?.first), 200, tag: "bob",
                                                 body: sdesAnswer), branch: 0, now: 1))
-        var now: Int64 = 1
-        while let next = sent.timers.first(where: { $0.timer == .answerRetransmission }) {
-            now += Int64(next.milliseconds)
-            sent = Sent(lost.timerFired(next.timer, now: now))
-        }
+        var clock = SessionClock(now: 1, arming: sent)
+        let ending = try #require(clock.run(&lost, until: { !$0.records.isEmpty }).last)
+        let now = ending.now
+        sent = ending.sent
+        #expect(now == 32_001)  // 64·T1 after the 2xx
         #expect(sent.callee[0]?.map(\.method) == [.ack, .bye] && sent.caller.map(\.method) == [.bye])
         #expect(sent.records.first?.hangupReason == "no-ack" && sent.records.first?.hangupSide == .edge)
         // The BYE to the caller (over UDP) is sent again until answered; then the call is forgotten.
-        let byeTimer = try #require(sent.timers.first { if case .byeRetransmission = $0.timer { true } else { false } })
+        let byeTimer = try #require(sent.timers.first { if case .transaction(.bye, .e) = $0.timer { true } else { false } })
         let bye = try #require(sent.caller.first)
         #expect(!lost.isFinished)
         #expect(Sent(lost.timerFired(byeTimer.timer, now: now + 500)).caller.map(\.method) == [.bye])

@@ -237,6 +237,9 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
     }
 
     @Test func aSessionThatIsNotRefreshedExpiresAndARefreshPostponesIt() throws {
+        let isExpiry = { (armed: (timer: CallSession.Timer, milliseconds: Int)) in
+            if case .sessionExpiry = armed.timer { true } else { false }
+        }
         var (session, _, ok) = try answeredCall(calleeOK: [("Session-Expires", "120;refresher=uac")])
         // The timer armed by the 2xx (looked up again: answeredCall did not keep the actions).
         var (fresh, actions) = CallSession.start(setup(targets: 1), now: 0)
@@ -245,7 +248,7 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
             status: 200, toTag: "bob",
             extraHeaders: [("Contact", "<sip:bob@192.0.2.20:5070>"), ("Content-Type", "application/sdp"),
                            ("Session-Expires", "120;refresher=uac")], body: Array(sdesAnswer.utf8)))
-        let armed = try #require(Sent(fresh.calleeResponded(answer, branch: 0, now: 0)).timers.first)
+        let armed = try #require(Sent(fresh.calleeResponded(answer, branch: 0, now: 0)).timers.first(where: isExpiry))
         #expect(armed.milliseconds == 120_000)
         let expired = Sent(fresh.timerFired(armed.timer, now: 120_000))
         #expect(expired.callee[0]?.map(\.method) == [.bye] && expired.caller.map(\.method) == [.bye])
@@ -259,7 +262,7 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         sent = Sent(session.calleeResponded(reply(relayed, 200, body: sdesAnswer,
                                                   headers: [("Session-Expires", "120;refresher=uac")]),
                                             branch: 0, now: 60_100))
-        let refreshed = try #require(sent.timers.first)
+        let refreshed = try #require(sent.timers.first(where: isExpiry))
         #expect(session.timerFired(.sessionExpiry(generation: 1), now: 120_000).isEmpty)
         #expect(!Sent(session.timerFired(refreshed.timer, now: 180_100)).records.isEmpty)
     }
@@ -279,19 +282,32 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
 
     @Test func overUDPARelayedRequestIsRetransmittedThenTimesOutWith408() throws {
         var (session, _, ok) = try answeredCall(transport: "udp")
-        var sent = Sent(session.callerRequest(fromCaller("INFO", cseq: 2, toTag: try ok.toTag()!), now: 0))
-        var resent = 0
-        var intervals: [Int] = []
-        while let timer = sent.timers.first {
-            sent = Sent(session.timerFired(timer.timer, now: 0))
-            resent += sent.callee[0]?.count ?? 0
-            intervals += sent.timers.map(\.milliseconds)
-        }
+        let sent = Sent(session.callerRequest(fromCaller("INFO", cseq: 2, toTag: try ok.toTag()!), now: 0))
+        var clock = SessionClock(arming: sent)
+        let fired = clock.run(&session)
+        let resent = fired.reduce(0) { $0 + ($1.sent.callee[0]?.count ?? 0) }
+        let intervals = fired.flatMap { $0.sent.timers.filter { isTransactionTimer($0.timer, .e) }.map(\.milliseconds) }
         // Timer E doubles to T2 and stays there; Timer F gives up after 64·T1 (RFC 3261 §17.1.2.2).
         #expect(intervals == [1_000, 2_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000])
         #expect(resent == intervals.count)
-        #expect(sent.caller.map(\.statusCode) == [408])
+        #expect(fired.flatMap(\.sent.caller).map(\.statusCode) == [408])
         #expect(!session.isEnded)
+    }
+
+    @Test func overUDPARelayedRequestAnsweredOnly100IsResentEveryT2AndStillTimesOut() throws {
+        // Before the transaction layer a provisional answer stopped both the resending and the timeout: the
+        // sender waited forever. RFC 3261 §17.1.2.2: in Proceeding, Timer E fires every T2 and Timer F still runs.
+        var (session, _, ok) = try answeredCall(transport: "udp")
+        let sent = Sent(session.callerRequest(fromCaller("INFO", cseq: 2, toTag: try ok.toTag()!), now: 0))
+        let relayed = try #require(sent.callee[0]?.first)
+        var clock = SessionClock(arming: sent)
+        #expect(Sent(session.calleeResponded(reply(relayed, 100), branch: 0, now: 1)).caller.isEmpty)
+        let fired = clock.run(&session)
+        let resentAt = fired.filter { $0.sent.callee[0]?.isEmpty == false }.map(\.now)
+        #expect(resentAt == [500, 4_500, 8_500, 12_500, 16_500, 20_500, 24_500, 28_500])
+        let timeout = try #require(fired.first { !$0.sent.caller.isEmpty })
+        #expect(timeout.now == 32_000 && timeout.sent.caller.map(\.statusCode) == [408])
+        #expect(try timeout.sent.caller.first?.cseq() == CSeq(sequenceNumber: 2, method: .info))
     }
 
     @Test func aCallNobodyAnswersIsCancelledAfterTheRingTimeoutWith408() throws {

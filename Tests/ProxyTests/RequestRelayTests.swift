@@ -1,6 +1,7 @@
 import Proxy
 import SIPDialog
 import SIPMessage
+import SIPTransaction
 import SecurityPolicy
 import Testing
 
@@ -46,17 +47,18 @@ struct Relayed {
         #expect(copies.allSatisfy { $0.method == .message && String(decoding: $0.body, as: UTF8.self) == "hello" })
         #expect(try copies.allSatisfy { try $0.callID() != "im-1" && $0.topVia().host.description == "198.51.100.1" })
         #expect(try copies[0].callID() != copies[1].callID())
-        #expect(sent.timers.map(\.1) == [500, 500, 32_000])
+        // Each copy's Timers E and F, then the relay's expiry.
+        #expect(sent.timers.map(\.1) == [500, 32_000, 500, 32_000, 32_000])
 
         // A failure from one phone waits for the other; its 2xx answers the sender.
-        #expect(relay.targetResponded(try SIPMessage.parse(try copies[0].makeResponse(status: 480, toTag: "x")),
-                                      target: 0).isEmpty)
+        #expect(Relayed(relay.targetResponded(
+            try SIPMessage.parse(try copies[0].makeResponse(status: 480, toTag: "x")), target: 0)).replies.isEmpty)
         let ok = Relayed(relay.targetResponded(
             try SIPMessage.parse(try copies[1].makeResponse(status: 200, toTag: "y",
                                                             extraHeaders: [("Server", "phone-9")])), target: 1))
         let answer = try #require(ok.replies.first)
         #expect(try answer.statusCode == 200 && answer.callID() == "im-1" && answer.firstField(.server) == nil)
-        #expect(relay.isFinished && relay.timerFired(.timeout).isEmpty)
+        #expect(relay.isFinished && relay.timerFired(.expiry).isEmpty)
     }
 
     @Test func unansweredOrRefusedMessagesGetTheBestFailureOr408() throws {
@@ -73,9 +75,9 @@ struct Relayed {
         var (silent, _) = RequestRelay.start(
             request, forwardedHeaders: [], from: "<sip:alice@example.com>", to: "<sip:bob@example.com>",
             targets: relayTargets(1), headerPolicy: .minimizing)
-        let resent = Relayed(silent.timerFired(.retransmission(target: 0)))
+        let resent = Relayed(silent.timerFired(.transaction(target: 0, .e)))
         #expect(resent.targets[0]?.count == 1 && resent.timers.map(\.1) == [1_000])
-        #expect(Relayed(silent.timerFired(.timeout)).replies.map(\.statusCode) == [408])
+        #expect(Relayed(silent.timerFired(.expiry)).replies.map(\.statusCode) == [408])
 
         let (nobody, alone) = RequestRelay.start(
             request, forwardedHeaders: [], from: "<sip:alice@example.com>", to: "<sip:bob@example.com>", targets: [],

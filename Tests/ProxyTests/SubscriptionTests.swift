@@ -103,14 +103,10 @@ func notify(to subscribe: SIPMessage, cseq: Int, state: String, body: String = "
     @Test func aNotifierThatOnlySays100IsGivenUpAfterTimerF() throws {
         var (session, actions) = CallSession.start(subscriptionSetup(), now: 0)
         let towardsBob = try #require(Sent(actions).callee[0]?.first)
-        var sent = Sent(actions)
+        var clock = SessionClock(arming: Sent(actions))
         _ = session.calleeResponded(reply(towardsBob, 100), branch: 0, now: 1)
-        var fired = 0
-        while let timer = sent.timers.first, fired < 20 {
-            sent = Sent(session.timerFired(timer.timer, now: 0))
-            fired += 1
-        }
-        #expect(sent.caller.map(\.statusCode) == [408])
+        let fired = clock.run(&session, limit: 20)
+        #expect(fired.flatMap(\.sent.caller).map(\.statusCode) == [408])
         #expect(session.isFinished)
     }
 }

@@ -97,21 +97,6 @@ let callerSide = SIPLocalAddress(host: .ipv4(0xCB00_7101), port: 5060, transport
             to: callerInvite, toTag: "edge-a1", address: callerSide, headers: [], body: []))
         #expect(try trying.toTag() == nil && trying.fields(.contact).isEmpty)
     }
-
-    @Test func aCancelMatchesTheInviteItCancels() throws {
-        let (bytes, _, branch) = try B2BUA.invite(
-            bridging: callerInvite, target: "sip:bob@198.51.100.20", from: "<sip:alice@example.com>",
-            to: "<sip:bob@example.com>", address: calleeSide, headers: [], body: [])
-        let invite = try SIPMessage.parse(bytes)
-        let cancel = try SIPMessage.parse(try B2BUA.cancel(for: invite))
-        #expect(cancel.method == .cancel)
-        #expect(cancel.requestLine?.requestURIText == "sip:bob@198.51.100.20")
-        #expect(try cancel.topVia().branch == branch)
-        #expect(try cancel.cseq() == CSeq(sequenceNumber: 1, method: .cancel))
-        #expect(try cancel.callID() == invite.callID() && cancel.fromTag() == invite.fromTag())
-        #expect(try cancel.toTag() == nil)
-        #expect(try cancel.validate().isEmpty)
-    }
 }
 
 @Suite struct CallLegTests {

@@ -71,6 +71,35 @@ extension String {
     }
 }
 
+@Suite struct AnswerRetransmissionTests {
+    @Test func the2xxIsResentDoublingToT2UntilTheACK() {
+        var retransmission = AnswerRetransmission(response: Array("SIP/2.0 200 OK".utf8))
+        var wheel = TimerWheel()
+        wheel.apply(retransmission.start(now: .zero))
+        var resent: [Duration] = []
+        while let timer = wheel.nextTimer(), wheel.now < .seconds(12) {
+            let before = wheel.sent.count
+            wheel.apply(retransmission.timerFired(timer, now: wheel.now))
+            if wheel.sent.count > before { resent.append(wheel.now) }
+        }
+        // RFC 3261 §13.3.1.4: T1, then doubling, capped at T2.
+        #expect(resent == [.milliseconds(500), .milliseconds(1500), .milliseconds(3500), .milliseconds(7500),
+                           .milliseconds(11500)])
+        #expect(retransmission.acknowledge() && !retransmission.acknowledge())  // the first ACK counts, once
+        #expect(retransmission.timerFired(.g, now: .seconds(16)).isEmpty)
+        #expect(retransmission.timerFired(.h, now: .seconds(32)).isEmpty)
+    }
+
+    @Test func withoutAnACKItGivesUpAfter64T1() {
+        var retransmission = AnswerRetransmission(response: Array("SIP/2.0 200 OK".utf8))
+        var wheel = TimerWheel()
+        wheel.apply(retransmission.start(now: .zero))
+        while let timer = wheel.nextTimer() { wheel.apply(retransmission.timerFired(timer, now: wheel.now)) }
+        #expect(wheel.timedOut && wheel.terminated && wheel.now >= .seconds(32))
+        #expect(retransmission.state == .abandoned && !retransmission.acknowledge())
+    }
+}
+
 @Suite struct ClientInviteTransactionTests {
     @Test func unansweredInviteIsRetransmittedThenTimesOutAtTimerB() {
         var transaction = ClientInviteTransaction(request: invite, reliable: false)
@@ -127,6 +156,45 @@ extension String {
         #expect(wheel.delivered.count == 2)  // RFC 6026: forked 2xx are not swallowed
         wheel.apply(transaction.timerFired(.m, now: .seconds(33)))
         #expect(transaction.state == .terminated)
+    }
+
+    @Test func aCancelMatchesTheInviteItCancels() throws {
+        let transaction = ClientInviteTransaction(request: invite, reliable: false)
+        let cancel = try SIPMessage.parse(transaction.cancelRequest())
+        #expect(cancel.method == .cancel)
+        #expect(cancel.requestLine?.requestURIText == "sip:bob@biloxi.example.com")
+        #expect(try cancel.vias().map(\.branch) == ["z9hG4bKnashds8"])
+        #expect(try cancel.cseq() == CSeq(sequenceNumber: 314159, method: .cancel))
+        #expect(try cancel.callID() == invite.callID() && cancel.fromTag() == invite.fromTag())
+        #expect(try cancel.toTag() == nil && cancel.routes().count == 1)
+        #expect(try cancel.validate().isEmpty)
+    }
+
+    @Test func theOwnersBytesAreWhatGoesOnTheWire() {
+        // A B2BUA builds its INVITE once: the transaction sends those bytes, not a second serialization.
+        let built = Array("INVITE as built".utf8)
+        var transaction = ClientTransaction(request: invite, bytes: built, reliable: false, timers: TransactionTimers())
+        var wheel = TimerWheel()
+        wheel.apply(transaction.start(now: .zero))
+        wheel.apply(transaction.timerFired(.a, now: .milliseconds(500)))
+        #expect(wheel.sent == [built, built])
+        #expect(transaction.cancelRequest() != nil)
+        let probe = message("""
+            OPTIONS sip:bob@biloxi.example.com SIP/2.0
+            Via: SIP/2.0/TLS pc33.atlanta.example.com;branch=z9hG4bKopt
+            To: <sip:bob@biloxi.example.com>
+            From: <sip:alice@atlanta.example.com>;tag=1
+            Call-ID: o1
+            CSeq: 1 OPTIONS
+            Content-Length: 0
+
+
+            """)
+        var options = ClientTransaction(request: probe, bytes: built, reliable: true, timers: TransactionTimers())
+        wheel = TimerWheel()
+        wheel.apply(options.start(now: .zero))
+        #expect(wheel.armed.keys.sorted { $0.rawValue < $1.rawValue } == [.f])  // non-INVITE, reliable: Timer F only
+        #expect(options.cancelRequest() == nil)
     }
 
     @Test func reliableFailureTerminatesAtOnce() {
