@@ -65,7 +65,7 @@ import Testing
             let fromAlice = try #require(media.first { $0["sender"] as? String == "caller" })
             #expect(fromAlice["droppedNotMedia"] as? Int == 12, "eleven INVITEs before, one after: \(fromAlice)")
             #expect(fromAlice["packets"] as? Int == 6)
-            let anomalies = try AttackersWithPeersTests.events(data, type: "media-anomaly")
+            let anomalies = try AttackersWithPeersTests.events(data, type: "media-anomaly") { !$0.isEmpty }
             #expect(anomalies.count == 1 && anomalies[0].contains("not media"), "\(anomalies)")
         }
     }
@@ -85,7 +85,7 @@ import Testing
             let control = try Self.abuse(["offer", "--port", String(edgePort), "--media-host", "127.0.0.1",
                                           "--media-port", "24000"])
             #expect(control["bob_reached"] as? Bool == true, "an ordinary address reaches bob: \(control)")
-            #expect(try AttackersWithPeersTests.events(data, type: "media-address-refused").count == 3)
+            #expect(try AttackersWithPeersTests.events(data, type: "media-address-refused") { $0.count >= 3 }.count == 3)
         }
     }
 

@@ -177,7 +177,7 @@ import Testing
             let afterRestart = try register(second, "MD5")
             #expect(afterRestart["status"] as? Int == 403, "\(afterRestart)")
             #expect(try register(second, "SHA-256")["status"] as? Int == 200)
-            #expect(try AttackersWithPeersTests.events(data, type: "digest-downgrade-attempt").count >= 2)
+            #expect(try AttackersWithPeersTests.events(data, type: "digest-downgrade-attempt") { $0.count >= 2 }.count >= 2)
         }
     }
 
@@ -209,7 +209,7 @@ import Testing
             #expect(restricted["reason"] as? String == wrongPassword["reason"] as? String)
             #expect(restricted["header_names"] as? [String] == unknown["header_names"] as? [String], "\(restricted)")
             #expect(try register("grace", "grace-password")["status"] as? Int == 200)
-            #expect(try AttackersWithPeersTests.events(data, type: "acl-denied").count == 1)
+            #expect(try AttackersWithPeersTests.events(data, type: "acl-denied") { !$0.isEmpty }.count == 1)
         }
     }
 
