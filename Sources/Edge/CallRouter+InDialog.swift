@@ -61,7 +61,7 @@ extension CallRouter {
     func update(_ key: String, edge: EdgeService, inbound: SIPInbound?,
                         _ body: (inout CallSession) -> [CallSession.Action]) -> SIPReply?? {
         let hooks = wiring.withLock { $0 }
-        let outcome = shard(key).table.withLock { table -> ([CallSession.Action], SIPFlow, [String])? in
+        let outcome = shard(key).table.withLock { table -> ([CallSession.Action], SIPFlow, [String], RelayAnchor?)? in
             guard var entry = table.byCaller[key] else { return nil }
             var actions = body(&entry.session)
             // Messages leave in the order the session produced them: sent under the call's lock, so that a 180 a
@@ -96,25 +96,27 @@ extension CallRouter {
             if entry.session.isFinished {
                 table.byCaller[key] = nil
                 table.deadlines[key] = nil
-                return (actions, entry.callerFlow, entry.session.calleeCallIDs)
+                return (actions, entry.callerFlow, entry.session.calleeCallIDs, entry.anchor)
             }
             table.byCaller[key] = entry
-            return (actions, entry.callerFlow, [])
+            return (actions, entry.callerFlow, [], entry.anchor)
         }
-        guard let (actions, callerFlow, forgotten) = outcome else { return nil }
+        guard let (actions, callerFlow, forgotten, anchor) = outcome else { return nil }
         for callID in forgotten { shard(callID).table.withLock { $0.byCallee[callID] = nil } }
-        return .some(perform(actions, key: key, callerFlow: callerFlow, edge: edge, inbound: inbound))
+        return .some(perform(actions, key: key, callerFlow: callerFlow, anchor: anchor, edge: edge, inbound: inbound))
     }
 
     /// Sends, schedules and stores what a session asked for; returns its answer to the message being handled.
     @discardableResult
-    func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, edge: EdgeService,
-                         inbound: SIPInbound?) -> SIPReply? {
+    /// Runs outside the call's lock: releasing the relay's ports (``CallSession/Action/releaseMedia``) happens here.
+    func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, anchor: RelayAnchor?,
+                 edge: EdgeService, inbound: SIPInbound?) -> SIPReply? {
         guard let hooks = wiring.withLock({ $0 }) else { return nil }
         var reply: SIPReply?
         let sender = hooks.sender
         let scheduler = hooks.scheduler
         var cancelled: [CallSession.Timer] = []
+        var released: AnchoredMedia?
         defer {
             // Only long timers wait where they can be dropped; a short one fires and finds nothing to do.
             if !cancelled.isEmpty {
@@ -165,7 +167,10 @@ extension CallRouter {
                     }
                     edge.report(kind, reason: reason, inbound, claimedUser: nil)
                 }
-            case .finished(let record):
+            case .releaseMedia:
+                released = anchor?.finish()
+            case .finished(var record):
+                if let released { record.add(released) }
                 edge.fraud.ended(callID: record.id, answeredAtMilliseconds: record.answeredAtMilliseconds,
                                  endedAtMilliseconds: record.endedAtMilliseconds ?? edge.clock.epochMilliseconds(),
                                  now: edge.clock.monotonic())

@@ -223,7 +223,7 @@ extension CallRouter {
                 shard(callID).table.withLock { $0.byCallee[callID] = (key, index) }
             }
         }
-        perform(actions, key: key, callerFlow: callerFlow, edge: edge, inbound: inbound)
+        perform(actions, key: key, callerFlow: callerFlow, anchor: anchor, edge: edge, inbound: inbound)
         return nil
     }
 

@@ -99,27 +99,27 @@ public final class CallRouter: Sendable {
     /// The media relay, once attached (``anchorMedia(_:)``): from then on every call's media goes through it.
     let mediaRelay = Mutex<MediaRelayWiring?>(nil)
     /// Most calls at once; beyond it new INVITEs get 503.
-    public let maxCalls: Int
+    let maxCalls: Int
     /// Longest an answered call may last, in seconds.
-    public let maxCallSeconds: Int
+    let maxCallSeconds: Int
     /// The media policy of calls between accounts.
-    public let mediaPolicy: MediaPolicy
+    let mediaPolicy: MediaPolicy
     /// What each side may see of the other's headers.
-    public let headerPolicy: HeaderPolicy
+    let headerPolicy: HeaderPolicy
     /// What callers may see of the callees' headers (answers, and requests from the callee's side).
-    public let callerHeaderPolicy: HeaderPolicy
+    let callerHeaderPolicy: HeaderPolicy
     /// When the edge connects to a Contact itself.
-    public let contactConnections: ContactConnections
+    let contactConnections: ContactConnections
     /// Longest a call may ring unanswered, in seconds.
-    public let ringTimeoutSeconds: Int
+    let ringTimeoutSeconds: Int
     /// How CDRs name the parties and the account.
     let partyRecording: PartyRecording
     /// The configured trunks, first match wins.
-    public let trunks: [Trunk]
+    let trunks: [Trunk]
     /// Accounts allowed plain RTP (legacy phones); a call between two of them may go unencrypted.
-    public let plainRTPAccounts: Set<String>
+    let plainRTPAccounts: Set<String>
     /// Identities (From users) an account may assert besides its own name.
-    public let assertableIdentities: [String: Set<String>]
+    let assertableIdentities: [String: Set<String>]
     /// Where a peer's SDP may make the edge send media: the configured policy with the trunks' signalling addresses,
     /// and the listeners and relay once bound (``listening(on:)``, ``anchorMedia(_:)``).
     let addressPolicy: Mutex<AddressPolicy>
@@ -183,9 +183,9 @@ public final class CallRouter: Sendable {
         var isEmpty: Bool { calls == 0 && subscriptions == 0 && ringingSections == 0 }
     }
 
-    public let accountLimits: AccountLimits
+    let accountLimits: AccountLimits
     /// Who may subscribe to whom.
-    public let watchPolicy: WatchPolicy
+    let watchPolicy: WatchPolicy
     let usage = Mutex<[String: AccountUsage]>([:])
 
     /// Takes one call (or subscription) and `sections` ringing sections for `account`, or says which limit it is over.
@@ -273,7 +273,7 @@ public final class CallRouter: Sendable {
     ///   - connector: sends to a callee, opening a connection when the flow has none
     ///     (``SIPServer/send(_:connecting:serverName:)``); by default the plain sender.
     ///   - isOpen: whether a flow can be used as it is (``SIPServer/isOpen(_:)``); by default every flow is.
-    public func attach(sender: @escaping Sender, connector: Sender? = nil,
+    func attach(sender: @escaping Sender, connector: Sender? = nil,
                        isOpen: (@Sendable (SIPFlow) -> Bool)? = nil, addresses: @escaping LocalAddresses,
                        scheduler: Scheduler? = nil) {
         let hooks = Wiring(sender: sender, connector: connector ?? sender, isOpen: isOpen ?? { _ in true },
@@ -282,7 +282,7 @@ public final class CallRouter: Sendable {
     }
 
     /// Anchors the media of calls started from now on at a relay (issue 7); nil stops anchoring new calls.
-    public func anchorMedia(_ relay: MediaRelayWiring?) {
+    func anchorMedia(_ relay: MediaRelayWiring?) {
         mediaRelay.withLock { $0 = relay }
         guard let relay else { return }
         addressPolicy.withLock { policy in
@@ -298,18 +298,18 @@ public final class CallRouter: Sendable {
     }
 
     /// The edge's listeners as bound: no SDP may name them as a media destination.
-    public func listening(on listeners: [AddressPolicy.Endpoint]) {
+    func listening(on listeners: [AddressPolicy.Endpoint]) {
         addressPolicy.withLock { $0.listeners += listeners }
     }
 
     /// Disconnects the router from the transport at shutdown: nothing more is sent or scheduled, and new INVITEs
     /// get 503.
-    public func detach() {
+    func detach() {
         wiring.withLock { $0 = nil }
     }
 
     /// Fires the long timers that are due (`serve` calls this twice a second).
-    public func fireDueTimers(edge: EdgeService) {
+    func fireDueTimers(edge: EdgeService) {
         // Deadlines on the monotonic clock (a wall-clock step must not fire or hold them); the calls' own times,
         // which go into their records, on the wall clock.
         let (now, deadline) = (edge.clock.epochMilliseconds(), edge.clock.monotonicMilliseconds())
@@ -348,13 +348,14 @@ public final class CallRouter: Sendable {
 
     /// A clean shutdown, while the transport still works: every call is ended (BYE on both legs of an answered one;
     /// a ringing one cancelled, its caller answered 503) and every CDR, these included, is in the store on return.
-    public func shutdown(edge: EdgeService) async {
+    func shutdown(edge: EdgeService) async {
         let now = edge.clock.epochMilliseconds()
         let ended = shards.flatMap { shard in
-            shard.table.withLock { table -> [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow)] in
-                var ended: [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow)] = []
+            shard.table.withLock { table -> [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow,
+                                              anchor: RelayAnchor?)] in
+                var ended: [(key: String, actions: [CallSession.Action], callerFlow: SIPFlow, anchor: RelayAnchor?)] = []
                 for (key, var entry) in table.byCaller {
-                    ended.append((key, entry.session.terminate(now: now), entry.callerFlow))
+                    ended.append((key, entry.session.terminate(now: now), entry.callerFlow, entry.anchor))
                 }
                 table.byCaller = [:]
                 self.usage.withLock { $0 = [:] }
@@ -367,7 +368,7 @@ public final class CallRouter: Sendable {
         for call in ended {
             // Nothing is retransmitted any more: the loops are about to stop.
             let actions = call.actions.filter { if case .startTimer = $0 { false } else { true } }
-            perform(actions, key: call.key, callerFlow: call.callerFlow, edge: edge, inbound: nil)
+            perform(actions, key: call.key, callerFlow: call.callerFlow, anchor: call.anchor, edge: edge, inbound: nil)
         }
         if !ended.isEmpty { edge.logger.notice("calls ended at shutdown", metadata: ["count": "\(ended.count)"]) }
         await edge.callRecords.drain()
@@ -380,5 +381,5 @@ public final class CallRouter: Sendable {
     let trunkCalls = Mutex<[String: Int]>([:])
 
     /// How many calls are in progress.
-    public var activeCalls: Int { shards.reduce(0) { $0 + $1.table.withLock { $0.byCaller.count } } }
+    var activeCalls: Int { shards.reduce(0) { $0 + $1.table.withLock { $0.byCaller.count } } }
 }

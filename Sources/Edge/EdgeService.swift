@@ -120,20 +120,23 @@ public final class EdgeService: SIPInboundHandler {
     let configuration: Configuration
     let store: any Store
     /// The registrar's bindings.
-    public let location: LocationService
+    let location: LocationService
     /// Calls between the edge's users.
-    public let calls: CallRouter
+    let calls: CallRouter
     /// Accounts and device bindings as last read from the store.
-    public let directory: DirectoryCache
+    let directory: DirectoryCache
     /// CDRs on their way to the store.
     let callRecords: CallRecordWriter
     let clock: EdgeClock
     let logger: Logger
     let processor: RegisterProcessor
     /// Attack detection and response, and the security event stream.
-    public let defense: EdgeDefense
+    let defense: EdgeDefense
     /// Toll-fraud rules of calls through trunks.
     let fraud: FraudMonitor
+    /// The two screening stages (RequestScreens.swift).
+    let sourceScreen: SourceScreen
+    let requestScreen: RequestScreen
     /// Requests waiting for the store (the backlog overload protection watches).
     private let deferredRequests = Atomic<Int>(0)
 
@@ -141,7 +144,7 @@ public final class EdgeService: SIPInboundHandler {
     private let authenticator: Mutex<RegistrarAuthenticator>
     private let transactions: Mutex<ServerTransactionCache>
 
-    /// Creates the service; call ``LocationService/load(now:)`` on ``location`` before serving.
+    /// Creates the service; call ``loadState()`` before serving.
     public init(configuration: Configuration, store: any Store, clock: EdgeClock = .system,
                 logger: Logger = Logger(label: "rampart.edge"),
                 onSecurityEvent: @escaping @Sendable (SecurityEvent) -> Void = { _ in }) {
@@ -169,9 +172,14 @@ public final class EdgeService: SIPInboundHandler {
         // must not cut a carrier off (an event says what would have happened).
         var security = configuration.security
         security.protectedSources = NetworkList(configuration.trunks.compactMap(\.addressBlock))
-        self.defense = EdgeDefense(configuration: security, overload: configuration.overload,
-                                   retainedEvents: configuration.retainedSecurityEvents,
-                                   logger: Logger(label: logger.label + ".security"), sink: onSecurityEvent)
+        let defense = EdgeDefense(configuration: security, overload: configuration.overload,
+                                  retainedEvents: configuration.retainedSecurityEvents,
+                                  logger: Logger(label: logger.label + ".security"), sink: onSecurityEvent)
+        self.defense = defense
+        self.sourceScreen = SourceScreen(listenerNetworks: configuration.listenerNetworks, trunks: configuration.trunks,
+                                         defense: defense, clock: clock)
+        self.requestScreen = RequestScreen(domain: configuration.domain, domainAliases: configuration.domainAliases,
+                                           defense: defense)
         self.authenticator = Mutex(RegistrarAuthenticator(
             realm: configuration.domain, algorithms: configuration.digestAlgorithms,
             nonces: DigestNonceIssuer(lifetime: configuration.nonceLifetime)))
@@ -201,128 +209,51 @@ public final class EdgeService: SIPInboundHandler {
         return .ready(account: account ?? nil, binding: binding ?? nil)
     }
 
-    /// What the source screen found of a message it let pass, for the stages after validation.
-    struct SourceScreening: Sendable {
-        let address: IPAddress
-        /// A source that authenticated recently, is allow-listed, or is a configured trunk.
-        let trusted: Bool
-        /// A response, ACK, CANCEL, BYE or a request with a To tag: it belongs to a call.
-        let inDialog: Bool
-        let now: Duration
-        let epochSeconds: Int64
+    /// Reads what the edge keeps across restarts from the store: the registrar's bindings still valid now, and the
+    /// bans.
+    public func loadState() async throws {
+        try await location.load(now: clock.epochSeconds())
+        defense.load(try await store.allBans())
     }
 
-    /// The first stage, before the message is fully validated: listener networks, trunk identification, then the
-    /// source's bans, ACLs and rate budget (``EdgeDefense/screen(source:method:now:epochSeconds:)``). A flood that is
-    /// refused here costs a lazy parse, not a validation.
+    /// The first stage (``SourceScreen``), before the message is fully validated: what passes goes on to
+    /// validation and then ``handleNow(_:)`` with what the screen found.
     public func screen(_ inbound: SIPInbound) -> SIPScreenVerdict {
-        switch screenSource(inbound) {
-        case .success(let screening): return .pass(screening)
+        switch sourceScreen.screen(inbound) {
+        case .success(let passed): return .pass(passed)
         case .failure(let stopped): return .reply(stopped.reply)
-        }
-    }
-
-    /// A message the source screen stopped, and what (if anything) to answer it.
-    struct Stopped: Error {
-        let reply: SIPReply?
-    }
-
-    private func screenSource(_ inbound: SIPInbound) -> Result<SourceScreening, Stopped> {
-        let request = inbound.message
-        guard let address = inbound.source.policyAddress else { return .failure(Stopped(reply: nil)) }
-        let method = request.method
-        // Responses belong to the calls, and so do ACK, CANCEL, BYE and every request inside a dialog (a To tag):
-        // they meet bans and address rules, not rate budgets, so calls in progress keep working.
-        let inDialog = method == nil || method == .ack || method == .cancel || method == .bye
-            || (method != .register && !Self.isInitial(request))
-        let now = clock.monotonic()
-        let epochSeconds = clock.epochSeconds()
-        if !configuration.listenerNetworks.isEmpty, !defense.isAllowListed(address),
-            let rule = configuration.listenerNetworks.first(where: { $0.matches(inbound) }),
-            !rule.networks.contains(address)
-        {
-            defense.recordThrottled(SecurityEvent(kind: .aclDenied, source: address.description,
-                                                  reason: "not allowed on \(rule.listener)", epochSeconds: epochSeconds))
-            return .failure(Stopped(reply: nil))
-        }
-        // A configured trunk is identified before the rules meant for unknown sources: a carrier's normal traffic
-        // (many calls to many numbers) is no flood and no extension sweep. Bans and address rules still apply; its
-        // own budgets are the call router's.
-        let fromTrunk = !configuration.trunks.isEmpty && configuration.trunks.contains { $0.sends(inbound) }
-        switch defense.screen(source: address,
-                              method: inDialog || fromTrunk ? nil : method.map(RateLimiter.MethodClass.init),
-                              now: now, epochSeconds: epochSeconds) {
-        case .drop: return .failure(Stopped(reply: nil))
-        case .reject(let status, let retryAfter):
-            return .failure(Stopped(reply: refuse(inbound, status: status, retryAfter: retryAfter)))
-        case .pass(let known):
-            return .success(SourceScreening(address: address, trusted: known || fromTrunk, inDialog: inDialog, now: now,
-                                            epochSeconds: epochSeconds))
         }
     }
 
     public func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
         // Screened by the transport before validation; a message handed in directly is screened here.
-        let screening: SourceScreening
-        if let kept = inbound.screening as? SourceScreening {
-            screening = kept
+        let source: SourceScreen.Passed
+        if let kept = inbound.screening as? SourceScreen.Passed {
+            source = kept
         } else {
-            switch screenSource(inbound) {
-            case .success(let screened): screening = screened
+            switch sourceScreen.screen(inbound) {
+            case .success(let passed): source = passed
             case .failure(let stopped): return .reply(stopped.reply)
             }
         }
-        let (address, trusted, now, epochSeconds) = (screening.address, screening.trusted, screening.now,
-                                                     screening.epochSeconds)
-        guard let method = inbound.message.method, !screening.inDialog else {
+        guard let method = inbound.message.method, !source.inDialog else {
             return .reply(calls.route(inbound, edge: self))
         }
-        if !trusted {
-            // New work from sources that have not authenticated: refused while overloaded, looked at for scanning.
-            if defense.isOverloaded {
-                return .reply(refuse(inbound, status: 503, retryAfter: defense.retryAfterSeconds))
-            }
+        // New work from sources that have not authenticated: refused while overloaded, looked at for scanning.
+        if !source.trusted, defense.isOverloaded {
+            return .reply(Self.refusal(inbound, status: 503, retryAfter: defense.retryAfterSeconds))
         }
-        let outcome = handleInitial(inbound, method: method, address: address, trusted: trusted, now: now,
-                                    epochSeconds: epochSeconds)
+        let outcome = handleInitial(inbound, method: method, source: source)
         guard case .reply(let reply) = outcome else { return outcome }
-        return .reply(counted(reply, trusted: trusted, address: address, epochSeconds: epochSeconds))
+        return .reply(counted(reply, source: source, epochSeconds: source.epochSeconds))
     }
 
     /// The answer to a source that has not authenticated counts towards its scanner rules (failure answers).
-    private func counted(_ reply: SIPReply?, trusted: Bool, address: IPAddress, epochSeconds: Int64) -> SIPReply? {
-        if !trusted, let reply, let status = Self.status(of: reply.bytes) {
-            defense.answered(status: status, source: address, epochSeconds: epochSeconds)
+    private func counted(_ reply: SIPReply?, source: SourceScreen.Passed, epochSeconds: Int64) -> SIPReply? {
+        if !source.trusted, let reply, let status = Self.status(of: reply.bytes) {
+            defense.answered(status: status, source: source.address, epochSeconds: epochSeconds)
         }
         return reply
-    }
-
-    /// An out-of-dialog request as the scanner rules see it.
-    func probe(_ request: SIPMessage, claimed: String?) -> AttackGuard.Probe {
-        var targetUser: Substring?
-        var foreign = false
-        let register = request.method == .register
-        if !register, case .sip(let uri)? = try? request.requestLine?.requestURI() {
-            targetUser = uri.user.map { Substring($0) }
-            if claimed == nil {
-                switch uri.host {
-                case .ipv4, .ipv6: foreign = true
-                case .hostname: foreign = servedDomain(uri.host) == nil
-                }
-            }
-        }
-        return AttackGuard.Probe(targetUser: targetUser, targetsAddressOrForeignDomain: foreign) { field in
-            switch field {
-            case .userAgent: return request.firstField(.userAgent).map { Substring($0.value) }
-            case .fromDisplay: return (try? request.from()).flatMap { $0.displayName.map { Substring($0) } }
-            case .fromURI: return (try? request.from()).map { Substring($0.uri.description) }
-            case .fromTag: return (try? request.fromTag()).map { Substring($0) }
-            case .toURI: return (try? request.to()).map { Substring($0.uri.description) }
-            case .contact: return request.firstField(.contact).map { Substring($0.value) }
-            case .callID: return request.firstField(.callID).map { Substring($0.value) }
-            case .viaBranch: return (try? request.topVia())?.branch.map { Substring($0) }
-            }
-        }
     }
 
     /// The status code of response bytes (`SIP/2.0 404 ...`).
@@ -336,54 +267,42 @@ public final class EdgeService: SIPInboundHandler {
         return status
     }
 
-    /// A refusal by the defense: 403, or 503 with Retry-After.
-    private func refuse(_ inbound: SIPInbound, status: Int, retryAfter: Int?) -> SIPReply? {
+    /// A refusal by the defense: 403, or 503 with Retry-After (nothing for a response or an ACK).
+    static func refusal(_ inbound: SIPInbound, status: Int, retryAfter: Int?) -> SIPReply? {
         guard inbound.message.isRequest, inbound.message.method != .ack else { return nil }
-        return reply(to: inbound, status: status, extraHeaders: retryAfter.map { [("Retry-After", String($0))] } ?? [])
+        return response(to: inbound, status: status, extraHeaders: retryAfter.map { [("Retry-After", String($0))] } ?? [])
+            .map { reply($0, to: inbound) }
     }
 
-    /// A request outside any dialog (REGISTER, a new INVITE or SUBSCRIBE, MESSAGE, OPTIONS...), after the
-    /// source checks: the claimed account's checks, then the directory, then its handler.
-    private func handleInitial(_ inbound: SIPInbound, method: SIPMethod, address: IPAddress, trusted: Bool,
-                               now: Duration, epochSeconds: Int64) -> SIPImmediateOutcome {
-        let request = inbound.message
+    /// A request outside any dialog (REGISTER, a new INVITE or SUBSCRIBE, MESSAGE, OPTIONS...), after the source
+    /// screen and validation: copies absorbed by its server transaction, then the ``RequestScreen``, then routed.
+    private func handleInitial(_ inbound: SIPInbound, method: SIPMethod, source: SourceScreen.Passed)
+        -> SIPImmediateOutcome
+    {
         // Parsed once: the claimed user name picks the account, then the authenticator checks them.
         let credentials = Self.credentials(of: inbound)
         // A copy of a call's request already taken (RFC 3261 Timer A over UDP) is absorbed here, before any budget,
         // scanner rule or digest check sees it again: its nonce count, used once already, must not count as a replay.
         let transaction = callTransaction(inbound, credentials: credentials)
-        if let transaction, case .retransmission(let response)? = transactions.withLock({ $0.known(transaction, now: now) }) {
+        if let transaction,
+            case .retransmission(let response)? = transactions.withLock({ $0.known(transaction, now: source.now) })
+        {
             return .reply(retransmitted(inbound, response: response))
         }
-        let claimed = credentials?.claimedUsername(realm: configuration.domain)
-        if let claimed {
-            // Before any store or digest work: the account's and the pair's bans, networks and budgets.
-            switch defense.screen(account: claimed, source: address, method: RateLimiter.MethodClass(method),
-                                  certified: inbound.clientCertificateFingerprint != nil, now: now,
-                                  epochSeconds: epochSeconds) {
-            case .drop: return .reply(nil)
-            case .reject(let status, let retryAfter):
-                // A refusal of the account (its networks, a ban) costs what a wrong password costs, and reads the same.
-                if status == 403 { credentials?.spendStandInWork(realm: configuration.domain, request: request) }
-                return .reply(refuse(inbound, status: status, retryAfter: retryAfter))
-            case .pass: break
-            }
+        if case .failure(let stopped) = requestScreen.screen(inbound, method: method, source: source,
+                                                             credentials: credentials) {
+            return .reply(stopped.reply)
         }
-        if !trusted, case .drop = defense.inspect(probe(request, claimed: claimed), source: address,
-                                                  epochSeconds: epochSeconds) {
-            return .reply(nil)
-        }
-        return route(inbound, Screened(method: method, address: address, trusted: trusted, credentials: credentials,
+        return route(inbound, Screened(method: method, source: source, credentials: credentials,
                                        transaction: transaction))
     }
 
-    /// How far a request outside any dialog got before it may have to wait for the store: every screen passed and
+    /// How far a request outside any dialog got before it may have to wait for the store: both screens passed and
     /// charged (the source's, the account's, the scanner rules), its credentials parsed, its transaction known.
     /// A deferred request resumes from here (``handle(_:resuming:)``), so nothing is charged twice.
     struct Screened: Sendable {
         let method: SIPMethod
-        let address: IPAddress
-        let trusted: Bool
+        let source: SourceScreen.Passed
         let credentials: PresentedCredentials?
         let transaction: ServerTransactionKey?
     }
@@ -558,8 +477,7 @@ public final class EdgeService: SIPInboundHandler {
         let credentials = screened.credentials ?? PresentedCredentials(inbound.message)
         for _ in 0..<3 {
             if case .reply(let reply) = route(inbound, screened) {
-                return counted(reply, trusted: screened.trusted, address: screened.address,
-                               epochSeconds: clock.epochSeconds())
+                return counted(reply, source: screened.source, epochSeconds: clock.epochSeconds())
             }
             guard case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) else {
                 continue
@@ -646,11 +564,7 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// The served domain if `host` names it or one of its aliases.
-    func servedDomain(_ host: SIPHost) -> String? {
-        let text: String
-        if case .hostname(let name) = host { text = name.lowercased() } else { text = host.addressText.lowercased() }
-        return text == configuration.domain || configuration.domainAliases.contains(text) ? configuration.domain : nil
-    }
+    func servedDomain(_ host: SIPHost) -> String? { requestScreen.servedDomain(host) }
 
     private func register(_ inbound: SIPInbound, credentials: PresentedCredentials, account cachedAccount: Account??,
                           binding: DirectoryCache.Binding?) -> [UInt8]? {
@@ -737,6 +651,12 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     private func respond(_ inbound: SIPInbound, status: Int, reason: String? = nil,
+                         extraHeaders: [(String, String)] = []) -> [UInt8]? {
+        Self.response(to: inbound, status: status, reason: reason, extraHeaders: extraHeaders)
+    }
+
+    /// The edge's own response to `inbound`, with a fresh To tag.
+    static func response(to inbound: SIPInbound, status: Int, reason: String? = nil,
                          extraHeaders: [(String, String)] = []) -> [UInt8]? {
         try? inbound.message.makeResponse(status: status, reason: reason, toTag: SIPTag.make(),
                                           source: inbound.sourceHostPort, extraHeaders: extraHeaders)

@@ -31,6 +31,10 @@ public struct CallSession: Sendable {
         /// A timer started earlier is no longer needed. Firing it anyway does nothing (the transactions ignore a
         /// timer their state has moved past): the edge may drop it to save the work.
         case cancelTimer(Timer)
+        /// The call's media is over: the edge gives the relay's ports back (``MediaAnchor/finish()``) and adds what
+        /// the relay measured to the record that follows (``CallDetailRecord/add(_:)``). The session never touches
+        /// the relay's resources itself: it runs under the call's lock.
+        case releaseMedia
         /// The call is over: store its record.
         case finished(CallDetailRecord)
     }
@@ -1331,19 +1335,13 @@ public struct CallSession: Sendable {
             return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: lingering)]
         }
         record.endedAtMilliseconds = now
-        var bridged: AnchoredMedia?
-        if let anchor = setup.mediaAnchor {
-            let media = anchor.finish()
-            record.media = media.streams
-            record.securityEvents += media.securityEvents.map(\.name)
-            if media.encryption != nil { bridged = media }
-        }
-        record.mediaEncryption = bridged?.encryption ?? posture.description
-        if let bridged { record.srtpSuite = bridged.srtpSuite } else if case .sdes(let suite) = posture {
-            record.srtpSuite = suite.name
-        }
-        if isFinished { return [.finished(record)] }
-        return [.finished(record), .startTimer(.linger, afterMilliseconds: lingering)]
+        // What the SDP exchange came to; the relay's own account of a bridged call replaces it when its media is
+        // released.
+        record.mediaEncryption = posture.description
+        if case .sdes(let suite) = posture { record.srtpSuite = suite.name }
+        let release: [Action] = setup.mediaAnchor == nil ? [] : [.releaseMedia]
+        if isFinished { return release + [.finished(record)] }
+        return release + [.finished(record), .startTimer(.linger, afterMilliseconds: lingering)]
     }
 
     /// How long an ended call waits for its branches' final answers: 64·T1, as their transactions do.

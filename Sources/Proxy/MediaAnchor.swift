@@ -5,14 +5,18 @@ import Storage
 /// Anchors a call's media at the edge's relay (issue 7): every SDP body that crosses the edge, once the media
 /// policy has passed it, goes through ``rewrite(_:fromCaller:isOffer:)`` and the other side sees the relay's
 /// addresses instead of the sender's. The session calls it in the order the SDP crosses, from its own lock, so an
-/// implementation sees each offer before its answer.
+/// implementation sees each offer before its answer. Resources are the edge's to take and give back: it reserves
+/// the relay's ports for the offer before the call starts and calls ``finish()`` when the session asks for
+/// ``CallSession/Action/releaseMedia``; a rewrite only uses ports already bound (a re-offer with more sections takes
+/// more from the relay's pool of bound ports, or declines them), so nothing in the session waits on a socket.
 public protocol MediaAnchor: AnyObject, Sendable {
     /// The SDP the caller (or a callee) sent, as the other side must see it. Never fails open: a section the relay
     /// cannot carry comes back disabled (port 0) rather than with the sender's address.
     /// `party` is who sent it: the relay sends to the addresses it names before their first packet only when it may.
     /// The session hands over the description the media policy parsed: the relay does not parse it again.
     func rewrite(_ sdp: SessionDescription, fromCaller: Bool, isOffer: Bool, from party: MediaParty) -> [UInt8]
-    /// The call is over: the relay's ports go back and what it measured goes into the CDR. Called once.
+    /// The call is over: the relay's ports go back and what it measured goes into the CDR. Called by the edge, once
+    /// (a second call returns the same figures).
     func finish() -> AnchoredMedia
 }
 
@@ -36,6 +40,19 @@ public struct MediaParty: Sendable, Hashable {
 
     public init(signalsFrom: IPAddress? = nil, isTrunk: Bool = false) {
         (self.signalsFrom, self.isTrunk) = (signalsFrom, isTrunk)
+    }
+}
+
+extension CallDetailRecord {
+    /// What the relay measured, added to the record of a call whose media it carried: its streams, its findings,
+    /// and, when SRTP ended at the relay, each leg's encryption instead of the SDP's posture.
+    public mutating func add(_ media: AnchoredMedia) {
+        self.media = media.streams
+        securityEvents += media.securityEvents.map(\.name)
+        if let encryption = media.encryption {
+            mediaEncryption = encryption
+            srtpSuite = media.srtpSuite
+        }
     }
 }
 

@@ -94,8 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let edge = EdgeService(configuration: settings.edge, store: store, logger: Logger(label: "rampart.edge"))
-        try await edge.location.load(now: EdgeClock.system.epochSeconds())
-        edge.defense.load(try await store.allBans())
+        try await edge.loadState()
 
         var transport = SIPServer.Configuration(
             listeners: settings.listeners, tls: tls, parseLimits: settings.parseLimits,

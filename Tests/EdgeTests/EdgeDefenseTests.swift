@@ -1,4 +1,4 @@
-import Edge
+@testable import Edge
 import NIOCore
 import SIPAuth
 import SIPMessage

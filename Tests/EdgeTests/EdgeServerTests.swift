@@ -1,4 +1,4 @@
-import Edge
+@testable import Edge
 import Foundation
 import Logging
 import SIPMessage

@@ -1,4 +1,4 @@
-import Edge
+@testable import Edge
 import Logging
 import SIPMessage
 import SIPTransaction

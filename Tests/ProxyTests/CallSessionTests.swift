@@ -52,15 +52,25 @@ struct Sent {
     var events: [SecurityEvent.Kind] = []
     var records: [CallDetailRecord] = []
     var timers: [(timer: CallSession.Timer, milliseconds: Int)] = []
+    /// How many times the session asked for its media to be released.
+    var mediaReleases = 0
 
-    init(_ actions: [CallSession.Action]) {
+    /// The actions as the edge carries them out: with `anchor`, a media release finishes it and its figures go into
+    /// the record that follows.
+    init(_ actions: [CallSession.Action], anchor: (any MediaAnchor)? = nil) {
+        var released: AnchoredMedia?
         for action in actions {
             switch action {
             case .toCaller(let bytes): caller.append(try! SIPMessage.parse(bytes))
             case .toCallee(let branch, let bytes, _): callee[branch, default: []].append(try! SIPMessage.parse(bytes))
             case .reply(let bytes): replies.append(try! SIPMessage.parse(bytes))
             case .securityEvent(let event): events.append(event)
-            case .finished(let record): records.append(record)
+            case .releaseMedia:
+                mediaReleases += 1
+                released = anchor?.finish()
+            case .finished(var record):
+                if let released { record.add(released) }
+                records.append(record)
             case .startTimer(let timer, let milliseconds): timers.append((timer, milliseconds))
             case .cancelTimer: break  // a cancelled timer that fires anyway must do nothing: SessionClock fires them
             }

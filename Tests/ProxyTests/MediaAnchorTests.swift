@@ -60,7 +60,10 @@ final class RecordingAnchor: MediaAnchor {
             .init(fromCaller: true, isOffer: true), .init(fromCaller: false, isOffer: false),
             .init(fromCaller: false, isOffer: true), .init(fromCaller: true, isOffer: false),
         ])
-        let sent = Sent(session.calleeRequest(fromCallee("BYE", cseq: 3, invite: invite), branch: 0, now: 9_000))
+        // The session asks for the release; the edge (here Sent) finishes the anchor, outside the call's lock.
+        let sent = Sent(session.calleeRequest(fromCallee("BYE", cseq: 3, invite: invite), branch: 0, now: 9_000),
+                        anchor: anchor)
+        #expect(sent.mediaReleases == 1 && anchor.finishes.withLock { $0 } == 1)
         let record = try #require(sent.records.first)
         #expect(record.media.count == 1 && record.media[0].lost == 2 && record.media[0].meanOpinionScore == 4.3)
         #expect(record.securityEvents == ["media-anomaly"])
@@ -73,7 +76,9 @@ final class RecordingAnchor: MediaAnchor {
         var configuration = setup(body: plainSDP, targets: 1)
         configuration.mediaAnchor = anchor
         let (session, actions) = CallSession.start(configuration, now: 0)
-        #expect(Sent(actions).caller.map(\.statusCode) == [488])
+        #expect(anchor.finishes.withLock { $0 } == 0, "the session never finishes the anchor itself")
+        let sent = Sent(actions, anchor: anchor)
+        #expect(sent.caller.map(\.statusCode) == [488] && sent.mediaReleases == 1)
         #expect(session.isEnded && anchor.finishes.withLock { $0 } == 1)
         #expect(anchor.crossings.withLock { $0.isEmpty }, "a refused offer never reaches the anchor")
     }
@@ -82,7 +87,8 @@ final class RecordingAnchor: MediaAnchor {
     /// nothing happens.
     @Test func aMediaTimeoutEndsTheCallWithByeOnBothLegs() throws {
         var configuration = setup(targets: 1)
-        configuration.mediaAnchor = RecordingAnchor()
+        let anchor = RecordingAnchor()
+        configuration.mediaAnchor = anchor
         var (session, actions) = CallSession.start(configuration, now: 0)
         #expect(session.mediaTimedOut(now: 500).isEmpty, "a ringing call is not timed out")
         let invite = try #require(Sent(actions).callee[0]?.first)
@@ -90,7 +96,7 @@ final class RecordingAnchor: MediaAnchor {
         _ = session.callerAcknowledged()
         #expect(session.answeredAtMilliseconds == 1_000)
         actions = session.mediaTimedOut(now: 61_000)
-        let sent = Sent(actions)
+        let sent = Sent(actions, anchor: anchor)
         #expect(sent.caller.map(\.method) == [.bye] && sent.callee[0]?.map(\.method) == [.bye])
         let record = try #require(sent.records.first)
         #expect(record.hangupReason == "media-timeout" && record.hangupSide == .edge && record.media.count == 1)
