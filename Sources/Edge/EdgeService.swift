@@ -129,7 +129,8 @@ public final class EdgeService: SIPInboundHandler {
     let callRecords: CallRecordWriter
     let clock: EdgeClock
     let logger: Logger
-    let processor: RegisterProcessor
+    /// The registrar: REGISTER in, its answer out (bindings in ``location``).
+    let registrar: RegistrarService
     /// Attack detection and response, and the security event stream.
     let defense: EdgeDefense
     /// Toll-fraud rules of calls through trunks.
@@ -150,7 +151,8 @@ public final class EdgeService: SIPInboundHandler {
                 onSecurityEvent: @escaping @Sendable (SecurityEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
-        self.location = LocationService(store: store)
+        let location = LocationService(store: store)
+        self.location = location
         self.calls = CallRouter(maxCalls: configuration.maxCalls, maxCallSeconds: configuration.maxCallSeconds,
                                 mediaPolicy: configuration.callMediaPolicy, headerPolicy: configuration.headerPolicy,
                                 callerHeaderPolicy: configuration.callerHeaderPolicy,
@@ -166,7 +168,8 @@ public final class EdgeService: SIPInboundHandler {
         self.callRecords = CallRecordWriter(store: store, logger: logger)
         self.clock = clock
         self.logger = logger
-        self.processor = RegisterProcessor(policy: configuration.registerPolicy)
+        let served = ServedDomain(configuration.domain, aliases: configuration.domainAliases)
+        self.registrar = RegistrarService(served: served, location: location, policy: configuration.registerPolicy)
         self.fraud = FraudMonitor(configuration: configuration.fraud, maxCalls: configuration.maxCalls * 2)
         // Configured trunks are never banned automatically: their own traffic or UDP forged from their address
         // must not cut a carrier off (an event says what would have happened).
@@ -178,8 +181,7 @@ public final class EdgeService: SIPInboundHandler {
         self.defense = defense
         self.sourceScreen = SourceScreen(listenerNetworks: configuration.listenerNetworks, trunks: configuration.trunks,
                                          defense: defense, clock: clock)
-        self.requestScreen = RequestScreen(domain: configuration.domain, domainAliases: configuration.domainAliases,
-                                           defense: defense)
+        self.requestScreen = RequestScreen(served: served, defense: defense)
         self.authenticator = Mutex(RegistrarAuthenticator(
             realm: configuration.domain, algorithms: configuration.digestAlgorithms,
             nonces: DigestNonceIssuer(lifetime: configuration.nonceLifetime)))
@@ -558,70 +560,37 @@ public final class EdgeService: SIPInboundHandler {
 
     /// nil when the Request-URI is a SIP URI of the served domain; otherwise the status to answer (416 for other
     /// schemes, 404 for other domains: this edge does not relay yet).
-    private func requestURIStatus(_ request: SIPMessage) -> Int? {
-        guard case .sip(let uri)? = try? request.requestLine?.requestURI() else { return 416 }
-        return servedDomain(uri.host) == nil ? 404 : nil
-    }
+    private func requestURIStatus(_ request: SIPMessage) -> Int? { registrar.requestURIStatus(request) }
 
     /// The served domain if `host` names it or one of its aliases.
-    func servedDomain(_ host: SIPHost) -> String? { requestScreen.servedDomain(host) }
+    func servedDomain(_ host: SIPHost) -> String? { registrar.served.matching(host) }
 
+    /// A REGISTER, by the registrar (``RegistrarService``): what the client certificate says, the digest check
+    /// under the edge's lock, and the findings reported to the defense.
     private func register(_ inbound: SIPInbound, credentials: PresentedCredentials, account cachedAccount: Account??,
                           binding: DirectoryCache.Binding?) -> [UInt8]? {
-        let request = inbound.message
-        if let status = requestURIStatus(request) { return respond(inbound, status: status) }
-        guard let required = try? request.require() else { return respond(inbound, status: 400) }
-        if !required.isEmpty {
-            // No option tag is supported yet (RFC 3261 §8.2.2.3).
-            return respond(inbound, status: 420, extraHeaders: [("Unsupported", required.joined(separator: ", "))])
+        let certificate: RegistrarService.ClientCertificate
+        if inbound.clientCertificateFingerprint == nil {
+            certificate = .absent
+        } else if case .some(.some(let bound)) = binding {
+            certificate = .bound(username: bound.username, domain: bound.domain)
+        } else {
+            certificate = .unbound
         }
-        guard case .sip(let toURI)? = try? request.to().uri, let user = toURI.user, !user.isEmpty,
-            let domain = servedDomain(toURI.host)
-        else { return respond(inbound, status: 404) }
-        let addressOfRecord = "sip:\(user)@\(domain)"
-
-        // Mutual TLS: a verified client certificate must be bound to the account it registers.
-        if inbound.clientCertificateFingerprint != nil {
-            guard case .some(.some(let bound)) = binding, bound.username == user, bound.domain == domain else {
-                report(.authFailure, reason: "certificate not bound to the account", inbound, claimedUser: user)
-                return respond(inbound, status: 403, reason: "Certificate not bound to this account")
+        let (answer, findings) = registrar.register(
+            inbound.message, flow: inbound.flow.description, certificate: certificate,
+            claimedUser: credentials.claimedUsername(realm: configuration.domain), now: clock.epochSeconds()
+        ) {
+            authenticate(inbound, credentials: credentials, account: cachedAccount ?? nil)
+        }
+        for finding in findings {
+            if let reason = finding.reason {
+                report(finding.kind, reason: reason, inbound, claimedUser: finding.claimedUser)
+            } else {
+                report(finding.kind, inbound, claimedUser: finding.claimedUser)
             }
         }
-
-        let account = cachedAccount ?? nil
-        switch authenticate(inbound, credentials: credentials, account: account) {
-        case .challenge(let values):
-            return respond(inbound, status: 401, extraHeaders: values.map { ("WWW-Authenticate", $0) })
-        case .reject(let status, let event):
-            if let event {
-                report(event, inbound, claimedUser: credentials.claimedUsername(realm: configuration.domain))
-            }
-            return respond(inbound, status: status)
-        case .authenticated(let username, _):
-            // Credentials of one account do not register another's address (RFC 3261 §10.3 step 3).
-            guard username == user else {
-                report(.authFailure, reason: "credentials of \(username) for another address", inbound,
-                       claimedUser: username)
-                return respond(inbound, status: 403)
-            }
-        }
-
-        let now = clock.epochSeconds()
-        let outcome = location.update(addressOfRecord) { current in
-            let outcome = processor.process(register: request, current: current, now: now,
-                                            addressOfRecord: addressOfRecord, flow: inbound.flow.description)
-            if case .accepted(let bindings) = outcome { return (bindings, outcome) }
-            return (nil, outcome)
-        }
-        switch outcome {
-        case .accepted(let bindings):
-            var headers = RegisterProcessor.contactValues(for: bindings, now: now).map { ("Contact", $0) }
-            headers.append(("Date", HTTPDate.format(epochSeconds: now)))
-            return respond(inbound, status: 200, extraHeaders: headers)
-        case .rejected(let status, let reason, let minExpires):
-            return respond(inbound, status: status, reason: reason,
-                           extraHeaders: minExpires.map { [("Min-Expires", String($0))] } ?? [])
-        }
+        return respond(inbound, status: answer.status, reason: answer.reason, extraHeaders: answer.headers)
     }
 
     /// Records a security event about `inbound`; failed authentications also feed the failure rules (bans).

@@ -71,13 +71,12 @@ struct SourceScreen: Sendable {
 /// source that has not authenticated, the scanner rules (``AttackGuard/inspect(_:source:epochSeconds:)``).
 struct RequestScreen: Sendable {
     /// The served domain (the realm of the credentials) and its aliases: a request for anything else is foreign.
-    let domain: String
-    let domainAliases: Set<String>
+    let served: ServedDomain
     let defense: EdgeDefense
 
     func screen(_ inbound: SIPInbound, method: SIPMethod, source: SourceScreen.Passed,
                 credentials: PresentedCredentials?) -> Result<Void, Stopped> {
-        let claimed = credentials?.claimedUsername(realm: domain)
+        let claimed = credentials?.claimedUsername(realm: served.domain)
         if let claimed {
             switch defense.screen(account: claimed, source: source.address, method: RateLimiter.MethodClass(method),
                                   certified: inbound.clientCertificateFingerprint != nil, now: source.now,
@@ -85,7 +84,7 @@ struct RequestScreen: Sendable {
             case .drop: return .failure(Stopped(reply: nil))
             case .reject(let status, let retryAfter):
                 // A refusal of the account (its networks, a ban) costs what a wrong password costs, and reads the same.
-                if status == 403 { credentials?.spendStandInWork(realm: domain, request: inbound.message) }
+                if status == 403 { credentials?.spendStandInWork(realm: served.domain, request: inbound.message) }
                 return .failure(Stopped(reply: EdgeService.refusal(inbound, status: status, retryAfter: retryAfter)))
             case .pass: break
             }
@@ -95,13 +94,6 @@ struct RequestScreen: Sendable {
             return .failure(Stopped(reply: nil))
         }
         return .success(())
-    }
-
-    /// The domain a host names, when the edge serves it (the domain itself or an alias).
-    func servedDomain(_ host: SIPHost) -> String? {
-        let text: String
-        if case .hostname(let name) = host { text = name.lowercased() } else { text = host.addressText.lowercased() }
-        return text == domain || domainAliases.contains(text) ? domain : nil
     }
 
     /// An out-of-dialog request as the scanner rules see it.
@@ -114,7 +106,7 @@ struct RequestScreen: Sendable {
             if claimed == nil {
                 switch uri.host {
                 case .ipv4, .ipv6: foreign = true
-                case .hostname: foreign = servedDomain(uri.host) == nil
+                case .hostname: foreign = served.matching(uri.host) == nil
                 }
             }
         }
