@@ -201,7 +201,7 @@ struct ServeSettings {
         return MediaRelaySettings(
             interfaces: interfaces, ports: UInt16(low)...UInt16(high),
             timeoutSeconds: try bounded(media.timeoutSeconds, "media.timeout_seconds", default: 60, in: 1...3_600),
-            warmPairs: try bounded(media.warmPairs, "media.warm_pairs", default: 64, in: 2...4_096))
+            warmPairs: try bounded(media.warmPairs, "media.warm_pairs", default: 256, in: 2...4_096))
     }
 
     /// One relay address and what the SDP says instead: itself, or behind a wildcard the advertised one (the
