@@ -61,9 +61,18 @@ extension CallRouter {
     func update(_ key: String, edge: EdgeService, inbound: SIPInbound?,
                         _ body: (inout CallSession) -> [CallSession.Action]) -> SIPReply?? {
         let hooks = wiring.withLock { $0 }
-        let outcome = shard(key).table.withLock { table -> ([CallSession.Action], SIPFlow, [String], RelayAnchor?)? in
+        let outcome = shard(key).table.withLock {
+            table -> ([CallSession.Action], SIPFlow, [String], RelayAnchor?, AnchoredMedia?)? in
             guard var entry = table.byCaller[key] else { return nil }
             var actions = body(&entry.session)
+            // The relay's account of the call stops where the session ended it, before the BYEs go out: what the
+            // parties send as they hang up is no part of the call. (Synchronous and without I/O: the relay closes
+            // the sockets in the background.)
+            var released: AnchoredMedia?
+            if actions.contains(.releaseMedia) {
+                released = entry.anchor?.finish()
+                actions.removeAll { $0 == .releaseMedia }
+            }
             // Messages leave in the order the session produced them: sent under the call's lock, so that a 180 a
             // losing branch sent just before the winner's 200 cannot overtake that 200 on another event loop.
             if let hooks {
@@ -96,27 +105,29 @@ extension CallRouter {
             if entry.session.isFinished {
                 table.byCaller[key] = nil
                 table.deadlines[key] = nil
-                return (actions, entry.callerFlow, entry.session.calleeCallIDs, entry.anchor)
+                return (actions, entry.callerFlow, entry.session.calleeCallIDs, entry.anchor, released)
             }
             table.byCaller[key] = entry
-            return (actions, entry.callerFlow, [], entry.anchor)
+            return (actions, entry.callerFlow, [], entry.anchor, released)
         }
-        guard let (actions, callerFlow, forgotten, anchor) = outcome else { return nil }
+        guard let (actions, callerFlow, forgotten, anchor, released) = outcome else { return nil }
         for callID in forgotten { shard(callID).table.withLock { $0.byCallee[callID] = nil } }
-        return .some(perform(actions, key: key, callerFlow: callerFlow, anchor: anchor, edge: edge, inbound: inbound))
+        return .some(perform(actions, key: key, callerFlow: callerFlow, anchor: anchor, released: released, edge: edge,
+                             inbound: inbound))
     }
 
     /// Sends, schedules and stores what a session asked for; returns its answer to the message being handled.
     @discardableResult
-    /// Runs outside the call's lock: releasing the relay's ports (``CallSession/Action/releaseMedia``) happens here.
+    /// Runs outside the call's lock. `released`: the relay's figures, when the caller already released the media
+    /// (``CallSession/Action/releaseMedia``); otherwise a release among `actions` finishes `anchor` here.
     func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, anchor: RelayAnchor?,
-                 edge: EdgeService, inbound: SIPInbound?) -> SIPReply? {
+                 released: AnchoredMedia? = nil, edge: EdgeService, inbound: SIPInbound?) -> SIPReply? {
         guard let hooks = wiring.withLock({ $0 }) else { return nil }
         var reply: SIPReply?
         let sender = hooks.sender
         let scheduler = hooks.scheduler
         var cancelled: [CallSession.Timer] = []
-        var released: AnchoredMedia?
+        var released = released
         defer {
             // Only long timers wait where they can be dropped; a short one fires and finds nothing to do.
             if !cancelled.isEmpty {
