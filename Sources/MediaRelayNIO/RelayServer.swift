@@ -127,54 +127,25 @@ public final class RelayServer: Sendable {
         }
     }
 
-    /// Most twos bound at once by a refill.
-    static let concurrentBinds = 8
-
-    /// Binds pairs until the warm target is met or the range is exhausted, in twos: a section's two sides on one
-    /// event loop, so that a packet is written out of the other side's socket on the loop that read it (no hop
-    /// between threads per packet). Calls take pairs in twos, so the pool stays in such twos. Several twos are bound
-    /// at once, spread over the loops: bound one after another (each bind waits for its loop) the pool could not
-    /// keep up with a thousand calls a second, and a call that finds it empty is refused 503 with the CPU idle.
+    /// Binds pairs until the warm target is met or the range is exhausted, two at a time on one event loop: a
+    /// section's two sides, so that a packet is written out of the other side's socket on the loop that read it
+    /// (no hop between threads per packet). Calls take pairs in twos, so the pool stays in such twos.
     private func refill() async throws {
-        while true {
-            let deficit = warmTarget.withLock { $0 } - warm.withLock { $0.count }
-            guard deficit > 0 else { return }
-            let twos = min(Self.concurrentBinds, (deficit + 1) / 2)
-            let exhausted = try await withThrowingTaskGroup(of: Bool.self) { binds in
-                for _ in 0..<twos {
-                    let loop = group.next()
-                    binds.addTask { try await self.bindTwo(on: loop) }
-                }
-                var exhausted = false
-                for try await bound in binds where !bound { exhausted = true }
-                return exhausted
+        while warm.withLock({ $0.count }) < warmTarget.withLock({ $0 }) {
+            let loop = group.next()
+            guard let first = try await bindPair(on: loop) else { return }
+            guard let second = try await bindPair(on: loop) else {
+                await unbind(first)
+                return
             }
-            if exhausted { return }
+            // Stopped while binding: the pairs are not kept.
+            guard warmTarget.withLock({ $0 }) > 0 else {
+                await unbind(first)
+                await unbind(second)
+                return
+            }
+            warm.withLock { $0 += [first, second] }
         }
-    }
-
-    /// Binds a section's two pairs on `loop` into the warm pool; false when the range is exhausted or the relay
-    /// stopped meanwhile (then nothing is kept).
-    private func bindTwo(on loop: any EventLoop) async throws -> Bool {
-        guard let first = try await bindPair(on: loop) else { return false }
-        let second: BoundPair?
-        do {
-            second = try await bindPair(on: loop)
-        } catch {
-            await unbind(first)
-            throw error
-        }
-        guard let second else {
-            await unbind(first)
-            return false
-        }
-        guard warmTarget.withLock({ $0 }) > 0 else {
-            await unbind(first)
-            await unbind(second)
-            return false
-        }
-        warm.withLock { $0 += [first, second] }
-        return true
     }
 
     /// Binds an even/odd pair, trying a few if the first ones are taken by other programs; nil when the range is

@@ -60,7 +60,7 @@ final class RecordingAnchor: MediaAnchor {
             .init(fromCaller: true, isOffer: true), .init(fromCaller: false, isOffer: false),
             .init(fromCaller: false, isOffer: true), .init(fromCaller: true, isOffer: false),
         ])
-        // The session asks for the release; the edge (here Sent) finishes the anchor, outside the call's lock.
+        // The session asks for the release; the edge (here Sent) finishes the anchor.
         let sent = Sent(session.calleeRequest(fromCallee("BYE", cseq: 3, invite: invite), branch: 0, now: 9_000),
                         anchor: anchor)
         #expect(sent.mediaReleases == 1 && anchor.finishes.withLock { $0 } == 1)
