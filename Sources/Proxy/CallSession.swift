@@ -59,6 +59,8 @@ public struct CallSession: Sendable {
         case branch(Int, cseq: UInt32)
         /// A request relayed to the other leg in the dialog.
         case relayed(id: Int)
+        /// The CANCEL of a branch's INVITE (of that CSeq).
+        case cancel(Int, cseq: UInt32)
         /// A BYE the edge sent over UDP.
         case bye(index: Int)
         /// The 2xx relayed to the caller over UDP, until its ACK.
@@ -199,6 +201,8 @@ public struct CallSession: Sendable {
         var ackSent: [UInt8]?
         /// The client transaction of ``invite``.
         var transaction: ClientTransaction
+        /// The client transaction of the CANCEL of ``invite``, once sent.
+        var cancelTransaction: ClientNonInviteTransaction?
     }
 
     enum Phase: Sendable, Equatable {
@@ -371,6 +375,14 @@ public struct CallSession: Sendable {
         if cseq.method == .bye {
             return byeAnswered(response, toCaller: false, branch: index, cseq: cseq.sequenceNumber, now: now)
         }
+        if cseq.method == .cancel {
+            // The answer to the edge's CANCEL ends its transaction; the INVITE's own final (487) follows apart.
+            guard cseq.sequenceNumber == branches[index].inviteCSeq,
+                let steps = branches[index].cancelTransaction?.receive(response: response, now: .milliseconds(now))
+            else { return [] }
+            return carryOut(steps, of: .cancel(index, cseq: cseq.sequenceNumber), toCaller: false, branch: index,
+                            now: now).actions
+        }
         guard cseq.method == setup.invite.method, cseq.sequenceNumber == branches[index].inviteCSeq else {
             return relayedResponse(response, responderIsCaller: false, branch: index, now: now)
         }
@@ -389,7 +401,7 @@ public struct CallSession: Sendable {
         branches[index].responded = true
         if status < 200, branches[index].cancelPending, branches[index].final == nil {
             branches[index].cancelPending = false
-            return cancel(index)
+            return cancel(index, now: now)
         }
         guard status > 100 else { return [] }
         guard branches[index].final == nil else {
@@ -459,7 +471,7 @@ public struct CallSession: Sendable {
                 actions += carryOut(retransmission.start(now: .milliseconds(now)), of: .answer, toCaller: true,
                                     branch: index, now: now).actions
             }
-            actions += cancelOthers(than: index)
+            actions += cancelOthers(than: index, now: now)
             if let seconds = setup.maxDurationSeconds {
                 actions.append(.startTimer(.maxDuration, afterMilliseconds: seconds * 1000))
             }
@@ -518,7 +530,7 @@ public struct CallSession: Sendable {
         guard phase == .proceeding, !isSubscription else { return [] }  // a SUBSCRIBE cannot be cancelled
         record.hangupSide = .caller
         record.hangupReason = "cancel"
-        return cancelOthers(than: nil) + refuse(487, disposition: .cancelled, now: now)
+        return cancelOthers(than: nil, now: now) + refuse(487, disposition: .cancelled, now: now)
     }
 
     /// A BYE on an answered call from one side: answer it 200, send BYE on the other leg, end the call.
@@ -543,7 +555,7 @@ public struct CallSession: Sendable {
         case .proceeding:
             record.hangupSide = .edge
             record.hangupReason = "shutdown"
-            return cancelOthers(than: nil) + refuse(503, disposition: .failed, now: now)
+            return cancelOthers(than: nil, now: now) + refuse(503, disposition: .failed, now: now)
         case .ended:
             return []
         }
@@ -568,7 +580,7 @@ public struct CallSession: Sendable {
             guard phase == .proceeding else { return [] }
             record.hangupSide = .edge
             record.hangupReason = "no-answer"
-            return cancelOthers(than: nil) + refuse(408, disposition: .noAnswer, now: now)
+            return cancelOthers(than: nil, now: now) + refuse(408, disposition: .noAnswer, now: now)
         }
     }
 
@@ -586,6 +598,12 @@ public struct CallSession: Sendable {
             guard phase == .proceeding, branches.allSatisfy({ $0.final != nil }) else { return actions }
             let best = Self.bestFinal(branches.compactMap(\.final))
             return actions + refuse(best, disposition: Self.disposition(of: best), now: now)
+        case .cancel(let index, let cseq):
+            // A CANCEL that times out changes nothing: the INVITE's own timers decide the branch.
+            guard branches.indices.contains(index), branches[index].inviteCSeq == cseq,
+                let steps = branches[index].cancelTransaction?.timerFired(timer, now: at)
+            else { return [] }
+            return carryOut(steps, of: ref, toCaller: false, branch: index, now: now).actions
         case .relayed(let id):
             guard let position = relayed.firstIndex(where: { $0.id == id }) else { return [] }
             let steps = relayed[position].transaction.timerFired(timer, now: at)
@@ -959,7 +977,7 @@ public struct CallSession: Sendable {
     /// A branch answered 2xx with media the policy refuses: it is acknowledged and hung up, the others cancelled,
     /// and the caller refused.
     private mutating func takeDown(answered index: Int, _ violation: MediaPolicy.Violation, now: Int64) -> [Action] {
-        [recordEvent(violation)] + ackAndBye(index, now: now) + cancelOthers(than: index)
+        [recordEvent(violation)] + ackAndBye(index, now: now) + cancelOthers(than: index, now: now)
             + refuse(violation.sipStatus, disposition: .rejected, now: now)
     }
 
@@ -1300,11 +1318,11 @@ public struct CallSession: Sendable {
 
     /// Cancels every unanswered branch but `winner`. A branch that has not answered anything yet is cancelled when
     /// its first provisional response arrives (RFC 3261 §9.1: a CANCEL could overtake its INVITE).
-    private mutating func cancelOthers(than winner: Int?) -> [Action] {
+    private mutating func cancelOthers(than winner: Int?, now: Int64) -> [Action] {
         var actions = [Action]()
         for index in branches.indices where index != winner && branches[index].final == nil {
             if branches[index].responded {
-                actions += cancel(index)
+                actions += cancel(index, now: now)
             } else {
                 branches[index].cancelPending = true
             }
@@ -1312,9 +1330,17 @@ public struct CallSession: Sendable {
         return actions
     }
 
-    private func cancel(_ index: Int) -> [Action] {
+    /// The CANCEL of a branch's INVITE, through a non-INVITE client transaction of its own (RFC 3261 §9.1): over
+    /// UDP it is sent again until the callee answers it.
+    private mutating func cancel(_ index: Int, now: Int64) -> [Action] {
         guard let bytes = branches[index].transaction.cancelRequest() else { return [] }
-        return [.toCallee(branch: index, bytes: bytes, flow: branches[index].target.flow)]
+        var transaction = ClientNonInviteTransaction(method: .cancel, bytes: bytes,
+                                                     reliable: branches[index].target.flow.isReliable,
+                                                     timers: setup.timers)
+        let steps = transaction.start(now: .milliseconds(now))
+        branches[index].cancelTransaction = transaction
+        return carryOut(steps, of: .cancel(index, cseq: branches[index].inviteCSeq), toCaller: false, branch: index,
+                        now: now).actions
     }
 
     /// Answers the caller's INVITE with a final failure and ends the call.

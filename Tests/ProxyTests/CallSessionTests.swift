@@ -269,6 +269,29 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(answered.timerFired(timer.timer, now: 500).isEmpty)
     }
 
+    @Test func overUDPTheCancelIsResentUntilTheCalleeAnswersIt() throws {
+        // RFC 3261 §9.1: a CANCEL is a request of its own, with a non-INVITE client transaction (Timer E over UDP).
+        var (session, actions) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        _ = session.calleeResponded(answer(invite, 180, tag: "bob"), branch: 0, now: 10)
+        let cancelled = Sent(session.callerCancelled(now: 100))
+        let cancel = try #require(cancelled.callee[0]?.first)
+        #expect(try cancel.method == .cancel && cancel.topVia().branch == invite.topVia().branch)
+        #expect(cancelled.caller.map(\.statusCode) == [487])
+        var clock = SessionClock(now: 100, arming: Sent(cancelled.timers.compactMap {
+            if case .transaction(.cancel, _) = $0.timer { .startTimer($0.timer, afterMilliseconds: $0.milliseconds) }
+            else { nil }
+        }))
+        let unanswered = clock.run(&session, limit: 3)
+        #expect(unanswered.map { $0.sent.callee[0]?.map(\.method) ?? [] } == [[.cancel], [.cancel], [.cancel]])
+        #expect(unanswered.map(\.now) == [600, 1_600, 3_600])  // Timer E doubles from T1
+        // Its 200 ends the CANCEL's transaction: nothing more is resent, and the caller heard 487 once.
+        _ = session.calleeResponded(try SIPMessage.parse(try cancel.makeResponse(status: 200, toTag: "bob")), branch: 0,
+                                    now: 3_700)
+        let answered = clock.run(&session)
+        #expect(answered.allSatisfy { $0.sent.callee.isEmpty && $0.sent.caller.isEmpty })
+    }
+
     @Test func aRetransmittedFailureIsAcknowledgedAgainAndRelayedOnce() throws {
         // The callee resends its 486 when the edge's ACK is lost (RFC 3261 §17.1.1.2): the transaction answers it
         // with the same ACK again, and the caller hears the failure once.
