@@ -91,10 +91,37 @@ public final class EdgeServer: Service, Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
     }
 
+    /// The resource of the open-descriptor limit, as each C library spells it.
+    #if canImport(Glibc)
+    static let descriptorLimit = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    static let descriptorLimit = RLIMIT_NOFILE
+    #endif
+
+    /// Raises the soft limit on open descriptors to the hard one, as far as the process may, and returns the limit
+    /// in force (nil if it cannot be read). The relay holds two sockets per warm pair and four per call, and every
+    /// stream connection one: the usual soft limit of 1,024 would cap the edge near a hundred calls.
+    static func raiseDescriptorLimit() -> UInt64? {
+        var limit = rlimit()
+        let resource = descriptorLimit
+        guard getrlimit(resource, &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(resource, &raised) == 0 { return UInt64(raised.rlim_cur) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
     /// Binds the listeners and the relay and wires the call router to them; nothing is served before this returns.
     /// On failure everything bound so far is closed again and the event loops stop.
     public func start() async throws -> Bound {
         let edge = self.edge
+        let descriptors = Self.raiseDescriptorLimit()
+        if let descriptors, descriptors < 4_096 {
+            edge.logger.warning("few file descriptors allowed: each call holds four relay sockets",
+                                metadata: ["limit": "\(descriptors)"])
+        }
         var transport = configuration.transport
         transport.acceptFilter = { edge.admitsConnection(from: $0) }
         let transportLogger = Logger(label: "rampart.transport")

@@ -66,6 +66,20 @@ import Glibc
 
     /// The screen comes before validation (issue 18): a denied source's malformed request is dropped unanswered
     /// and unvalidated, while the same bytes from an allowed source get the 400 validation gives them.
+    @Test func theDescriptorLimitIsRaisedToWhatTheProcessMayHave() throws {
+        var before = rlimit()
+        let resource = EdgeServer.descriptorLimit
+        #expect(getrlimit(resource, &before) == 0)
+        // Lowered first (as a service manager's default of 1,024 would be), so that raising it is seen to happen.
+        var lowered = before
+        lowered.rlim_cur = min(before.rlim_max, 1_024)
+        #expect(setrlimit(resource, &lowered) == 0)
+        let inForce = try #require(EdgeServer.raiseDescriptorLimit())
+        var after = rlimit()
+        #expect(getrlimit(resource, &after) == 0)
+        #expect(inForce == UInt64(after.rlim_cur) && after.rlim_cur == before.rlim_max)
+    }
+
     @Test func aDeniedSourceIsScreenedOutBeforeItsMessageIsValidated() async throws {
         let store = try await EdgeFixture.provisionedStore()
         var configuration = EdgeService.Configuration()
