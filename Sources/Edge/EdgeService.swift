@@ -672,10 +672,7 @@ public struct EdgeClock: Sendable {
     }
 
     /// The monotonic clock in whole milliseconds.
-    public func monotonicMilliseconds() -> Int64 {
-        let now = monotonic().components
-        return now.seconds * 1000 + now.attoseconds / 1_000_000_000_000_000
-    }
+    public func monotonicMilliseconds() -> Int64 { monotonic().wholeMilliseconds }
 
     /// The system clocks.
     public static let system = EdgeClock(

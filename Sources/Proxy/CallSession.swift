@@ -657,7 +657,7 @@ public struct CallSession: Sendable {
                 delivered = box.message
             case .scheduleTimer(let timer, let deadline):
                 actions.append(.startTimer(.transaction(ref, timer),
-                                           afterMilliseconds: Self.milliseconds(deadline) - Int(now)))
+                                           afterMilliseconds: Int(deadline.wholeMilliseconds - now)))
             case .cancelTimer(let timer):
                 actions.append(.cancelTimer(.transaction(ref, timer)))
             case .timeout:
@@ -667,12 +667,6 @@ public struct CallSession: Sendable {
             }
         }
         return (actions, delivered, timedOut)
-    }
-
-    /// A duration in whole milliseconds.
-    static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1_000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 
     /// The INVITE again, with credentials, when a trunk challenged it (RFC 3261 §22.2): same leg, next CSeq, the
@@ -1101,7 +1095,7 @@ public struct CallSession: Sendable {
         sessionGeneration += 1
         return [.startTimer(.sessionExpiry(generation: sessionGeneration),
                             afterMilliseconds: min(seconds, setup.maxSubscriptionSeconds) * 1000
-                                + Self.milliseconds(setup.timers.transactionTimeout))]
+                                + Int(setup.timers.transactionTimeout.wholeMilliseconds))]
     }
 
     /// The relay saw no media in either direction for the configured time: the edge ends the call (BYE on both
@@ -1371,7 +1365,7 @@ public struct CallSession: Sendable {
     }
 
     /// How long an ended call waits for its branches' final answers: 64·T1, as their transactions do.
-    private var lingering: Int { Self.milliseconds(setup.timers.transactionTimeout) }
+    private var lingering: Int { Int(setup.timers.transactionTimeout.wholeMilliseconds) }
 
     /// The response to forward when every branch failed (RFC 3261 §16.7 step 6): a 6xx if any, else the lowest
     /// class, preferring a busy or a refusal over a timeout, 408 and 503 last.

@@ -71,7 +71,7 @@ public struct RequestRelay: Sendable {
             let refusal = relay.finish(480)
             return (relay, refusal)
         }
-        actions.append(.startTimer(.expiry, afterMilliseconds: CallSession.milliseconds(timers.transactionTimeout)))
+        actions.append(.startTimer(.expiry, afterMilliseconds: Int(timers.transactionTimeout.wholeMilliseconds)))
         return (relay, actions)
     }
 
@@ -136,7 +136,7 @@ public struct RequestRelay: Sendable {
             case .passToTransactionUser: delivered = true
             case .scheduleTimer(let timer, let deadline):
                 actions.append(.startTimer(.transaction(target: index, timer),
-                                           afterMilliseconds: CallSession.milliseconds(deadline - now)))
+                                           afterMilliseconds: Int((deadline - now).wholeMilliseconds)))
             case .timeout: timedOut = true
             case .cancelTimer, .terminated: break  // a timer the state moved past fires to no effect
             }

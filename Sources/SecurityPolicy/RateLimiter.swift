@@ -152,7 +152,7 @@ public struct RateLimiter: Sendable {
     /// Takes a token from the source's bucket.
     public mutating func admit(source: SourceKey, _ methodClass: MethodClass, now: Duration) -> Decision {
         guard let budget = limits.perSource[methodClass] else { return .admitted }
-        let now = Self.milliseconds(now)
+        let now = now.wholeMilliseconds
         return sources.update(SourceBucketKey(source: source, methodClass: methodClass),
                               default: Bucket(tokens: budget.burst, updatedMilliseconds: now, refusedInARow: 0)) {
             $0.take(budget, now: now) ? .admitted : .refused(.source, refusedInARow: $0.refusedInARow)
@@ -163,7 +163,7 @@ public struct RateLimiter: Sendable {
     /// pair's budget (the stricter one of an account under attack).
     public mutating func admit(account: String, source: SourceKey, _ methodClass: MethodClass, now: Duration,
                                pairBudget: Budget? = nil) -> Decision {
-        let now = Self.milliseconds(now)
+        let now = now.wholeMilliseconds
         if let budget = pairBudget ?? limits.perPair[methodClass] {
             let decision = accounts.update(
                 AccountBucketKey(account: account, source: source, methodClass: methodClass),
@@ -181,8 +181,4 @@ public struct RateLimiter: Sendable {
 
     /// Buckets held (for tests and metrics).
     public var bucketCount: Int { sources.count + accounts.count }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
 }
