@@ -881,15 +881,9 @@ public struct CallSession: Sendable {
         {
             terminatingNotify = nextRelayID
         }
-        // A re-INVITE needs its parse for the ACK of a failure; other methods run on their bytes alone.
-        var transaction: ClientTransaction
-        if method == .invite {
-            guard let invite = try? SIPMessage.parse(sent) else { return respond(request, 500) }
-            transaction = ClientTransaction(request: invite, bytes: sent, reliable: !overUDP, timers: setup.timers)
-        } else {
-            transaction = .nonInvite(ClientNonInviteTransaction(method: method, bytes: sent, reliable: !overUDP,
-                                                                timers: setup.timers))
-        }
+        guard var transaction = ClientTransaction(method: method, bytes: sent, reliable: !overUDP,
+                                                  timers: setup.timers)
+        else { return respond(request, 500) }
         let steps = transaction.start(now: .milliseconds(now))
         relayed.append(RelayedRequest(
             id: nextRelayID, fromCaller: fromCaller, branch: index, method: method, request: request,

@@ -19,6 +19,18 @@ public enum ClientTransaction: Sendable {
         }
     }
 
+    /// The transaction for a request the owner built, from its bytes: only an INVITE is parsed (its transaction
+    /// builds the ACK of a failure and the CANCEL from it); nil for an INVITE that does not parse.
+    public init?(method: SIPMethod, bytes: [UInt8], reliable: Bool, timers: TransactionTimers) {
+        guard method == .invite else {
+            self = .nonInvite(ClientNonInviteTransaction(method: method, bytes: bytes, reliable: reliable,
+                                                         timers: timers))
+            return
+        }
+        guard let invite = try? SIPMessage.parse(bytes) else { return nil }
+        self = .invite(ClientInviteTransaction(request: invite, bytes: bytes, reliable: reliable, timers: timers))
+    }
+
     /// Sends the request and arms the retransmission and timeout timers.
     public mutating func start(now: Duration) -> [TransactionAction] {
         apply { $0.start(now: now) } nonInvite: { $0.start(now: now) }
