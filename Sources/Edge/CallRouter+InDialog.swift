@@ -65,14 +65,7 @@ extension CallRouter {
             table -> ([CallSession.Action], SIPFlow, [String], RelayAnchor?, AnchoredMedia?)? in
             guard var entry = table.byCaller[key] else { return nil }
             var actions = body(&entry.session)
-            // The relay's account of the call stops where the session ended it, before the BYEs go out: what the
-            // parties send as they hang up is no part of the call. (Synchronous and without I/O: the relay closes
-            // the sockets in the background.)
-            var released: AnchoredMedia?
-            if actions.contains(.releaseMedia) {
-                released = entry.anchor?.finish()
-                actions.removeAll { $0 == .releaseMedia }
-            }
+            let released = Self.releaseMedia(in: &actions, anchor: entry.anchor)
             // Messages leave in the order the session produced them: sent under the call's lock, so that a 180 a
             // losing branch sent just before the winner's 200 cannot overtake that 200 on another event loop.
             if let hooks {
@@ -116,18 +109,29 @@ extension CallRouter {
                              inbound: inbound))
     }
 
+    /// Takes the media release (``CallSession/Action/releaseMedia``) out of a session's actions and carries it out
+    /// at once, before anything in them is sent: the relay's account of the call stops where the session ended it,
+    /// and what the parties send as they hang up is no part of the call. Synchronous and without I/O (the relay
+    /// closes the sockets in the background), so it may run under the call's lock. The relay's figures, or nil.
+    static func releaseMedia(in actions: inout [CallSession.Action], anchor: RelayAnchor?) -> AnchoredMedia? {
+        guard actions.contains(.releaseMedia) else { return nil }
+        actions.removeAll { $0 == .releaseMedia }
+        return anchor?.finish()
+    }
+
     /// Sends, schedules and stores what a session asked for; returns its answer to the message being handled.
+    /// Runs outside the call's lock. `released`: the relay's figures when ``releaseMedia(in:anchor:)`` already
+    /// ran on these actions; otherwise a release among them finishes `anchor` first.
     @discardableResult
-    /// Runs outside the call's lock. `released`: the relay's figures, when the caller already released the media
-    /// (``CallSession/Action/releaseMedia``); otherwise a release among `actions` finishes `anchor` here.
     func perform(_ actions: [CallSession.Action], key: String, callerFlow: SIPFlow, anchor: RelayAnchor?,
                  released: AnchoredMedia? = nil, edge: EdgeService, inbound: SIPInbound?) -> SIPReply? {
+        var actions = actions
+        let released = released ?? Self.releaseMedia(in: &actions, anchor: anchor)
         guard let hooks = wiring.withLock({ $0 }) else { return nil }
         var reply: SIPReply?
         let sender = hooks.sender
         let scheduler = hooks.scheduler
         var cancelled: [CallSession.Timer] = []
-        var released = released
         defer {
             // Only long timers wait where they can be dropped; a short one fires and finds nothing to do.
             if !cancelled.isEmpty {
@@ -179,7 +183,7 @@ extension CallRouter {
                     edge.report(kind, reason: reason, inbound, claimedUser: nil)
                 }
             case .releaseMedia:
-                released = anchor?.finish()
+                break  // carried out before anything was sent
             case .finished(var record):
                 if let released { record.add(released) }
                 edge.fraud.ended(callID: record.id, answeredAtMilliseconds: record.answeredAtMilliseconds,

@@ -249,7 +249,7 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
 
     @Test func overUDPTheCalleesInviteIsRetransmittedUntilAnAnswerOrTimerB() throws {
         var (session, actions) = CallSession.start(setup(targets: 1, transport: "udp"), now: 0)
-        var sent = Sent(actions)
+        let sent = Sent(actions)
         #expect(sent.callee[0]?.first?.method == .invite)
         #expect(sent.timers.map(\.milliseconds) == [500, 32_000])  // Timer A at T1, Timer B at 64·T1
         var clock = SessionClock(arming: sent)
