@@ -65,7 +65,7 @@ public struct RequestRelay: Sendable {
                                                          reliable: target.flow.isReliable, timers: timers)
             let steps = transaction.start(now: .zero)
             relay.legs.append(Leg(callID: leg.callID, flow: target.flow, transaction: transaction))
-            actions += relay.carryOut(steps, target: relay.legs.count - 1, now: .zero).actions
+            actions += relay.carryOut(steps, target: relay.legs.count - 1).actions
         }
         guard !relay.legs.isEmpty else {
             let refusal = relay.finish(480)
@@ -78,9 +78,8 @@ public struct RequestRelay: Sendable {
     /// A target's response: a 2xx is relayed at once; failures wait for the others, the best one wins.
     public mutating func targetResponded(_ response: SIPMessage, target index: Int) -> [Action] {
         guard legs.indices.contains(index), let status = response.statusCode, !isFinished else { return [] }
-        // The transactions run on relative time: a relay only ever needs the intervals between its timers.
         let (sent, delivered, _) = carryOut(legs[index].transaction.receive(response: response, now: .zero),
-                                            target: index, now: .zero)
+                                            target: index)
         guard delivered, status >= 200, legs[index].final == nil else { return sent }
         legs[index].final = status
         if status < 300 {
@@ -108,8 +107,7 @@ public struct RequestRelay: Sendable {
             return finish(408)
         case .transaction(let index, let timer):
             guard legs.indices.contains(index) else { return [] }
-            let (sent, _, timedOut) = carryOut(legs[index].transaction.timerFired(timer, now: .zero), target: index,
-                                               now: .zero)
+            let (sent, _, timedOut) = carryOut(legs[index].transaction.timerFired(timer, now: .zero), target: index)
             guard timedOut, legs[index].final == nil else { return sent }
             legs[index].final = 408
             return sent + answerIfEveryLegFailed()
@@ -123,8 +121,9 @@ public struct RequestRelay: Sendable {
     }
 
     /// What a copy's transaction asks: its sends go to the copy's target, its timers become the relay's. Also
-    /// whether it passed a response up, and whether it timed out.
-    private func carryOut(_ steps: [TransactionAction], target index: Int, now: Duration)
+    /// whether it passed a response up, and whether it timed out. The relay hands its transactions `now` = zero at
+    /// every step: it needs only the intervals, so a deadline is the delay to schedule.
+    private func carryOut(_ steps: [TransactionAction], target index: Int)
         -> (actions: [Action], delivered: Bool, timedOut: Bool)
     {
         var actions = [Action]()
@@ -136,7 +135,7 @@ public struct RequestRelay: Sendable {
             case .passToTransactionUser: delivered = true
             case .scheduleTimer(let timer, let deadline):
                 actions.append(.startTimer(.transaction(target: index, timer),
-                                           afterMilliseconds: Int((deadline - now).wholeMilliseconds)))
+                                           afterMilliseconds: Int(deadline.wholeMilliseconds)))
             case .timeout: timedOut = true
             case .cancelTimer, .terminated: break  // a timer the state moved past fires to no effect
             }
