@@ -18,7 +18,7 @@ extension CallRouter {
             if let (key, branch) = legs.0 {
                 update(key, edge: edge, inbound: inbound) { $0.calleeResponded(message, branch: branch, now: now) }
             } else if let (key, target) = legs.1 {
-                updateRelay(key) { $0.targetResponded(message, target: target) }
+                updateRelay(key, edge: edge) { $0.targetResponded(message, target: target) }
             } else if let toTag = (try? message.toTag()) ?? nil {
                 update(callID + "\u{1}" + toTag, edge: edge, inbound: inbound) { $0.callerResponded(message, now: now) }
             }
@@ -97,7 +97,7 @@ extension CallRouter {
             }
             if entry.session.isFinished {
                 table.byCaller[key] = nil
-                table.deadlines[key] = nil
+                callTimers.forget(key)
                 return (actions, entry.callerFlow, entry.session.calleeCallIDs, entry.anchor, released)
             }
             table.byCaller[key] = entry
@@ -130,43 +130,17 @@ extension CallRouter {
         guard let hooks = wiring.withLock({ $0 }) else { return nil }
         var reply: SIPReply?
         let sender = hooks.sender
-        let scheduler = hooks.scheduler
-        var cancelled: [CallSession.Timer] = []
-        defer {
-            // Only long timers wait where they can be dropped; a short one fires and finds nothing to do.
-            if !cancelled.isEmpty {
-                shard(key).table.withLock { table in
-                    guard var timers = table.deadlines[key] else { return }
-                    timers.removeAll { cancelled.contains($0.timer) }
-                    table.deadlines[key] = timers.isEmpty ? nil : timers
-                }
-            }
-        }
         for action in actions {
             switch action {
-            case .startTimer(let timer, let milliseconds) where milliseconds >= Self.longTimer:
-                // Long timers (ring timeout, session expiry, maximum duration, Timer B over streams) wait in the
-                // call's entry and go with it, instead of lingering in the event loop's queue for hours.
-                guard scheduler != nil else { break }
-                let due = edge.clock.monotonicMilliseconds() + Int64(milliseconds)
-                shard(key).table.withLock { table in
-                    guard table.byCaller[key] != nil else { return }
-                    var timers = table.deadlines[key] ?? []
-                    // A refreshed session or subscription keeps only its latest expiry.
-                    if case .sessionExpiry = timer {
-                        timers.removeAll { if case .sessionExpiry = $0.timer { true } else { false } }
-                    }
-                    timers.append((timer, due))
-                    table.deadlines[key] = timers
-                }
-            case .cancelTimer(let timer):
-                cancelled.append(timer)
-            case .startTimer(let timer, let milliseconds):
-                scheduler?(milliseconds) { [weak self] in
+            case .startTimer(let timer, let delay):
+                callTimers.start(timer, for: key, after: delay, now: edge.clock.monotonic(), scheduler: hooks.scheduler) {
+                    [weak self] in
                     _ = self?.update(key, edge: edge, inbound: inbound) {
                         $0.timerFired(timer, now: edge.clock.epochMilliseconds())
                     }
                 }
+            case .cancelTimer(let timer):
+                callTimers.cancel([timer], for: key)
             case .toCaller(let bytes):
                 _ = sender(bytes, callerFlow)
             case .toCallee(_, let bytes, let flow):

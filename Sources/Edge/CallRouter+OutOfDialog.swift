@@ -41,27 +41,30 @@ extension CallRouter {
             }
             shard(key).table.withLock { $0.relays[key] = RelayEntry(relay: relay, origin: originFlow) }
         }
-        return performRelay(actions, key: key, origin: originFlow)
+        return performRelay(actions, key: key, origin: originFlow, edge: edge)
     }
 
-    func updateRelay(_ key: String, _ body: (inout RequestRelay) -> [RequestRelay.Action], expire: Bool = false) {
+    func updateRelay(_ key: String, edge: EdgeService, _ body: (inout RequestRelay) -> [RequestRelay.Action],
+                     expire: Bool = false) {
         let outcome = shard(key).table.withLock { table -> ([RequestRelay.Action], SIPFlow, [String])? in
             guard var entry = table.relays[key] else { return nil }
             let actions = body(&entry.relay)
             if expire {
                 table.relays[key] = nil
+                relayTimers.forget(key)
                 return (actions, entry.origin, entry.relay.targetCallIDs)
             }
             table.relays[key] = entry
             return (actions, entry.origin, [])
         }
         for callID in outcome?.2 ?? [] { shard(callID).table.withLock { $0.relayTargets[callID] = nil } }
-        guard let (actions, origin, _) = outcome, let reply = performRelay(actions, key: key, origin: origin) else { return }
+        guard let (actions, origin, _) = outcome, let reply = performRelay(actions, key: key, origin: origin, edge: edge)
+        else { return }
         _ = wiring.withLock({ $0?.sender })?(reply.bytes, origin)
     }
 
     /// Sends and schedules what a relay asked for; returns its answer for the original request.
-    func performRelay(_ actions: [RequestRelay.Action], key: String, origin: SIPFlow) -> SIPReply? {
+    func performRelay(_ actions: [RequestRelay.Action], key: String, origin: SIPFlow, edge: EdgeService) -> SIPReply? {
         guard let hooks = wiring.withLock({ $0 }) else { return nil }
         var reply: SIPReply?
         for action in actions {
@@ -70,11 +73,12 @@ extension CallRouter {
                 reply = SIPReply(bytes: bytes, destination: origin.transport == .udp ? origin.remote : nil)
             case .toTarget(_, let bytes, let flow):
                 if let flow = SIPFlow(flow) { _ = hooks.connector(bytes, flow) }
-            case .startTimer(let timer, let milliseconds):
-                hooks.scheduler?(milliseconds) { [weak self] in
-                    // The relay's expiry (64·T1) ends the entry's life: retransmissions of the request are answered
-                    // until then.
-                    self?.updateRelay(key, { $0.timerFired(timer) }, expire: timer == .expiry)
+            case .startTimer(let timer, let delay):
+                // The relay's expiry (64·T1) ends the entry's life: retransmissions of the request are answered
+                // until then.
+                relayTimers.start(timer, for: key, after: delay, now: edge.clock.monotonic(), scheduler: hooks.scheduler) {
+                    [weak self] in
+                    self?.updateRelay(key, edge: edge, { $0.timerFired(timer) }, expire: timer == .expiry)
                 }
             }
         }

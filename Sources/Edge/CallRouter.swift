@@ -16,8 +16,8 @@ public final class CallRouter: Sendable {
     /// The edge's own address on a flow (its listener of that transport, of the peer's address family when it has
     /// one), for Via and Contact.
     public typealias LocalAddresses = @Sendable (SIPFlow) -> SIPLocalAddress?
-    /// Runs a closure after some milliseconds (an event loop's `scheduleTask`), for retransmissions over UDP.
-    public typealias Scheduler = @Sendable (Int, @escaping @Sendable () -> Void) -> Void
+    /// Runs a closure once a delay has passed (an event loop's `scheduleTask`): the short timers of ``timers``.
+    public typealias Scheduler = @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
 
     struct Entry: Sendable {
         var session: CallSession
@@ -46,12 +46,12 @@ public final class CallRouter: Sendable {
         var relays: [String: RelayEntry] = [:]
         /// The relay key and target of each of the edge's relayed requests, by its Call-ID.
         var relayTargets: [String: (relay: String, target: Int)] = [:]
-        /// Long timers of calls, by caller key: fired by ``CallRouter/fireDueTimers(edge:)``.
-        var deadlines: [String: [(timer: CallSession.Timer, due: Int64)]] = [:]
     }
 
-    /// Timers at least this long (milliseconds) are kept with the call and checked twice a second.
-    static let longTimer = 1_000
+    /// The calls' timers, by caller key, and the relayed requests', by relay key: one service, whose long timers
+    /// ``fireDueTimers(edge:)`` fires.
+    let callTimers = TimerService<String, CallSession.Timer>()
+    let relayTimers = TimerService<String, RequestRelay.Timer>()
 
     /// One lock per shard of the tables, by key hash: with one lock for every call, the event loops queued for it
     /// (futex waits were a sixth of a call's CPU at 1,200 calls/s). A call's entry and its long timers live in the
@@ -312,19 +312,13 @@ public final class CallRouter: Sendable {
     func fireDueTimers(edge: EdgeService) {
         // Deadlines on the monotonic clock (a wall-clock step must not fire or hold them); the calls' own times,
         // which go into their records, on the wall clock.
-        let (now, deadline) = (edge.clock.epochMilliseconds(), edge.clock.monotonicMilliseconds())
-        let due = shards.flatMap { shard in
-            shard.table.withLock { table -> [(String, CallSession.Timer)] in
-                var due: [(String, CallSession.Timer)] = []
-                for (key, timers) in table.deadlines where timers.contains(where: { $0.due <= deadline }) {
-                    due += timers.filter { $0.due <= deadline }.map { (key, $0.timer) }
-                    let waiting = timers.filter { $0.due > deadline }
-                    table.deadlines[key] = waiting.isEmpty ? nil : waiting
-                }
-                return due
-            }
+        let (now, monotonic) = (edge.clock.epochMilliseconds(), edge.clock.monotonic())
+        callTimers.fireDue(now: monotonic) { key, timer in
+            update(key, edge: edge, inbound: nil) { $0.timerFired(timer, now: now) }
         }
-        for (key, timer) in due { update(key, edge: edge, inbound: nil) { $0.timerFired(timer, now: now) } }
+        relayTimers.fireDue(now: monotonic) { key, timer in
+            updateRelay(key, edge: edge, { $0.timerFired(timer) }, expire: timer == .expiry)
+        }
         endCallsWithoutMedia(edge: edge, now: now)
     }
 
@@ -361,10 +355,10 @@ public final class CallRouter: Sendable {
                 self.usage.withLock { $0 = [:] }
                 self.trunkCalls.withLock { $0 = [:] }
                 table.byCallee = [:]
-                table.deadlines = [:]
                 return ended
             }
         }
+        callTimers.forgetAll()
         for call in ended {
             // Nothing is retransmitted any more: the loops are about to stop.
             let actions = call.actions.filter { if case .startTimer = $0 { false } else { true } }

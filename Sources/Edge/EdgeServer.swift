@@ -171,8 +171,8 @@ public final class EdgeServer: Service, Sendable {
                     let port = UInt16(exactly: listener.port)
                 else { return nil }
                 return SIPLocalAddress(host: host, port: port, transport: flow.transport.rawValue)
-            }, scheduler: { milliseconds, body in
-                group.next().scheduleTask(in: .milliseconds(Int64(milliseconds))) { body() }
+            }, scheduler: { delay, body in
+                group.next().scheduleTask(in: TimeAmount(delay)) { body() }
             })
         return Bound(listeners: boundAddresses)
     }

@@ -26,8 +26,9 @@ public struct CallSession: Sendable {
         case reply([UInt8])
         /// Record a security event concerning this call.
         case securityEvent(SecurityEvent.Kind)
-        /// Call ``CallSession/timerFired(_:now:)`` with this timer after this many milliseconds.
-        case startTimer(Timer, afterMilliseconds: Int)
+        /// Call ``CallSession/timerFired(_:now:)`` with this timer once this much time has passed (on the edge's
+        /// monotonic clock).
+        case startTimer(Timer, after: Duration)
         /// A timer started earlier is no longer needed. Firing it anyway does nothing (the transactions ignore a
         /// timer their state has moved past): the edge may drop it to save the work.
         case cancelTimer(Timer)
@@ -355,7 +356,7 @@ public struct CallSession: Sendable {
         if session.branches.isEmpty {
             actions += session.refuse(480, disposition: .failed, now: now)
         } else if let seconds = setup.ringTimeoutSeconds {
-            actions.append(.startTimer(.ringTimeout, afterMilliseconds: seconds * 1000))
+            actions.append(.startTimer(.ringTimeout, after: .seconds(seconds)))
         }
         return (session, actions)
     }
@@ -473,7 +474,7 @@ public struct CallSession: Sendable {
             }
             actions += cancelOthers(than: index, now: now)
             if let seconds = setup.maxDurationSeconds {
-                actions.append(.startTimer(.maxDuration, afterMilliseconds: seconds * 1000))
+                actions.append(.startTimer(.maxDuration, after: .seconds(seconds)))
             }
             return actions + armSessionTimer(response)
         default:
@@ -657,7 +658,7 @@ public struct CallSession: Sendable {
                 delivered = box.message
             case .scheduleTimer(let timer, let deadline):
                 actions.append(.startTimer(.transaction(ref, timer),
-                                           afterMilliseconds: Int(deadline.wholeMilliseconds - now)))
+                                           after: deadline - .milliseconds(now)))
             case .cancelTimer(let timer):
                 actions.append(.cancelTimer(.transaction(ref, timer)))
             case .timeout:
@@ -949,9 +950,9 @@ public struct CallSession: Sendable {
         if status >= 200, entry.id == terminatingNotify { return actions + finish(now: now) }
         if isSubscription, entry.method == .subscribe, (200..<300).contains(status) { actions += armExpiry(response) }
         if (200..<300).contains(status), entry.method == .invite || entry.method == .update, case .answered = phase {
-            // A refresh without Session-Expires switches the timer off (RFC 4028 §9): the old one goes stale.
-            sessionGeneration += 1
-            actions += armSessionTimer(response)
+            // A refresh without Session-Expires switches the timer off (RFC 4028 §9).
+            let rearmed = armSessionTimer(response)
+            actions += rearmed.isEmpty ? stopSessionExpiry() : rearmed
         }
         return actions
     }
@@ -1075,9 +1076,7 @@ public struct CallSession: Sendable {
         guard let value = response.firstField(.sessionExpires)?.value,
             let seconds = Int(value.prefix { $0 >= "0" && $0 <= "9" }), seconds > 0
         else { return [] }
-        sessionGeneration += 1
-        return [.startTimer(.sessionExpiry(generation: sessionGeneration),
-                            afterMilliseconds: min(max(seconds, 90), 86_400) * 1000)]
+        return restartSessionExpiry(after: .seconds(min(max(seconds, 90), 86_400)))
     }
 
     /// A subscription lasts what the notifier granted (Expires of its 2xx, RFC 6665 §4.1.2.1) and a grace of 64·T1
@@ -1086,10 +1085,19 @@ public struct CallSession: Sendable {
         // Without Expires the notifier granted the default of most event packages (RFC 6665 §4.1.2.1): an hour.
         let value = response.firstField(.expires)?.value ?? "3600"
         let seconds = Int(value.drop { $0 == " " || $0 == "\t" }.prefix { $0 >= "0" && $0 <= "9" }) ?? 3600
-        sessionGeneration += 1
-        return [.startTimer(.sessionExpiry(generation: sessionGeneration),
-                            afterMilliseconds: min(seconds, setup.maxSubscriptionSeconds) * 1000
-                                + Int(setup.timers.transactionTimeout.wholeMilliseconds))]
+        return restartSessionExpiry(after: .seconds(min(seconds, setup.maxSubscriptionSeconds))
+                                        + setup.timers.transactionTimeout)
+    }
+
+    /// A new generation of the session's expiry: the one it replaces is cancelled, so only the latest waits.
+    private mutating func restartSessionExpiry(after delay: Duration) -> [Action] {
+        stopSessionExpiry() + [.startTimer(.sessionExpiry(generation: sessionGeneration), after: delay)]
+    }
+
+    /// Cancels the session's expiry, and makes it stale should it fire anyway.
+    private mutating func stopSessionExpiry() -> [Action] {
+        defer { sessionGeneration += 1 }
+        return sessionGeneration > 0 ? [.cancelTimer(.sessionExpiry(generation: sessionGeneration))] : []
     }
 
     /// The relay saw no media in either direction for the configured time: the edge ends the call (BYE on both
@@ -1346,7 +1354,7 @@ public struct CallSession: Sendable {
     private mutating func finish(now: Int64) -> [Action] {
         phase = .ended
         if isSubscription {  // not a call: no CDR; wait for the SUBSCRIBE's final answer a while, at most
-            return isFinished ? [] : [.startTimer(.linger, afterMilliseconds: lingering)]
+            return isFinished ? [] : [.startTimer(.linger, after: setup.timers.transactionTimeout)]
         }
         record.endedAtMilliseconds = now
         // What the SDP exchange came to; the relay's own account of a bridged call replaces it when its media is
@@ -1355,11 +1363,8 @@ public struct CallSession: Sendable {
         if case .sdes(let suite) = posture { record.srtpSuite = suite.name }
         let release: [Action] = setup.mediaAnchor == nil ? [] : [.releaseMedia]
         if isFinished { return release + [.finished(record)] }
-        return release + [.finished(record), .startTimer(.linger, afterMilliseconds: lingering)]
+        return release + [.finished(record), .startTimer(.linger, after: setup.timers.transactionTimeout)]
     }
-
-    /// How long an ended call waits for its branches' final answers: 64·T1, as their transactions do.
-    private var lingering: Int { Int(setup.timers.transactionTimeout.wholeMilliseconds) }
 
     /// The response to forward when every branch failed (RFC 3261 §16.7 step 6): a 6xx if any, else the lowest
     /// class, preferring a busy or a refusal over a timeout, 408 and 503 last.

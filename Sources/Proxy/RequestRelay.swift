@@ -14,8 +14,8 @@ public struct RequestRelay: Sendable {
         case reply([UInt8])
         /// The edge's request to one binding, down its flow.
         case toTarget(index: Int, bytes: [UInt8], flow: SIPPeer)
-        /// Call ``RequestRelay/timerFired(_:)`` with this timer after this many milliseconds.
-        case startTimer(Timer, afterMilliseconds: Int)
+        /// Call ``RequestRelay/timerFired(_:)`` with this timer once this much time has passed.
+        case startTimer(Timer, after: Duration)
     }
 
     /// The copies' transaction timers, and the end of the relay's life (64·T1: until then a retransmission of the
@@ -71,7 +71,7 @@ public struct RequestRelay: Sendable {
             let refusal = relay.finish(480)
             return (relay, refusal)
         }
-        actions.append(.startTimer(.expiry, afterMilliseconds: Int(timers.transactionTimeout.wholeMilliseconds)))
+        actions.append(.startTimer(.expiry, after: timers.transactionTimeout))
         return (relay, actions)
     }
 
@@ -135,7 +135,7 @@ public struct RequestRelay: Sendable {
             case .passToTransactionUser: delivered = true
             case .scheduleTimer(let timer, let deadline):
                 actions.append(.startTimer(.transaction(target: index, timer),
-                                           afterMilliseconds: Int(deadline.wholeMilliseconds)))
+                                           after: deadline))
             case .timeout: timedOut = true
             case .cancelTimer, .terminated: break  // a timer the state moved past fires to no effect
             }

@@ -52,6 +52,7 @@ struct Sent {
     var events: [SecurityEvent.Kind] = []
     var records: [CallDetailRecord] = []
     var timers: [(timer: CallSession.Timer, milliseconds: Int)] = []
+    var cancelled: [CallSession.Timer] = []
     /// How many times the session asked for its media to be released.
     var mediaReleases = 0
 
@@ -71,8 +72,8 @@ struct Sent {
             case .finished(var record):
                 if let released { record.add(released) }
                 records.append(record)
-            case .startTimer(let timer, let milliseconds): timers.append((timer, milliseconds))
-            case .cancelTimer: break  // a cancelled timer that fires anyway must do nothing: SessionClock fires them
+            case .startTimer(let timer, let delay): timers.append((timer, Int(delay.wholeMilliseconds)))
+            case .cancelTimer(let timer): cancelled.append(timer)  // SessionClock fires them anyway: they must do nothing
             }
         }
     }
@@ -279,7 +280,7 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(try cancel.method == .cancel && cancel.topVia().branch == invite.topVia().branch)
         #expect(cancelled.caller.map(\.statusCode) == [487])
         var clock = SessionClock(now: 100, arming: Sent(cancelled.timers.compactMap {
-            if case .transaction(.cancel, _) = $0.timer { .startTimer($0.timer, afterMilliseconds: $0.milliseconds) }
+            if case .transaction(.cancel, _) = $0.timer { .startTimer($0.timer, after: .milliseconds($0.milliseconds)) }
             else { nil }
         }))
         let unanswered = clock.run(&session, limit: 3)

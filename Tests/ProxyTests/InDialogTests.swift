@@ -267,6 +267,32 @@ func reply(_ request: SIPMessage, _ status: Int, body: String = "", headers: [(S
         #expect(!Sent(session.timerFired(refreshed.timer, now: 180_100)).records.isEmpty)
     }
 
+    /// Only the latest expiry waits at the edge: a refresh cancels the one it replaces (the edge's timer service
+    /// drops it), and the first 2xx cancels nothing.
+    @Test func aRefreshCancelsTheExpiryItReplaces() throws {
+        var (fresh, actions) = CallSession.start(setup(targets: 1), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        let ok200 = try SIPMessage.parse(try invite.makeResponse(
+            status: 200, toTag: "bob",
+            extraHeaders: [("Contact", "<sip:bob@192.0.2.20:5070>"), ("Content-Type", "application/sdp"),
+                           ("Session-Expires", "120;refresher=uac")], body: Array(sdesAnswer.utf8)))
+        let answered = Sent(fresh.calleeResponded(ok200, branch: 0, now: 0))
+        let isExpiry = { (timer: CallSession.Timer) in if case .sessionExpiry = timer { true } else { false } }
+        let armed = try #require(answered.timers.map(\.timer).last(where: isExpiry))
+        #expect(answered.timers.map(\.timer).filter(isExpiry) == [armed])
+        #expect(!answered.cancelled.contains(where: isExpiry))
+
+        let ok = try #require(answered.caller.first)
+        var sent = Sent(fresh.callerRequest(fromCaller("INVITE", cseq: 2, toTag: try ok.toTag()!, body: sdesOffer),
+                                            now: 60_000))
+        let relayed = try #require(sent.callee[0]?.first)
+        sent = Sent(fresh.calleeResponded(reply(relayed, 200, body: sdesAnswer,
+                                                headers: [("Session-Expires", "120;refresher=uac")]),
+                                          branch: 0, now: 60_100))
+        let rearmed = try #require(sent.timers.map(\.timer).last(where: isExpiry))
+        #expect(sent.cancelled.filter(isExpiry) == [armed] && rearmed != armed)
+    }
+
     @Test func aCallLongerThanTheMaximumIsEndedByTheEdge() throws {
         var configuration = setup(targets: 1)
         configuration.maxDurationSeconds = 3_600

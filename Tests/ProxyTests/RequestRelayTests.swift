@@ -30,7 +30,7 @@ struct Relayed {
             switch action {
             case .reply(let bytes): replies.append(try! SIPMessage.parse(bytes))
             case .toTarget(let index, let bytes, _): targets[index, default: []].append(try! SIPMessage.parse(bytes))
-            case .startTimer(let timer, let milliseconds): timers.append((timer, milliseconds))
+            case .startTimer(let timer, let delay): timers.append((timer, Int(delay.wholeMilliseconds)))
             }
         }
     }
