@@ -31,6 +31,9 @@ public final class RelayCall: Sendable {
         /// Datagrams that were not media the section may carry (not RTP or RTCP, nor DTLS, STUN or ZRTP where the
         /// SDP keyed the stream so): dropped before they could latch or go anywhere.
         public var droppedNotMedia: Int
+        /// Datagrams dropped because a leg of the section that must be bridged (``requireBridge(on:)``) is not:
+        /// never relayed in the clear.
+        public var droppedUnbridged: Int
         public var statistics: RTPStreamStatistics
         public var findings: [MediaCryptoWatch.Finding]
         /// The RTP payload type seen last.
@@ -87,6 +90,7 @@ public final class RelayCall: Sendable {
         var payloadType: UInt8?
         var lastPacket: Int64 = 0
         var droppedNotMedia = 0
+        var droppedUnbridged = 0
         /// The SSRC of this side's RTP last relayed, to find the report block about it.
         var ssrc: UInt32?
         var receiverReport: ReceiverReport?
@@ -305,6 +309,7 @@ public final class RelayCall: Sendable {
                                       droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
                                       droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
                                       droppedNotMedia: current.droppedNotMedia,
+                                      droppedUnbridged: current.droppedUnbridged,
                                       statistics: current.statistics, findings: current.watch.findings,
                                       payloadType: current.payloadType, payloads: current.watch.payloads,
                                       receiverReport: current.receiverReport)
@@ -352,7 +357,10 @@ public final class RelayCall: Sendable {
         // A leg that must be bridged and is not (yet): nothing in or out, never cleartext.
         guard !bridgedSides[side.rawValue] || section.bridges[side.rawValue] != nil,
             !bridgedSides[side.other.rawValue] || section.bridges[side.other.rawValue] != nil
-        else { return nil }
+        else {
+            section.sides[side.rawValue].droppedUnbridged += 1
+            return nil
+        }
         let header = RTPPacketView(raw: bytes)
         // Only media goes anywhere: a SIP request, a DNS query or anything else a party writes to its relay port is
         // dropped before it could latch or reach the other side's address (the relay is no open proxy).

@@ -70,6 +70,10 @@ public final class RelayServer: Sendable {
     /// Pairs bound and waiting for calls.
     public var warmPairs: Int { warm.withLock { $0.count } }
 
+    /// Pairs taken from the range and not waiting in the warm pool: serving calls, or being bound or closed. Zero
+    /// once every call's sockets have closed and no refill is under way (what a clean stop waits for).
+    public var busyPairs: Int { pool.withLock { $0.allocated } - warmPairs }
+
     /// A new call holding ports for `sections` media sections (two warm pairs each), or nil when the relay cannot
     /// (the port range is exhausted, or calls came faster than pairs could be bound). `onFinding` hears the crypto
     /// watch's findings.

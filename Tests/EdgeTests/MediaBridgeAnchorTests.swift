@@ -52,7 +52,7 @@ import Testing
     }
 
     /// A relay on `ports` (one event loop, four warm pairs) and two loopback sockets for the parties; after `body`,
-    /// the anchors' sockets are given a moment to close (they close in the background) and everything is stopped.
+    /// the anchors' sockets are waited for (they close in the background) and everything is stopped.
     static func withRelay(ports: ClosedRange<UInt16>,
                           _ body: (RelayServer, Socket, Socket) async throws -> Void) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -61,7 +61,7 @@ import Testing
         let first = try await Socket.open(group), second = try await Socket.open(group)
         var failure: (any Error)?
         do { try await body(relay, first, second) } catch { failure = error }
-        try await Task.sleep(for: .milliseconds(50))
+        try await relay.closed()
         await relay.stop()
         for socket in [first, second] { await socket.close() }
         try await group.shutdownGracefully()
@@ -212,7 +212,10 @@ import Testing
             #expect(toTrunk.port == 0 && toTrunk.cryptos.isEmpty, "declined")
             let rtp: [UInt8] = [0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 0xB] + [UInt8](repeating: 0x55, count: 160)
             for _ in 0..<5 { try await trunk.send(rtp, to: plainAnswer.call.port(for: .a)) }
-            try await Task.sleep(for: .milliseconds(100))
+            // The evidence that the five arrived and went nowhere: the relay counts each as dropped unbridged.
+            let fromTrunk = { plainAnswer.call.report().first { $0.side == .a }?.droppedUnbridged ?? 0 }
+            for _ in 0..<500 where fromTrunk() < 5 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(fromTrunk() == 5)
             #expect(account.received.withLock { $0.isEmpty }, "no cleartext on the account's leg")
             _ = plainAnswer.finish()
 

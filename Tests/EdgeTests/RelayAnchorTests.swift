@@ -97,7 +97,7 @@ import Testing
             Array(answer.utf8), fromCaller: true, isOffer: true), as: UTF8.self))
         #expect(declined.media[0].port == 0 && declined.connection?.address == "127.0.0.1")
         _ = narrow.finish()
-        try await Task.sleep(for: .milliseconds(50))
+        for relay in [relay4, relay6] { try await relay.closed() }
         await relay4.stop()
         await relay6.stop()
         try await group.shutdownGracefully()
@@ -111,5 +111,14 @@ extension RelayAnchor {
         let address = text.split(separator: "\r\n").first { $0.hasPrefix("c=IN ") }
             .flatMap { $0.split(separator: " ").last }.flatMap { IPAddress(String($0)) }
         return rewrite(sdp, fromCaller: fromCaller, isOffer: isOffer, from: MediaParty(signalsFrom: address))
+    }
+}
+
+extension RelayServer {
+    /// Waits (at most two seconds) until every call's sockets have closed: they close in the background once the
+    /// anchor is finished.
+    func closed() async throws {
+        for _ in 0..<200 where busyPairs > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(busyPairs == 0, "every call's ports are back")
     }
 }
