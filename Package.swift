@@ -54,9 +54,10 @@ let package = Package(
         .target(name: "Pcap"),
         .target(name: "RTP"),
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
+        .target(name: "AuditTrail", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
-        .target(name: "Storage"),
+        .target(name: "Storage", dependencies: ["AuditTrail"]),
         .target(name: "StorageSQLite", dependencies: ["Storage", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // L1: SIP over SwiftNIO.
@@ -99,6 +100,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
+                "AuditTrail",
                 "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap", "MediaRelayNIO",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -157,7 +159,9 @@ let package = Package(
             "SecurityPolicy", "SDP", "SIPMessage", "RTP", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "RegistrarTests", dependencies: ["Registrar", "SIPAuth", "Storage", "SecurityPolicy"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite", "AuditTrail",
+                                                        .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "AuditTrailTests", dependencies: ["AuditTrail", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(
             name: "SIPTransportNIOTests",
@@ -169,13 +173,14 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "Registrar", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog",
+            dependencies: ["Edge", "Registrar", "SIPAuth", "SIPMessage", "SIPTransaction", "SIPTransportNIO", "Storage", "SecurityPolicy", "SIPDialog", "AuditTrail",
                            "MediaRelayNIO", "MediaSecurity", "SDP",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite", "Pcap", "CLibSRTPShim"]),
+        .testTarget(name: "RampartCLITests", dependencies: ["Storage", "StorageSQLite", "Pcap", "CLibSRTPShim",
+                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import AuditTrail
 import Synchronization
 
 /// A ``Store`` in memory: for tests and for `rampart` tools that need no persistence.
@@ -11,6 +12,8 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         var bans: [String: StoredBan] = [:]
         var banVersion: Int64 = 0
         var securityEvents: [StoredSecurityEvent] = []
+        var auditRecords: [AuditRecord] = []
+        var auditCheckpoints: [AuditCheckpoint] = []
     }
 
     private let state = Mutex(State())
@@ -28,14 +31,63 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
     }
 
     public func saveAccount(_ account: Account) async throws(StorageError) {
-        try StoreValidation.check(account)
-        var stored = account
-        stored.domain = account.domain.lowercased()
-        state.withLock { state in
-            let key = Self.key(account.username, account.domain)
-            stored.strongDigestOnly = account.strongDigestOnly || state.accounts[key]?.strongDigestOnly == true
-            state.accounts[key] = stored
-            state.directoryVersion += 1
+        _ = try change(.saveAccounts([account]))
+    }
+
+    /// Checks a change, then makes it under the lock (with `alongside`, in the same critical section, as a
+    /// transaction would): whether it changed anything, and what `alongside` returned.
+    private func change(_ change: AuditedChange) throws(StorageError) -> (changed: Bool, Void) {
+        try self.change(change, prepare: { _ throws(StorageError) in }, commit: { _, _ in })
+    }
+
+    /// Makes a change as one transaction would: under the lock, everything that can fail first (the change's
+    /// checks, then `prepare`), then the change and `commit`, which cannot fail. Whether it changed anything,
+    /// and what `prepare` made.
+    private func change<T>(_ change: AuditedChange, prepare: (State) throws(StorageError) -> T,
+                           commit: (inout State, T) -> Void) throws(StorageError) -> (changed: Bool, T)
+    {
+        switch change {
+        case .saveAccounts(let accounts): for account in accounts { try StoreValidation.check(account) }
+        case .bindDevice(let fingerprint, _, _): try StoreValidation.checkFingerprint(fingerprint)
+        default: break
+        }
+        return try state.withLock { state throws(StorageError) in
+            if case .bindDevice(_, let username, let domain) = change, state.accounts[Self.key(username, domain)] == nil {
+                throw StorageError(.constraint, "no such account")
+            }
+            let prepared = try prepare(state)
+            var changed = true
+            switch change {
+            case .none:
+                changed = false
+            case .saveAccounts(let accounts):
+                for account in accounts {
+                    var stored = account
+                    stored.domain = account.domain.lowercased()
+                    let key = Self.key(account.username, account.domain)
+                    stored.strongDigestOnly = account.strongDigestOnly || state.accounts[key]?.strongDigestOnly == true
+                    state.accounts[key] = stored
+                }
+                state.directoryVersion += 1
+            case .removeAccount(let username, let domain):
+                changed = state.accounts.removeValue(forKey: Self.key(username, domain)) != nil
+                state.devices = state.devices.filter { $0.value != (username, domain.lowercased()) }
+                state.directoryVersion += 1
+            case .bindDevice(let fingerprint, let username, let domain):
+                state.devices[fingerprint.lowercased()] = (username, domain.lowercased())
+                state.directoryVersion += 1
+            case .unbindDevice(let fingerprint):
+                state.directoryVersion += 1
+                changed = state.devices.removeValue(forKey: fingerprint.lowercased()) != nil
+            case .saveBans(let bans):
+                for ban in bans { state.bans[ban.subject] = ban }
+                state.banVersion += 1
+            case .removeBan(let subject):
+                changed = state.bans.removeValue(forKey: subject) != nil
+                if changed { state.banVersion += 1 }
+            }
+            commit(&state, prepared)
+            return (changed, prepared)
         }
     }
 
@@ -49,12 +101,7 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
     }
 
     public func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool {
-        state.withLock { state in
-            let removed = state.accounts.removeValue(forKey: Self.key(username, domain)) != nil
-            state.devices = state.devices.filter { $0.value != (username, domain.lowercased()) }
-            state.directoryVersion += 1
-            return removed
-        }
+        try change(.removeAccount(username: username, domain: domain)).changed
     }
 
     public func allAccounts() async throws(StorageError) -> [Account] {
@@ -72,20 +119,11 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
     }
 
     public func bindDevice(fingerprint: String, username: String, domain: String) async throws(StorageError) {
-        try StoreValidation.checkFingerprint(fingerprint)
-        let exists = state.withLock { $0.accounts[Self.key(username, domain)] != nil }
-        guard exists else { throw StorageError(.constraint, "no such account") }
-        state.withLock {
-            $0.devices[fingerprint.lowercased()] = (username, domain.lowercased())
-            $0.directoryVersion += 1
-        }
+        _ = try change(.bindDevice(fingerprint: fingerprint, username: username, domain: domain))
     }
 
     public func unbindDevice(fingerprint: String) async throws(StorageError) -> Bool {
-        state.withLock {
-            $0.directoryVersion += 1
-            return $0.devices.removeValue(forKey: fingerprint.lowercased()) != nil
-        }
+        try change(.unbindDevice(fingerprint: fingerprint)).changed
     }
 
     public func boundAccount(fingerprint: String) async throws(StorageError) -> (username: String, domain: String)? {
@@ -177,18 +215,11 @@ extension InMemoryStore {
 
 extension InMemoryStore {
     public func saveBans(_ bans: [StoredBan]) async throws(StorageError) {
-        state.withLock { state in
-            for ban in bans { state.bans[ban.subject] = ban }
-            state.banVersion += 1
-        }
+        _ = try change(.saveBans(bans))
     }
 
     public func removeBan(subject: String) async throws(StorageError) -> Bool {
-        state.withLock { state in
-            guard state.bans.removeValue(forKey: subject) != nil else { return false }
-            state.banVersion += 1
-            return true
-        }
+        try change(.removeBan(subject: subject)).changed
     }
 
     public func allBans() async throws(StorageError) -> [StoredBan] {
@@ -216,5 +247,61 @@ extension InMemoryStore {
 
     public func securityEvents(matching filter: SecurityEventFilter) async throws(StorageError) -> [StoredSecurityEvent] {
         state.withLock { Array($0.securityEvents.filter(filter.matches).suffix(filter.limit)) }
+    }
+}
+
+extension InMemoryStore: AuditStore {
+    public func audit(_ contents: [AuditContent], with change: AuditedChange) async throws(StorageError)
+        -> (records: [AuditRecord], changed: Bool)
+    {
+        let (changed, records) = try self.change(change, prepare: { state throws(StorageError) in
+            try AuditAppending.records(contents, after: state.auditRecords.last)
+        }, commit: { state, records in state.auditRecords += records })
+        return (records, changed)
+    }
+
+    public func checkpointAudit(signer: AuditSigner, time: Int64) async throws(StorageError) -> AuditCheckpoint? {
+        state.withLock { state in
+            guard let last = state.auditRecords.last,
+                last.sequence > (state.auditCheckpoints.last?.sequence ?? 0)
+            else { return nil }
+            var chain = AuditChain(after: last, uncheckpointed: 1, now: .zero)
+            let checkpoint = chain.checkpoint(signer: signer, time: time, now: .zero)
+            if let checkpoint { state.auditCheckpoints.append(checkpoint) }
+            return checkpoint
+        }
+    }
+
+    public func auditRecords(from sequence: Int64, limit: Int) async throws(StorageError) -> [AuditRecord] {
+        state.withLock { Array($0.auditRecords.lazy.filter { $0.sequence >= sequence }.prefix(max(0, limit))) }
+    }
+
+    public func auditCheckpoints() async throws(StorageError) -> [AuditCheckpoint] {
+        state.withLock { $0.auditCheckpoints }
+    }
+
+    public func auditTail() async throws(StorageError) -> (last: AuditRecord?, uncheckpointed: Int) {
+        state.withLock { state in
+            let checkpointed = state.auditCheckpoints.last?.sequence ?? 0
+            return (state.auditRecords.last, state.auditRecords.count { $0.sequence > checkpointed })
+        }
+    }
+
+    public func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
+        async throws(StorageError) -> Int
+    {
+        let wanted = Set(sequences)
+        return try change(.none, prepare: { state throws(StorageError) -> (erased: [Int], records: [AuditRecord]) in
+            let erased = state.auditRecords.indices.filter {
+                wanted.contains(state.auditRecords[$0].sequence) && state.auditRecords[$0].content != nil
+            }
+            guard !erased.isEmpty else { return ([], []) }
+            let contents = AuditContent.erasures(of: erased.map { state.auditRecords[$0].sequence }, by: actor,
+                                                 subject: subject, time: time)
+            return (erased, try AuditAppending.records(contents, after: state.auditRecords.last))
+        }, commit: { state, erasure in
+            for index in erasure.erased { state.auditRecords[index] = state.auditRecords[index].erased() }
+            state.auditRecords += erasure.records
+        }).1.erased.count
     }
 }

@@ -122,7 +122,8 @@ extension ImmediateDirectoryLookup {
 }
 
 /// Everything the edge stores.
-public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore, CallRecordStore, BanStore, SecurityEventStore {}
+public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore, CallRecordStore, BanStore, SecurityEventStore,
+    AuditStore {}
 
 /// A storage failure. The reason never contains stored secrets.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {

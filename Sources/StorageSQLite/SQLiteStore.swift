@@ -1,3 +1,4 @@
+import AuditTrail
 import Foundation
 import GRDB
 import Storage
@@ -133,6 +134,20 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 table.add(column: "media", .text).notNull().defaults(to: "[]")  // JSON array of CallMediaStream
             }
         }
+        migrator.registerMigration("v8: audit trail") { db in
+            try db.create(table: "auditRecord") { table in
+                table.primaryKey("sequence", .integer)
+                table.column("contentDigest", .blob).notNull()
+                table.column("link", .blob).notNull()
+                table.column("content", .blob)  // NULL once erased
+            }
+            try db.create(table: "auditCheckpoint") { table in
+                table.primaryKey("sequence", .integer)
+                table.column("link", .blob).notNull()
+                table.column("time", .integer).notNull()
+                table.column("signature", .blob).notNull()
+            }
+        }
         return migrator
     }
 
@@ -153,6 +168,8 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
     private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
         do {
             return try await pool.write(body)
+        } catch let error as StorageError {
+            throw error  // thrown by the body: the transaction is rolled back
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw StorageError(.constraint, Self.describe(error))
         } catch {
@@ -210,7 +227,10 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
     /// Adds or replaces accounts in one transaction.
     public func saveAccounts(_ accounts: [Account]) async throws(StorageError) {
         for account in accounts { try StoreValidation.check(account) }
-        try await write { db in
+        try await write { db in try Self.saveAccounts(accounts, in: db) }
+    }
+
+    private static func saveAccounts(_ accounts: [Account], in db: Database) throws {
             for account in accounts {
                 let domain = account.domain.lowercased()
                 try db.execute(sql: "INSERT OR IGNORE INTO account (username, domain) VALUES (?, ?)",
@@ -226,15 +246,10 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                                    arguments: [account.username, domain, algorithm, ha1])
                 }
             }
-        }
     }
 
     public func removeAccount(username: String, domain: String) async throws(StorageError) -> Bool {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM account WHERE username = ? AND domain = ?",
-                           arguments: [username, domain.lowercased()])
-            return db.changesCount > 0
-        }
+        try await write { db in try Self.apply(.removeAccount(username: username, domain: domain), in: db) }
     }
 
     public func allAccounts() async throws(StorageError) -> [Account] {
@@ -257,17 +272,13 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
 
     public func bindDevice(fingerprint: String, username: String, domain: String) async throws(StorageError) {
         try StoreValidation.checkFingerprint(fingerprint)
-        try await write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO deviceBinding (fingerprint, username, domain) VALUES (?, ?, ?)",
-                           arguments: [fingerprint.lowercased(), username, domain.lowercased()])
+        _ = try await write { db in
+            try Self.apply(.bindDevice(fingerprint: fingerprint, username: username, domain: domain), in: db)
         }
     }
 
     public func unbindDevice(fingerprint: String) async throws(StorageError) -> Bool {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM deviceBinding WHERE fingerprint = ?", arguments: [fingerprint.lowercased()])
-            return db.changesCount > 0
-        }
+        try await write { db in try Self.apply(.unbindDevice(fingerprint: fingerprint), in: db) }
     }
 
     public func boundAccount(fingerprint: String) async throws(StorageError) -> (username: String, domain: String)? {
@@ -405,24 +416,11 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
     // MARK: Bans and security events
 
     public func saveBans(_ bans: [StoredBan]) async throws(StorageError) {
-        let arguments = bans.map { ban in
-            StatementArguments([ban.subject, ban.reason, ban.evidenceCount, ban.createdAtEpochSeconds,
-                                ban.expiresAtEpochSeconds, ban.offence] as [(any DatabaseValueConvertible)?])
-        }
-        try await write { db in
-            let upsert = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO ban (subject, reason, evidenceCount, createdAt, expiresAt, offence)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            for row in arguments { try upsert.execute(arguments: row) }
-        }
+        _ = try await write { db in try Self.apply(.saveBans(bans), in: db) }
     }
 
     public func removeBan(subject: String) async throws(StorageError) -> Bool {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM ban WHERE subject = ?", arguments: [subject])
-            return db.changesCount > 0
-        }
+        try await write { db in try Self.apply(.removeBan(subject: subject), in: db) }
     }
 
     public func allBans() async throws(StorageError) -> [StoredBan] {
@@ -479,5 +477,141 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                                     account: row["account"], reason: row["reason"])
             }
         }
+    }
+}
+
+// MARK: Changes, alone or with their audit records
+
+extension SQLiteStore {
+    /// Makes a change inside a write transaction; whether it changed anything.
+    fileprivate static func apply(_ change: AuditedChange, in db: Database) throws -> Bool {
+        switch change {
+        case .none:
+            return false
+        case .saveAccounts(let accounts):
+            try saveAccounts(accounts, in: db)
+            return !accounts.isEmpty
+        case .removeAccount(let username, let domain):
+            try db.execute(sql: "DELETE FROM account WHERE username = ? AND domain = ?",
+                           arguments: [username, domain.lowercased()])
+            return db.changesCount > 0
+        case .bindDevice(let fingerprint, let username, let domain):
+            try db.execute(sql: "INSERT OR REPLACE INTO deviceBinding (fingerprint, username, domain) VALUES (?, ?, ?)",
+                           arguments: [fingerprint.lowercased(), username, domain.lowercased()])
+            return true
+        case .unbindDevice(let fingerprint):
+            try db.execute(sql: "DELETE FROM deviceBinding WHERE fingerprint = ?", arguments: [fingerprint.lowercased()])
+            return db.changesCount > 0
+        case .saveBans(let bans):
+            let upsert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO ban (subject, reason, evidenceCount, createdAt, expiresAt, offence)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for ban in bans {
+                try upsert.execute(arguments: StatementArguments([
+                    ban.subject, ban.reason, ban.evidenceCount, ban.createdAtEpochSeconds, ban.expiresAtEpochSeconds,
+                    ban.offence,
+                ] as [(any DatabaseValueConvertible)?]))
+            }
+            return true
+        case .removeBan(let subject):
+            try db.execute(sql: "DELETE FROM ban WHERE subject = ?", arguments: [subject])
+            return db.changesCount > 0
+        }
+    }
+}
+
+extension SQLiteStore: AuditStore {
+    public func audit(_ contents: [AuditContent], with change: AuditedChange) async throws(StorageError)
+        -> (records: [AuditRecord], changed: Bool)
+    {
+        switch change {
+        case .saveAccounts(let accounts): for account in accounts { try StoreValidation.check(account) }
+        case .bindDevice(let fingerprint, _, _): try StoreValidation.checkFingerprint(fingerprint)
+        default: break
+        }
+        // The records are chained inside the transaction, after whatever another process appended last; a record
+        // beyond the limits throws there, and the change is rolled back with it.
+        return try await write { db in
+            let changed = try Self.apply(change, in: db)
+            let records = try AuditAppending.records(contents, after: try Self.lastAuditRecord(db))
+            try Self.insert(records, in: db)
+            return (records, changed)
+        }
+    }
+
+    public func checkpointAudit(signer: AuditSigner, time: Int64) async throws(StorageError) -> AuditCheckpoint? {
+        try await write { db in
+            guard let last = try Self.lastAuditRecord(db),
+                last.sequence > (try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM auditCheckpoint") ?? 0)
+            else { return nil }
+            var chain = AuditChain(after: last, uncheckpointed: 1, now: .zero)
+            guard let checkpoint = chain.checkpoint(signer: signer, time: time, now: .zero) else { return nil }
+            try db.execute(sql: "INSERT INTO auditCheckpoint (sequence, link, time, signature) VALUES (?, ?, ?, ?)",
+                           arguments: [checkpoint.sequence, Data(checkpoint.link), checkpoint.time,
+                                       Data(checkpoint.signature)])
+            return checkpoint
+        }
+    }
+
+    public func auditRecords(from sequence: Int64, limit: Int) async throws(StorageError) -> [AuditRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM auditRecord WHERE sequence >= ? ORDER BY sequence LIMIT ?",
+                             arguments: [sequence, max(0, limit)]).map(Self.auditRecord)
+        }
+    }
+
+    public func auditCheckpoints() async throws(StorageError) -> [AuditCheckpoint] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM auditCheckpoint ORDER BY sequence").map { row in
+                AuditCheckpoint(sequence: row["sequence"], link: Array(row["link"] as Data), time: row["time"],
+                                signature: Array(row["signature"] as Data))
+            }
+        }
+    }
+
+    public func auditTail() async throws(StorageError) -> (last: AuditRecord?, uncheckpointed: Int) {
+        let tail = try await read { db -> (AuditRecord?, Int) in
+            let checkpointed = try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM auditCheckpoint") ?? 0
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM auditRecord WHERE sequence > ?",
+                                         arguments: [checkpointed]) ?? 0
+            return (try Self.lastAuditRecord(db), count)
+        }
+        return (tail.0, tail.1)
+    }
+
+    public func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
+        async throws(StorageError) -> Int
+    {
+        try await write { db in
+            var erased: [Int64] = []
+            for sequence in Set(sequences).sorted() {
+                try db.execute(sql: "UPDATE auditRecord SET content = NULL WHERE sequence = ? AND content IS NOT NULL",
+                               arguments: [sequence])
+                if db.changesCount > 0 { erased.append(sequence) }
+            }
+            guard !erased.isEmpty else { return 0 }
+            let records = AuditContent.erasures(of: erased, by: actor, subject: subject, time: time)
+            try Self.insert(try AuditAppending.records(records, after: try Self.lastAuditRecord(db)), in: db)
+            return erased.count
+        }
+    }
+
+    private static func lastAuditRecord(_ db: Database) throws -> AuditRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM auditRecord ORDER BY sequence DESC LIMIT 1").map(auditRecord)
+    }
+
+    private static func insert(_ records: [AuditRecord], in db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO auditRecord (sequence, contentDigest, link, content) VALUES (?, ?, ?, ?)")
+        for record in records {
+            try statement.execute(arguments: [record.sequence, Data(record.contentDigest), Data(record.link),
+                                              record.content.map { Data($0) }])
+        }
+    }
+
+    private static func auditRecord(_ row: Row) -> AuditRecord {
+        AuditRecord(sequence: row["sequence"], contentDigest: Array(row["contentDigest"] as Data),
+                    link: Array(row["link"] as Data), content: (row["content"] as Data?).map { Array($0) })
     }
 }

@@ -63,7 +63,10 @@ struct BanCommand: ParsableCommand {
             let ban = Ban(subject: subject, reason: reason, evidenceCount: 0, createdAtEpochSeconds: now,
                           expiresAtEpochSeconds: seconds.map { now + $0 })
             let store = try dataDirectory.openStore()
-            try await store.saveBans([EdgeDefense.stored(ban)])
+            try await dataDirectory.audited(
+                .banAdded, subject: subject.description,
+                details: ["reason": reason, "seconds": seconds.map(String.init) ?? "until removed"],
+                change: .saveBans([EdgeDefense.stored(ban)]), in: store)
             try await store.appendSecurityEvents([StoredSecurityEvent(
                 epochSeconds: now, kind: SecurityEvent.Kind.ban.name, source: nil, account: nil,
                 reason: "\(subject) banned by an operator: \(reason)")], keeping: 1_000_000)
@@ -79,9 +82,11 @@ struct BanCommand: ParsableCommand {
         func run() async throws {
             let subject = try BanCommand.subject(subject)
             let store = try dataDirectory.openStore()
-            guard try await store.removeBan(subject: subject.description) else {
+            guard try await store.allBans().contains(where: { $0.subject == subject.description }) else {
                 throw UsageError(message: "no ban of \(subject)")
             }
+            try await dataDirectory.audited(.banRemoved, subject: subject.description,
+                                            change: .removeBan(subject: subject.description), in: store)
             try await store.appendSecurityEvents([StoredSecurityEvent(
                 epochSeconds: Int64(Date().timeIntervalSince1970), kind: SecurityEvent.Kind.unban.name, source: nil,
                 account: nil, reason: "\(subject) unbanned by an operator")], keeping: 1_000_000)

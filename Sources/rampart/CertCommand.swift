@@ -132,8 +132,10 @@ struct DeviceCommand: ParsableCommand {
         func run() async throws {
             let fingerprint = try certificate.resolve()
             do {
-                try await data.openStore().bindDevice(fingerprint: fingerprint, username: target.name,
-                                                      domain: target.realm)
+                try await data.audited(.deviceBound, subject: target.address, details: ["fingerprint": fingerprint],
+                                       change: .bindDevice(fingerprint: fingerprint, username: target.name,
+                                                           domain: target.realm),
+                                       in: data.openStore())
             } catch {
                 throw UsageError(message: "cannot bind: \(error)")
             }
@@ -148,9 +150,13 @@ struct DeviceCommand: ParsableCommand {
 
         func run() async throws {
             let fingerprint = try certificate.resolve()
-            guard try await data.openStore().unbindDevice(fingerprint: fingerprint) else {
+            let store = try data.openStore()
+            guard let bound = try await store.boundAccount(fingerprint: fingerprint) else {
                 throw UsageError(message: "no binding for \(fingerprint)")
             }
+            try await data.audited(.deviceUnbound, subject: "\(bound.username)@\(bound.domain)",
+                                   details: ["fingerprint": fingerprint], change: .unbindDevice(fingerprint: fingerprint),
+                                   in: store)
             print("unbound \(fingerprint)")
         }
     }

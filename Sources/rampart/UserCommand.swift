@@ -136,7 +136,9 @@ struct UserCommand: ParsableCommand {
             guard try await store.account(username: target.name, domain: target.realm) == nil else {
                 throw UsageError(message: "\(target.address) exists; use `rampart user passwd`")
             }
-            try await store.saveAccount(target.account(password: try passwordOptions.read()))
+            try await data.audited(.userAdded, subject: target.address,
+                                   change: .saveAccounts([target.account(password: try passwordOptions.read())]),
+                                   in: store)
             print("added \(target.address)")
         }
     }
@@ -172,7 +174,10 @@ struct UserCommand: ParsableCommand {
                 accounts.append(Account(username: name, domain: realm, ha1ByAlgorithm: DigestHA1.storedValues(
                     username: name, realm: realm, password: String(fields[1]))))
             }
-            do { try await data.openStore().saveAccounts(accounts) } catch {
+            do {
+                try await data.audited(accounts.map { (.userAdded, "\($0.username)@\(realm)", ["import": file]) },
+                                       change: .saveAccounts(accounts), in: data.openStore())
+            } catch {
                 throw UsageError(message: "cannot import: \(error)")
             }
             print("imported \(accounts.count) accounts into \(realm)")
@@ -190,7 +195,9 @@ struct UserCommand: ParsableCommand {
             guard try await store.account(username: target.name, domain: target.realm) != nil else {
                 throw UsageError(message: "no account \(target.address)")
             }
-            try await store.saveAccount(target.account(password: try passwordOptions.read()))
+            try await data.audited(.passwordChanged, subject: target.address,
+                                   change: .saveAccounts([target.account(password: try passwordOptions.read())]),
+                                   in: store)
             print("password changed for \(target.address)")
         }
     }
@@ -201,9 +208,12 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
-            guard try await data.openStore().removeAccount(username: target.name, domain: target.realm) else {
+            let store = try data.openStore()
+            guard try await store.account(username: target.name, domain: target.realm) != nil else {
                 throw UsageError(message: "no account \(target.address)")
             }
+            try await data.audited(.userRemoved, subject: target.address,
+                                   change: .removeAccount(username: target.name, domain: target.realm), in: store)
             print("removed \(target.address)")
         }
     }

@@ -1,3 +1,4 @@
+import AuditTrail
 @testable import Edge
 import NIOCore
 import SIPAuth
@@ -408,6 +409,24 @@ final class AsyncOnlyStore: Store {
     }
     func securityEvents(matching filter: SecurityEventFilter) async throws(StorageError) -> [StoredSecurityEvent] {
         try await inner.securityEvents(matching: filter)
+    }
+    func audit(_ contents: [AuditContent], with change: AuditedChange) async throws(StorageError)
+        -> (records: [AuditRecord], changed: Bool) {
+        try await inner.audit(contents, with: change)
+    }
+    func checkpointAudit(signer: AuditSigner, time: Int64) async throws(StorageError) -> AuditCheckpoint? {
+        try await inner.checkpointAudit(signer: signer, time: time)
+    }
+    func auditRecords(from sequence: Int64, limit: Int) async throws(StorageError) -> [AuditRecord] {
+        try await inner.auditRecords(from: sequence, limit: limit)
+    }
+    func auditCheckpoints() async throws(StorageError) -> [AuditCheckpoint] { try await inner.auditCheckpoints() }
+    func auditTail() async throws(StorageError) -> (last: AuditRecord?, uncheckpointed: Int) {
+        try await inner.auditTail()
+    }
+    func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
+        async throws(StorageError) -> Int {
+        try await inner.eraseAuditContents(sequences, by: actor, subject: subject, time: time)
     }
 }
 

@@ -1,0 +1,291 @@
+import ArgumentParser
+import AuditTrail
+import Foundation
+import Storage
+import StorageSQLite
+
+/// The checkpoint signing key in the data directory (`audit.key`, owner-only): made at first use by `serve` or
+/// any command that records an administrative action, its public key printed then and by `rampart audit key`.
+struct AuditKeyFile {
+    static let name = "audit.key"
+    let directory: DataDirectory
+
+    var path: String { directory.file(Self.name) }
+
+    /// The key, made (and its public half printed on standard error) if there is none. A key file that exists but
+    /// does not read is an error: an edge never goes on unsigned with a key it cannot read.
+    func loadOrCreate() throws -> AuditSigner {
+        if FileManager.default.fileExists(atPath: path) { return try load() }
+        let signer = AuditSigner()
+        try writeSecret(Data(signer.rawRepresentation).base64EncodedString() + "\n", to: path)
+        FileHandle.standardError.write(Data(
+            "rampart: made the audit checkpoint key \(path); its public key (keep a copy elsewhere): \(signer.publicKey.text)\n".utf8))
+        return signer
+    }
+
+    func load() throws -> AuditSigner {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw UsageError(message: "cannot read the audit key \(path)") }
+        do { return try AuditSigner(rawRepresentation: Array(raw)) } catch {
+            throw UsageError(message: "\(path) is not an audit key: \(error)")
+        }
+    }
+}
+
+/// Who runs this command, for the audit trail: `user@host`.
+enum CommandActor {
+    static var current: AuditActor {
+        let user = ProcessInfo.processInfo.environment["SUDO_USER"].map { "\($0) (sudo)" }
+            ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
+        return AuditActor(kind: .cli, name: "\(user)@\(ProcessInfo.processInfo.hostName)")
+    }
+}
+
+extension DataDirectoryOption {
+    /// Makes `change` and records it in the audit trail in one transaction, then signs a checkpoint over it (an
+    /// administrative action is rare and worth signing at once). Whether the change changed anything.
+    @discardableResult
+    func audited(_ action: AuditAction, subject: String, details: [String: String] = [:],
+                 change: AuditedChange, in store: SQLiteStore) async throws -> Bool {
+        try await audited([(action, subject, details)], change: change, in: store)
+    }
+
+    /// Several records with one change (an import of many accounts).
+    @discardableResult
+    func audited(_ records: [(action: AuditAction, subject: String, details: [String: String])],
+                 change: AuditedChange, in store: SQLiteStore) async throws -> Bool {
+        let signer = try AuditKeyFile(directory: DataDirectory(path: dataDir)).loadOrCreate()
+        let actor = CommandActor.current
+        let time = Int64(Date().timeIntervalSince1970 * 1000)
+        let contents = records.map {
+            AuditContent(time: time, actor: actor, action: $0.action, subject: $0.subject, details: $0.details)
+        }
+        let changed = try await store.audit(contents, with: change).changed
+        try await store.checkpointAudit(signer: signer, time: time)
+        return changed
+    }
+}
+
+/// A trail written out with everything needed to check it elsewhere: the public key, the link before its first
+/// record, its records and the checkpoints over them. Contents in base64, digests and links in hexadecimal.
+struct AuditExportBundle: Codable {
+    static let format = "rampart-audit-export-1"
+
+    struct Record: Codable {
+        var sequence: Int64
+        var contentDigest: String
+        var link: String
+        /// Nil when erased, or (``withheld``) outside the exported window.
+        var content: String?
+    }
+
+    struct Checkpoint: Codable {
+        var sequence: Int64
+        var link: String
+        var time: Int64
+        var signature: String
+    }
+
+    var format = Self.format
+    var publicKey: String
+    var previousLink: String
+    var records: [Record]
+    /// Records after the window, up to the checkpoint that signs it, carried without content so the window's last
+    /// records can be checked against that checkpoint.
+    var withheld: [Int64]
+    var checkpoints: [Checkpoint]
+}
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "The tamper-evident audit trail: its key, offline verification, and verifiable exports.",
+        subcommands: [Key.self, Verify.self, Export.self])
+
+    struct Key: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the public key that checkpoints verify under (making the key pair if there is none).")
+        @OptionGroup var data: DataDirectoryOption
+
+        func run() throws {
+            let directory = DataDirectory(path: data.dataDir)
+            try directory.create()
+            print(try AuditKeyFile(directory: directory).loadOrCreate().publicKey.text)
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the whole trail offline; exit 0 intact, 1 broken, 2 usage.",
+            discussion: """
+                Reads the data directory's store (or an export) and reports each place the trail breaks: a record \
+                changed, deleted, inserted or reordered, a checkpoint forged or no longer matching, a tail cut off \
+                past a checkpoint, content removed without an audited erasure. Records after the last checkpoint \
+                are counted as unsigned. The public key is the data directory's unless --public-key names a file \
+                holding one (as printed by `rampart audit key`): give it when the data directory itself is in doubt.
+                """)
+        @OptionGroup var data: DataDirectoryOption
+        @Option(name: .long, help: "An export bundle to verify instead of the data directory.") var export: String?
+        @Option(name: .long, help: "A file with the public key (hexadecimal).") var publicKey: String?
+
+        func run() async throws {
+            let records: [AuditRecord], checkpoints: [AuditCheckpoint], key: AuditPublicKey
+            var previous = AuditChain.genesis
+            var withheld: Set<Int64> = []
+            if let export {
+                let bundle = try Self.read(export)
+                records = try bundle.records.map(Self.record)
+                checkpoints = try bundle.checkpoints.map(Self.checkpoint)
+                previous = try Self.bytes(bundle.previousLink, "previousLink")
+                withheld = Set(bundle.withheld)
+                key = try publicKey.map(Self.readKey) ?? AuditPublicKey(text: bundle.publicKey)
+            } else {
+                let directory = DataDirectory(path: data.dataDir)
+                guard FileManager.default.fileExists(atPath: directory.file("rampart.sqlite")) else {
+                    throw UsageError(message: "no store in \(data.dataDir)")
+                }
+                let store = try data.openStore()
+                records = try await store.auditRecords(from: 1, limit: .max)
+                checkpoints = try await store.auditCheckpoints()
+                key = try publicKey.map(Self.readKey) ?? AuditKeyFile(directory: directory).load().publicKey
+            }
+            var result = AuditVerifier.verify(records: records, checkpoints: checkpoints, publicKey: key,
+                                              previousLink: previous)
+            // A record the export withheld is not erased: only its digest came along, to reach the checkpoint.
+            result.breaks.removeAll {
+                if case .unauditedErasure(let sequence) = $0 { withheld.contains(sequence) } else { false }
+            }
+            Self.report(result, withheld: withheld.count)
+            if !result.isIntact { throw CheckFailed(exitCode: 1) }
+        }
+
+        /// An export that does not read is a broken trail (exit 1), said on standard error.
+        static func unreadable(_ reason: String) -> CheckFailed {
+            FileHandle.standardError.write(Data("rampart: \(reason)\n".utf8))
+            return CheckFailed(exitCode: 1)
+        }
+
+        static func report(_ result: AuditVerification, withheld: Int) {
+            let range = result.firstSequence.map { "\($0)...\(result.lastSequence ?? $0)" } ?? "none"
+            print("records: \(result.records) (\(range))\(withheld > 0 ? ", \(withheld) withheld by the export" : "")")
+            print("checkpoints: \(result.validCheckpoints) valid, last at record \(result.lastCheckpoint.map(String.init) ?? "none")")
+            if result.unsignedRecords > 0 {
+                print("unsigned: \(result.unsignedRecords) records after the last checkpoint")
+            }
+            for erasure in result.erasures {
+                print("record \(erasure.sequence): erased on \(CDRFormat.timestamp(erasure.time)) by \(erasure.actor.name)")
+            }
+            for failure in result.breaks { print("BROKEN: \(failure)") }
+            print(result.isIntact ? "intact" : "broken: \(result.breaks.count) place\(result.breaks.count == 1 ? "" : "s")")
+        }
+
+        static func read(_ path: String) throws -> AuditExportBundle {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw UsageError(message: "cannot read \(path)")
+            }
+            guard let bundle = try? JSONDecoder().decode(AuditExportBundle.self, from: data),
+                bundle.format == AuditExportBundle.format
+            else { throw Self.unreadable("\(path) is not a rampart audit export") }
+            return bundle
+        }
+
+        static func readKey(_ path: String) throws -> AuditPublicKey {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw UsageError(message: "cannot read \(path)")
+            }
+            do { return try AuditPublicKey(text: text) } catch { throw UsageError(message: "\(path): \(error)") }
+        }
+
+        static func bytes(_ hex: String, _ field: String) throws -> [UInt8] {
+            let digits = Array(hex.utf8)
+            guard digits.count % 2 == 0, digits.count <= 256 else {
+                throw Self.unreadable("the export's \(field) is not hexadecimal")
+            }
+            var bytes: [UInt8] = []
+            for index in stride(from: 0, to: digits.count, by: 2) {
+                guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else {
+                    throw Self.unreadable("the export's \(field) is not hexadecimal")
+                }
+                bytes.append(byte)
+            }
+            return bytes
+        }
+
+        static func record(_ record: AuditExportBundle.Record) throws -> AuditRecord {
+            var content: [UInt8]?
+            if let encoded = record.content {
+                guard let data = Data(base64Encoded: encoded) else {
+                    throw Self.unreadable("record \(record.sequence): content is not base64")
+                }
+                content = Array(data)
+            }
+            return AuditRecord(sequence: record.sequence, contentDigest: try bytes(record.contentDigest, "contentDigest"),
+                               link: try bytes(record.link, "link"), content: content)
+        }
+
+        static func checkpoint(_ checkpoint: AuditExportBundle.Checkpoint) throws -> AuditCheckpoint {
+            AuditCheckpoint(sequence: checkpoint.sequence, link: try bytes(checkpoint.link, "link"), time: checkpoint.time,
+                            signature: try bytes(checkpoint.signature, "signature"))
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a self-contained, verifiable bundle of the trail (or of a time window of it).")
+        @OptionGroup var data: DataDirectoryOption
+        @Option(name: .long, help: "First moment (ISO 8601, e.g. 2026-12-01T00:00:00Z).") var since: String?
+        @Option(name: .long, help: "Last moment (ISO 8601).") var until: String?
+        @Option(name: .long, help: "The file to write (owner-only).") var out: String
+
+        func run() async throws {
+            let bounds = try [since, until].map { text -> Int64? in
+                guard let text else { return nil }
+                guard let date = ISO8601DateFormatter().date(from: text) else {
+                    throw ValidationError("'\(text)' is not an ISO 8601 time such as 2026-12-01T00:00:00Z")
+                }
+                return Int64(date.timeIntervalSince1970 * 1000)
+            }
+            let store = try data.openStore()
+            let signer = try AuditKeyFile(directory: DataDirectory(path: data.dataDir)).loadOrCreate()
+            // The export is itself an audited action, and is signed before it is written, so it verifies whole.
+            try await data.audited(.auditExported, subject: out,
+                                   details: ["since": since ?? "", "until": until ?? ""], change: .none, in: store)
+            let all = try await store.auditRecords(from: 1, limit: .max)
+            let checkpoints = try await store.auditCheckpoints()
+            func inWindow(_ record: AuditRecord) -> Bool {
+                guard let content = record.content, let time = try? AuditContent(canonical: content).time else {
+                    return true  // erased: its place in the window is unknown, so it is carried
+                }
+                return (bounds[0].map { time >= $0 } ?? true) && (bounds[1].map { time <= $0 } ?? true)
+            }
+            guard let first = all.firstIndex(where: inWindow), let last = all.lastIndex(where: inWindow) else {
+                throw UsageError(message: "no audit records in that window")
+            }
+            // Up to the first checkpoint at or after the window's end, the rest withheld but for their digests.
+            let signedThrough = checkpoints.map(\.sequence).filter { $0 >= all[last].sequence }.min()
+            let end = signedThrough.flatMap { bound in all.lastIndex { $0.sequence <= bound } } ?? last
+            let window = all[first...end]
+            let withheld = window.filter { !inWindow($0) || $0.sequence > all[last].sequence }.map(\.sequence)
+            let bundle = AuditExportBundle(
+                publicKey: signer.publicKey.text,
+                previousLink: (first > 0 ? all[first - 1].link : AuditChain.genesis).hexText,
+                records: window.map { record in
+                    AuditExportBundle.Record(
+                        sequence: record.sequence, contentDigest: record.contentDigest.hexText, link: record.link.hexText,
+                        content: withheld.contains(record.sequence) ? nil : record.content.map { Data($0).base64EncodedString() })
+                },
+                withheld: withheld,
+                checkpoints: checkpoints.filter { $0.sequence >= window.first!.sequence && $0.sequence <= window.last!.sequence }
+                    .map { .init(sequence: $0.sequence, link: $0.link.hexText, time: $0.time, signature: $0.signature.hexText) })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try writeSecret(String(decoding: try encoder.encode(bundle), as: UTF8.self) + "\n", to: out)
+            print("exported \(window.count - withheld.count) records (\(withheld.count) withheld) to \(out)")
+        }
+    }
+}
+
+extension [UInt8] {
+    var hexText: String { map { String(format: "%02x", $0) }.joined() }
+}
