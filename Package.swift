@@ -88,6 +88,7 @@ let package = Package(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
                            "Proxy", "SIPDialog", "SecurityPolicy", "SDP", "MediaRelay", "MediaRelayNIO", "MediaSecurity",
+                           "AuditTrail",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
@@ -128,6 +129,8 @@ let package = Package(
         ], path: "Benchmarks/RelayBenchmark"),
         .executableTarget(name: "SecurityPolicyBenchmark", dependencies: ["SecurityPolicy"],
                           path: "Benchmarks/SecurityPolicyBenchmark"),
+        .executableTarget(name: "AuditBenchmark", dependencies: ["AuditTrail", "Storage", "StorageSQLite"],
+                          path: "Benchmarks/AuditBenchmark"),
         .executableTarget(
             name: "EdgeBenchmark",
             dependencies: ["Edge", "SIPAuth", "SIPMessage", "SIPTransportNIO", "Storage", "SecurityPolicy",

@@ -15,6 +15,11 @@ public struct AuditChain: Sendable {
             self.everyRecords = max(1, everyRecords)
             self.every = max(.seconds(1), every)
         }
+
+        /// Whether to sign now: enough records waiting, or records waiting and enough time since the last one.
+        public func isDue(uncheckpointed: Int, sinceLast elapsed: Duration) -> Bool {
+            uncheckpointed >= everyRecords || (uncheckpointed > 0 && elapsed >= every)
+        }
     }
 
     public private(set) var lastSequence: Int64
@@ -50,7 +55,7 @@ public struct AuditChain: Sendable {
 
     /// Whether a checkpoint should be signed now: enough records, or records and enough time.
     public func isCheckpointDue(now: Duration) -> Bool {
-        uncheckpointed >= policy.everyRecords || (uncheckpointed > 0 && now - checkpointedAt >= policy.every)
+        policy.isDue(uncheckpointed: uncheckpointed, sinceLast: now - checkpointedAt)
     }
 
     /// A checkpoint over everything appended so far, signed; nil when nothing was appended since the last one.

@@ -43,6 +43,8 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let recordsExported = AuditAction(rawValue: "cdr.export")
     public static let recordsErased = AuditAction(rawValue: "cdr.erase")
     public static let auditExported = AuditAction(rawValue: "audit.export")
+    /// A new checkpoint key was made in place of the old one (its public key is in the details).
+    public static let auditKeyReplaced = AuditAction(rawValue: "audit.rekey")
     /// The content of earlier audit records was erased (their sequence numbers are in the details, `sequences`).
     public static let auditErased = AuditAction(rawValue: "audit.erase")
 

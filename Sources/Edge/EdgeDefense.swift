@@ -1,3 +1,4 @@
+import AuditTrail
 import Logging
 import Metrics
 import NIOCore
@@ -204,8 +205,11 @@ public final class EdgeDefense: Sendable {
         enqueue(events: events, bans: [])
     }
 
-    /// Writes waiting events and bans to the store, in one batch each.
-    public func flush(to store: any Store) async {
+    /// Writes waiting events and bans to the store: the new bans and an audit record of each event (its kind,
+    /// subject and reason, by the edge) in one transaction, so that no stored ban lacks its record; then the events
+    /// to the event log. Returns how many audit records were appended.
+    @discardableResult
+    public func flush(to store: any Store) async -> Int {
         let batch = pending.withLock { pending in
             defer { pending = Pending() }
             return pending
@@ -213,12 +217,28 @@ public final class EdgeDefense: Sendable {
         if batch.droppedEvents > 0 {
             logger.error("security events not stored: too many waiting", metadata: ["count": "\(batch.droppedEvents)"])
         }
+        guard !batch.bans.isEmpty || !batch.events.isEmpty else { return 0 }
         do throws(StorageError) {
-            if !batch.bans.isEmpty { try await store.saveBans(batch.bans) }
+            let records = try await store.audit(batch.events.map(Self.auditContent),
+                                                with: batch.bans.isEmpty ? .none : .saveBans(batch.bans)).records
             if !batch.events.isEmpty { try await store.appendSecurityEvents(batch.events, keeping: retainedEvents) }
+            return records.count
         } catch {
             logger.error("security events or bans not stored", metadata: ["error": "\(error.code)"])
+            return 0
         }
+    }
+
+    /// A security event as an audit record of the edge: `security.<kind>`, about its account or else its source.
+    /// Every field is cut to 1,000 characters (at most 4,000 bytes): a hostile user name must not make the record,
+    /// and with it the batch's bans, too large to store.
+    static func auditContent(_ event: StoredSecurityEvent) -> AuditContent {
+        func clamped(_ text: String) -> String { String(text.prefix(1_000)) }
+        var details = ["reason": clamped(event.reason)]
+        if let source = event.source { details["source"] = clamped(source) }
+        if let account = event.account { details["account"] = clamped(account) }
+        return AuditContent(time: event.epochSeconds * 1_000, actor: .edge, action: .securityEvent(clamped(event.kind)),
+                            subject: clamped(event.account ?? event.source ?? "edge"), details: details)
     }
 
     static func stored(_ event: SecurityEvent) -> StoredSecurityEvent {

@@ -1,3 +1,4 @@
+import AuditTrail
 import Dispatch
 import Logging
 import MediaRelayNIO
@@ -58,11 +59,24 @@ public final class EdgeServer: Service, Sendable {
         public var reloadableTLS: ReloadableTLSContext?
         /// Event-loop threads (default: one per core).
         public var threads: Int
+        /// The key that signs the audit trail's checkpoints, and when; nil: the edge signs none (tests).
+        public var audit: Audit?
 
         public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
-                    reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount) {
+                    reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil) {
             (self.transport, self.mediaRelay, self.advertisedHost) = (transport, mediaRelay, advertisedHost)
-            (self.reloadableTLS, self.threads) = (reloadableTLS, threads)
+            (self.reloadableTLS, self.threads, self.audit) = (reloadableTLS, threads, audit)
+        }
+    }
+
+    /// How the edge signs the audit trail: its key, and the checkpoint policy (``AuditChain/CheckpointPolicy``).
+    /// A checkpoint is also signed at every clean shutdown.
+    public struct Audit: Sendable {
+        public var signer: AuditSigner
+        public var policy: AuditChain.CheckpointPolicy
+
+        public init(signer: AuditSigner, policy: AuditChain.CheckpointPolicy = .init()) {
+            (self.signer, self.policy) = (signer, policy)
         }
     }
 
@@ -202,6 +216,8 @@ public final class EdgeServer: Service, Sendable {
         var tick = 0
         var banVersion = (try? await store.banVersion()) ?? 0
         let lag = LoopLagProbe(group: group)
+        var checkpoints = CheckpointSchedule(uncheckpointed: (try? await store.auditTail().uncheckpointed) ?? 0,
+                                             now: edge.clock.monotonic())
         while !Task.isShuttingDownGracefully, !Task.isCancelled, !listenerDied.isSet {
             try? await Task.sleep(for: .milliseconds(250))
             tick += 1
@@ -209,7 +225,8 @@ public final class EdgeServer: Service, Sendable {
             edge.defense.sampleLoad(loopLagMilliseconds: lag.measure(), backlog: edge.backlog,
                                     now: edge.clock.monotonic(), epochSeconds: edge.clock.epochSeconds())
             // Bans added or removed with `rampart ban` reach the edge here, after its own new bans are stored.
-            await edge.defense.flush(to: store)
+            checkpoints.uncheckpointed += await edge.defense.flush(to: store)
+            await signCheckpointIfDue(&checkpoints)
             if let version = try? await store.banVersion(), version != banVersion, let stored = try? await store.allBans() {
                 banVersion = version
                 edge.defense.load(stored)
@@ -236,6 +253,8 @@ public final class EdgeServer: Service, Sendable {
         for relay in relays { await relay.stop() }
         await flushRegistrations()
         await edge.defense.flush(to: store)
+        checkpoints.uncheckpointed = Int.max  // every clean shutdown signs what is there
+        await signCheckpointIfDue(&checkpoints)
         try? await group.shutdownGracefully()
         if unexpected { throw ListenerClosed() }
     }
@@ -246,18 +265,49 @@ public final class EdgeServer: Service, Sendable {
         }
     }
 
+    /// The edge's count of audit records not yet signed, and when it last signed.
+    struct CheckpointSchedule {
+        var uncheckpointed: Int
+        var signedAt: Duration
+
+        init(uncheckpointed: Int, now: Duration) { (self.uncheckpointed, signedAt) = (uncheckpointed, now) }
+    }
+
+    /// Signs a checkpoint over the trail when the policy says so (by count or time); a store that fails is logged
+    /// and tried again on the next tick.
+    private func signCheckpointIfDue(_ schedule: inout CheckpointSchedule) async {
+        guard let audit = configuration.audit else { return }
+        let now = edge.clock.monotonic()
+        guard audit.policy.isDue(uncheckpointed: schedule.uncheckpointed, sinceLast: now - schedule.signedAt) else {
+            return
+        }
+        do {
+            try await store.checkpointAudit(signer: audit.signer, time: edge.clock.epochMilliseconds())
+            schedule = CheckpointSchedule(uncheckpointed: 0, now: now)
+        } catch {
+            logger.error("audit checkpoint not stored", metadata: ["error": "\(error.code)"])
+        }
+    }
+
     private func installReloadSignal() -> (any DispatchSourceSignal)? {
         guard let tls = configuration.reloadableTLS else { return nil }
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         let logger = self.logger
+        let (store, clock) = (self.store, edge.clock)
         source.setEventHandler {
+            let outcome: AuditOutcome
             do {
                 try tls.reload()
                 logger.notice("TLS certificate and key reloaded")
+                outcome = .success
             } catch {
                 logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["error": "\(error)"])
+                outcome = .failure("the new certificate or key did not load")
             }
+            let record = AuditContent(time: clock.epochMilliseconds(), actor: .edge, action: .certificatesReloaded,
+                                      subject: "tls", outcome: outcome)
+            Task { _ = try? await store.audit(record) }
         }
         source.resume()
         return source

@@ -12,10 +12,21 @@ struct AuditKeyFile {
 
     var path: String { directory.file(Self.name) }
 
-    /// The key, made (and its public half printed on standard error) if there is none. A key file that exists but
-    /// does not read is an error: an edge never goes on unsigned with a key it cannot read.
-    func loadOrCreate() throws -> AuditSigner {
+    /// The key; made (its public half printed on standard error) only while the trail is empty. A key file that
+    /// exists but does not read, or a trail whose key is gone, is an error: nothing is recorded unsigned, and a
+    /// new key is made only on purpose (`rampart audit key --new`).
+    func loadOrCreate(store: some AuditStore) async throws -> AuditSigner {
         if FileManager.default.fileExists(atPath: path) { return try load() }
+        guard try await store.auditTail().last == nil else {
+            throw UsageError(message: "the audit trail has records but \(path) is missing: restore the key from a "
+                + "backup (or make a new one with `rampart audit key --new`: earlier checkpoints then verify only "
+                + "under the old public key)")
+        }
+        return try create()
+    }
+
+    /// A new key pair in place of any other.
+    func create() throws -> AuditSigner {
         let signer = AuditSigner()
         try writeSecret(Data(signer.rawRepresentation).base64EncodedString() + "\n", to: path)
         FileHandle.standardError.write(Data(
@@ -55,7 +66,7 @@ extension DataDirectoryOption {
     @discardableResult
     func audited(_ records: [(action: AuditAction, subject: String, details: [String: String])],
                  change: AuditedChange, in store: SQLiteStore) async throws -> Bool {
-        let signer = try AuditKeyFile(directory: DataDirectory(path: dataDir)).loadOrCreate()
+        let signer = try await AuditKeyFile(directory: DataDirectory(path: dataDir)).loadOrCreate(store: store)
         let actor = CommandActor.current
         let time = Int64(Date().timeIntervalSince1970 * 1000)
         let contents = records.map {
@@ -103,15 +114,23 @@ struct AuditCommand: ParsableCommand {
         abstract: "The tamper-evident audit trail: its key, offline verification, and verifiable exports.",
         subcommands: [Key.self, Verify.self, Export.self])
 
-    struct Key: ParsableCommand {
+    struct Key: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the public key that checkpoints verify under (making the key pair if there is none).")
+            abstract: "Print the public key that checkpoints verify under (making the key pair for an empty trail).")
         @OptionGroup var data: DataDirectoryOption
+        @Flag(name: .long, help: "Make a new key pair in place of a lost or compromised one (recorded in the trail).")
+        var new = false
 
-        func run() throws {
-            let directory = DataDirectory(path: data.dataDir)
-            try directory.create()
-            print(try AuditKeyFile(directory: directory).loadOrCreate().publicKey.text)
+        func run() async throws {
+            let store = try data.openStore()
+            let keyFile = AuditKeyFile(directory: DataDirectory(path: data.dataDir))
+            guard new else { return print(try await keyFile.loadOrCreate(store: store).publicKey.text) }
+            let signer = try keyFile.create()
+            let time = Int64(Date().timeIntervalSince1970 * 1000)
+            try await store.audit(AuditContent(time: time, actor: CommandActor.current, action: .auditKeyReplaced,
+                                               subject: keyFile.path, details: ["publicKey": signer.publicKey.text]))
+            try await store.checkpointAudit(signer: signer, time: time)
+            print(signer.publicKey.text)
         }
     }
 
@@ -247,7 +266,7 @@ struct AuditCommand: ParsableCommand {
                 return Int64(date.timeIntervalSince1970 * 1000)
             }
             let store = try data.openStore()
-            let signer = try AuditKeyFile(directory: DataDirectory(path: data.dataDir)).loadOrCreate()
+            let signer = try await AuditKeyFile(directory: DataDirectory(path: data.dataDir)).loadOrCreate(store: store)
             // The export is itself an audited action, and is signed before it is written, so it verifies whole.
             try await data.audited(.auditExported, subject: out,
                                    details: ["since": since ?? "", "until": until ?? ""], change: .none, in: store)

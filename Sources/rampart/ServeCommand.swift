@@ -1,4 +1,6 @@
 import ArgumentParser
+import AuditTrail
+import Crypto
 import Edge
 import Foundation
 import Logging
@@ -77,6 +79,14 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "rampart.serve")
         let directory = DataDirectory(path: settings.dataDir)
         let store = try directory.openStore()
+        // The trail's key, or no start: an edge does not run unsigned. Then the configuration it runs with, by digest.
+        let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
+        let configuration = config.flatMap { FileManager.default.contents(atPath: $0) } ?? Data()
+        try await store.audit(AuditContent(
+            time: Int64(Date().timeIntervalSince1970 * 1000), actor: .edge, action: .configurationLoaded,
+            subject: config ?? "(defaults)",
+            details: ["sha256": Array(SHA256.hash(data: configuration)).map { String(format: "%02x", $0) }.joined(),
+                      "domain": settings.edge.domain, "listeners": settings.listeners.map(\.description).joined(separator: " ")]))
         if settings.pseudonymiseCDRParties {
             settings.edge.cdrParties = .pseudonymised(try directory.pseudonymizer())
         }
@@ -110,7 +120,8 @@ struct ServeCommand: AsyncParsableCommand {
                 ports: media.ports, timeoutSeconds: media.timeoutSeconds, warmPairs: media.warmPairs)
         }
         let server = EdgeServer(edge: edge, store: store, configuration: .init(
-            transport: transport, mediaRelay: relay, advertisedHost: settings.advertisedHost, reloadableTLS: tls),
+            transport: transport, mediaRelay: relay, advertisedHost: settings.advertisedHost, reloadableTLS: tls,
+            audit: .init(signer: signer, policy: settings.auditPolicy)),
             logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {

@@ -245,6 +245,16 @@ struct ServeConfiguration: Codable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
     }
 
+    /// `[audit]`: when the edge signs the audit trail's checkpoints.
+    struct Audit: Codable, Equatable {
+        var checkpointEveryRecords: Int?
+        var checkpointEverySeconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case checkpointEveryRecords = "checkpoint_every_records", checkpointEverySeconds = "checkpoint_every_seconds"
+        }
+    }
+
     var dataDir: String?
     var domain: String?
     var listen: [String]?
@@ -259,10 +269,11 @@ struct ServeConfiguration: Codable, Equatable {
     var media: Media?
     var addressPolicy: AddressPolicy?
     var log: Log?
+    var audit: Audit?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log
+        case addressPolicy = "address_policy", log, audit
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -288,6 +299,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("media", Set(Media.CodingKeys.allCases.map(\.rawValue))),
             ("address_policy", Set(AddressPolicy.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
+            ("audit", Set(Audit.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }

@@ -1,3 +1,4 @@
+import AuditTrail
 import Edge
 import Foundation
 import Logging
@@ -29,6 +30,8 @@ struct ServeSettings {
     var advertisedHost: SIPHost?
     /// The media relay, unless switched off (then SDP carries the endpoints' own addresses).
     var mediaRelay: MediaRelaySettings?
+    /// When the edge signs audit checkpoints (`[audit]`).
+    var auditPolicy: AuditChain.CheckpointPolicy
 
     struct MediaRelaySettings {
         /// An address the relay binds, and the one written into SDP for parties of its family.
@@ -164,6 +167,12 @@ struct ServeSettings {
                                      in: 1...1_000_000)
 
         mediaRelay = try Self.mediaRelay(file.media ?? .init(), listeners: listeners, advertisedHost: advertisedHost)
+        let audit = file.audit ?? .init()
+        auditPolicy = AuditChain.CheckpointPolicy(
+            everyRecords: try Self.bounded(audit.checkpointEveryRecords, "audit.checkpoint_every_records", default: 1_000,
+                                           in: 1...1_000_000),
+            every: .seconds(try Self.bounded(audit.checkpointEverySeconds, "audit.checkpoint_every_seconds", default: 60,
+                                             in: 1...86_400)))
         if mediaRelay == nil, let bridged = edge.trunks.first(where: \.bridgesSRTP) {
             throw UsageError(message: "trunks.\(bridged.name).bridge_srtp needs the media relay ([media] relay = true)")
         }

@@ -61,7 +61,11 @@ import Testing
             let published = directory + "/published.key"
             try RampartProcess.run(["audit", "key"] + data).stdout.write(toFile: published, atomically: true, encoding: .utf8)
             try FileManager.default.removeItem(atPath: directory + "/data/audit.key")
-            _ = try RampartProcess.run(["audit", "key"] + data)  // a new key pair
+            // A trail without its key: nothing is recorded unsigned, and no key is made behind the operator's back.
+            let refused = try RampartProcess.run(["ban", "add", "192.0.2.99"] + data)
+            #expect(refused.status == 2 && refused.stderr.contains("audit.key is missing"), "\(refused.stderr)")
+            #expect(try RampartProcess.run(["audit", "key"] + data).status == 2)
+            #expect(try RampartProcess.run(["audit", "key", "--new"] + data).status == 0)  // a new key pair, recorded
             verify = try RampartProcess.run(["audit", "verify", "--public-key", published] + data)
             #expect(verify.status == 1 && !verify.stdout.contains("forged"), "the old checkpoints verify under the old key")
             #expect(try RampartProcess.run(["audit", "verify"] + data).stdout.contains("signature does not verify"))
@@ -156,6 +160,50 @@ import Testing
                 for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: directory + "/data/rampart.sqlite" + suffix) }
             }
             #expect(outcomes[.whileHashing] == 0 && outcomes[.never] == 20_000, "\(outcomes)")
+        }
+    }
+
+    /// The running edge records itself (issue 19): the configuration it started with, a scanner it detected and
+    /// banned, and a checkpoint at its clean shutdown; killed with SIGKILL instead, every ban it stored has its record
+    /// and the trail still verifies.
+    @Test func theEdgeRecordsWhatItSawAndDidAndSignsAtShutdown() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            var server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: ["udp"])
+            _ = try AttackersWithPeersTests.sipvicious("svmap", port: server.ports["udp"]!, ip: "127.0.0.3", [],
+                                                       directory: directory)
+            #expect(try AttackersWithPeersTests.bans(data) { $0.contains("127.0.0.3") }.contains("127.0.0.3"))
+            #expect(server.stop() == 0)
+            var verify = try RampartProcess.run(["audit", "verify", "--data-dir", data])
+            #expect(verify.status == 0 && !verify.stdout.contains("unsigned"), "signed at shutdown: \(verify.stdout)")
+            let contents = try Self.contents(data)
+            #expect(contents.contains { $0.contains("config.load") && $0.contains("edge") })
+            #expect(contents.contains { $0.contains("security.ban") && $0.contains("127.0.0.3") })
+            #expect(contents.contains { $0.contains("security.scanner-detected") })
+
+            server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: ["udp"])
+            _ = try AttackersWithPeersTests.sipvicious("svmap", port: server.ports["udp"]!, ip: "127.0.0.4", [],
+                                                       directory: directory)
+            #expect(try AttackersWithPeersTests.bans(data) { $0.contains("127.0.0.4") }.contains("127.0.0.4"))
+            kill(server.process.processIdentifier, SIGKILL)
+            server.process.waitUntilExit()
+            verify = try RampartProcess.run(["audit", "verify", "--data-dir", data])
+            #expect(verify.status == 0, "\(verify.stdout)")
+            let database = try DatabaseQueue(path: data + "/rampart.sqlite")
+            let banned = try database.read { db in try String.fetchAll(db, sql: "SELECT subject FROM ban") }
+            let recorded = try Self.contents(data)
+            for subject in banned {
+                #expect(recorded.contains { $0.contains("security.ban") && $0.contains(subject) }, "\(subject) has its record")
+            }
+        }
+    }
+
+    /// The audit records' contents as text (their canonical encoding, length prefixes and all).
+    static func contents(_ data: String) throws -> [String] {
+        try DatabaseQueue(path: data + "/rampart.sqlite").read { db in
+            try Data.fetchAll(db, sql: "SELECT content FROM auditRecord WHERE content IS NOT NULL ORDER BY sequence")
+                .map { String(decoding: $0, as: UTF8.self) }
         }
     }
 }
