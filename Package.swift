@@ -55,6 +55,7 @@ let package = Package(
         .target(name: "RTP"),
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
         .target(name: "AuditTrail", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SIEM", dependencies: ["AuditTrail"]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage", dependencies: ["AuditTrail"]),
@@ -165,6 +166,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageSQLite", "AuditTrail",
                                                         .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AuditTrailTests", dependencies: ["AuditTrail", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "SIEMTests", dependencies: ["SIEM", "AuditTrail"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(
             name: "SIPTransportNIOTests",
