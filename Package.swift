@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "RTP"),
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
         .target(name: "AuditTrail", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "SIEM", dependencies: ["AuditTrail"]),
+        .target(name: "SIEM", dependencies: ["AuditTrail", "SIPMessage"]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage", dependencies: ["AuditTrail"]),

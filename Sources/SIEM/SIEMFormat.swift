@@ -1,3 +1,5 @@
+import SIPMessage
+
 /// How an event is written for a SIEM: one line each, every field escaped by the format's own rules so that a
 /// hostile value (a From user with `|`, `=`, CR/LF, a tab, a quote) stays inside its field and cannot forge fields
 /// or lines (fail2ban#1927 was exactly that).
@@ -169,18 +171,8 @@ public enum SIEMFormat: String, Hashable, Sendable, CaseIterable {
     public static func timestamp(_ milliseconds: Int64) -> String {
         let seconds = milliseconds >= 0 ? milliseconds / 1_000 : (milliseconds - 999) / 1_000
         let millis = Int(milliseconds - seconds * 1_000)
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = Int(seconds - days * 86_400)
-        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(epochSeconds: seconds)
+        let (year, month, day, secondOfDay) = (date.year, date.month, date.day, date.secondOfDay)
         func padded(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
