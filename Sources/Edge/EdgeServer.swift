@@ -61,11 +61,16 @@ public final class EdgeServer: Service, Sendable {
         public var threads: Int
         /// The key that signs the audit trail's checkpoints, and when; nil: the edge signs none (tests).
         public var audit: Audit?
+        /// Where the audit trail's records go as SIEM events (`[[siem]]`), from the record after `siemStartsAfter`.
+        public var siem: [SIEMSinkSettings]
+        public var siemStartsAfter: Int64
 
         public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
-                    reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil) {
+                    reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil,
+                    siem: [SIEMSinkSettings] = [], siemStartsAfter: Int64 = 0) {
             (self.transport, self.mediaRelay, self.advertisedHost) = (transport, mediaRelay, advertisedHost)
             (self.reloadableTLS, self.threads, self.audit) = (reloadableTLS, threads, audit)
+            (self.siem, self.siemStartsAfter) = (siem, siemStartsAfter)
         }
     }
 
@@ -96,6 +101,9 @@ public final class EdgeServer: Service, Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let running = Mutex<(listeners: [SIPServer.Bound], relays: [RelayServer])>(([], []))
+    /// The SIEM sinks' delivery tasks, and what feeds them.
+    private let siemTasks = Mutex<[Task<Void, Never>]>([])
+    private let siem: SIEMForwarder
 
     public init(edge: EdgeService, store: any Store, configuration: Configuration, logger: Logger) {
         self.edge = edge
@@ -103,6 +111,9 @@ public final class EdgeServer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let host = SIEMSink.hostName
+        siem = SIEMForwarder(sinks: configuration.siem.map { SIEMSink(settings: $0, host: host, logger: logger) },
+                             startingAfter: configuration.siemStartsAfter)
     }
 
     /// The resource of the open-descriptor limit, as each C library spells it.
@@ -166,6 +177,10 @@ public final class EdgeServer: Service, Sendable {
             edge.calls.anchorMedia(MediaRelayWiring(interfaces: interfaces, timeoutSeconds: media.timeoutSeconds))
         }
         running.withLock { $0 = (listeners, relays) }
+        let loops = self.group
+        siemTasks.withLock { tasks in
+            tasks = siem.sinks.map { sink in Task { await sink.run(group: loops) } }
+        }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
         edge.calls.listening(on: boundAddresses.compactMap { listener in
@@ -227,6 +242,7 @@ public final class EdgeServer: Service, Sendable {
             // Bans added or removed with `rampart ban` reach the edge here, after its own new bans are stored.
             checkpoints.uncheckpointed += await edge.defense.flush(to: store)
             await signCheckpointIfDue(&checkpoints)
+            await siem.forward(from: store)
             if let version = try? await store.banVersion(), version != banVersion, let stored = try? await store.allBans() {
                 banVersion = version
                 edge.defense.load(stored)
@@ -255,6 +271,11 @@ public final class EdgeServer: Service, Sendable {
         await edge.defense.flush(to: store)
         checkpoints.uncheckpointed = Int.max  // every clean shutdown signs what is there
         await signCheckpointIfDue(&checkpoints)
+        // The SIEM sinks get what is left, then deliver once more and stop.
+        while await siem.forward(from: store) > 0 {}
+        let tasks = siemTasks.withLock { $0 }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
         try? await group.shutdownGracefully()
         if unexpected { throw ListenerClosed() }
     }

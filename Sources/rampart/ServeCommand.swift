@@ -81,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         let store = try directory.openStore()
         // The trail's key, or no start: an edge does not run unsigned. Then the configuration it runs with, by digest.
         let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
+        let trailBefore = try await store.auditTail().last?.sequence ?? 0
         let configuration = config.flatMap { FileManager.default.contents(atPath: $0) } ?? Data()
         try await store.audit(AuditContent(
             time: Int64(Date().timeIntervalSince1970 * 1000), actor: .edge, action: .configurationLoaded,
@@ -121,7 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let server = EdgeServer(edge: edge, store: store, configuration: .init(
             transport: transport, mediaRelay: relay, advertisedHost: settings.advertisedHost, reloadableTLS: tls,
-            audit: .init(signer: signer, policy: settings.auditPolicy)),
+            audit: .init(signer: signer, policy: settings.auditPolicy), siem: settings.siem,
+            siemStartsAfter: trailBefore),
             logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {

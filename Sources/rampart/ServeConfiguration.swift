@@ -245,6 +245,19 @@ struct ServeConfiguration: Codable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case level }
     }
 
+    /// `[[siem]]`: one SIEM sink each.
+    struct SIEM: Codable, Equatable {
+        var target: String?
+        var format: String?
+        var types: [String]?
+        var minSeverity: Int?
+        var queueCapacity: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case target, format, types, minSeverity = "min_severity", queueCapacity = "queue_capacity"
+        }
+    }
+
     /// `[audit]`: when the edge signs the audit trail's checkpoints.
     struct Audit: Codable, Equatable {
         var checkpointEveryRecords: Int?
@@ -270,10 +283,11 @@ struct ServeConfiguration: Codable, Equatable {
     var addressPolicy: AddressPolicy?
     var log: Log?
     var audit: Audit?
+    var siem: [SIEM]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log, audit
+        case addressPolicy = "address_policy", log, audit, siem
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -309,6 +323,10 @@ struct ServeConfiguration: Codable, Equatable {
             for case let trunk? in trunks.map({ $0.table }) {
                 try checkKeys(trunk, allowed: keys, path: path, prefix: "trunks.")
             }
+        }
+        if let sinks = table["siem"]?.array {
+            let keys = Set(SIEM.CodingKeys.allCases.map(\.rawValue))
+            for case let sink? in sinks.map({ $0.table }) { try checkKeys(sink, allowed: keys, path: path, prefix: "siem.") }
         }
         do {
             return try TOMLDecoder().decode(ServeConfiguration.self, from: table)

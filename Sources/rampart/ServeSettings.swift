@@ -4,13 +4,14 @@ import Foundation
 import Logging
 import NIOCore
 import Proxy
-import SDP
 import Registrar
+import SDP
+import SIEM
 import SIPAuth
 import SIPMessage
-import SecurityPolicy
 import SIPTransaction
 import SIPTransportNIO
+import SecurityPolicy
 
 /// The settings `rampart serve` runs with: defaults, then the configuration file, then the command line.
 struct ServeSettings {
@@ -32,6 +33,8 @@ struct ServeSettings {
     var mediaRelay: MediaRelaySettings?
     /// When the edge signs audit checkpoints (`[audit]`).
     var auditPolicy: AuditChain.CheckpointPolicy
+    /// Where the trail's records go as SIEM events (`[[siem]]`).
+    var siem: [SIEMSinkSettings]
 
     struct MediaRelaySettings {
         /// An address the relay binds, and the one written into SDP for parties of its family.
@@ -173,6 +176,20 @@ struct ServeSettings {
                                            in: 1...1_000_000),
             every: .seconds(try Self.bounded(audit.checkpointEverySeconds, "audit.checkpoint_every_seconds", default: 60,
                                              in: 1...86_400)))
+        siem = try (file.siem ?? []).enumerated().map { index, sink in
+            let name = "siem[\(index)]"
+            guard let text = sink.target, let target = SIEMSinkSettings.Target(text) else {
+                throw UsageError(message: "\(name).target must be udp:HOST:PORT, tcp:HOST:PORT or file:PATH (HOST an IP address)")
+            }
+            guard let format = SIEMFormat(rawValue: sink.format ?? "rfc5424") else {
+                throw UsageError(message: "\(name).format must be one of \(SIEMFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return SIEMSinkSettings(
+                target: target, format: format, types: sink.types ?? [],
+                minimumSeverity: try Self.bounded(sink.minSeverity, "\(name).min_severity", default: 0, in: 0...10),
+                queueCapacity: try Self.bounded(sink.queueCapacity, "\(name).queue_capacity", default: 10_000,
+                                                in: 1...1_000_000))
+        }
         if mediaRelay == nil, let bridged = edge.trunks.first(where: \.bridgesSRTP) {
             throw UsageError(message: "trunks.\(bridged.name).bridge_srtp needs the media relay ([media] relay = true)")
         }

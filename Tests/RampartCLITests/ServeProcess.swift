@@ -256,6 +256,17 @@ enum Peers {
     /// A free loopback TCP port (bound then released; the caller binds it right away).
     /// A loopback port free for UDP and for TCP at once (sipp, the edge and stunnel take either), probed by binding
     /// both.
+    /// Calls `body` with 127.0.0.1:`port` as a `sockaddr` and its length (for bind and connect).
+    static func withLoopback<Result>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+
     static func freePort() throws -> Int {
         for _ in 0..<50 {
             let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)

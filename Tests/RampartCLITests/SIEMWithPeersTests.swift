@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+import Testing
+
+/// rsyslog on loopback, receiving what the edge's SIEM sinks send, writing each message as it arrived.
+final class Rsyslog {
+    let process = Process()
+    let received: String
+    let udpPort: Int, tcpPort: Int
+
+    init(directory: String, udpPort: Int? = nil, tcpPort: Int? = nil) throws {
+        (self.udpPort, self.tcpPort) = (try udpPort ?? Peers.freePort(), try tcpPort ?? Peers.freePort())
+        received = directory + "/received.log"
+        let configuration = """
+            global(workDirectory="\(directory)")
+            module(load="imudp")
+            input(type="imudp" address="127.0.0.1" port="\(self.udpPort)" ruleset="siem")
+            module(load="imtcp")
+            input(type="imtcp" address="127.0.0.1" port="\(self.tcpPort)" ruleset="siem")
+            template(name="raw" type="string" string="%rawmsg%\\n")
+            ruleset(name="siem") { action(type="omfile" file="\(received)" template="raw") }
+            """
+        try configuration.write(toFile: directory + "/rsyslog.conf", atomically: true, encoding: .utf8)
+        (process.executableURL, process.arguments) = try Peers.withDefaultSignals(
+            Peers.tool("rsyslogd"), ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslog.pid"])
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Listening once a TCP connection to its port is accepted (within 10 s).
+        for _ in 0..<100 {
+            if Self.accepts(port: self.tcpPort) { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw PeerFailure(description: "rsyslogd did not start listening")
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        return Peers.withLoopback(port: port) { connect(descriptor, $0, $1) == 0 }
+    }
+
+    /// The messages received so far, read again until `settled` holds (10 s at most).
+    func lines(until settled: ([String]) -> Bool) -> [String] {
+        var lines: [String] = []
+        for _ in 0..<100 {
+            lines = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            if settled(lines) { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return lines
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<50 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// The edge's SIEM sinks against a real receiver (issue 19): rsyslog over UDP (RFC 5424) and TCP with octet
+/// counting (CEF, filtered), and a JSON-lines file; then a receiver that is down, with a bounded backlog whose losses
+/// are reported once it is back, and phones served all the while.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SIEMWithPeersTests {
+    @Test func securityEventsAndAdministrationReachRsyslogAndAFile() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)  // before: not forwarded
+            let rsyslog = try Rsyslog(directory: directory)
+            defer { rsyslog.stop() }
+            let config = ServeWithPeersTests.sippConfig + """
+
+                [[siem]]
+                target = "udp:127.0.0.1:\(rsyslog.udpPort)"
+                format = "rfc5424"
+
+                [[siem]]
+                target = "tcp:127.0.0.1:\(rsyslog.tcpPort)"
+                format = "cef"
+                types = ["security."]
+                min_severity = 6
+
+                [[siem]]
+                target = "file:\(directory)/siem.jsonl"
+                format = "json"
+                """
+            let server = try ServeProcess(dataDir: data, config: config, listeners: ["udp"])
+            _ = try AttackersWithPeersTests.sipvicious("svmap", port: server.ports["udp"]!, ip: "127.0.0.3", [],
+                                                       directory: directory)
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)  // the CLI's record, forwarded
+            let lines = rsyslog.lines { lines in
+                lines.contains { $0.contains("user.add") } && lines.contains { $0.hasPrefix("CEF:0") && $0.contains("security.ban") }
+            }
+            #expect(server.stop() == 0)
+
+            let syslog = lines.filter { $0.hasPrefix("<") }
+            #expect(syslog.contains { $0.contains(" config.load ") }, "\(syslog)")
+            #expect(syslog.contains { $0.contains(" security.ban ") && $0.contains("source=\"127.0.0.3\"") })
+            #expect(syslog.contains { $0.contains(" user.add ") && $0.contains("subject=\"bob@localhost\"") })
+            #expect(!syslog.contains { $0.contains("alice@localhost") }, "records from before the start are not sent")
+            for line in syslog { #expect(line.hasPrefix("<") && line.contains(">1 20") && line.contains("[rampart@32473 ")) }
+
+            let cef = lines.filter { $0.hasPrefix("CEF:0|") }
+            #expect(cef.contains { $0.contains("|security.ban|security.ban|7|") && $0.contains("src=127.0.0.3") })
+            for line in cef {
+                let header = line.split(separator: "|", omittingEmptySubsequences: false)
+                #expect(header.count >= 8 && Int(header[6]).map { $0 >= 6 } == true, "filtered: \(line)")
+                #expect(header[4].hasPrefix("security."))
+            }
+
+            // The file: one JSON object per line, every one a record of the trail, in order.
+            let file = try String(contentsOfFile: directory + "/siem.jsonl", encoding: .utf8)
+            let objects = try file.split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+            let sequences = objects.compactMap { $0["sequence"] as? Int }
+            #expect(sequences.count == objects.count && sequences == sequences.sorted() && !sequences.isEmpty)
+            let stored = try DatabaseQueue(path: data + "/rampart.sqlite").read { db in
+                try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM auditRecord") ?? 0
+            }
+            #expect(sequences.last == stored, "everything up to the shutdown went out")
+            let mode = (try FileManager.default.attributesOfItem(atPath: directory + "/siem.jsonl")[.posixPermissions]
+                as? NSNumber)?.intValue
+            #expect(mode == 0o600)
+        }
+    }
+
+    /// The TCP receiver is down: events wait in a queue of two, the rest are counted; the phone is served all the
+    /// while; once rsyslog listens, the waiting events arrive and a `siem.dropped` event says how many were lost.
+    @Test func aReceiverThatIsDownCostsBoundedMemoryAndItsLossesAreReported() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let tcpPort = try Peers.freePort()
+            let config = ServeWithPeersTests.sippConfig + """
+
+                [[siem]]
+                target = "tcp:127.0.0.1:\(tcpPort)"
+                format = "rfc5424"
+                queue_capacity = 2
+                """
+            let server = try ServeProcess(dataDir: data, config: config, listeners: ["udp"])
+            defer { server.stop() }
+            for index in 0..<6 { try ServeWithPeersTests.addUser("user\(index)", password: "pw", dataDir: data) }
+            let registered = try AttackersWithPeersTests.register("alice", from: "127.0.0.1", port: server.ports["udp"]!,
+                                                                  directory: directory)
+            #expect(registered.status == 0, "the edge serves while its SIEM is down")
+            let rsyslog = try Rsyslog(directory: directory, tcpPort: tcpPort)
+            defer { rsyslog.stop() }
+            let lines = rsyslog.lines { $0.contains { $0.contains("siem.dropped") } }
+            let dropped = try #require(lines.first { $0.contains(" siem.dropped ") }, "\(lines)")
+            #expect(dropped.contains("events dropped while the sink could not keep up"))
+            // config.load and six user.add were queued behind a queue of two: at least five were dropped.
+            let count = dropped.split(separator: " ").compactMap { Int($0) }.last ?? 0
+            #expect(count >= 5, "\(dropped)")
+            #expect(lines.filter { $0.contains(" user.add ") || $0.contains(" config.load ") }.count <= 2)
+        }
+    }
+}
