@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SIEM
 import Storage
 import Synchronization
@@ -14,6 +15,8 @@ public struct SIEMSinkSettings: Sendable, Hashable {
         case udp(host: String, port: Int)
         /// RFC 6587 octet counting: `LENGTH SP EVENT`.
         case tcp(host: String, port: Int)
+        /// The same framing over TLS 1.2 or later (RFC 5425), the receiver's certificate verified for its address.
+        case tls(host: String, port: Int)
         /// Appended, one line per event, owner-only; rotated to `PATH.1` beyond ``SIEMSinkSettings/rotateBytes``.
         case file(path: String)
 
@@ -21,6 +24,7 @@ public struct SIEMSinkSettings: Sendable, Hashable {
             switch self {
             case .udp(let host, let port): "udp:\(host):\(port)"
             case .tcp(let host, let port): "tcp:\(host):\(port)"
+            case .tls(let host, let port): "tls:\(host):\(port)"
             case .file(let path): "file:\(path)"
             }
         }
@@ -43,6 +47,7 @@ public struct SIEMSinkSettings: Sendable, Hashable {
             switch parts[0] {
             case "udp": self = .udp(host: host, port: port)
             case "tcp": self = .tcp(host: host, port: port)
+            case "tls": self = .tls(host: host, port: port)
             default: return nil
             }
         }
@@ -57,11 +62,14 @@ public struct SIEMSinkSettings: Sendable, Hashable {
     public var queueCapacity: Int
     /// A file sink's size before it is rotated.
     public var rotateBytes: Int
+    /// A TLS sink's trust: a PEM file of the CAs that may sign the receiver's certificate (nil: the system's).
+    public var trustedCAFile: String?
 
     public init(target: Target, format: SIEMFormat, types: [String] = [], minimumSeverity: Int = 0,
-                queueCapacity: Int = 10_000, rotateBytes: Int = 64 << 20) {
+                queueCapacity: Int = 10_000, rotateBytes: Int = 64 << 20, trustedCAFile: String? = nil) {
         (self.target, self.format, self.types, self.minimumSeverity) = (target, format, types, minimumSeverity)
         (self.queueCapacity, self.rotateBytes) = (max(1, queueCapacity), max(4_096, rotateBytes))
+        self.trustedCAFile = trustedCAFile
     }
 }
 
@@ -172,11 +180,21 @@ final class SIEMSink: Sendable {
                 }
             }
             return channel
-        case .tcp(let host, let port):
+        case .tcp(let host, let port), .tls(let host, let port):
             let channel: any Channel
             if let connection, connection.isActive { channel = connection } else {
+                let context = try tlsContext()
                 channel = try await ClientBootstrap(group: group)
                     .connectTimeout(.seconds(3))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            // No server name: the certificate is checked against the address (an IP SAN).
+                            if let context {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    NIOSSLClientHandler(context: context, serverHostname: nil))
+                            }
+                        }
+                    }
                     .connect(host: host, port: port).get()
             }
             var buffer = channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 8 })
@@ -187,6 +205,17 @@ final class SIEMSink: Sendable {
             try await channel.writeAndFlush(buffer).get()
             return channel
         }
+    }
+
+    /// The TLS client context of a TLS sink (nil for the others): TLS 1.2 or later, the receiver verified against
+    /// the configured CAs or the system's.
+    private func tlsContext() throws -> NIOSSLContext? {
+        guard case .tls = settings.target else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        if let file = settings.trustedCAFile { configuration.trustRoots = .file(file) }
+        return try NIOSSLContext(configuration: configuration)
     }
 
     /// Appends lines to a file (owner-only), rotating it to `PATH.1` first when it has grown past `rotateBytes`.

@@ -252,9 +252,10 @@ struct ServeConfiguration: Codable, Equatable {
         var types: [String]?
         var minSeverity: Int?
         var queueCapacity: Int?
+        var ca: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case target, format, types, minSeverity = "min_severity", queueCapacity = "queue_capacity"
+            case target, format, types, minSeverity = "min_severity", queueCapacity = "queue_capacity", ca
         }
     }
 

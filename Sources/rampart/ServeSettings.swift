@@ -179,7 +179,11 @@ struct ServeSettings {
         siem = try (file.siem ?? []).enumerated().map { index, sink in
             let name = "siem[\(index)]"
             guard let text = sink.target, let target = SIEMSinkSettings.Target(text) else {
-                throw UsageError(message: "\(name).target must be udp:HOST:PORT, tcp:HOST:PORT or file:PATH (HOST an IP address)")
+                throw UsageError(message: "\(name).target must be udp:HOST:PORT, tcp:HOST:PORT, tls:HOST:PORT or file:PATH "
+                    + "(HOST an IP address)")
+            }
+            if let ca = sink.ca, !FileManager.default.isReadableFile(atPath: ca) {
+                throw UsageError(message: "\(name).ca: cannot read \(ca)")
             }
             guard let format = SIEMFormat(rawValue: sink.format ?? "rfc5424") else {
                 throw UsageError(message: "\(name).format must be one of \(SIEMFormat.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -188,7 +192,8 @@ struct ServeSettings {
                 target: target, format: format, types: sink.types ?? [],
                 minimumSeverity: try Self.bounded(sink.minSeverity, "\(name).min_severity", default: 0, in: 0...10),
                 queueCapacity: try Self.bounded(sink.queueCapacity, "\(name).queue_capacity", default: 10_000,
-                                                in: 1...1_000_000))
+                                                in: 1...1_000_000),
+                trustedCAFile: sink.ca)
         }
         if mediaRelay == nil, let bridged = edge.trunks.first(where: \.bridgesSRTP) {
             throw UsageError(message: "trunks.\(bridged.name).bridge_srtp needs the media relay ([media] relay = true)")

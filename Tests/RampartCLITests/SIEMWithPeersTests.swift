@@ -8,14 +8,21 @@ final class Rsyslog {
     let received: String
     let udpPort: Int, tcpPort: Int
 
-    init(directory: String, udpPort: Int? = nil, tcpPort: Int? = nil) throws {
+    /// `tls`: the CA, certificate and key files that make the TCP input TLS (RFC 5425, rsyslog's gtls driver).
+    init(directory: String, udpPort: Int? = nil, tcpPort: Int? = nil,
+         tls: (ca: String, certificate: String, key: String)? = nil) throws {
         (self.udpPort, self.tcpPort) = (try udpPort ?? Peers.freePort(), try tcpPort ?? Peers.freePort())
         received = directory + "/received.log"
+        let driver = tls.map {
+            " DefaultNetstreamDriver=\"gtls\" DefaultNetstreamDriverCAFile=\"\($0.ca)\""
+                + " DefaultNetstreamDriverCertFile=\"\($0.certificate)\" DefaultNetstreamDriverKeyFile=\"\($0.key)\""
+        } ?? ""
+        let tcpModule = tls == nil ? "" : " StreamDriver.Name=\"gtls\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\""
         let configuration = """
-            global(workDirectory="\(directory)")
+            global(workDirectory="\(directory)"\(driver))
             module(load="imudp")
             input(type="imudp" address="127.0.0.1" port="\(self.udpPort)" ruleset="siem")
-            module(load="imtcp")
+            module(load="imtcp"\(tcpModule))
             input(type="imtcp" address="127.0.0.1" port="\(self.tcpPort)" ruleset="siem")
             template(name="raw" type="string" string="%rawmsg%\\n")
             ruleset(name="siem") { action(type="omfile" file="\(received)" template="raw") }
@@ -158,6 +165,55 @@ final class Rsyslog {
             let count = dropped.split(separator: " ").compactMap { Int($0) }.last ?? 0
             #expect(count >= 5, "\(dropped)")
             #expect(lines.filter { $0.contains(" user.add ") || $0.contains(" config.load ") }.count <= 2)
+        }
+    }
+
+    /// Over TLS (RFC 5425) to rsyslog's gtls input: a sink that trusts the receiver's CA delivers; one that trusts
+    /// another CA delivers nothing and says so in the log (the receiver's certificate is checked for its address).
+    @Test func overTLSOnlyAVerifiedReceiverGetsEvents() throws {
+        try withTemporaryDirectory { directory in
+            let openssl = try Peers.tool("openssl")
+            func run(_ arguments: [String]) throws {
+                let result = try Peers.run(openssl, arguments, seconds: 30, directory: directory)
+                try #require(result.status == 0, "openssl \(arguments): \(result.output)")
+            }
+            try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
+            for ca in ["ca", "other"] {
+                try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                         "\(directory)/\(ca).key", "-out", "\(directory)/\(ca).pem", "-days", "2", "-subj", "/CN=\(ca)"])
+            }
+            try run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                     directory + "/server.key", "-out", directory + "/server.csr", "-subj", "/CN=rsyslog"])
+            try run(["x509", "-req", "-in", directory + "/server.csr", "-CA", directory + "/ca.pem", "-CAkey",
+                     directory + "/ca.key", "-CAcreateserial", "-out", directory + "/server.pem", "-days", "2",
+                     "-extfile", directory + "/san.ext"])
+            let rsyslog = try Rsyslog(directory: directory, tls: (directory + "/ca.pem", directory + "/server.pem",
+                                                                  directory + "/server.key"))
+            defer { rsyslog.stop() }
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let config = ServeWithPeersTests.sippConfig + """
+
+                [[siem]]
+                target = "tls:127.0.0.1:\(rsyslog.tcpPort)"
+                format = "json"
+                ca = "\(directory)/ca.pem"
+
+                [[siem]]
+                target = "tls:127.0.0.1:\(rsyslog.tcpPort)"
+                format = "cef"
+                ca = "\(directory)/other.pem"
+                """
+            let server = try ServeProcess(dataDir: data, config: config, listeners: ["udp"])
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let lines = rsyslog.lines { $0.contains { $0.contains("bob@localhost") } }
+            for _ in 0..<50 where !server.stderr.contains("SIEM sink not reachable") { Thread.sleep(forTimeInterval: 0.1) }
+            server.stop()
+            #expect(lines.contains { $0.hasPrefix("{") && $0.contains("\"user.add\"") && $0.contains("bob@localhost") },
+                    "\(lines)")
+            #expect(!lines.contains { $0.hasPrefix("CEF:") }, "the sink that does not trust the receiver sends nothing")
+            #expect(server.stderr.contains("SIEM sink not reachable") && server.stderr.contains("tls:127.0.0.1"),
+                    "\(server.stderr.suffix(800))")
         }
     }
 }
