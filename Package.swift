@@ -56,6 +56,7 @@ let package = Package(
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
         .target(name: "AuditTrail", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SIEM", dependencies: ["AuditTrail", "SIPMessage"]),
+        .target(name: "HEP"),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage", dependencies: ["AuditTrail"]),
@@ -89,7 +90,7 @@ let package = Package(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
                            "Proxy", "SIPDialog", "SecurityPolicy", "SDP", "MediaRelay", "MediaRelayNIO", "MediaSecurity",
-                           "AuditTrail", "SIEM",
+                           "AuditTrail", "SIEM", "HEP",
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
@@ -121,6 +122,9 @@ let package = Package(
         .executableTarget(name: "FuzzPcap", dependencies: ["Pcap", "RTP"], path: "Fuzz/Pcap", exclude: ["corpus"]),
         .executableTarget(name: "FuzzSRTP", dependencies: ["MediaSecurity"], path: "Fuzz/SRTP", exclude: ["corpus"]),
         .executableTarget(name: "FuzzPolicyFiles", dependencies: ["SecurityPolicy"], path: "Fuzz/PolicyFiles",
+                          exclude: ["corpus"]),
+        .executableTarget(name: "FuzzHEP", dependencies: ["HEP"], path: "Fuzz/HEP", exclude: ["corpus"]),
+        .executableTarget(name: "FuzzAuditContent", dependencies: ["AuditTrail"], path: "Fuzz/AuditTrail",
                           exclude: ["corpus"]),
 
         // Benchmarks (run in release); see README "Performance".
@@ -168,6 +172,7 @@ let package = Package(
                                                         .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AuditTrailTests", dependencies: ["AuditTrail", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "SIEMTests", dependencies: ["SIEM", "AuditTrail"]),
+        .testTarget(name: "HEPTests", dependencies: ["HEP"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(
             name: "SIPTransportNIOTests",

@@ -64,13 +64,15 @@ public final class EdgeServer: Service, Sendable {
         /// Where the audit trail's records go as SIEM events (`[[siem]]`), from the record after `siemStartsAfter`.
         public var siem: [SIEMSinkSettings]
         public var siemStartsAfter: Int64
+        /// Where copies of every SIP message go as HEPv3 (`[hep]`); nil: none.
+        public var hep: HEPSettings?
 
         public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
                     reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil,
-                    siem: [SIEMSinkSettings] = [], siemStartsAfter: Int64 = 0) {
+                    siem: [SIEMSinkSettings] = [], siemStartsAfter: Int64 = 0, hep: HEPSettings? = nil) {
             (self.transport, self.mediaRelay, self.advertisedHost) = (transport, mediaRelay, advertisedHost)
             (self.reloadableTLS, self.threads, self.audit) = (reloadableTLS, threads, audit)
-            (self.siem, self.siemStartsAfter) = (siem, siemStartsAfter)
+            (self.siem, self.siemStartsAfter, self.hep) = (siem, siemStartsAfter, hep)
         }
     }
 
@@ -104,6 +106,7 @@ public final class EdgeServer: Service, Sendable {
     /// The SIEM sinks' delivery tasks, and what feeds them.
     private let siemTasks = Mutex<[Task<Void, Never>]>([])
     private let siem: SIEMForwarder
+    private let hep: HEPExporter?
 
     public init(edge: EdgeService, store: any Store, configuration: Configuration, logger: Logger) {
         self.edge = edge
@@ -114,6 +117,7 @@ public final class EdgeServer: Service, Sendable {
         let host = SIEMSink.hostName
         siem = SIEMForwarder(sinks: configuration.siem.map { SIEMSink(settings: $0, host: host, logger: logger) },
                              startingAfter: configuration.siemStartsAfter)
+        hep = configuration.hep.map { HEPExporter(settings: $0, logger: logger) }
     }
 
     /// The resource of the open-descriptor limit, as each C library spells it.
@@ -150,7 +154,8 @@ public final class EdgeServer: Service, Sendable {
         var transport = configuration.transport
         transport.acceptFilter = { edge.admitsConnection(from: $0) }
         let transportLogger = Logger(label: "rampart.transport")
-        let server = try SIPServer(configuration: transport, handler: edge, group: group, onEvent: { event, peer in
+        let handler: any SIPInboundHandler = hep.map { HEPCapturingHandler(inner: edge, exporter: $0) } ?? edge
+        let server = try SIPServer(configuration: transport, handler: handler, group: group, onEvent: { event, peer in
             Self.log(event, peer: peer, logger: transportLogger, edge: edge)
         })
         let listeners: [SIPServer.Bound]
@@ -178,8 +183,10 @@ public final class EdgeServer: Service, Sendable {
         }
         running.withLock { $0 = (listeners, relays) }
         let loops = self.group
+        let hep = self.hep
         siemTasks.withLock { tasks in
             tasks = siem.sinks.map { sink in Task { await sink.run(group: loops) } }
+            if let hep { tasks.append(Task { await hep.run(group: loops) }) }
         }
         // Calls leave from the listener of the callee's transport, down its registered flow.
         let boundAddresses = listeners.map(\.address)
@@ -188,9 +195,19 @@ public final class EdgeServer: Service, Sendable {
         })
         let advertisedHost = configuration.advertisedHost
         let group = self.group
+        // What the edge sends of its own (requests on each leg, answers relayed) is copied to HEP as it leaves,
+        // from the listener of its transport and family.
+        let capture: @Sendable ([UInt8], SIPFlow) -> Void = { [hep] bytes, flow in
+            guard let hep else { return }
+            let ipv6 = flow.remote.protocol == .inet6
+            let listener = boundAddresses.first { $0.transport == flow.transport && $0.host.contains(":") == ipv6 }
+            let local = listener.flatMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
+            hep.capture(bytes, transport: flow.transport, from: local, to: flow.remote,
+                        correlationID: HEPExporter.callID(of: bytes))
+        }
         edge.calls.attach(
-            sender: { bytes, flow in server.send(bytes, over: flow) },
-            connector: { bytes, flow in server.send(bytes, connecting: flow) },
+            sender: { bytes, flow in capture(bytes, flow); return server.send(bytes, over: flow) },
+            connector: { bytes, flow in capture(bytes, flow); return server.send(bytes, connecting: flow) },
             isOpen: { flow in server.isOpen(flow) }, addresses: { flow in
                 // The listener of the flow's transport and of the peer's family (an IPv6 peer is told an IPv6 address).
                 let peerIPv6 = flow.remote.protocol == .inet6

@@ -89,6 +89,9 @@ public struct SIPMessage: Sendable {
     let rawStartLine: ArraySlice<UInt8>
     /// The bytes the message was parsed from; header entries point into them.
     let storage: [UInt8]
+
+    /// The bytes the message was parsed from, as they arrived (edits are not in them): what a capture records.
+    public var parsedBytes: [UInt8] { storage }
     /// Header lines added by editing; entries with `source` n point into `extraLines[n - 1]`.
     var extraLines: [[UInt8]] = []
     /// The header lines, in order, as plain offsets (no reference counting on the parsing path).

@@ -123,7 +123,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = EdgeServer(edge: edge, store: store, configuration: .init(
             transport: transport, mediaRelay: relay, advertisedHost: settings.advertisedHost, reloadableTLS: tls,
             audit: .init(signer: signer, policy: settings.auditPolicy), siem: settings.siem,
-            siemStartsAfter: trailBefore),
+            siemStartsAfter: trailBefore, hep: settings.hep),
             logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {

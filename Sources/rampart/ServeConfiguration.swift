@@ -259,6 +259,18 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[hep]`: copies of every SIP message to a Homer collector.
+    struct HEP: Codable, Equatable {
+        var target: String?
+        var captureID: Int?
+        var authKey: String?
+        var queueCapacity: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case target, captureID = "capture_id", authKey = "auth_key", queueCapacity = "queue_capacity"
+        }
+    }
+
     /// `[audit]`: when the edge signs the audit trail's checkpoints.
     struct Audit: Codable, Equatable {
         var checkpointEveryRecords: Int?
@@ -285,10 +297,11 @@ struct ServeConfiguration: Codable, Equatable {
     var log: Log?
     var audit: Audit?
     var siem: [SIEM]?
+    var hep: HEP?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log, audit, siem
+        case addressPolicy = "address_policy", log, audit, siem, hep
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -315,6 +328,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("address_policy", Set(AddressPolicy.CodingKeys.allCases.map(\.rawValue))),
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
             ("audit", Set(Audit.CodingKeys.allCases.map(\.rawValue))),
+            ("hep", Set(HEP.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }

@@ -35,6 +35,8 @@ struct ServeSettings {
     var auditPolicy: AuditChain.CheckpointPolicy
     /// Where the trail's records go as SIEM events (`[[siem]]`).
     var siem: [SIEMSinkSettings]
+    /// Where copies of SIP messages go as HEPv3 (`[hep]`).
+    var hep: HEPSettings?
 
     struct MediaRelaySettings {
         /// An address the relay binds, and the one written into SDP for parties of its family.
@@ -194,6 +196,16 @@ struct ServeSettings {
                 queueCapacity: try Self.bounded(sink.queueCapacity, "\(name).queue_capacity", default: 10_000,
                                                 in: 1...1_000_000),
                 trustedCAFile: sink.ca)
+        }
+        hep = try file.hep.map { hep in
+            guard let text = hep.target, let target = HEPSettings.Target(text) else {
+                throw UsageError(message: "hep.target must be udp:HOST:PORT or tcp:HOST:PORT (HOST an IP address)")
+            }
+            return HEPSettings(
+                target: target,
+                captureID: UInt32(try Self.bounded(hep.captureID, "hep.capture_id", default: 2_001, in: 0...Int(Int32.max))),
+                authenticationKey: hep.authKey,
+                queueCapacity: try Self.bounded(hep.queueCapacity, "hep.queue_capacity", default: 20_000, in: 1...1_000_000))
         }
         if mediaRelay == nil, let bridged = edge.trunks.first(where: \.bridgesSRTP) {
             throw UsageError(message: "trunks.\(bridged.name).bridge_srtp needs the media relay ([media] relay = true)")

@@ -217,3 +217,71 @@ final class Rsyslog {
         }
     }
 }
+
+/// HEP export (issue 19): every SIP message of a registration, as the edge received and sent it, reaches a HEPv3
+/// collector (an independent decoder in Tests/Peers/hep_collector.py), and tshark dissects the decapsulated SIP.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct HEPWithPeersTests {
+    @Test func aRegistrationReachesTheCollectorAsTheWireCarriedIt() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let port = try Peers.freePort()
+            let pcap = directory + "/hep-inner.pcap"
+            // The collector runs in the background; its output is read once the registration is done.
+            let collector = Process()
+            collector.executableURL = URL(fileURLWithPath: try Peers.tool("python3"))
+            collector.arguments = [Peers.directory.appendingPathComponent("hep_collector.py").path, String(port), "20",
+                                   "4", pcap]
+            let output = Pipe()
+            collector.standardOutput = output
+            try collector.run()
+            defer { if collector.isRunning { kill(collector.processIdentifier, SIGKILL) } }
+            let ready = output.fileHandleForReading.availableData
+            #expect(String(decoding: ready, as: UTF8.self).hasPrefix("listening"))
+            let config = ServeWithPeersTests.sippConfig + """
+
+                [hep]
+                target = "udp:127.0.0.1:\(port)"
+                capture_id = 2042
+                auth_key = "homer-secret"
+                """
+            let server = try ServeProcess(dataDir: data, config: config, listeners: ["udp"])
+            let registered = try AttackersWithPeersTests.register("alice", from: "127.0.0.1",
+                                                                  port: server.ports["udp"]!, directory: directory)
+            #expect(registered.status == 0, "\(registered.output.suffix(400))")
+            collector.waitUntilExit()
+            #expect(server.stop() == 0)
+            #expect(!server.stderr.contains("homer-secret"), "the collector's key is never logged")
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let result = try #require(try JSONSerialization.jsonObject(
+                with: Data((text.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+            #expect((result["errors"] as? [String])?.isEmpty == true, "\(result["errors"] ?? "")")
+            let packets = try #require(result["packets"] as? [[String: Any]])
+            #expect(packets.count == 4, "REGISTER, 401, REGISTER, 200: \(packets.count)")
+            let edgePort = server.ports["udp"]!
+            for packet in packets {
+                #expect(packet["captureID"] as? Int == 2042 && packet["authKey"] as? String == "homer-secret")
+                #expect(packet["protocol"] as? Int == 17 && packet["payloadType"] as? Int == 1)
+                let payload = packet["payload"] as? String ?? ""
+                let callID = payload.split(separator: "\r\n").first { $0.hasPrefix("Call-ID:") }?.dropFirst(8)
+                    .trimmingCharacters(in: .whitespaces)
+                #expect(callID != nil && packet["correlationID"] as? String == callID)
+                let fromEdge = packet["sourcePort"] as? Int == edgePort
+                #expect(fromEdge == payload.hasPrefix("SIP/2.0"), "requests in, answers out")
+                #expect((fromEdge ? packet["destinationPort"] : packet["sourcePort"]) as? Int != edgePort)
+                #expect((fromEdge ? packet["sourcePort"] : packet["destinationPort"]) as? Int == edgePort,
+                        "the edge's own address, as on the wire")
+                #expect(packet["source"] as? String == "127.0.0.1" && packet["destination"] as? String == "127.0.0.1")
+            }
+            // tshark reads the decapsulated messages as SIP, in the order of the exchange.
+            let dissected = try Peers.run(try Peers.tool("tshark"), [
+                "-r", pcap, "-d", "udp.port==\(edgePort),sip", "-T", "fields", "-e", "sip.Method", "-e",
+                "sip.Status-Code", "-e", "udp.srcport",
+            ], seconds: 30)
+            let rows = dissected.output.split(separator: "\n").filter { !$0.hasPrefix("Running as") }
+                .map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+            #expect(rows.map { $0.prefix(2).joined(separator: "/") } == ["REGISTER/", "/401", "REGISTER/", "/200"],
+                    "\(dissected.output)")
+        }
+    }
+}

@@ -253,9 +253,6 @@ enum Peers {
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
     }
 
-    /// A free loopback TCP port (bound then released; the caller binds it right away).
-    /// A loopback port free for UDP and for TCP at once (sipp, the edge and stunnel take either), probed by binding
-    /// both.
     /// Calls `body` with 127.0.0.1:`port` as a `sockaddr` and its length (for bind and connect).
     static func withLoopback<Result>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         var address = sockaddr_in()
@@ -267,6 +264,9 @@ enum Peers {
         }
     }
 
+    /// A free loopback TCP port (bound then released; the caller binds it right away).
+    /// A loopback port free for UDP and for TCP at once (sipp, the edge and stunnel take either), probed by binding
+    /// both.
     static func freePort() throws -> Int {
         for _ in 0..<50 {
             let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)

@@ -1,0 +1,231 @@
+import Foundation
+import HEP
+import Logging
+import NIOCore
+import NIOPosix
+import SIPMessage
+import SIPTransportNIO
+import Synchronization
+
+/// `[hep]`: where the edge sends a copy of every SIP message it receives and sends (each leg), as HEPv3 for a
+/// Homer collector.
+public struct HEPSettings: Sendable, Hashable {
+    public enum Target: Sendable, Hashable, CustomStringConvertible {
+        case udp(host: String, port: Int)
+        /// Packets back to back on one connection (each carries its length).
+        case tcp(host: String, port: Int)
+
+        public var description: String {
+            switch self {
+            case .udp(let host, let port): "udp:\(host):\(port)"
+            case .tcp(let host, let port): "tcp:\(host):\(port)"
+            }
+        }
+
+        /// `udp:HOST:PORT` or `tcp:HOST:PORT`, HOST an IP literal (IPv6 in brackets); nil otherwise.
+        public init?(_ text: String) {
+            switch SIEMSinkSettings.Target(text) {
+            case .udp(let host, let port): self = .udp(host: host, port: port)
+            case .tcp(let host, let port): self = .tcp(host: host, port: port)
+            default: return nil
+            }
+        }
+    }
+
+    public var target: Target
+    /// This node's capture id (Homer's `capture_id`).
+    public var captureID: UInt32
+    /// The collector's password (a secret: never logged).
+    public var authenticationKey: String?
+    /// Packets waiting at most; beyond it they are counted as dropped (a collector down must cost bounded memory).
+    public var queueCapacity: Int
+
+    public init(target: Target, captureID: UInt32 = 2_001, authenticationKey: String? = nil, queueCapacity: Int = 20_000) {
+        (self.target, self.captureID, self.authenticationKey) = (target, captureID, authenticationKey)
+        self.queueCapacity = max(1, queueCapacity)
+    }
+}
+
+/// Copies SIP messages to a HEP collector: a bounded queue the transport only appends to, and a task that delivers
+/// it. Never holds a message up; a collector that is down costs the queue, and the drops are logged with their count.
+final class HEPExporter: Sendable {
+    struct Queue {
+        var packets: [[UInt8]] = []
+        var dropped = 0
+    }
+
+    let settings: HEPSettings
+    private let queue = Mutex(Queue())
+    private let logger: Logger
+
+    init(settings: HEPSettings, logger: Logger) {
+        (self.settings, self.logger) = (settings, logger)
+    }
+
+    /// Queues a copy of `bytes` that went from `source` to `destination` over `transport`.
+    func capture(_ bytes: [UInt8], transport: SIPTransportKind, from source: SocketAddress?, to destination: SocketAddress?,
+                 correlationID: String?) {
+        let (from, to) = (Self.endpoint(source), Self.endpoint(destination))
+        // Both ends of one family (an unknown end takes the other's family's unspecified address).
+        let width = max(from.address.count, to.address.count)
+        func widened(_ address: [UInt8]) -> [UInt8] { address.count == width ? address : [UInt8](repeating: 0, count: width) }
+        let now = Date().timeIntervalSince1970
+        let packet = HEPPacket(
+            ipProtocol: transport == .udp ? 17 : 6, sourceAddress: widened(from.address),
+            destinationAddress: widened(to.address), sourcePort: from.port, destinationPort: to.port,
+            seconds: UInt32(now), microseconds: UInt32((now - now.rounded(.down)) * 1_000_000), payloadType: .sip,
+            captureID: settings.captureID, authenticationKey: settings.authenticationKey,
+            payload: Self.maskingSDESKeys(bytes), correlationID: correlationID)
+        guard let encoded = packet.encoded() else { return }
+        queue.withLock { queue in
+            if queue.packets.count < settings.queueCapacity { queue.packets.append(encoded) } else { queue.dropped += 1 }
+        }
+    }
+
+    /// The message with every SDES key (`inline:` up to `|`, a space or the line's end) overwritten with `*`, the
+    /// length kept (Content-Length stays true): a capture is kept and shipped like a log, and media keys never go
+    /// into one.
+    static func maskingSDESKeys(_ bytes: [UInt8]) -> [UInt8] {
+        let marker = Array("inline:".utf8)
+        guard bytes.count > marker.count else { return bytes }
+        var masked = bytes
+        var index = 0
+        while index <= masked.count - marker.count {
+            guard masked[index] == marker[0], masked[index..<index + marker.count].elementsEqual(marker) else {
+                index += 1
+                continue
+            }
+            index += marker.count
+            while index < masked.count, ![UInt8(ascii: "|"), UInt8(ascii: " "), 13, 10].contains(masked[index]) {
+                masked[index] = UInt8(ascii: "*")
+                index += 1
+            }
+        }
+        return masked
+    }
+
+    /// A message's Call-ID, for the correlation chunk (a lazy parse: the first lines only).
+    static func callID(of bytes: [UInt8]) -> String? {
+        (try? SIPMessage.parse(bytes)).flatMap { try? $0.callID() }
+    }
+
+    static func endpoint(_ address: SocketAddress?) -> (address: [UInt8], port: UInt16) {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return ([0, 0, 0, 0], 0) }
+        var bytes: [UInt8] = []
+        if ip.contains(":") {
+            var storage = in6_addr()
+            guard inet_pton(AF_INET6, ip, &storage) == 1 else { return ([0, 0, 0, 0], 0) }
+            bytes = withUnsafeBytes(of: &storage) { Array($0) }
+        } else {
+            var storage = in_addr()
+            guard inet_pton(AF_INET, ip, &storage) == 1 else { return ([0, 0, 0, 0], 0) }
+            bytes = withUnsafeBytes(of: &storage) { Array($0) }
+        }
+        return (bytes, UInt16(clamping: port))
+    }
+
+    /// Delivers until cancelled, then once more.
+    func run(group: any EventLoopGroup) async {
+        var channel: (any Channel)?
+        var reported = false
+        while true {
+            let cancelled = Task.isCancelled
+            let (packets, dropped) = queue.withLock { queue in
+                defer { queue = Queue() }
+                return (queue.packets, queue.dropped)
+            }
+            if dropped > 0 {
+                logger.error("HEP copies dropped: the collector cannot keep up", metadata: [
+                    "collector": "\(settings.target)", "count": "\(dropped)"])
+            }
+            if !packets.isEmpty {
+                do {
+                    channel = try await deliver(packets, over: channel, group: group)
+                    reported = false
+                } catch {
+                    try? await channel?.close()
+                    channel = nil
+                    if !reported {
+                        logger.error("HEP collector not reachable; copies dropped", metadata: [
+                            "collector": "\(settings.target)", "count": "\(packets.count)"])
+                        reported = true
+                    }
+                }
+            }
+            if cancelled { break }
+            try? await Task.sleep(for: .milliseconds(reported ? 1_000 : 50))
+        }
+        try? await channel?.close()
+    }
+
+    private func deliver(_ packets: [[UInt8]], over connection: (any Channel)?, group: any EventLoopGroup) async throws
+        -> any Channel
+    {
+        switch settings.target {
+        case .udp(let host, let port):
+            let channel: any Channel
+            if let connection, connection.isActive { channel = connection } else {
+                channel = try await DatagramBootstrap(group: group)
+                    .bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0).get()
+            }
+            let destination = try SocketAddress(ipAddress: host, port: port)
+            for (index, packet) in packets.enumerated() {
+                let envelope = AddressedEnvelope(remoteAddress: destination, data: channel.allocator.buffer(bytes: packet))
+                if index < packets.count - 1 { channel.write(envelope, promise: nil) } else {
+                    try await channel.writeAndFlush(envelope).get()
+                }
+            }
+            return channel
+        case .tcp(let host, let port):
+            let channel: any Channel
+            if let connection, connection.isActive { channel = connection } else {
+                channel = try await ClientBootstrap(group: group).connectTimeout(.seconds(3))
+                    .connect(host: host, port: port).get()
+            }
+            var buffer = channel.allocator.buffer(capacity: packets.reduce(0) { $0 + $1.count })
+            for packet in packets { buffer.writeBytes(packet) }
+            try await channel.writeAndFlush(buffer).get()
+            return channel
+        }
+    }
+}
+
+/// The edge's inbound handler with every message it is given, and every reply it makes, copied to a HEP collector.
+/// Messages are copied at their first look (``SIPInboundHandler/screen(_:)``), so those that screening drops (an
+/// attack) are in the capture too.
+struct HEPCapturingHandler: SIPInboundHandler {
+    let inner: any SIPInboundHandler
+    let exporter: HEPExporter
+
+    func screen(_ inbound: SIPInbound) -> SIPScreenVerdict {
+        exporter.capture(inbound.message.parsedBytes, transport: inbound.transport, from: inbound.source,
+                         to: inbound.local, correlationID: try? inbound.message.callID())
+        let verdict = inner.screen(inbound)
+        if case .reply(let reply) = verdict { captureReply(reply, to: inbound) }
+        return verdict
+    }
+
+    func handleNow(_ inbound: SIPInbound) -> SIPImmediateOutcome {
+        let outcome = inner.handleNow(inbound)
+        if case .reply(let reply) = outcome { captureReply(reply, to: inbound) }
+        return outcome
+    }
+
+    func handle(_ inbound: SIPInbound) async -> SIPReply? {
+        let reply = await inner.handle(inbound)
+        captureReply(reply, to: inbound)
+        return reply
+    }
+
+    func handle(_ inbound: SIPInbound, resuming deferral: SIPDeferral?) async -> SIPReply? {
+        let reply = await inner.handle(inbound, resuming: deferral)
+        captureReply(reply, to: inbound)
+        return reply
+    }
+
+    private func captureReply(_ reply: SIPReply?, to inbound: SIPInbound) {
+        guard let reply else { return }
+        exporter.capture(reply.bytes, transport: inbound.transport, from: inbound.local,
+                         to: reply.destination ?? inbound.source, correlationID: try? inbound.message.callID())
+    }
+}
