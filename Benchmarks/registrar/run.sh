@@ -23,6 +23,7 @@ BENCH="${BENCH:-$ROOT/../shared/bench}"
 # registration connection closes: both servers open a TCP connection to that Contact, which Rampart does only with
 # contact_connections = "any" (its default, "tls", never sends SDP over plain TCP). The load generator's rate
 # budgets are raised (see the configuration below); the attack checks themselves all run.
+# EVIDENCE=on: Rampart also sends HEP copies of every message and a SIEM feed (UDP, to loopback ports nobody reads).
 # MEDIA=off (default): Rampart's media relay off, against Kamailio alone (neither touches media).
 # MEDIA=relay: Rampart's relay on (its default in production), against Kamailio anchoring media through rtpengine
 # (KAM_RTPENGINE=1, userspace): each side rewrites the SDP and holds relay ports per call.
@@ -61,6 +62,11 @@ level = "error"
 [security.rate_limits]
 $(for scope in source account pair; do for class in register invite options other; do
     echo "${scope}_${class} = [1000000, 1000000]"; done; done)
+$(if [[ ${EVIDENCE:-off} == on ]]; then
+    # EVIDENCE=on: a HEP copy of every SIP message and a CEF SIEM sink, both over UDP to loopback ports nobody reads
+    # (the audit trail is always on): the issue 19 cost, to compare with a run without.
+    printf '[hep]\ntarget = "udp:127.0.0.1:9060"\n[[siem]]\ntarget = "udp:127.0.0.1:5514"\nformat = "cef"\n'
+fi)
 TOML
 
 PIDS=()
