@@ -69,11 +69,12 @@ final class HEPExporter: Sendable {
         // Both ends of one family (an unknown end takes the other's family's unspecified address).
         let width = max(from.address.count, to.address.count)
         func widened(_ address: [UInt8]) -> [UInt8] { address.count == width ? address : [UInt8](repeating: 0, count: width) }
-        let now = Date().timeIntervalSince1970
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
         let packet = HEPPacket(
             ipProtocol: transport == .udp ? 17 : 6, sourceAddress: widened(from.address),
             destinationAddress: widened(to.address), sourcePort: from.port, destinationPort: to.port,
-            seconds: UInt32(now), microseconds: UInt32((now - now.rounded(.down)) * 1_000_000), payloadType: .sip,
+            seconds: UInt32(truncatingIfNeeded: now.tv_sec), microseconds: UInt32(now.tv_nsec / 1_000), payloadType: .sip,
             captureID: settings.captureID, authenticationKey: settings.authenticationKey,
             payload: Self.maskingSDESKeys(bytes), correlationID: correlationID)
         guard let encoded = packet.encoded() else { return }
@@ -104,24 +105,40 @@ final class HEPExporter: Sendable {
         return masked
     }
 
-    /// A message's Call-ID, for the correlation chunk (a lazy parse: the first lines only).
+    /// A message's Call-ID, for the correlation chunk: the value of its first `Call-ID` (or compact `i`) header
+    /// line, found by a scan of the header section (a copy is no place for a full parse). Nil if there is none.
     static func callID(of bytes: [UInt8]) -> String? {
-        (try? SIPMessage.parse(bytes)).flatMap { try? $0.callID() }
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, bytes[lineEnd] != 10 { lineEnd += 1 }
+            var line = bytes[lineStart..<lineEnd]
+            if line.last == 13 { line = line.dropLast() }
+            if line.isEmpty { return nil }  // the end of the headers
+            if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                let name = line[..<colon].filter { $0 != 32 && $0 != 9 }.map { $0 | 0x20 }
+                if name == Array("call-id".utf8) || name == [UInt8(ascii: "i")] {
+                    let value = line[(colon + 1)...].drop { $0 == 32 || $0 == 9 }
+                    return String(decoding: value.reversed().drop { $0 == 32 || $0 == 9 }.reversed(), as: UTF8.self)
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        return nil
     }
 
+    /// An address's raw bytes (4 or 16) and port, read from the socket address itself (no text in between).
     static func endpoint(_ address: SocketAddress?) -> (address: [UInt8], port: UInt16) {
-        guard let address, let ip = address.ipAddress, let port = address.port else { return ([0, 0, 0, 0], 0) }
-        var bytes: [UInt8] = []
-        if ip.contains(":") {
-            var storage = in6_addr()
-            guard inet_pton(AF_INET6, ip, &storage) == 1 else { return ([0, 0, 0, 0], 0) }
-            bytes = withUnsafeBytes(of: &storage) { Array($0) }
-        } else {
-            var storage = in_addr()
-            guard inet_pton(AF_INET, ip, &storage) == 1 else { return ([0, 0, 0, 0], 0) }
-            bytes = withUnsafeBytes(of: &storage) { Array($0) }
+        switch address {
+        case .v4(let v4)?:
+            var raw = v4.address.sin_addr
+            return (withUnsafeBytes(of: &raw) { Array($0) }, UInt16(bigEndian: v4.address.sin_port))
+        case .v6(let v6)?:
+            var raw = v6.address.sin6_addr
+            return (withUnsafeBytes(of: &raw) { Array($0) }, UInt16(bigEndian: v6.address.sin6_port))
+        default:
+            return ([0, 0, 0, 0], 0)
         }
-        return (bytes, UInt16(clamping: port))
     }
 
     /// Delivers until cancelled, then once more.

@@ -61,26 +61,52 @@ public struct HEPPacket: Hashable, Sendable {
     /// The packet's bytes; nil when it cannot be one (addresses not both IPv4 or both IPv6, or over 65,535 bytes).
     public func encoded() -> [UInt8]? {
         guard [4, 16].contains(sourceAddress.count), sourceAddress.count == destinationAddress.count else { return nil }
-        var bytes: [UInt8] = Array("HEP3".utf8) + [0, 0]
-        bytes.reserveCapacity(96 + payload.count + (correlationID?.utf8.count ?? 0))
-        func chunk(_ type: UInt16, _ value: [UInt8]) {
-            bytes += [0, 0]  // generic vendor
-            bytes += Self.big16(type) + Self.big16(UInt16(truncatingIfNeeded: 6 + value.count))
-            bytes += value
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(110 + payload.count + (correlationID?.utf8.count ?? 0) + (authenticationKey?.utf8.count ?? 0))
+        bytes.append(contentsOf: "HEP3".utf8)
+        bytes.append(0)
+        bytes.append(0)
+        // Each chunk: vendor 0 (generic), type, length with its 6-byte header, value; written in place (this runs
+        // for every message the edge copies).
+        func header(_ type: UInt16, _ count: Int) {
+            let length = UInt16(truncatingIfNeeded: 6 + count)
+            bytes.append(0)
+            bytes.append(0)
+            bytes.append(UInt8(type >> 8))
+            bytes.append(UInt8(type & 0xFF))
+            bytes.append(UInt8(length >> 8))
+            bytes.append(UInt8(length & 0xFF))
         }
-        chunk(0x0001, [isIPv6 ? 10 : 2])
-        chunk(0x0002, [ipProtocol])
-        chunk(isIPv6 ? 0x0005 : 0x0003, sourceAddress)
-        chunk(isIPv6 ? 0x0006 : 0x0004, destinationAddress)
-        chunk(0x0007, Self.big16(sourcePort))
-        chunk(0x0008, Self.big16(destinationPort))
-        chunk(0x0009, Self.big32(seconds))
-        chunk(0x000A, Self.big32(microseconds))
-        chunk(0x000B, [payloadType.rawValue])
-        chunk(0x000C, Self.big32(captureID))
-        if let authenticationKey { chunk(0x000E, Array(authenticationKey.utf8)) }
-        if let correlationID { chunk(0x0011, Array(correlationID.utf8)) }
-        chunk(0x000F, payload)
+        func chunk(_ type: UInt16, _ value: UInt8) {
+            header(type, 1)
+            bytes.append(value)
+        }
+        func chunk(_ type: UInt16, _ value: UInt16) {
+            header(type, 2)
+            bytes.append(UInt8(value >> 8))
+            bytes.append(UInt8(value & 0xFF))
+        }
+        func chunk(_ type: UInt16, _ value: UInt32) {
+            header(type, 4)
+            for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        }
+        func chunk(_ type: UInt16, bytes value: some Collection<UInt8>) {
+            header(type, value.count)
+            bytes.append(contentsOf: value)
+        }
+        chunk(0x0001, UInt8(isIPv6 ? 10 : 2))
+        chunk(0x0002, ipProtocol)
+        chunk(isIPv6 ? 0x0005 : 0x0003, bytes: sourceAddress)
+        chunk(isIPv6 ? 0x0006 : 0x0004, bytes: destinationAddress)
+        chunk(0x0007, sourcePort)
+        chunk(0x0008, destinationPort)
+        chunk(0x0009, seconds)
+        chunk(0x000A, microseconds)
+        chunk(0x000B, payloadType.rawValue)
+        chunk(0x000C, captureID)
+        if let authenticationKey { chunk(0x000E, bytes: authenticationKey.utf8) }
+        if let correlationID { chunk(0x0011, bytes: correlationID.utf8) }
+        chunk(0x000F, bytes: payload)
         guard bytes.count <= Self.maximumLength else { return nil }
         bytes[4] = UInt8(bytes.count >> 8)
         bytes[5] = UInt8(bytes.count & 0xFF)
@@ -127,8 +153,6 @@ public struct HEPPacket: Hashable, Sendable {
         correlationID = chunks[0x0011].map { String(decoding: $0, as: UTF8.self) }
     }
 
-    static func big16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
-    static func big32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
     static func value16(_ bytes: [UInt8]) -> UInt16 { UInt16(bytes[0]) << 8 | UInt16(bytes[1]) }
     static func value32(_ bytes: [UInt8]) -> UInt32 { bytes.reduce(0) { $0 << 8 | UInt32($1) } }
 }

@@ -14,3 +14,16 @@ import Testing
         #expect(HEPExporter.maskingSDESKeys(Array("inline:".utf8)) == Array("inline:".utf8))
     }
 }
+
+/// The correlation id is the Call-ID, found by a scan of the header section: long or compact form, any case, not
+/// in the body, nil without one.
+@Suite struct HEPCorrelationTests {
+    @Test func theCallIDIsFoundByItsHeaderLine() {
+        func callID(_ text: String) -> String? { HEPExporter.callID(of: Array(text.utf8)) }
+        #expect(callID("INVITE sip:b@h SIP/2.0\r\nVia: x\r\nCall-ID:  abc@host \r\nCSeq: 1 INVITE\r\n\r\n") == "abc@host")
+        #expect(callID("SIP/2.0 200 OK\r\ni: compact-1\r\n\r\n") == "compact-1")
+        #expect(callID("SIP/2.0 200 OK\r\nCALL-ID\t: upper\r\n\r\n") == "upper")
+        #expect(callID("OPTIONS sip:h SIP/2.0\r\nVia: x\r\n\r\nCall-ID: in-the-body") == nil)
+        #expect(callID("") == nil && callID("garbage") == nil)
+    }
+}
