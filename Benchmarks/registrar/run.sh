@@ -23,7 +23,7 @@ BENCH="${BENCH:-$ROOT/../shared/bench}"
 # registration connection closes: both servers open a TCP connection to that Contact, which Rampart does only with
 # contact_connections = "any" (its default, "tls", never sends SDP over plain TCP). The load generator's rate
 # budgets are raised (see the configuration below); the attack checks themselves all run.
-# EVIDENCE=on: Rampart also sends HEP copies of every message and a SIEM feed (UDP, to loopback ports nobody reads).
+# EVIDENCE=on: Rampart also sends HEP copies of every message and a SIEM feed (UDP, to loopback sockets that never read).
 # MEDIA=off (default): Rampart's media relay off, against Kamailio alone (neither touches media).
 # MEDIA=relay: Rampart's relay on (its default in production), against Kamailio anchoring media through rtpengine
 # (KAM_RTPENGINE=1, userspace): each side rewrites the SDP and holds relay ports per call.
@@ -63,8 +63,8 @@ level = "error"
 $(for scope in source account pair; do for class in register invite options other; do
     echo "${scope}_${class} = [1000000, 1000000]"; done; done)
 $(if [[ ${EVIDENCE:-off} == on ]]; then
-    # EVIDENCE=on: a HEP copy of every SIP message and a CEF SIEM sink, both over UDP to loopback ports nobody reads
-    # (the audit trail is always on): the issue 19 cost, to compare with a run without.
+    # EVIDENCE=on: a HEP copy of every SIP message and a CEF SIEM sink, both over UDP to loopback sockets that never
+    # read (the audit trail is always on): the issue 19 cost, to compare with a run without.
     printf '[hep]\ntarget = "udp:127.0.0.1:9060"\n[[siem]]\ntarget = "udp:127.0.0.1:5514"\nformat = "cef"\n'
 fi)
 TOML
@@ -72,6 +72,15 @@ TOML
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
+if [[ ${EVIDENCE:-off} == on ]]; then
+  # The collector and the SIEM receiver: bound sockets that never read (the kernel drops what overflows them). With
+  # no socket at all, every loopback datagram would make the kernel answer ICMP port unreachable in the sender's
+  # system call, a cost no real collector imposes.
+  for port in 9060 5514; do
+    python3 -c "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $port)); time.sleep(86400)" &
+    PIDS+=($!)
+  done
+fi
 
 stunnel_to() { # ACCEPT_PORT CONNECT_PORT
   cat >"$RUN/stunnel-$1.conf" <<CONF
