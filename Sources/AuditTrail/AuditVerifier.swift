@@ -95,7 +95,7 @@ public enum AuditVerifier {
                 continue
             }
             var followsGap = false
-            if let last, record.sequence > last + 1 {
+            if let last, last < .max, record.sequence > last + 1 {
                 result.breaks.append(.missing(from: last + 1, through: record.sequence - 1))
                 followsGap = true
             }
@@ -156,22 +156,31 @@ public enum AuditVerifier {
             result.lastCheckpoint = max(result.lastCheckpoint ?? 0, checkpoint.sequence)
         }
         if let last {
-            result.unsignedRecords = Int(last - (result.lastCheckpoint ?? ((result.firstSequence ?? 1) - 1)))
+            // Checked: an export may carry any numbers, and a count must not trap on them.
+            let (after, overflow) = last.subtractingReportingOverflow(result.lastCheckpoint ?? result.firstSequence ?? last)
+            let (unsigned, beyond) = after.addingReportingOverflow(result.lastCheckpoint == nil ? 1 : 0)
+            result.unsignedRecords = overflow || beyond ? Int.max : Int(clamping: max(0, unsigned))
         }
         return result
     }
 
-    /// The sequence numbers an `audit.erase` record lists: comma-separated numbers and ranges (`3,7-9`).
+    /// Most sequence numbers one `audit.erase` record may list, all ranges together (a hostile list must not
+    /// expand into billions).
+    static let maximumErasedPerRecord = 1_000_000
+
+    /// The sequence numbers an `audit.erase` record lists: comma-separated numbers and ranges (`3,7-9`); nothing
+    /// beyond ``maximumErasedPerRecord`` in all.
     static func sequences(_ text: String) -> [Int64] {
-        text.split(separator: ",").flatMap { part -> [Int64] in
+        var listed: [Int64] = []
+        for part in text.split(separator: ",") {
             let pieces = part.split(separator: "-", omittingEmptySubsequences: false)
             let bounds = pieces.compactMap { Int64($0) }
-            guard bounds.count == pieces.count else { return [] }
-            switch bounds.count {
-            case 1: return bounds
-            case 2 where bounds[0] <= bounds[1] && bounds[1] - bounds[0] < 1_000_000: return Array(bounds[0]...bounds[1])
-            default: return []
-            }
+            guard bounds.count == pieces.count, bounds.count == 1 || bounds.count == 2, bounds[0] <= bounds[bounds.count - 1]
+            else { continue }
+            let (span, overflow) = bounds[bounds.count - 1].subtractingReportingOverflow(bounds[0])
+            guard !overflow, listed.count + Int(span) < maximumErasedPerRecord else { break }
+            listed += Array(bounds[0]...bounds[bounds.count - 1])
         }
+        return listed
     }
 }

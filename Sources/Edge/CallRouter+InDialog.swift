@@ -133,11 +133,22 @@ extension CallRouter {
         for action in actions {
             switch action {
             case .startTimer(let timer, let delay):
-                callTimers.start(timer, for: key, after: delay, now: edge.clock.monotonic(), scheduler: hooks.scheduler) {
-                    [weak self] in
-                    _ = self?.update(key, edge: edge, inbound: inbound) {
-                        $0.timerFired(timer, now: edge.clock.epochMilliseconds())
+                let start = { [callTimers, scheduler = hooks.scheduler] in
+                    callTimers.start(timer, for: key, after: delay, now: edge.clock.monotonic(), scheduler: scheduler) {
+                        [weak self] in
+                        _ = self?.update(key, edge: edge, inbound: inbound) {
+                            $0.timerFired(timer, now: edge.clock.epochMilliseconds())
+                        }
                     }
+                }
+                // A long timer waits by key: started under the call's lock and only while the call is there, so that
+                // one of a call that has just finished cannot wait for, and fire on, a later call with the same key.
+                // (A short one fires and finds nothing, or at worst a retransmission timer of a transaction the
+                // new call does not have.)
+                if delay >= callTimers.longFrom {
+                    shard(key).table.withLock { table in if table.byCaller[key] != nil { start() } }
+                } else {
+                    start()
                 }
             case .cancelTimer(let timer):
                 callTimers.cancel([timer], for: key)

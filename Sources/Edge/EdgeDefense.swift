@@ -230,10 +230,21 @@ public final class EdgeDefense: Sendable {
     }
 
     /// A security event as an audit record of the edge: `security.<kind>`, about its account or else its source.
-    /// Every field is cut to 1,000 characters (at most 4,000 bytes): a hostile user name must not make the record,
-    /// and with it the batch's bans, too large to store.
+    /// Every field is cut to 1,000 bytes of UTF-8 on a scalar boundary (not to so many characters: one character
+    /// can be any number of combining scalars): a hostile user name must not make the record, and with it the
+    /// batch's bans, too large to store.
     static func auditContent(_ event: StoredSecurityEvent) -> AuditContent {
-        func clamped(_ text: String) -> String { String(text.prefix(1_000)) }
+        func clamped(_ text: String) -> String {
+            guard text.utf8.count > 1_000 else { return text }
+            var kept = String.UnicodeScalarView()
+            var bytes = 0
+            for scalar in text.unicodeScalars {
+                bytes += UTF8.width(scalar)
+                guard bytes <= 1_000 else { break }
+                kept.append(scalar)
+            }
+            return String(kept)
+        }
         var details = ["reason": clamped(event.reason)]
         if let source = event.source { details["source"] = clamped(source) }
         if let account = event.account { details["account"] = clamped(account) }

@@ -51,8 +51,12 @@ public struct HEPSettings: Sendable, Hashable {
 final class HEPExporter: Sendable {
     struct Queue {
         var packets: [[UInt8]] = []
+        var bytes = 0
         var dropped = 0
     }
+
+    /// Bytes waiting at most, whatever the packet count: 20,000 copies of 64 KiB messages would be over a gigabyte.
+    static let maximumQueuedBytes = 32 << 20
 
     let settings: HEPSettings
     private let queue = Mutex(Queue())
@@ -79,7 +83,12 @@ final class HEPExporter: Sendable {
             payload: Self.maskingSDESKeys(bytes), correlationID: correlationID)
         guard let encoded = packet.encoded() else { return }
         queue.withLock { queue in
-            if queue.packets.count < settings.queueCapacity { queue.packets.append(encoded) } else { queue.dropped += 1 }
+            if queue.packets.count < settings.queueCapacity, queue.bytes + encoded.count <= Self.maximumQueuedBytes {
+                queue.packets.append(encoded)
+                queue.bytes += encoded.count
+            } else {
+                queue.dropped += 1
+            }
         }
     }
 
@@ -91,8 +100,11 @@ final class HEPExporter: Sendable {
         guard bytes.count > marker.count else { return bytes }
         var masked = bytes
         var index = 0
+        // Case-insensitive, as the SDES parser reads the key method.
         while index <= masked.count - marker.count {
-            guard masked[index] == marker[0], masked[index..<index + marker.count].elementsEqual(marker) else {
+            guard masked[index] | 0x20 == marker[0],
+                masked[index..<index + marker.count].elementsEqual(marker, by: { $0 | 0x20 == $1 })
+            else {
                 index += 1
                 continue
             }
@@ -201,6 +213,9 @@ final class HEPExporter: Sendable {
             }
             var buffer = channel.allocator.buffer(capacity: packets.reduce(0) { $0 + $1.count })
             for packet in packets { buffer.writeBytes(packet) }
+            // A collector that accepts and never reads must not hold the exporter (and a clean shutdown) for ever.
+            let deadline = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+            defer { deadline.cancel() }
             try await channel.writeAndFlush(buffer).get()
             return channel
         }

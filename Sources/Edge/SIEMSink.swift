@@ -202,6 +202,10 @@ final class SIEMSink: Sendable {
                 buffer.writeString("\(line.utf8.count) ")
                 buffer.writeString(line)
             }
+            // A receiver that accepts and never reads (or never finishes the TLS handshake) must not hold the sink,
+            // and with it a clean shutdown, for ever: the connection is closed after five seconds.
+            let deadline = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+            defer { deadline.cancel() }
             try await channel.writeAndFlush(buffer).get()
             return channel
         }

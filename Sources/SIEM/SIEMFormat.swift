@@ -169,6 +169,8 @@ public enum SIEMFormat: String, Hashable, Sendable, CaseIterable {
 
     /// RFC 3339 UTC with milliseconds: `2026-12-07T15:08:42.123Z`.
     public static func timestamp(_ milliseconds: Int64) -> String {
+        // Years 1 to 9999 (RFC 3339's); a record's time outside them is written at the nearest end, never trapped on.
+        let milliseconds = min(max(milliseconds, -62_135_596_800_000), 253_402_300_799_999)
         let seconds = milliseconds >= 0 ? milliseconds / 1_000 : (milliseconds - 999) / 1_000
         let millis = Int(milliseconds - seconds * 1_000)
         let date = CivilDate(epochSeconds: seconds)

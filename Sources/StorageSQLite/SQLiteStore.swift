@@ -564,8 +564,8 @@ extension SQLiteStore: AuditStore {
     public func auditCheckpoints() async throws(StorageError) -> [AuditCheckpoint] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM auditCheckpoint ORDER BY sequence").map { row in
-                AuditCheckpoint(sequence: row["sequence"], link: Array(row["link"] as Data), time: row["time"],
-                                signature: Array(row["signature"] as Data))
+                AuditCheckpoint(sequence: Self.integer(row, "sequence"), link: Self.blob(row, "link") ?? [],
+                                time: Self.integer(row, "time"), signature: Self.blob(row, "signature") ?? [])
             }
         }
     }
@@ -610,8 +610,24 @@ extension SQLiteStore: AuditStore {
         }
     }
 
+    /// A stored record; a column edited into another type reads as empty, which the verifier reports as a break
+    /// (instead of stopping the process).
     private static func auditRecord(_ row: Row) -> AuditRecord {
-        AuditRecord(sequence: row["sequence"], contentDigest: Array(row["contentDigest"] as Data),
-                    link: Array(row["link"] as Data), content: (row["content"] as Data?).map { Array($0) })
+        AuditRecord(sequence: integer(row, "sequence"), contentDigest: blob(row, "contentDigest") ?? [],
+                    link: blob(row, "link") ?? [], content: blob(row, "content"))
+    }
+
+    /// A column's bytes whatever it was edited into (a blob, or text); nil for NULL or a number.
+    private static func blob(_ row: Row, _ column: String) -> [UInt8]? {
+        switch (row[column] as DatabaseValue).storage {
+        case .blob(let data): Array(data)
+        case .string(let text): Array(text.utf8)
+        default: nil
+        }
+    }
+
+    /// A column's integer, or 0 when it was edited into something else.
+    private static func integer(_ row: Row, _ column: String) -> Int64 {
+        if case .int64(let value) = (row[column] as DatabaseValue).storage { value } else { 0 }
     }
 }

@@ -157,8 +157,16 @@ struct AuditCommand: ParsableCommand {
                 records = try bundle.records.map(Self.record)
                 checkpoints = try bundle.checkpoints.map(Self.checkpoint)
                 previous = try Self.bytes(bundle.previousLink, "previousLink")
-                withheld = Set(bundle.withheld)
-                key = try publicKey.map(Self.readKey) ?? AuditPublicKey(text: bundle.publicKey)
+                // Withheld records are only ever the run after the window's last record shown: a gap in the middle
+                // named "withheld" is content removed, and stays a break.
+                let lastShown = records.filter { $0.content != nil }.map(\.sequence).max() ?? .min
+                withheld = Set(bundle.withheld.filter { $0 > lastShown })
+                if let publicKey { key = try Self.readKey(publicKey) } else {
+                    key = try AuditPublicKey(text: bundle.publicKey)
+                    // A bundle vouches for itself only as far as its key is the one the operator published.
+                    print("public key: \(key.text) (the bundle's own: compare it with the published one, or give "
+                        + "--public-key)")
+                }
             } else {
                 let directory = DataDirectory(path: data.dataDir)
                 guard FileManager.default.fileExists(atPath: directory.file("rampart.sqlite")) else {

@@ -254,5 +254,22 @@ func trail(_ count: Int, checkpointEvery every: Int, signer: AuditSigner)
     @Test func erasureListsReadAsNumbersAndRanges() {
         #expect(AuditVerifier.sequences("3,7-9, 12") == [3, 7, 8, 9])  // " 12" is not a number: ignored
         #expect(AuditVerifier.sequences("9-7,x,1-2-3") == [])
+        // A hostile list cannot expand into billions: nothing past a million in all.
+        let hostile = Array(repeating: "0-999998", count: 400).joined(separator: ",")
+        #expect(AuditVerifier.sequences(hostile).count == 999_999)
+        #expect(AuditVerifier.sequences("-9223372036854775808-9223372036854775807").isEmpty)
+    }
+
+    /// Numbers at the ends of Int64 in a crafted export are counted, never trapped on.
+    @Test func extremeSequenceNumbersDoNotTrap() throws {
+        var chain = AuditChain(after: nil, now: .zero)
+        var first = try chain.append(AuditContent(time: 0, actor: .edge, action: .banAdded, subject: "a"))
+        first.sequence = .min
+        var last = try chain.append(AuditContent(time: 0, actor: .edge, action: .banAdded, subject: "b"))
+        last.sequence = .max
+        let result = AuditVerifier.verify(records: [first, last], checkpoints: [], publicKey: signer.publicKey)
+        #expect(!result.isIntact && result.unsignedRecords == Int.max)
+        let alone = AuditVerifier.verify(records: [last, last], checkpoints: [], publicKey: signer.publicKey)
+        #expect(alone.breaks.contains(.outOfOrder(sequence: .max, after: .max)))
     }
 }

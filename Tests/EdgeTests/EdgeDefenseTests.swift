@@ -1,3 +1,4 @@
+import AuditTrail
 @testable import Edge
 import NIOCore
 import SIPAuth
@@ -108,5 +109,17 @@ import Testing
             .statusCode == 401)
         #expect(try await fixture.send(register(branch: "u2", cseq: 1), ip: "127.0.0.1")?.statusCode == 401)
         #expect(try await fixture.send(register(branch: "u3", cseq: 1), ip: "192.0.2.1")?.statusCode == 401)
+    }
+}
+
+/// A security event becomes an audit record whatever its fields hold: one character of 3,000 combining marks (6 KB
+/// in one `Character`) is cut by bytes, so the record, and the bans stored with it, are never refused as too large.
+@Suite struct SecurityEventAuditRecordTests {
+    @Test func hostileFieldsAreCutByBytes() throws {
+        let huge = "a" + String(repeating: "\u{0301}", count: 3_000)
+        let event = StoredSecurityEvent(epochSeconds: 1, kind: "auth-failure", source: huge, account: huge, reason: huge)
+        let content = EdgeDefense.auditContent(event)
+        #expect(content.subject.utf8.count <= 1_000 && content.details.values.allSatisfy { $0.utf8.count <= 1_000 })
+        _ = try content.canonicalEncoding()
     }
 }

@@ -27,3 +27,12 @@ import Testing
         #expect(callID("") == nil && callID("garbage") == nil)
     }
 }
+
+/// The key method is read case-insensitively by the SDES parser, so it is masked so too.
+@Suite struct HEPMaskingCaseTests {
+    @Test func anUppercaseKeyMethodIsMaskedToo() {
+        let sdp = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 INLINE:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\r\n"
+        let masked = String(decoding: HEPExporter.maskingSDESKeys(Array(sdp.utf8)), as: UTF8.self)
+        #expect(!masked.contains("c2VjcmV0") && masked.contains("INLINE:****"))
+    }
+}

@@ -99,6 +99,17 @@ import Testing
             records[1]["content"] = Data(String(decoding: decoded, as: UTF8.self)
                 .replacingOccurrences(of: "bob", with: "eve").utf8).base64EncodedString()
             json["records"] = records
+            let edited = json
+            // Content removed from the middle and called "withheld": still a break (withheld is only ever the tail).
+            var hidden = records
+            hidden[3]["content"] = NSNull()
+            json["records"] = hidden
+            json["withheld"] = [hidden[3]["sequence"] ?? 0]
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: bundle))
+            let hiding = try RampartProcess.run(["audit", "verify", "--export", bundle] + elsewhere)
+            #expect(hiding.status == 1 && hiding.stdout.contains("content removed without an audited erasure"),
+                    "\(hiding.stdout)")
+            json = edited
             try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: bundle))
             verify = try RampartProcess.run(["audit", "verify", "--export", bundle] + elsewhere)
             #expect(verify.status == 1 && verify.stdout.contains("record 2: content changed"), "\(verify.stdout)")
