@@ -39,7 +39,16 @@ struct CDRCommand: ParsableCommand {
         @Option(name: .long, help: "Write to this file instead of standard output.") var out: String?
 
         func run() async throws {
-            let records = try await dataDirectory.openStore().callRecords(matching: filter.make())
+            let store = try dataDirectory.openStore()
+            let records = try await store.callRecords(matching: filter.make())
+            // Who took which records where is itself evidence (personal data leaving the store): recorded first.
+            var details = ["count": "\(records.count)", "format": "\(format)"]
+            for (name, value) in [("since", filter.since), ("until", filter.until), ("party", filter.party),
+                                  ("account", filter.account), ("disposition", filter.disposition?.rawValue)] {
+                if let value { details[name] = value }
+            }
+            try await dataDirectory.audited(.recordsExported, subject: out ?? "(standard output)", details: details,
+                                            change: .none, in: store)
             let bytes = try format == .csv ? Array(CDRFormat.csv(records).utf8) : CDRFormat.json(records)
             guard let out else {
                 FileHandle.standardOutput.write(Data(bytes))

@@ -45,6 +45,10 @@ import Testing
         #expect(json[0]["durationSeconds"] as? Double == 60.5)
         #expect(json[0]["answered"] as? String == "2026-11-18T11:06:43.000Z")
         #expect(json[0]["srtpSuite"] as? String == "AEAD_AES_256_GCM")
+        // Each export is in the audit trail: who took how many records, filtered how, to where (issue 19).
+        let exports = try AuditCommandTests.contents(dataDir).filter { $0.contains("cdr.export") }
+        #expect(exports.count == 2 && exports[1].contains(out) && exports[1].contains("alice@localhost"))
+        #expect(exports[0].contains("(standard output)") && exports[0].contains("rejected"))
 
         #expect(try RampartProcess.run(["cdr", "list", "--since", "yesterday"] + data).status == 2)
         #expect(try RampartProcess.run(["cdr", "export", "--format", "xml"] + data).status == 2)
