@@ -127,14 +127,8 @@ public struct AuditPublicKey: Hashable, Sendable {
     /// Reads the text form (``text``): 64 hexadecimal digits, case-insensitive, surrounding whitespace ignored.
     /// - Throws: ``AuditError/Code/badKey``.
     public init(text: String) throws(AuditError) {
-        let digits = Array(text.trimmingWhitespace().lowercased().utf8)
-        guard digits.count == 64 else { throw AuditError(.badKey, "a public key is 64 hexadecimal digits") }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: 64, by: 2) {
-            guard let high = Self.hexValue(digits[index]), let low = Self.hexValue(digits[index + 1]) else {
-                throw AuditError(.badKey, "a public key is 64 hexadecimal digits")
-            }
-            bytes.append(high << 4 | low)
+        guard let bytes = AuditHex.decode(text.trimmingWhitespace()), bytes.count == 32 else {
+            throw AuditError(.badKey, "a public key is 64 hexadecimal digits")
         }
         try self.init(rawRepresentation: bytes)
     }
@@ -142,7 +136,7 @@ public struct AuditPublicKey: Hashable, Sendable {
     public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
 
     /// Lowercase hexadecimal.
-    public var text: String { rawRepresentation.hex }
+    public var text: String { AuditHex.encode(rawRepresentation) }
 
     public static func == (lhs: AuditPublicKey, rhs: AuditPublicKey) -> Bool {
         lhs.rawRepresentation == rhs.rawRepresentation
@@ -153,28 +147,6 @@ public struct AuditPublicKey: Hashable, Sendable {
     /// Whether a checkpoint's signature verifies under this key.
     public func isValid(_ checkpoint: AuditCheckpoint) -> Bool {
         key.isValidSignature(checkpoint.signature, for: checkpoint.signedBytes)
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        default: nil
-        }
-    }
-}
-
-extension [UInt8] {
-    /// Lowercase hexadecimal.
-    var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(count * 2)
-        for byte in self {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }
 

@@ -225,16 +225,8 @@ struct AuditCommand: ParsableCommand {
         }
 
         static func bytes(_ hex: String, _ field: String) throws -> [UInt8] {
-            let digits = Array(hex.utf8)
-            guard digits.count % 2 == 0, digits.count <= 256 else {
+            guard hex.utf8.count <= 256, let bytes = AuditHex.decode(hex) else {
                 throw Self.unreadable("the export's \(field) is not hexadecimal")
-            }
-            var bytes: [UInt8] = []
-            for index in stride(from: 0, to: digits.count, by: 2) {
-                guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else {
-                    throw Self.unreadable("the export's \(field) is not hexadecimal")
-                }
-                bytes.append(byte)
             }
             return bytes
         }
@@ -296,23 +288,21 @@ struct AuditCommand: ParsableCommand {
             let withheld = window.filter { !inWindow($0) || $0.sequence > all[last].sequence }.map(\.sequence)
             let bundle = AuditExportBundle(
                 publicKey: signer.publicKey.text,
-                previousLink: (first > 0 ? all[first - 1].link : AuditChain.genesis).hexText,
+                previousLink: AuditHex.encode(first > 0 ? all[first - 1].link : AuditChain.genesis),
                 records: window.map { record in
                     AuditExportBundle.Record(
-                        sequence: record.sequence, contentDigest: record.contentDigest.hexText, link: record.link.hexText,
+                        sequence: record.sequence, contentDigest: AuditHex.encode(record.contentDigest),
+                        link: AuditHex.encode(record.link),
                         content: withheld.contains(record.sequence) ? nil : record.content.map { Data($0).base64EncodedString() })
                 },
                 withheld: withheld,
                 checkpoints: checkpoints.filter { $0.sequence >= window.first!.sequence && $0.sequence <= window.last!.sequence }
-                    .map { .init(sequence: $0.sequence, link: $0.link.hexText, time: $0.time, signature: $0.signature.hexText) })
+                    .map { .init(sequence: $0.sequence, link: AuditHex.encode($0.link), time: $0.time,
+                                 signature: AuditHex.encode($0.signature)) })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             try writeSecret(String(decoding: try encoder.encode(bundle), as: UTF8.self) + "\n", to: out)
             print("exported \(window.count - withheld.count) records (\(withheld.count) withheld) to \(out)")
         }
     }
-}
-
-extension [UInt8] {
-    var hexText: String { map { String(format: "%02x", $0) }.joined() }
 }

@@ -86,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
         try await store.audit(AuditContent(
             time: Int64(Date().timeIntervalSince1970 * 1000), actor: .edge, action: .configurationLoaded,
             subject: config ?? "(defaults)",
-            details: ["sha256": Array(SHA256.hash(data: configuration)).map { String(format: "%02x", $0) }.joined(),
+            details: ["sha256": AuditHex.encode(SHA256.hash(data: configuration)),
                       "domain": settings.edge.domain, "listeners": settings.listeners.map(\.description).joined(separator: " ")]))
         if settings.pseudonymiseCDRParties {
             settings.edge.cdrParties = .pseudonymised(try directory.pseudonymizer())

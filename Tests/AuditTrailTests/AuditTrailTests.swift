@@ -120,6 +120,12 @@ func trail(_ count: Int, checkpointEvery every: Int, signer: AuditSigner)
         #expect(!chain.isCheckpointDue(now: .seconds(2)) && chain.uncheckpointed == 0)
     }
 
+    @Test func hexIsLowercaseOutAndEitherCaseIn() {
+        #expect(AuditHex.encode([0x00, 0x9F, 0xAB, 0xFF]) == "009fabff")
+        #expect(AuditHex.decode("009FabfF") == [0x00, 0x9F, 0xAB, 0xFF] && AuditHex.decode("") == [])
+        for bad in ["0", "0g", "+f", "-0", " 0f", "0f "] { #expect(AuditHex.decode(bad) == nil, "\(bad)") }
+    }
+
     @Test func keysReadBackAndPublicKeysHaveATextForm() throws {
         let signer = AuditSigner()
         let again = try AuditSigner(rawRepresentation: signer.rawRepresentation)
