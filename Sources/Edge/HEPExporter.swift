@@ -192,32 +192,14 @@ final class HEPExporter: Sendable {
     {
         switch settings.target {
         case .udp(let host, let port):
-            let channel: any Channel
-            if let connection, connection.isActive { channel = connection } else {
-                channel = try await DatagramBootstrap(group: group)
-                    .bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0).get()
-            }
-            let destination = try SocketAddress(ipAddress: host, port: port)
-            for (index, packet) in packets.enumerated() {
-                let envelope = AddressedEnvelope(remoteAddress: destination, data: channel.allocator.buffer(bytes: packet))
-                if index < packets.count - 1 { channel.write(envelope, promise: nil) } else {
-                    try await channel.writeAndFlush(envelope).get()
-                }
-            }
-            return channel
+            return try await ExportConnection.sendDatagrams(packets, to: host, port: port, reusing: connection,
+                                                            group: group)
         case .tcp(let host, let port):
-            let channel: any Channel
-            if let connection, connection.isActive { channel = connection } else {
-                channel = try await ClientBootstrap(group: group).connectTimeout(.seconds(3))
-                    .connect(host: host, port: port).get()
+            // Packets back to back: each carries its own length.
+            return try await ExportConnection.sendStream(capacity: packets.reduce(0) { $0 + $1.count }, to: host,
+                                                         port: port, tls: nil, reusing: connection, group: group) {
+                for packet in packets { $0.writeBytes(packet) }
             }
-            var buffer = channel.allocator.buffer(capacity: packets.reduce(0) { $0 + $1.count })
-            for packet in packets { buffer.writeBytes(packet) }
-            // A collector that accepts and never reads must not hold the exporter (and a clean shutdown) for ever.
-            let deadline = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-            defer { deadline.cancel() }
-            try await channel.writeAndFlush(buffer).get()
-            return channel
         }
     }
 }

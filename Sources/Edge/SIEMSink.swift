@@ -164,50 +164,19 @@ final class SIEMSink: Sendable {
             try Self.append(lines, to: path, rotateBytes: settings.rotateBytes)
             return nil
         case .udp(let host, let port):
-            let channel: any Channel
-            if let connection, connection.isActive { channel = connection } else {
-                channel = try await DatagramBootstrap(group: group).bind(host: host.contains(":") ? "::" : "0.0.0.0",
-                                                                        port: 0).get()
-            }
-            let destination = try SocketAddress(ipAddress: host, port: port)
-            for (index, line) in lines.enumerated() {
-                // A datagram holds one event; an oversized one is cut (syslog receivers take 8 KiB by default).
-                var buffer = channel.allocator.buffer(capacity: min(line.utf8.count, 8_000))
-                buffer.writeBytes(line.utf8.prefix(8_000))
-                let envelope = AddressedEnvelope(remoteAddress: destination, data: buffer)
-                if index < lines.count - 1 { channel.write(envelope, promise: nil) } else {
-                    try await channel.writeAndFlush(envelope).get()
+            // A datagram holds one event; an oversized one is cut (syslog receivers take 8 KiB by default).
+            return try await ExportConnection.sendDatagrams(lines.map { $0.utf8.prefix(8_000) }, to: host, port: port,
+                                                            reusing: connection, group: group)
+        case .tcp(let host, let port), .tls(let host, let port):
+            let capacity = lines.reduce(0) { $0 + $1.utf8.count + 8 }
+            return try await ExportConnection.sendStream(capacity: capacity, to: host, port: port, tls: try tlsContext(),
+                                                         reusing: connection, group: group) { buffer in
+                // RFC 6587 octet counting.
+                for line in lines {
+                    buffer.writeString("\(line.utf8.count) ")
+                    buffer.writeString(line)
                 }
             }
-            return channel
-        case .tcp(let host, let port), .tls(let host, let port):
-            let channel: any Channel
-            if let connection, connection.isActive { channel = connection } else {
-                let context = try tlsContext()
-                channel = try await ClientBootstrap(group: group)
-                    .connectTimeout(.seconds(3))
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            // No server name: the certificate is checked against the address (an IP SAN).
-                            if let context {
-                                try channel.pipeline.syncOperations.addHandler(
-                                    NIOSSLClientHandler(context: context, serverHostname: nil))
-                            }
-                        }
-                    }
-                    .connect(host: host, port: port).get()
-            }
-            var buffer = channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 8 })
-            for line in lines {
-                buffer.writeString("\(line.utf8.count) ")
-                buffer.writeString(line)
-            }
-            // A receiver that accepts and never reads (or never finishes the TLS handshake) must not hold the sink,
-            // and with it a clean shutdown, for ever: the connection is closed after five seconds.
-            let deadline = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-            defer { deadline.cancel() }
-            try await channel.writeAndFlush(buffer).get()
-            return channel
         }
     }
 
