@@ -47,6 +47,14 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let auditKeyReplaced = AuditAction(rawValue: "audit.rekey")
     /// The content of earlier audit records was erased (their sequence numbers are in the details, `sequences`).
     public static let auditErased = AuditAction(rawValue: "audit.erase")
+    /// A run of the retention job, with how many records of each kind it erased or pseudonymised.
+    public static let retentionRun = AuditAction(rawValue: "retention.run")
+    /// A data subject's access request answered, and its erasure (the subject named by pseudonym).
+    public static let privacyExported = AuditAction(rawValue: "privacy.export")
+    public static let privacyErased = AuditAction(rawValue: "privacy.erase")
+    /// The CDR pseudonym key rotated (the new key's id), or an old one dropped.
+    public static let pseudonymKeyRotated = AuditAction(rawValue: "privacy.rotate-key")
+    public static let pseudonymKeyDropped = AuditAction(rawValue: "privacy.drop-key")
 
     /// A security event the edge saw, by the name of its kind (`SecurityEvent.Kind`'s raw value).
     public static func securityEvent(_ kind: String) -> AuditAction { AuditAction(rawValue: "security." + kind) }

@@ -76,15 +76,24 @@ extension CallRouter {
             callPolicy.allowedSuites = bridgedTrunk.mediaPolicy.allowedSuites
                 + mediaPolicy.allowedSuites.filter { !bridgedTrunk.mediaPolicy.allowedSuites.contains($0) }
         }
+        // Each party as its own account's or trunk's setting says (the account field as the caller's).
+        let callerRecording: PartyRecording
+        switch admitted.caller {
+        case .account(let username, _): callerRecording = accountPartyRecording[username] ?? partyRecording
+        case .trunk(let trunk): callerRecording = trunk.cdrParties ?? partyRecording
+        }
+        let calleeRecording = outboundTrunk.map { $0.cdrParties ?? partyRecording }
+            ?? accountPartyRecording[callee] ?? partyRecording
         var setup = CallSession.Setup(
             invite: request, forwardedHeaders: presented.headers, presentedCaller: presented.from,
             callee: "<\(calleeAOR)>", callerAddress: admitted.address, targets: targets, mediaPolicy: callPolicy,
             headerPolicy: callerHeaderPolicy, callerUsesUDP: inbound.transport == .udp,
-            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: partyRecording.recorded(presented.recordedCaller),
-            recordedCallee: partyRecording.recorded("sip:\(callee)@\(domain)"),
-            account: partyRecording.recorded(presented.recordedAccount),
+            recordID: SIPTag.make() + SIPTag.make(), recordedCaller: callerRecording.recorded(presented.recordedCaller),
+            recordedCallee: calleeRecording.recorded("sip:\(callee)@\(domain)"),
+            account: callerRecording.recorded(presented.recordedAccount),
             maxDurationSeconds: subscribing ? nil : maxCallSeconds, ringTimeoutSeconds: subscribing ? nil : ringTimeoutSeconds)
         setup.timers = timers
+        setup.pseudonymKeyID = callerRecording.keyID ?? calleeRecording.keyID
         setup.calleeHeaderPolicy = headerPolicy
         if subscribing {
             // The notifier is asked for no more than the edge keeps a subscription (RFC 6665 §4.1.2.1: it may grant

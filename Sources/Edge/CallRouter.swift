@@ -114,6 +114,8 @@ public final class CallRouter: Sendable {
     let ringTimeoutSeconds: Int
     /// How CDRs name the parties and the account.
     let partyRecording: PartyRecording
+    /// Accounts (user names) whose parties CDRs name otherwise than ``partyRecording`` says.
+    let accountPartyRecording: [String: PartyRecording]
     /// The configured trunks, first match wins.
     let trunks: [Trunk]
     /// Accounts allowed plain RTP (legacy phones); a call between two of them may go unencrypted.
@@ -243,7 +245,7 @@ public final class CallRouter: Sendable {
          headerPolicy: HeaderPolicy = .minimizing, callerHeaderPolicy: HeaderPolicy? = nil,
          contactConnections: ContactConnections = .tls,
          ringTimeoutSeconds: Int = 120, timers: TransactionTimers = TransactionTimers(),
-         partyRecording: PartyRecording = .clear,
+         partyRecording: PartyRecording = .clear, accountPartyRecording: [String: PartyRecording] = [:],
          trunks: [Trunk] = [], plainRTPAccounts: Set<String> = [], assertableIdentities: [String: Set<String>] = [:],
          addressPolicy: AddressPolicy = .classesOnly, accountLimits: AccountLimits = AccountLimits(),
          watchPolicy: WatchPolicy = WatchPolicy()) {
@@ -254,6 +256,7 @@ public final class CallRouter: Sendable {
         addresses.trunks += trunks.compactMap { $0.flow.remote.endpoint }
         self.addressPolicy = Mutex(addresses)
         self.partyRecording = partyRecording
+        self.accountPartyRecording = accountPartyRecording
         self.trunks = trunks
         self.plainRTPAccounts = plainRTPAccounts
         self.contactConnections = contactConnections

@@ -40,16 +40,19 @@ public final class EdgeDefense: Sendable {
     private let counters: [String: Counter]
     /// Most events kept in the store.
     let retainedEvents: Int
+    /// How stored events write their source addresses (the log and the metrics are not stored records).
+    let addresses: AddressRecording
 
     /// Creates the defense.
     public init(configuration: AttackGuard.Configuration = .init(), overload: OverloadGuard.Thresholds = .init(),
-                retainedEvents: Int = 1_000_000,
+                retainedEvents: Int = 1_000_000, addresses: AddressRecording = .clear,
                 logger: Logger = Logger(label: "rampart.security"), sink: @escaping EventSink = { _ in }) {
         attackGuard = Mutex(AttackGuard(configuration: configuration))
         allowList = configuration.acl.allow
         hasAddressRules = !configuration.acl.allow.isEmpty || !configuration.acl.deny.isEmpty || configuration.geo != nil
         self.overload = Mutex(OverloadGuard(thresholds: overload))
         self.retainedEvents = retainedEvents
+        self.addresses = addresses
         self.logger = logger
         self.sink = sink
         var counters: [String: Counter] = [:]
@@ -161,7 +164,7 @@ public final class EdgeDefense: Sendable {
         pending.withLock { pending in
             let room = max(0, Self.pendingCapacity - pending.events.count)
             pending.droppedEvents += max(0, events.count - room)
-            pending.events += events.prefix(room).map(Self.stored)
+            pending.events += events.prefix(room).map { Self.stored($0, addresses: addresses) }
             pending.bans += bans.map(Self.stored)
         }
     }
@@ -252,8 +255,9 @@ public final class EdgeDefense: Sendable {
                             subject: clamped(event.account ?? event.source ?? "edge"), details: details)
     }
 
-    static func stored(_ event: SecurityEvent) -> StoredSecurityEvent {
-        StoredSecurityEvent(epochSeconds: event.epochSeconds, kind: event.kind.name, source: event.source,
+    static func stored(_ event: SecurityEvent, addresses: AddressRecording) -> StoredSecurityEvent {
+        StoredSecurityEvent(epochSeconds: event.epochSeconds, kind: event.kind.name,
+                            source: event.source.map(addresses.recorded),
                             account: event.account, reason: event.reason)
     }
 

@@ -66,13 +66,16 @@ public final class EdgeServer: Service, Sendable {
         public var siemStartsAfter: Int64
         /// Where copies of every SIP message go as HEPv3 (`[hep]`); nil: none.
         public var hep: HEPSettings?
+        /// How long records are kept (`[privacy]`); nil: the edge erases nothing by age.
+        public var retention: RetentionPolicy?
 
         public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
                     reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil,
-                    siem: [SIEMSinkSettings] = [], siemStartsAfter: Int64 = 0, hep: HEPSettings? = nil) {
+                    siem: [SIEMSinkSettings] = [], siemStartsAfter: Int64 = 0, hep: HEPSettings? = nil,
+                    retention: RetentionPolicy? = nil) {
             (self.transport, self.mediaRelay, self.advertisedHost) = (transport, mediaRelay, advertisedHost)
             (self.reloadableTLS, self.threads, self.audit) = (reloadableTLS, threads, audit)
-            (self.siem, self.siemStartsAfter, self.hep) = (siem, siemStartsAfter, hep)
+            (self.siem, self.siemStartsAfter, self.hep, self.retention) = (siem, siemStartsAfter, hep, retention)
         }
     }
 
@@ -250,6 +253,7 @@ public final class EdgeServer: Service, Sendable {
         let lag = LoopLagProbe(group: group)
         var checkpoints = CheckpointSchedule(uncheckpointed: (try? await store.auditTail().uncheckpointed) ?? 0,
                                              now: edge.clock.monotonic())
+        var retainedAt: Duration?
         while !Task.isShuttingDownGracefully, !Task.isCancelled, !listenerDied.isSet {
             try? await Task.sleep(for: .milliseconds(250))
             tick += 1
@@ -258,6 +262,7 @@ public final class EdgeServer: Service, Sendable {
                                     now: edge.clock.monotonic(), epochSeconds: edge.clock.epochSeconds())
             // Bans added or removed with `rampart ban` reach the edge here, after its own new bans are stored.
             checkpoints.uncheckpointed += await edge.defense.flush(to: store)
+            checkpoints.uncheckpointed += await retainIfDue(since: &retainedAt)
             await signCheckpointIfDue(&checkpoints)
             await siem.forward(from: store)
             if let version = try? await store.banVersion(), version != banVersion, let stored = try? await store.allBans() {
@@ -300,6 +305,25 @@ public final class EdgeServer: Service, Sendable {
     private func flushRegistrations() async {
         do { try await edge.location.flush() } catch {
             logger.error("cannot write registrations", metadata: ["error": "\(error.code)"])
+        }
+    }
+
+    /// Runs the retention job at start and then as often as configured; the audit records it appended (a store
+    /// that fails is logged and tried again on the next tick).
+    private func retainIfDue(since last: inout Duration?) async -> Int {
+        guard let retention = configuration.retention else { return 0 }
+        let now = edge.clock.monotonic()
+        if let last, now - last < retention.every { return 0 }
+        do {
+            let counts = try await retention.run(on: store, by: .edge, at: edge.clock.epochMilliseconds())
+            last = now
+            if counts.total > 0 {
+                logger.info("retention run", metadata: counts.auditDetails.mapValues { .string($0) })
+            }
+            return counts.auditContents > 0 ? 2 : 1
+        } catch {
+            logger.error("retention run failed", metadata: ["error": "\(error.code)"])
+            return 0
         }
     }
 

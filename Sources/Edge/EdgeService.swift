@@ -47,8 +47,12 @@ public final class EdgeService: SIPInboundHandler {
         public var contactConnections: CallRouter.ContactConnections
         /// Longest a call may ring unanswered before the edge gives up with 408 (Kamailio's fr_inv_timer).
         public var ringTimeoutSeconds: Int
-        /// How CDRs name the parties and the account: as they are, or by keyed pseudonyms.
+        /// How CDRs name the parties and the account: as they are, or by keyed pseudonyms; by default, and for
+        /// the accounts (user names) listed in ``cdrPartiesByAccount`` (a trunk's parties: its own setting).
         public var cdrParties: PartyRecording
+        public var cdrPartiesByAccount: [String: PartyRecording] = [:]
+        /// How security events and their audit records write IP addresses.
+        public var securityEventAddresses: AddressRecording = .clear
         /// SIP trunks: static peers that call in and take calls to numbers.
         public var trunks: [Trunk]
         /// Accounts allowed plain RTP (legacy phones): a call between two of them may go unencrypted.
@@ -159,7 +163,8 @@ public final class EdgeService: SIPInboundHandler {
                                 contactConnections: configuration.contactConnections,
                                 ringTimeoutSeconds: configuration.ringTimeoutSeconds,
                                 timers: configuration.timers,
-                                partyRecording: configuration.cdrParties, trunks: configuration.trunks,
+                                partyRecording: configuration.cdrParties,
+                                accountPartyRecording: configuration.cdrPartiesByAccount, trunks: configuration.trunks,
                                 plainRTPAccounts: configuration.plainRTPAccounts,
                                 assertableIdentities: configuration.assertableIdentities,
                                 addressPolicy: configuration.addressPolicy,
@@ -177,6 +182,7 @@ public final class EdgeService: SIPInboundHandler {
         security.protectedSources = NetworkList(configuration.trunks.compactMap(\.addressBlock))
         let defense = EdgeDefense(configuration: security, overload: configuration.overload,
                                   retainedEvents: configuration.retainedSecurityEvents,
+                                  addresses: configuration.securityEventAddresses,
                                   logger: Logger(label: logger.label + ".security"), sink: onSecurityEvent)
         self.defense = defense
         self.sourceScreen = SourceScreen(listenerNetworks: configuration.listenerNetworks, trunks: configuration.trunks,

@@ -37,6 +37,8 @@ public struct Trunk: Sendable {
     public var maxCallsPerSecond: Int = 100
     /// Most calls through it at once (in and out together; nil: only the edge's own limit).
     public var maxCalls: Int?
+    /// How CDRs name this trunk's parties (the numbers of the far network); nil: as the edge's default.
+    public var cdrParties: PartyRecording?
 
     /// What the trunk's leg carries when its SRTP is bridged.
     var bridgedLeg: RelayAnchor.Bridging.Leg { bridgedSuites.isEmpty ? .plain : .sdes(bridgedSuites) }

@@ -131,6 +131,8 @@ public struct CallSession: Sendable {
         public var recordedCaller: String
         public var recordedCallee: String
         public var account: String?
+        /// The key that made the pseudonyms among them, if any did.
+        public var pseudonymKeyID: String?
         /// The trunk the call came from or goes to, for the CDR.
         public var trunk: String?
         /// Longest a call may last once answered; the edge then ends it (nil: no limit).
@@ -304,7 +306,8 @@ public struct CallSession: Sendable {
     public static func start(_ setup: Setup, now: Int64) -> (CallSession, [Action]) {
         var session = CallSession(setup: setup, record: CallDetailRecord(
             id: setup.recordID, startedAtMilliseconds: now, caller: setup.recordedCaller, callee: setup.recordedCallee,
-            account: setup.account, trunk: setup.trunk, disposition: .failed, finalStatus: 0))
+            account: setup.account, trunk: setup.trunk, disposition: .failed, finalStatus: 0,
+            pseudonymKeyID: setup.pseudonymKeyID))
         var actions: [Action] = []
         var offer: [UInt8] = []
         let subscribing = setup.invite.method == .subscribe

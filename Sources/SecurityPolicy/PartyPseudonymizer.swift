@@ -10,6 +10,9 @@ import Crypto
 public struct PartyPseudonymizer: Sendable {
     /// Kept in swift-crypto's key storage, which zeroes it when released.
     private let key: SymmetricKey
+    /// Names the key without revealing it: `k` and the first 32 bits of HMAC-SHA256 of a fixed label under it, in
+    /// hex. Stored with each pseudonymised record, so that after a rotation a lookup knows which key made it.
+    public let keyID: String
 
     /// Why a key was refused.
     public struct KeyError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -22,18 +25,23 @@ public struct PartyPseudonymizer: Sendable {
             throw KeyError(description: "a pseudonym key needs at least 256 bits, not \(key.bitCount)")
         }
         self.key = key
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("rampart pseudonym key id".utf8), using: key)
+        keyID = "k" + Self.hex(mac.prefix(4))
     }
 
-    /// The pseudonym of a party.
-    public func pseudonym(for party: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(party.utf8), using: key)
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
-        var text = Array("anon:".utf8)
-        for byte in mac.prefix(16) {
+        var text: [UInt8] = []
+        for byte in bytes {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The pseudonym of a party.
+    public func pseudonym(for party: String) -> String {
+        "anon:" + Self.hex(HMAC<SHA256>.authenticationCode(for: Array(party.utf8), using: key).prefix(16))
     }
 }
 
@@ -49,6 +57,38 @@ public enum PartyRecording: Sendable {
         switch self {
         case .clear: return party
         case .pseudonymised(let pseudonymizer): return pseudonymizer.pseudonym(for: party)
+        }
+    }
+
+    /// The identifier of the key pseudonyms are made with; nil in clear.
+    public var keyID: String? {
+        if case .pseudonymised(let pseudonymizer) = self { return pseudonymizer.keyID }
+        return nil
+    }
+}
+
+/// How IP addresses are written to stored records (security events and their audit records): an address is
+/// personal data when it identifies a subscriber's line. Bans keep the exact address while they last: they could
+/// not be enforced otherwise.
+public enum AddressRecording: Sendable {
+    case clear
+    /// The network only: an IPv4 address's /24, an IPv6 address's /48 (`192.0.2.0/24`); still enough to see
+    /// where an attack came from, no longer one line.
+    case truncated
+    /// A keyed pseudonym (`anon:...`): one address always gives the same one, so records still correlate.
+    case pseudonymised(PartyPseudonymizer)
+
+    /// The form of `address` to store; text that is not an IP address is stored as `unknown` unless in clear.
+    public func recorded(_ address: String) -> String {
+        switch self {
+        case .clear:
+            return address
+        case .truncated:
+            guard let ip = IPAddress(address) else { return "unknown" }
+            return ip.isIPv4 ? "\(ip.masked(to: 96 + 24))/24" : "\(ip.masked(to: 48))/48"
+        case .pseudonymised(let pseudonymizer):
+            guard let ip = IPAddress(address) else { return "unknown" }
+            return pseudonymizer.pseudonym(for: "ip:" + ip.description)
         }
     }
 }

@@ -44,14 +44,18 @@ public struct CallDetailRecord: Hashable, Sendable, Codable {
     public var securityEvents: [String]
     /// The media streams the edge's relay carried, as it measured them (empty when media was not relayed).
     public var media: [CallMediaStream]
+    /// The identifier of the key that made the record's pseudonyms (`anon:...` parties), so that they can still
+    /// be looked up after the key is rotated; nil when every party is in clear.
+    public var pseudonymKeyID: String?
 
     /// Creates a record.
     public init(id: String, startedAtMilliseconds: Int64, answeredAtMilliseconds: Int64? = nil,
                 endedAtMilliseconds: Int64? = nil, caller: String, callee: String, account: String? = nil,
                 trunk: String? = nil, disposition: Disposition, finalStatus: Int, hangupSide: Party? = nil,
                 hangupReason: String? = nil, mediaEncryption: String = "none", srtpSuite: String? = nil,
-                securityEvents: [String] = [], media: [CallMediaStream] = []) {
+                securityEvents: [String] = [], media: [CallMediaStream] = [], pseudonymKeyID: String? = nil) {
         self.media = media
+        self.pseudonymKeyID = pseudonymKeyID
         self.id = id
         self.startedAtMilliseconds = startedAtMilliseconds
         self.answeredAtMilliseconds = answeredAtMilliseconds

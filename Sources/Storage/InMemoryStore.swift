@@ -305,3 +305,98 @@ extension InMemoryStore: AuditStore {
         }).1.erased.count
     }
 }
+
+extension InMemoryStore: DataLifecycleStore {
+    public func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, time: Int64,
+                               audit: @escaping @Sendable (LifecycleCounts) -> [AuditContent]) async throws(StorageError)
+        -> LifecycleCounts
+    {
+        try state.withLock { state throws(StorageError) in
+            var next = state
+            var counts = LifecycleCounts()
+            switch change {
+            case .retention(let plan):
+                if let cutoff = plan.callRecordsStartedBefore {
+                    for record in next.callRecords.values where record.startedAtMilliseconds < cutoff {
+                        switch plan.callRecordExpiry {
+                        case .erase:
+                            next.callRecords[record.id] = nil
+                            counts.callRecordsErased += 1
+                        case .pseudonymise(let pseudonymisation):
+                            guard let changed = DataLifecycle.pseudonymised(record, by: pseudonymisation) else { continue }
+                            next.callRecords[record.id] = changed
+                            counts.callRecordsPseudonymised += 1
+                        }
+                    }
+                }
+                if let cutoff = plan.securityEventsBefore {
+                    counts.securityEvents = next.securityEvents.count { $0.epochSeconds < cutoff }
+                    next.securityEvents.removeAll { $0.epochSeconds < cutoff }
+                }
+            case .erasure(let subject):
+                for record in next.callRecords.values {
+                    guard let changed = DataLifecycle.redacted(record, of: subject) else { continue }
+                    next.callRecords[record.id] = changed
+                    counts.callRecordsRedacted += 1
+                }
+                counts.securityEvents = next.securityEvents.count { subject.isNamed(by: $0.account) }
+                next.securityEvents.removeAll { subject.isNamed(by: $0.account) }
+                let bans = next.bans.keys.filter { subject.isNamed(by: $0) }
+                for ban in bans { next.bans[ban] = nil }
+                counts.bans = bans.count
+                counts.registrations = next.registrations.removeValue(forKey: subject.addressOfRecord)?.count ?? 0
+                let devices = next.devices.filter { $0.value == (subject.username, subject.domain) }.keys
+                for device in devices { next.devices[device] = nil }
+                counts.deviceBindings = devices.count
+                if next.accounts.removeValue(forKey: Self.key(subject.username, subject.domain)) != nil {
+                    counts.accounts = 1
+                }
+                if counts.deviceBindings + counts.accounts > 0 { next.directoryVersion += 1 }
+            }
+            if counts.bans > 0 { next.banVersion += 1 }
+            var scan = AuditErasureScan(change)
+            for record in next.auditRecords {
+                guard let content = record.content else { continue }
+                guard scan.consider(record.sequence, content) else { break }
+            }
+            let erased = Set(scan.sequences)
+            counts.auditContents = erased.count
+            guard !dryRun else { return counts }
+            for index in next.auditRecords.indices where erased.contains(next.auditRecords[index].sequence) {
+                next.auditRecords[index] = next.auditRecords[index].erased()
+            }
+            let contents = AuditContent.erasures(of: Array(erased), by: actor, subject: change.auditName, time: time)
+                + audit(counts)
+            next.auditRecords += try AuditAppending.records(contents, after: next.auditRecords.last)
+            state = next
+            return counts
+        }
+    }
+
+    public func subjectData(_ subject: DataSubject) async throws(StorageError) -> SubjectData {
+        state.withLock { state in
+            let limit = DataLifecycle.maximumRecordsPerKind
+            var data = SubjectData()
+            if var account = state.accounts[Self.key(subject.username, subject.domain)] {
+                account.ha1ByAlgorithm = account.ha1ByAlgorithm.mapValues { _ in "" }  // the algorithms only
+                data.account = account
+            }
+            data.deviceFingerprints = state.devices.filter { $0.value == (subject.username, subject.domain) }
+                .keys.sorted()
+            data.registrations = state.registrations[subject.addressOfRecord] ?? []
+            let names = subject.names
+            data.callRecords = Array(state.callRecords.values.filter {
+                names.contains($0.caller) || names.contains($0.callee) || $0.account.map(names.contains) == true
+            }.sorted { ($0.startedAtMilliseconds, $0.id) < ($1.startedAtMilliseconds, $1.id) }.prefix(limit))
+            data.securityEvents = Array(state.securityEvents.filter { subject.isNamed(by: $0.account) }.prefix(limit))
+            data.bans = state.bans.values.filter { subject.isNamed(by: $0.subject) }.sorted { $0.subject < $1.subject }
+            for record in state.auditRecords where data.auditRecords.count < limit {
+                guard let bytes = record.content, let content = try? AuditContent(canonical: bytes),
+                    subject.isNamed(by: content)
+                else { continue }
+                data.auditRecords.append((record.sequence, content))
+            }
+            return data
+        }
+    }
+}

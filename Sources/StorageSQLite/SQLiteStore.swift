@@ -8,7 +8,7 @@ import Storage
 /// Writes are transactions (a REGISTER replaces an AOR's contacts atomically); reads run concurrently with
 /// writes (WAL). HA1 values are stored, never passwords.
 public final class SQLiteStore: Store, ImmediateDirectoryLookup {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     /// - Throws: ``StorageError/Code/unavailable`` if it cannot be opened or migrated.
@@ -148,6 +148,9 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 table.column("signature", .blob).notNull()
             }
         }
+        migrator.registerMigration("v9: pseudonym key of call records") { db in
+            try db.alter(table: "callRecord") { table in table.add(column: "pseudonymKey", .text) }
+        }
         return migrator
     }
 
@@ -161,11 +164,11 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         return "\(type(of: error))"
     }
 
-    private func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
         do { return try await pool.read(body) } catch { throw StorageError(.unavailable, Self.describe(error)) }
     }
 
-    private func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StorageError) -> T {
         do {
             return try await pool.write(body)
         } catch let error as StorageError {
@@ -292,7 +295,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                          arguments: [fingerprint.lowercased()]).map { [$0["username"], $0["domain"]] }
     }
 
-    private static func record(_ row: Row) -> RegistrationRecord {
+    static func record(_ row: Row) -> RegistrationRecord {
         RegistrationRecord(
             addressOfRecord: row["aor"], contact: row["contact"], expiresAtEpochSeconds: row["expiresAt"],
             qValueThousandths: row["q"], callID: row["callID"], cseq: row["cseq"], instanceID: row["instanceID"],
@@ -352,15 +355,16 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
             [record.id, record.startedAtMilliseconds, record.answeredAtMilliseconds, record.endedAtMilliseconds,
              record.caller, record.callee, record.account, record.trunk, record.disposition.rawValue,
              record.finalStatus, record.hangupSide?.rawValue, record.hangupReason, record.mediaEncryption,
-             record.srtpSuite, try Self.encodeJSON(record.securityEvents, "security events"), try Self.encodeJSON(record.media, "media streams")]
+             record.srtpSuite, try Self.encodeJSON(record.securityEvents, "security events"),
+             try Self.encodeJSON(record.media, "media streams"), record.pseudonymKeyID]
         }
         let arguments = rows.map { StatementArguments($0) }
         try await write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO callRecord (id, startedAt, answeredAt, endedAt, caller, callee, account, trunk,
                     disposition, finalStatus, hangupSide, hangupReason, mediaEncryption, srtpSuite, securityEvents,
-                    media)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    media, pseudonymKey)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for row in arguments { try upsert.execute(arguments: row) }
         }
@@ -385,7 +389,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         return try decoded.map { (result) throws(StorageError) in try result.get() }
     }
 
-    private static func callRecord(_ row: Row) throws(StorageError) -> CallDetailRecord {
+    static func callRecord(_ row: Row) throws(StorageError) -> CallDetailRecord {
         guard let disposition = CallDetailRecord.Disposition(rawValue: row["disposition"]) else {
             throw StorageError(.corrupt, "unknown call disposition")
         }
@@ -397,7 +401,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
             hangupSide: side.flatMap(CallDetailRecord.Party.init(rawValue:)), hangupReason: row["hangupReason"],
             mediaEncryption: row["mediaEncryption"], srtpSuite: row["srtpSuite"],
             securityEvents: try decodeJSON(row["securityEvents"], "security events"),
-            media: try decodeJSON(row["media"], "media streams"))
+            media: try decodeJSON(row["media"], "media streams"), pseudonymKeyID: row["pseudonymKey"])
     }
 
     /// A JSON column's text; `what` names the value in the error.
@@ -484,7 +488,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
 
 extension SQLiteStore {
     /// Makes a change inside a write transaction; whether it changed anything.
-    fileprivate static func apply(_ change: AuditedChange, in db: Database) throws -> Bool {
+    static func apply(_ change: AuditedChange, in db: Database) throws -> Bool {
         switch change {
         case .none:
             return false
@@ -597,11 +601,11 @@ extension SQLiteStore: AuditStore {
         }
     }
 
-    private static func lastAuditRecord(_ db: Database) throws -> AuditRecord? {
+    static func lastAuditRecord(_ db: Database) throws -> AuditRecord? {
         try Row.fetchOne(db, sql: "SELECT * FROM auditRecord ORDER BY sequence DESC LIMIT 1").map(auditRecord)
     }
 
-    private static func insert(_ records: [AuditRecord], in db: Database) throws {
+    static func insert(_ records: [AuditRecord], in db: Database) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO auditRecord (sequence, contentDigest, link, content) VALUES (?, ?, ?, ?)")
         for record in records {

@@ -188,6 +188,8 @@ extension CDRCommand {
             abstract: "Print the pseudonym CDRs give a party or account (with calls.cdr_parties = \"pseudonymised\").")
         @Argument(help: "The party as the edge names it: sip:user@domain, or user@domain for the account.")
         var party: String
+        @Flag(help: "Print its pseudonym under every key kept (current first), each after the key's id.")
+        var allKeys = false
         @OptionGroup var data: DataDirectoryOption
 
         func run() throws {
@@ -196,7 +198,12 @@ extension CDRCommand {
                 throw UsageError(message: "no pseudonym key in \(data.dataDir): CDR parties are stored in clear")
             }
             try directory.create()  // owner-only: the key is a secret
-            print(try directory.pseudonymizer().pseudonym(for: party))
+            let keys = try directory.pseudonymizers()
+            if allKeys {
+                for key in keys { print("\(key.keyID) \(key.pseudonym(for: party))") }
+            } else if let current = keys.first {
+                print(current.pseudonym(for: party))
+            }
         }
     }
 }
@@ -204,25 +211,69 @@ extension CDRCommand {
 extension DataDirectory {
     static let pseudonymKeyFile = "cdr-pseudonym.key"
 
-    /// The CDR pseudonymizer, its 256-bit key in the data directory (owner-only), created on first use. Keep the
-    /// key: pseudonyms only correlate across restarts with the same one.
+    /// The current pseudonymizer, its 256-bit key in the data directory (owner-only), created on first use. Keep
+    /// the key: pseudonyms only correlate across restarts with the same one.
     func pseudonymizer() throws -> PartyPseudonymizer {
+        if !FileManager.default.fileExists(atPath: file(Self.pseudonymKeyFile)) {
+            try writePseudonymKeys([Self.newPseudonymKey()])
+        }
+        guard let current = try pseudonymizers().first else {
+            throw UsageError(message: "\(file(Self.pseudonymKeyFile)) holds no key")
+        }
+        return current
+    }
+
+    /// Every pseudonym key kept, the current one first, then those rotated out (still kept so that records made
+    /// with them can be found for an access or erasure request); none when the file does not exist.
+    func pseudonymizers() throws -> [PartyPseudonymizer] {
         let path = file(Self.pseudonymKeyFile)
-        if !FileManager.default.fileExists(atPath: path) {
-            try create()
-            var generator = SystemRandomNumberGenerator()
-            var key = [UInt8](repeating: 0, count: 32)
-            for index in key.indices { key[index] = generator.next() }
-            try writeSecret(Data(key).base64EncodedString() + "\n", to: path)
-            key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(whereSeparator: \.isNewline).map { line in
+            guard var bytes = Data(base64Encoded: line.trimmingCharacters(in: .whitespaces)), bytes.count >= 32 else {
+                throw UsageError(message: "\(path) does not hold base64 keys of at least 256 bits, one a line")
+            }
+            defer { bytes.resetBytes(in: 0..<bytes.count) }
+            do { return try PartyPseudonymizer(key: SymmetricKey(data: bytes)) } catch {
+                throw UsageError(message: "\(path): \(error)")
+            }
         }
-        let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard var bytes = Data(base64Encoded: text), bytes.count >= 32 else {
-            throw UsageError(message: "\(path) does not hold a base64 key of at least 256 bits")
+    }
+
+    /// Puts a new key first: records from now on are pseudonymised with it; the others stay for lookups.
+    func rotatePseudonymKey() throws -> (current: PartyPseudonymizer, kept: Int) {
+        let lines = try pseudonymKeyLines()
+        try writePseudonymKeys([Self.newPseudonymKey()] + lines)
+        return (try pseudonymizer(), lines.count)
+    }
+
+    /// Removes a key that is no longer current: the pseudonyms it made can no longer be linked to anyone.
+    func dropPseudonymKey(id: String) throws {
+        let lines = try pseudonymKeyLines()
+        let keys = try pseudonymizers()
+        guard let index = keys.firstIndex(where: { $0.keyID == id }) else {
+            throw UsageError(message: "no pseudonym key \(id) in \(path)")
         }
-        defer { bytes.resetBytes(in: 0..<bytes.count) }
-        do { return try PartyPseudonymizer(key: SymmetricKey(data: bytes)) } catch {
-            throw UsageError(message: "\(path): \(error)")
-        }
+        guard index > 0 else { throw UsageError(message: "\(id) is the current key: rotate first") }
+        try writePseudonymKeys(lines.enumerated().filter { $0.offset != index }.map(\.element))
+    }
+
+    private func pseudonymKeyLines() throws -> [String] {
+        let path = file(Self.pseudonymKeyFile)
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        return try String(contentsOfFile: path, encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
+    }
+
+    private func writePseudonymKeys(_ lines: [String]) throws {
+        try create()
+        try writeSecret(lines.joined(separator: "\n") + "\n", to: file(Self.pseudonymKeyFile))
+    }
+
+    private static func newPseudonymKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var key = [UInt8](repeating: 0, count: 32)
+        for index in key.indices { key[index] = generator.next() }
+        defer { key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        return Data(key).base64EncodedString()
     }
 }

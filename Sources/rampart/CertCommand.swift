@@ -62,13 +62,23 @@ func pemFile(_ pem: String) -> String { pem.hasSuffix("\n") ? pem : pem + "\n" }
 
 /// Writes a key file readable by its owner only (created 0600 before any byte is written).
 func writeSecret(_ text: String, to path: String) throws {
+    // Written beside it, then renamed over it: a crash leaves the old file or the new one, never neither (a
+    // pseudonym or trail key lost is history that can no longer be linked or signed).
     let manager = FileManager.default
-    try? manager.removeItem(atPath: path)
-    guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-        let handle = FileHandle(forWritingAtPath: path)
+    let temporary = path + ".new"
+    try? manager.removeItem(atPath: temporary)
+    guard manager.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
+        let handle = FileHandle(forWritingAtPath: temporary)
     else { throw UsageError(message: "cannot write \(path)") }
-    defer { try? handle.close() }
-    try handle.write(contentsOf: Data(text.utf8))
+    do {
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.synchronize()
+        try handle.close()
+    } catch {
+        try? handle.close()
+        throw UsageError(message: "cannot write \(path)")
+    }
+    guard rename(temporary, path) == 0 else { throw UsageError(message: "cannot write \(path)") }
 }
 
 struct CertCommand: ParsableCommand {

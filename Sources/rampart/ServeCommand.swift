@@ -88,9 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
             subject: config ?? "(defaults)",
             details: ["sha256": AuditHex.encode(SHA256.hash(data: configuration)),
                       "domain": settings.edge.domain, "listeners": settings.listeners.map(\.description).joined(separator: " ")]))
-        if settings.pseudonymiseCDRParties {
-            settings.edge.cdrParties = .pseudonymised(try directory.pseudonymizer())
-        }
+        let pseudonymKey = settings.privacy.needsKey ? try directory.pseudonymizer() : nil
+        settings.privacy.apply(to: &settings.edge, key: pseudonymKey)
 
         var tls: ReloadableTLSContext? = nil
         var outboundTLS: TLSConfiguration? = nil
@@ -123,7 +122,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = EdgeServer(edge: edge, store: store, configuration: .init(
             transport: transport, mediaRelay: relay, advertisedHost: settings.advertisedHost, reloadableTLS: tls,
             audit: .init(signer: signer, policy: settings.auditPolicy), siem: settings.siem,
-            siemStartsAfter: trailBefore, hep: settings.hep),
+            siemStartsAfter: trailBefore, hep: settings.hep, retention: settings.privacy.retention(key: pseudonymKey)),
             logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {

@@ -34,11 +34,13 @@ struct ServeConfiguration: Codable, Equatable {
         var bridgeSRTPSuites: [String]?
         var maxCPS: Int?
         var maxCalls: Int?
+        var cdrParties: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
             case username, password, certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
             case bridgeSRTPSuites = "bridge_srtp_suites", maxCPS = "max_cps", maxCalls = "max_calls"
+            case cdrParties = "cdr_parties"
         }
     }
 
@@ -99,6 +101,7 @@ struct ServeConfiguration: Codable, Equatable {
         var contactConnections: String?
         var ringTimeoutSeconds: Int?
         var cdrParties: String?
+        var cdrPartiesByAccount: [String: String]?
         var plainRTPAccounts: [String]?
         var srtpSuites: [String]?
         var identities: [String: [String]]?
@@ -115,7 +118,8 @@ struct ServeConfiguration: Codable, Equatable {
             case maxSubscriptionSeconds = "max_subscription_seconds"
             case maxRingingSectionsPerAccount = "max_ringing_media_sections_per_account"
             case contactConnections = "contact_connections", ringTimeoutSeconds = "ring_timeout_seconds"
-            case cdrParties = "cdr_parties", plainRTPAccounts = "plain_rtp_accounts", srtpSuites = "srtp_suites"
+            case cdrParties = "cdr_parties", cdrPartiesByAccount = "cdr_parties_by_account"
+            case plainRTPAccounts = "plain_rtp_accounts", srtpSuites = "srtp_suites"
             case identities, stripHeaders = "strip_headers", allowHeaders = "allow_headers"
             case stripHeadersTowardsCallees = "strip_headers_towards_callees"
             case stripHeadersTowardsCallers = "strip_headers_towards_callers", replaceHeaders = "replace_headers"
@@ -271,6 +275,23 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[privacy]`: how stored records write IP addresses, and how long each kind is kept.
+    struct Privacy: Codable, Equatable {
+        var ipAddresses: String?
+        var cdrRetentionDays: Number?
+        var expiredCDRs: String?
+        var securityEventRetentionDays: Number?
+        var auditContentRetentionDays: Number?
+        var retentionEverySeconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case ipAddresses = "ip_addresses", cdrRetentionDays = "cdr_retention_days", expiredCDRs = "expired_cdrs"
+            case securityEventRetentionDays = "security_event_retention_days"
+            case auditContentRetentionDays = "audit_content_retention_days"
+            case retentionEverySeconds = "retention_every_seconds"
+        }
+    }
+
     /// `[audit]`: when the edge signs the audit trail's checkpoints.
     struct Audit: Codable, Equatable {
         var checkpointEveryRecords: Int?
@@ -298,10 +319,11 @@ struct ServeConfiguration: Codable, Equatable {
     var audit: Audit?
     var siem: [SIEM]?
     var hep: HEP?
+    var privacy: Privacy?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log, audit, siem, hep
+        case addressPolicy = "address_policy", log, audit, siem, hep, privacy
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -329,6 +351,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("log", Set(Log.CodingKeys.allCases.map(\.rawValue))),
             ("audit", Set(Audit.CodingKeys.allCases.map(\.rawValue))),
             ("hep", Set(HEP.CodingKeys.allCases.map(\.rawValue))),
+            ("privacy", Set(Privacy.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }

@@ -24,8 +24,9 @@ struct ServeSettings {
     var maxConnectionsPerSource: Int
     var maxConnections: Int
     var logLevel: Logger.Level
-    /// CDR parties by keyed pseudonym (the key is the data directory's `cdr-pseudonym.key`).
-    var pseudonymiseCDRParties: Bool
+    /// How records name people, and how long they are kept (pseudonyms under the data directory's
+    /// `cdr-pseudonym.key`).
+    var privacy: PrivacySettings
     /// The host the edge writes in Via and Contact instead of its listeners' addresses (needed behind a wildcard
     /// listener or NAT).
     var advertisedHost: SIPHost?
@@ -144,11 +145,7 @@ struct ServeSettings {
         edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
                                     routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
 
-        switch calls.cdrParties {
-        case nil, "clear"?: pseudonymiseCDRParties = false
-        case "pseudonymised"?: pseudonymiseCDRParties = true
-        default: throw UsageError(message: "calls.cdr_parties must be \"clear\" or \"pseudonymised\"")
-        }
+        privacy = try PrivacySettings(calls: file.calls, trunks: file.trunks, privacy: file.privacy)
         tls = file.tls ?? .init()
         let transport = file.transport ?? .init()
         var limits = SIPParseLimits.default

@@ -8,7 +8,7 @@ struct Rampart: ParsableCommand {
         abstract: "Rampart: a security-first SIP edge and VoIP security toolkit.",
         subcommands: [
             ServeCommand.self, SIPCommand.self, UserCommand.self, CertCommand.self, DeviceCommand.self, CDRCommand.self,
-            BanCommand.self, EventsCommand.self, SRTPCommand.self, AuditCommand.self,
+            BanCommand.self, EventsCommand.self, SRTPCommand.self, AuditCommand.self, PrivacyCommand.self,
         ]
     )
 }

@@ -428,6 +428,14 @@ final class AsyncOnlyStore: Store {
         async throws(StorageError) -> Int {
         try await inner.eraseAuditContents(sequences, by: actor, subject: subject, time: time)
     }
+    func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, time: Int64,
+                        audit: @escaping @Sendable (LifecycleCounts) -> [AuditContent]) async throws(StorageError)
+        -> LifecycleCounts {
+        try await inner.applyLifecycle(change, dryRun: dryRun, erasedBy: actor, time: time, audit: audit)
+    }
+    func subjectData(_ subject: DataSubject) async throws(StorageError) -> SubjectData {
+        try await inner.subjectData(subject)
+    }
 }
 
 @Suite struct EdgeDeferredPathTests {

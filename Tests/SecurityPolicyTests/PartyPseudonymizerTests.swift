@@ -29,3 +29,25 @@ import Testing
         #expect(pseudonymised.recorded("sip:alice@example.com").hasPrefix("anon:"))
     }
 }
+
+@Suite struct AddressRecordingTests {
+    @Test func truncationKeepsTheNetworkAndPseudonymsNameNoAddress() throws {
+        #expect(AddressRecording.truncated.recorded("192.0.2.77") == "192.0.2.0/24")
+        #expect(AddressRecording.truncated.recorded("2001:db8:1:2:3::9") == "2001:db8:1::/48")
+        #expect(AddressRecording.truncated.recorded("not an address") == "unknown")
+        #expect(AddressRecording.clear.recorded("192.0.2.77") == "192.0.2.77")
+        let key = try PartyPseudonymizer(key: SymmetricKey(size: .bits256))
+        let pseudonym = AddressRecording.pseudonymised(key).recorded("192.0.2.77")
+        #expect(pseudonym.hasPrefix("anon:") && pseudonym == AddressRecording.pseudonymised(key).recorded("192.0.2.77"))
+        #expect(pseudonym != AddressRecording.pseudonymised(key).recorded("192.0.2.78"))
+    }
+
+    @Test func aKeyIDNamesOneKeyWithoutRevealingIt() throws {
+        let bytes = SymmetricKey(size: .bits256)
+        let one = try PartyPseudonymizer(key: bytes)
+        #expect(one.keyID == (try PartyPseudonymizer(key: bytes)).keyID)
+        #expect(one.keyID != (try PartyPseudonymizer(key: SymmetricKey(size: .bits256))).keyID)
+        #expect(one.keyID.count == 9 && one.keyID.hasPrefix("k"))
+        #expect(PartyRecording.pseudonymised(one).keyID == one.keyID && PartyRecording.clear.keyID == nil)
+    }
+}
