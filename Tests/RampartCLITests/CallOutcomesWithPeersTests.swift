@@ -14,18 +14,50 @@ import Testing
 /// Loopback only, bounded, every process stopped by PID.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CallOutcomesWithPeersTests {
     @Test(arguments: ["udp", "tls"]) func aBusyCalleesRefusalReachesTheCallerAndTheRecord(transport: String) throws {
-        try Self.call(over: transport, callees: ["busy"], ending: Self.refused(486),
-                      config: "[calls]\ncdr_parties = \"pseudonymised\"\n") { result, records, _, data in
+        let config = "[calls]\ncdr_parties = \"pseudonymised\"\ncdr_parties_by_account = { bob = \"clear\" }\n"
+        try Self.call(over: transport, callees: ["busy"], ending: Self.refused(486), config: config) {
+            result, records, _, data in
             #expect(result.status == 0, "caller: \(result.output.suffix(800))")
             #expect(records.first?["disposition"] as? String == "busy")
             #expect(records.first?["finalStatus"] as? Int == 486)
             // Pseudonymised parties: the record names nobody, and the operator's key maps a party to its name there.
+            // bob asked for his own to be in clear; the record says which key made the pseudonyms.
             let caller = try #require(records.first?["caller"] as? String)
             #expect(caller.hasPrefix("anon:") && !caller.contains("alice"))
+            #expect(records.first?["callee"] as? String == "sip:bob@localhost")
             let pseudonym = try RampartProcess.run(["cdr", "pseudonym", "sip:alice@localhost", "--data-dir", data])
             #expect(pseudonym.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == caller)
             #expect(records.first?["account"] as? String != "alice@localhost")
+            let keyID = try #require(records.first?["pseudonymKeyID"] as? String)
+            #expect(try RampartProcess.run(["privacy", "key", "--data-dir", data]).stdout == "\(keyID) (current)\n")
+            try Self.lifecycle(of: caller, madeBy: keyID, data: data)
         }
+    }
+
+    /// After a key rotation the call is still found by its old key's pseudonym, exported to its subject, and erased
+    /// on request with the trail still verifying.
+    static func lifecycle(of caller: String, madeBy keyID: String, data: String) throws {
+        let rotated = try RampartProcess.run(["privacy", "key", "--rotate", "--data-dir", data])
+        #expect(rotated.status == 0 && rotated.stdout.contains("1 older key kept"), "\(rotated.stderr)")
+        let lookups = try RampartProcess.run(["cdr", "pseudonym", "--all-keys", "sip:alice@localhost", "--data-dir", data])
+        let lines = lookups.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[1] == "\(keyID) \(caller)" && !lines[0].hasPrefix(keyID), "\(lookups.stdout)")
+        let export = try RampartProcess.run(["privacy", "export", "alice@localhost", "--data-dir", data])
+        #expect(export.status == 0, "\(export.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
+        let calls = try #require(report["callRecords"] as? [[String: Any]])
+        #expect(calls.count == 1 && calls.first?["caller"] as? String == caller)
+        #expect(((report["account"] as? [String: Any])?["digestAlgorithms"] as? [String])?.contains("SHA-256") == true)
+        #expect(!export.stdout.lowercased().contains("ha1"), "no credentials in an access request's answer")
+        let erased = try RampartProcess.run(["privacy", "erase", "alice@localhost", "--data-dir", data])
+        #expect(erased.status == 0 && erased.stdout.contains("cdrs_redacted 1") && erased.stdout.contains("accounts 1"),
+                "\(erased.stdout)\(erased.stderr)")
+        let verify = try RampartProcess.run(["audit", "verify", "--data-dir", data])
+        #expect(verify.status == 0 && verify.stdout.contains("erased"), "\(verify.stdout)")
+        let after = try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data])
+        let kept = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [[String: Any]])
+        #expect(kept.count == 1 && kept.first?["caller"] as? String == "erased", "\(after.stdout)")
+        #expect(kept.first?["callee"] as? String == "sip:bob@localhost", "the other party's record of the call stays")
     }
 
     @Test(arguments: ["udp", "tls"]) func aCallerThatGivesUpCancelsTheRingingCallee(transport: String) throws {
