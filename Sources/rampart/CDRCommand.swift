@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditTrail
 import Crypto
 import Foundation
 import SecurityPolicy
@@ -7,7 +8,7 @@ import Storage
 /// `rampart cdr list|export`: the call detail records in the store.
 struct CDRCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cdr", abstract: "Read call detail records.", subcommands: [List.self, Export.self, Pseudonym.self])
+        commandName: "cdr", abstract: "Read call detail records.", subcommands: [List.self, Export.self, Erase.self, Pseudonym.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List call records, oldest first.")
@@ -58,6 +59,39 @@ struct CDRCommand: ParsableCommand {
                                                  attributes: [.posixPermissions: 0o600]) else {
                 throw UsageError(message: "cannot write \(out)")
             }
+        }
+    }
+}
+
+extension CDRCommand {
+    /// Deletes the records of calls started before a time, as the retention job would, recorded as `cdr.erase`.
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase the records of calls started before a time (audited as cdr.erase, with the count).")
+        @OptionGroup var dataDirectory: DataDirectoryOption
+        @Option(name: .long, help: "Erase calls started before this time (ISO 8601, or seconds since the epoch).")
+        var before: String
+        @Flag(name: .long, help: "Count what would be erased; change nothing.") var dryRun = false
+
+        func run() async throws {
+            guard let cutoff = CDRFormat.milliseconds(before) else {
+                throw UsageError(message: "--before must be ISO 8601 or seconds since the epoch, not \(before)")
+            }
+            let directory = DataDirectory(path: dataDirectory.dataDir)
+            let store = try dataDirectory.openStore()
+            let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
+            let (actor, time) = (CommandActor.current, Int64(Date().timeIntervalSince1970 * 1000))
+            let before = CDRFormat.timestamp(cutoff)
+            let counts = try await store.applyLifecycle(
+                .retention(RetentionPlan(callRecordsStartedBefore: cutoff, callRecordExpiry: .erase)), dryRun: dryRun,
+                erasedBy: actor, time: time
+            ) { counts in
+                [AuditContent(time: time, actor: actor, action: .recordsErased, subject: "calls started before \(before)",
+                              details: ["count": "\(counts.callRecordsErased)"])]
+            }
+            if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
+            let count = counts.callRecordsErased
+            print("\(dryRun ? "would erase" : "erased") \(count) record\(count == 1 ? "" : "s")")
         }
     }
 }

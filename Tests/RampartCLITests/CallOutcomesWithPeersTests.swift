@@ -58,6 +58,15 @@ import Testing
         let kept = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [[String: Any]])
         #expect(kept.count == 1 && kept.first?["caller"] as? String == "erased", "\(after.stdout)")
         #expect(kept.first?["callee"] as? String == "sip:bob@localhost", "the other party's record of the call stays")
+        // The operator's own erasure by age: counted first, then done, then in the trail.
+        let later = String(Int(Date().timeIntervalSince1970) + 3_600)
+        #expect(try RampartProcess.run(["cdr", "erase", "--before", "yesterday", "--data-dir", data]).status == 2)
+        let count = try RampartProcess.run(["cdr", "erase", "--before", later, "--dry-run", "--data-dir", data])
+        #expect(count.stdout == "would erase 1 record\n", "\(count.stdout)\(count.stderr)")
+        #expect(try RampartProcess.run(["cdr", "erase", "--before", later, "--data-dir", data]).stdout == "erased 1 record\n")
+        #expect(try RampartProcess.run(["cdr", "export", "--format", "json", "--data-dir", data]).stdout == "[\n\n]\n")
+        #expect(try RampartProcess.run(["audit", "verify", "--data-dir", data]).status == 0)
+        #expect(try AuditCommandTests.contents(data).contains { $0.contains("cdr.erase") })
     }
 
     @Test(arguments: ["udp", "tls"]) func aCallerThatGivesUpCancelsTheRingingCallee(transport: String) throws {
