@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
         .target(name: "AuditTrail", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SIEM", dependencies: ["AuditTrail", "SIPMessage"]),
-        .target(name: "HEP"),
+        .target(name: "HEP", dependencies: ["RTP"]),
 
         // L1: storage (protocols + in-memory; SQLite is the embedded default).
         .target(name: "Storage", dependencies: ["AuditTrail"]),
@@ -90,7 +90,7 @@ let package = Package(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
                            "Proxy", "SIPDialog", "SecurityPolicy", "SDP", "MediaRelay", "MediaRelayNIO", "MediaSecurity",
-                           "AuditTrail", "SIEM", "HEP",
+                           "AuditTrail", "SIEM", "HEP", "RTP",
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
@@ -172,7 +172,7 @@ let package = Package(
                                                         .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AuditTrailTests", dependencies: ["AuditTrail", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "SIEMTests", dependencies: ["SIEM", "AuditTrail"]),
-        .testTarget(name: "HEPTests", dependencies: ["HEP"]),
+        .testTarget(name: "HEPTests", dependencies: ["HEP", "RTP"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
         .testTarget(
             name: "SIPTransportNIOTests",

@@ -190,7 +190,8 @@ extension CallRouter {
                 }
             }
             anchor = RelayAnchor(wiring: relay, sections: sections, callerIPv6: callerIPv6,
-                                 calleeIPv6: calleeIPv6, bridging: bridging) { [weak edge] finding in
+                                 calleeIPv6: calleeIPv6, bridging: bridging,
+                                 callID: (try? request.callID()) ?? "") { [weak edge] finding in
                 guard let edge else { return }
                 edge.defense.record(SecurityEvent(kind: finding.eventKind, source: source, account: party,
                                                   reason: finding.description, epochSeconds: edge.clock.epochSeconds()))

@@ -182,7 +182,13 @@ public final class EdgeServer: Service, Sendable {
                     throw RelayUnavailable(address: interface.address, reason: "\(error)")
                 }
             }
-            edge.calls.anchorMedia(MediaRelayWiring(interfaces: interfaces, timeoutSeconds: media.timeoutSeconds))
+            var wiring = MediaRelayWiring(interfaces: interfaces, timeoutSeconds: media.timeoutSeconds)
+            if let hep {
+                wiring.rtcpCopies = { copy, callID in
+                    hep.capture(rtcp: copy.report, from: copy.source, to: copy.destination, correlationID: callID)
+                }
+            }
+            edge.calls.anchorMedia(wiring)
         }
         running.withLock { $0 = (listeners, relays) }
         let loops = self.group

@@ -3,6 +3,7 @@ import HEP
 import Logging
 import NIOCore
 import NIOPosix
+import RTP
 import SIPMessage
 import SIPTransportNIO
 import Synchronization
@@ -69,6 +70,19 @@ final class HEPExporter: Sendable {
     /// Queues a copy of `bytes` that went from `source` to `destination` over `transport`.
     func capture(_ bytes: [UInt8], transport: SIPTransportKind, from source: SocketAddress?, to destination: SocketAddress?,
                  correlationID: String?) {
+        enqueue(Self.maskingSDESKeys(bytes), type: .sip, ipProtocol: transport == .udp ? 17 : 6, from: source,
+                to: destination, correlationID: correlationID)
+    }
+
+    /// Queues an RTCP report the relay passed on, as Homer's RTCP JSON (HEP type 5), correlated with its call.
+    func capture(rtcp report: RTCPReport, from source: SocketAddress?, to destination: SocketAddress?,
+                 correlationID: String) {
+        enqueue(Array(HEPRTCPReport.json(report).utf8), type: .rtcp, ipProtocol: 17, from: source, to: destination,
+                correlationID: correlationID)
+    }
+
+    private func enqueue(_ payload: [UInt8], type: HEPPacket.PayloadType, ipProtocol: UInt8, from source: SocketAddress?,
+                         to destination: SocketAddress?, correlationID: String?) {
         let (from, to) = (Self.endpoint(source), Self.endpoint(destination))
         // Both ends of one family (an unknown end takes the other's family's unspecified address).
         let width = max(from.address.count, to.address.count)
@@ -76,11 +90,11 @@ final class HEPExporter: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let packet = HEPPacket(
-            ipProtocol: transport == .udp ? 17 : 6, sourceAddress: widened(from.address),
+            ipProtocol: ipProtocol, sourceAddress: widened(from.address),
             destinationAddress: widened(to.address), sourcePort: from.port, destinationPort: to.port,
-            seconds: UInt32(truncatingIfNeeded: now.tv_sec), microseconds: UInt32(now.tv_nsec / 1_000), payloadType: .sip,
+            seconds: UInt32(truncatingIfNeeded: now.tv_sec), microseconds: UInt32(now.tv_nsec / 1_000), payloadType: type,
             captureID: settings.captureID, authenticationKey: settings.authenticationKey,
-            payload: Self.maskingSDESKeys(bytes), correlationID: correlationID)
+            payload: payload, correlationID: correlationID)
         guard let encoded = packet.encoded() else { return }
         queue.withLock { queue in
             if queue.packets.count < settings.queueCapacity, queue.bytes + encoded.count <= Self.maximumQueuedBytes {

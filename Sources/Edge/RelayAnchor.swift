@@ -29,6 +29,8 @@ public struct MediaRelayWiring: Sendable {
     public var interfaces: [Interface]
     /// An answered call with no media either way for this long is ended (rtpengine's `timeout`; 60 by default).
     public var timeoutSeconds: Int
+    /// Hears every readable RTCP report the relay passes on, with the caller's Call-ID (a HEP copy); nil: none.
+    public var rtcpCopies: (@Sendable (RelayCall.RTCPCopy, _ callID: String) -> Void)?
 
     public init(interfaces: [Interface], timeoutSeconds: Int = 60) {
         precondition(!interfaces.isEmpty, "a media relay needs an address")
@@ -120,15 +122,18 @@ final class RelayAnchor: MediaAnchor {
     /// A call with ports for `sections` media sections, or nil when the relay has none to give. The caller's and
     /// the callee's family (true: IPv6) choose each side's relay address; nil: the relay's first.
     init?(wiring: MediaRelayWiring, sections: Int, callerIPv6: Bool? = nil, calleeIPv6: Bool? = nil,
-          bridging: Bridging? = nil, onFinding: @escaping @Sendable (MediaCryptoWatch.Finding) -> Void) {
+          bridging: Bridging? = nil, callID: String = "",
+          onFinding: @escaping @Sendable (MediaCryptoWatch.Finding) -> Void) {
         self.bridging = bridging
         let shared = Shared()
         let sides = [wiring.interface(ipv6: callerIPv6), wiring.interface(ipv6: calleeIPv6)]
+        var onRTCP: (@Sendable (RelayCall.RTCPCopy) -> Void)?
+        if let copies = wiring.rtcpCopies { onRTCP = { copy in copies(copy, callID) } }
         guard let call = RelayServer.makeCall(a: sides[0].relay, b: sides[1].relay, sections: sections,
                                               onFinding: { _, finding in
             shared.state.withLock { $0.securityEvents.append(finding.eventKind) }
             onFinding(finding)
-        }) else { return nil }
+        }, onRTCP: onRTCP) else { return nil }
         self.call = call
         self.shared = shared
         advertisedAddresses = sides.map(\.advertisedAddress)

@@ -163,12 +163,15 @@ public final class RelayCall: Sendable {
 
     private let state: Mutex<State>
     private let onFinding: @Sendable (Side, MediaCryptoWatch.Finding) -> Void
+    /// Hears every readable RTCP report passed on; nil: none is copied (nothing allocated for it).
+    private let onRTCP: (@Sendable (RTCPCopy) -> Void)?
     /// Where each side's pairs come from (one server per address family).
     private let servers: [RelayServer]
     private let started: ContinuousClock.Instant
 
-    init(servers: [RelayServer], onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void) {
-        (self.servers, self.onFinding) = (servers, onFinding)
+    init(servers: [RelayServer], onFinding: @escaping @Sendable (Side, MediaCryptoWatch.Finding) -> Void,
+         onRTCP: (@Sendable (RTCPCopy) -> Void)? = nil) {
+        (self.servers, self.onFinding, self.onRTCP) = (servers, onFinding, onRTCP)
         state = Mutex(State(sections: []))
         started = ContinuousClock.now
     }
@@ -329,6 +332,15 @@ public final class RelayCall: Sendable {
         for pair in pairs { await pair.server.close(pair) }
     }
 
+    /// A readable RTCP report the relay passed on (plain RTCP, or SRTCP it decrypted as a bridge), for a HEP copy:
+    /// which side sent it, from where, to which of the relay's addresses.
+    public struct RTCPCopy: Sendable {
+        public let side: Side
+        public let source: SocketAddress
+        public let destination: SocketAddress?
+        public let report: RTCPReport
+    }
+
     /// What to write through a channel when sending straight from the socket failed (its buffer was full).
     typealias Fallback = (channel: any Channel, destination: SocketAddress, data: ByteBuffer)
 
@@ -336,14 +348,21 @@ public final class RelayCall: Sendable {
     func forward(_ envelope: AddressedEnvelope<ByteBuffer>, section: Int, from side: Side, component: Component) {
         let now = nanoseconds()
         var finding: MediaCryptoWatch.Finding?
+        var copy: (report: RTCPReport, channel: any Channel)?
+        let wantsRTCP = onRTCP != nil
         let fallback = envelope.data.withUnsafeReadableBytes { bytes in
             state.withLock { state -> Fallback? in
                 guard !state.closed, state.sections.indices.contains(section) else { return nil }
                 return Self.relay(bytes, of: envelope, in: &state.sections[section], bridgedSides: state.bridgedSides,
-                                  from: side, component: component, at: now, finding: &finding)
+                                  from: side, component: component, at: now, finding: &finding,
+                                  wantsRTCP: wantsRTCP, rtcp: &copy)
             }
         }
         if let finding { onFinding(side, finding) }
+        if let copy, let onRTCP {
+            onRTCP(RTCPCopy(side: side, source: envelope.remoteAddress, destination: copy.channel.localAddress,
+                            report: copy.report))
+        }
         guard let fallback else { return }
         fallback.channel.writeAndFlush(AddressedEnvelope(remoteAddress: fallback.destination, data: fallback.data),
                                        promise: nil)
@@ -353,7 +372,9 @@ public final class RelayCall: Sendable {
     /// the receiver's.
     private static func relay(_ bytes: UnsafeRawBufferPointer, of envelope: AddressedEnvelope<ByteBuffer>,
                               in section: inout Section, bridgedSides: [Bool], from side: Side, component: Component,
-                              at now: Int64, finding: inout MediaCryptoWatch.Finding?) -> Fallback? {
+                              at now: Int64, finding: inout MediaCryptoWatch.Finding?,
+                              wantsRTCP: Bool, rtcp copy: inout (report: RTCPReport, channel: any Channel)?)
+        -> Fallback? {
         // A leg that must be bridged and is not (yet): nothing in or out, never cleartext.
         guard !bridgedSides[side.rawValue] || section.bridges[side.rawValue] != nil,
             !bridgedSides[side.other.rawValue] || section.bridges[side.other.rawValue] != nil
@@ -376,7 +397,13 @@ public final class RelayCall: Sendable {
                                    component: component, bridge: section.bridges[side.rawValue], at: now,
                                    finding: &finding, cleartext: &cleartext)
         else { return nil }
-        if let report { record(report, from: side, at: now, in: &section) }
+        if let report {
+            record(report, from: side, at: now, in: &section)
+            if wantsRTCP {
+                let pair = section.pairs[side.rawValue]
+                copy = (report, component == .rtp ? pair.rtp : pair.rtcp)
+            }
+        }
         // What goes to the receiver leaves from its own socket. This thread may send on the socket's descriptor
         // only on the event loop of its channel (NIO closes a channel on its own loop, so it cannot close it
         // meanwhile) and while the channel is open (once closed, the number may already name another socket);

@@ -87,12 +87,13 @@ public final class RelayServer: Sendable {
     /// A new call whose side `a` is relayed on one server and side `b` on another: an IPv4 party calling an IPv6
     /// one. Nil when either has no pairs ready.
     public static func makeCall(a: RelayServer, b: RelayServer, sections: Int = 1,
-                                onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in })
+                                onFinding: @escaping @Sendable (RelayCall.Side, MediaCryptoWatch.Finding) -> Void = { _, _ in },
+                                onRTCP: (@Sendable (RelayCall.RTCPCopy) -> Void)? = nil)
         -> RelayCall?
     {
         let count = min(max(1, sections), RelayCall.maximumSections)
         guard let pairs = RelayCall.takePairs(sections: count, from: [a, b], partial: false) else { return nil }
-        let call = RelayCall(servers: [a, b], onFinding: onFinding)
+        let call = RelayCall(servers: [a, b], onFinding: onFinding, onRTCP: onRTCP)
         _ = call.adopt(pairs)
         return call
     }

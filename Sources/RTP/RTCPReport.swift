@@ -18,10 +18,24 @@ public struct RTCPReport: Hashable, Sendable {
         public var delaySinceLastSenderReport: UInt32
     }
 
+    /// What a sender report says of its sender's own stream (RFC 3550 §6.4.1).
+    public struct SenderInfo: Hashable, Sendable {
+        /// The NTP time: seconds since 1900, and the fraction of a second in units of 2^-32.
+        public var ntpSeconds: UInt32
+        public var ntpFraction: UInt32
+        public var rtpTimestamp: UInt32
+        public var packetCount: UInt32
+        public var octetCount: UInt32
+    }
+
+    /// The first packet's type: 200 (sender report) or 201 (receiver report).
+    public var packetType: UInt8
     /// The SSRC of the first packet's sender.
     public var senderSSRC: UInt32
     /// A sender report's NTP time, middle 32 bits: what the receivers' LSR will name.
     public var senderReportTime: UInt32?
+    /// The first packet's sender information, when it is a sender report.
+    public var senderInfo: SenderInfo?
     public var blocks: [Block]
 
     /// Packets read from one compound packet, and report blocks kept.
@@ -37,6 +51,7 @@ public struct RTCPReport: Hashable, Sendable {
                 | UInt32(octets[offset + 3])
         }
         guard octets.count >= 8, octets[1] == 200 || octets[1] == 201 else { return nil }
+        packetType = octets[1]
         senderSSRC = word(4)
         blocks = []
         var offset = 0
@@ -50,7 +65,12 @@ public struct RTCPReport: Hashable, Sendable {
             switch octets[offset + 1] {
             case 200:  // SR: sender SSRC, NTP time (8), RTP time, packet and octet counts, then blocks
                 guard length >= 28 + 24 * count else { return nil }
-                if packets == 0 { senderReportTime = word(offset + 10) }
+                if packets == 0 {
+                    senderReportTime = word(offset + 10)
+                    senderInfo = SenderInfo(ntpSeconds: word(offset + 8), ntpFraction: word(offset + 12),
+                                            rtpTimestamp: word(offset + 16), packetCount: word(offset + 20),
+                                            octetCount: word(offset + 24))
+                }
                 blocksStart = offset + 28
             case 201:  // RR: sender SSRC, then blocks
                 guard length >= 8 + 24 * count else { return nil }

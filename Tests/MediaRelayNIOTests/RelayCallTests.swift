@@ -189,7 +189,9 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         try await relay.start(warmPairs: 2)
         let alice = try await Phone.open("127.0.0.1", group: group), bob = try await Phone.open("127.0.0.1", group: group)
         let aliceRTCP = try await Phone.open("127.0.0.1", group: group), bobRTCP = try await Phone.open("127.0.0.1", group: group)
-        let call = try #require(relay.makeCall())
+        let copies = Mutex<[RelayCall.RTCPCopy]>([])
+        let made = RelayServer.makeCall(a: relay, b: relay, onRTCP: { copy in copies.withLock { $0.append(copy) } })
+        let call = try #require(made)
         call.signal(.a, rtp: alice.address, rtcp: aliceRTCP.address, sendBeforeLatch: true)
         call.signal(.b, rtp: bob.address, rtcp: bobRTCP.address, sendBeforeLatch: true)
         try await alice.send(rtp(sequence: 1, ssrc: 0xA11CE, payload: [1, 2, 3]), to: call.port(for: .a))
@@ -217,6 +219,13 @@ func rtp(sequence: UInt16, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         #expect(roundTrip >= 14.9 && roundTrip <= Double(elapsed.components.attoseconds) / 1e15
             + Double(elapsed.components.seconds) * 1_000 - 4.9, "\(roundTrip) ms in \(elapsed)")
         #expect(call.report().first { $0.side == .b }?.receiverReport == nil, "nobody reported on bob's stream")
+        // Both reports were handed on for a HEP copy: who sent each, from where, to which relay port.
+        let handed = copies.withLock { $0 }
+        #expect(handed.map(\.side) == [.a, .b] && handed.map(\.report.packetType) == [200, 201])
+        #expect(handed[0].source == aliceRTCP.address && handed[1].source == bobRTCP.address)
+        #expect(handed[0].destination?.port == Int(call.port(for: .a)) + 1
+            && handed[1].destination?.port == Int(call.port(for: .b)) + 1)
+        #expect(handed[0].report.senderInfo?.ntpSeconds == 0xE8A1_0001)
         await call.close()
         await relay.stop()
         for phone in [alice, bob, aliceRTCP, bobRTCP] { await phone.close() }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A HEPv3 collector for tests, written from the HEP3 chunk description (not from Rampart's code).
 
-hep_collector.py PORT SECONDS COUNT PCAP
-Listens on 127.0.0.1:PORT (UDP) until COUNT packets arrived or SECONDS passed. Decodes each packet's chunks and
+hep_collector.py PORT SECONDS COUNT PCAP [TYPE]
+Listens on 127.0.0.1:PORT (UDP) until COUNT packets (of payload type TYPE, when given) arrived or SECONDS passed. Decodes each packet's chunks and
 writes the captured payloads into PCAP (raw IPv4 frames with the addresses and ports the chunks name), so that
 tshark can dissect the inner SIP. Prints one JSON object: the decoded packets (payload as text) and any errors.
 """
@@ -13,6 +13,7 @@ import sys
 import time
 
 port, seconds, count, pcap_path = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+counted_type = int(sys.argv[5]) if len(sys.argv) > 5 else None
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.bind(("127.0.0.1", port))
 sock.settimeout(0.2)
@@ -60,7 +61,11 @@ def frame(packet):
     return header[:10] + struct.pack("!H", checksum) + header[12:] + udp
 
 
-while time.time() < deadline and len(packets) < count:
+def counted():
+    return sum(1 for p in packets if counted_type is None or p["payloadType"] == counted_type)
+
+
+while time.time() < deadline and counted() < count:
     try:
         data, _ = sock.recvfrom(65535)
     except socket.timeout:

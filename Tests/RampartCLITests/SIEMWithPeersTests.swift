@@ -284,4 +284,70 @@ final class Rsyslog {
                     "\(dissected.output)")
         }
     }
+
+    /// RTCP over HEP: two baresips talk plain RTP through the edge's relay (both accounts allowed plain RTP), and
+    /// the reports they send each other reach the collector as Homer's RTCP JSON (type 5), correlated with the SIP
+    /// Call-ID, from each phone's address to the relay's port it sent to.
+    @Test func relayedRTCPReportsReachTheCollectorAsHomersJSON() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            try ServeWithPeersTests.addUser("bob", password: "pw-bob", dataDir: data)
+            let port = try Peers.freePort()
+            let collector = Process()
+            collector.executableURL = URL(fileURLWithPath: try Peers.tool("python3"))
+            collector.arguments = [Peers.directory.appendingPathComponent("hep_collector.py").path, String(port), "30",
+                                   "2", directory + "/hep.pcap", "5"]
+            let output = Pipe()
+            collector.standardOutput = output
+            try collector.run()
+            defer { if collector.isRunning { kill(collector.processIdentifier, SIGKILL) } }
+            #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("listening"))
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig + """
+
+                [calls]
+                plain_rtp_accounts = ["alice", "bob"]
+
+                [hep]
+                target = "udp:127.0.0.1:\(port)"
+                """, listeners: ["tls"])
+            defer { server.stop() }
+            let tone = directory + "/tone.wav"
+            try BaresipCallTests.writeTone(to: tone)
+            let bobConfig = try BaresipCallTests.softphone("bob", password: "pw-bob", edgePort: server.ports["tls"]!,
+                                                           data: data, tone: tone, directory: directory,
+                                                           extra: ";answermode=auto", mediaEncryption: nil)
+            let bob = try Peers.background(try Peers.tool("baresip"), ["-f", bobConfig, "-n", "127.0.0.1", "-s", "-t", "20"],
+                                           seconds: 25, directory: directory, output: directory + "/bob.log")
+            defer { Peers.stop(bob) }
+            for _ in 0..<50 where !((try? BaresipCallTests.read(directory + "/bob.log")) ?? "").contains("200 OK") {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            let aliceConfig = try BaresipCallTests.softphone("alice", password: "pw-alice", edgePort: server.ports["tls"]!,
+                                                             data: data, tone: tone, directory: directory,
+                                                             mediaEncryption: nil)
+            let alice = try Peers.background(try Peers.tool("baresip"), [
+                "-f", aliceConfig, "-n", "127.0.0.1", "-s", "-t", "15", "-e", "/dial sip:bob@localhost",
+            ], seconds: 20, directory: directory, output: directory + "/alice.log")
+            defer { Peers.stop(alice) }
+            collector.waitUntilExit()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let result = try #require(try JSONSerialization.jsonObject(
+                with: Data((text.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+            #expect((result["errors"] as? [String])?.isEmpty == true, "\(result["errors"] ?? "")")
+            let packets = try #require(result["packets"] as? [[String: Any]])
+            let rtcp = packets.filter { $0["payloadType"] as? Int == 5 }
+            #expect(rtcp.count >= 2, "RTCP copies: \(rtcp.count) of \(packets.count) packets")
+            let invite = packets.first { ($0["payload"] as? String ?? "").hasPrefix("INVITE sip:bob@localhost") }
+            let callID = try #require(invite?["correlationID"] as? String)
+            for packet in rtcp {
+                #expect(packet["correlationID"] as? String == callID, "correlated with the caller's Call-ID")
+                #expect(packet["protocol"] as? Int == 17 && packet["source"] as? String == "127.0.0.1")
+                let report = try #require(try JSONSerialization.jsonObject(
+                    with: Data((packet["payload"] as? String ?? "").utf8)) as? [String: Any])
+                #expect([200, 201].contains(report["type"] as? Int) && report["ssrc"] is Int, "\(report)")
+                #expect(report["report_blocks"] is [Any])
+            }
+        }
+    }
 }
