@@ -64,6 +64,8 @@ public final class EdgeServer: Service, Sendable {
         /// Where the audit trail's records go as SIEM events (`[[siem]]`), from the record after `siemStartsAfter`.
         public var siem: [SIEMSinkSettings]
         public var siemStartsAfter: Int64
+        /// Where the last record handed to the sinks is kept across restarts (see ``siemStart(positionFile:trailEnd:)``).
+        public var siemPositionFile: String?
         /// Where copies of every SIP message go as HEPv3 (`[hep]`); nil: none.
         public var hep: HEPSettings?
         /// How long records are kept (`[privacy]`); nil: the edge erases nothing by age.
@@ -119,8 +121,16 @@ public final class EdgeServer: Service, Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         let host = SIEMSink.hostName
         siem = SIEMForwarder(sinks: configuration.siem.map { SIEMSink(settings: $0, host: host, logger: logger) },
-                             startingAfter: configuration.siemStartsAfter)
+                             startingAfter: configuration.siemStartsAfter, positionFile: configuration.siemPositionFile)
         hep = configuration.hep.map { HEPExporter(settings: $0, logger: logger) }
+    }
+
+    /// Where SIEM forwarding resumes: after the position kept in `positionFile` by the last run, so that nothing
+    /// recorded while the edge was down is skipped; at the trail's end on a first start (or when the kept position
+    /// is past it: a restored database), so that history already elsewhere is not sent again.
+    public static func siemStart(positionFile: String, trailEnd: Int64) -> Int64 {
+        guard let kept = SIEMForwarder.position(in: positionFile), kept <= trailEnd else { return trailEnd }
+        return kept
     }
 
     /// The resource of the open-descriptor limit, as each C library spells it.

@@ -216,10 +216,22 @@ final class SIEMForwarder: Sendable {
     let sinks: [SIEMSink]
     /// The next sequence number to read.
     private let next: Mutex<Int64>
+    /// Where the last sequence handed to the sinks is kept, so that a restarted edge goes on from there (records
+    /// written by `rampart` commands while it was down included); nil: not kept.
+    private let positionFile: String?
 
-    init(sinks: [SIEMSink], startingAfter sequence: Int64) {
+    init(sinks: [SIEMSink], startingAfter sequence: Int64, positionFile: String? = nil) {
         self.sinks = sinks
+        self.positionFile = positionFile
         next = Mutex(sequence + 1)
+    }
+
+    /// The position kept in `path`: the last sequence handed to the sinks, or nil when there is none (or it does
+    /// not read as one).
+    static func position(in path: String) -> Int64? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            .flatMap { $0 >= 0 ? $0 : nil }
     }
 
     /// Reads up to `limit` new records and offers each to every sink; how many were read.
@@ -236,6 +248,10 @@ final class SIEMForwarder: Sendable {
             for sink in sinks { sink.offer(event) }
         }
         next.withLock { $0 = last.sequence + 1 }
+        if let positionFile {
+            // Written beside, then renamed over: a crash leaves the old position or the new one.
+            try? Data("\(last.sequence)\n".utf8).write(to: URL(fileURLWithPath: positionFile), options: .atomic)
+        }
         return records.count
     }
 }

@@ -119,11 +119,14 @@ struct ServeCommand: AsyncParsableCommand {
                 interfaces: media.interfaces.map { .init(address: $0.address, advertisedAddress: $0.advertisedAddress) },
                 ports: media.ports, timeoutSeconds: media.timeoutSeconds, warmPairs: media.warmPairs)
         }
-        let server = EdgeServer(edge: edge, store: store, configuration: .init(
+        let siemPosition = directory.file("siem.position")
+        var serverConfiguration = EdgeServer.Configuration(
             transport: transport, mediaRelay: relay, advertisedHost: settings.advertisedHost, reloadableTLS: tls,
             audit: .init(signer: signer, policy: settings.auditPolicy), siem: settings.siem,
-            siemStartsAfter: trailBefore, hep: settings.hep, retention: settings.privacy.retention(key: pseudonymKey)),
-            logger: logger)
+            siemStartsAfter: EdgeServer.siemStart(positionFile: siemPosition, trailEnd: trailBefore), hep: settings.hep,
+            retention: settings.privacy.retention(key: pseudonymKey))
+        serverConfiguration.siemPositionFile = settings.siem.isEmpty ? nil : siemPosition
+        let server = EdgeServer(edge: edge, store: store, configuration: serverConfiguration, logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {
             throw UsageError(message: "\(error)")

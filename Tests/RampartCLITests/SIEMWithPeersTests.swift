@@ -130,6 +130,24 @@ final class Rsyslog {
                 try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM auditRecord") ?? 0
             }
             #expect(sequences.last == stored, "everything up to the shutdown went out")
+
+            // Down, the edge misses nothing: carol's record, made while it was stopped, goes out after the restart,
+            // and no record goes out twice or is skipped.
+            try ServeWithPeersTests.addUser("carol", password: "pw-carol", dataDir: data)
+            let restarted = try ServeProcess(dataDir: data, config: config, listeners: ["udp"])
+            for _ in 0..<50 where !((try? String(contentsOfFile: directory + "/siem.jsonl", encoding: .utf8)) ?? "")
+                .contains("carol@localhost") {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(restarted.stop() == 0)
+            let resumed = try String(contentsOfFile: directory + "/siem.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(resumed.contains { "\($0)".contains("carol@localhost") }, "recorded while the edge was down")
+            let all = resumed.compactMap { $0["sequence"] as? Int }
+            let last = try DatabaseQueue(path: data + "/rampart.sqlite").read { db in
+                try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM auditRecord") ?? 0
+            }
+            #expect(all == Array((all.first ?? 0)...last), "each record once, none skipped: \(all)")
             let mode = (try FileManager.default.attributesOfItem(atPath: directory + "/siem.jsonl")[.posixPermissions]
                 as? NSNumber)?.intValue
             #expect(mode == 0o600)
