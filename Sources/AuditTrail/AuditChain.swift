@@ -103,6 +103,12 @@ public struct AuditSigner: Sendable {
 
     public var publicKey: AuditPublicKey { AuditPublicKey(key.publicKey) }
 
+    /// An Ed25519 signature over `bytes`.
+    func sign(_ bytes: [UInt8]) -> [UInt8] {
+        // Signing only fails on a broken key object, which init rules out.
+        (try? key.signature(for: bytes)).map { Array($0) } ?? []
+    }
+
     func sign(sequence: Int64, link: [UInt8], time: Int64) -> AuditCheckpoint {
         let message = AuditCheckpoint.signedBytes(sequence: sequence, time: time, link: link)
         // Signing only fails on a broken key object, which init rules out.
@@ -147,6 +153,10 @@ public struct AuditPublicKey: Hashable, Sendable {
     /// Whether a checkpoint's signature verifies under this key.
     public func isValid(_ checkpoint: AuditCheckpoint) -> Bool {
         key.isValidSignature(checkpoint.signature, for: checkpoint.signedBytes)
+    }
+
+    func isValid(signature: [UInt8], for bytes: [UInt8]) -> Bool {
+        key.isValidSignature(signature, for: bytes)
     }
 }
 

@@ -45,6 +45,9 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let auditExported = AuditAction(rawValue: "audit.export")
     /// A new checkpoint key was made in place of the old one (its public key is in the details).
     public static let auditKeyReplaced = AuditAction(rawValue: "audit.rekey")
+    /// The trail's first key pair made; like `audit.rekey`, names its public key (`publicKey`), so that the verifier
+    /// knows which key each later checkpoint and erasure must verify under.
+    public static let auditKeyCreated = AuditAction(rawValue: "audit.key")
     /// The content of earlier audit records was erased (their sequence numbers are in the details, `sequences`).
     public static let auditErased = AuditAction(rawValue: "audit.erase")
     /// A run of the retention job, with how many records of each kind it erased or pseudonymised.

@@ -24,6 +24,12 @@ public struct AuditVerification: Sendable {
         case truncated(lastRecord: Int64, checkpoint: Int64)
         /// A record's content is gone, and no `audit.erase` record after it says who erased it.
         case unauditedErasure(sequence: Int64)
+        /// An `audit.erase` record without a valid signature of the key in force when it was written: its erasures
+        /// do not count.
+        case unsignedErasure(sequence: Int64)
+        /// A checkpoint signed by a key the trail names (`audit.rekey`) that no checkpoint of the trusted key vouches
+        /// for: a key pair someone added after the last trusted checkpoint.
+        case untrustedKey(sequence: Int64)
 
         public var description: String {
             switch self {
@@ -40,6 +46,9 @@ public struct AuditVerification: Sendable {
             case .truncated(let last, let checkpoint):
                 "truncated: a checkpoint vouches for record \(checkpoint), the trail ends at \(last)"
             case .unauditedErasure(let sequence): "record \(sequence): content removed without an audited erasure"
+            case .unsignedErasure(let sequence): "record \(sequence): an erasure not signed by the trail's key"
+            case .untrustedKey(let sequence):
+                "checkpoint at record \(sequence): signed by a key no checkpoint of the trusted key vouches for"
             }
         }
     }
@@ -87,6 +96,9 @@ public enum AuditVerifier {
         var erasedBy: [Int64: (time: Int64, actor: AuditActor, at: Int64)] = [:]
         var previous = previousLink
         var last: Int64?
+        // The key in force from each record on, as `audit.key` and `audit.rekey` records name them; before the first,
+        // the trusted key (a trail older than key records, or an export that starts after them).
+        var keyChanges: [(sequence: Int64, key: AuditPublicKey)] = []
         for record in records {
             result.records += 1
             if result.firstSequence == nil { result.firstSequence = record.sequence }
@@ -105,9 +117,18 @@ public enum AuditVerifier {
                     result.breaks.append(.contentChanged(sequence: record.sequence))
                 } else if let decoded = try? AuditContent(canonical: content) {
                     if decoded.action == .auditErased {
-                        for sequence in Self.sequences(decoded.details["sequences"] ?? "") {
-                            erasedBy[sequence] = (decoded.time, decoded.actor, record.sequence)
+                        let key = keyChanges.last?.key ?? publicKey
+                        if key.isValidSignature(of: decoded) || publicKey.isValidSignature(of: decoded) {
+                            for sequence in Self.sequences(decoded.details["sequences"] ?? "") {
+                                erasedBy[sequence] = (decoded.time, decoded.actor, record.sequence)
+                            }
+                        } else {
+                            result.breaks.append(.unsignedErasure(sequence: record.sequence))
                         }
+                    } else if decoded.action == .auditKeyReplaced || decoded.action == .auditKeyCreated,
+                        let text = decoded.details["publicKey"], let key = try? AuditPublicKey(text: text)
+                    {
+                        keyChanges.append((record.sequence, key))
                     }
                 } else {
                     result.breaks.append(.malformedContent(sequence: record.sequence))
@@ -131,9 +152,21 @@ public enum AuditVerifier {
                 result.breaks.append(.unauditedErasure(sequence: sequence))
             }
         }
-        for checkpoint in checkpoints.sorted(by: { $0.sequence < $1.sequence }) {
-            guard publicKey.isValid(checkpoint) else {
+        // Each checkpoint under the key in force at its record; one signed by another key than the trusted one counts
+        // only when a later checkpoint of the trusted key vouches for the record that named that key.
+        func keyInForce(at sequence: Int64) -> AuditPublicKey {
+            keyChanges.last(where: { $0.sequence <= sequence })?.key ?? publicKey
+        }
+        let sortedCheckpoints = checkpoints.sorted(by: { $0.sequence < $1.sequence })
+        let lastTrusted = sortedCheckpoints.last(where: { publicKey.isValid($0) })?.sequence
+        for checkpoint in sortedCheckpoints {
+            let trusted = publicKey.isValid(checkpoint)
+            guard trusted || keyInForce(at: checkpoint.sequence).isValid(checkpoint) else {
                 result.breaks.append(.forgedCheckpoint(sequence: checkpoint.sequence))
+                continue
+            }
+            if !trusted, lastTrusted.map({ $0 < checkpoint.sequence }) ?? true {
+                result.breaks.append(.untrustedKey(sequence: checkpoint.sequence))
                 continue
             }
             if let last, checkpoint.sequence > last {

@@ -331,7 +331,8 @@ public final class EdgeServer: Service, Sendable {
         let now = edge.clock.monotonic()
         if let last, now - last < retention.every { return 0 }
         do {
-            let counts = try await retention.run(on: store, by: .edge, at: edge.clock.epochMilliseconds())
+            let counts = try await retention.run(on: store, by: .edge, signer: configuration.audit?.signer,
+                                                 at: edge.clock.epochMilliseconds())
             last = now
             if counts.total > 0 {
                 logger.info("retention run", metadata: counts.auditDetails.mapValues { .string($0) })

@@ -35,7 +35,8 @@ public struct RetentionPolicy: Sendable {
 
     /// Runs the job once: erases or pseudonymises what expired, with its audit record; the counts.
     @discardableResult
-    public func run(on store: any Store, by actor: AuditActor, at epochMilliseconds: Int64, dryRun: Bool = false)
+    public func run(on store: any Store, by actor: AuditActor, signer: AuditSigner?, at epochMilliseconds: Int64,
+                    dryRun: Bool = false)
         async throws(StorageError) -> LifecycleCounts
     {
         let plan = plan(at: epochMilliseconds)
@@ -44,7 +45,7 @@ public struct RetentionPolicy: Sendable {
         if let cutoff = plan.securityEventsBefore { cutoffs["security_events_before_s"] = "\(cutoff)" }
         if let cutoff = plan.auditContentsBefore { cutoffs["audit_contents_before_ms"] = "\(cutoff)" }
         let cutoffDetails = cutoffs
-        return try await store.applyLifecycle(.retention(plan), dryRun: dryRun, erasedBy: actor,
+        return try await store.applyLifecycle(.retention(plan), dryRun: dryRun, erasedBy: actor, signer: signer,
                                               time: epochMilliseconds) { counts in
             [AuditContent(time: epochMilliseconds, actor: actor, action: .retentionRun, subject: "retention",
                           details: counts.auditDetails.merging(cutoffDetails) { first, _ in first })]

@@ -35,8 +35,8 @@ public protocol AuditStore: Sendable {
     func auditTail() async throws(StorageError) -> (last: AuditRecord?, uncheckpointed: Int)
     /// Erases the content of these records (their digests and links stay, so the chain still verifies) and
     /// appends the `audit.erase` record that lists them, in one transaction. Returns how many were erased.
-    func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
-        async throws(StorageError) -> Int
+    func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64,
+                            signer: AuditSigner?) async throws(StorageError) -> Int
 }
 
 extension AuditStore {
@@ -49,9 +49,10 @@ extension AuditStore {
 
 extension AuditContent {
     /// The `audit.erase` records for `sequences`, listed as ranges (`3,7-9`); as many records as the list needs
-    /// to keep each within ``AuditContent/maximumFieldBytes``.
-    public static func erasures(of sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
-        -> [AuditContent]
+    /// to keep each within ``AuditContent/maximumFieldBytes``; each signed by `signer` (unsigned, `verify` does
+    /// not count the erasure).
+    public static func erasures(of sequences: [Int64], by actor: AuditActor, subject: String, time: Int64,
+                                signer: AuditSigner?) -> [AuditContent]
     {
         var ranges: [(text: String, count: Int)] = []
         var sorted = Array(Set(sequences)).sorted()[...]
@@ -64,8 +65,9 @@ extension AuditContent {
         var list = "", count = 0
         func flush() {
             guard count > 0 else { return }
-            records.append(AuditContent(time: time, actor: actor, action: .auditErased, subject: subject,
-                                        details: ["sequences": list, "count": "\(count)"]))
+            let record = AuditContent(time: time, actor: actor, action: .auditErased, subject: subject,
+                                      details: ["sequences": list, "count": "\(count)"])
+            records.append(signer?.signed(record) ?? record)
             (list, count) = ("", 0)
         }
         for range in ranges {

@@ -157,10 +157,11 @@ public struct SubjectData: Sendable {
 
 /// Retention, erasure and access for data subjects. Implemented by each store, in its own transactions.
 public protocol DataLifecycleStore: Sendable {
-    /// Makes `change` (unless `dryRun`) and appends the `audit.erase` records for audit contents it erased, then
-    /// the records `audit` writes from the counts, in one transaction. Returns the counts: with `dryRun`, what the
-    /// change would touch (nothing is changed or appended).
-    func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, time: Int64,
+    /// Makes `change` (unless `dryRun`) and appends the `audit.erase` records for audit contents it erased (signed by
+    /// `signer`), then the records `audit` writes from the counts, in one transaction. Returns the counts: with
+    /// `dryRun`, what the change would touch (nothing is changed or appended).
+    func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, signer: AuditSigner?,
+                        time: Int64,
                         audit: @escaping @Sendable (LifecycleCounts) -> [AuditContent]) async throws(StorageError)
         -> LifecycleCounts
     /// Everything stored about the subject (at most ``DataLifecycle/maximumRecordsPerKind`` of each kind).

@@ -287,8 +287,8 @@ extension InMemoryStore: AuditStore {
         }
     }
 
-    public func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
-        async throws(StorageError) -> Int
+    public func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64,
+                                   signer: AuditSigner?) async throws(StorageError) -> Int
     {
         let wanted = Set(sequences)
         return try change(.none, prepare: { state throws(StorageError) -> (erased: [Int], records: [AuditRecord]) in
@@ -297,7 +297,7 @@ extension InMemoryStore: AuditStore {
             }
             guard !erased.isEmpty else { return ([], []) }
             let contents = AuditContent.erasures(of: erased.map { state.auditRecords[$0].sequence }, by: actor,
-                                                 subject: subject, time: time)
+                                                 subject: subject, time: time, signer: signer)
             return (erased, try AuditAppending.records(contents, after: state.auditRecords.last))
         }, commit: { state, erasure in
             for index in erasure.erased { state.auditRecords[index] = state.auditRecords[index].erased() }
@@ -307,7 +307,8 @@ extension InMemoryStore: AuditStore {
 }
 
 extension InMemoryStore: DataLifecycleStore {
-    public func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, time: Int64,
+    public func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor,
+                               signer: AuditSigner?, time: Int64,
                                audit: @escaping @Sendable (LifecycleCounts) -> [AuditContent]) async throws(StorageError)
         -> LifecycleCounts
     {
@@ -365,7 +366,8 @@ extension InMemoryStore: DataLifecycleStore {
             for index in next.auditRecords.indices where erased.contains(next.auditRecords[index].sequence) {
                 next.auditRecords[index] = next.auditRecords[index].erased()
             }
-            let contents = AuditContent.erasures(of: Array(erased), by: actor, subject: change.auditName, time: time)
+            let contents = AuditContent.erasures(of: Array(erased), by: actor, subject: change.auditName, time: time,
+                                                 signer: signer)
                 + audit(counts)
             next.auditRecords += try AuditAppending.records(contents, after: next.auditRecords.last)
             state = next

@@ -4,7 +4,8 @@ import GRDB
 import Storage
 
 extension SQLiteStore: DataLifecycleStore {
-    public func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, time: Int64,
+    public func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor,
+                               signer: AuditSigner?, time: Int64,
                                audit: @escaping @Sendable (LifecycleCounts) -> [AuditContent]) async throws(StorageError)
         -> LifecycleCounts
     {
@@ -23,7 +24,8 @@ extension SQLiteStore: DataLifecycleStore {
                     guard !dryRun else { return .rollback }
                     let erase = try db.cachedStatement(sql: "UPDATE auditRecord SET content = NULL WHERE sequence = ?")
                     for sequence in erased { try erase.execute(arguments: [sequence]) }
-                    let contents = AuditContent.erasures(of: erased, by: actor, subject: change.auditName, time: time)
+                    let contents = AuditContent.erasures(of: erased, by: actor, subject: change.auditName, time: time,
+                                                         signer: signer)
                         + audit(counts)
                     try Self.insert(try AuditAppending.records(contents, after: try Self.lastAuditRecord(db)), in: db)
                     return .commit

@@ -584,8 +584,8 @@ extension SQLiteStore: AuditStore {
         return (tail.0, tail.1)
     }
 
-    public func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
-        async throws(StorageError) -> Int
+    public func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64,
+                                   signer: AuditSigner?) async throws(StorageError) -> Int
     {
         try await write { db in
             var erased: [Int64] = []
@@ -595,7 +595,7 @@ extension SQLiteStore: AuditStore {
                 if db.changesCount > 0 { erased.append(sequence) }
             }
             guard !erased.isEmpty else { return 0 }
-            let records = AuditContent.erasures(of: erased, by: actor, subject: subject, time: time)
+            let records = AuditContent.erasures(of: erased, by: actor, subject: subject, time: time, signer: signer)
             try Self.insert(try AuditAppending.records(records, after: try Self.lastAuditRecord(db)), in: db)
             return erased.count
         }

@@ -12,17 +12,22 @@ struct AuditKeyFile {
 
     var path: String { directory.file(Self.name) }
 
-    /// The key; made (its public half printed on standard error) only while the trail is empty. A key file that
-    /// exists but does not read, or a trail whose key is gone, is an error: nothing is recorded unsigned, and a
-    /// new key is made only on purpose (`rampart audit key --new`).
-    func loadOrCreate(store: some AuditStore) async throws -> AuditSigner {
+    /// The key; made (its public half printed on standard error, and named by the trail's first record,
+    /// `audit.key`, so that the verifier knows the key of every later checkpoint across rotations) only while the
+    /// trail is empty. A key file that exists but does not read, or a trail whose key is gone, is an error: nothing
+    /// is recorded unsigned, and a new key is made only on purpose (`rampart audit key --new`).
+    func loadOrCreate(store: some AuditStore, actor: AuditActor = CommandActor.current) async throws -> AuditSigner {
         if FileManager.default.fileExists(atPath: path) { return try load() }
         guard try await store.auditTail().last == nil else {
             throw UsageError(message: "the audit trail has records but \(path) is missing: restore the key from a "
                 + "backup (or make a new one with `rampart audit key --new`: earlier checkpoints then verify only "
                 + "under the old public key)")
         }
-        return try create()
+        let signer = try create()
+        try await store.audit(AuditContent(time: Int64(Date().timeIntervalSince1970 * 1000), actor: actor,
+                                           action: .auditKeyCreated, subject: path,
+                                           details: ["publicKey": signer.publicKey.text]))
+        return signer
     }
 
     /// A new key pair in place of any other.

@@ -84,7 +84,7 @@ extension CDRCommand {
             let before = CDRFormat.timestamp(cutoff)
             let counts = try await store.applyLifecycle(
                 .retention(RetentionPlan(callRecordsStartedBefore: cutoff, callRecordExpiry: .erase)), dryRun: dryRun,
-                erasedBy: actor, time: time
+                erasedBy: actor, signer: signer, time: time
             ) { counts in
                 [AuditContent(time: time, actor: actor, action: .recordsErased, subject: "calls started before \(before)",
                               details: ["count": "\(counts.callRecordsErased)"])]

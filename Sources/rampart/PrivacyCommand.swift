@@ -91,7 +91,7 @@ struct PrivacyCommand: AsyncParsableCommand {
             let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
             let (actor, time) = (CommandActor.current, Int64(Date().timeIntervalSince1970 * 1000))
             let counts = try await store.applyLifecycle(.erasure(subject), dryRun: dryRun, erasedBy: actor,
-                                                        time: time) { counts in
+                                                        signer: signer, time: time) { counts in
                 [AuditContent(time: time, actor: actor, action: .privacyErased, subject: subject.auditName,
                               details: counts.auditDetails)]
             }
@@ -119,7 +119,8 @@ struct PrivacyCommand: AsyncParsableCommand {
             }
             let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
             let time = Int64(Date().timeIntervalSince1970 * 1000)
-            let counts = try await retention.run(on: store, by: CommandActor.current, at: time, dryRun: dryRun)
+            let counts = try await retention.run(on: store, by: CommandActor.current, signer: signer, at: time,
+                                                 dryRun: dryRun)
             if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
             print((dryRun ? "would expire: " : "expired: ") + PrivacyCommand.describe(counts))
         }

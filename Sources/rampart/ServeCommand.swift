@@ -80,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         let directory = DataDirectory(path: settings.dataDir)
         let store = try directory.openStore()
         // The trail's key, or no start: an edge does not run unsigned. Then the configuration it runs with, by digest.
-        let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
+        let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store, actor: .edge)
         let trailBefore = try await store.auditTail().last?.sequence ?? 0
         let configuration = config.flatMap { FileManager.default.contents(atPath: $0) } ?? Data()
         try await store.audit(AuditContent(

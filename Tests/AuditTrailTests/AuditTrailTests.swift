@@ -231,8 +231,9 @@ func trail(_ count: Int, checkpointEvery every: Int, signer: AuditSigner)
         var (records, checkpoints) = try trail(25, checkpointEvery: 10, signer: signer)
         var chain = AuditChain(after: records.last, uncheckpointed: 5, now: .zero)
         let admin = AuditActor(kind: .cli, name: "dpo@host")
-        records.append(try chain.append(AuditContent(time: 1_800_000_000_000, actor: admin, action: .auditErased,
-                                                     subject: "subject-3", details: ["sequences": "3,7-8"])))
+        records.append(try chain.append(signer.signed(AuditContent(
+            time: 1_800_000_000_000, actor: admin, action: .auditErased, subject: "subject-3",
+            details: ["sequences": "3,7-8"]))))
         let signed = chain.checkpoint(signer: signer, time: 0, now: .zero)
         checkpoints.append(try #require(signed))
         for index in [2, 6, 7] { records[index] = records[index].erased() }
@@ -243,6 +244,66 @@ func trail(_ count: Int, checkpointEvery every: Int, signer: AuditSigner)
         records[10] = records[10].erased()
         #expect(AuditVerifier.verify(records: records, checkpoints: checkpoints, publicKey: signer.publicKey).breaks
             == [.unauditedErasure(sequence: 11)])
+    }
+
+    /// Someone who can write the database but lacks the key appends an erasure that excuses a content they removed,
+    /// and the edge's next checkpoint signs it: the erasure is unsigned, so it excuses nothing.
+    @Test func anErasureWithoutTheKeysSignatureExcusesNothing() throws {
+        var (records, checkpoints) = try trail(25, checkpointEvery: 10, signer: signer)
+        var chain = AuditChain(after: records.last, uncheckpointed: 5, now: .zero)
+        let forged = AuditContent(time: 1_800_000_000_000, actor: AuditActor(kind: .cli, name: "dpo@host"),
+                                  action: .auditErased, subject: "subject-3", details: ["sequences": "3"])
+        let otherKey = AuditSigner()
+        for erasure in [forged, otherKey.signed(forged)] {
+            var attempt = (records, checkpoints, chain)
+            attempt.0.append(try attempt.2.append(erasure))
+            let checkpoint = attempt.2.checkpoint(signer: signer, time: 0, now: .zero)
+            attempt.1.append(try #require(checkpoint))
+            attempt.0[2] = attempt.0[2].erased()
+            let breaks = AuditVerifier.verify(records: attempt.0, checkpoints: attempt.1, publicKey: signer.publicKey).breaks
+            #expect(breaks == [.unsignedErasure(sequence: 26), .unauditedErasure(sequence: 3)], "\(breaks)")
+        }
+        // A signed erasure whose list was edited afterwards no longer verifies either (its digest changes first).
+        records.append(try chain.append(signer.signed(forged)))
+        let lastCheckpoint = chain.checkpoint(signer: signer, time: 0, now: .zero)
+        checkpoints.append(try #require(lastCheckpoint))
+        records[2] = records[2].erased()
+        #expect(AuditVerifier.verify(records: records, checkpoints: checkpoints, publicKey: signer.publicKey).isIntact)
+    }
+
+    /// A key rotation the trail records: checkpoints before it verify under the key it replaced (named by the
+    /// trail's `audit.key` record), those after under the new one; a key pair added by someone after the last
+    /// checkpoint of the trusted key is not trusted.
+    @Test func theVerifierFollowsTheKeysTheTrailNames() throws {
+        let first = AuditSigner(), second = AuditSigner(), intruder = AuditSigner()
+        let root = AuditActor(kind: .cli, name: "root@host")
+        var chain = AuditChain(after: nil, now: .zero)
+        var records = [try chain.append(AuditContent(time: 1, actor: root, action: .auditKeyCreated, subject: "audit.key",
+                                                     details: ["publicKey": first.publicKey.text]))]
+        records.append(try chain.append(AuditContent(time: 2, actor: root, action: .userAdded, subject: "alice")))
+        let firstCheckpoint = chain.checkpoint(signer: first, time: 2, now: .zero)
+        var checkpoints = [try #require(firstCheckpoint)]
+        records.append(try chain.append(AuditContent(time: 3, actor: root, action: .auditKeyReplaced, subject: "audit.key",
+                                                     details: ["publicKey": second.publicKey.text])))
+        records.append(try chain.append(second.signed(AuditContent(time: 4, actor: root, action: .auditErased,
+                                                                   subject: "alice", details: ["sequences": "2"]))))
+        records[1] = records[1].erased()
+        let secondCheckpoint = chain.checkpoint(signer: second, time: 4, now: .zero)
+        checkpoints.append(try #require(secondCheckpoint))
+        let rotated = AuditVerifier.verify(records: records, checkpoints: checkpoints, publicKey: second.publicKey)
+        #expect(rotated.isIntact && rotated.validCheckpoints == 2 && rotated.erasures.map(\.sequence) == [2],
+                "\(rotated.breaks)")
+        // Only the first key known: the second's checkpoint is vouched for by nothing that key signed.
+        #expect(AuditVerifier.verify(records: records, checkpoints: checkpoints, publicKey: first.publicKey).breaks
+            == [.untrustedKey(sequence: 4)])
+
+        records.append(try chain.append(AuditContent(time: 5, actor: root, action: .auditKeyReplaced, subject: "audit.key",
+                                                     details: ["publicKey": intruder.publicKey.text])))
+        records.append(try chain.append(AuditContent(time: 6, actor: root, action: .userAdded, subject: "mallory")))
+        let intruderCheckpoint = chain.checkpoint(signer: intruder, time: 6, now: .zero)
+        checkpoints.append(try #require(intruderCheckpoint))
+        #expect(AuditVerifier.verify(records: records, checkpoints: checkpoints, publicKey: second.publicKey).breaks
+            == [.untrustedKey(sequence: 6)])
     }
 
     /// An export of a part (from record 11) verifies on its own from the link before it.

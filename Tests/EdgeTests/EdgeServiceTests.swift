@@ -424,14 +424,17 @@ final class AsyncOnlyStore: Store {
     func auditTail() async throws(StorageError) -> (last: AuditRecord?, uncheckpointed: Int) {
         try await inner.auditTail()
     }
-    func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64)
+    func eraseAuditContents(_ sequences: [Int64], by actor: AuditActor, subject: String, time: Int64,
+                            signer: AuditSigner?)
         async throws(StorageError) -> Int {
-        try await inner.eraseAuditContents(sequences, by: actor, subject: subject, time: time)
+        try await inner.eraseAuditContents(sequences, by: actor, subject: subject, time: time, signer: signer)
     }
-    func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, time: Int64,
+    func applyLifecycle(_ change: LifecycleChange, dryRun: Bool, erasedBy actor: AuditActor, signer: AuditSigner?,
+                        time: Int64,
                         audit: @escaping @Sendable (LifecycleCounts) -> [AuditContent]) async throws(StorageError)
         -> LifecycleCounts {
-        try await inner.applyLifecycle(change, dryRun: dryRun, erasedBy: actor, time: time, audit: audit)
+        try await inner.applyLifecycle(change, dryRun: dryRun, erasedBy: actor, signer: signer, time: time,
+                                       audit: audit)
     }
     func subjectData(_ subject: DataSubject) async throws(StorageError) -> SubjectData {
         try await inner.subjectData(subject)

@@ -68,8 +68,8 @@ import Testing
         for index in 1...10 { try await store.audit(content(.banAdded, "198.51.100.\(index)")) }
         try await store.checkpointAudit(signer: signer, time: 1)
         let dpo = AuditActor(kind: .cli, name: "dpo@host")
-        #expect(try await store.eraseAuditContents([2, 3, 4, 9, 99], by: dpo, subject: "198.51.100.x", time: 7) == 4)
-        #expect(try await store.eraseAuditContents([2], by: dpo, subject: "198.51.100.x", time: 8) == 0)
+        #expect(try await store.eraseAuditContents([2, 3, 4, 9, 99], by: dpo, subject: "198.51.100.x", time: 7, signer: signer) == 4)
+        #expect(try await store.eraseAuditContents([2], by: dpo, subject: "198.51.100.x", time: 8, signer: signer) == 0)
         let records = try await store.auditRecords(from: 1, limit: 100)
         #expect(records.count == 11 && records.filter { $0.content == nil }.map(\.sequence) == [2, 3, 4, 9])
         let erasure = try AuditContent(canonical: try #require(records.last?.content))

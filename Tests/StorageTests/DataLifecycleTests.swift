@@ -8,6 +8,7 @@ import Testing
 /// contents naming it; the chain still verifies, and a dry run changes nothing.
 @Suite struct DataLifecycleTests {
     let dpo = AuditActor(kind: .cli, name: "dpo@host")
+    let signer = AuditSigner()
     let pseudonymisation = Pseudonymisation(keyID: "k0000beef") { "anon:" + String($0.reversed()) }
     let alice = DataSubject(username: "alice", domain: "example.com", pseudonyms: ["anon:old-alice"],
                             auditName: "anon:alice-now")
@@ -59,7 +60,6 @@ import Testing
     }
 
     func verify(_ store: any Store) async throws -> AuditVerification {
-        let signer = AuditSigner()
         try await store.checkpointAudit(signer: signer, time: 99_999)
         return AuditVerifier.verify(records: try await store.auditRecords(from: 1, limit: 100_000),
                                     checkpoints: try await store.auditCheckpoints(), publicKey: signer.publicKey)
@@ -79,14 +79,14 @@ import Testing
             [AuditContent(time: 70_000, actor: .edge, action: .retentionRun, subject: "retention",
                           details: counts.auditDetails)]
         }
-        let dry = try await store.applyLifecycle(.retention(plan), dryRun: true, erasedBy: .edge, time: 70_000,
+        let dry = try await store.applyLifecycle(.retention(plan), dryRun: true, erasedBy: .edge, signer: signer, time: 70_000,
                                                  audit: audit)
         #expect(dry.callRecordsPseudonymised == 3 && dry.securityEvents == 2 && dry.auditContents == 3)
         #expect(try await store.callRecords(matching: .init()).first { $0.id == "old" }?.caller == "sip:alice@example.com",
                 "a dry run changes nothing")
         #expect(try await store.auditTail().last?.sequence == 4, "and records nothing")
 
-        let counts = try await store.applyLifecycle(.retention(plan), dryRun: false, erasedBy: .edge, time: 70_000,
+        let counts = try await store.applyLifecycle(.retention(plan), dryRun: false, erasedBy: .edge, signer: signer, time: 70_000,
                                                     audit: audit)
         #expect(counts == dry)
         let records = Dictionary(uniqueKeysWithValues: try await store.callRecords(matching: .init()).map { ($0.id, $0) })
@@ -103,11 +103,11 @@ import Testing
         #expect(verification.isIntact && verification.erasures.count == 3, "\(verification.breaks)")
 
         // Run again: nothing left to do, and the erase record itself is kept.
-        let again = try await store.applyLifecycle(.retention(plan), dryRun: false, erasedBy: .edge, time: 80_000,
+        let again = try await store.applyLifecycle(.retention(plan), dryRun: false, erasedBy: .edge, signer: signer, time: 80_000,
                                                    audit: audit)
         #expect(again.total == 0)
         let erase = RetentionPlan(callRecordsStartedBefore: 10_000, callRecordExpiry: .erase)
-        #expect(try await store.applyLifecycle(.retention(erase), dryRun: false, erasedBy: .edge, time: 90_000,
+        #expect(try await store.applyLifecycle(.retention(erase), dryRun: false, erasedBy: .edge, signer: signer, time: 90_000,
                                                audit: audit).callRecordsErased == 3)
         #expect(try await store.callRecords(matching: .init()).map(\.id) == ["new"])
     }
@@ -128,12 +128,12 @@ import Testing
             [AuditContent(time: 70_000, actor: dpo, action: .privacyErased, subject: alice.auditName,
                           details: counts.auditDetails)]
         }
-        let dry = try await store.applyLifecycle(.erasure(alice), dryRun: true, erasedBy: dpo, time: 70_000, audit: audit)
+        let dry = try await store.applyLifecycle(.erasure(alice), dryRun: true, erasedBy: dpo, signer: signer, time: 70_000, audit: audit)
         #expect(dry.callRecordsRedacted == 2 && dry.securityEvents == 2 && dry.bans == 1 && dry.registrations == 1
             && dry.deviceBindings == 1 && dry.accounts == 1 && dry.auditContents == 2)
         #expect(try await store.subjectData(alice).callRecords.count == 2, "a dry run changes nothing")
 
-        let counts = try await store.applyLifecycle(.erasure(alice), dryRun: false, erasedBy: dpo, time: 70_000,
+        let counts = try await store.applyLifecycle(.erasure(alice), dryRun: false, erasedBy: dpo, signer: signer, time: 70_000,
                                                     audit: audit)
         #expect(counts == dry)
         let after = try await store.subjectData(alice)
@@ -150,7 +150,7 @@ import Testing
         #expect(record.action == .privacyErased && record.subject == "anon:alice-now", "named by pseudonym only")
         let verification = try await verify(store)
         #expect(verification.isIntact && verification.erasures.count == 2, "\(verification.breaks)")
-        #expect(try await store.applyLifecycle(.erasure(alice), dryRun: false, erasedBy: dpo, time: 80_000,
+        #expect(try await store.applyLifecycle(.erasure(alice), dryRun: false, erasedBy: dpo, signer: signer, time: 80_000,
                                                audit: audit).total == 0, "the lifecycle's own records are kept")
     }
 
@@ -163,7 +163,7 @@ import Testing
             let found = try await store.subjectData(subject)
             #expect(found.callRecords.isEmpty && found.securityEvents.isEmpty && found.bans.isEmpty
                 && found.auditRecords.isEmpty, "\(username)")
-            let counts = try await store.applyLifecycle(.erasure(subject), dryRun: true, erasedBy: dpo, time: 1) { _ in [] }
+            let counts = try await store.applyLifecycle(.erasure(subject), dryRun: true, erasedBy: dpo, signer: signer, time: 1) { _ in [] }
             #expect(counts.total == 0, "\(username)")
         }
     }
