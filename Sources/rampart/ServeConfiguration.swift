@@ -29,6 +29,7 @@ struct ServeConfiguration: Codable, Equatable {
         var trustIdentity: Bool?
         var username: String?
         var password: String?
+        var passwordFile: String?
         var certificateFingerprint: String?
         var bridgeSRTP: Bool?
         var bridgeSRTPSuites: [String]?
@@ -38,7 +39,8 @@ struct ServeConfiguration: Codable, Equatable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
-            case username, password, certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
+            case username, password, passwordFile = "password_file"
+            case certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
             case bridgeSRTPSuites = "bridge_srtp_suites", maxCPS = "max_cps", maxCalls = "max_calls"
             case cdrParties = "cdr_parties"
         }

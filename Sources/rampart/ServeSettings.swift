@@ -301,7 +301,18 @@ struct ServeSettings {
             throw UsageError(message: "trunks.\(entry.name).address must be transport:IP:port, not \(entry.address)")
         }
         var credentials: CallSession.Credentials?
-        switch (entry.username, entry.password) {
+        var password = entry.password
+        if let file = entry.passwordFile {
+            // Kept apart from the configuration (which is shared, versioned, printed): the file's first line.
+            guard entry.password == nil else {
+                throw UsageError(message: "trunks.\(entry.name): password or password_file, not both")
+            }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
+            else { throw UsageError(message: "trunks.\(entry.name).password_file: cannot read a password from \(file)") }
+            password = String(line)
+        }
+        switch (entry.username, password) {
         case (let username?, let password?): credentials = .init(username: username, password: password)
         case (nil, nil): credentials = nil
         default: throw UsageError(message: "trunks.\(entry.name): username and password go together")
