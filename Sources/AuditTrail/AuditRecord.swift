@@ -58,6 +58,9 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// The CDR pseudonym key rotated (the new key's id), or an old one dropped.
     public static let pseudonymKeyRotated = AuditAction(rawValue: "privacy.rotate-key")
     public static let pseudonymKeyDropped = AuditAction(rawValue: "privacy.drop-key")
+    /// An admin API token made (its name and role; never its secret) or revoked.
+    public static let adminTokenCreated = AuditAction(rawValue: "admin.token.create")
+    public static let adminTokenRevoked = AuditAction(rawValue: "admin.token.revoke")
 
     /// A security event the edge saw, by the name of its kind (`SecurityEvent.Kind`'s raw value).
     public static func securityEvent(_ kind: String) -> AuditAction { AuditAction(rawValue: "security." + kind) }

@@ -136,7 +136,7 @@ public final class EdgeService: SIPInboundHandler {
     /// The registrar: REGISTER in, its answer out (bindings in ``location``).
     let registrar: RegistrarService
     /// Attack detection and response, and the security event stream.
-    let defense: EdgeDefense
+    public let defense: EdgeDefense
     /// Toll-fraud rules of calls through trunks.
     let fraud: FraudMonitor
     /// The two screening stages (RequestScreens.swift).

@@ -11,6 +11,9 @@ public enum AuditedChange: Sendable {
     case unbindDevice(fingerprint: String)
     case saveBans([StoredBan])
     case removeBan(subject: String)
+    /// Adds a token, or replaces the one of the same name.
+    case saveAdminToken(AdminToken)
+    case removeAdminToken(name: String)
 }
 
 /// The tamper-evident audit trail (``AuditTrail``): one chain per store, shared by every process that writes to it

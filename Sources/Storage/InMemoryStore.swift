@@ -14,6 +14,7 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         var securityEvents: [StoredSecurityEvent] = []
         var auditRecords: [AuditRecord] = []
         var auditCheckpoints: [AuditCheckpoint] = []
+        var adminTokens: [String: AdminToken] = [:]
     }
 
     private let state = Mutex(State())
@@ -49,11 +50,17 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         switch change {
         case .saveAccounts(let accounts): for account in accounts { try StoreValidation.check(account) }
         case .bindDevice(let fingerprint, _, _): try StoreValidation.checkFingerprint(fingerprint)
+        case .saveAdminToken(let token): try StoreValidation.check(token)
         default: break
         }
         return try state.withLock { state throws(StorageError) in
             if case .bindDevice(_, let username, let domain) = change, state.accounts[Self.key(username, domain)] == nil {
                 throw StorageError(.constraint, "no such account")
+            }
+            if case .saveAdminToken(let token) = change,
+                state.adminTokens.values.contains(where: { $0.digest == token.digest && $0.name != token.name })
+            {
+                throw StorageError(.constraint, "a token with this secret exists")
             }
             let prepared = try prepare(state)
             var changed = true
@@ -85,6 +92,10 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
             case .removeBan(let subject):
                 changed = state.bans.removeValue(forKey: subject) != nil
                 if changed { state.banVersion += 1 }
+            case .saveAdminToken(let token):
+                state.adminTokens[token.name] = token
+            case .removeAdminToken(let name):
+                changed = state.adminTokens.removeValue(forKey: name) != nil
             }
             commit(&state, prepared)
             return (changed, prepared)
@@ -400,5 +411,15 @@ extension InMemoryStore: DataLifecycleStore {
             }
             return data
         }
+    }
+}
+
+extension InMemoryStore: AdminTokenStore {
+    public func adminToken(digest: String) async throws(StorageError) -> AdminToken? {
+        state.withLock { $0.adminTokens.values.first { $0.digest == digest } }
+    }
+
+    public func allAdminTokens() async throws(StorageError) -> [AdminToken] {
+        state.withLock { $0.adminTokens.values.sorted { $0.name < $1.name } }
     }
 }

@@ -151,6 +151,14 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         migrator.registerMigration("v9: pseudonym key of call records") { db in
             try db.alter(table: "callRecord") { table in table.add(column: "pseudonymKey", .text) }
         }
+        migrator.registerMigration("v10: admin API tokens") { db in
+            try db.create(table: "adminToken") { table in
+                table.column("name", .text).primaryKey()
+                table.column("role", .text).notNull()
+                table.column("digest", .text).notNull().unique()
+                table.column("createdAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 
@@ -521,6 +529,13 @@ extension SQLiteStore {
         case .removeBan(let subject):
             try db.execute(sql: "DELETE FROM ban WHERE subject = ?", arguments: [subject])
             return db.changesCount > 0
+        case .saveAdminToken(let token):
+            try db.execute(sql: "INSERT OR REPLACE INTO adminToken (name, role, digest, createdAt) VALUES (?, ?, ?, ?)",
+                           arguments: [token.name, token.role.rawValue, token.digest, token.createdAtEpochSeconds])
+            return true
+        case .removeAdminToken(let name):
+            try db.execute(sql: "DELETE FROM adminToken WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
         }
     }
 }
@@ -532,6 +547,7 @@ extension SQLiteStore: AuditStore {
         switch change {
         case .saveAccounts(let accounts): for account in accounts { try StoreValidation.check(account) }
         case .bindDevice(let fingerprint, _, _): try StoreValidation.checkFingerprint(fingerprint)
+        case .saveAdminToken(let token): try StoreValidation.check(token)
         default: break
         }
         // The records are chained inside the transaction, after whatever another process appended last; a record
@@ -633,5 +649,23 @@ extension SQLiteStore: AuditStore {
     /// A column's integer, or 0 when it was edited into something else.
     private static func integer(_ row: Row, _ column: String) -> Int64 {
         if case .int64(let value) = (row[column] as DatabaseValue).storage { value } else { 0 }
+    }
+}
+
+extension SQLiteStore: AdminTokenStore {
+    public func adminToken(digest: String) async throws(StorageError) -> AdminToken? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM adminToken WHERE digest = ?", arguments: [digest]).flatMap(Self.token)
+        }
+    }
+
+    public func allAdminTokens() async throws(StorageError) -> [AdminToken] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM adminToken ORDER BY name").compactMap(Self.token) }
+    }
+
+    /// A stored token; one whose role was edited into something unknown is no token at all.
+    private static func token(_ row: Row) -> AdminToken? {
+        guard let role = AdminToken.Role(rawValue: row["role"]) else { return nil }
+        return AdminToken(name: row["name"], role: role, digest: row["digest"], createdAtEpochSeconds: row["createdAt"])
     }
 }

@@ -124,6 +124,17 @@ struct ConfigurationLint {
             }
             if let path = trunk.passwordFile { checkSecret(path, setting + ".password_file", add) }
         }
+        if let admin = try? AdminListenSettings.make(file: file.admin, commandLine: nil) {
+            if !admin.tls {
+                add("admin-plain-http", .low, "admin.tls",
+                    "admin tokens cross the loopback interface in clear: any local process that can sniff it sees them",
+                    "set admin.tls = true")
+            } else if !["127.0.0.1", "::1"].contains(admin.host) {
+                add("admin-off-loopback", .low, "admin.listen",
+                    "the admin API is reachable from the network: a stolen token works from anywhere",
+                    "listen on loopback behind an SSH tunnel or a reverse proxy, or restrict the port by firewall")
+            }
+        }
         if file.media?.relay == false {
             add("media-relay-off", .medium, "media.relay",
                 "without the relay the parties see each other's addresses and nothing latches or watches media "

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AdminAPI
 import AuditTrail
 import Crypto
 import Edge
@@ -38,10 +39,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Check the configuration, print what would be served, and exit.")
     var checkConfig = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The admin API's HOST:PORT, or off (replaces admin.listen; default 127.0.0.1:8443).", valueName: "host:port"))
+    var adminListen: String?
+
     func run() async throws {
         let file = try config.map(ServeConfiguration.load) ?? ServeConfiguration()
         var settings = try ServeSettings(file: file, dataDir: dataDir, listen: listen, domain: domain,
                                          logLevel: logLevel)
+        settings.admin = try AdminListenSettings.make(file: file.admin, commandLine: adminListen)
         if checkConfig {
             let algorithms = settings.edge.digestAlgorithms.map(\.token).joined(separator: ", ")
             print("configuration OK: domain \(settings.edge.domain), data in \(settings.dataDir), digest \(algorithms)")
@@ -60,6 +66,12 @@ struct ServeCommand: AsyncParsableCommand {
             } ?? "no destination rules (calls out by trunks refused)")
                 + ", account limits \(fraud.detector.accountThresholds.summary), trunk limits \(fraud.detector.trunkThresholds.summary)")
             for listener in settings.listeners { print("would listen on \(listener)") }
+            if let admin = settings.admin {
+                let host = admin.host.contains(":") ? "[\(admin.host)]" : admin.host
+                print("admin API on \(admin.tls ? "https" : "http")://\(host):\(admin.port)")
+            } else {
+                print("admin API off")
+            }
             if let relay = settings.mediaRelay {
                 let addresses = relay.interfaces.map { "\($0.address) (advertised as \($0.advertisedAddress))" }
                 print("media relay on \(addresses.joined(separator: " and ")) ports "
@@ -103,6 +115,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
+        // The metrics backend first: the edge makes its counters as it starts.
+        let metrics = AdminMetrics.bootstrap()
         let edge = EdgeService(configuration: settings.edge, store: store, logger: Logger(label: "rampart.edge"))
         try await edge.loadState()
 
@@ -144,9 +158,33 @@ struct ServeCommand: AsyncParsableCommand {
             + "--password-stdin --data-dir \(settings.dataDir)")
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do { try await services.run() } catch is EdgeServer.ListenerClosed { throw ExitCode(1) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
+        if let admin = settings.admin {
+            var tls: TLSConfiguration?
+            if admin.tls {
+                let files = try settings.tlsFiles(directory: directory)
+                do {
+                    var configuration = TLSConfiguration.makeServerConfiguration(
+                        certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { .certificate($0) },
+                        privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)))
+                    configuration.minimumTLSVersion = .tlsv12
+                    tls = configuration
+                } catch {
+                    throw UsageError(message: "cannot load the admin API's certificate or key: \(error)")
+                }
+            }
+            let api = AdminServer(edge: edge, store: store, metrics: metrics,
+                                  settings: AdminSettings(host: admin.host, port: admin.port, tls: tls),
+                                  version: Rampart.version, logger: Logger(label: "rampart.admin"))
+            let host = admin.host.contains(":") ? "[\(admin.host)]" : admin.host
+            let scheme = admin.tls ? "https" : "http"
+            services.append(.init(service: try api.application { port in
+                FileHandle.standardOutput.write(Data("rampart: admin API on \(scheme)://\(host):\(port)\n".utf8))
+            }))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do { try await group.run() } catch is EdgeServer.ListenerClosed { throw ExitCode(1) }
     }
 }
 

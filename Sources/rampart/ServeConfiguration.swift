@@ -294,6 +294,14 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[admin]`: the admin API's listener.
+    struct Admin: Codable, Equatable {
+        var listen: String?
+        var tls: Bool?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case listen, tls }
+    }
+
     /// `[audit]`: when the edge signs the audit trail's checkpoints.
     struct Audit: Codable, Equatable {
         var checkpointEveryRecords: Int?
@@ -322,10 +330,11 @@ struct ServeConfiguration: Codable, Equatable {
     var siem: [SIEM]?
     var hep: HEP?
     var privacy: Privacy?
+    var admin: Admin?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log, audit, siem, hep, privacy
+        case addressPolicy = "address_policy", log, audit, siem, hep, privacy, admin
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -354,6 +363,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("audit", Set(Audit.CodingKeys.allCases.map(\.rawValue))),
             ("hep", Set(HEP.CodingKeys.allCases.map(\.rawValue))),
             ("privacy", Set(Privacy.CodingKeys.allCases.map(\.rawValue))),
+            ("admin", Set(Admin.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }

@@ -38,6 +38,8 @@ struct ServeSettings {
     var siem: [SIEMSinkSettings]
     /// Where copies of SIP messages go as HEPv3 (`[hep]`).
     var hep: HEPSettings?
+    /// The admin API's listener (`[admin]`, `--admin-listen`); nil: off.
+    var admin: AdminListenSettings?
 
     struct MediaRelaySettings {
         /// An address the relay binds, and the one written into SDP for parties of its family.

@@ -3,13 +3,16 @@ import Foundation
 
 /// `rampart`: one thin CLI over the Rampart libraries.
 struct Rampart: ParsableCommand {
+    /// What `rampart --version` and the admin API's `/api/version` say.
+    static let version = "0.19.0"
+
     static let configuration = CommandConfiguration(
         commandName: "rampart",
-        abstract: "Rampart: a security-first SIP edge and VoIP security toolkit.",
+        abstract: "Rampart: a security-first SIP edge and VoIP security toolkit.", version: version,
         subcommands: [
             ServeCommand.self, SIPCommand.self, UserCommand.self, CertCommand.self, DeviceCommand.self, CDRCommand.self,
             BanCommand.self, EventsCommand.self, SRTPCommand.self, AuditCommand.self, PrivacyCommand.self,
-            LintCommand.self,
+            LintCommand.self, AdminCommand.self,
         ]
     )
 }

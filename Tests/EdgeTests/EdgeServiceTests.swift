@@ -439,6 +439,8 @@ final class AsyncOnlyStore: Store {
     func subjectData(_ subject: DataSubject) async throws(StorageError) -> SubjectData {
         try await inner.subjectData(subject)
     }
+    func adminToken(digest: String) async throws(StorageError) -> AdminToken? { try await inner.adminToken(digest: digest) }
+    func allAdminTokens() async throws(StorageError) -> [AdminToken] { try await inner.allAdminTokens() }
 }
 
 @Suite struct EdgeDeferredPathTests {

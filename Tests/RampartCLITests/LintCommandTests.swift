@@ -77,6 +77,8 @@ import Testing
                 relay = false
                 [privacy]
                 cdr_retention_days = 0
+                [admin]
+                listen = "0.0.0.0:8443"
                 [hep]
                 target = "udp:127.0.0.1:9060"
                 [[siem]]
@@ -94,7 +96,7 @@ import Testing
                                    ("media-relay-off", "medium"), ("retention-unset", "low"), ("hep-without-key", "low"),
                                    ("siem-unencrypted", "low"), ("secret-readable-by-others", "critical"),
                                    ("certificate-expiring", "high"), ("certificate-weak-key", "high"),
-                                   ("certificate-sha1", "high"), ("md5-digest", "low")] {
+                                   ("certificate-sha1", "high"), ("md5-digest", "low"), ("admin-off-loopback", "low")] {
                 #expect(ids[id]?["severity"] as? String == severity, "\(id): \(ids[id] ?? [:])")
                 #expect(!(ids[id]?["fix"] as? String ?? "").isEmpty && !(ids[id]?["setting"] as? String ?? "").isEmpty)
             }

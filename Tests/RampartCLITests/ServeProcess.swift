@@ -25,6 +25,8 @@ final class ServeProcess: @unchecked Sendable {
         let bracketed = host.contains(":") ? "[\(host)]" : host
         for transport in listeners { arguments += ["--listen", "\(transport):\(bracketed):0"] }
         for address in alsoListen { arguments += ["--listen", address] }
+        // The admin API on a free loopback port (never the fixed default: edges of parallel tests would collide).
+        arguments += ["--admin-listen", "127.0.0.1:0"]
         (process.executableURL, process.arguments) = try Peers.withDefaultSignals(RampartProcess.executable.path, arguments)
         let out = Pipe()
         let err = Pipe()
@@ -43,7 +45,7 @@ final class ServeProcess: @unchecked Sendable {
         }
         try process.run()
         for _ in 0..<300 {
-            if stdout.contains("add a user with") || !process.isRunning { break }
+            if stdout.contains("add a user with") && stdout.contains("admin API on") || !process.isRunning { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
         try #require(process.isRunning, "rampart serve did not start: \(stderr)")
@@ -56,6 +58,11 @@ final class ServeProcess: @unchecked Sendable {
             }
         }
         try #require(ports.count == listeners.count + alsoListen.count, "listeners not printed: \(stdout)")
+        if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("rampart: admin API on ") }),
+            let port = line.split(separator: ":").last.flatMap({ Int($0) })
+        {
+            ports["admin"] = port
+        }
     }
 
     var stdout: String { lock.withLock { stdoutText } }

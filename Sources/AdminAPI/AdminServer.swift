@@ -1,0 +1,190 @@
+import AuditTrail
+import Crypto
+import Edge
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import SecurityPolicy
+import Storage
+import Synchronization
+
+/// Where the admin API listens, and how.
+public struct AdminSettings: Sendable {
+    public var host: String
+    public var port: Int
+    /// The server's TLS; nil: plain HTTP (the CLI allows that on loopback only).
+    public var tls: TLSConfiguration?
+
+    public init(host: String, port: Int, tls: TLSConfiguration?) {
+        (self.host, self.port, self.tls) = (host, port, tls)
+    }
+}
+
+/// What each request carries through the router: who sent it, and the token it proved, once it did.
+public struct AdminRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    public var token: AdminToken?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Every request body the API takes is small: beyond this, 413.
+    public var maxUploadSize: Int { 64 * 1_024 }
+}
+
+/// The admin API (issue 20): `/api/...` for people and scripts, `/metrics` for Prometheus, on a listener of its own.
+/// Every request but `/api/health` needs a bearer token (``AdminToken``); writes need a role that may make them and
+/// are audit records with the token's name as the actor, in the transaction that makes them.
+public struct AdminServer: Sendable {
+    let edge: EdgeService
+    let store: any Store
+    let metrics: AdminMetrics
+    let settings: AdminSettings
+    let version: String
+    let logger: Logger
+    let failures = FailureBudget()
+    let started = ContinuousClock.now
+
+    public init(edge: EdgeService, store: any Store, metrics: AdminMetrics, settings: AdminSettings, version: String,
+                logger: Logger) {
+        (self.edge, self.store, self.metrics, self.settings) = (edge, store, metrics, settings)
+        (self.version, self.logger) = (version, logger)
+    }
+
+    /// The application to run (a swift-service-lifecycle `Service`); `onBound` hears the port it listens on.
+    public func application(onBound: @escaping @Sendable (Int) -> Void) throws -> some ApplicationProtocol {
+        let router = Router(context: AdminRequestContext.self)
+        router.add(middleware: SecurityHeaders())
+        router.get("/api/health") { _, _ in JSONBody(["status": "ok"]) }
+        let secured = router.group().add(middleware: TokenAuthentication(server: self))
+        secured.get("/api/version") { _, _ in
+            let uptime = ContinuousClock.now - started
+            return JSONBody(["version": version, "uptimeSeconds": "\(uptime.components.seconds)"])
+        }
+        secured.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+        }
+        addBanRoutes(to: secured)
+        let server: HTTPServerBuilder = try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+        return Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) }, logger: logger)
+    }
+
+    /// The audit actor of a request's token.
+    static func actor(_ context: AdminRequestContext) -> AuditActor {
+        AuditActor(kind: .api, name: context.token?.name ?? "unknown")
+    }
+
+    /// Refuses a request whose token lacks `role` (403; the token proved who it is, so this is no 401).
+    static func require(_ role: AdminToken.Role, _ context: AdminRequestContext) throws {
+        guard let token = context.token, token.role >= role else {
+            throw HTTPError(.forbidden, message: "this token's role may not do that")
+        }
+    }
+}
+
+/// A JSON object answer with sorted keys.
+struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator {
+    let value: Value
+    var status: HTTPResponse.Status = .ok
+
+    init(_ value: Value, status: HTTPResponse.Status = .ok) { (self.value, self.status) = (value, status) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// Headers every answer carries: nothing is cached, sniffed or framed, and no script runs but the page's own.
+struct SecurityHeaders: RouterMiddleware {
+    typealias Context = AdminRequestContext
+
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do { response = try await next(request, context) } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.cacheControl] = "no-store"
+        response.headers[.init("X-Content-Type-Options")!] = "nosniff"
+        response.headers[.init("X-Frame-Options")!] = "DENY"
+        response.headers[.contentSecurityPolicy] = "default-src 'self'; frame-ancestors 'none'"
+        return response
+    }
+}
+
+/// Failed authentications per source: beyond ``limit`` in a minute, 429 until the minute is over. Bounded: the
+/// table forgets everyone when it is full (a flood of sources then costs memory, not correctness).
+final class FailureBudget: Sendable {
+    static let limit = 10
+    static let window: Duration = .seconds(60)
+    static let capacity = 10_000
+    private let table = Mutex<[String: (count: Int, since: ContinuousClock.Instant)]>([:])
+
+    /// Whether `source` may still try.
+    func allows(_ source: String) -> Bool {
+        table.withLock { table in
+            guard let entry = table[source], ContinuousClock.now - entry.since < Self.window else { return true }
+            return entry.count < Self.limit
+        }
+    }
+
+    func fail(_ source: String) {
+        table.withLock { table in
+            let now = ContinuousClock.now
+            if table.count >= Self.capacity { table.removeAll() }
+            if let entry = table[source], now - entry.since < Self.window {
+                table[source] = (entry.count + 1, entry.since)
+            } else {
+                table[source] = (1, now)
+            }
+        }
+    }
+}
+
+/// `Authorization: Bearer TOKEN`, checked by the SHA-256 of the token against the stored digests. A missing or
+/// unknown token is 401 (and a security event); a source that failed ten times in a minute gets 429.
+struct TokenAuthentication: RouterMiddleware {
+    typealias Context = AdminRequestContext
+    let server: AdminServer
+
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        let source = context.remoteAddress?.ipAddress ?? "unknown"
+        guard server.failures.allows(source) else {
+            throw HTTPError(.tooManyRequests, headers: [.retryAfter: "60"], message: "too many failed attempts")
+        }
+        let header = request.headers[.authorization] ?? ""
+        var token: AdminToken?
+        if header.hasPrefix("Bearer "), header.utf8.count <= 200 {
+            let secret = header.dropFirst("Bearer ".count)
+            let digest = SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+            token = try? await server.store.adminToken(digest: digest)
+        }
+        guard let token else {
+            server.failures.fail(source)
+            server.edge.defense.record(SecurityEvent(
+                kind: .authFailure, source: context.remoteAddress?.ipAddress, account: nil,
+                reason: header.isEmpty ? "admin API: no token" : "admin API: token refused",
+                epochSeconds: Int64(Date().timeIntervalSince1970)))
+            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"rampart\""],
+                            message: "a valid bearer token is needed")
+        }
+        var context = context
+        context.token = token
+        return try await next(request, context)
+    }
+}

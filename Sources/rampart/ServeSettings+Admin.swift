@@ -1,0 +1,41 @@
+import Foundation
+import SecurityPolicy
+
+/// Where the admin API listens (`[admin]`, `--admin-listen`): loopback port 8443 over TLS unless told otherwise;
+/// plain HTTP only on loopback.
+struct AdminListenSettings: Equatable {
+    var host: String
+    var port: Int
+    var tls: Bool
+
+    static let defaultListen = "127.0.0.1:8443"
+
+    /// nil when switched off (`off`).
+    static func make(file: ServeConfiguration.Admin?, commandLine: String?) throws -> AdminListenSettings? {
+        let text = commandLine ?? file?.listen ?? defaultListen
+        guard text != "off" else { return nil }
+        // HOST:PORT, with an IPv6 host in brackets.
+        var host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(after: close)...].drop { $0 == ":" }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else {
+            throw UsageError(message: "admin.listen must be HOST:PORT or \"off\", not \(text)")
+        }
+        guard let ip = IPAddress(String(host)), let port = Int(portText), (0...65_535).contains(port) else {
+            throw UsageError(message: "admin.listen must be an IP address and a port, not \(text)")
+        }
+        host = Substring(ip.description)
+        let tls = file?.tls ?? true
+        // Off loopback, tokens would cross the network in clear.
+        let loopback = (IPAddress("127.0.0.0").map { ip.masked(to: 104) == $0 } ?? false) || ip == IPAddress("::1")
+        guard tls || loopback else {
+            throw UsageError(message: "admin.tls = false is allowed on a loopback address only")
+        }
+        return AdminListenSettings(host: String(host), port: port, tls: tls)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import Testing
+
+/// The admin API of a running edge (issue 20), from curl over TLS: health without a token; everything else only
+/// with one, each role only what it may; bans made and lifted through it are stored, audited with the token's name
+/// and enforced; hostile bodies get 4xx, never 5xx; a revoked token is refused at once; a source that keeps
+/// guessing is throttled; `/metrics` shows what the edge counted.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct AdminAPITests {
+    struct Client {
+        let port: Int
+        let data: String
+
+        /// One request: its status and body.
+        func call(_ method: String, _ path: String, token: String? = nil, body: String? = nil,
+                  bodyFile: String? = nil) throws -> (status: Int, body: String) {
+            var arguments = ["-s", "--max-time", "10", "--cacert", data + "/ca.crt", "-X", method, "-w", "\n%{http_code}",
+                             "https://127.0.0.1:\(port)\(path)"]
+            if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+            if let body { arguments += ["-H", "Content-Type: application/json", "--data-raw", body] }
+            if let bodyFile { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + bodyFile] }
+            let run = try Peers.run(try Peers.tool("curl"), arguments, seconds: 20)
+            let lines = run.output.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+    }
+
+    static func token(_ name: String, role: String, data: String) throws -> String {
+        let made = try RampartProcess.run(["admin", "token", "create", name, "--role", role, "--data-dir", data])
+        try #require(made.status == 0, "\(made.stderr)")
+        return String(made.stdout.split(separator: "\n").last ?? "")
+    }
+
+    @Test func tokensRolesBansAndHostileRequests() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let viewer = try Self.token("dashboard", role: "viewer", data: data)
+            let operatorToken = try Self.token("noc", role: "operator", data: data)
+            #expect(viewer.hasPrefix("rmp_") && viewer.count > 40)
+            #expect(!(try String(contentsOfFile: data + "/rampart.sqlite", encoding: .isoLatin1)).contains(viewer),
+                    "only the token's digest is stored")
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: ["udp"])
+            defer { server.stop() }
+            let api = Client(port: try #require(server.ports["admin"]), data: data)
+            let served = try AttackersWithPeersTests.register("alice", from: "127.0.0.9", port: server.ports["udp"]!,
+                                                              timeout: 5, directory: directory)
+            #expect(served.status == 0, "before the ban: \(served.output.suffix(400))")
+
+            #expect(try api.call("GET", "/api/health") == (200, "{\"status\":\"ok\"}"))
+            #expect(try api.call("GET", "/api/bans").status == 401)
+            #expect(try api.call("GET", "/api/bans", token: "rmp_guessed").status == 401)
+            #expect(try api.call("GET", "/api/bans", token: viewer) == (200, "[]"))
+            #expect(try api.call("POST", "/api/bans", token: viewer, body: "{\"subject\":\"127.0.0.9\"}").status == 403)
+
+            // Hostile bodies: each a 4xx, nothing stored.
+            let oversized = directory + "/big.json"
+            try ("{\"subject\":\"127.0.0.9\",\"reason\":\"" + String(repeating: "x", count: 70_000) + "\"}")
+                .write(toFile: oversized, atomically: true, encoding: .utf8)
+            #expect(try api.call("POST", "/api/bans", token: operatorToken, bodyFile: oversized).status == 413)
+            for body in ["{\"subject\":\"127.0.0.9\",\"expires\":1}", "not json", "[]", "{\"subject\":\"nobody at all\"}",
+                         "{\"subject\":\"127.0.0.9\",\"seconds\":-5}", "{\"subject\":\"127.0.0.9\",\"reason\":\"a\\nb\"}",
+                         "{\"subject\":42}"] {
+                #expect(try api.call("POST", "/api/bans", token: operatorToken, body: body).status == 400, "\(body)")
+            }
+            #expect(try api.call("GET", "/api/bans", token: viewer).body == "[]")
+
+            let made = try api.call("POST", "/api/bans", token: operatorToken,
+                                    body: "{\"subject\":\"127.0.0.9\",\"reason\":\"<script>alert(1)</script>\",\"seconds\":600}")
+            #expect(made.status == 201 && made.body.contains("\"subject\":\"127.0.0.9\""), "\(made)")
+            #expect(try RampartProcess.run(["ban", "list", "--data-dir", data]).stdout.contains("127.0.0.9"))
+            // Enforced at once: a REGISTER from the banned address gets nothing back.
+            let refused = try AttackersWithPeersTests.register("alice", from: "127.0.0.9", port: server.ports["udp"]!,
+                                                               timeout: 3, directory: directory)
+            #expect(refused.status != 0, "a banned source is not served")
+            #expect(try api.call("DELETE", "/api/bans/127.0.0.9", token: viewer).status == 403)
+            #expect(try api.call("DELETE", "/api/bans/127.0.0.9", token: operatorToken).status == 204)
+            #expect(try api.call("DELETE", "/api/bans/127.0.0.9", token: operatorToken).status == 404)
+            #expect(try api.call("DELETE", "/api/bans/not%20a%20subject", token: operatorToken).status == 400)
+
+            let metrics = try api.call("GET", "/metrics", token: viewer)
+            #expect(metrics.status == 200 && metrics.body.contains("rampart_security_events_total{type=\"auth-failure\"}"))
+            #expect(try api.call("GET", "/api/version", token: viewer).body.contains("\"version\""))
+
+            // Revoked: refused at once. Then guessing from one source is throttled.
+            #expect(try RampartProcess.run(["admin", "token", "revoke", "dashboard", "--data-dir", data]).status == 0)
+            #expect(try api.call("GET", "/api/bans", token: viewer).status == 401)
+            var statuses: [Int] = []
+            for attempt in 0..<10 { statuses.append(try api.call("GET", "/api/bans", token: "rmp_\(attempt)").status) }
+            #expect(statuses.last == 429, "\(statuses)")
+            #expect(try api.call("GET", "/api/bans", token: operatorToken).status == 429, "the source waits a minute")
+            #expect(server.stop() == 0)
+
+            // The trail names the token of every change, never a secret.
+            let contents = try AuditCommandTests.contents(data)
+            #expect(contents.contains { $0.contains("ban.add") && $0.contains("noc") && $0.contains("127.0.0.9") })
+            #expect(contents.contains { $0.contains("ban.remove") && $0.contains("noc") })
+            #expect(contents.contains { $0.contains("admin.token.create") && $0.contains("dashboard") })
+            #expect(!contents.contains { $0.contains(operatorToken) || $0.contains(viewer) })
+            #expect(try RampartProcess.run(["audit", "verify", "--data-dir", data]).status == 0)
+            let events = try AttackersWithPeersTests.events(data) { $0.contains { $0.contains("admin API") } }
+            #expect(events.contains { $0.contains("admin API: token refused") })
+        }
+    }
+
+    @Test func plainHTTPOnlyOnLoopbackAndTheListenerCanBeOff() throws {
+        try withTemporaryDirectory { directory in
+            let config = directory + "/admin.toml"
+            try "[admin]\ntls = false\nlisten = \"192.0.2.1:8080\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let refused = try RampartProcess.run(["serve", "--config", config, "--check-config", "--data-dir", directory])
+            #expect(refused.status == 2 && refused.stderr.contains("loopback"), "\(refused.stderr)")
+            try "[admin]\ntls = false\nlisten = \"[::1]:8080\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let local = try RampartProcess.run(["serve", "--config", config, "--check-config", "--data-dir", directory])
+            #expect(local.stdout.contains("admin API on http://[::1]:8080"), "\(local.stdout)\(local.stderr)")
+            let off = try RampartProcess.run(["serve", "--admin-listen", "off", "--check-config", "--data-dir", directory])
+            #expect(off.stdout.contains("admin API off"))
+            #expect(try RampartProcess.run(["admin", "token", "create", "bad name", "--role", "viewer",
+                                            "--data-dir", directory + "/data"]).status == 2)
+        }
+    }
+}
