@@ -69,10 +69,12 @@ public struct AdminServer: Sendable {
             return JSONBody(["version": version, "uptimeSeconds": "\(uptime.components.seconds)"])
         }
         secured.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            await recordGauges()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
         addBanRoutes(to: secured)
+        addCallRoutes(to: secured)
         let server: HTTPServerBuilder = try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
         return Application(
             router: router, server: server,

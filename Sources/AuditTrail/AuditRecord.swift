@@ -61,6 +61,8 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// An admin API token made (its name and role; never its secret) or revoked.
     public static let adminTokenCreated = AuditAction(rawValue: "admin.token.create")
     public static let adminTokenRevoked = AuditAction(rawValue: "admin.token.revoke")
+    /// A call ended by an operator (its record id).
+    public static let callEnded = AuditAction(rawValue: "call.end")
 
     /// A security event the edge saw, by the name of its kind (`SecurityEvent.Kind`'s raw value).
     public static func securityEvent(_ kind: String) -> AuditAction { AuditAction(rawValue: "security." + kind) }

@@ -3,6 +3,7 @@ import SIPDialog
 import SIPTransaction
 import SIPTransportNIO
 import SecurityPolicy
+import Storage
 import Synchronization
 
 
@@ -325,6 +326,30 @@ public final class CallRouter: Sendable {
         endCallsWithoutMedia(edge: edge, now: now)
     }
 
+    /// The calls in progress (subscriptions aside) as their records stand, oldest first, at most `limit`.
+    public func liveCalls(limit: Int) -> [CallDetailRecord] {
+        let records = shards.flatMap { shard in
+            shard.table.withLock { table in
+                table.byCaller.values.filter { !$0.isSubscription && !$0.session.isEnded }.map(\.session.currentRecord)
+            }
+        }
+        return Array(records.sorted { ($0.startedAtMilliseconds, $0.id) < ($1.startedAtMilliseconds, $1.id) }
+            .prefix(max(0, limit)))
+    }
+
+    /// Ends the call whose record has `id` (an operator's decision): false when there is no such call.
+    public func end(recordID id: String, reason: String, edge: EdgeService) -> Bool {
+        let key = shards.lazy.compactMap { shard in
+            shard.table.withLock { table in
+                table.byCaller.first { !$0.value.isSubscription && $0.value.session.currentRecord.id == id }?.key
+            }
+        }.first
+        guard let key else { return false }
+        let now = edge.clock.epochMilliseconds()
+        update(key, edge: edge, inbound: nil) { $0.terminate(now: now, reason: reason) }
+        return true
+    }
+
     /// Ends answered calls whose relay has carried no packet either way for the media timeout (and that have been
     /// answered at least that long: a call may ring a while before media starts).
     func endCallsWithoutMedia(edge: EdgeService, now: Int64) {
@@ -378,5 +403,5 @@ public final class CallRouter: Sendable {
     let trunkCalls = Mutex<[String: Int]>([:])
 
     /// How many calls are in progress.
-    var activeCalls: Int { shards.reduce(0) { $0 + $1.table.withLock { $0.byCaller.count } } }
+    public var activeCalls: Int { shards.reduce(0) { $0 + $1.table.withLock { $0.byCaller.count } } }
 }

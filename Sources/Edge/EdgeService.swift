@@ -124,9 +124,9 @@ public final class EdgeService: SIPInboundHandler {
     let configuration: Configuration
     let store: any Store
     /// The registrar's bindings.
-    let location: LocationService
+    public let location: LocationService
     /// Calls between the edge's users.
-    let calls: CallRouter
+    public let calls: CallRouter
     /// Accounts and device bindings as last read from the store.
     let directory: DirectoryCache
     /// CDRs on their way to the store.

@@ -243,6 +243,8 @@ public struct CallSession: Sendable {
     var branches: [Branch] = []
     var phase: Phase = .proceeding
     var record: CallDetailRecord
+    /// The record as it stands (a live call's: no end yet).
+    public var currentRecord: CallDetailRecord { record }
     var relayed: [RelayedRequest] = []
     var nextRelayID = 0
     /// Bumped at every session refresh, so that only the latest expiry timer counts.
@@ -550,15 +552,16 @@ public struct CallSession: Sendable {
         return actions + finish(now: now)
     }
 
-    /// The edge is shutting down: an answered call ends with BYE on both legs; a ringing one has its branches
-    /// cancelled and its caller answered 503. Either way the record is emitted (hangup side: the edge).
-    public mutating func terminate(now: Int64) -> [Action] {
+    /// The edge ends the call (shutting down, or told to by an operator): an answered call ends with BYE on both
+    /// legs; a ringing one has its branches cancelled and its caller answered 503. Either way the record is emitted
+    /// (hangup side: the edge, hangup reason: `reason`).
+    public mutating func terminate(now: Int64, reason: String = "shutdown") -> [Action] {
         switch phase {
         case .answered:
-            return hangUp(reason: "shutdown", now: now)
+            return hangUp(reason: reason, now: now)
         case .proceeding:
             record.hangupSide = .edge
-            record.hangupReason = "shutdown"
+            record.hangupReason = reason
             return cancelOthers(than: nil, now: now) + refuse(503, disposition: .failed, now: now)
         case .ended:
             return []

@@ -51,6 +51,20 @@ public final class LocationService: Sendable {
     /// Number of AORs with bindings.
     public var addressOfRecordCount: Int { state.withLock { $0.bindings.count } }
 
+    /// Every binding, by address-of-record, at most `limit`.
+    public func allBindings(limit: Int) -> [RegistrationRecord] {
+        state.withLock { state in
+            var listed: [RegistrationRecord] = []
+            for key in state.bindings.keys.sorted() where listed.count < limit {
+                listed += (state.bindings[key] ?? []).prefix(limit - listed.count)
+            }
+            return listed
+        }
+    }
+
+    /// How many bindings there are.
+    public var bindingCount: Int { state.withLock { $0.bindings.values.reduce(0) { $0 + $1.count } } }
+
     /// Drops expired bindings (in memory; the store's copies follow with the next flush and its own sweep).
     public func sweep(now epochSeconds: Int64) -> Int {
         state.withLock { state in

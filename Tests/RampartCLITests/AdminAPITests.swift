@@ -119,3 +119,56 @@ import Testing
         }
     }
 }
+
+/// An operator sees a ringing call in `GET /api/calls` and ends it with `DELETE`: the caller (sipp) is answered
+/// 503, the callee's branch is cancelled, the CDR says the edge hung up for the operator, and the trail says who.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct AdminAPICallTests {
+    final class Seen: @unchecked Sendable {
+        let lock = NSLock()
+        var calls = ""
+        var deleted = 0
+        var registrations = ""
+        var metrics = ""
+    }
+
+    @Test func anOperatorEndsARingingCall() throws {
+        let seen = Seen()
+        try CallOutcomesWithPeersTests.call(over: "udp", callees: ["ring"], ending: CallOutcomesWithPeersTests.refused(503),
+                                            whileCalling: { server, data in
+            guard let port = server.ports["admin"],
+                let token = try? AdminAPITests.token("noc", role: "operator", data: data)
+            else { return }
+            let api = AdminAPITests.Client(port: port, data: data)
+            for _ in 0..<100 {
+                if let listed = try? api.call("GET", "/api/calls", token: token), listed.body.contains("sip:bob@localhost"),
+                    let json = try? JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [[String: Any]],
+                    let id = json.first?["id"] as? String
+                {
+                    Thread.sleep(forTimeInterval: 0.3)  // ringing at bob's
+                    let registrations = (try? api.call("GET", "/api/registrations", token: token).body) ?? ""
+                    let metrics = (try? api.call("GET", "/metrics", token: token).body) ?? ""
+                    let deleted = (try? api.call("DELETE", "/api/calls/\(id)", token: token).status) ?? 0
+                    seen.lock.withLock {
+                        (seen.calls, seen.deleted, seen.registrations, seen.metrics) = (listed.body, deleted, registrations, metrics)
+                    }
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }) { result, records, calleeLogs, data in
+            let (calls, deleted, registrations, metrics) = seen.lock.withLock {
+                (seen.calls, seen.deleted, seen.registrations, seen.metrics)
+            }
+            #expect(calls.contains("\"caller\":\"sip:alice@localhost\"") && !calls.contains("secret-"), "\(calls)")
+            #expect(deleted == 204)
+            #expect(registrations.contains("sip:bob@localhost"), "\(registrations)")
+            #expect(metrics.contains("rampart_calls_active 1") && metrics.contains("rampart_registration_bindings 1"),
+                    "\(metrics.split(separator: "\n").filter { $0.hasPrefix("rampart_") && !$0.contains("{") })")
+            #expect(result.status == 0, "the caller was answered 503: \(result.output.suffix(600))")
+            #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
+            #expect(records.first?["hangupSide"] as? String == "edge" && records.first?["hangupReason"] as? String == "operator")
+            let contents = try AuditCommandTests.contents(data)
+            #expect(contents.contains { $0.contains("call.end") && $0.contains("noc") })
+        }
+    }
+}

@@ -277,7 +277,9 @@ import Testing
 
     /// Registers bob once per callee scenario (each from its own port, each a sipp server there afterwards), runs
     /// the caller with `ending`, and hands over the caller's result, the CDRs and what each callee received.
+    /// `whileCalling` runs on a thread of its own from the moment the caller starts until it is done.
     static func call(over transport: String, callees: [String], ending: String, config: String = "",
+                     whileCalling: (@Sendable (_ server: ServeProcess, _ data: String) -> Void)? = nil,
                      _ check: (_ caller: (status: Int32, output: String), _ records: [[String: Any]],
                                _ calleeLogs: [String], _ data: String) throws -> Void) throws
     {
@@ -331,6 +333,16 @@ import Testing
 
             let scenario = directory + "/caller.xml"
             try callerScenario(ending: ending, to: scenario)
+            let beside = DispatchSemaphore(value: 0)
+            if let whileCalling {
+                Thread.detachNewThread { [server] in
+                    whileCalling(server, data)
+                    beside.signal()
+                }
+            } else {
+                beside.signal()
+            }
+            defer { beside.wait() }
             var caller = try Peers.run(try Peers.tool("sipp"), [
                 "127.0.0.1:\(try edgeEntry())", "-sf", scenario, "-t", tls ? "t1" : "u1", "-s", "alice", "-au", "alice", "-ap", "pw-alice",
                 "-auth_uri", "bob@localhost", "-key", "domain", "localhost", "-key", "callee", "bob",

@@ -1,0 +1,61 @@
+import AuditTrail
+import Edge
+import Foundation
+import Hummingbird
+import Metrics
+import Storage
+
+/// A binding as the API shows it.
+struct BindingEntry: Codable, Sendable {
+    var addressOfRecord: String
+    var contact: String
+    /// Seconds since 1970.
+    var expires: Int64
+    var flow: String?
+    var instance: String?
+
+    init(_ record: RegistrationRecord) {
+        (addressOfRecord, contact, expires) = (record.addressOfRecord, record.contact, record.expiresAtEpochSeconds)
+        (flow, instance) = (record.flow, record.instanceID)
+    }
+}
+
+extension AdminServer {
+    /// Most entries one listing returns (`?limit=`, 1-10,000; 1,000 by default).
+    static func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return 1_000 }
+        guard let limit = Int(text), (1...10_000).contains(limit) else {
+            throw HTTPError(.badRequest, message: "limit must be 1-10000")
+        }
+        return limit
+    }
+
+    func addCallRoutes(to group: RouterGroup<AdminRequestContext>) {
+        group.get("/api/registrations") { request, _ in
+            JSONBody(edge.location.allBindings(limit: try Self.limit(request)).map(BindingEntry.init))
+        }
+        group.get("/api/calls") { request, _ in
+            JSONBody(edge.calls.liveCalls(limit: try Self.limit(request)))
+        }
+        group.delete("/api/calls/:id") { _, context in
+            try Self.require(.operator, context)
+            let id = context.parameters.get("id") ?? ""
+            guard (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw HTTPError(.badRequest, message: "not a call id")
+            }
+            guard edge.calls.end(recordID: id, reason: "operator", edge: edge) else {
+                throw HTTPError(.notFound, message: "no such call")
+            }
+            try await store.audit(AuditContent(time: Int64(Date().timeIntervalSince1970 * 1_000),
+                                               actor: Self.actor(context), action: .callEnded, subject: id))
+            return Response(status: .noContent)
+        }
+    }
+
+    /// The gauges a scrape reads as they are now (counters count as things happen).
+    func recordGauges() async {
+        Gauge(label: "rampart_registration_bindings").record(edge.location.bindingCount)
+        Gauge(label: "rampart_calls_active").record(edge.calls.activeCalls)
+        Gauge(label: "rampart_bans_active").record(edge.defense.bans.count)
+    }
+}
