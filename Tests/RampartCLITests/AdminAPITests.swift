@@ -129,6 +129,7 @@ import Testing
         var deleted = 0
         var registrations = ""
         var metrics = ""
+        var port = 0
     }
 
     @Test func anOperatorEndsARingingCall() throws {
@@ -139,6 +140,7 @@ import Testing
                 let token = try? AdminAPITests.token("noc", role: "operator", data: data)
             else { return }
             let api = AdminAPITests.Client(port: port, data: data)
+            seen.lock.withLock { seen.port = port }
             for _ in 0..<100 {
                 if let listed = try? api.call("GET", "/api/calls", token: token), listed.body.contains("sip:bob@localhost"),
                     let json = try? JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [[String: Any]],
@@ -156,6 +158,17 @@ import Testing
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }) { result, records, calleeLogs, data in
+            // The record, once stored, through the API with the cdr filters (the edge still runs).
+            let api = AdminAPITests.Client(port: seen.lock.withLock { seen.port }, data: data)
+            let viewer = try AdminAPITests.token("reader", role: "viewer", data: data)
+            let cdrs = try api.call("GET", "/api/cdrs?account=alice@localhost&disposition=failed&limit=5", token: viewer)
+            #expect(cdrs.status == 200 && cdrs.body.contains("\"hangupReason\":\"operator\""), "\(cdrs)")
+            #expect(try api.call("GET", "/api/cdrs?disposition=odd", token: viewer).status == 400)
+            #expect(try api.call("GET", "/api/cdrs?since=-1", token: viewer).status == 400)
+            #expect(try api.call("GET", "/api/cdrs?since=4102444800", token: viewer).body == "[]", "none from 2100 on")
+            let events = try api.call("GET", "/api/events?limit=10", token: viewer)
+            #expect(events.status == 200 && events.body.hasPrefix("["), "\(events)")
+            #expect(try api.call("GET", "/api/events?limit=0", token: viewer).status == 400)
             let (calls, deleted, registrations, metrics) = seen.lock.withLock {
                 (seen.calls, seen.deleted, seen.registrations, seen.metrics)
             }
@@ -169,6 +182,71 @@ import Testing
             #expect(records.first?["hangupSide"] as? String == "edge" && records.first?["hangupReason"] as? String == "operator")
             let contents = try AuditCommandTests.contents(data)
             #expect(contents.contains { $0.contains("call.end") && $0.contains("noc") })
+        }
+    }
+}
+
+/// A real Prometheus (Debian's) scrapes the admin API over TLS with a viewer token from a file, and PromQL over its
+/// HTTP API reads what the edge counted: the scrape is up, a registration, a scanner's events and its ban.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct PrometheusScrapeTests {
+    @Test func prometheusScrapesTheEdgeAndPromQLReadsIt() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let token = try AdminAPITests.token("prometheus", role: "viewer", data: data)
+            try token.write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: ["udp"])
+            defer { server.stop() }
+            let registered = try AttackersWithPeersTests.register("alice", from: "127.0.0.1", port: server.ports["udp"]!,
+                                                                  timeout: 5, directory: directory)
+            #expect(registered.status == 0, "\(registered.output.suffix(400))")
+            _ = try AttackersWithPeersTests.sipvicious("svmap", port: server.ports["udp"]!, ip: "127.0.0.3", [],
+                                                       directory: directory)
+
+            let web = try Peers.freePort()
+            try """
+                global:
+                  scrape_interval: 1s
+                  scrape_timeout: 1s
+                scrape_configs:
+                  - job_name: rampart
+                    scheme: https
+                    tls_config:
+                      ca_file: \(data)/ca.crt
+                    authorization:
+                      type: Bearer
+                      credentials_file: \(directory)/token
+                    static_configs:
+                      - targets: ["127.0.0.1:\(server.ports["admin"]!)"]
+                """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
+            let prometheus = try Peers.background(try Peers.tool("prometheus"), [
+                "--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/tsdb",
+                "--web.listen-address=127.0.0.1:\(web)",
+            ], seconds: 90, directory: directory, output: directory + "/prometheus.log")
+            defer { Peers.stop(prometheus) }
+            /// The first sample of an instant query's answer, once there is one (20 s at most).
+            func query(_ promQL: String) throws -> Double? {
+                for _ in 0..<80 {
+                    let answer = try Peers.run(try Peers.tool("curl"), [
+                        "-s", "--max-time", "5", "-G", "http://127.0.0.1:\(web)/api/v1/query", "--data-urlencode",
+                        "query=\(promQL)",
+                    ], seconds: 10)
+                    if let json = try? JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any],
+                        let result = (json["data"] as? [String: Any])?["result"] as? [[String: Any]],
+                        let value = result.first?["value"] as? [Any], let text = value.last as? String
+                    {
+                        return Double(text)
+                    }
+                    Thread.sleep(forTimeInterval: 0.25)
+                }
+                return nil
+            }
+            #expect(try query("up{job=\"rampart\"}") == 1, "the scrape with the token succeeds")
+            #expect(try query("rampart_registration_bindings") == 1)
+            #expect((try query("sum(rampart_security_events_total{type=\"scanner-detected\"})") ?? 0) >= 1)
+            #expect((try query("rampart_bans_active") ?? 0) >= 1)
+            // Bounded cardinality: one series per event kind, none per source or account.
+            #expect((try query("count(rampart_security_events_total)") ?? 1_000) <= 40)
         }
     }
 }

@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import Storage
+
+/// A security event as the API shows it.
+struct EventEntry: Codable, Sendable {
+    /// Seconds since 1970.
+    var time: Int64
+    var kind: String
+    var source: String?
+    var account: String?
+    var reason: String
+
+    init(_ event: StoredSecurityEvent) {
+        (time, kind, source, account, reason) = (event.epochSeconds, event.kind, event.source, event.account, event.reason)
+    }
+}
+
+extension AdminServer {
+    /// An integer query parameter within `range`, or nil when absent; 400 when it is not one.
+    static func integer(_ name: String, in range: ClosedRange<Int64>, _ request: Request) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            throw HTTPError(.badRequest, message: "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A text query parameter of at most 256 bytes, or nil.
+    static func text(_ name: String, _ request: Request) throws -> String? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard text.utf8.count <= 256 else { throw HTTPError(.badRequest, message: "\(name) is too long") }
+        return text
+    }
+
+    func addRecordRoutes(to group: RouterGroup<AdminRequestContext>) {
+        // The `rampart cdr` filters: since/until in seconds since 1970, party, account, disposition, limit.
+        group.get("/api/cdrs") { request, _ in
+            let seconds: ClosedRange<Int64> = 0...(1 << 40)
+            var filter = CallRecordFilter(limit: try Self.limit(request))
+            filter.startedFrom = try Self.integer("since", in: seconds, request).map { $0 * 1_000 }
+            filter.startedBefore = try Self.integer("until", in: seconds, request).map { $0 * 1_000 }
+            filter.party = try Self.text("party", request)
+            filter.account = try Self.text("account", request)
+            if let text = try Self.text("disposition", request) {
+                guard let disposition = CallDetailRecord.Disposition(rawValue: text) else {
+                    throw HTTPError(.badRequest, message: "unknown disposition")
+                }
+                filter.disposition = disposition
+            }
+            return JSONBody(try await store.callRecords(matching: filter))
+        }
+        // The newest events (since, type, limit), oldest first, as `rampart events` lists them.
+        group.get("/api/events") { request, _ in
+            let filter = SecurityEventFilter(since: try Self.integer("since", in: 0...(1 << 40), request),
+                                             kind: try Self.text("type", request), limit: try Self.limit(request))
+            return JSONBody(try await store.securityEvents(matching: filter).map(EventEntry.init))
+        }
+    }
+}
