@@ -18,9 +18,12 @@ public struct AdminSettings: Sendable {
     public var port: Int
     /// The server's TLS; nil: plain HTTP (the CLI allows that on loopback only).
     public var tls: TLSConfiguration?
+    /// Failed authentications one address may make in a minute before it gets 429 for the rest of it.
+    public var authFailuresPerMinute: Int
 
-    public init(host: String, port: Int, tls: TLSConfiguration?) {
+    public init(host: String, port: Int, tls: TLSConfiguration?, authFailuresPerMinute: Int = 10) {
         (self.host, self.port, self.tls) = (host, port, tls)
+        self.authFailuresPerMinute = max(1, authFailuresPerMinute)
     }
 }
 
@@ -49,13 +52,14 @@ public struct AdminServer: Sendable {
     let settings: AdminSettings
     let version: String
     let logger: Logger
-    let failures = FailureBudget()
+    let failures: FailureBudget
     let started = ContinuousClock.now
 
     public init(edge: EdgeService, store: any Store, metrics: AdminMetrics, settings: AdminSettings, version: String,
                 logger: Logger) {
         (self.edge, self.store, self.metrics, self.settings) = (edge, store, metrics, settings)
         (self.version, self.logger) = (version, logger)
+        failures = FailureBudget(limit: settings.authFailuresPerMinute)
     }
 
     /// The application to run (a swift-service-lifecycle `Service`); `onBound` hears the port it listens on.
@@ -63,6 +67,10 @@ public struct AdminServer: Sendable {
         let router = Router(context: AdminRequestContext.self)
         router.add(middleware: SecurityHeaders())
         router.get("/api/health") { _, _ in JSONBody(["status": "ok"]) }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         let secured = router.group().add(middleware: TokenAuthentication(server: self))
         secured.get("/api/version") { _, _ in
             let uptime = ContinuousClock.now - started
@@ -129,10 +137,12 @@ struct SecurityHeaders: RouterMiddleware {
     }
 }
 
-/// Failed authentications per source: beyond ``limit`` in a minute, 429 until the minute is over. Bounded: the
+/// Failed authentications per source: beyond `limit` in a minute, 429 until the minute is over. Bounded: the
 /// table forgets everyone when it is full (a flood of sources then costs memory, not correctness).
 final class FailureBudget: Sendable {
-    static let limit = 10
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
     static let window: Duration = .seconds(60)
     static let capacity = 10_000
     private let table = Mutex<[String: (count: Int, since: ContinuousClock.Instant)]>([:])
@@ -141,7 +151,7 @@ final class FailureBudget: Sendable {
     func allows(_ source: String) -> Bool {
         table.withLock { table in
             guard let entry = table[source], ContinuousClock.now - entry.since < Self.window else { return true }
-            return entry.count < Self.limit
+            return entry.count < limit
         }
     }
 

@@ -174,7 +174,8 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
             let api = AdminServer(edge: edge, store: store, metrics: metrics,
-                                  settings: AdminSettings(host: admin.host, port: admin.port, tls: tls),
+                                  settings: AdminSettings(host: admin.host, port: admin.port, tls: tls,
+                                                          authFailuresPerMinute: admin.authFailuresPerMinute),
                                   version: Rampart.version, logger: Logger(label: "rampart.admin"))
             let host = admin.host.contains(":") ? "[\(admin.host)]" : admin.host
             let scheme = admin.tls ? "https" : "http"

@@ -298,8 +298,11 @@ struct ServeConfiguration: Codable, Equatable {
     struct Admin: Codable, Equatable {
         var listen: String?
         var tls: Bool?
+        var authFailuresPerMinute: Int?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case listen, tls }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case listen, tls, authFailuresPerMinute = "auth_failures_per_minute"
+        }
     }
 
     /// `[audit]`: when the edge signs the audit trail's checkpoints.

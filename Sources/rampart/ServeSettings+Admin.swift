@@ -7,6 +7,7 @@ struct AdminListenSettings: Equatable {
     var host: String
     var port: Int
     var tls: Bool
+    var authFailuresPerMinute = 10
 
     static let defaultListen = "127.0.0.1:8443"
 
@@ -36,6 +37,8 @@ struct AdminListenSettings: Equatable {
         guard tls || loopback else {
             throw UsageError(message: "admin.tls = false is allowed on a loopback address only")
         }
-        return AdminListenSettings(host: String(host), port: port, tls: tls)
+        let failures = try ServeSettings.bounded(file?.authFailuresPerMinute, "admin.auth_failures_per_minute",
+                                                 default: 10, in: 1...100_000)
+        return AdminListenSettings(host: String(host), port: port, tls: tls, authFailuresPerMinute: failures)
     }
 }

@@ -250,3 +250,41 @@ import Testing
         }
     }
 }
+
+/// The OpenAPI document is true to the API: schemathesis (PyPI) generates requests for every operation from it
+/// (examples, boundaries, then fuzzing) against a running edge with an operator's token, and finds no 5xx, no
+/// undocumented status, no answer off its schema or content type.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct OpenAPIConformanceTests {
+    /// A program on the PATH (pip puts schemathesis beside its Python, not in /usr/bin).
+    static func onPath(_ name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            return "\(directory)/\(name)"
+        }
+        try #require(Bool(false), "\(name) is not on the PATH: scripts/test installs it")
+        return ""
+    }
+
+    @Test func schemathesisFindsTheAPIAsDocumented() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
+            let token = try AdminAPITests.token("fuzzer", role: "operator", data: data)
+            // schemathesis also tries every operation without the token: enough budget for that to stay a 401.
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig
+                + "\n[admin]\nauth_failures_per_minute = 100000\n", listeners: ["udp"])
+            defer { server.stop() }
+            let port = try #require(server.ports["admin"])
+            let document = try AdminAPITests.Client(port: port, data: data).call("GET", "/openapi.json")
+            #expect(document.status == 200 && document.body.contains("\"openapi\": \"3.1.0\""))
+            let run = try Peers.run(try Self.onPath("schemathesis"), [
+                "run", "https://127.0.0.1:\(port)/openapi.json", "--tls-verify", data + "/ca.crt",
+                "-H", "Authorization: Bearer \(token)", "--max-examples", "30", "--seed", "1",
+                "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            ], seconds: 150, directory: directory)
+            #expect(run.status == 0, "\(run.output.suffix(4000))")
+            #expect(run.output.contains(" passed") && !run.output.contains("Rate limited"), "\(run.output.suffix(1500))")
+            #expect(server.stop() == 0, "the edge outlived the fuzzing")
+        }
+    }
+}
