@@ -84,6 +84,7 @@ public struct AdminServer: Sendable {
         addBanRoutes(to: secured)
         addCallRoutes(to: secured)
         addRecordRoutes(to: secured)
+        addUserRoutes(to: secured)
         let server: HTTPServerBuilder = try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
         return Application(
             router: router, server: server,

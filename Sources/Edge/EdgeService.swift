@@ -121,7 +121,7 @@ public final class EdgeService: SIPInboundHandler {
     public static let allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, MESSAGE, PRACK, UPDATE, INFO, "
         + "SUBSCRIBE"
 
-    let configuration: Configuration
+    public let configuration: Configuration
     let store: any Store
     /// The registrar's bindings.
     public let location: LocationService

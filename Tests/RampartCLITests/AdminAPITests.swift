@@ -78,6 +78,26 @@ import Testing
             #expect(try api.call("DELETE", "/api/bans/127.0.0.9", token: operatorToken).status == 404)
             #expect(try api.call("DELETE", "/api/bans/not%20a%20subject", token: operatorToken).status == 400)
 
+            // Accounts and devices: read by a viewer, changed by an admin only, never showing an HA1.
+            let admin = try Self.token("root", role: "admin", data: data)
+            let users = try api.call("GET", "/api/users", token: viewer)
+            #expect(users.status == 200 && users.body.contains("\"username\":\"alice\"") && !users.body.contains("ha1"))
+            let carol = "{\"username\":\"carol\",\"password\":\"pw-carol\"}"
+            #expect(try api.call("POST", "/api/users", token: operatorToken, body: carol).status == 403)
+            #expect(try api.call("POST", "/api/users", token: admin, body: carol).status == 201)
+            #expect(try api.call("POST", "/api/users", token: admin, body: carol).status == 409)
+            #expect(try api.call("POST", "/api/users", token: admin, body: "{\"username\":\"dave\"}").status == 400)
+            #expect(try RampartProcess.run(["user", "list", "--data-dir", data]).stdout.contains("carol@localhost"))
+            let device = "{\"fingerprint\":\"\(String(repeating: "ab", count: 32))\",\"username\":\"carol\"}"
+            #expect(try api.call("POST", "/api/devices", token: admin, body: device).status == 201)
+            #expect(try api.call("POST", "/api/devices", token: admin,
+                                 body: "{\"fingerprint\":\"zz\",\"username\":\"carol\"}").status == 400)
+            #expect(try api.call("POST", "/api/devices", token: admin, body: device.replacingOccurrences(
+                of: "carol", with: "nobody")).status == 404)
+            #expect(try api.call("DELETE", "/api/devices/\(String(repeating: "ab", count: 32))", token: admin).status == 204)
+            #expect(try api.call("DELETE", "/api/users/carol", token: operatorToken).status == 403)
+            #expect(try api.call("DELETE", "/api/users/carol", token: admin).status == 204)
+            #expect(try api.call("DELETE", "/api/users/carol", token: admin).status == 404)
             let metrics = try api.call("GET", "/metrics", token: viewer)
             #expect(metrics.status == 200 && metrics.body.contains("rampart_security_events_total{type=\"auth-failure\"}"))
             #expect(try api.call("GET", "/api/version", token: viewer).body.contains("\"version\""))
@@ -269,7 +289,7 @@ import Testing
         try withTemporaryDirectory { directory in
             let data = directory + "/data"
             try ServeWithPeersTests.addUser("alice", password: "pw-alice", dataDir: data)
-            let token = try AdminAPITests.token("fuzzer", role: "operator", data: data)
+            let token = try AdminAPITests.token("fuzzer", role: "admin", data: data)
             // schemathesis also tries every operation without the token: enough budget for that to stay a 401.
             let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig
                 + "\n[admin]\nauth_failures_per_minute = 100000\n", listeners: ["udp"])
