@@ -1,5 +1,7 @@
+import Edge
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import Storage
 
 /// A security event as the API shows it.
@@ -55,6 +57,48 @@ extension AdminServer {
             let filter = SecurityEventFilter(since: try Self.integer("since", in: 0...(1 << 40), request),
                                              kind: try Self.text("type", request), limit: try Self.limit(request))
             return JSONBody(try await store.securityEvents(matching: filter).map(EventEntry.init))
+        }
+    }
+}
+
+extension AdminServer {
+    /// `GET /api/events/stream`: Server-Sent Events, one `security-event` per event as the edge records it, a
+    /// comment every 15 s to keep proxies from closing the connection; it ends at the edge's shutdown or after an
+    /// hour (the client reconnects). At most ``EdgeDefense/maximumWatchers`` at once (503 beyond).
+    func addEventStream(to group: RouterGroup<AdminRequestContext>) {
+        group.get("/api/events/stream") { _, _ in
+            guard let feed = edge.defense.watch() else {
+                throw HTTPError(.serviceUnavailable, message: "too many event streams open")
+            }
+            let (ticks, tick) = AsyncStream<StoredSecurityEvent?>.makeStream()
+            let keepAlive = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(15))
+                    tick.yield(nil)
+                }
+            }
+            let relay = Task {
+                for await event in feed { tick.yield(event) }
+                tick.finish()
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                body: ResponseBody { writer in
+                    defer { keepAlive.cancel(); relay.cancel() }
+                    let deadline = ContinuousClock.now + .seconds(3_600)
+                    try await writer.write(ByteBuffer(string: ": rampart security events\n\n"))
+                    for await item in ticks.cancelOnGracefulShutdown() {
+                        guard ContinuousClock.now < deadline else { break }
+                        // JSON on one line: no newline of a hostile field can end the event early.
+                        let text = item.flatMap { try? encoder.encode(EventEntry($0)) }
+                            .map { "event: security-event\ndata: " + String(decoding: $0, as: UTF8.self) + "\n\n" }
+                        try await writer.write(ByteBuffer(string: text ?? ": keep-alive\n\n"))
+                    }
+                    try await writer.finish(nil)
+                })
         }
     }
 }

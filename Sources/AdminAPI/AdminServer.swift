@@ -85,6 +85,7 @@ public struct AdminServer: Sendable {
         addCallRoutes(to: secured)
         addRecordRoutes(to: secured)
         addUserRoutes(to: secured)
+        addEventStream(to: secured)
         let server: HTTPServerBuilder = try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
         return Application(
             router: router, server: server,

@@ -129,6 +129,13 @@ enum OpenAPIDocument {
         "type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
         "429": {"$ref": "#/components/responses/TooMany"}}}},
+    "/api/events/stream": {"get": {"operationId": "streamEvents",
+      "description": "Server-Sent Events: one security-event (data: an Event as JSON) per event as the edge records it",
+      "responses": {"200": {"description": "the stream, until shutdown or an hour",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"}, "429": {"$ref": "#/components/responses/TooMany"},
+        "503": {"description": "too many streams open",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
     "/api/users": {
       "get": {"operationId": "listUsers", "parameters": [{"$ref": "#/components/parameters/limit"}],
         "responses": {"200": {"description": "the domain's accounts", "content": {"application/json": {"schema": {

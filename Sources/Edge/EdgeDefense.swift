@@ -151,7 +151,32 @@ public final class EdgeDefense: Sendable {
         return outcome.verdict
     }
 
+    /// Live feeds of the events (the admin API's stream), by number; each buffers its newest 256.
+    private let watchers = Mutex<(next: Int, feeds: [Int: AsyncStream<StoredSecurityEvent>.Continuation])>((0, [:]))
+    /// Most live feeds at once.
+    public static let maximumWatchers = 16
+
+    /// A live feed of the events as they are stored (their addresses as `privacy.ip_addresses` says), from now
+    /// on; nil when ``maximumWatchers`` feeds are open. It ends when the consumer stops iterating.
+    public func watch() -> AsyncStream<StoredSecurityEvent>? {
+        let (stream, continuation) = AsyncStream<StoredSecurityEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let number: Int? = watchers.withLock { watchers in
+            guard watchers.feeds.count < Self.maximumWatchers else { return nil }
+            watchers.next += 1
+            watchers.feeds[watchers.next] = continuation
+            return watchers.next
+        }
+        guard let number else { return nil }
+        continuation.onTermination = { [weak self] _ in self?.watchers.withLock { _ = $0.feeds.removeValue(forKey: number) } }
+        return stream
+    }
+
     private func log(_ event: SecurityEvent) {
+        watchers.withLock { watchers in
+            guard !watchers.feeds.isEmpty else { return }
+            let stored = Self.stored(event, addresses: addresses)
+            for feed in watchers.feeds.values { feed.yield(stored) }
+        }
         var metadata: Logger.Metadata = ["event": "\(event.kind.name)", "reason": "\(event.reason)"]
         if let source = event.source { metadata["source"] = "\(source)" }
         if let account = event.account { metadata["account"] = "\(account)" }
