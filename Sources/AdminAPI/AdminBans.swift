@@ -47,7 +47,7 @@ extension AdminServer {
             if let seconds = asked.seconds, !(1...315_360_000).contains(seconds) {
                 throw HTTPError(.badRequest, message: "seconds must be 1-315360000")
             }
-            let now = Int64(Date().timeIntervalSince1970)
+            let now = edge.clock.epochSeconds()
             let ban = Ban(subject: subject, reason: reason, evidenceCount: 0, createdAtEpochSeconds: now,
                           expiresAtEpochSeconds: asked.seconds.map { now + $0 })
             let stored = EdgeDefense.stored(ban)
@@ -65,7 +65,7 @@ extension AdminServer {
                 throw HTTPError(.badRequest, message: "not a ban subject")
             }
             let removed = try await store.audit([AuditContent(
-                time: Int64(Date().timeIntervalSince1970 * 1_000), actor: Self.actor(context), action: .banRemoved,
+                time: nowMilliseconds, actor: Self.actor(context), action: .banRemoved,
                 subject: subject.description, outcome: .success)], with: .removeBan(subject: subject.description))
             guard removed.changed else { throw HTTPError(.notFound, message: "no such ban") }
             try await applyBans()

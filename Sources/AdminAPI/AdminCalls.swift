@@ -46,14 +46,14 @@ extension AdminServer {
             guard edge.calls.end(recordID: id, reason: "operator", edge: edge) else {
                 throw HTTPError(.notFound, message: "no such call")
             }
-            try await store.audit(AuditContent(time: Int64(Date().timeIntervalSince1970 * 1_000),
-                                               actor: Self.actor(context), action: .callEnded, subject: id))
+            try await store.audit(AuditContent(time: nowMilliseconds, actor: Self.actor(context), action: .callEnded,
+                                               subject: id))
             return Response(status: .noContent)
         }
     }
 
     /// The gauges a scrape reads as they are now (counters count as things happen).
-    func recordGauges() async {
+    func recordGauges() {
         Gauge(label: "rampart_registration_bindings").record(edge.location.bindingCount)
         Gauge(label: "rampart_calls_active").record(edge.calls.activeCalls)
         Gauge(label: "rampart_bans_active").record(edge.defense.bans.count)

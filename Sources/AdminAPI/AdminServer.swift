@@ -77,7 +77,7 @@ public struct AdminServer: Sendable {
             return JSONBody(["version": version, "uptimeSeconds": "\(uptime.components.seconds)"])
         }
         secured.get("/metrics") { _, _ in
-            await recordGauges()
+            recordGauges()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
@@ -92,6 +92,15 @@ public struct AdminServer: Sendable {
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) }, logger: logger)
     }
+
+    /// What the store keeps of a token's secret: its SHA-256 in hex. The CLI that makes a token and the API that
+    /// checks one both call this, so the two cannot drift apart.
+    public static func tokenDigest(_ secret: some StringProtocol) -> String {
+        AuditHex.encode(SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    /// Now on the edge's wall clock, in milliseconds: the time of the audit records the API writes.
+    var nowMilliseconds: Int64 { edge.clock.epochMilliseconds() }
 
     /// The audit actor of a request's token.
     static func actor(_ context: AdminRequestContext) -> AuditActor {
@@ -186,15 +195,14 @@ struct TokenAuthentication: RouterMiddleware {
         var token: AdminToken?
         if header.hasPrefix("Bearer "), header.utf8.count <= 200 {
             let secret = header.dropFirst("Bearer ".count)
-            let digest = SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-            token = try? await server.store.adminToken(digest: digest)
+            token = try? await server.store.adminToken(digest: AdminServer.tokenDigest(secret))
         }
         guard let token else {
             server.failures.fail(source)
             server.edge.defense.record(SecurityEvent(
                 kind: .authFailure, source: context.remoteAddress?.ipAddress, account: nil,
                 reason: header.isEmpty ? "admin API: no token" : "admin API: token refused",
-                epochSeconds: Int64(Date().timeIntervalSince1970)))
+                epochSeconds: server.edge.clock.epochSeconds()))
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"rampart\""],
                             message: "a valid bearer token is needed")
         }

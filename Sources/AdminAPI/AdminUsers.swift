@@ -50,7 +50,7 @@ extension AdminServer {
                 DigestHA1.storedValues(username: asked.username, realm: domain.lowercased(), password: asked.password))
             do {
                 try await store.audit([AuditContent(
-                    time: Int64(Date().timeIntervalSince1970 * 1_000), actor: Self.actor(context), action: .userAdded,
+                    time: nowMilliseconds, actor: Self.actor(context), action: .userAdded,
                     subject: "\(account.username)@\(account.domain)")], with: .saveAccounts([account]))
             } catch let error as StorageError where error.code == .invalidInput {
                 throw HTTPError(.badRequest, message: "username: 1-256 visible characters")
@@ -62,7 +62,7 @@ extension AdminServer {
             let username = (context.parameters.get("username") ?? "").removingPercentEncoding ?? ""
             guard (1...256).contains(username.utf8.count) else { throw HTTPError(.badRequest, message: "not a user name") }
             let removed = try await store.audit([AuditContent(
-                time: Int64(Date().timeIntervalSince1970 * 1_000), actor: Self.actor(context), action: .userRemoved,
+                time: nowMilliseconds, actor: Self.actor(context), action: .userRemoved,
                 subject: "\(username)@\(domain.lowercased())")], with: .removeAccount(username: username, domain: domain))
             guard removed.changed else { throw HTTPError(.notFound, message: "no such account") }
             return Response(status: .noContent)
@@ -74,7 +74,7 @@ extension AdminServer {
             let fingerprint = asked.fingerprint.replacingOccurrences(of: ":", with: "").lowercased()
             do {
                 try await store.audit([AuditContent(
-                    time: Int64(Date().timeIntervalSince1970 * 1_000), actor: Self.actor(context), action: .deviceBound,
+                    time: nowMilliseconds, actor: Self.actor(context), action: .deviceBound,
                     subject: "\(asked.username)@\(domain.lowercased())", details: ["fingerprint": fingerprint])],
                     with: .bindDevice(fingerprint: fingerprint, username: asked.username, domain: domain))
             } catch let error as StorageError where error.code == .invalidInput {
@@ -90,7 +90,7 @@ extension AdminServer {
                 .lowercased()
             guard fingerprint.utf8.count == 64 else { throw HTTPError(.badRequest, message: "a fingerprint is SHA-256 in hex") }
             let removed = try await store.audit([AuditContent(
-                time: Int64(Date().timeIntervalSince1970 * 1_000), actor: Self.actor(context), action: .deviceUnbound,
+                time: nowMilliseconds, actor: Self.actor(context), action: .deviceUnbound,
                 subject: fingerprint)], with: .unbindDevice(fingerprint: fingerprint))
             guard removed.changed else { throw HTTPError(.notFound, message: "no such binding") }
             return Response(status: .noContent)

@@ -131,7 +131,7 @@ public final class EdgeService: SIPInboundHandler {
     let directory: DirectoryCache
     /// CDRs on their way to the store.
     let callRecords: CallRecordWriter
-    let clock: EdgeClock
+    public let clock: EdgeClock
     let logger: Logger
     /// The registrar: REGISTER in, its answer out (bindings in ``location``).
     let registrar: RegistrarService

@@ -1,4 +1,5 @@
 import AuditTrail
+import SIPMessage
 import Storage
 
 /// How long the edge keeps each kind of record (`[privacy]`), and how often it enforces that. Every run is an
@@ -23,14 +24,11 @@ public struct RetentionPolicy: Sendable {
 
     /// The cutoffs of a run at `epochMilliseconds`.
     public func plan(at epochMilliseconds: Int64) -> RetentionPlan {
-        func milliseconds(_ duration: Duration) -> Int64 {
-            duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
-        }
-        return RetentionPlan(
-            callRecordsStartedBefore: callRecords.map { epochMilliseconds - milliseconds($0) },
+        RetentionPlan(
+            callRecordsStartedBefore: callRecords.map { epochMilliseconds - $0.wholeMilliseconds },
             callRecordExpiry: callRecordExpiry,
-            securityEventsBefore: securityEvents.map { (epochMilliseconds - milliseconds($0)) / 1_000 },
-            auditContentsBefore: auditContents.map { epochMilliseconds - milliseconds($0) })
+            securityEventsBefore: securityEvents.map { (epochMilliseconds - $0.wholeMilliseconds) / 1_000 },
+            auditContentsBefore: auditContents.map { epochMilliseconds - $0.wholeMilliseconds })
     }
 
     /// Runs the job once: erases or pseudonymises what expired, with its audit record; the counts.

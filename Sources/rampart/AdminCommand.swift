@@ -1,6 +1,6 @@
+import AdminAPI
 import ArgumentParser
 import AuditTrail
-import Crypto
 import Foundation
 import Storage
 
@@ -39,8 +39,7 @@ extension AdminCommand.Token {
             let token = "rmp_" + Data(secret).base64EncodedString().replacingOccurrences(of: "+", with: "-")
                 .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
             secret.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
-            let digest = SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
-            let stored = AdminToken(name: name, role: role, digest: digest,
+            let stored = AdminToken(name: name, role: role, digest: AdminServer.tokenDigest(token),
                                     createdAtEpochSeconds: Int64(Date().timeIntervalSince1970))
             do {
                 try await data.audited(.adminTokenCreated, subject: name, details: ["role": role.rawValue],

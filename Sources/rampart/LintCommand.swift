@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertificateAuthority
 import Foundation
+import SIPAuth
 import SIPTransportNIO
 
 /// `rampart lint`: what in a configuration and its data directory weakens the edge, each finding with its severity,
@@ -86,8 +87,7 @@ struct ConfigurationLint {
                 "calls between \(accounts.count) listed account(s) may be unencrypted",
                 "replace those phones with SRTP-capable ones, then empty the list")
         }
-        let digests = (file.registrar?.digestAlgorithms ?? ["SHA-256", "MD5"]).map { $0.uppercased() }
-        if digests.contains("MD5") {
+        if try ServeSettings.digestAlgorithms(file.registrar?.digestAlgorithms).contains(DigestAlgorithm.Insecure.md5) {
             add("md5-digest", .low, "registrar.digest_algorithms",
                 "MD5 digests are offered: a captured exchange can be cracked offline far faster than SHA-256 "
                     + "(accounts that used SHA-256 once are pinned to it)",
@@ -129,7 +129,7 @@ struct ConfigurationLint {
                 add("admin-plain-http", .low, "admin.tls",
                     "admin tokens cross the loopback interface in clear: any local process that can sniff it sees them",
                     "set admin.tls = true")
-            } else if !["127.0.0.1", "::1"].contains(admin.host) {
+            } else if !admin.isLoopback {
                 add("admin-off-loopback", .low, "admin.listen",
                     "the admin API is reachable from the network: a stolen token works from anywhere",
                     "listen on loopback behind an SSH tunnel or a reverse proxy, or restrict the port by firewall")

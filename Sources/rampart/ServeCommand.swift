@@ -67,8 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
                 + ", account limits \(fraud.detector.accountThresholds.summary), trunk limits \(fraud.detector.trunkThresholds.summary)")
             for listener in settings.listeners { print("would listen on \(listener)") }
             if let admin = settings.admin {
-                let host = admin.host.contains(":") ? "[\(admin.host)]" : admin.host
-                print("admin API on \(admin.tls ? "https" : "http")://\(host):\(admin.port)")
+                print("admin API on \(admin.url(port: admin.port))")
             } else {
                 print("admin API off")
             }
@@ -177,10 +176,8 @@ struct ServeCommand: AsyncParsableCommand {
                                   settings: AdminSettings(host: admin.host, port: admin.port, tls: tls,
                                                           authFailuresPerMinute: admin.authFailuresPerMinute),
                                   version: Rampart.version, logger: Logger(label: "rampart.admin"))
-            let host = admin.host.contains(":") ? "[\(admin.host)]" : admin.host
-            let scheme = admin.tls ? "https" : "http"
             services.append(.init(service: try api.application { port in
-                FileHandle.standardOutput.write(Data("rampart: admin API on \(scheme)://\(host):\(port)\n".utf8))
+                FileHandle.standardOutput.write(Data("rampart: admin API on \(admin.url(port: port))\n".utf8))
             }))
         }
         let group = ServiceGroup(configuration: .init(

@@ -11,12 +11,20 @@ struct AdminListenSettings: Equatable {
 
     static let defaultListen = "127.0.0.1:8443"
 
+    /// Whether it listens on loopback only (the address policy's class of the address).
+    var isLoopback: Bool { IPAddress(host).map { AddressPolicy.classify($0) == .loopback } ?? false }
+
+    /// `https://127.0.0.1:8443`, an IPv6 host in brackets.
+    func url(port: Int) -> String {
+        "\(tls ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+
     /// nil when switched off (`off`).
     static func make(file: ServeConfiguration.Admin?, commandLine: String?) throws -> AdminListenSettings? {
         let text = commandLine ?? file?.listen ?? defaultListen
         guard text != "off" else { return nil }
         // HOST:PORT, with an IPv6 host in brackets.
-        var host: Substring
+        let host: Substring
         let portText: Substring
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             host = text[text.index(after: text.startIndex)..<close]
@@ -30,15 +38,14 @@ struct AdminListenSettings: Equatable {
         guard let ip = IPAddress(String(host)), let port = Int(portText), (0...65_535).contains(port) else {
             throw UsageError(message: "admin.listen must be an IP address and a port, not \(text)")
         }
-        host = Substring(ip.description)
-        let tls = file?.tls ?? true
-        // Off loopback, tokens would cross the network in clear.
-        let loopback = (IPAddress("127.0.0.0").map { ip.masked(to: 104) == $0 } ?? false) || ip == IPAddress("::1")
-        guard tls || loopback else {
-            throw UsageError(message: "admin.tls = false is allowed on a loopback address only")
-        }
         let failures = try ServeSettings.bounded(file?.authFailuresPerMinute, "admin.auth_failures_per_minute",
                                                  default: 10, in: 1...100_000)
-        return AdminListenSettings(host: String(host), port: port, tls: tls, authFailuresPerMinute: failures)
+        let settings = AdminListenSettings(host: ip.description, port: port, tls: file?.tls ?? true,
+                                           authFailuresPerMinute: failures)
+        // Off loopback, tokens would cross the network in clear.
+        guard settings.tls || settings.isLoopback else {
+            throw UsageError(message: "admin.tls = false is allowed on a loopback address only")
+        }
+        return settings
     }
 }
