@@ -73,12 +73,9 @@ extension SQLiteStore: DataLifecycleStore {
                 counts.securityEvents = db.changesCount
             }
         case .erasure(let subject):
-            let names = Array(subject.names)
-            let list = Array(repeating: "?", count: names.count).joined(separator: ", ")
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, caller, callee, account FROM callRecord
-                WHERE caller IN (\(list)) OR callee IN (\(list)) OR account IN (\(list))
-                """, arguments: StatementArguments(names + names + names))
+            let naming = SubjectConditions(subject)
+            let rows = try Row.fetchAll(db, sql: "SELECT id, caller, callee, account FROM callRecord WHERE "
+                + naming.callRecord.sql, arguments: naming.callRecord.arguments)
             let update = try db.cachedStatement(sql: "UPDATE callRecord SET caller = ?, callee = ?, account = ? WHERE id = ?")
             for row in rows {
                 let record = CallDetailRecord(id: row["id"], startedAtMilliseconds: 0, caller: row["caller"],
@@ -88,13 +85,10 @@ extension SQLiteStore: DataLifecycleStore {
                 try update.execute(arguments: [changed.caller, changed.callee, changed.account, changed.id])
                 counts.callRecordsRedacted += 1
             }
-            let prefix = subject.pairPrefix
-            let named = "IN (\(list)) OR substr(%@, 1, ?) = ?"
-            try db.execute(sql: "DELETE FROM securityEvent WHERE account " + named.replacingOccurrences(of: "%@", with: "account"),
-                           arguments: StatementArguments(names + [prefix.utf8.count, prefix] as [any DatabaseValueConvertible]))
+            let events = naming.naming("account"), bans = naming.naming("subject")
+            try db.execute(sql: "DELETE FROM securityEvent WHERE " + events.sql, arguments: events.arguments)
             counts.securityEvents = db.changesCount
-            try db.execute(sql: "DELETE FROM ban WHERE subject " + named.replacingOccurrences(of: "%@", with: "subject"),
-                           arguments: StatementArguments(names + [prefix.utf8.count, prefix] as [any DatabaseValueConvertible]))
+            try db.execute(sql: "DELETE FROM ban WHERE " + bans.sql, arguments: bans.arguments)
             counts.bans = db.changesCount
             try db.execute(sql: "DELETE FROM registration WHERE aor = ?", arguments: [subject.addressOfRecord])
             counts.registrations = db.changesCount
@@ -108,9 +102,7 @@ extension SQLiteStore: DataLifecycleStore {
 
     public func subjectData(_ subject: DataSubject) async throws(StorageError) -> SubjectData {
         let limit = DataLifecycle.maximumRecordsPerKind
-        let names = Array(subject.names)
-        let list = Array(repeating: "?", count: names.count).joined(separator: ", ")
-        let prefix = subject.pairPrefix
+        let naming = SubjectConditions(subject)
         let rows = try await read { db in
             var data = SubjectData()
             if let row = try Row.fetchOne(db, sql: "SELECT strongDigestOnly FROM account WHERE username = ? AND domain = ?",
@@ -127,20 +119,12 @@ extension SQLiteStore: DataLifecycleStore {
                 """, arguments: [subject.username, subject.domain])
             data.registrations = try Row.fetchAll(db, sql: "SELECT * FROM registration WHERE aor = ? ORDER BY rowid",
                                                   arguments: [subject.addressOfRecord]).map(Self.record)
-            let pairArguments = names + [prefix.utf8.count, prefix] as [any DatabaseValueConvertible]
-            data.securityEvents = try Row.fetchAll(db, sql: """
-                SELECT * FROM securityEvent WHERE account IN (\(list)) OR substr(account, 1, ?) = ? ORDER BY id LIMIT \(limit)
-                """, arguments: StatementArguments(pairArguments)).map { row in
-                StoredSecurityEvent(epochSeconds: row["time"], kind: row["kind"], source: row["source"],
-                                    account: row["account"], reason: row["reason"])
-            }
-            data.bans = try Row.fetchAll(db, sql: """
-                SELECT * FROM ban WHERE subject IN (\(list)) OR substr(subject, 1, ?) = ? ORDER BY subject
-                """, arguments: StatementArguments(pairArguments)).map { row in
-                StoredBan(subject: row["subject"], reason: row["reason"], evidenceCount: row["evidenceCount"],
-                          createdAtEpochSeconds: row["createdAt"], expiresAtEpochSeconds: row["expiresAt"],
-                          offence: row["offence"])
-            }
+            let events = naming.naming("account"), bans = naming.naming("subject")
+            data.securityEvents = try Row.fetchAll(
+                db, sql: "SELECT * FROM securityEvent WHERE \(events.sql) ORDER BY id LIMIT \(limit)",
+                arguments: events.arguments).map(Self.securityEvent)
+            data.bans = try Row.fetchAll(db, sql: "SELECT * FROM ban WHERE \(bans.sql) ORDER BY subject",
+                                         arguments: bans.arguments).map(Self.ban)
             let cursor = try Row.fetchCursor(
                 db, sql: "SELECT sequence, content FROM auditRecord WHERE content IS NOT NULL ORDER BY sequence")
             while let row = try cursor.next(), data.auditRecords.count < limit {
@@ -149,10 +133,9 @@ extension SQLiteStore: DataLifecycleStore {
                 else { continue }
                 data.auditRecords.append((row["sequence"], content))
             }
-            let records = try Row.fetchAll(db, sql: """
-                SELECT * FROM callRecord WHERE caller IN (\(list)) OR callee IN (\(list)) OR account IN (\(list))
-                ORDER BY startedAt, id LIMIT \(limit)
-                """, arguments: StatementArguments(names + names + names)).map { row in
+            let records = try Row.fetchAll(
+                db, sql: "SELECT * FROM callRecord WHERE \(naming.callRecord.sql) ORDER BY startedAt, id LIMIT \(limit)",
+                arguments: naming.callRecord.arguments).map { row in
                 Result { () throws(StorageError) in try Self.callRecord(row) }
             }
             return (data, records)
@@ -160,5 +143,30 @@ extension SQLiteStore: DataLifecycleStore {
         var data = rows.0
         data.callRecords = try rows.1.map { (result) throws(StorageError) in try result.get() }
         return data
+    }
+}
+
+/// The SQL conditions that find a data subject's rows (``DataSubject/isNamed(by:)``), with their arguments, for
+/// both the erasure and the access request.
+private struct SubjectConditions {
+    let names: [String]
+    let list: String
+    let pairPrefix: String
+
+    init(_ subject: DataSubject) {
+        names = Array(subject.names)
+        list = Array(repeating: "?", count: names.count).joined(separator: ", ")
+        pairPrefix = subject.pairPrefix
+    }
+
+    /// `column` names the subject, exactly or as a ban of the account from one address (`alice@192.0.2.7`).
+    func naming(_ column: String) -> (sql: String, arguments: StatementArguments) {
+        ("\(column) IN (\(list)) OR substr(\(column), 1, ?) = ?",
+         StatementArguments(names + [pairPrefix.utf8.count, pairPrefix] as [any DatabaseValueConvertible]))
+    }
+
+    /// A call record whose caller, callee or account names the subject.
+    var callRecord: (sql: String, arguments: StatementArguments) {
+        ("caller IN (\(list)) OR callee IN (\(list)) OR account IN (\(list))", StatementArguments(names + names + names))
     }
 }

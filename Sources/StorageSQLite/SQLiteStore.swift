@@ -437,12 +437,18 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
 
     public func allBans() async throws(StorageError) -> [StoredBan] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM ban ORDER BY subject").map { row in
-                StoredBan(subject: row["subject"], reason: row["reason"], evidenceCount: row["evidenceCount"],
-                          createdAtEpochSeconds: row["createdAt"], expiresAtEpochSeconds: row["expiresAt"],
-                          offence: row["offence"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM ban ORDER BY subject").map(Self.ban)
         }
+    }
+
+    static func ban(_ row: Row) -> StoredBan {
+        StoredBan(subject: row["subject"], reason: row["reason"], evidenceCount: row["evidenceCount"],
+                  createdAtEpochSeconds: row["createdAt"], expiresAtEpochSeconds: row["expiresAt"], offence: row["offence"])
+    }
+
+    static func securityEvent(_ row: Row) -> StoredSecurityEvent {
+        StoredSecurityEvent(epochSeconds: row["time"], kind: row["kind"], source: row["source"], account: row["account"],
+                            reason: row["reason"])
     }
 
     public func removeExpiredBans(before epochSeconds: Int64) async throws(StorageError) -> Int {
@@ -484,10 +490,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
             + "ORDER BY id"
         let statementArguments = StatementArguments(arguments)
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
-                StoredSecurityEvent(epochSeconds: row["time"], kind: row["kind"], source: row["source"],
-                                    account: row["account"], reason: row["reason"])
-            }
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.securityEvent)
         }
     }
 }
