@@ -67,6 +67,20 @@ extension DataDirectoryOption {
         try await audited([(action, subject, details)], change: change, in: store)
     }
 
+    /// A lifecycle change by this command (an erasure, a retention run): `apply` makes it as `actor` at `time`,
+    /// its `audit.erase` records signed by the trail's key, and a checkpoint is signed over it after (not after a
+    /// dry run, which records nothing). The counts `apply` returns.
+    func lifecycle(in store: SQLiteStore, dryRun: Bool,
+                   _ apply: (_ actor: AuditActor, _ signer: AuditSigner, _ time: Int64) async throws -> LifecycleCounts)
+        async throws -> LifecycleCounts
+    {
+        let signer = try await AuditKeyFile(directory: DataDirectory(path: dataDir)).loadOrCreate(store: store)
+        let time = Int64(Date().timeIntervalSince1970 * 1000)
+        let counts = try await apply(CommandActor.current, signer, time)
+        if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
+        return counts
+    }
+
     /// Several records with one change (an import of many accounts).
     @discardableResult
     func audited(_ records: [(action: AuditAction, subject: String, details: [String: String])],

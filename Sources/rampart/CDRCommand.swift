@@ -77,19 +77,18 @@ extension CDRCommand {
             guard let cutoff = CDRFormat.milliseconds(before) else {
                 throw UsageError(message: "--before must be ISO 8601 or seconds since the epoch, not \(before)")
             }
-            let directory = DataDirectory(path: dataDirectory.dataDir)
             let store = try dataDirectory.openStore()
-            let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
-            let (actor, time) = (CommandActor.current, Int64(Date().timeIntervalSince1970 * 1000))
             let before = CDRFormat.timestamp(cutoff)
-            let counts = try await store.applyLifecycle(
-                .retention(RetentionPlan(callRecordsStartedBefore: cutoff, callRecordExpiry: .erase)), dryRun: dryRun,
-                erasedBy: actor, signer: signer, time: time
-            ) { counts in
-                [AuditContent(time: time, actor: actor, action: .recordsErased, subject: "calls started before \(before)",
-                              details: ["count": "\(counts.callRecordsErased)"])]
+            let counts = try await dataDirectory.lifecycle(in: store, dryRun: dryRun) { actor, signer, time in
+                try await store.applyLifecycle(
+                    .retention(RetentionPlan(callRecordsStartedBefore: cutoff, callRecordExpiry: .erase)),
+                    dryRun: dryRun, erasedBy: actor, signer: signer, time: time
+                ) { counts in
+                    [AuditContent(time: time, actor: actor, action: .recordsErased,
+                                  subject: "calls started before \(before)",
+                                  details: ["count": "\(counts.callRecordsErased)"])]
+                }
             }
-            if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
             let count = counts.callRecordsErased
             print("\(dryRun ? "would erase" : "erased") \(count) record\(count == 1 ? "" : "s")")
         }

@@ -88,14 +88,13 @@ struct PrivacyCommand: AsyncParsableCommand {
             let directory = DataDirectory(path: data.dataDir)
             let store = try data.openStore()
             let subject = try subjectOptions.resolve(in: directory)
-            let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
-            let (actor, time) = (CommandActor.current, Int64(Date().timeIntervalSince1970 * 1000))
-            let counts = try await store.applyLifecycle(.erasure(subject), dryRun: dryRun, erasedBy: actor,
-                                                        signer: signer, time: time) { counts in
-                [AuditContent(time: time, actor: actor, action: .privacyErased, subject: subject.auditName,
-                              details: counts.auditDetails)]
+            let counts = try await data.lifecycle(in: store, dryRun: dryRun) { actor, signer, time in
+                try await store.applyLifecycle(.erasure(subject), dryRun: dryRun, erasedBy: actor, signer: signer,
+                                               time: time) { counts in
+                    [AuditContent(time: time, actor: actor, action: .privacyErased, subject: subject.auditName,
+                                  details: counts.auditDetails)]
+                }
             }
-            if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
             print((dryRun ? "would erase: " : "erased: ") + PrivacyCommand.describe(counts))
         }
     }
@@ -117,11 +116,9 @@ struct PrivacyCommand: AsyncParsableCommand {
                 print("nothing to do: every kind of record is kept for ever")
                 return
             }
-            let signer = try await AuditKeyFile(directory: directory).loadOrCreate(store: store)
-            let time = Int64(Date().timeIntervalSince1970 * 1000)
-            let counts = try await retention.run(on: store, by: CommandActor.current, signer: signer, at: time,
-                                                 dryRun: dryRun)
-            if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
+            let counts = try await data.lifecycle(in: store, dryRun: dryRun) { actor, signer, time in
+                try await retention.run(on: store, by: actor, signer: signer, at: time, dryRun: dryRun)
+            }
             print((dryRun ? "would expire: " : "expired: ") + PrivacyCommand.describe(counts))
         }
     }
