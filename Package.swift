@@ -112,7 +112,10 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log")],
+            // The dashboard's static files, compiled into the binary (no bundle to find at run time).
+            resources: [.embedInCode("Dashboard/index.html"), .embedInCode("Dashboard/dashboard.css"),
+                        .embedInCode("Dashboard/dashboard.js")]
         ),
 
         // L3: the CLI.

@@ -67,6 +67,7 @@ public struct AdminServer: Sendable {
         let router = Router(context: AdminRequestContext.self)
         router.add(middleware: SecurityHeaders())
         router.get("/api/health") { _, _ in JSONBody(["status": "ok"]) }
+        addDashboardRoutes(to: router)
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
@@ -81,6 +82,7 @@ public struct AdminServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
+        addIdentityRoute(to: secured)
         addBanRoutes(to: secured)
         addCallRoutes(to: secured)
         addRecordRoutes(to: secured)
@@ -134,6 +136,10 @@ struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator {
 struct SecurityHeaders: RouterMiddleware {
     typealias Context = AdminRequestContext
 
+    /// Only this origin's files; no inline script or style attribute, no plug-ins, no `<base>`, no framing.
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        + "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
     func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
@@ -143,7 +149,8 @@ struct SecurityHeaders: RouterMiddleware {
         response.headers[.cacheControl] = "no-store"
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
         response.headers[.init("X-Frame-Options")!] = "DENY"
-        response.headers[.contentSecurityPolicy] = "default-src 'self'; frame-ancestors 'none'"
+        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+        response.headers[.init("Referrer-Policy")!] = "no-referrer"
         return response
     }
 }

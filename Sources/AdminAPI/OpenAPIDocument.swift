@@ -77,6 +77,11 @@ enum OpenAPIDocument {
         "type": "object", "required": ["version", "uptimeSeconds"],
         "properties": {"version": {"type": "string"}, "uptimeSeconds": {"type": "string"}}}}}},
         "401": {"$ref": "#/components/responses/Unauthorized"}, "429": {"$ref": "#/components/responses/TooMany"}}}},
+    "/api/whoami": {"get": {"operationId": "whoami",
+      "responses": {"200": {"description": "the token's name and role", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["name", "role"], "additionalProperties": false,
+        "properties": {"name": {"type": "string"}, "role": {"enum": ["viewer", "operator", "admin"]}}}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"}, "429": {"$ref": "#/components/responses/TooMany"}}}},
     "/api/bans": {
       "get": {"operationId": "listBans",
         "responses": {"200": {"description": "every ban", "content": {"application/json": {"schema": {

@@ -326,15 +326,22 @@ public final class CallRouter: Sendable {
         endCallsWithoutMedia(edge: edge, now: now)
     }
 
-    /// The calls in progress (subscriptions aside) as their records stand, oldest first, at most `limit`.
+    /// The calls in progress (subscriptions aside) as their records stand, with their media as the relay has
+    /// measured it so far, oldest first, at most `limit`.
     public func liveCalls(limit: Int) -> [CallDetailRecord] {
-        let records = shards.flatMap { shard in
+        let calls = shards.flatMap { shard in
             shard.table.withLock { table in
-                table.byCaller.values.filter { !$0.isSubscription && !$0.session.isEnded }.map(\.session.currentRecord)
+                table.byCaller.values.filter { !$0.isSubscription && !$0.session.isEnded }
+                    .map { (record: $0.session.currentRecord, anchor: $0.anchor) }
             }
         }
-        return Array(records.sorted { ($0.startedAtMilliseconds, $0.id) < ($1.startedAtMilliseconds, $1.id) }
-            .prefix(max(0, limit)))
+        // The relay's measurements so far, read after the shard's lock is let go (the relay has a lock of its own).
+        return calls.sorted { ($0.record.startedAtMilliseconds, $0.record.id) < ($1.record.startedAtMilliseconds, $1.record.id) }
+            .prefix(max(0, limit)).map { call in
+                var record = call.record
+                if record.media.isEmpty, let anchor = call.anchor { record.media = anchor.measuredStreams() }
+                return record
+            }
     }
 
     /// Ends the call whose record has `id` (an operator's decision): false when there is no such call.

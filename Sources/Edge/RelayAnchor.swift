@@ -295,14 +295,10 @@ final class RelayAnchor: MediaAnchor {
         }
     }
 
-    func finish() -> AnchoredMedia {
-        if let done = shared.state.withLock({ $0.finished }) { return done }
-        // Keys offered and never used go with the call.
-        shared.state.withLock { state in
-            state.partyOffered = [[:], [:]]
-            state.relayOffered = [[:], [:]]
-        }
-        let streams = call.report().map { report in
+    /// The call's streams as the relay has measured them so far: what a live call's record shows, and what the
+    /// CDR keeps when the call ends.
+    func measuredStreams() -> [CallMediaStream] {
+        call.report().map { report in
             let received = report.receiverReport
             func rounded(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }
             var stream = CallMediaStream(
@@ -319,6 +315,16 @@ final class RelayAnchor: MediaAnchor {
             stream.droppedNotMedia = report.droppedNotMedia
             return stream
         }
+    }
+
+    func finish() -> AnchoredMedia {
+        if let done = shared.state.withLock({ $0.finished }) { return done }
+        // Keys offered and never used go with the call.
+        shared.state.withLock { state in
+            state.partyOffered = [[:], [:]]
+            state.relayOffered = [[:], [:]]
+        }
+        let streams = measuredStreams()
         // Two calls racing here: only the one that records the result closes the call and counts it.
         let (media, first) = shared.state.withLock { state -> (AnchoredMedia, Bool) in
             if let done = state.finished { return (done, false) }
