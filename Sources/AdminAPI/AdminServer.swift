@@ -206,6 +206,7 @@ struct TokenAuthentication: RouterMiddleware {
         }
         guard let token else {
             server.failures.fail(source)
+            server.edge.defense.countAuthFailure(header.isEmpty ? .noToken : .refusedToken)
             server.edge.defense.record(SecurityEvent(
                 kind: .authFailure, source: context.remoteAddress?.ipAddress, account: nil,
                 reason: header.isEmpty ? "admin API: no token" : "admin API: token refused",

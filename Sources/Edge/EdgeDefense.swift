@@ -38,6 +38,7 @@ public final class EdgeDefense: Sendable {
     private let logger: Logger
     private let sink: EventSink
     private let counters: [String: Counter]
+    private let authFailureCounters: [AuthFailureCause: Counter]
     /// Most events kept in the store.
     let retainedEvents: Int
     /// How stored events write their source addresses (the log and the metrics are not stored records).
@@ -60,6 +61,15 @@ public final class EdgeDefense: Sendable {
             counters[kind.name] = Counter(label: "rampart_security_events_total", dimensions: [("type", kind.name)])
         }
         self.counters = counters
+        authFailureCounters = Dictionary(uniqueKeysWithValues: AuthFailureCause.allCases.map { cause in
+            (cause, Counter(label: "rampart_auth_failures_total",
+                            dimensions: [("interface", cause.interface), ("reason", cause.rawValue)]))
+        })
+    }
+
+    /// Counts a failed authentication by its cause (`rampart_auth_failures_total{interface, reason}`).
+    public func countAuthFailure(_ cause: AuthFailureCause) {
+        authFailureCounters[cause]?.increment()
     }
 
     // MARK: Decisions
@@ -108,7 +118,8 @@ public final class EdgeDefense: Sendable {
 
     /// Records a failed authentication (the event itself included).
     func authenticationFailed(account: String?, source: IPAddress, kind: SecurityEvent.Kind, reason: String,
-                              epochSeconds: Int64) {
+                              cause: AuthFailureCause, epochSeconds: Int64) {
+        countAuthFailure(cause)
         _ = handle(withGuard {
             $0.authenticationFailed(account: account, source: source, kind: kind, reason: reason,
                                     epochSeconds: epochSeconds)

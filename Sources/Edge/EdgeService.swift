@@ -591,7 +591,7 @@ public final class EdgeService: SIPInboundHandler {
         }
         for finding in findings {
             if let reason = finding.reason {
-                report(finding.kind, reason: reason, inbound, claimedUser: finding.claimedUser)
+                report(finding.kind, reason: reason, inbound, claimedUser: finding.claimedUser, cause: finding.cause)
             } else {
                 report(finding.kind, inbound, claimedUser: finding.claimedUser)
             }
@@ -599,14 +599,16 @@ public final class EdgeService: SIPInboundHandler {
         return respond(inbound, status: answer.status, reason: answer.reason, extraHeaders: answer.headers)
     }
 
-    /// Records a security event about `inbound`; failed authentications also feed the failure rules (bans).
+    /// Records a security event about `inbound`; failed authentications also feed the failure rules (bans) and
+    /// are counted by `cause` (by default, the one the event's kind implies).
     /// `claimedUser` is the account the request claimed, by user name.
-    func report(_ kind: SecurityEvent.Kind, reason: String, _ inbound: SIPInbound, claimedUser: String?) {
+    func report(_ kind: SecurityEvent.Kind, reason: String, _ inbound: SIPInbound, claimedUser: String?,
+                cause: AuthFailureCause? = nil) {
         guard let address = inbound.source.policyAddress else { return }
         let epochSeconds = clock.epochSeconds()
         if [.authFailure, .digestReplay, .digestDowngradeAttempt].contains(kind) {
             defense.authenticationFailed(account: claimedUser, source: address, kind: kind, reason: reason,
-                                         epochSeconds: epochSeconds)
+                                         cause: cause ?? .of(kind), epochSeconds: epochSeconds)
         } else {
             defense.record(SecurityEvent(kind: kind, source: address.description,
                                          account: claimedUser.map { "sip:\($0)@\(configuration.domain)" },

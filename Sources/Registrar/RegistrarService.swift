@@ -44,6 +44,8 @@ public struct RegistrarService: Sendable {
         public var reason: String?
         /// The account the request claimed, by user name.
         public var claimedUser: String?
+        /// For a failed authentication: why, when the kind does not tell.
+        public var cause: AuthFailureCause?
     }
 
     /// What mutual TLS says of the REGISTER's sender.
@@ -94,7 +96,8 @@ public struct RegistrarService: Sendable {
         // Mutual TLS: a verified client certificate must be bound to the account it registers.
         if certificate != .absent, certificate != .bound(username: user, domain: domain) {
             return (Answer(403, reason: "Certificate not bound to this account"),
-                    [Finding(kind: .authFailure, reason: "certificate not bound to the account", claimedUser: user)])
+                    [Finding(kind: .authFailure, reason: "certificate not bound to the account", claimedUser: user,
+                             cause: .certificate)])
         }
 
         switch authenticate() {
@@ -106,7 +109,7 @@ public struct RegistrarService: Sendable {
             // Credentials of one account do not register another's address (RFC 3261 §10.3 step 3).
             guard username == user else {
                 return (Answer(403), [Finding(kind: .authFailure, reason: "credentials of \(username) for another address",
-                                              claimedUser: username)])
+                                              claimedUser: username, cause: .otherAccount)])
             }
         }
 

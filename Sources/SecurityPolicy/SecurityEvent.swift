@@ -84,3 +84,39 @@ public struct SecurityEvent: Hashable, Sendable {
         self.epochSeconds = epochSeconds
     }
 }
+
+/// Why an authentication failed, as a metric's label: a closed set, so that the label's values stay bounded
+/// whatever the requests say (the event's reason keeps the details).
+public enum AuthFailureCause: String, Sendable, Hashable, CaseIterable {
+    /// SIP digest: a wrong password or an unknown user (one answer for both).
+    case credentials
+    /// SIP digest: a nonce count used again.
+    case replay
+    /// SIP digest: MD5 for an account pinned to a stronger algorithm.
+    case downgrade
+    /// SIP mutual TLS: a certificate not bound to the account it registers.
+    case certificate
+    /// SIP: one account's credentials for another's address.
+    case otherAccount = "other-account"
+    /// Admin API: no bearer token.
+    case noToken = "no-token"
+    /// Admin API: a token that is not (or no longer) valid.
+    case refusedToken = "refused-token"
+
+    /// The interface the cause belongs to (the metric's other label).
+    public var interface: String {
+        switch self {
+        case .noToken, .refusedToken: "admin"
+        default: "sip"
+        }
+    }
+
+    /// The cause of a SIP authentication event of `kind` when nothing more precise is known.
+    public static func of(_ kind: SecurityEvent.Kind) -> AuthFailureCause {
+        switch kind {
+        case .digestReplay: .replay
+        case .digestDowngradeAttempt: .downgrade
+        default: .credentials
+        }
+    }
+}

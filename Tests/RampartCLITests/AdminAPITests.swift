@@ -207,7 +207,8 @@ import Testing
 }
 
 /// A real Prometheus (Debian's) scrapes the admin API over TLS with a viewer token from a file, and PromQL over its
-/// HTTP API reads what the edge counted: the scrape is up, a registration, a scanner's events and its ban.
+/// HTTP API reads what the edge counted: the scrape is up, a registration, no call, a scanner's events and its ban,
+/// failed authentications by cause (the relayed packets and MOS are read in MediaRelayWithPeersTests).
 @Suite(.serialized, .timeLimit(.minutes(2))) struct PrometheusScrapeTests {
     @Test func prometheusScrapesTheEdgeAndPromQLReadsIt() throws {
         try withTemporaryDirectory { directory in
@@ -222,51 +223,26 @@ import Testing
             #expect(registered.status == 0, "\(registered.output.suffix(400))")
             _ = try AttackersWithPeersTests.sipvicious("svmap", port: server.ports["udp"]!, ip: "127.0.0.3", [],
                                                        directory: directory)
+            // Failed authentications: a wrong password over SIP, and the API asked without a token.
+            _ = try Peers.sipp("register", port: server.ports["udp"]!, user: "alice", password: "not-alices",
+                               ip: "127.0.0.5", timeout: 3, workDirectory: directory)
+            #expect(try AdminAPITests.Client(port: server.ports["admin"]!, data: data).call("GET", "/api/bans").status == 401)
 
-            let web = try Peers.freePort()
-            try """
-                global:
-                  scrape_interval: 1s
-                  scrape_timeout: 1s
-                scrape_configs:
-                  - job_name: rampart
-                    scheme: https
-                    tls_config:
-                      ca_file: \(data)/ca.crt
-                    authorization:
-                      type: Bearer
-                      credentials_file: \(directory)/token
-                    static_configs:
-                      - targets: ["127.0.0.1:\(server.ports["admin"]!)"]
-                """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
-            let prometheus = try Peers.background(try Peers.tool("prometheus"), [
-                "--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/tsdb",
-                "--web.listen-address=127.0.0.1:\(web)",
-            ], seconds: 90, directory: directory, output: directory + "/prometheus.log")
-            defer { Peers.stop(prometheus) }
-            /// The first sample of an instant query's answer, once there is one (20 s at most).
-            func query(_ promQL: String) throws -> Double? {
-                for _ in 0..<80 {
-                    let answer = try Peers.run(try Peers.tool("curl"), [
-                        "-s", "--max-time", "5", "-G", "http://127.0.0.1:\(web)/api/v1/query", "--data-urlencode",
-                        "query=\(promQL)",
-                    ], seconds: 10)
-                    if let json = try? JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any],
-                        let result = (json["data"] as? [String: Any])?["result"] as? [[String: Any]],
-                        let value = result.first?["value"] as? [Any], let text = value.last as? String
-                    {
-                        return Double(text)
-                    }
-                    Thread.sleep(forTimeInterval: 0.25)
-                }
-                return nil
-            }
+            let prometheus = try PrometheusServer(data: data, adminPort: server.ports["admin"]!, tokenFile: directory + "/token",
+                                                  directory: directory)
+            defer { prometheus.stop() }
+            let query = prometheus.query
             #expect(try query("up{job=\"rampart\"}") == 1, "the scrape with the token succeeds")
             #expect(try query("rampart_registration_bindings") == 1)
             #expect((try query("sum(rampart_security_events_total{type=\"scanner-detected\"})") ?? 0) >= 1)
             #expect((try query("rampart_bans_active") ?? 0) >= 1)
-            // Bounded cardinality: one series per event kind, none per source or account.
+            #expect(try query("rampart_calls_active") == 0)
+            #expect((try query("rampart_auth_failures_total{interface=\"sip\",reason=\"credentials\"}") ?? 0) >= 1)
+            #expect((try query("rampart_auth_failures_total{interface=\"admin\",reason=\"no-token\"}") ?? 0) >= 1)
+            #expect(try query("rampart_auth_failures_total{reason=\"refused-token\"}") == 0)
+            // Bounded cardinality: one series per event kind and per failure cause, none per source or account.
             #expect((try query("count(rampart_security_events_total)") ?? 1_000) <= 40)
+            #expect(try query("count(rampart_auth_failures_total)") == 7)
         }
     }
 }
@@ -348,5 +324,55 @@ import Testing
             #expect(server.stop() == 0)
             #expect(clock.now - asked < .seconds(10), "an open stream does not hold the shutdown")
         }
+    }
+}
+
+/// Debian's Prometheus scraping a running edge's `/metrics` every second over TLS (the data directory's CA) with a
+/// bearer token from a file, and PromQL over its HTTP API.
+struct PrometheusServer {
+    let process: Process
+    let web: Int
+
+    init(data: String, adminPort: Int, tokenFile: String, directory: String) throws {
+        web = try Peers.freePort()
+        try """
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 1s
+            scrape_configs:
+              - job_name: rampart
+                scheme: https
+                tls_config:
+                  ca_file: \(data)/ca.crt
+                authorization:
+                  type: Bearer
+                  credentials_file: \(tokenFile)
+                static_configs:
+                  - targets: ["127.0.0.1:\(adminPort)"]
+            """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
+        process = try Peers.background(try Peers.tool("prometheus"), [
+            "--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/tsdb",
+            "--web.listen-address=127.0.0.1:\(web)",
+        ], seconds: 90, directory: directory, output: directory + "/prometheus.log")
+    }
+
+    func stop() { Peers.stop(process) }
+
+    /// The first sample of an instant query's answer, once there is one (20 s at most).
+    func query(_ promQL: String) throws -> Double? {
+        for _ in 0..<80 {
+            let answer = try Peers.run(try Peers.tool("curl"), [
+                "-s", "--max-time", "5", "-G", "http://127.0.0.1:\(web)/api/v1/query", "--data-urlencode",
+                "query=\(promQL)",
+            ], seconds: 10)
+            if let json = try? JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any],
+                let result = (json["data"] as? [String: Any])?["result"] as? [[String: Any]],
+                let value = result.first?["value"] as? [Any], let text = value.last as? String
+            {
+                return Double(text)
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        return nil
     }
 }

@@ -4,8 +4,8 @@ import Testing
 /// Media through `rampart serve`'s relay with real peers (issue 7). alice (sipp) calls bob (sipp) with plain G.711
 /// (both accounts may use plain RTP here) and plays sipp's own recording of a real call, with three packets cut out;
 /// bob echoes every packet back (`-rtp_echo`). Each side only learns the relay's address, so every packet in either
-/// direction must cross the relay, and the CDR holds what it counted. A call that carries no media is ended by the
-/// relay's timeout. Loopback only, bounded, every process stopped by PID.
+/// direction must cross the relay, and the CDR holds what it counted, as does `/metrics` (read by Prometheus). A
+/// call that carries no media is ended by the relay's timeout. Loopback only, bounded, every process stopped by PID.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct MediaRelayWithPeersTests {
     static let config = """
         [calls]
@@ -65,6 +65,20 @@ import Testing
                 let score = try #require(fromAlice["meanOpinionScore"] as? Double)
                 #expect(score > 3.5 && score < 4.5, "G.711 with 1.3 % loss: \(score)")
                 #expect(record["hangupSide"] as? String == "caller")
+
+                // The same figures as Prometheus reads them from /metrics, per sender, with PromQL.
+                try AdminAPITests.token("prometheus", role: "viewer", data: data)
+                    .write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+                let prometheus = try PrometheusServer(data: data, adminPort: try #require(server.ports["admin"]),
+                                                      tokenFile: directory + "/token", directory: directory)
+                defer { prometheus.stop() }
+                #expect(try prometheus.query("rampart_media_packets_relayed_total{sender=\"caller\"}") == 233)
+                #expect(try prometheus.query("rampart_media_packets_lost_total{sender=\"caller\"}") == 3)
+                #expect(try prometheus.query("rampart_media_mos_count{sender=\"caller\"}") == 1)
+                let mos = try #require(try prometheus.query("rampart_media_mos_sum{sender=\"caller\"}"))
+                #expect(abs(mos - score) < 0.01, "the MOS Prometheus reads is the CDR's: \(mos) \(score)")
+                #expect(try prometheus.query("rampart_media_mos_bucket{sender=\"caller\",le=\"3.6\"}") == 0,
+                        "a good call is above the complaint line")
                 #expect(server.stop() == 0)
             }
         }
