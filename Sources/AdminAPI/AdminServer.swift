@@ -20,10 +20,14 @@ public struct AdminSettings: Sendable {
     public var tls: TLSConfiguration?
     /// Failed authentications one address may make in a minute before it gets 429 for the rest of it.
     public var authFailuresPerMinute: Int
+    /// Checks a configuration's text (`POST /api/config/check`; absent without it).
+    public var configurationCheck: (@Sendable (String) -> ConfigurationCheck)?
 
-    public init(host: String, port: Int, tls: TLSConfiguration?, authFailuresPerMinute: Int = 10) {
+    public init(host: String, port: Int, tls: TLSConfiguration?, authFailuresPerMinute: Int = 10,
+                configurationCheck: (@Sendable (String) -> ConfigurationCheck)? = nil) {
         (self.host, self.port, self.tls) = (host, port, tls)
         self.authFailuresPerMinute = max(1, authFailuresPerMinute)
+        self.configurationCheck = configurationCheck
     }
 }
 
@@ -87,6 +91,8 @@ public struct AdminServer: Sendable {
         addCallRoutes(to: secured)
         addRecordRoutes(to: secured)
         addUserRoutes(to: secured)
+        addTokenRoutes(to: secured)
+        addConfigurationCheck(to: secured)
         addEventStream(to: secured)
         let server: HTTPServerBuilder = try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
         return Application(

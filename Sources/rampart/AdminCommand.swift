@@ -32,13 +32,7 @@ extension AdminCommand.Token {
             guard try await !store.allAdminTokens().contains(where: { $0.name == name }) else {
                 throw UsageError(message: "a token named \(name) exists: revoke it first")
             }
-            var generator = SystemRandomNumberGenerator()
-            var secret = [UInt8](repeating: 0, count: 32)
-            for index in secret.indices { secret[index] = generator.next() }
-            // URL-safe base64 without padding, after a prefix that secret scanners recognise.
-            let token = "rmp_" + Data(secret).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-            secret.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            let token = AdminServer.newTokenSecret()
             let stored = AdminToken(name: name, role: role, digest: AdminServer.tokenDigest(token),
                                     createdAtEpochSeconds: Int64(Date().timeIntervalSince1970))
             do {

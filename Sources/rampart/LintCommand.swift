@@ -22,8 +22,7 @@ struct LintCommand: ParsableCommand {
     func run() throws {
         let file = try config.map(ServeConfiguration.load) ?? ServeConfiguration()
         let directory = dataDir ?? file.dataDir ?? "rampart-data"
-        let findings = try ConfigurationLint(file: file, dataDirectory: directory, now: Date()).findings()
-            .sorted { ($0.severity, $0.id) > ($1.severity, $1.id) }
+        let findings = try ConfigurationLint(file: file, dataDirectory: directory, now: Date()).sortedFindings()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -70,6 +69,11 @@ struct ConfigurationLint {
     let file: ServeConfiguration
     let dataDirectory: String
     let now: Date
+
+    /// The findings, the most severe first.
+    func sortedFindings() throws -> [LintFinding] {
+        try findings().sorted { ($0.severity, $0.id) > ($1.severity, $1.id) }
+    }
 
     func findings() throws -> [LintFinding] {
         var found: [LintFinding] = []

@@ -174,7 +174,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let api = AdminServer(edge: edge, store: store, metrics: metrics,
                                   settings: AdminSettings(host: admin.host, port: admin.port, tls: tls,
-                                                          authFailuresPerMinute: admin.authFailuresPerMinute),
+                                                          authFailuresPerMinute: admin.authFailuresPerMinute,
+                                                          configurationCheck: Self.configurationCheck(
+                                                            running: file, dataDirectory: settings.dataDir)),
                                   version: Rampart.version, logger: Logger(label: "rampart.admin"))
             services.append(.init(service: try api.application { port in
                 FileHandle.standardOutput.write(Data("rampart: admin API on \(admin.url(port: port))\n".utf8))
@@ -183,6 +185,41 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try await group.run() } catch is EdgeServer.ListenerClosed { throw ExitCode(1) }
+    }
+}
+
+extension ServeCommand {
+    /// The admin API's configuration check: a posted file read as `serve --check-config` reads one, and
+    /// `rampart lint`'s findings on it with this edge's data directory. Deny by default for the files it names:
+    /// only those the running configuration names, or inside the data directory, are read (a token must not turn
+    /// the check into a way to read or probe the host's other files).
+    static func configurationCheck(running: ServeConfiguration, dataDirectory: String)
+        -> @Sendable (String) -> ConfigurationCheck
+    {
+        let allowed = Set(running.namedFiles.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path })
+        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path + "/"
+        return { text in
+            do {
+                let file = try ServeConfiguration.parse(text, path: "the configuration")
+                if let (setting, _) = file.namedFiles.first(where: { named in
+                    let path = URL(fileURLWithPath: named.path).standardizedFileURL.path
+                    return !allowed.contains(path) && !path.hasPrefix(directory) && path + "/" != directory
+                }) {
+                    return ConfigurationCheck(valid: false, error: "\(setting) names a file that neither the running "
+                        + "configuration nor the data directory has: check it with rampart lint on the host")
+                }
+                _ = try ServeSettings(file: file, dataDir: dataDirectory, listen: [], domain: nil, logLevel: nil)
+                _ = try AdminListenSettings.make(file: file.admin, commandLine: nil)
+                let findings = try ConfigurationLint(file: file, dataDirectory: dataDirectory, now: Date()).sortedFindings()
+                return ConfigurationCheck(valid: true, findings: findings.map {
+                    .init(id: $0.id, severity: $0.severity.rawValue, setting: $0.setting, why: $0.why, fix: $0.fix)
+                })
+            } catch let error as UsageError {
+                return ConfigurationCheck(valid: false, error: error.message)
+            } catch {
+                return ConfigurationCheck(valid: false, error: "\(error)")
+            }
+        }
     }
 }
 

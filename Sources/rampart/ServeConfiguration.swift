@@ -347,6 +347,33 @@ struct ServeConfiguration: Codable, Equatable {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw UsageError(message: "cannot read \(path)")
         }
+        return try parse(text, path: path)
+    }
+
+    /// Every file the configuration names, by setting (`tls.certificate`, `trunks.NAME.password_file`, ...), the
+    /// data directory aside.
+    var namedFiles: [(setting: String, path: String)] {
+        var files: [(String, String?)] = [
+            ("tls.certificate", tls?.certificate), ("tls.private_key", tls?.privateKey),
+            ("tls.client_ca", tls?.clientCA), ("tls.server_ca", tls?.serverCA),
+            ("security.geoip_csv", security?.geoipCSV), ("security.scanner_signatures", security?.scannerSignatures),
+            ("fraud.high_risk_prefixes", fraud?.highRiskPrefixes),
+        ]
+        for trunk in trunks ?? [] { files.append(("trunks.\(trunk.name).password_file", trunk.passwordFile)) }
+        for (index, sink) in (siem ?? []).enumerated() {
+            files.append(("siem[\(index)].ca", sink.ca))
+            if let target = sink.target, target.lowercased().hasPrefix("file:") {
+                files.append(("siem[\(index)].target", String(target.dropFirst(5))))
+            }
+        }
+        return files.compactMap { setting, path in path.flatMap { $0.isEmpty ? nil : (setting, $0) } }
+    }
+
+    /// Reads and checks a configuration's text; `path` names it in errors.
+    static func parse(_ text: String, path: String) throws -> ServeConfiguration {
+        do { try TOMLScreen.check(text) } catch {
+            throw UsageError(message: "\(path): line \(error.line): \(error.reason)")
+        }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw UsageError(message: "\(path): \(error.description) at \(error.source.begin)")

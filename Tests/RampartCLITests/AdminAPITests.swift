@@ -13,12 +13,12 @@ import Testing
 
         /// One request: its status and body.
         func call(_ method: String, _ path: String, token: String? = nil, body: String? = nil,
-                  bodyFile: String? = nil) throws -> (status: Int, body: String) {
+                  bodyFile: String? = nil, contentType: String = "application/json") throws -> (status: Int, body: String) {
             var arguments = ["-s", "--max-time", "10", "--cacert", data + "/ca.crt", "-X", method, "-w", "\n%{http_code}",
                              "https://127.0.0.1:\(port)\(path)"]
             if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-            if let body { arguments += ["-H", "Content-Type: application/json", "--data-raw", body] }
-            if let bodyFile { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + bodyFile] }
+            if let body { arguments += ["-H", "Content-Type: \(contentType)", "--data-raw", body] }
+            if let bodyFile { arguments += ["-H", "Content-Type: \(contentType)", "--data-binary", "@" + bodyFile] }
             let run = try Peers.run(try Peers.tool("curl"), arguments, seconds: 20)
             let lines = run.output.split(separator: "\n", omittingEmptySubsequences: false)
             return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
@@ -120,6 +120,72 @@ import Testing
             #expect(try RampartProcess.run(["audit", "verify", "--data-dir", data]).status == 0)
             let events = try AttackersWithPeersTests.events(data) { $0.contains { $0.contains("admin API") } }
             #expect(events.contains { $0.contains("admin API: token refused") })
+        }
+    }
+
+    /// An admin's token makes, lists and revokes tokens through the API (the secret in the answer that made it,
+    /// and never again); a posted configuration is checked as `serve` would read it, with lint's findings, and
+    /// may name no file the running edge does not already use.
+    @Test func tokensOverTheAPIAndAPostedConfigurationChecked() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let admin = try Self.token("root", role: "admin", data: data)
+            let viewer = try Self.token("screen", role: "viewer", data: data)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig, listeners: ["udp"])
+            defer { server.stop() }
+            let api = Client(port: try #require(server.ports["admin"]), data: data)
+
+            #expect(try api.call("GET", "/api/tokens", token: viewer).status == 403)
+            #expect(try api.call("POST", "/api/tokens", token: viewer, body: #"{"name":"x","role":"admin"}"#).status == 403)
+            let made = try api.call("POST", "/api/tokens", token: admin, body: #"{"name":"grafana","role":"viewer"}"#)
+            #expect(made.status == 201, "\(made)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(made.body.utf8)) as? [String: Any])
+            let grafana = try #require(json["token"] as? String)
+            #expect(grafana.hasPrefix("rmp_") && json["role"] as? String == "viewer")
+            #expect(try api.call("GET", "/api/whoami", token: grafana) == (200, #"{"name":"grafana","role":"viewer"}"#))
+            #expect(try api.call("POST", "/api/tokens", token: admin, body: #"{"name":"grafana","role":"admin"}"#).status == 409)
+            for body in [#"{"name":"a b","role":"viewer"}"#, #"{"name":"ok","role":"root"}"#,
+                         #"{"name":"ok","role":"viewer","secret":"mine"}"#, #"{"name":"ok"}"#] {
+                #expect(try api.call("POST", "/api/tokens", token: admin, body: body).status == 400, "\(body)")
+            }
+            let listed = try api.call("GET", "/api/tokens", token: admin)
+            #expect(listed.status == 200 && listed.body.contains("\"grafana\"") && !listed.body.contains("rmp_"),
+                    "a listing never shows a secret: \(listed.body)")
+            #expect(try api.call("DELETE", "/api/tokens/grafana", token: admin).status == 204)
+            #expect(try api.call("GET", "/api/version", token: grafana).status == 401, "revoked at once")
+            #expect(try api.call("DELETE", "/api/tokens/grafana", token: admin).status == 404)
+            let cli = try RampartProcess.run(["admin", "token", "list", "--data-dir", data])
+            #expect(!cli.stdout.contains("grafana") && cli.stdout.contains("screen"), "\(cli.stdout)")
+            let contents = try AuditCommandTests.contents(data)
+            #expect(contents.contains { $0.contains("admin.token.create") && $0.contains("grafana") && $0.contains("root") })
+            #expect(contents.contains { $0.contains("admin.token.revoke") && $0.contains("grafana") && $0.contains("root") })
+
+            // The configuration check: lint's findings on a file that reads, the reason for one that does not.
+            func check(_ text: String, token: String = admin) throws -> (status: Int, body: String) {
+                try api.call("POST", "/api/config/check", token: token, body: text, contentType: "text/plain")
+            }
+            #expect(try check("[calls]\nallow_plain_rtp = true\n", token: viewer).status == 403)
+            let weak = try check("[calls]\nallow_plain_rtp = true\n")
+            #expect(weak.status == 200 && weak.body.contains(#""valid":true"#) && weak.body.contains("plain-rtp-allowed"),
+                    "\(weak)")
+            let example = try String(contentsOfFile: Peers.directory.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("rampart.example.toml").path, encoding: .utf8)
+            let clean = try check(example)
+            #expect(clean.status == 200 && clean.body.contains(#""valid":true"#), "\(clean.body.prefix(600))")
+            let misspelt = try check("[calls]\nallow_plain_rpt = true\n")
+            #expect(misspelt.body.contains(#""valid":false"#) && misspelt.body.contains("allow_plain_rpt"), "\(misspelt)")
+            #expect(try check("[media]\nport_min = -4\n").body.contains(#""valid":false"#))
+            // A file outside the edge's own: refused unread, whatever it holds.
+            for setting in ["[tls]\ncertificate = \"/etc/passwd\"", "[security]\nscanner_signatures = \"/etc/shadow\"",
+                            "[tls]\ncertificate = \"\(data)/../../../etc/passwd\""] {
+                let probe = try check(setting + "\n")
+                #expect(probe.status == 200 && probe.body.contains(#""valid":false"#) && !probe.body.contains("root:")
+                        && probe.body.contains("neither the running configuration nor the data directory"), "\(probe)")
+            }
+            let binary = directory + "/binary.toml"
+            try Data([0xFF, 0xFE, 0x00, 0x41]).write(to: URL(fileURLWithPath: binary))
+            #expect(try api.call("POST", "/api/config/check", token: admin, bodyFile: binary,
+                                 contentType: "text/plain").status == 400)
         }
     }
 

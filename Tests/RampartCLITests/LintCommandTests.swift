@@ -39,6 +39,30 @@ import Testing
         }
     }
 
+    /// Shapes on which TOMLKit's parser assumes what it has not checked (found by scripts/fuzz-config; they abort
+    /// a debug build and are undefined in a release one): refused by the reader with the line, never a crash, for
+    /// `lint` and `serve --check-config` alike; the same characters inside strings and comments still read.
+    @Test func malformedConfigurationsAreRefusedNotCrashedOn() throws {
+        try withTemporaryDirectory { directory in
+            let hostile = ["[{\"a\": 1}]\n", "[ {\n", "[[ =\n", "[\r\n", "domain = \"x\"\n[\n", "a = [}\n",
+                           "a = [1, }\n", "a = [\n}\n]\n", "a = [ [ } ] ]\n", "a = [1, #c\n }\n"]
+            for (index, text) in hostile.enumerated() {
+                let path = directory + "/hostile-\(index).toml"
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                for command in [["lint", "--config", path, "--data-dir", directory + "/none"],
+                                ["serve", "--check-config", "--config", path, "--data-dir", directory + "/none"]] {
+                    let run = try RampartProcess.run(command)
+                    #expect(run.status == 2 && run.stderr.contains("line "), "\(command[0]) \(text.debugDescription): \(run.status) \(run.stderr)")
+                }
+            }
+            let benign = directory + "/benign.toml"
+            try "domain = \"example.com\" # [{ a = [}\n[calls]\nplain_rtp_accounts = [\"[}\", '[{'] # ]\n"
+                .write(toFile: benign, atomically: true, encoding: .utf8)
+            let read = try RampartProcess.run(["lint", "--config", benign, "--data-dir", directory + "/none"])
+            #expect(read.status == 0 && read.stdout.contains("plain-rtp-accounts"), "\(read.stdout)\(read.stderr)")
+        }
+    }
+
     @Test func everyWeaknessIsFoundWithItsSettingAndFix() throws {
         try withTemporaryDirectory { directory in
             let data = directory + "/data"
