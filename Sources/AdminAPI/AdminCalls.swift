@@ -12,11 +12,15 @@ struct BindingEntry: Codable, Sendable {
     /// Seconds since 1970.
     var expires: Int64
     var flow: String?
+    /// The transport of the flow (`udp`, `tcp`, `tls`), when the flow is known.
+    var transport: String?
     var instance: String?
+    var userAgent: String?
 
     init(_ record: RegistrationRecord) {
         (addressOfRecord, contact, expires) = (record.addressOfRecord, record.contact, record.expiresAtEpochSeconds)
-        (flow, instance) = (record.flow, record.instanceID)
+        (flow, instance, userAgent) = (record.flow, record.instanceID, record.userAgent)
+        transport = record.flow.flatMap { $0.split(separator: ":", maxSplits: 1).first.map(String.init) }
     }
 }
 

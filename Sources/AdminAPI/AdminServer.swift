@@ -20,13 +20,16 @@ public struct AdminSettings: Sendable {
     public var tls: TLSConfiguration?
     /// Failed authentications one address may make in a minute before it gets 429 for the rest of it.
     public var authFailuresPerMinute: Int
+    /// Changes (every method but GET) one token may make in a minute before it gets 429 for the rest of it.
+    public var writesPerMinute: Int
     /// Checks a configuration's text (`POST /api/config/check`; absent without it).
     public var configurationCheck: (@Sendable (String) -> ConfigurationCheck)?
 
     public init(host: String, port: Int, tls: TLSConfiguration?, authFailuresPerMinute: Int = 10,
-                configurationCheck: (@Sendable (String) -> ConfigurationCheck)? = nil) {
+                writesPerMinute: Int = 60, configurationCheck: (@Sendable (String) -> ConfigurationCheck)? = nil) {
         (self.host, self.port, self.tls) = (host, port, tls)
         self.authFailuresPerMinute = max(1, authFailuresPerMinute)
+        self.writesPerMinute = max(1, writesPerMinute)
         self.configurationCheck = configurationCheck
     }
 }
@@ -56,14 +59,16 @@ public struct AdminServer: Sendable {
     let settings: AdminSettings
     let version: String
     let logger: Logger
-    let failures: FailureBudget
+    let failures: MinuteBudget
+    let writes: MinuteBudget
     let started = ContinuousClock.now
 
     public init(edge: EdgeService, store: any Store, metrics: AdminMetrics, settings: AdminSettings, version: String,
                 logger: Logger) {
         (self.edge, self.store, self.metrics, self.settings) = (edge, store, metrics, settings)
         (self.version, self.logger) = (version, logger)
-        failures = FailureBudget(limit: settings.authFailuresPerMinute)
+        failures = MinuteBudget(limit: settings.authFailuresPerMinute)
+        writes = MinuteBudget(limit: settings.writesPerMinute)
     }
 
     /// The application to run (a swift-service-lifecycle `Service`); `onBound` hears the port it listens on.
@@ -71,6 +76,13 @@ public struct AdminServer: Sendable {
         let router = Router(context: AdminRequestContext.self)
         router.add(middleware: SecurityHeaders())
         router.get("/api/health") { _, _ in JSONBody(["status": "ok"]) }
+        // Readiness (for a load balancer or an orchestrator): the edge serves and its store answers.
+        router.get("/api/ready") { _, _ in
+            guard (try? await store.banVersion()) != nil else {
+                throw HTTPError(.serviceUnavailable, message: "the store does not answer")
+            }
+            return JSONBody(["status": "ready"])
+        }
         addDashboardRoutes(to: router)
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
@@ -161,9 +173,10 @@ struct SecurityHeaders: RouterMiddleware {
     }
 }
 
-/// Failed authentications per source: beyond `limit` in a minute, 429 until the minute is over. Bounded: the
-/// table forgets everyone when it is full (a flood of sources then costs memory, not correctness).
-final class FailureBudget: Sendable {
+/// Something counted per key (failed authentications per source, changes per token): beyond `limit` in a minute,
+/// 429 until the minute is over. Bounded: the table forgets everyone when it is full (a flood of sources then
+/// costs memory, not correctness).
+final class MinuteBudget: Sendable {
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
@@ -179,7 +192,7 @@ final class FailureBudget: Sendable {
         }
     }
 
-    func fail(_ source: String) {
+    func spend(_ source: String) {
         table.withLock { table in
             let now = ContinuousClock.now
             if table.count >= Self.capacity { table.removeAll() }
@@ -211,7 +224,7 @@ struct TokenAuthentication: RouterMiddleware {
             token = try? await server.store.adminToken(digest: AdminServer.tokenDigest(secret))
         }
         guard let token else {
-            server.failures.fail(source)
+            server.failures.spend(source)
             server.edge.defense.countAuthFailure(header.isEmpty ? .noToken : .refusedToken)
             server.edge.defense.record(SecurityEvent(
                 kind: .authFailure, source: context.remoteAddress?.ipAddress, account: nil,
@@ -219,6 +232,12 @@ struct TokenAuthentication: RouterMiddleware {
                 epochSeconds: server.edge.clock.epochSeconds()))
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"rampart\""],
                             message: "a valid bearer token is needed")
+        }
+        if request.method != .get {
+            guard server.writes.allows(token.name) else {
+                throw HTTPError(.tooManyRequests, headers: [.retryAfter: "60"], message: "too many changes by this token")
+            }
+            server.writes.spend(token.name)
         }
         var context = context
         context.token = token

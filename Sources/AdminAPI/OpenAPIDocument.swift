@@ -20,7 +20,8 @@ enum OpenAPIDocument {
           "seconds": {"type": "integer", "minimum": 1, "maximum": 315360000}}},
       "Binding": {"type": "object", "required": ["addressOfRecord", "contact", "expires"], "additionalProperties": false,
         "properties": {"addressOfRecord": {"type": "string"}, "contact": {"type": "string"}, "expires": {"type": "integer"},
-          "flow": {"type": "string"}, "instance": {"type": "string"}}},
+          "flow": {"type": "string"}, "transport": {"type": "string"}, "instance": {"type": "string"},
+          "userAgent": {"type": "string", "maxLength": 128}}},
       "CallRecord": {"type": "object",
         "required": ["id", "startedAtMilliseconds", "caller", "callee", "disposition", "finalStatus", "mediaEncryption",
           "securityEvents", "media"],
@@ -75,7 +76,7 @@ enum OpenAPIDocument {
       "TooLarge": {"description": "the body is over 64 KiB"},
       "Conflict": {"description": "it exists already",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "TooMany": {"description": "too many failed authentications from this address",
+      "TooMany": {"description": "too many failed authentications from this address, or changes by this token",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     }
   },
@@ -84,6 +85,11 @@ enum OpenAPIDocument {
     "/api/health": {"get": {"operationId": "health", "security": [],
       "responses": {"200": {"description": "the edge runs", "content": {"application/json": {"schema": {
         "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}}}}}},
+    "/api/ready": {"get": {"operationId": "ready", "security": [],
+      "responses": {"200": {"description": "the edge serves and its store answers", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}}}},
+        "503": {"description": "the store does not answer",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
     "/api/version": {"get": {"operationId": "version",
       "responses": {"200": {"description": "version and uptime", "content": {"application/json": {"schema": {
         "type": "object", "required": ["version", "uptimeSeconds"],

@@ -70,6 +70,9 @@ public final class EdgeServer: Service, Sendable {
         public var hep: HEPSettings?
         /// How long records are kept (`[privacy]`); nil: the edge erases nothing by age.
         public var retention: RetentionPolicy?
+        /// Where commands in other processes tell the edge that they changed the store (``ControlSocket``); nil:
+        /// none (the quarter-second poll alone).
+        public var controlSocket: String?
 
         public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
                     reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil,
@@ -265,7 +268,18 @@ public final class EdgeServer: Service, Sendable {
             }
         }
         var tick = 0
-        var banVersion = (try? await store.banVersion()) ?? 0
+        let banVersion = LoadedBanVersion((try? await store.banVersion()) ?? 0)
+        var control: ControlSocket?
+        if let path = configuration.controlSocket {
+            do {
+                control = try await ControlSocket.bind(path: path, group: group) { [self] in
+                    await applyStoreChanges(banVersion: banVersion)
+                }
+            } catch {
+                logger.warning("no control socket: changes by other commands apply within a quarter second",
+                               metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
         let lag = LoopLagProbe(group: group)
         var checkpoints = CheckpointSchedule(uncheckpointed: (try? await store.auditTail().uncheckpointed) ?? 0,
                                              now: edge.clock.monotonic())
@@ -281,14 +295,7 @@ public final class EdgeServer: Service, Sendable {
             checkpoints.uncheckpointed += await retainIfDue(since: &retainedAt)
             await signCheckpointIfDue(&checkpoints)
             await siem.forward(from: store)
-            if let version = try? await store.banVersion(), version != banVersion, let stored = try? await store.allBans() {
-                banVersion = version
-                edge.defense.load(stored)
-            }
-            // Account and device changes (by `rampart user`/`device` in another process) reach the cache here.
-            do { try await edge.directory.refresh(from: store) } catch {
-                logger.error("cannot read the store", metadata: ["error": "\(error.code)"])
-            }
+            await applyStoreChanges(banVersion: banVersion)
             guard tick % 4 == 0 else { continue }
             await flushRegistrations()
             if tick % 120 == 0 {
@@ -301,6 +308,7 @@ public final class EdgeServer: Service, Sendable {
         }
         let unexpected = !listenerDied.set()
         logger.info("shutting down")
+        await control?.close()
         await edge.calls.shutdown(edge: edge)  // calls ended with BYE, every CDR stored
         edge.calls.detach()  // no retransmission timers on loops that are about to stop
         await SIPServer.stop(listeners)
@@ -316,6 +324,25 @@ public final class EdgeServer: Service, Sendable {
         for task in tasks { await task.value }
         try? await group.shutdownGracefully()
         if unexpected { throw ListenerClosed() }
+    }
+
+    /// What other processes changed in the store (`rampart ban`, `user`, `device`): bans, when their version
+    /// moved, and the accounts and device bindings the directory cache holds.
+    private func applyStoreChanges(banVersion: LoadedBanVersion) async {
+        if let version = try? await store.banVersion(), version != banVersion.loaded.withLock({ $0 }),
+            let stored = try? await store.allBans()
+        {
+            // The poll and the control socket may both be reading: only a newer version than the one loaded is
+            // loaded, so a slower reader never puts back what a faster one replaced.
+            banVersion.loaded.withLock { loaded in
+                guard version > loaded else { return }
+                loaded = version
+                edge.defense.load(stored)
+            }
+        }
+        do { try await edge.directory.refresh(from: store) } catch {
+            logger.error("cannot read the store", metadata: ["error": "\(error.code)"])
+        }
     }
 
     private func flushRegistrations() async {
@@ -462,4 +489,11 @@ final class OnceFlag: Sendable {
     /// Sets the flag; true if this call set it.
     func set() -> Bool { value.withLock { was in defer { was = true }; return !was } }
     var isSet: Bool { value.withLock { $0 } }
+}
+
+/// The version of the stored bans the edge has loaded, shared by the poll and the control socket.
+final class LoadedBanVersion: Sendable {
+    let loaded: Mutex<Int64>
+
+    init(_ version: Int64) { loaded = Mutex(version) }
 }

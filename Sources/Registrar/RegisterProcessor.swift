@@ -93,7 +93,8 @@ public struct RegisterProcessor: Sendable {
                 let candidate = RegistrationRecord(
                     addressOfRecord: aor, contact: contact.address.uri.description,
                     expiresAtEpochSeconds: now + Int64(expires), qValueThousandths: contact.qValueThousandths ?? 1000,
-                    callID: callID, cseq: cseq, instanceID: contact.instanceID, regID: contact.regID, flow: flow)
+                    callID: callID, cseq: cseq, instanceID: contact.instanceID, regID: contact.regID, flow: flow,
+                    userAgent: request.firstField(.userAgent).map { String($0.value) })
                 if let index = bindings.firstIndex(where: { $0.designatesSameBinding(as: candidate) }) {
                     // RFC 3261 §10.3 step 7: same Call-ID needs a higher CSeq, or the request is out of order.
                     if bindings[index].callID == callID, bindings[index].cseq >= cseq {

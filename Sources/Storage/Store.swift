@@ -36,12 +36,20 @@ public struct RegistrationRecord: Hashable, Sendable {
     /// The flow the binding was registered over (`tls:192.0.2.7:40123`): requests to the contact go down it, since
     /// a client behind NAT accepts nothing else (RFC 5626 §5.3). nil for bindings made before flows were kept.
     public var flow: String?
+    /// The User-Agent the device registered with (at most ``maximumUserAgentBytes``; what an operator recognises a
+    /// phone by, and a scanner by): shown as text, never trusted.
+    public var userAgent: String?
+
+    /// The longest User-Agent a binding keeps; a longer one is cut.
+    public static let maximumUserAgentBytes = 128
 
     /// Creates a record.
     public init(
         addressOfRecord: String, contact: String, expiresAtEpochSeconds: Int64, qValueThousandths: Int = 1000,
-        callID: String, cseq: UInt32, instanceID: String? = nil, regID: UInt32? = nil, flow: String? = nil
+        callID: String, cseq: UInt32, instanceID: String? = nil, regID: UInt32? = nil, flow: String? = nil,
+        userAgent: String? = nil
     ) {
+        self.userAgent = userAgent.map { String(decoding: $0.utf8.prefix(Self.maximumUserAgentBytes), as: UTF8.self) }
         self.addressOfRecord = addressOfRecord
         self.contact = contact
         self.expiresAtEpochSeconds = expiresAtEpochSeconds

@@ -159,6 +159,9 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 table.column("createdAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v11: user agent of registrations") { db in
+            try db.alter(table: "registration") { table in table.add(column: "userAgent", .text) }
+        }
         return migrator
     }
 
@@ -307,7 +310,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         RegistrationRecord(
             addressOfRecord: row["aor"], contact: row["contact"], expiresAtEpochSeconds: row["expiresAt"],
             qValueThousandths: row["q"], callID: row["callID"], cseq: row["cseq"], instanceID: row["instanceID"],
-            regID: row["regID"], flow: row["flow"])
+            regID: row["regID"], flow: row["flow"], userAgent: row["userAgent"])
     }
 
     public func registrations(addressOfRecord: String) async throws(StorageError) -> [RegistrationRecord] {
@@ -334,8 +337,8 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         try await write { db in
             let delete = try db.cachedStatement(sql: "DELETE FROM registration WHERE aor = ?")
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID, flow)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO registration (aor, contact, expiresAt, q, callID, cseq, instanceID, regID, flow, userAgent)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for (aor, records) in batch {
                 try delete.execute(arguments: [aor])
@@ -343,6 +346,7 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                     try insert.execute(arguments: [
                         aor, record.contact, record.expiresAtEpochSeconds, record.qValueThousandths, record.callID,
                         Int64(record.cseq), record.instanceID, record.regID.map { Int64($0) }, record.flow,
+                        record.userAgent,
                     ])
                 }
             }

@@ -77,7 +77,10 @@ extension DataDirectoryOption {
         let signer = try await AuditKeyFile(directory: DataDirectory(path: dataDir)).loadOrCreate(store: store)
         let time = Int64(Date().timeIntervalSince1970 * 1000)
         let counts = try await apply(CommandActor.current, signer, time)
-        if !dryRun { try await store.checkpointAudit(signer: signer, time: time) }
+        if !dryRun {
+            try await store.checkpointAudit(signer: signer, time: time)
+            RunningEdge(dataDirectory: dataDir).storeChanged()  // an erased account or ban ends at once
+        }
         return counts
     }
 
@@ -93,6 +96,7 @@ extension DataDirectoryOption {
         }
         let changed = try await store.audit(contents, with: change).changed
         try await store.checkpointAudit(signer: signer, time: time)
+        if changed { RunningEdge(dataDirectory: dataDir).storeChanged() }
         return changed
     }
 }

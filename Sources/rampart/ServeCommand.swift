@@ -139,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
             siemStartsAfter: EdgeServer.siemStart(positionFile: siemPosition, trailEnd: trailBefore), hep: settings.hep,
             retention: settings.privacy.retention(key: pseudonymKey))
         serverConfiguration.siemPositionFile = settings.siem.isEmpty ? nil : siemPosition
+        serverConfiguration.controlSocket = RunningEdge(dataDirectory: settings.dataDir).socketPath
         let server = EdgeServer(edge: edge, store: store, configuration: serverConfiguration, logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {
@@ -167,6 +168,11 @@ struct ServeCommand: AsyncParsableCommand {
                         certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { .certificate($0) },
                         privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)))
                     configuration.minimumTLSVersion = .tlsv12
+                    if let clientCA = admin.clientCA {
+                        // Mutual TLS: no handshake without a certificate from this CA (the token is still needed).
+                        configuration.certificateVerification = .noHostnameVerification
+                        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
+                    }
                     tls = configuration
                 } catch {
                     throw UsageError(message: "cannot load the admin API's certificate or key: \(error)")
@@ -175,6 +181,7 @@ struct ServeCommand: AsyncParsableCommand {
             let api = AdminServer(edge: edge, store: store, metrics: metrics,
                                   settings: AdminSettings(host: admin.host, port: admin.port, tls: tls,
                                                           authFailuresPerMinute: admin.authFailuresPerMinute,
+                                                          writesPerMinute: admin.writesPerMinute,
                                                           configurationCheck: Self.configurationCheck(
                                                             running: file, dataDirectory: settings.dataDir)),
                                   version: Rampart.version, logger: Logger(label: "rampart.admin"))

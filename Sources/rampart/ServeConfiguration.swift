@@ -299,9 +299,12 @@ struct ServeConfiguration: Codable, Equatable {
         var listen: String?
         var tls: Bool?
         var authFailuresPerMinute: Int?
+        var writesPerMinute: Int?
+        var clientCA: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case listen, tls, authFailuresPerMinute = "auth_failures_per_minute"
+            case listen, tls, authFailuresPerMinute = "auth_failures_per_minute", writesPerMinute = "writes_per_minute"
+            case clientCA = "client_ca"
         }
     }
 
@@ -355,7 +358,7 @@ struct ServeConfiguration: Codable, Equatable {
     var namedFiles: [(setting: String, path: String)] {
         var files: [(String, String?)] = [
             ("tls.certificate", tls?.certificate), ("tls.private_key", tls?.privateKey),
-            ("tls.client_ca", tls?.clientCA), ("tls.server_ca", tls?.serverCA),
+            ("tls.client_ca", tls?.clientCA), ("tls.server_ca", tls?.serverCA), ("admin.client_ca", admin?.clientCA),
             ("security.geoip_csv", security?.geoipCSV), ("security.scanner_signatures", security?.scannerSignatures),
             ("fraud.high_risk_prefixes", fraud?.highRiskPrefixes),
         ]

@@ -8,6 +8,10 @@ struct AdminListenSettings: Equatable {
     var port: Int
     var tls: Bool
     var authFailuresPerMinute = 10
+    /// Changes (any method but GET) one token may make in a minute before it gets 429.
+    var writesPerMinute = 60
+    /// Mutual TLS: a client must show a certificate issued by this CA (PEM file), on top of its token.
+    var clientCA: String?
 
     static let defaultListen = "127.0.0.1:8443"
 
@@ -40,11 +44,20 @@ struct AdminListenSettings: Equatable {
         }
         let failures = try ServeSettings.bounded(file?.authFailuresPerMinute, "admin.auth_failures_per_minute",
                                                  default: 10, in: 1...100_000)
+        let writes = try ServeSettings.bounded(file?.writesPerMinute, "admin.writes_per_minute", default: 60,
+                                               in: 1...100_000)
         let settings = AdminListenSettings(host: ip.description, port: port, tls: file?.tls ?? true,
-                                           authFailuresPerMinute: failures)
+                                           authFailuresPerMinute: failures, writesPerMinute: writes,
+                                           clientCA: file?.clientCA)
         // Off loopback, tokens would cross the network in clear.
         guard settings.tls || settings.isLoopback else {
             throw UsageError(message: "admin.tls = false is allowed on a loopback address only")
+        }
+        if let clientCA = settings.clientCA {
+            guard settings.tls else { throw UsageError(message: "admin.client_ca needs admin.tls") }
+            guard FileManager.default.isReadableFile(atPath: clientCA) else {
+                throw UsageError(message: "admin.client_ca: cannot read \(clientCA)")
+            }
         }
         return settings
     }

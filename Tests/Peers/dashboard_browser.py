@@ -5,7 +5,8 @@ Usage:
   dashboard_browser.py --url https://127.0.0.1:PORT/ --certificate server.crt --token TOKEN
                        --sip-port PORT --screenshot PATH [--scan COMMAND...]
 It signs in with a wrong token (refused) and then the right one, waits for bob's registration and alice's ringing
-call (placed by sipp), sends a REGISTER whose claimed username is markup and checks it shows as text, runs COMMAND
+call (placed by sipp) and a device whose User-Agent is markup, sends a REGISTER whose claimed username is markup
+and checks both show as text, runs COMMAND
 (a sipvicious scan), waits for the scan's ban beside its events, takes the screenshot, lifts the ban with its
 button and ends the call with its button. Prints one JSON object of what it saw; exit 0 when every step was
 seen, 1 otherwise (the object says which step failed).
@@ -80,6 +81,7 @@ def main():
     parser.add_argument("--token", required=True)
     parser.add_argument("--sip-port", type=int, required=True)
     parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--hostile-agent", help="the markup User-Agent a registered device sent")
     parser.add_argument("--scan", nargs=argparse.REMAINDER, default=[])
     args = parser.parse_args()
 
@@ -125,6 +127,10 @@ def main():
         step("bob's registration")
         wait.until(lambda d: any("sip:bob@localhost" in text for text in cells("registrations")))
         seen["registrations"] = cells("registrations")
+        if args.hostile_agent:
+            step("markup in a User-Agent")
+            wait.until(lambda d: any(args.hostile_agent in text for text in cells("registrations")))
+            seen["hostileAgentShownAsText"] = True
 
         step("alice's call")
         wait.until(lambda d: any("sip:alice@localhost" in text for text in cells("calls")))
@@ -134,7 +140,7 @@ def main():
         seen["hostileRegister"] = hostile_register(args.sip_port)
         wait.until(lambda d: any(HOSTILE_USERNAME in text for text in cells("events")))
         seen["hostileShownAsText"] = True
-        seen["injectedImages"] = len(driver.find_elements(By.CSS_SELECTOR, "#events img"))
+        seen["injectedImages"] = len(driver.find_elements(By.CSS_SELECTOR, "#events img, #registrations img"))
         seen["title"] = driver.title
 
         step("the scan's ban")

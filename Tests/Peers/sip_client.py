@@ -5,7 +5,7 @@
 Usage:
   sip_client.py register --transport tls --host 127.0.0.1 --port 5061 --user alice --password pw
                 [--domain localhost] [--ca ca.crt] [--cert c.crt --key c.key] [--algorithm SHA-256|MD5|MD5-sess]
-                [--expires 3600] [--query] [--bind 127.0.0.2] [--answer-call [--ready-file PATH]]
+                [--expires 3600] [--query] [--bind 127.0.0.2] [--user-agent UA] [--answer-call [--ready-file PATH]]
 Prints one JSON object: {"challenge_algorithms": [...], "status": 200, "contacts": [...]} or
 {"handshake_failed": "reason"}. Exit code 0 when it printed a result (whatever the status), 2 on usage errors.
 """
@@ -128,6 +128,8 @@ def run_register(args, connection):
     transport = args.transport.upper()
     contact = "" if args.query else "Contact: <sip:%s@%s:%d;transport=%s>\r\n" % (args.user, host, port, args.transport)
     expires = "" if args.query else "Expires: %d\r\n" % args.expires
+    if args.user_agent:
+        expires += "User-Agent: %s\r\n" % args.user_agent
 
     def request(cseq, authorization=""):
         return ("REGISTER %s SIP/2.0\r\n"
@@ -254,6 +256,7 @@ def main():
     reg.add_argument("--algorithm")
     reg.add_argument("--bind", help="UDP: the loopback address to send from")
     reg.add_argument("--expires", type=int, default=3600)
+    reg.add_argument("--user-agent", help="a User-Agent header to send")
     reg.add_argument("--query", action="store_true", help="no Contact: list the bindings")
     reg.add_argument("--answer-call", action="store_true",
                      help="then answer one call on the same connection (180, 200 with SRTP, ACK, BYE)")

@@ -48,6 +48,7 @@ import Testing
             #expect(served.status == 0, "before the ban: \(served.output.suffix(400))")
 
             #expect(try api.call("GET", "/api/health") == (200, "{\"status\":\"ok\"}"))
+            #expect(try api.call("GET", "/api/ready") == (200, "{\"status\":\"ready\"}"))
             #expect(try api.call("GET", "/api/bans").status == 401)
             #expect(try api.call("GET", "/api/bans", token: "rmp_guessed").status == 401)
             #expect(try api.call("GET", "/api/bans", token: viewer) == (200, "[]"))
@@ -186,6 +187,48 @@ import Testing
             try Data([0xFF, 0xFE, 0x00, 0x41]).write(to: URL(fileURLWithPath: binary))
             #expect(try api.call("POST", "/api/config/check", token: admin, bodyFile: binary,
                                  contentType: "text/plain").status == 400)
+        }
+    }
+
+    /// `[admin] client_ca`: no TLS handshake without a client certificate from that CA, and a token still needed
+    /// with one; `writes_per_minute`: a token that keeps changing things gets 429, while it still reads and
+    /// another token still writes.
+    @Test func mutualTLSAndEachTokensWriteBudget() throws {
+        try withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let issued = try RampartProcess.run(["cert", "issue", "noc-laptop", "--out", directory, "--data-dir", data])
+            try #require(issued.status == 0, "\(issued.stderr)")
+            let first = try Self.token("noc", role: "operator", data: data)
+            let second = try Self.token("oncall", role: "operator", data: data)
+            let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig
+                + "\n[admin]\nwrites_per_minute = 3\nclient_ca = \"\(data)/ca.crt\"\n", listeners: ["udp"])
+            defer { server.stop() }
+            let port = try #require(server.ports["admin"])
+            func call(_ method: String, _ path: String, token: String?, body: String? = nil, certificate: Bool = true)
+                throws -> Int
+            {
+                var arguments = ["-s", "--max-time", "10", "--cacert", data + "/ca.crt", "-X", method, "-o", "/dev/null",
+                                 "-w", "%{http_code}", "https://127.0.0.1:\(port)\(path)"]
+                if certificate {
+                    arguments += ["--cert", directory + "/noc-laptop.crt", "--key", directory + "/noc-laptop.key"]
+                }
+                if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+                if let body { arguments += ["-H", "Content-Type: application/json", "--data-raw", body] }
+                return Int(try Peers.run(try Peers.tool("curl"), arguments, seconds: 20).output) ?? 0
+            }
+            #expect(try call("GET", "/api/health", token: nil, certificate: false) == 0, "no handshake without one")
+            #expect(try call("GET", "/api/bans", token: first, certificate: false) == 0)
+            #expect(try call("GET", "/api/health", token: nil) == 200)
+            #expect(try call("GET", "/api/bans", token: nil) == 401, "a certificate is no token")
+            for index in 1...3 {
+                #expect(try call("POST", "/api/bans", token: first, body: #"{"subject":"192.0.2.\#(index)"}"#) == 201)
+            }
+            #expect(try call("POST", "/api/bans", token: first, body: #"{"subject":"192.0.2.4"}"#) == 429)
+            #expect(try call("DELETE", "/api/bans/192.0.2.1", token: first) == 429)
+            #expect(try call("GET", "/api/bans", token: first) == 200, "reading is not limited")
+            #expect(try call("DELETE", "/api/bans/192.0.2.1", token: second) == 204, "another token's budget")
+            let bans = try AttackersWithPeersTests.bans(data)
+            #expect(!bans.contains("192.0.2.4") && bans.contains("192.0.2.2") && !bans.contains("192.0.2.1"), "\(bans)")
         }
     }
 
@@ -334,7 +377,7 @@ import Testing
             let token = try AdminAPITests.token("fuzzer", role: "admin", data: data)
             // schemathesis also tries every operation without the token: enough budget for that to stay a 401.
             let server = try ServeProcess(dataDir: data, config: ServeWithPeersTests.sippConfig
-                + "\n[admin]\nauth_failures_per_minute = 100000\n", listeners: ["udp"])
+                + "\n[admin]\nauth_failures_per_minute = 100000\nwrites_per_minute = 100000\n", listeners: ["udp"])
             defer { server.stop() }
             let port = try #require(server.ports["admin"])
             let document = try AdminAPITests.Client(port: port, data: data).call("GET", "/openapi.json")

@@ -3,7 +3,7 @@ import Testing
 
 /// The dashboard in a real browser (issue 20): headless Chromium, driven by Selenium (Tests/Peers/dashboard_browser.py),
 /// signs in with a token, sees bob's registration and alice's ringing call (both sipp) appear and ends the call with
-/// its button; a claimed username of markup shows as text; a sipvicious scan's ban appears beside its events and is
+/// its button; a claimed username and a User-Agent of markup show as text; a sipvicious scan's ban appears beside its events and is
 /// lifted with its button, after which `rampart ban list` no longer has it. The screenshot it takes is
 /// docs/dashboard.png's source.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct DashboardBrowserTests {
@@ -31,12 +31,21 @@ import Testing
             try #require(registered.status == 0, "bob's registration: \(registered.output.suffix(600))")
             processes.append(try Peers.sippServer("ring", port: bobPort, messageFile: directory + "/bob.msg",
                                                   directory: directory))
+            // carol's phone says its User-Agent is markup.
+            try ServeWithPeersTests.addUser("carol", password: "pw-carol", dataDir: data)
+            let hostileAgent = "Phone (<img src=x onerror=\"document.title='pwned'\">)"
+            let carol = try Peers.run(try Peers.tool("python3"), [
+                Peers.directory.appendingPathComponent("sip_client.py").path, "register", "--transport", "udp",
+                "--host", "127.0.0.1", "--port", String(sip), "--user", "carol", "--password", "pw-carol",
+                "--expires", "600", "--user-agent", hostileAgent,
+            ], seconds: 20, directory: directory)
+            try #require(carol.output.contains("\"status\": 200"), "carol's registration: \(carol.output)")
 
             let screenshot = directory + "/dashboard.png"
             let browser = try Peers.background(try Peers.tool("python3"), [
                 Peers.directory.appendingPathComponent("dashboard_browser.py").path,
                 "--url", "https://127.0.0.1:\(admin)/", "--certificate", data + "/server.crt", "--token", token,
-                "--sip-port", String(sip), "--screenshot", screenshot,
+                "--sip-port", String(sip), "--screenshot", screenshot, "--hostile-agent", hostileAgent,
                 "--scan", try Peers.tool("svmap"), "127.0.0.1", "-p", String(sip), "-b", "127.0.0.3",
                 "-P", String(try Peers.freePort()),
             ], seconds: 150, directory: directory, output: directory + "/browser.json")
@@ -64,6 +73,7 @@ import Testing
             #expect(caller.status == 0, "alice was answered 503 when the call was ended: \(caller.output.suffix(600))")
             // Markup an attacker chose reaches the page as text: no element made of it, no script of it run.
             #expect(seen["hostileShownAsText"] as? Bool == true && seen["injectedImages"] as? Int == 0)
+            #expect(seen["hostileAgentShownAsText"] as? Bool == true)
             #expect(seen["title"] as? String == "Rampart")
             #expect((seen["bannedEvents"] as? Int ?? 0) >= 1)
             #expect((seen["liftedBans"] as? [String])?.contains { $0.contains("127.0.0.3") } == false)

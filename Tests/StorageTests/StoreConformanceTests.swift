@@ -80,8 +80,10 @@ let sha256 = String(repeating: "b", count: 64)
             RegistrationRecord(addressOfRecord: aor, contact: "sip:a@192.0.2.1", expiresAtEpochSeconds: 1_000,
                                callID: "c1", cseq: 1),
             RegistrationRecord(addressOfRecord: aor, contact: "sip:a@192.0.2.2", expiresAtEpochSeconds: 2_000,
-                               qValueThousandths: 500, callID: "c2", cseq: 7, instanceID: "urn:uuid:1", regID: 1),
+                               qValueThousandths: 500, callID: "c2", cseq: 7, instanceID: "urn:uuid:1", regID: 1,
+                               flow: "tls:192.0.2.2:40123", userAgent: "Phone (<b>markup</b>) " + String(repeating: "x", count: 200)),
         ]
+        #expect(records[1].userAgent?.utf8.count == RegistrationRecord.maximumUserAgentBytes, "a long User-Agent is cut")
         try await store.replaceRegistrations(addressOfRecord: aor, with: records)
         #expect(try await store.registrations(addressOfRecord: aor) == records)
         #expect(try await store.removeExpiredRegistrations(before: 1_500) == 1)

@@ -152,8 +152,9 @@ function drawRegistrations(bindings) {
   const now = Date.now() / 1000;
   const rows = bindings.map((binding) => element('tr', { 'data-aor': binding.addressOfRecord },
     element('td', {}, binding.addressOfRecord), element('td', {}, binding.contact),
-    element('td', {}, binding.flow ?? '—'), element('td', {}, Math.max(0, Math.round(binding.expires - now)) + ' s')));
-  replaceRows('registrations', rows, 4, 'No device is registered.');
+    element('td', {}, binding.flow ?? '—'), element('td', {}, binding.userAgent ?? '—'),
+    element('td', {}, Math.max(0, Math.round(binding.expires - now)) + ' s')));
+  replaceRows('registrations', rows, 5, 'No device is registered.');
 }
 
 function posture(call) {
@@ -209,7 +210,8 @@ function drawBans(bans) {
   byID('count-bans').textContent = bans.length;
   const rows = bans.map((ban) => element('tr', { 'data-subject': ban.subject },
     element('td', {}, ban.subject), element('td', {}, ban.reason), element('td', {}, ban.evidenceCount),
-    element('td', {}, time(ban.since)), element('td', {}, ban.until ? time(ban.until) : 'lifted by hand'),
+    element('td', { class: 'nowrap' }, time(ban.since)),
+    element('td', { class: 'nowrap' }, ban.until ? time(ban.until) : 'lifted by hand'),
     element('td', {}, liftButton(ban.subject))));
   replaceRows('bans', rows, 6, 'Nobody is banned.');
   drawEvents();
@@ -234,7 +236,8 @@ function drawEvents() {
     const ban = banned ? element('td', {}, element('span', { class: 'tag banned', title: state.bans.get(event.source).reason }, 'banned'),
       ' ', liftButton(event.source)) : element('td', {}, '');
     return element('tr', { 'data-kind': event.kind },
-      element('td', {}, time(event.time)), element('td', {}, event.kind), element('td', {}, event.source ?? '—'),
+      element('td', {}, time(event.time)), element('td', {}, event.kind),
+      element('td', { class: 'nowrap' }, event.source ?? '—'),
       element('td', {}, event.account ?? '—'), element('td', {}, event.reason), ban);
   });
   replaceRows('events', rows, 6, 'No security event yet.');
