@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import ServiceLifecycle
 import Storage
+import Synchronization
 
 /// A security event as the API shows it.
 struct EventEntry: Codable, Sendable {
@@ -63,14 +64,23 @@ extension AdminServer {
 
 extension AdminServer {
     /// `GET /api/events/stream`: Server-Sent Events, one `security-event` per event as the edge records it, a
-    /// comment every 15 s to keep proxies from closing the connection; it ends at the edge's shutdown or after an
-    /// hour (the client reconnects). At most ``EdgeDefense/maximumWatchers`` at once (503 beyond).
+    /// comment every 15 s to keep proxies from closing the connection; it ends at the edge's shutdown, after an
+    /// hour (the client reconnects), or at the first keep-alive after its token is revoked. At most
+    /// ``EdgeDefense/maximumWatchers`` at once, and ``TokenStreams/perToken`` per token (503 beyond), so that one
+    /// token cannot take every stream.
     func addEventStream(to group: RouterGroup<AdminRequestContext>) {
-        group.get("/api/events/stream") { _, _ in
+        group.get("/api/events/stream") { _, context in
+            let token = context.token
+            let name = token?.name ?? ""
+            guard streams.open(name) else {
+                throw HTTPError(.serviceUnavailable, message: "this token has too many event streams open")
+            }
             guard let feed = edge.defense.watch() else {
+                streams.close(name)
                 throw HTTPError(.serviceUnavailable, message: "too many event streams open")
             }
-            let (ticks, tick) = AsyncStream<StoredSecurityEvent?>.makeStream()
+            // Bounded like the feed: a reader that does not read loses the oldest, never grows this.
+            let (ticks, tick) = AsyncStream<StoredSecurityEvent?>.makeStream(bufferingPolicy: .bufferingNewest(256))
             let keepAlive = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(15))
@@ -87,11 +97,12 @@ extension AdminServer {
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
-                    defer { keepAlive.cancel(); relay.cancel() }
+                    defer { keepAlive.cancel(); relay.cancel(); streams.close(name) }
                     let deadline = ContinuousClock.now + .seconds(3_600)
                     try await writer.write(ByteBuffer(string: ": rampart security events\n\n"))
                     for await item in ticks.cancelOnGracefulShutdown() {
                         guard ContinuousClock.now < deadline else { break }
+                        if item == nil, let token, (try? await store.adminToken(digest: token.digest)) == nil { break }
                         // JSON on one line: no newline of a hostile field can end the event early.
                         let text = item.flatMap { try? encoder.encode(EventEntry($0)) }
                             .map { "event: security-event\ndata: " + String(decoding: $0, as: UTF8.self) + "\n\n" }
@@ -99,6 +110,27 @@ extension AdminServer {
                     }
                     try await writer.finish(nil)
                 })
+        }
+    }
+}
+
+/// How many event streams each token has open (at most ``perToken``).
+final class TokenStreams: Sendable {
+    static let perToken = 4
+    private let open = Mutex<[String: Int]>([:])
+
+    func open(_ name: String) -> Bool {
+        open.withLock { open in
+            guard open[name, default: 0] < Self.perToken else { return false }
+            open[name, default: 0] += 1
+            return true
+        }
+    }
+
+    func close(_ name: String) {
+        open.withLock { open in
+            open[name, default: 1] -= 1
+            if open[name] == 0 { open[name] = nil }
         }
     }
 }

@@ -61,6 +61,7 @@ public struct AdminServer: Sendable {
     let logger: Logger
     let failures: MinuteBudget
     let writes: MinuteBudget
+    let streams = TokenStreams()
     let started = ContinuousClock.now
 
     public init(edge: EdgeService, store: any Store, metrics: AdminMetrics, settings: AdminSettings, version: String,
@@ -174,33 +175,32 @@ struct SecurityHeaders: RouterMiddleware {
 }
 
 /// Something counted per key (failed authentications per source, changes per token): beyond `limit` in a minute,
-/// 429 until the minute is over. Bounded: the table forgets everyone when it is full (a flood of sources then
-/// costs memory, not correctness).
+/// 429 until the minute is over. The check and the count are one step under one lock (concurrent requests cannot
+/// all pass before any is counted). Bounded: when the table is full, keys whose minute is over make room; if none
+/// is, a new key is refused (a flood of keys then costs the flooders, not the table).
 final class MinuteBudget: Sendable {
     let limit: Int
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, capacity: Int = 10_000) { (self.limit, self.capacity) = (limit, capacity) }
     static let window: Duration = .seconds(60)
-    static let capacity = 10_000
+    let capacity: Int
     private let table = Mutex<[String: (count: Int, since: ContinuousClock.Instant)]>([:])
 
-    /// Whether `source` may still try.
-    func allows(_ source: String) -> Bool {
-        table.withLock { table in
-            guard let entry = table[source], ContinuousClock.now - entry.since < Self.window else { return true }
-            return entry.count < limit
-        }
-    }
-
-    func spend(_ source: String) {
+    /// Counts one for `key` and says whether it was within the budget.
+    func spend(_ key: String) -> Bool {
         table.withLock { table in
             let now = ContinuousClock.now
-            if table.count >= Self.capacity { table.removeAll() }
-            if let entry = table[source], now - entry.since < Self.window {
-                table[source] = (entry.count + 1, entry.since)
-            } else {
-                table[source] = (1, now)
+            if let entry = table[key], now - entry.since < Self.window {
+                guard entry.count < limit else { return false }
+                table[key] = (entry.count + 1, entry.since)
+                return true
             }
+            if table[key] == nil, table.count >= capacity {
+                table = table.filter { now - $0.value.since < Self.window }
+                guard table.count < capacity else { return false }
+            }
+            table[key] = (1, now)
+            return true
         }
     }
 }
@@ -213,10 +213,10 @@ struct TokenAuthentication: RouterMiddleware {
 
     func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
-        let source = context.remoteAddress?.ipAddress ?? "unknown"
-        guard server.failures.allows(source) else {
-            throw HTTPError(.tooManyRequests, headers: [.retryAfter: "60"], message: "too many failed attempts")
-        }
+        // Failures count per source (an IPv6 source by its /64, as SIP's limits do); a valid token is never held
+        // up by them, so that others' failures from a shared address (a proxy, a NAT) cannot lock it out.
+        let source = context.remoteAddress?.ipAddress.flatMap(IPAddress.init).map { SourceKey($0).description }
+            ?? "unknown"
         let header = request.headers[.authorization] ?? ""
         var token: AdminToken?
         if header.hasPrefix("Bearer "), header.utf8.count <= 200 {
@@ -224,7 +224,9 @@ struct TokenAuthentication: RouterMiddleware {
             token = try? await server.store.adminToken(digest: AdminServer.tokenDigest(secret))
         }
         guard let token else {
-            server.failures.spend(source)
+            guard server.failures.spend(source) else {
+                throw HTTPError(.tooManyRequests, headers: [.retryAfter: "60"], message: "too many failed attempts")
+            }
             server.edge.defense.countAuthFailure(header.isEmpty ? .noToken : .refusedToken)
             server.edge.defense.record(SecurityEvent(
                 kind: .authFailure, source: context.remoteAddress?.ipAddress, account: nil,
@@ -233,11 +235,8 @@ struct TokenAuthentication: RouterMiddleware {
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"rampart\""],
                             message: "a valid bearer token is needed")
         }
-        if request.method != .get {
-            guard server.writes.allows(token.name) else {
-                throw HTTPError(.tooManyRequests, headers: [.retryAfter: "60"], message: "too many changes by this token")
-            }
-            server.writes.spend(token.name)
+        if request.method != .get, !server.writes.spend(token.name) {
+            throw HTTPError(.tooManyRequests, headers: [.retryAfter: "60"], message: "too many changes by this token")
         }
         var context = context
         context.token = token

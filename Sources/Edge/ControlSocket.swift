@@ -19,8 +19,10 @@ public final class ControlSocket: Sendable {
 
     private init(channel: any Channel, path: String) { (self.channel, self.path) = (channel, path) }
 
-    /// Binds `path` (replacing what a stopped edge left there); `onChange` reads the store's changes.
-    static func bind(path: String, group: any EventLoopGroup,
+    /// Binds `path` (replacing what a stopped edge left there); `onChange` reads the store's changes. On NIO's
+    /// shared group, not the edge's: the control plane takes no place among the SIP and media channels' loops
+    /// (binding there moved which loop each relay socket lands on, which the bridged-SRTP test noticed).
+    static func bind(path: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                      onChange: @escaping @Sendable () async -> Void) async throws -> ControlSocket {
         try? FileManager.default.removeItem(atPath: path)
         let open = Atomic<Int>(0)

@@ -272,7 +272,7 @@ public final class EdgeServer: Service, Sendable {
         var control: ControlSocket?
         if let path = configuration.controlSocket {
             do {
-                control = try await ControlSocket.bind(path: path, group: group) { [self] in
+                control = try await ControlSocket.bind(path: path) { [self] in
                     await applyStoreChanges(banVersion: banVersion)
                 }
             } catch {

@@ -203,14 +203,20 @@ extension ServeCommand {
     static func configurationCheck(running: ServeConfiguration, dataDirectory: String)
         -> @Sendable (String) -> ConfigurationCheck
     {
-        let allowed = Set(running.namedFiles.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path })
-        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path + "/"
+        // Paths as the system would open them: `..` resolved and symbolic links followed.
+        @Sendable func resolved(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        let allowed = Set(running.namedFiles.map { resolved($0.path) })
+        let directory = resolved(dataDirectory) + "/"
+        // The data directory's secrets and database are never read as another kind of file (their errors would
+        // tell something of them), unless the running configuration itself names one.
+        let secrets = Set(["audit.key", "ca.key", "server.key", "cdr-pseudonym.key", "rampart.sqlite",
+                           "rampart.sqlite-wal", "rampart.sqlite-shm"].map { resolved(directory + $0) })
         return { text in
             do {
                 let file = try ServeConfiguration.parse(text, path: "the configuration")
                 if let (setting, _) = file.namedFiles.first(where: { named in
-                    let path = URL(fileURLWithPath: named.path).standardizedFileURL.path
-                    return !allowed.contains(path) && !path.hasPrefix(directory) && path + "/" != directory
+                    let path = resolved(named.path)
+                    return !allowed.contains(path) && (!path.hasPrefix(directory) || secrets.contains(path))
                 }) {
                     return ConfigurationCheck(valid: false, error: "\(setting) names a file that neither the running "
                         + "configuration nor the data directory has: check it with rampart lint on the host")

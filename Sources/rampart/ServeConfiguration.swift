@@ -374,6 +374,7 @@ struct ServeConfiguration: Codable, Equatable {
 
     /// Reads and checks a configuration's text; `path` names it in errors.
     static func parse(_ text: String, path: String) throws -> ServeConfiguration {
+        let text = TOMLScreen.withoutByteOrderMark(text)
         do { try TOMLScreen.check(text) } catch {
             throw UsageError(message: "\(path): line \(error.line): \(error.reason)")
         }

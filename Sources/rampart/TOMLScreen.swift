@@ -2,13 +2,20 @@
 /// assumes what it has not checked, aborting in debug builds and undefined in release ones (found by
 /// `scripts/fuzz-config`):
 /// - a table header that does not start with a key (`[{`, `[[ =`, `[` alone on a line);
-/// - a `}` where an array expects a value (`a = [}`, `a = [1, }`).
+/// - a `}` where an array expects a value (`a = [}`, `a = [1, }`);
+/// - U+0085, U+2028 or U+2029 outside strings and comments (toml++ takes them for whitespace in one place and not
+///   in another), and a byte-order mark anywhere but first (the reader drops one there: ``withoutByteOrderMark``).
 /// A scan of the bytes that knows strings, comments, table headers and the brackets of values; anything else
 /// malformed is left to TOMLKit, which reports it.
 enum TOMLScreen {
     struct Refused: Error {
         let line: Int
         let reason: String
+    }
+
+    /// The text without a leading byte-order mark, which toml++ skips and this scan would read as a line's start.
+    static func withoutByteOrderMark(_ text: String) -> String {
+        text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
     }
 
     static func check(_ text: String) throws(Refused) {
@@ -106,6 +113,13 @@ enum TOMLScreen {
             case UInt8(ascii: ","):
                 expectsArrayValue = brackets.last == UInt8(ascii: "[")
                 index += 1
+            case 0xC2 where index + 1 < bytes.count && bytes[index + 1] == 0x85:
+                throw Refused(line: line, reason: "U+0085 (next line) outside a string")
+            case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80
+                && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
+                throw Refused(line: line, reason: "U+2028 or U+2029 (a line or paragraph separator) outside a string")
+            case 0xEF where index + 2 < bytes.count && bytes[index + 1] == 0xBB && bytes[index + 2] == 0xBF:
+                throw Refused(line: line, reason: "a byte-order mark inside the text")
             default:
                 expectsArrayValue = false
                 index += 1

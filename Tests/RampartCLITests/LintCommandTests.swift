@@ -45,7 +45,8 @@ import Testing
     @Test func malformedConfigurationsAreRefusedNotCrashedOn() throws {
         try withTemporaryDirectory { directory in
             let hostile = ["[{\"a\": 1}]\n", "[ {\n", "[[ =\n", "[\r\n", "domain = \"x\"\n[\n", "a = [}\n",
-                           "a = [1, }\n", "a = [\n}\n]\n", "a = [ [ } ] ]\n", "a = [1, #c\n }\n"]
+                           "a = [1, }\n", "a = [\n}\n]\n", "a = [ [ } ] ]\n", "a = [1, #c\n }\n", "\u{FEFF}[\n",
+                           "a = [\u{2028}]\n", "a = [1,\u{2029}]\n", "a = [\u{0085}]\n"]
             for (index, text) in hostile.enumerated() {
                 let path = directory + "/hostile-\(index).toml"
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

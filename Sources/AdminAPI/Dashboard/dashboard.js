@@ -113,6 +113,7 @@ function signOut(message) {
 }
 
 function start() {
+  if (state.stream) return; // signed in already (a kept token and a submitted one may race)
   refresh();
   refreshHistory();
   state.timers.push(setInterval(refresh, refreshMilliseconds));
@@ -247,6 +248,14 @@ function drawEvents() {
   drawSources(recent);
 }
 
+/** One redraw per frame, however many events a scan streams in meanwhile. */
+let drawPending = false;
+function drawEventsSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => { drawPending = false; drawEvents(); });
+}
+
 function addEvent(event) {
   state.events.push(event);
   if (state.events.length > maximumEventRows) state.events.splice(0, state.events.length - maximumEventRows);
@@ -269,21 +278,25 @@ async function followEvents() {
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let buffered = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffered += decoder.decode(value, { stream: true });
-        let end;
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
-          const block = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          const data = block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('');
-          if (data) {
-            addEvent(JSON.parse(data));
-            drawEvents();
-            refreshSoon(); // a ban may have come with it
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffered += decoder.decode(value, { stream: true });
+          let end;
+          while ((end = buffered.indexOf('\n\n')) >= 0) {
+            const block = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            const data = block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('');
+            if (data) {
+              addEvent(JSON.parse(data));
+              drawEventsSoon();
+              refreshSoon(); // a ban may have come with it
+            }
           }
         }
+      } finally {
+        reader.cancel().catch(() => {}); // the server's stream slot is let go whatever ended the loop
       }
     } catch (error) {
       if (controller.signal.aborted) return;
