@@ -30,8 +30,9 @@ struct NewBan: Decodable, Sendable {
 
 extension AdminServer {
     func addBanRoutes(to group: RouterGroup<AdminRequestContext>) {
-        group.get("/api/bans") { _, _ in
-            JSONBody(try await store.allBans().map(BanEntry.init))
+        group.get("/api/bans") { request, _ in
+            let bans = try await store.allBans()
+            return JSONBody(try Self.page(request) { _ in bans }.map(BanEntry.init))
         }
         group.post("/api/bans") { request, context in
             try Self.require(.operator, context)

@@ -34,12 +34,21 @@ extension AdminServer {
         return limit
     }
 
+    /// A page of a listing in a stable order: `?offset=` entries skipped (0-1,000,000), then at most `?limit=`.
+    static func page<Entries: Collection>(_ request: Request, of entries: (_ needed: Int) throws -> Entries) throws
+        -> [Entries.Element]
+    {
+        let limit = try limit(request)
+        let offset = Int(try integer("offset", in: 0...1_000_000, request) ?? 0)
+        return Array(try entries(offset + limit).dropFirst(offset).prefix(limit))
+    }
+
     func addCallRoutes(to group: RouterGroup<AdminRequestContext>) {
         group.get("/api/registrations") { request, _ in
-            JSONBody(edge.location.allBindings(limit: try Self.limit(request)).map(BindingEntry.init))
+            JSONBody(try Self.page(request) { edge.location.allBindings(limit: $0) }.map(BindingEntry.init))
         }
         group.get("/api/calls") { request, _ in
-            JSONBody(edge.calls.liveCalls(limit: try Self.limit(request)))
+            JSONBody(try Self.page(request) { edge.calls.liveCalls(limit: $0) })
         }
         group.delete("/api/calls/:id") { _, context in
             try Self.require(.operator, context)

@@ -33,9 +33,8 @@ extension AdminServer {
     func addUserRoutes(to group: RouterGroup<AdminRequestContext>) {
         let domain = edge.configuration.domain
         group.get("/api/users") { request, _ in
-            let limit = try Self.limit(request)
-            return JSONBody(try await store.allAccounts().filter { $0.domain == domain.lowercased() }.prefix(limit)
-                .map(UserEntry.init))
+            let accounts = try await store.allAccounts().filter { $0.domain == domain.lowercased() }
+            return JSONBody(try Self.page(request) { _ in accounts }.map(UserEntry.init))
         }
         group.post("/api/users") { request, context in
             try Self.require(.admin, context)

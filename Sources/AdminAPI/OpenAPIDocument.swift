@@ -62,6 +62,7 @@ enum OpenAPIDocument {
     },
     "parameters": {
       "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+      "offset": {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000000}},
       "since": {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1099511627776}}
     },
     "responses": {
@@ -129,9 +130,10 @@ enum OpenAPIDocument {
         "429": {"$ref": "#/components/responses/TooMany"}}}},
     "/api/bans": {
       "get": {"operationId": "listBans",
-        "responses": {"200": {"description": "every ban", "content": {"application/json": {"schema": {
+        "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"}],
+        "responses": {"200": {"description": "the bans, a page of them", "content": {"application/json": {"schema": {
           "type": "array", "items": {"$ref": "#/components/schemas/Ban"}}}}},
-          "401": {"$ref": "#/components/responses/Unauthorized"}, "429": {"$ref": "#/components/responses/TooMany"}}},
+          "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "429": {"$ref": "#/components/responses/TooMany"}}},
       "post": {"operationId": "addBan",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewBan"}}}},
         "responses": {"201": {"description": "banned", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ban"}}}},
@@ -145,13 +147,13 @@ enum OpenAPIDocument {
         "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"},
         "404": {"$ref": "#/components/responses/NotFound"}, "429": {"$ref": "#/components/responses/TooMany"}}}},
     "/api/registrations": {"get": {"operationId": "listRegistrations",
-      "parameters": [{"$ref": "#/components/parameters/limit"}],
+      "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"}],
       "responses": {"200": {"description": "bindings", "content": {"application/json": {"schema": {
         "type": "array", "items": {"$ref": "#/components/schemas/Binding"}}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
         "429": {"$ref": "#/components/responses/TooMany"}}}},
     "/api/calls": {"get": {"operationId": "listCalls",
-      "parameters": [{"$ref": "#/components/parameters/limit"}],
+      "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"}],
       "responses": {"200": {"description": "live calls as their records stand", "content": {"application/json": {"schema": {
         "type": "array", "items": {"$ref": "#/components/schemas/CallRecord"}}}}},
         "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},
@@ -187,7 +189,7 @@ enum OpenAPIDocument {
         "503": {"description": "too many streams open",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
     "/api/users": {
-      "get": {"operationId": "listUsers", "parameters": [{"$ref": "#/components/parameters/limit"}],
+      "get": {"operationId": "listUsers", "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"}],
         "responses": {"200": {"description": "the domain's accounts", "content": {"application/json": {"schema": {
           "type": "array", "items": {"$ref": "#/components/schemas/User"}}}}},
           "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"},

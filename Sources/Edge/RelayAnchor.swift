@@ -313,6 +313,7 @@ final class RelayAnchor: MediaAnchor {
                 reportedJitterMilliseconds: received.map { rounded($0.jitterMilliseconds) },
                 roundTripMilliseconds: received?.roundTripMilliseconds.map(rounded))
             stream.droppedNotMedia = report.droppedNotMedia
+            stream.droppedUnauthenticated = report.droppedUnauthenticated
             return stream
         }
     }
@@ -356,6 +357,8 @@ final class RelayAnchor: MediaAnchor {
             Counter(label: "rampart_media_packets_lost_total", dimensions: sender).increment(by: stream.lost)
             Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "foreign-source")])
                 .increment(by: stream.droppedForeign)
+            Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "unauthenticated")])
+                .increment(by: stream.droppedUnauthenticated ?? 0)
             Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "unlatched")])
                 .increment(by: stream.droppedUnlatched)
             Counter(label: "rampart_media_packets_dropped_total", dimensions: sender + [("reason", "not-media")])

@@ -49,6 +49,10 @@ public struct RelayLatch: Sendable {
         case relay(latched: Bool)
         /// From a source other than the latched one: dropped (an injection attempt, or a stale sender).
         case dropForeignSource
+        /// From the latched source, but it failed SRTP authentication under the relay's keys: dropped (a forgery
+        /// from a spoofed address, or the party's own cleartext, such as an RTCP BYE some phones send after
+        /// tearing down SRTP).
+        case dropUnauthenticated
         /// Not latched yet and the packet gives no reason to latch to its source.
         case dropUnlatched
     }
@@ -60,6 +64,7 @@ public struct RelayLatch: Sendable {
     private var lastFromLatched: Int64 = 0
     public private(set) var relayed = 0
     public private(set) var droppedForeign = 0
+    public private(set) var droppedUnauthenticated = 0
     public private(set) var droppedUnlatched = 0
     public private(set) var relatches = 0
 
@@ -83,8 +88,8 @@ public struct RelayLatch: Sendable {
             if source == latched {
                 // A source address proves nothing: a forged packet from the latched address is dropped too.
                 guard authenticated != false else {
-                    droppedForeign += 1
-                    return .dropForeignSource
+                    droppedUnauthenticated += 1
+                    return .dropUnauthenticated
                 }
                 lastFromLatched = now
                 relayed += 1

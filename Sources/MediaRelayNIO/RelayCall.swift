@@ -27,6 +27,8 @@ public final class RelayCall: Sendable {
         public var port: UInt16
         public var relayed: Int
         public var droppedForeign: Int
+        /// From the latched source but failing SRTP authentication (bridged sides only).
+        public var droppedUnauthenticated: Int
         public var droppedUnlatched: Int
         /// Datagrams that were not media the section may carry (not RTP or RTCP, nor DTLS, STUN or ZRTP where the
         /// SDP keyed the stream so): dropped before they could latch or go anywhere.
@@ -310,6 +312,7 @@ public final class RelayCall: Sendable {
                     return SideReport(section: index, side: side, port: section.pairs[side.rawValue].port,
                                       relayed: latches.reduce(0) { $0 + $1.relayed },
                                       droppedForeign: latches.reduce(0) { $0 + $1.droppedForeign },
+                                      droppedUnauthenticated: latches.reduce(0) { $0 + $1.droppedUnauthenticated },
                                       droppedUnlatched: latches.reduce(0) { $0 + $1.droppedUnlatched },
                                       droppedNotMedia: current.droppedNotMedia,
                                       droppedUnbridged: current.droppedUnbridged,
@@ -445,8 +448,10 @@ public final class RelayCall: Sendable {
         }
         let decision = sender[component].latch.packet(from: source, at: now, authenticated: authenticated)
         guard case .relay = decision else {
+            // Forged packets count towards the finding whether they came from elsewhere or from a spoofed source.
             let dropped = sender.rtp.latch.droppedForeign + sender.rtcp.latch.droppedForeign
-            if decision == .dropForeignSource, dropped == Self.foreignSourceThreshold {
+                + sender.rtp.latch.droppedUnauthenticated + sender.rtcp.latch.droppedUnauthenticated
+            if decision != .dropUnlatched, dropped == Self.foreignSourceThreshold {
                 finding = .foreignSource(dropped: dropped)
             }
             return nil

@@ -104,6 +104,10 @@ public struct CallMediaStream: Hashable, Sendable, Codable {
     public var droppedForeign: Int
     /// Packets that arrived before the sender could be latched, dropped.
     public var droppedUnlatched: Int
+    /// Packets from the sender's latched source that failed SRTP authentication under the relay's keys (bridged
+    /// SRTP only: a forgery from a spoofed address, or the sender's own cleartext at teardown), dropped (nil in
+    /// records written before the relay counted them apart from ``droppedForeign``).
+    public var droppedUnauthenticated: Int?
     /// Datagrams that were not media (not RTP/RTCP, nor the keying the SDP named) sent to the sender's relay port,
     /// dropped (nil in records written before the relay counted them).
     public var droppedNotMedia: Int?

@@ -72,8 +72,9 @@ import Testing
         #expect(latch.packet(from: moved, at: 2, authenticated: false) == .dropForeignSource)
         #expect(latch.packet(from: moved, at: 3, authenticated: true) == .relay(latched: true), "a NAT rebinding")
         #expect(latch.latched == moved && latch.relatches == 1)
-        #expect(latch.packet(from: moved, at: 4, authenticated: false) == .dropForeignSource,
-                "a forged packet from the latched address itself")
+        #expect(latch.packet(from: moved, at: 4, authenticated: false) == .dropUnauthenticated,
+                "a forged packet from the latched address itself, counted apart")
+        #expect(latch.droppedUnauthenticated == 1 && latch.droppedForeign == 1)
     }
 
     @Test func withoutKeysTheSignalledAddressRelatchesOnlyAfterSilence() {

@@ -139,7 +139,11 @@ import Testing
                     "\(media)")
             #expect((fromCarrier?["packets"] as? Int ?? 0) >= 50 && fromCarrier?["payloads"] as? String == "plaintext",
                     "the carrier's echo, in the clear on its leg: \(media)")
-            #expect(fromAlice?["droppedForeign"] as? Int == 0, "none of alice's packets failed authentication")
+            #expect(fromAlice?["droppedForeign"] as? Int == 0, "nothing came from anywhere but alice")
+            // baresip sends its RTCP BYE in the clear after it tore down SRTP (libre frees the SRTP hooks before the
+            // RTP socket, whose RTCP session says goodbye): when that datagram beats the SIP BYE to the edge, the
+            // relay drops it as unauthenticated. At most that one; everything else of alice's authenticated.
+            #expect((fromAlice?["droppedUnauthenticated"] as? Int ?? 0) <= 1, "\(media)")
             let encryption = record["mediaEncryption"] as? String ?? ""
             #expect(encryption.hasPrefix("bridged caller:sdes-srtp/") && encryption.hasSuffix(" callee:plain"),
                     "the record tells each leg: \(encryption)")
