@@ -103,7 +103,7 @@ let package = Package(
         // L2: the admin API and /metrics on their own listener (Hummingbird 2).
         .target(
             name: "AdminAPI",
-            dependencies: ["Edge", "Storage", "AuditTrail", "SecurityPolicy", "SIPAuth",
+            dependencies: ["Edge", "Storage", "AuditTrail", "SecurityPolicy", "SIPAuth", "SIPTransportNIO",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdCore", package: "hummingbird"),
                            .product(name: "HummingbirdTLS", package: "hummingbird"),

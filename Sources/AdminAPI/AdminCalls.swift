@@ -3,6 +3,7 @@ import Edge
 import Foundation
 import Hummingbird
 import Metrics
+import SIPTransportNIO
 import Storage
 
 /// A binding as the API shows it.
@@ -20,7 +21,7 @@ struct BindingEntry: Codable, Sendable {
     init(_ record: RegistrationRecord) {
         (addressOfRecord, contact, expires) = (record.addressOfRecord, record.contact, record.expiresAtEpochSeconds)
         (flow, instance, userAgent) = (record.flow, record.instanceID, record.userAgent)
-        transport = record.flow.flatMap { $0.split(separator: ":", maxSplits: 1).first.map(String.init) }
+        transport = record.flow.flatMap(SIPFlow.init)?.transport.rawValue
     }
 }
 

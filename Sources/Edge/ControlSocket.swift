@@ -54,22 +54,25 @@ public final class ControlSocket: Sendable {
 final class ControlLineHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     let onChange: @Sendable () async -> Void
+    /// The longest line taken, its line feed aside.
+    static let maximumLine = 16
     // Touched on the channel's event loop only.
     private var line: [UInt8] = []
+    private var answered = false
 
     init(onChange: @escaping @Sendable () async -> Void) { self.onChange = onChange }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }  // one line per connection
         var buffer = unwrapInboundIn(data)
-        guard line.count < 64, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
-        line += bytes.prefix(17)
+        line += buffer.readBytes(length: min(buffer.readableBytes, Self.maximumLine + 1 - line.count)) ?? []
         guard let end = line.firstIndex(of: 0x0A) else {
-            if line.count > 16 { context.close(promise: nil) }
+            if line.count > Self.maximumLine { context.close(promise: nil) }
             return
         }
+        answered = true
         let channel = context.channel
         let asked = String(decoding: line[..<end], as: UTF8.self)
-        line = Array(repeating: 0, count: 64)  // nothing more is read on this connection
         guard asked == ControlSocket.changed else {
             channel.writeAndFlush(ByteBuffer(string: "?\n")).whenComplete { _ in channel.close(promise: nil) }
             return
