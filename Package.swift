@@ -48,6 +48,11 @@ let package = Package(
             ]
         ),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
+        // STIR/SHAKEN: PASSporTs, Identity headers, STI certificates (RFC 8224/8225/8226/8588).
+        .target(name: "StirShaken", dependencies: [
+            "SIPMessage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "MediaSecurity", dependencies: (portableMedia ? [] : [.target(name: "COpenSSL", condition: .when(platforms: [.linux]))]) + [
@@ -123,7 +128,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "AuditTrail", "SIEM", "AdminAPI",
+                "AuditTrail", "SIEM", "AdminAPI", "StirShaken",
                 "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap", "MediaRelayNIO",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -193,6 +198,10 @@ let package = Package(
         .testTarget(name: "SIEMTests", dependencies: ["SIEM", "AuditTrail"]),
         .testTarget(name: "HEPTests", dependencies: ["HEP", "RTP"]),
         .testTarget(name: "CertificateAuthorityTests", dependencies: ["CertificateAuthority"]),
+        .testTarget(name: "StirShakenTests", dependencies: [
+            "StirShaken", "SIPMessage", "TestVectors", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .testTarget(
             name: "SIPTransportNIOTests",
             dependencies: ["SIPTransportNIO", "SIPMessage", "CertificateAuthority",

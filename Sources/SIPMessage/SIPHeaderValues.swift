@@ -163,11 +163,21 @@ public struct SIPReason: Hashable, Sendable {
 
 /// The Identity header (RFC 8224 §4.1): a PASSporT in compact form plus `info`, `alg` and `ppt` parameters.
 /// Signature verification belongs to the StirShaken module; this is the syntax only.
+///
+/// A value that is not of that form (the obsolete RFC 4474 Identity, a quoted base64 signature) is no reason to
+/// refuse the request: it is kept as ``unreadable`` text, with an empty token, and a verifier's verdict on it is
+/// No-TN-Validation.
 public struct SIPIdentity: Hashable, Sendable {
-    /// The compact JWS (`header.payload.signature`, base64url).
+    /// The compact JWS (`header.payload.signature`, base64url); empty when the value is not one.
     public var token: String
     /// Parameters as written (`info=<https://...>`, `alg=ES256`, `ppt=shaken`).
     public var parameters: [SIPParameter]
+    /// The value as written when it is not an RFC 8224 Identity (at most 256 bytes of it), else nil.
+    public var unreadable: String?
+
+    public init(token: String, parameters: [SIPParameter], unreadable: String? = nil) {
+        (self.token, self.parameters, self.unreadable) = (token, parameters, unreadable)
+    }
 
     /// The `info` URI without angle brackets.
     public var info: String? {
@@ -176,6 +186,17 @@ public struct SIPIdentity: Hashable, Sendable {
     }
 
     static func parse(_ scanner: inout SIPValueScanner) throws(SIPParseError) -> SIPIdentity {
+        let start = scanner.position
+        do {
+            return try parseRFC8224(&scanner)
+        } catch {
+            let text = scanner.string(start..<scanner.end)
+            scanner.position = scanner.end
+            return SIPIdentity(token: "", parameters: [], unreadable: String(text.utf8.prefix(256)) ?? "")
+        }
+    }
+
+    private static func parseRFC8224(_ scanner: inout SIPValueScanner) throws(SIPParseError) -> SIPIdentity {
         scanner.skipLWS()
         var quoted = false
         if scanner.consume(UInt8(ascii: "\"")) { quoted = true }  // RFC 4474 style quoting seen in the wild

@@ -106,7 +106,10 @@ extension SIPMessage {
                 case .route, .recordRoute, .pAssertedIdentity:
                     return try single.nameAddresses(field.kind).map { SIPMessage.describe($0.uri) }
                         .joined(separator: " | ")
-                case .identity: return try single.identities().map { "PASSporT, info=\($0.info ?? "-")" }.joined()
+                case .identity:
+                    return try single.identities().map {
+                        $0.unreadable == nil ? "PASSporT, info=\($0.info ?? "-")" : "not an RFC 8224 identity (unverifiable)"
+                    }.joined()
                 case .sessionExpires:
                     let value = try single.sessionExpires()
                     return "interval=\(value?.deltaSeconds ?? 0)s refresher=\(value?.refresher ?? "-")"

@@ -271,15 +271,21 @@ import Testing
         var registrations = ""
         var metrics = ""
         var port = 0
+        var token: String?
+        var deletedAfter = Duration.zero
     }
 
     @Test func anOperatorEndsARingingCall() throws {
         let seen = Seen()
+        // The token is made before the call starts: the peers give up after 30 s, and the operator must act within
+        // them (a CI run once sent its DELETE after both sipps had gone).
         try CallOutcomesWithPeersTests.call(over: "udp", callees: ["ring"], ending: CallOutcomesWithPeersTests.refused(503),
-                                            whileCalling: { server, data in
-            guard let port = server.ports["admin"],
-                let token = try? AdminAPITests.token("noc", role: "operator", data: data)
-            else { return }
+                                            beforeCalling: { data in
+            let made = try AdminAPITests.token("noc", role: "operator", data: data)
+            seen.lock.withLock { seen.token = made }
+        }, whileCalling: { server, data in
+            let started = ContinuousClock.now
+            guard let port = server.ports["admin"], let token = seen.lock.withLock({ seen.token }) else { return }
             let api = AdminAPITests.Client(port: port, data: data)
             seen.lock.withLock { seen.port = port }
             for _ in 0..<100 {
@@ -291,8 +297,10 @@ import Testing
                     let registrations = (try? api.call("GET", "/api/registrations", token: token).body) ?? ""
                     let metrics = (try? api.call("GET", "/metrics", token: token).body) ?? ""
                     let deleted = (try? api.call("DELETE", "/api/calls/\(id)", token: token).status) ?? 0
+                    let after = ContinuousClock.now - started
                     seen.lock.withLock {
                         (seen.calls, seen.deleted, seen.registrations, seen.metrics) = (listed.body, deleted, registrations, metrics)
+                        seen.deletedAfter = after
                     }
                     return
                 }
@@ -318,7 +326,9 @@ import Testing
             #expect(registrations.contains("sip:bob@localhost"), "\(registrations)")
             #expect(metrics.contains("rampart_calls_active 1") && metrics.contains("rampart_registration_bindings 1"),
                     "\(metrics.split(separator: "\n").filter { $0.hasPrefix("rampart_") && !$0.contains("{") })")
-            #expect(result.status == 0, "the caller was answered 503: \(result.output.suffix(600))")
+            let deletedAfter = seen.lock.withLock { seen.deletedAfter }
+            #expect(deletedAfter < .seconds(20), "the DELETE came \(deletedAfter) after the call began")
+            #expect(result.status == 0, "the caller was answered 503 (DELETE after \(deletedAfter)): \(result.output.suffix(600))")
             #expect(calleeLogs[0].contains("CANCEL sip:bob@127.0.0.1"))
             #expect(records.first?["hangupSide"] as? String == "edge" && records.first?["hangupReason"] as? String == "operator")
             let contents = try AuditCommandTests.contents(data)

@@ -279,6 +279,7 @@ import Testing
     /// the caller with `ending`, and hands over the caller's result, the CDRs and what each callee received.
     /// `whileCalling` runs on a thread of its own from the moment the caller starts until it is done.
     static func call(over transport: String, callees: [String], ending: String, config: String = "",
+                     beforeCalling: ((_ data: String) throws -> Void)? = nil,
                      whileCalling: (@Sendable (_ server: ServeProcess, _ data: String) -> Void)? = nil,
                      _ check: (_ caller: (status: Int32, output: String), _ records: [[String: Any]],
                                _ calleeLogs: [String], _ data: String) throws -> Void) throws
@@ -333,6 +334,7 @@ import Testing
 
             let scenario = directory + "/caller.xml"
             try callerScenario(ending: ending, to: scenario)
+            try beforeCalling?(data)
             let beside = DispatchSemaphore(value: 0)
             if let whileCalling {
                 Thread.detachNewThread { [server] in

@@ -1,0 +1,97 @@
+import Crypto
+import Foundation
+import SwiftASN1
+import X509
+
+/// A signer's certificate as its x5u URL serves it: the end-entity certificate first, then the intermediates that
+/// lead to an STI-CA root. The whole chain is kept (a cache that kept only the first certificate failed every call
+/// after the first: kamailio#3246).
+public struct STICertificateChain: Hashable, Sendable {
+    /// The most certificates one chain may hold (a chain of a hundred links is refused, not walked).
+    public static let maxCertificates = 8
+    /// The largest chain read, as served.
+    public static let maxBytes = 64 * 1_024
+
+    public let leaf: Certificate
+    public let intermediates: [Certificate]
+
+    /// Reads PEM (one or more certificates) or a single DER certificate (`application/pkix-cert`).
+    public init(served bytes: [UInt8]) throws(Verstat.Reason) {
+        guard !bytes.isEmpty, bytes.count <= Self.maxBytes else { throw .x5uFetchFailed }
+        var certificates: [Certificate] = []
+        if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN") {
+            let blocks = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst()
+            guard blocks.count <= Self.maxCertificates else { throw .certUntrusted }
+            for block in blocks {
+                guard let end = block.range(of: "-----END CERTIFICATE-----") else { throw .certUntrusted }
+                let pem = "-----BEGIN CERTIFICATE-----" + block[..<end.upperBound]
+                guard let certificate = try? Certificate(pemEncoded: pem) else { throw .certUntrusted }
+                certificates.append(certificate)
+            }
+        } else if let certificate = try? Certificate(derEncoded: bytes) {
+            certificates = [certificate]
+        }
+        guard let leaf = certificates.first else { throw .certUntrusted }
+        self.leaf = leaf
+        self.intermediates = Array(certificates.dropFirst())
+    }
+
+    /// The chain as PEM, leaf first (what a cache stores and an x5u URL serves).
+    public func pem() throws -> String {
+        try ([leaf] + intermediates).map { try $0.serializeAsPEM().pemString + "\n" }.joined()
+    }
+}
+
+/// The STI-CA roots a verifier trusts, and the check of a signer's chain against them.
+public struct STITrust: Sendable {
+    public let roots: [Certificate]
+
+    public init(roots: [Certificate]) { self.roots = roots }
+
+    /// Roots from PEM text (one or more certificates).
+    public init(pem: String) throws {
+        var roots: [Certificate] = []
+        for block in pem.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst() {
+            guard let end = block.range(of: "-----END CERTIFICATE-----") else { break }
+            roots.append(try Certificate(pemEncoded: "-----BEGIN CERTIFICATE-----" + block[..<end.upperBound]))
+        }
+        guard !roots.isEmpty else { throw Verstat.Reason.certUntrusted }
+        self.roots = roots
+    }
+
+    /// What a chain that checks out tells a verifier.
+    public struct Signer: Sendable {
+        /// The key PASSporTs must be signed with.
+        public let key: P256.Signing.PublicKey
+        /// The numbers or service provider codes the certificate speaks for.
+        public let authority: TNAuthList
+    }
+
+    /// Checks `chain` at `now`: the end-entity certificate in its validity period, fit to sign (a P-256 key, the
+    /// digitalSignature usage when key usage is given), chaining to one of the roots under RFC 5280's rules, and
+    /// carrying a TNAuthList.
+    public func evaluate(_ chain: STICertificateChain, at now: Date) async -> Result<Signer, Verstat.Reason> {
+        let leaf = chain.leaf
+        guard leaf.notValidBefore <= now, now <= leaf.notValidAfter else { return .failure(.certExpired) }
+        guard let key = P256.Signing.PublicKey(leaf.publicKey) else { return .failure(.certUntrusted) }
+        if let usage = try? leaf.extensions.keyUsage, !usage.digitalSignature { return .failure(.certUntrusted) }
+        var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
+            RFC5280Policy(validationTime: now)
+            TNAuthListIsUnderstood()
+        }
+        guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.intermediates))
+        else {
+            // An intermediate out of its validity period is an expiry, not a stranger.
+            let expired = chain.intermediates.contains { !($0.notValidBefore <= now && now <= $0.notValidAfter) }
+            return .failure(expired ? .certExpired : .certUntrusted)
+        }
+        guard let authority = try? TNAuthList(certificate: leaf) else { return .failure(.notCovered) }
+        return .success(Signer(key: key, authority: authority))
+    }
+}
+
+/// Lets a chain whose certificate marks TNAuthList critical be built: the verifier checks the list itself.
+struct TNAuthListIsUnderstood: VerifierPolicy {
+    let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [TNAuthList.oid]
+    func chainMeetsPolicyRequirements(chain: UnverifiedCertificateChain) async -> PolicyEvaluationResult { .meetsPolicy }
+}

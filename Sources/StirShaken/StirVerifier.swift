@@ -1,0 +1,150 @@
+import Foundation
+import SIPMessage
+
+extension Verstat.Reason: Error {}
+
+/// STI-VS (RFC 8224 §6.2, ATIS-1000074 §5.3): the verification of a request's Identity, sans I/O. It runs in two
+/// steps around the one thing that needs the network: ``examine(_:now:)`` reads the headers and checks the claims
+/// against the request, and says which certificate URL it needs; ``complete(_:chain:trust:now:)`` checks that
+/// certificate and the signature.
+public struct StirVerifier: Sendable {
+    /// How old (or how far in the future) `iat` may be, in seconds (ATIS-1000074: 60).
+    public var maxAgeSeconds: Int64
+
+    public init(maxAgeSeconds: Int64 = 60) { self.maxAgeSeconds = maxAgeSeconds }
+
+    /// The identities a request asserts and names, as a verifier compares them.
+    public struct Request: Sendable {
+        /// The Identity headers, in order.
+        public var identities: [SIPIdentity]
+        /// The calling number: P-Asserted-Identity's, else From's (normalised), nil when neither is a number.
+        public var origTN: String?
+        /// The called numbers: To's and the Request-URI's (normalised).
+        public var destTNs: [String]
+
+        public init(identities: [SIPIdentity], origTN: String?, destTNs: [String]) {
+            (self.identities, self.origTN, self.destTNs) = (identities, origTN, destTNs)
+        }
+
+        /// Reads a SIP request: its Identity headers, P-Asserted-Identity (or From), To and the Request-URI.
+        public init(_ message: SIPMessage) {
+            let identities = (try? message.identities()) ?? []
+            let asserted = (try? message.nameAddresses(.pAssertedIdentity))?.lazy
+                .compactMap { TelephoneNumber.fromURI($0.uri.description) }.first
+            let from = (try? message.from()).flatMap { TelephoneNumber.fromURI($0.uri.description) }
+            var dest: [String] = []
+            if let to = (try? message.to()).flatMap({ TelephoneNumber.fromURI($0.uri.description) }) { dest.append(to) }
+            if let target = message.requestLine.flatMap({
+                TelephoneNumber.fromURI(String(decoding: $0.requestURIBytes, as: UTF8.self))
+            }),
+                !dest.contains(target)
+            {
+                dest.append(target)
+            }
+            self.init(identities: identities, origTN: asserted ?? from, destTNs: dest)
+        }
+    }
+
+    /// A PASSporT whose claims hold, waiting for its certificate.
+    public struct Candidate: Sendable {
+        public let passport: PASSporT
+        /// The certificate URL (`info` and `x5u`, which agree).
+        public let certificateURL: String
+    }
+
+    /// What the first step found.
+    public enum Examination: Sendable {
+        /// Settled without the certificate.
+        case verdict(Verstat)
+        /// The claims hold; the certificate at the URL decides.
+        case needsCertificate(Candidate)
+    }
+
+    /// Reads the request's Identity headers and checks the first SHAKEN PASSporT's claims: ES256, `info` equal to
+    /// `x5u`, `iat` fresh at `now` (seconds), `orig` the calling number and `dest` including a called number.
+    /// Identities it cannot read, or with another extension, make No-TN-Validation only when no SHAKEN one is there.
+    public func examine(_ request: Request, now: Int64) -> Examination {
+        guard !request.identities.isEmpty else { return .verdict(.noValidation(.missing)) }
+        var fallback: Verstat = .noValidation(.unreadable)
+        for identity in request.identities {
+            guard identity.unreadable == nil else { continue }
+            if let ppt = identity.parameters.value(named: "ppt"), ppt.trimmingCharacters(in: ["\""]) != "shaken" {
+                fallback = .noValidation(.unsupportedPPT)
+                continue
+            }
+            if let alg = identity.parameters.value(named: "alg"), alg != "ES256" {
+                return .verdict(.failed(.unsupportedAlgorithm))
+            }
+            let passport: PASSporT
+            do {
+                passport = try PASSporT(token: identity.token)
+            } catch {
+                if case .compactForm = error { fallback = .noValidation(.unsupportedPPT); continue }
+                return .verdict(.failed(error.reason))
+            }
+            guard passport.header.ppt == "shaken" else { fallback = .noValidation(.unsupportedPPT); continue }
+            guard passport.header.typ == nil || passport.header.typ == "passport" else {
+                return .verdict(.failed(.malformed))
+            }
+            guard passport.claims.attest != nil, passport.claims.origid != nil else { return .verdict(.failed(.malformed)) }
+            guard let info = identity.info, info == passport.header.x5u else { return .verdict(.failed(.x5uMismatch)) }
+            guard abs(now - passport.claims.iat) <= maxAgeSeconds else { return .verdict(.failed(.staleIat)) }
+            guard case .tn(let orig) = passport.claims.orig, let requestOrig = request.origTN,
+                TelephoneNumber.normalize(orig) == requestOrig
+            else { return .verdict(.failed(.origMismatch)) }
+            let dest = Set(passport.claims.destTNs.compactMap { TelephoneNumber.normalize($0) })
+            guard request.destTNs.contains(where: dest.contains) else { return .verdict(.failed(.destMismatch)) }
+            return .needsCertificate(Candidate(passport: passport, certificateURL: info))
+        }
+        return .verdict(fallback)
+    }
+
+    /// Checks the candidate's certificate chain (trusted at `now`, covering the calling number or naming an SPC)
+    /// and its signature.
+    public func complete(_ candidate: Candidate, chain: STICertificateChain, trust: STITrust, now: Date) async -> Verstat {
+        let signer: STITrust.Signer
+        switch await trust.evaluate(chain, at: now) {
+        case .failure(let reason): return .failed(reason)
+        case .success(let found): signer = found
+        }
+        guard candidate.passport.isSigned(by: signer.key) else { return .failed(.badSignature) }
+        guard case .tn(let orig) = candidate.passport.claims.orig else { return .failed(.origMismatch) }
+        guard !signer.authority.serviceProviderCodes.isEmpty
+            || signer.authority.covers(number: TelephoneNumber.normalize(orig) ?? orig)
+        else { return .failed(.notCovered) }
+        if candidate.passport.rcdIntegrityHolds == false { return .failed(.malformed) }
+        return .passed
+    }
+}
+
+/// Replayed PASSporTs: the same `origid` and `iat` seen again within the freshness window. A bounded table (the
+/// oldest entries go first when it is full), keyed by what a replay must repeat.
+public struct ReplayGuard: Sendable {
+    public let capacity: Int
+    private var expiries: [String: Int64] = [:]
+    private var order: [(key: String, expiry: Int64)] = []
+    private var head = 0
+
+    public init(capacity: Int = 100_000) { self.capacity = max(1, capacity) }
+
+    /// Records the PASSporT and says whether it was seen within `window` seconds before `now`.
+    public mutating func isReplay(_ passport: PASSporT, now: Int64, window: Int64) -> Bool {
+        while head < order.count, order[head].expiry <= now || expiries.count > capacity - 1 {
+            if expiries[order[head].key] == order[head].expiry { expiries[order[head].key] = nil }
+            head += 1
+        }
+        if head > 1_024, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        let key = "\(passport.claims.origid ?? "")|\(passport.claims.iat)"
+        if let expiry = expiries[key], expiry > now { return true }
+        let expiry = now + window
+        expiries[key] = expiry
+        order.append((key, expiry))
+        return false
+    }
+
+    /// How many PASSporTs are remembered.
+    public var count: Int { expiries.count }
+}

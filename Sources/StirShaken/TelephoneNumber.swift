@@ -1,0 +1,62 @@
+/// Telephone numbers as STIR/SHAKEN compares them (RFC 8224 §8.3, ATIS-1000074): the digits of the E.164 form,
+/// country code included, without `+` or visual separators.
+public enum TelephoneNumber {
+    /// The longest number E.164 allows.
+    public static let maxDigits = 15
+
+    /// `text` as a telephone number (`+1 (215) 555-0121` → `12155550121`), or nil when it is not one: anything but
+    /// digits once the leading `+` and the separators `-`, `.`, `(`, `)` and spaces are gone, or more than 15 digits.
+    public static func normalize(_ text: some StringProtocol) -> String? {
+        var digits = ""
+        for (index, character) in text.enumerated() {
+            switch character {
+            case "0"..."9": digits.append(character)
+            case "+" where index == 0 && digits.isEmpty: continue
+            case "-", ".", "(", ")", " ": continue
+            default: return nil
+            }
+        }
+        guard (1...maxDigits).contains(digits.count) else { return nil }
+        return digits
+    }
+
+    /// The telephone number a SIP or tel URI names: a tel URI's number, or the user part of a sip/sips URI that is
+    /// a number (with or without `user=phone`). Nil for `sip:alice@example.com`.
+    public static func fromURI(_ uri: some StringProtocol) -> String? {
+        var text = Substring(uri)
+        if let open = text.firstIndex(of: "<"), let close = text[open...].firstIndex(of: ">") {
+            text = text[text.index(after: open)..<close]
+        }
+        let lowered = text.lowercased()
+        let number: Substring
+        if lowered.hasPrefix("tel:") {
+            number = text.dropFirst(4).prefix { $0 != ";" }
+        } else if lowered.hasPrefix("sip:") || lowered.hasPrefix("sips:") {
+            let rest = text.drop { $0 != ":" }.dropFirst()
+            guard let at = rest.firstIndex(of: "@") else { return nil }
+            number = rest[..<at].prefix { $0 != ";" }
+        } else {
+            return nil
+        }
+        return normalize(number.removingPercentEncodingOfSeparators)
+    }
+}
+
+extension Substring {
+    /// `%2B` (+) and `%2D` (-) decoded: the only escapes a dialled number's user part has reason to carry.
+    fileprivate var removingPercentEncodingOfSeparators: String {
+        var output = ""
+        var rest = self[...]
+        while let percent = rest.firstIndex(of: "%") {
+            output += rest[..<percent]
+            let code = rest[percent...].dropFirst().prefix(2).uppercased()
+            switch code {
+            case "2B": output += "+"
+            case "2D": output += "-"
+            default: return output + "\u{0}"  // anything else: not a telephone number
+            }
+            rest = rest[percent...].dropFirst(3)
+        }
+        return output + rest
+    }
+}
