@@ -88,6 +88,14 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
 
+        // L1: fetching STIR/SHAKEN certificates (x5u) under the address policy.
+        .target(
+            name: "StirShakenNIO",
+            dependencies: ["StirShaken", "SecurityPolicy", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
+
         // L2: services.
         .target(name: "Forensics", dependencies: ["Pcap", "RTP", "MediaSecurity", "SDP", "SIPMessage"]),
         .target(name: "Registrar", dependencies: ["SIPMessage", "SIPAuth", "Storage", "SecurityPolicy"]),
@@ -128,7 +136,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "AuditTrail", "SIEM", "AdminAPI", "StirShaken",
+                "AuditTrail", "SIEM", "AdminAPI", "StirShaken", "StirShakenNIO",
                 "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap", "MediaRelayNIO",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -179,6 +179,12 @@ public struct SIPIdentity: Hashable, Sendable {
         (self.token, self.parameters, self.unreadable) = (token, parameters, unreadable)
     }
 
+    /// Reads one Identity header value as a request would carry it (never fails: see ``unreadable``).
+    public init(parsing value: String) {
+        self = (try? withScanner(value) { (scanner) throws(SIPParseError) -> SIPIdentity in try Self.parse(&scanner) })
+            ?? SIPIdentity(token: "", parameters: [], unreadable: String(value.prefix(256)))
+    }
+
     /// The `info` URI without angle brackets.
     public var info: String? {
         guard let value = parameters.value(named: "info") else { return nil }

@@ -9,7 +9,7 @@
 ///   party on the edge's own host naming its own address), and a trunk's signalling IP and port; anything in
 ///   ``deniedNetworks``;
 /// - loopback and link-local: only when the peer itself spoke from that class (a phone on the edge's own machine may
-///   name loopback; one on the Internet may not);
+///   name loopback; one on the Internet may not), or inside ``allowedNetworks``;
 /// - private (RFC 1918), shared (RFC 6598, CGNAT) and unique local (RFC 4193): only the peer's own address, or inside
 ///   ``allowedNetworks`` (the operator's LAN, a carrier's media gateways);
 /// - public: allowed.
@@ -120,8 +120,10 @@ public struct AddressPolicy: Sendable, Hashable {
         case .unspecified, .multicast, .broadcast, .metadata, .reserved:
             return .addressClass(destinationClass)
         case .loopback, .linkLocal:
-            // The peer's own kind of address: a phone on the same machine (or link) names what it can reach itself.
-            return peer.map(Self.classify) == destinationClass ? nil : .addressClass(destinationClass)
+            // The peer's own kind of address: a phone on the same machine (or link) names what it can reach itself;
+            // or the operator listed it (a certificate server on the edge's own host).
+            return peer.map(Self.classify) == destinationClass || allowedNetworks.contains(destination)
+                ? nil : .addressClass(destinationClass)
         case .privateNetwork, .sharedAddressSpace, .uniqueLocal:
             return destination == peer || allowedNetworks.contains(destination) ? nil : .addressClass(destinationClass)
         }
