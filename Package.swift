@@ -105,7 +105,7 @@ let package = Package(
             name: "Edge",
             dependencies: ["SIPMessage", "SIPAuth", "SIPTransaction", "Storage", "Registrar", "SIPTransportNIO",
                            "Proxy", "SIPDialog", "SecurityPolicy", "SDP", "MediaRelay", "MediaRelayNIO", "MediaSecurity",
-                           "AuditTrail", "SIEM", "HEP", "RTP",
+                           "AuditTrail", "SIEM", "HEP", "RTP", "StirShaken", "StirShakenNIO",
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),

@@ -111,6 +111,11 @@ extension CallRouter {
         return addressPolicy.withLock { $0.refusal(of: target.address, port: target.port, toldBy: source) } == nil
     }
 
+    /// Whether a new request comes from a trunk whose calls have their identity verified.
+    func verifiesIdentity(of inbound: SIPInbound) -> Bool {
+        trunks.first(where: { $0.sends(inbound) })?.verifiesIdentity == true
+    }
+
     /// Whether an address is a trunk's (on any port and transport): the edge never reaches a user there.
     func isTrunkAddress(_ address: IPAddress?) -> Bool {
         guard let address else { return false }
@@ -128,7 +133,10 @@ extension CallRouter {
     /// What the far side may see of the sender: its end-to-end headers after identity and header policy (RFC 3325:
     /// the edge asserts the identity it authenticated, or passes a trusted trunk's; RFC 3323 privacy), and its From.
     /// Nil if the request's headers cannot be policed (400).
-    func present(_ admitted: Admission, towards trunk: Trunk?, edge: EdgeService)
+    /// With `verstat` (a trunk's call whose identity the edge verified), the callee sees the verdict on the From and
+    /// P-Asserted-Identity URIs (`;verstat=TN-Validation-Passed`, the 3GPP/ATIS form) instead of anything the trunk
+    /// asserted, and no Identity header (the edge was the verifier).
+    func present(_ admitted: Admission, towards trunk: Trunk?, verstat: String? = nil, edge: EdgeService)
         -> (headers: [SIPHeaderField], from: String, recordedCaller: String, recordedAccount: String)?
     {
         let request = admitted.inbound.message
@@ -166,16 +174,24 @@ extension CallRouter {
                 return ["diversion", "history-info", "call-info", "identity", "y"].contains(name)
             }
         }
+        var presentedIdentity = identity
+        if let verstat {
+            presentedIdentity += ";verstat=\(verstat)"
+            policed.removeHeaders { ["identity", "y", "p-asserted-identity"].contains($0.name.lowercased()) }
+            if let asserted = try? SIPHeaderField(.pAssertedIdentity, value: "<\(presentedIdentity)>") {
+                policed.prependHeader(asserted)
+            }
+        }
         let from: String
         if let policedFrom = try? policed.from(), policedFrom.uri.description == "sip:anonymous@anonymous.invalid" {
             from = "\"Anonymous\" <sip:anonymous@anonymous.invalid>"
         } else {
             // Written through SIPAddress, which quotes and escapes: a display name cannot smuggle in another URI.
             let display = admitted.from?.displayName
-            if let uri = try? SIPURI(identity) {
+            if let uri = try? SIPURI(presentedIdentity) {
                 from = SIPAddress(displayName: display, uri: .sip(uri)).description
             } else {
-                from = "<\(identity)>"
+                from = "<\(presentedIdentity)>"
             }
         }
         return (B2BUA.endToEndHeaders(of: policed), from, identity, recordedAccount)

@@ -10,8 +10,10 @@ import Storage
 // The router's new calls: an INVITE or SUBSCRIBE admitted, targeted, policed and started as a CallSession.
 extension CallRouter {
     /// A new INVITE. `certificateAccount` is the account the TLS client certificate is bound to, if any.
+    /// `identity` is the STIR/SHAKEN verdict on a trunk's call (``IdentityService``), when the edge verified it.
     func invite(_ inbound: SIPInbound, credentials: PresentedCredentials, account: Account?,
-                certificateAccount: (username: String, domain: String)? = nil, edge: EdgeService) -> SIPReply?
+                certificateAccount: (username: String, domain: String)? = nil, identity: IdentityService.Verdict? = nil,
+                edge: EdgeService) -> SIPReply?
     {
         let request = inbound.message
         guard let key = Self.callerKey(request) else { return edge.reply(to: inbound, status: 400) }
@@ -52,8 +54,45 @@ extension CallRouter {
                                           party: MediaParty(signalsFrom: trunk.flow.remote.endpoint?.address,
                                                             isTrunk: true))]
         }
-        guard let presented = present(admitted, towards: outboundTrunk, edge: edge) else {
+        // STIR/SHAKEN: a trunk's call verified (refused, or marked for the callee); an account's call to a trunk
+        // signed.
+        var verified: IdentityService.Verdict?
+        if case .trunk(let trunk) = admitted.caller, trunk.verifiesIdentity, let identity,
+            let service = edge.configuration.identity
+        {
+            verified = identity
+            let source = inbound.source.ipAddress
+            let epochSeconds = edge.clock.epochSeconds()
+            if case .failed(let reason) = identity.verstat {
+                edge.defense.record(SecurityEvent(kind: .identityFailed, source: source, account: trunk.name,
+                                                  reason: reason.rawValue, epochSeconds: epochSeconds))
+            }
+            if identity.replayed {
+                edge.defense.record(SecurityEvent(kind: .identityReplayed, source: source, account: trunk.name,
+                                                  reason: "same origid and iat within the freshness window",
+                                                  epochSeconds: epochSeconds))
+            }
+            if let refusal = service.rejection(of: identity) {
+                let text = refusal.reason.replacingOccurrences(of: "\"", with: "")
+                return edge.reply(to: inbound, status: refusal.status, reason: refusal.reason,
+                                  extraHeaders: [("Reason", "SIP ;cause=\(refusal.status) ;text=\"\(text)\"")])
+            }
+        }
+        guard var presented = present(admitted, towards: outboundTrunk,
+                                      verstat: verified?.verstat.parameterValue, edge: edge) else {
             return edge.reply(to: inbound, status: 400)
+        }
+        var recordedIdentity = verified.map { verdict in
+            verdict.verstat.parameterValue + (verdict.verstat.reason.map { ":" + $0.rawValue } ?? "")
+        }
+        if let outboundTrunk, outboundTrunk.signsIdentity, case .account(let username, let asserted) = admitted.caller,
+            let service = edge.configuration.identity,
+            let value = service.identity(account: username, orig: asserted, dest: callee,
+                                         epochSeconds: edge.clock.epochSeconds()),
+            let field = try? SIPHeaderField(.identity, value: value)
+        {
+            presented.headers.append(field)
+            recordedIdentity = "signed:" + service.attestation(of: username).rawValue
         }
         // The media policy: a trunk's own when one takes part; between accounts, plain RTP only where both may.
         let callMediaPolicy: MediaPolicy
@@ -94,6 +133,7 @@ extension CallRouter {
             maxDurationSeconds: subscribing ? nil : maxCallSeconds, ringTimeoutSeconds: subscribing ? nil : ringTimeoutSeconds)
         setup.timers = timers
         setup.pseudonymKeyID = callerRecording.keyID ?? calleeRecording.keyID
+        setup.identity = recordedIdentity
         setup.calleeHeaderPolicy = headerPolicy
         if subscribing {
             // The notifier is asked for no more than the edge keeps a subscription (RFC 6665 §4.1.2.1: it may grant

@@ -76,6 +76,8 @@ public final class EdgeService: SIPInboundHandler {
         /// Where a peer may make the edge send (SDP media addresses): the address classes, the operator's allowed
         /// and denied networks. The trunks, the listeners and the relay are added as the edge learns them.
         public var addressPolicy: AddressPolicy = .classesOnly
+        /// STIR/SHAKEN: signing of accounts' calls to trunks, verification of trunks' calls; nil: neither.
+        public var identity: IdentityService?
 
         /// Creates a configuration; defaults are the secure ones.
         public init(domain: String = "localhost", domainAliases: Set<String> = ["localhost", "127.0.0.1", "::1"],
@@ -313,6 +315,8 @@ public final class EdgeService: SIPInboundHandler {
         let source: SourceScreen.Passed
         let credentials: PresentedCredentials?
         let transaction: ServerTransactionKey?
+        /// A trunk's call waiting for its signer's certificate chain (STIR/SHAKEN).
+        var certificateURL: String?
     }
 
     /// A screened request: the directory entries it needs (from memory, or at once from a store that answers
@@ -347,9 +351,23 @@ public final class EdgeService: SIPInboundHandler {
             ready = (account, binding)
         }
         if method == .invite || method == .subscribe, let credentials {
+            // A trunk's call has its identity verified before it goes anywhere; a chain not yet at hand is fetched
+            // while the request waits (deferred), never on an event loop.
+            var identity: IdentityService.Verdict?
+            if method == .invite, let service = configuration.identity, service.verifies,
+                calls.verifiesIdentity(of: inbound)
+            {
+                switch service.check(request, epochSeconds: clock.epochSeconds(), monotonic: clock.monotonic()) {
+                case .verdict(let verdict): identity = verdict
+                case .needsCertificate(let url):
+                    var waiting = screened
+                    waiting.certificateURL = url
+                    return .deferred(SIPDeferral(waiting))
+                }
+            }
             return .reply(asServerTransaction(inbound, key: transaction) {
                 calls.invite(inbound, credentials: credentials, account: ready.account ?? nil,
-                             certificateAccount: ready.binding ?? nil, edge: self)
+                             certificateAccount: ready.binding ?? nil, identity: identity, edge: self)
             })
         }
         if Self.isRelayed(request), let credentials {
@@ -484,8 +502,14 @@ public final class EdgeService: SIPInboundHandler {
         defer { deferredRequests.subtract(1, ordering: .relaxed) }
         let credentials = screened.credentials ?? PresentedCredentials(inbound.message)
         for _ in 0..<3 {
-            if case .reply(let reply) = route(inbound, screened) {
+            switch route(inbound, screened) {
+            case .reply(let reply):
                 return counted(reply, source: screened.source, epochSeconds: clock.epochSeconds())
+            case .deferred(let again):
+                if let url = (again?.state as? Screened)?.certificateURL, let service = configuration.identity {
+                    await service.fetch(url, monotonic: clock.monotonic)
+                    continue
+                }
             }
             guard case .missing(let username, let fingerprint) = lookups(inbound, credentials: credentials) else {
                 continue
@@ -640,8 +664,10 @@ public final class EdgeService: SIPInboundHandler {
     }
 
     /// A response to `inbound` (with a fresh To tag), addressed as its transport requires.
-    func reply(to inbound: SIPInbound, status: Int, extraHeaders: [(String, String)] = []) -> SIPReply? {
-        respond(inbound, status: status, extraHeaders: extraHeaders).map { Self.reply($0, to: inbound) }
+    func reply(to inbound: SIPInbound, status: Int, reason: String? = nil, extraHeaders: [(String, String)] = [])
+        -> SIPReply?
+    {
+        respond(inbound, status: status, reason: reason, extraHeaders: extraHeaders).map { Self.reply($0, to: inbound) }
     }
 
     /// Response bytes addressed as `inbound`'s transport requires (RFC 3261 §18.2.2).

@@ -39,6 +39,10 @@ public struct Trunk: Sendable {
     public var maxCalls: Int?
     /// How CDRs name this trunk's parties (the numbers of the far network); nil: as the edge's default.
     public var cdrParties: PartyRecording?
+    /// Whether calls from it have their STIR/SHAKEN identity verified (when the edge has STI-CA roots).
+    public var verifiesIdentity = true
+    /// Whether accounts' calls to it are signed (when the edge has a signing key).
+    public var signsIdentity = true
 
     /// What the trunk's leg carries when its SRTP is bridged.
     var bridgedLeg: RelayAnchor.Bridging.Leg { bridgedSuites.isEmpty ? .plain : .sdes(bridgedSuites) }

@@ -135,6 +135,8 @@ public struct CallSession: Sendable {
         public var pseudonymKeyID: String?
         /// The trunk the call came from or goes to, for the CDR.
         public var trunk: String?
+        /// The STIR/SHAKEN outcome, for the CDR (``CallDetailRecord/identity``).
+        public var identity: String?
         /// Longest a call may last once answered; the edge then ends it (nil: no limit).
         public var maxDurationSeconds: Int?
         /// Longest a call may ring unanswered: the edge then cancels the branches and answers 408 (a proxy's
@@ -309,7 +311,7 @@ public struct CallSession: Sendable {
         var session = CallSession(setup: setup, record: CallDetailRecord(
             id: setup.recordID, startedAtMilliseconds: now, caller: setup.recordedCaller, callee: setup.recordedCallee,
             account: setup.account, trunk: setup.trunk, disposition: .failed, finalStatus: 0,
-            pseudonymKeyID: setup.pseudonymKeyID))
+            pseudonymKeyID: setup.pseudonymKeyID, identity: setup.identity))
         var actions: [Action] = []
         var offer: [UInt8] = []
         let subscribing = setup.invite.method == .subscribe

@@ -51,9 +51,9 @@ public struct SIEMEvent: Hashable, Sendable {
         switch action.rawValue {
         case "security.fraud-alert", "security.caller-id-spoofing", "security.media-not-encrypted": 9
         case "security.ban", "security.digest-replay", "security.digest-downgrade-attempt", "security.overload",
-             "security.media-downgrade-attempt", "security.media-address-refused": 7
+             "security.media-downgrade-attempt", "security.media-address-refused", "security.identity-replayed": 7
         case "security.scanner-detected", "security.acl-denied", "security.geo-denied", "security.media-anomaly",
-             "security.tls-handshake-failure": 6
+             "security.tls-handshake-failure", "security.identity-failed": 6
         case "audit.erase", "audit.rekey", "tls.reload", "config.load", "config.reload": 5
         case "security.auth-failure", "security.rate-limited", "security.malformed-message", "security.ban-withheld",
              "ban.add", "ban.remove", "device.bind", "device.unbind", "user.remove", "user.password": 4

@@ -48,11 +48,17 @@ public struct SecurityEvent: Hashable, Sendable {
         /// SDP named a media address the edge may not send to (``AddressPolicy``): refused with 488.
         public static let mediaAddressRefused = Kind("media-address-refused")
 
+        /// A call's STIR/SHAKEN identity did not verify (the reason names why: `bad-signature`, `x5u-forbidden`...).
+        public static let identityFailed = Kind("identity-failed")
+        /// A PASSporT seen again within its freshness window (same `origid` and `iat`): a replayed identity.
+        public static let identityReplayed = Kind("identity-replayed")
+
         /// Every kind, for parsing filters.
         public static let all: [Kind] = [
             .authFailure, .ban, .unban, .banWithheld, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
             .mediaDowngradeAttempt, .tlsHandshakeFailure, .malformedMessage, .digestReplay, .digestDowngradeAttempt,
-            .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly, .mediaAddressRefused,
+            .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly, .mediaAddressRefused, .identityFailed,
+            .identityReplayed,
         ]
 
         /// The kind with this name, or nil.

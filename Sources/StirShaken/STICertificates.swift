@@ -65,6 +65,8 @@ public struct STITrust: Sendable {
         public let key: P256.Signing.PublicKey
         /// The numbers or service provider codes the certificate speaks for.
         public let authority: TNAuthList
+        /// When the first certificate of the chain expires: a cached signer is good until then at most.
+        public let notValidAfter: Date
     }
 
     /// Checks `chain` at `now`: the end-entity certificate in its validity period, fit to sign (a P-256 key, the
@@ -86,7 +88,8 @@ public struct STITrust: Sendable {
             return .failure(expired ? .certExpired : .certUntrusted)
         }
         guard let authority = try? TNAuthList(certificate: leaf) else { return .failure(.notCovered) }
-        return .success(Signer(key: key, authority: authority))
+        let expiry = ([leaf] + chain.intermediates).map(\.notValidAfter).min() ?? leaf.notValidAfter
+        return .success(Signer(key: key, authority: authority, notValidAfter: expiry))
     }
 }
 

@@ -102,11 +102,16 @@ public struct StirVerifier: Sendable {
     /// Checks the candidate's certificate chain (trusted at `now`, covering the calling number or naming an SPC)
     /// and its signature.
     public func complete(_ candidate: Candidate, chain: STICertificateChain, trust: STITrust, now: Date) async -> Verstat {
-        let signer: STITrust.Signer
         switch await trust.evaluate(chain, at: now) {
         case .failure(let reason): return .failed(reason)
-        case .success(let found): signer = found
+        case .success(let signer): return complete(candidate, signer: signer)
         }
+    }
+
+    /// Checks the candidate against a signer whose chain was found good (and is still within its validity): the
+    /// signature, and that the certificate speaks for the calling number. No suspension: a cached chain's calls
+    /// are verified on the spot.
+    public func complete(_ candidate: Candidate, signer: STITrust.Signer) -> Verstat {
         guard candidate.passport.isSigned(by: signer.key) else { return .failed(.badSignature) }
         guard case .tn(let orig) = candidate.passport.claims.orig else { return .failed(.origMismatch) }
         guard !signer.authority.serviceProviderCodes.isEmpty

@@ -47,13 +47,18 @@ public struct CallDetailRecord: Hashable, Sendable, Codable {
     /// The identifier of the key that made the record's pseudonyms (`anon:...` parties), so that they can still
     /// be looked up after the key is rotated; nil when every party is in clear.
     public var pseudonymKeyID: String?
+    /// STIR/SHAKEN: for a trunk's call, the verification's verstat and reason (`TN-Validation-Failed:bad-signature`);
+    /// for an account's call the edge signed towards a trunk, `signed:A` (the attestation). Nil otherwise.
+    public var identity: String?
 
     /// Creates a record.
     public init(id: String, startedAtMilliseconds: Int64, answeredAtMilliseconds: Int64? = nil,
                 endedAtMilliseconds: Int64? = nil, caller: String, callee: String, account: String? = nil,
                 trunk: String? = nil, disposition: Disposition, finalStatus: Int, hangupSide: Party? = nil,
                 hangupReason: String? = nil, mediaEncryption: String = "none", srtpSuite: String? = nil,
-                securityEvents: [String] = [], media: [CallMediaStream] = [], pseudonymKeyID: String? = nil) {
+                securityEvents: [String] = [], media: [CallMediaStream] = [], pseudonymKeyID: String? = nil,
+                identity: String? = nil) {
+        self.identity = identity
         self.media = media
         self.pseudonymKeyID = pseudonymKeyID
         self.id = id

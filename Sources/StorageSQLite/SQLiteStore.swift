@@ -162,6 +162,9 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         migrator.registerMigration("v11: user agent of registrations") { db in
             try db.alter(table: "registration") { table in table.add(column: "userAgent", .text) }
         }
+        migrator.registerMigration("v12: STIR/SHAKEN verdict of call records") { db in
+            try db.alter(table: "callRecord") { table in table.add(column: "identity", .text) }
+        }
         return migrator
     }
 
@@ -368,15 +371,15 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
              record.caller, record.callee, record.account, record.trunk, record.disposition.rawValue,
              record.finalStatus, record.hangupSide?.rawValue, record.hangupReason, record.mediaEncryption,
              record.srtpSuite, try Self.encodeJSON(record.securityEvents, "security events"),
-             try Self.encodeJSON(record.media, "media streams"), record.pseudonymKeyID]
+             try Self.encodeJSON(record.media, "media streams"), record.pseudonymKeyID, record.identity]
         }
         let arguments = rows.map { StatementArguments($0) }
         try await write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO callRecord (id, startedAt, answeredAt, endedAt, caller, callee, account, trunk,
                     disposition, finalStatus, hangupSide, hangupReason, mediaEncryption, srtpSuite, securityEvents,
-                    media, pseudonymKey)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    media, pseudonymKey, identity)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for row in arguments { try upsert.execute(arguments: row) }
         }
@@ -413,7 +416,8 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
             hangupSide: side.flatMap(CallDetailRecord.Party.init(rawValue:)), hangupReason: row["hangupReason"],
             mediaEncryption: row["mediaEncryption"], srtpSuite: row["srtpSuite"],
             securityEvents: try decodeJSON(row["securityEvents"], "security events"),
-            media: try decodeJSON(row["media"], "media streams"), pseudonymKeyID: row["pseudonymKey"])
+            media: try decodeJSON(row["media"], "media streams"), pseudonymKeyID: row["pseudonymKey"],
+            identity: row["identity"])
     }
 
     /// A JSON column's text; `what` names the value in the error.

@@ -151,7 +151,7 @@ enum CDRFormat {
     static let csvColumns = [
         "id", "started", "answered", "ended", "duration_s", "caller", "callee", "account", "trunk", "disposition",
         "final_status", "hangup_side", "hangup_reason", "media_encryption", "srtp_suite", "security_events",
-        "pseudonym_key",
+        "pseudonym_key", "identity",
     ]
 
     /// RFC 4180 CSV with a header line. A field that a spreadsheet would run as a formula (starting with `=`, `+`,
@@ -165,7 +165,7 @@ enum CDRFormat {
                 record.caller, record.callee, record.account ?? "", record.trunk ?? "", record.disposition.rawValue,
                 String(record.finalStatus), record.hangupSide?.rawValue ?? "", record.hangupReason ?? "",
                 record.mediaEncryption, record.srtpSuite ?? "", record.securityEvents.joined(separator: " "),
-                record.pseudonymKeyID ?? "",
+                record.pseudonymKeyID ?? "", record.identity ?? "",
             ]
             lines.append(fields.map(csvField).joined(separator: ","))
         }

@@ -36,13 +36,15 @@ struct ServeConfiguration: Codable, Equatable {
         var maxCPS: Int?
         var maxCalls: Int?
         var cdrParties: String?
+        var verifyIdentity: Bool?
+        var signIdentity: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, address, host, prefixes, allowPlainRTP = "allow_plain_rtp", trustIdentity = "trust_identity"
             case username, password, passwordFile = "password_file"
             case certificateFingerprint = "certificate_fingerprint", bridgeSRTP = "bridge_srtp"
             case bridgeSRTPSuites = "bridge_srtp_suites", maxCPS = "max_cps", maxCalls = "max_calls"
-            case cdrParties = "cdr_parties"
+            case cdrParties = "cdr_parties", verifyIdentity = "verify_identity", signIdentity = "sign_identity"
         }
     }
 
@@ -277,6 +279,32 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[stir]`: STIR/SHAKEN signing (a key and its certificate URL) and verification (STI-CA roots).
+    struct Stir: Codable, Equatable {
+        var keyFile: String?
+        var certificateURL: String?
+        var attestation: String?
+        var attestationByAccount: [String: String]?
+        var caFiles: [String]?
+        var onFailure: String?
+        var onMissing: String?
+        var maxAgeSeconds: Int?
+        var x5uAllowedNetworks: [String]?
+        var x5uCAFile: String?
+        var fetchTimeoutSeconds: Int?
+        var cacheEntries: Int?
+        var cacheMinSeconds: Int?
+        var cacheMaxSeconds: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case keyFile = "key_file", certificateURL = "certificate_url", attestation
+            case attestationByAccount = "attestation_by_account", caFiles = "ca_files", onFailure = "on_failure"
+            case onMissing = "on_missing", maxAgeSeconds = "max_age_seconds", x5uAllowedNetworks = "x5u_allowed_networks"
+            case x5uCAFile = "x5u_ca_file", fetchTimeoutSeconds = "fetch_timeout_seconds", cacheEntries = "cache_entries"
+            case cacheMinSeconds = "cache_min_seconds", cacheMaxSeconds = "cache_max_seconds"
+        }
+    }
+
     /// `[privacy]`: how stored records write IP addresses, and how long each kind is kept.
     struct Privacy: Codable, Equatable {
         var ipAddresses: String?
@@ -337,10 +365,11 @@ struct ServeConfiguration: Codable, Equatable {
     var hep: HEP?
     var privacy: Privacy?
     var admin: Admin?
+    var stir: Stir?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log, audit, siem, hep, privacy, admin
+        case addressPolicy = "address_policy", log, audit, siem, hep, privacy, admin, stir
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -360,8 +389,10 @@ struct ServeConfiguration: Codable, Equatable {
             ("tls.certificate", tls?.certificate), ("tls.private_key", tls?.privateKey),
             ("tls.client_ca", tls?.clientCA), ("tls.server_ca", tls?.serverCA), ("admin.client_ca", admin?.clientCA),
             ("security.geoip_csv", security?.geoipCSV), ("security.scanner_signatures", security?.scannerSignatures),
-            ("fraud.high_risk_prefixes", fraud?.highRiskPrefixes),
+            ("fraud.high_risk_prefixes", fraud?.highRiskPrefixes), ("stir.key_file", stir?.keyFile),
+            ("stir.x5u_ca_file", stir?.x5uCAFile),
         ]
+        for (index, file) in (stir?.caFiles ?? []).enumerated() { files.append(("stir.ca_files[\(index)]", file)) }
         for trunk in trunks ?? [] { files.append(("trunks.\(trunk.name).password_file", trunk.passwordFile)) }
         for (index, sink) in (siem ?? []).enumerated() {
             files.append(("siem[\(index)].ca", sink.ca))
@@ -398,6 +429,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("hep", Set(HEP.CodingKeys.allCases.map(\.rawValue))),
             ("privacy", Set(Privacy.CodingKeys.allCases.map(\.rawValue))),
             ("admin", Set(Admin.CodingKeys.allCases.map(\.rawValue))),
+            ("stir", Set(Stir.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }

@@ -146,6 +146,7 @@ struct ServeSettings {
                                                   watchers: (calls.watchers ?? [:]).mapValues { Set($0) })
         edge.fraud = try Self.fraud(file.fraud, dataDir: self.dataDir,
                                     routesNumbers: edge.trunks.contains { !$0.prefixes.isEmpty })
+        edge.identity = try Self.identity(file.stir)
 
         privacy = try PrivacySettings(calls: file.calls, trunks: file.trunks, privacy: file.privacy)
         tls = file.tls ?? .init()
@@ -340,6 +341,8 @@ struct ServeSettings {
                          $0.replacingOccurrences(of: ":", with: "").lowercased()
                      }, bridgesSRTP: bridges, bridgedSuites: bridgedSuites)
         trunk.maxCallsPerSecond = try bounded(entry.maxCPS, "trunks.\(entry.name).max_cps", default: 100, in: 1...100_000)
+        trunk.verifiesIdentity = entry.verifyIdentity ?? true
+        trunk.signsIdentity = entry.signIdentity ?? true
         if entry.maxCalls != nil {
             trunk.maxCalls = try bounded(entry.maxCalls, "trunks.\(entry.name).max_calls", default: 0, in: 1...1_000_000)
         }

@@ -1,0 +1,194 @@
+import Foundation
+import SIPMessage
+import SecurityPolicy
+import StirShaken
+import StirShakenNIO
+import Synchronization
+
+/// STIR/SHAKEN at the edge: the STI-AS that signs what accounts send to trunks, and the STI-VS that verifies what
+/// trunks deliver. Verification is two steps around the network (``check(_:epochSeconds:monotonic:)``, then, only
+/// when the signer's chain is not cached, ``fetch(_:monotonic:)`` and the check again): a call waits for its own
+/// fetch only, fetches of one URL are shared, and no event loop ever waits.
+///
+/// The chain cache holds whole chains' verdicts by URL (kamailio#3246 lost intermediates), for the server's
+/// `max-age` within a floor and a ceiling and never past the chain's own expiry; failures are remembered briefly
+/// so that a dead or hostile URL is not fetched again for every call. Bounded: the entry used longest ago goes first.
+public final class IdentityService: Sendable {
+    /// What to do with a call whose identity did not verify, or that has none.
+    public enum Action: String, Sendable, CaseIterable {
+        /// Deliver it with `verstat` saying so.
+        case mark
+        /// Refuse it with RFC 8224's code (428, 436, 437, 438; 403 Stale Date).
+        case reject
+    }
+
+    public struct Configuration: Sendable {
+        /// Signs accounts' calls to trunks; nil: no signing.
+        public var signer: StirSigner?
+        /// Attestation per account (user name); the rest get ``defaultAttestation``.
+        public var attestationByAccount: [String: PASSporT.Attestation] = [:]
+        /// Full attestation: the edge authenticated the account and the number is one it may present.
+        public var defaultAttestation: PASSporT.Attestation = .full
+        /// The STI-CA roots; nil: no verification.
+        public var trust: STITrust?
+        public var maxAgeSeconds: Int64 = 60
+        public var onFailure: Action = .mark
+        public var onMissing: Action = .mark
+        public var fetchRules = CertificateFetcher.Rules()
+        public var cacheEntries = 1_000
+        public var cacheMinSeconds = 300
+        public var cacheMaxSeconds = 86_400
+        public var failureCacheSeconds = 30
+
+        public init(signer: StirSigner? = nil, trust: STITrust? = nil) {
+            (self.signer, self.trust) = (signer, trust)
+        }
+    }
+
+    /// A verification's outcome for one request.
+    public struct Verdict: Sendable, Hashable {
+        public let verstat: Verstat
+        /// The same PASSporT (origid and iat) was seen within the freshness window.
+        public let replayed: Bool
+    }
+
+    public enum Check: Sendable {
+        case verdict(Verdict)
+        /// The signer's chain must be fetched first (``fetch(_:monotonic:)``).
+        case needsCertificate(String)
+    }
+
+    public let configuration: Configuration
+    private let verifier: StirVerifier
+    private let fetcher: CertificateFetcher?
+
+    private struct CachedChain {
+        var signer: STITrust.Signer?
+        var failure: Verstat.Reason?
+        var expires: Duration
+        var lastUsed: Duration
+    }
+
+    private let chains = Mutex<[String: CachedChain]>([:])
+    private let inflight = Mutex<[String: Task<Void, Never>]>([:])
+    private let replays: Mutex<ReplayGuard>
+
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        self.verifier = StirVerifier(maxAgeSeconds: configuration.maxAgeSeconds)
+        self.fetcher = configuration.trust == nil ? nil : try CertificateFetcher(rules: configuration.fetchRules)
+        self.replays = Mutex(ReplayGuard(capacity: 100_000))
+    }
+
+    /// Whether the edge verifies identities at all.
+    public var verifies: Bool { configuration.trust != nil }
+    /// Whether the edge signs.
+    public var signs: Bool { configuration.signer != nil }
+
+    /// Checks a request's identity with what is at hand: settled, or waiting for its signer's chain.
+    public func check(_ request: SIPMessage, epochSeconds: Int64, monotonic: Duration) -> Check {
+        guard configuration.trust != nil else { return .verdict(Verdict(verstat: .noValidation(.missing), replayed: false)) }
+        let candidate: StirVerifier.Candidate
+        switch verifier.examine(StirVerifier.Request(request), now: epochSeconds) {
+        case .verdict(let verstat): return .verdict(Verdict(verstat: verstat, replayed: false))
+        case .needsCertificate(let found): candidate = found
+        }
+        let url = candidate.certificateURL
+        let now = Date(timeIntervalSince1970: TimeInterval(epochSeconds))
+        let cached: CachedChain? = chains.withLock { chains in
+            guard var entry = chains[url], entry.expires > monotonic else { return nil }
+            if let signer = entry.signer, signer.notValidAfter <= now { return nil }
+            entry.lastUsed = monotonic
+            chains[url] = entry
+            return entry
+        }
+        guard let cached else { return .needsCertificate(url) }
+        if let failure = cached.failure { return .verdict(Verdict(verstat: .failed(failure), replayed: false)) }
+        guard let signer = cached.signer else { return .needsCertificate(url) }
+        let verstat = verifier.complete(candidate, signer: signer)
+        var replayed = false
+        if verstat == .passed {
+            replayed = replays.withLock {
+                $0.isReplay(candidate.passport, now: epochSeconds, window: configuration.maxAgeSeconds)
+            }
+        }
+        return .verdict(Verdict(verstat: verstat, replayed: replayed))
+    }
+
+    /// Fetches and checks the chain at `url` (shared with every call waiting for it), leaving its verdict in the
+    /// cache: on return, ``check(_:epochSeconds:monotonic:)`` settles.
+    public func fetch(_ url: String, monotonic: @escaping @Sendable () -> Duration) async {
+        let task = inflight.withLock { tasks -> Task<Void, Never> in
+            if let running = tasks[url] { return running }
+            let started = Task { await self.load(url, monotonic: monotonic) }
+            tasks[url] = started
+            return started
+        }
+        await task.value
+    }
+
+    private func load(_ url: String, monotonic: @Sendable () -> Duration) async {
+        defer { _ = inflight.withLock { $0.removeValue(forKey: url) } }
+        var entry = CachedChain(signer: nil, failure: nil, expires: .zero, lastUsed: .zero)
+        var lifetime = configuration.failureCacheSeconds
+        if let fetcher, let trust = configuration.trust {
+            do {
+                let fetched = try await fetcher.fetch(url)
+                let chain = try STICertificateChain(served: fetched.body)
+                switch await trust.evaluate(chain, at: Date()) {
+                case .success(let signer):
+                    entry.signer = signer
+                    lifetime = min(max(fetched.maxAgeSeconds ?? configuration.cacheMinSeconds, configuration.cacheMinSeconds),
+                                   configuration.cacheMaxSeconds)
+                case .failure(let reason):
+                    entry.failure = reason
+                }
+            } catch let failure as CertificateFetcher.Failure {
+                entry.failure = failure.reason
+            } catch let reason as Verstat.Reason {
+                entry.failure = reason
+            } catch {
+                entry.failure = .x5uFetchFailed
+            }
+        } else {
+            entry.failure = .certUntrusted
+        }
+        let now = monotonic()
+        entry.expires = now + .seconds(lifetime)
+        entry.lastUsed = now
+        chains.withLock { chains in
+            if chains[url] == nil, chains.count >= configuration.cacheEntries,
+                let oldest = chains.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key
+            {
+                chains[oldest] = nil
+            }
+            chains[url] = entry
+        }
+    }
+
+    /// How many chains (and failures) are cached.
+    public var cachedChains: Int { chains.withLock { $0.count } }
+
+    /// The Identity header value for an account's call from `orig` to `dest` (user parts as dialled or presented),
+    /// nil when the edge does not sign or either is not a telephone number (SHAKEN signs numbers only).
+    public func identity(account: String, orig: String, dest: String, epochSeconds: Int64) -> String? {
+        guard let signer = configuration.signer, let origTN = TelephoneNumber.normalize(orig),
+            let destTN = TelephoneNumber.normalize(dest)
+        else { return nil }
+        return try? signer.identity(orig: origTN, dest: [destTN], attest: attestation(of: account), iat: epochSeconds)
+    }
+
+    /// The attestation the edge gives an account's calls.
+    public func attestation(of account: String) -> PASSporT.Attestation {
+        configuration.attestationByAccount[account] ?? configuration.defaultAttestation
+    }
+
+    /// The refusal a verdict calls for under the configuration, nil when the call goes on (marked).
+    public func rejection(of verdict: Verdict) -> (status: Int, reason: String)? {
+        switch verdict.verstat {
+        case .passed: return nil
+        case .noValidation: return configuration.onMissing == .reject ? verdict.verstat.rejection : nil
+        case .failed: return configuration.onFailure == .reject ? verdict.verstat.rejection : nil
+        }
+    }
+}
