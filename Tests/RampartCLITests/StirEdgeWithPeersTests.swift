@@ -46,25 +46,13 @@ import Testing
 
     /// The edge with the carrier trunk and `[stir]` verification against the test STI-CA of `world`.
     static func config(trunkPort: Int, world: StirCommandWithPeersTests.World, extra: String = "") -> String {
-        ServeWithPeersTests.sippConfig + """
-
-            [[trunks]]
-            name = "carrier"
-            address = "udp:127.0.0.2:\(trunkPort)"
-            prefixes = ["+"]
-            allow_plain_rtp = true
-            trust_identity = true
-            username = "rampart"
-            password = "trunk-secret"
+        TrunkWithPeersTests.config(trunkPort: trunkPort) + """
 
             [stir]
             ca_files = ["\(world.root)"]
             x5u_allowed_networks = ["127.0.0.0/8"]
             x5u_ca_file = "\(world.web)"
             \(extra)
-
-            [fraud]
-            country_code = "1"
             """
     }
 
