@@ -158,6 +158,9 @@ let package = Package(
         .executableTarget(name: "FuzzHEP", dependencies: ["HEP"], path: "Fuzz/HEP", exclude: ["corpus"]),
         .executableTarget(name: "FuzzAuditContent", dependencies: ["AuditTrail"], path: "Fuzz/AuditTrail",
                           exclude: ["corpus"]),
+        .executableTarget(name: "FuzzStirShaken", dependencies: [
+            "StirShaken", "SIPMessage", .product(name: "SwiftASN1", package: "swift-asn1"),
+        ], path: "Fuzz/StirShaken", exclude: ["corpus"]),
 
         // Benchmarks (run in release); see README "Performance".
         .executableTarget(name: "SIPParseBenchmark", dependencies: ["SIPMessage", "SDP"], path: "Benchmarks/SIPParseBenchmark"),
@@ -165,6 +168,9 @@ let package = Package(
         .executableTarget(name: "RelayBenchmark", dependencies: [
             "MediaRelayNIO", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Benchmarks/RelayBenchmark"),
+        .executableTarget(name: "StirBenchmark", dependencies: [
+            "StirShaken", "SIPMessage", .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Benchmarks/StirBenchmark"),
         .executableTarget(name: "SecurityPolicyBenchmark", dependencies: ["SecurityPolicy"],
                           path: "Benchmarks/SecurityPolicyBenchmark"),
         .executableTarget(name: "AuditBenchmark", dependencies: ["AuditTrail", "Storage", "StorageSQLite"],

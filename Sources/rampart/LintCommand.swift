@@ -127,6 +127,25 @@ struct ConfigurationLint {
                     "set bridge_srtp = true so the accounts' leg stays SRTP, or ask the carrier for SRTP")
             }
             if let path = trunk.passwordFile { checkSecret(path, setting + ".password_file", add) }
+            if file.stir?.caFiles?.isEmpty == false, trunk.verifyIdentity == false {
+                add("trunk-identity-unverified", .medium, setting + ".verify_identity",
+                    "its calls' STIR/SHAKEN identity is not checked: callees see whatever caller number it sends",
+                    "set verify_identity = true (the default)")
+            }
+        }
+        if let stir = file.stir {
+            if let key = stir.keyFile { checkSecret(key, "stir.key_file", add) }
+            if stir.caFiles?.isEmpty != false, !(file.trunks ?? []).isEmpty {
+                add("stir-no-verification", .low, "stir.ca_files",
+                    "trunks' calls are not verified: a spoofed caller number reaches the callee unmarked",
+                    "give the STI-CA roots in stir.ca_files")
+            }
+            if let networks = stir.x5uAllowedNetworks, !networks.isEmpty {
+                add("stir-x5u-private-networks", .low, "stir.x5u_allowed_networks",
+                    "a trunk's Identity can make the edge fetch from \(networks.joined(separator: ", ")): keep it to the "
+                        + "certificate servers that live there",
+                    "list only the hosts (a /32 or /128) that serve certificates, or empty it")
+            }
         }
         if let admin = try? AdminListenSettings.make(file: file.admin, commandLine: nil) {
             if !admin.tls {

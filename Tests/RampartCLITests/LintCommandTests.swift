@@ -96,6 +96,12 @@ import Testing
                 prefixes = ["00"]
                 username = "edge"
                 password_file = "\(directory)/backup.password"
+                verify_identity = false
+                [stir]
+                key_file = "\(directory)/stir.key"
+                certificate_url = "https://certs.example.net/sp.crt"
+                ca_files = ["\(directory)/root.crt"]
+                x5u_allowed_networks = ["10.0.0.0/8"]
                 [fraud]
                 country_code = "1"
                 [media]
@@ -111,6 +117,11 @@ import Testing
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             try "from-a-file\n".write(toFile: directory + "/backup.password", atomically: true, encoding: .utf8)
             chmod(directory + "/backup.password", 0o644)
+            let stir = try RampartProcess.run(["stir", "ca", "init", "--out", directory + "/sti"])
+            #expect(stir.status == 0, "\(stir.stderr)")
+            try FileManager.default.copyItem(atPath: directory + "/sti/root.crt", toPath: directory + "/root.crt")
+            try FileManager.default.copyItem(atPath: directory + "/sti/ca.key", toPath: directory + "/stir.key")
+            chmod(directory + "/stir.key", 0o644)
             let run = try RampartProcess.run(["lint", "--config", config, "--data-dir", data, "--json"])
             #expect(run.status == 1)
             let findings = try Self.findings(run)
@@ -121,18 +132,20 @@ import Testing
                                    ("media-relay-off", "medium"), ("retention-unset", "low"), ("hep-without-key", "low"),
                                    ("siem-unencrypted", "low"), ("secret-readable-by-others", "critical"),
                                    ("certificate-expiring", "high"), ("certificate-weak-key", "high"),
-                                   ("certificate-sha1", "high"), ("md5-digest", "low"), ("admin-off-loopback", "low")] {
+                                   ("certificate-sha1", "high"), ("md5-digest", "low"), ("admin-off-loopback", "low"),
+                                   ("trunk-identity-unverified", "medium"), ("stir-x5u-private-networks", "low")] {
                 #expect(ids[id]?["severity"] as? String == severity, "\(id): \(ids[id] ?? [:])")
                 #expect(!(ids[id]?["fix"] as? String ?? "").isEmpty && !(ids[id]?["setting"] as? String ?? "").isEmpty)
             }
             let readable = findings.filter { $0["id"] as? String == "secret-readable-by-others" }.compactMap { $0["setting"] as? String }
-            #expect(Set(readable) == [data + "/audit.key", "trunks.backup.password_file"], "\(readable)")
+            #expect(Set(readable) == [data + "/audit.key", "trunks.backup.password_file", "stir.key_file"], "\(readable)")
             #expect(!findings.contains { $0["setting"] as? String == "trunks.backup.password" }, "a file is the fix")
             // Worst first in the text form, and the failure threshold moves with --fail-on.
             let text = try RampartProcess.run(["lint", "--config", config, "--data-dir", data])
             #expect(text.stdout.hasPrefix("CRITICAL secret-readable-by-others"), "\(text.stdout)")
             chmod(data + "/audit.key", 0o600)
             chmod(directory + "/backup.password", 0o600)
+            chmod(directory + "/stir.key", 0o600)
             #expect(try RampartProcess.run(["lint", "--config", config, "--data-dir", data, "--fail-on", "critical"])
                 .status == 0, "the key and the password file owner-only: nothing critical left")
             // The edge reads the password file; a trunk cannot have both, nor a file that is not there.

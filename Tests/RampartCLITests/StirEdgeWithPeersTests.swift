@@ -224,6 +224,33 @@ import Testing
         }
     }
 
+    /// `[stir]` mistakes stop `serve` before it starts, each with its setting named.
+    @Test func stirSettingsAreCheckedBeforeTheEdgeStarts() throws {
+        try StirCommandWithPeersTests.withWorld { world in
+            let key = world.directory + "/readable.key"
+            try FileManager.default.copyItem(atPath: world.key, toPath: key)
+            chmod(key, 0o644)
+            let cases: [(String, String)] = [
+                ("key_file = \"\(key)\"\ncertificate_url = \"\(world.url)\"", "readable by others"),
+                ("key_file = \"\(world.key)\"", "go together"),
+                ("key_file = \"\(world.key)\"\ncertificate_url = \"http://x.example/sp.crt\"", "must be an https URL"),
+                ("ca_files = [\"\(world.root)\"]\nattestation = \"D\"", "stir.attestation"),
+                ("ca_files = [\"\(world.root)\"]\non_failure = \"drop\"", "stir.on_failure"),
+                ("ca_files = [\"\(world.directory)/none.crt\"]", "stir.ca_files"),
+                ("ca_files = [\"\(world.root)\"]\nx5u_allowed_networks = [\"bad\"]", "stir.x5u_allowed_networks"),
+                ("max_age_seconds = 60", "needs key_file"),
+                ("ca_files = [\"\(world.root)\"]\nsigning = true", "unknown setting 'stir.signing'"),
+            ]
+            for (section, message) in cases {
+                let config = world.directory + "/stir.toml"
+                try "[stir]\n\(section)\n".write(toFile: config, atomically: true, encoding: .utf8)
+                let run = try RampartProcess.run(["serve", "--config", config, "--data-dir", world.directory + "/d",
+                                                  "--check-config"])
+                #expect(run.status == 2 && run.stderr.contains(message), "\(section): \(run.stderr)")
+            }
+        }
+    }
+
     static func padded(_ base64url: String) -> String {
         var text = base64url.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while text.count % 4 != 0 { text += "=" }

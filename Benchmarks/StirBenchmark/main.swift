@@ -1,0 +1,46 @@
+import Crypto
+import Foundation
+import SIPMessage
+import StirShaken
+
+// STIR/SHAKEN signing and verification on one thread, for `scripts/bench-stir` (against libsecsipid in the same run).
+// Verification is the edge's per-call work with the signer's chain cached: the Identity header read, the claims
+// checked against the request (StirVerifier.examine), then the signature and the TNAuthList (complete with the
+// cached signer). Signing is StirSigner.identity. Prints "<name> <operations> <seconds>" per operation.
+//
+//   StirBenchmark SECONDS
+let seconds = Double(CommandLine.arguments.dropFirst().first ?? "3") ?? 3
+let ca = try TestSTICA.create()
+let issued = try ca.issue(authority: TNAuthList([.spc("1234")]), commonName: "SHAKEN 1234")
+let signer = try StirSigner(keyPEM: issued.keyPEM, certificateURL: "https://certs.example.net/sp.crt")
+let chain = try STICertificateChain(served: Array(issued.chainPEM.utf8))
+guard case .success(let cached) = await STITrust(roots: [ca.root]).evaluate(chain, at: Date()) else {
+    fatalError("the test chain does not check out")
+}
+
+func run(_ name: String, _ body: () throws -> Void) rethrows {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var operations = 0
+    while clock.now - start < .seconds(seconds) {
+        for _ in 0..<100 { try body() }
+        operations += 100
+    }
+    let elapsed = clock.now - start
+    print(name, operations, String(format: "%.3f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+}
+
+let now = Int64(Date().timeIntervalSince1970)
+var identity = ""
+try run("sign") {
+    identity = try signer.identity(orig: "12155550121", dest: ["12155550131"], attest: .full,
+                                   origid: "123e4567-e89b-12d3-a456-426655440000", iat: now)
+}
+let verifier = StirVerifier(maxAgeSeconds: 3_600)
+run("verify") {
+    let request = StirVerifier.Request(identities: [SIPIdentity(parsing: identity)], origTN: "12155550121",
+                                       destTNs: ["12155550131"])
+    guard case .needsCertificate(let candidate) = verifier.examine(request, now: now),
+        verifier.complete(candidate, signer: cached) == .passed
+    else { fatalError("verification failed") }
+}
