@@ -66,6 +66,9 @@ public struct CallSession: Sendable {
         case bye(index: Int)
         /// The 2xx relayed to the caller over UDP, until its ACK.
         case answer
+        /// The edge's final failure to the caller over UDP, until its ACK (RFC 3261 §17.2.1, Timers G and H): a
+        /// caller that has had a provisional no longer resends its INVITE, so a lost 4xx-6xx would leave it waiting.
+        case failure
     }
 
 
@@ -272,6 +275,8 @@ public struct CallSession: Sendable {
     var posture: MediaPolicy.Posture = .none
     /// The 2xx relayed to the caller over UDP, sent again until its ACK arrives.
     var answerToCaller: AnswerRetransmission?
+    /// The final failure sent to a caller over UDP, resent until its ACK (``TransactionRef/failure``), and its To tag.
+    var failureToCaller: (retransmission: AnswerRetransmission, toTag: String)?
 
     /// The Call-IDs of the callee legs, by branch.
     public var calleeCallIDs: [String] { branches.map(\.leg.callID) }
@@ -302,7 +307,8 @@ public struct CallSession: Sendable {
     /// Whether an ended call has nothing left to do: every branch gave its final answer (which the edge
     /// acknowledged), or 64·T1 passed (RFC 3261 Timer B). Until then it stays to acknowledge a cancelled branch's 487.
     public var isFinished: Bool {
-        phase == .ended && (lingered || (branches.allSatisfy { $0.final != nil } && pendingByes.allSatisfy(\.answered)))
+        phase == .ended && (lingered || (branches.allSatisfy { $0.final != nil } && pendingByes.allSatisfy(\.answered)
+            && failureToCaller?.retransmission.state != .waitingForACK))
     }
 
     /// Starts a call: checks the offer, answers 100 Trying, and sends an INVITE to every target (or refuses the
@@ -633,6 +639,11 @@ public struct CallSession: Sendable {
                                                   now: now)
             if timedOut { pendingByes[index].answered = true }  // Timer F: the far side is gone
             return actions
+        case .failure:
+            guard var failure = failureToCaller else { return [] }
+            let steps = failure.retransmission.timerFired(timer, now: at)
+            failureToCaller = failure
+            return carryOut(steps, of: ref, toCaller: true, branch: 0, now: now).actions
         case .answer:
             guard case .answered(let index) = phase, var retransmission = answerToCaller else { return [] }
             let steps = retransmission.timerFired(timer, now: at)
@@ -722,6 +733,12 @@ public struct CallSession: Sendable {
     public mutating func callerRequest(_ request: SIPMessage, now: Int64) -> [Action] {
         guard let method = request.method else { return [] }
         let toTag = (try? request.toTag()) ?? nil
+        // The ACK of the edge's own failure answer: nothing more to resend.
+        if method == .ack, phase == .ended, var failure = failureToCaller, failure.toTag == toTag {
+            _ = failure.retransmission.acknowledge()
+            failureToCaller = failure
+            return []
+        }
         let index: Int?
         switch phase {
         case .answered(let answered): index = branches[answered].callerTag == toTag ? answered : nil
@@ -1350,9 +1367,18 @@ public struct CallSession: Sendable {
     /// Answers the caller's INVITE with a final failure and ends the call.
     private mutating func refuse(_ status: Int, disposition: CallDetailRecord.Disposition, now: Int64) -> [Action] {
         var actions = [Action]()
-        if let response = try? setup.invite.makeResponse(status: status, toTag: SIPTag.make()) {
+        let toTag = SIPTag.make()
+        if let response = try? setup.invite.makeResponse(status: status, toTag: toTag) {
             actions.append(.toCaller(response))
             finalToCaller = response
+            // Resent until acknowledged once branches rang (a refusal at the start is the server transaction's to
+            // repeat, for copies of the INVITE, as ``EdgeService`` remembers it).
+            if setup.callerUsesUDP, !branches.isEmpty {
+                let retransmission = AnswerRetransmission(response: response, timers: setup.timers)
+                failureToCaller = (retransmission, toTag)
+                actions += carryOut(retransmission.start(now: .milliseconds(now)), of: .failure, toCaller: true, branch: 0,
+                                    now: now).actions
+            }
         }
         record.finalStatus = status
         record.disposition = disposition

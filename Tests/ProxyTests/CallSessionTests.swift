@@ -341,6 +341,43 @@ func answer(_ invite: SIPMessage, _ status: Int, tag: String, body: String = "")
         #expect(lost.isFinished && lost.timerFired(byeTimer.timer, now: now + 1_500).isEmpty)
     }
 
+    /// An operator ends a ringing call (``CallSession/terminate(now:reason:)``): the branch is cancelled, the caller
+    /// answered 503; over UDP that 503 is sent again on Timer G until the caller's ACK (RFC 3261 §17.2.1): a caller
+    /// that had a 180 no longer resends its INVITE, so one lost datagram would leave it waiting.
+    @Test func aRingingCallEndedByTheEdgeIsCancelledAndTheCallersFailureResentUntilAcknowledged() throws {
+        var (session, actions) = CallSession.start(setup(targets: 1, transport: "udp", callerUsesUDP: true), now: 0)
+        let invite = try #require(Sent(actions).callee[0]?.first)
+        _ = session.calleeResponded(answer(invite, 180, tag: "bob"), branch: 0, now: 10)
+        var sent = Sent(session.terminate(now: 20, reason: "operator"))
+        #expect(sent.callee[0]?.map(\.method) == [.cancel])
+        let refusal = try #require(sent.caller.first)
+        #expect(refusal.statusCode == 503 && sent.records.first?.hangupReason == "operator"
+                && sent.records.first?.hangupSide == .edge)
+        let timer = try #require(sent.timers.first { $0.timer == .transaction(.failure, .g) })
+        #expect(timer.milliseconds == 500 && !session.isFinished)
+        sent = Sent(session.timerFired(timer.timer, now: 520))
+        #expect(sent.caller.map(\.statusCode) == [503] && sent.timers.map(\.milliseconds) == [1_000])
+        let ack = try SIPMessage.parse([
+            "ACK sip:bob@example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bKa1;rport",
+            "Max-Forwards: 70", "From: <sip:alice@example.com>;tag=alice",
+            "To: <sip:bob@example.com>;tag=\(try #require(try refusal.toTag()))", "Call-ID: call-a", "CSeq: 1 ACK",
+            "Content-Length: 0", "", "",
+        ].joined(separator: "\r\n"))
+        #expect(session.callerRequest(ack, now: 700).isEmpty)
+        #expect(session.timerFired(timer.timer, now: 1_520).isEmpty, "acknowledged: nothing more is sent")
+        // The callee's 487 for the cancelled INVITE closes the branch: the session is done.
+        _ = session.calleeResponded(answer(invite, 487, tag: "bob"), branch: 0, now: 800)
+        #expect(session.isFinished)
+
+        // Never acknowledged: resent at 0.5, 1, 2, 4, 4... seconds, given up after 64·T1.
+        var (lost, start) = CallSession.start(setup(targets: 1, transport: "udp", callerUsesUDP: true), now: 0)
+        let lostInvite = try #require(Sent(start).callee[0]?.first)
+        _ = lost.calleeResponded(answer(lostInvite, 180, tag: "bob"), branch: 0, now: 10)
+        var clock = SessionClock(now: 20, arming: Sent(lost.terminate(now: 20, reason: "operator")))
+        let resent = clock.run(&lost).filter { $0.sent.caller.contains { $0.statusCode == 503 } }.map(\.now)
+        #expect(resent.prefix(4) == [520, 1_520, 3_520, 7_520] && resent.allSatisfy { $0 < 32_020 }, "\(resent)")
+    }
+
     @Test func callsWithNoBindingGet480() {
         let (_, actions) = CallSession.start(setup(targets: 0), now: 0)
         #expect(Sent(actions).caller.map(\.statusCode) == [480])
