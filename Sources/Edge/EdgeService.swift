@@ -224,6 +224,10 @@ public final class EdgeService: SIPInboundHandler {
     public func loadState() async throws {
         try await location.load(now: clock.epochSeconds())
         defense.load(try await store.allBans())
+        if let identity = configuration.identity {
+            identity.keep(in: store)
+            await identity.restore(from: store, epochSeconds: clock.epochSeconds(), monotonic: clock.monotonic())
+        }
     }
 
     /// The first stage (``SourceScreen``), before the message is fully validated: what passes goes on to

@@ -2,6 +2,7 @@ import Foundation
 import SIPMessage
 import SecurityPolicy
 import StirShaken
+import Storage
 import StirShakenNIO
 import Synchronization
 
@@ -71,6 +72,8 @@ public final class IdentityService: Sendable {
 
     private let chains = Mutex<[String: CachedChain]>([:])
     private let inflight = Mutex<[String: Task<Void, Never>]>([:])
+    /// Where good chains are kept between runs (``restore(from:epochSeconds:monotonic:)`` reads them back).
+    private let keeper = Mutex<(any CertificateCacheStore)?>(nil)
     private let replays: Mutex<ReplayGuard>
 
     public init(configuration: Configuration) throws {
@@ -140,6 +143,12 @@ public final class IdentityService: Sendable {
                     entry.signer = signer
                     lifetime = min(max(fetched.maxAgeSeconds ?? configuration.cacheMinSeconds, configuration.cacheMinSeconds),
                                    configuration.cacheMaxSeconds)
+                    let expiry = min(Int64(Date().timeIntervalSince1970) + Int64(lifetime),
+                                     Int64(signer.notValidAfter.timeIntervalSince1970))
+                    if let store = keeper.withLock({ $0 }) {
+                        try? await store.saveCertificateChain(
+                            CachedCertificateChain(url: url, chain: fetched.body, expiresAtEpochSeconds: expiry))
+                    }
                 case .failure(let reason):
                     entry.failure = reason
                 }
@@ -163,6 +172,31 @@ public final class IdentityService: Sendable {
                 chains[oldest] = nil
             }
             chains[url] = entry
+        }
+    }
+
+    /// Keeps good chains in `store` from now on.
+    public func keep(in store: any CertificateCacheStore) {
+        keeper.withLock { $0 = store }
+    }
+
+    /// Reads back the chains a previous run kept (each checked again under today's roots and time), so that a
+    /// restart does not fetch every chain again.
+    public func restore(from store: any CertificateCacheStore, epochSeconds: Int64, monotonic: Duration) async {
+        guard let trust = configuration.trust,
+            let kept = try? await store.certificateChains(validAt: epochSeconds, limit: configuration.cacheEntries)
+        else { return }
+        let now = Date(timeIntervalSince1970: TimeInterval(epochSeconds))
+        for entry in kept {
+            guard let chain = try? STICertificateChain(served: entry.chain),
+                case .success(let signer) = await trust.evaluate(chain, at: now)
+            else { continue }
+            let remaining = min(entry.expiresAtEpochSeconds - epochSeconds, Int64(configuration.cacheMaxSeconds))
+            guard remaining > 0 else { continue }
+            let cached = CachedChain(signer: signer, failure: nil, expires: monotonic + .seconds(remaining), lastUsed: monotonic)
+            chains.withLock { chains in
+                if chains[entry.url] == nil, chains.count < configuration.cacheEntries { chains[entry.url] = cached }
+            }
         }
     }
 

@@ -15,6 +15,7 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         var auditRecords: [AuditRecord] = []
         var auditCheckpoints: [AuditCheckpoint] = []
         var adminTokens: [String: AdminToken] = [:]
+        var certificateChains: [String: CachedCertificateChain] = [:]
     }
 
     private let state = Mutex(State())
@@ -421,5 +422,28 @@ extension InMemoryStore: AdminTokenStore {
 
     public func allAdminTokens() async throws(StorageError) -> [AdminToken] {
         state.withLock { $0.adminTokens.values.sorted { $0.name < $1.name } }
+    }
+}
+
+extension InMemoryStore: CertificateCacheStore {
+    public func saveCertificateChain(_ entry: CachedCertificateChain) async throws(StorageError) {
+        try StoreValidation.check(entry)
+        state.withLock { state in
+            state.certificateChains[entry.url] = entry
+            while state.certificateChains.count > CachedCertificateChain.maximumEntries,
+                let soonest = state.certificateChains.values.min(by: { $0.expiresAtEpochSeconds < $1.expiresAtEpochSeconds })
+            {
+                state.certificateChains[soonest.url] = nil
+            }
+        }
+    }
+
+    public func certificateChains(validAt epochSeconds: Int64, limit: Int) async throws(StorageError)
+        -> [CachedCertificateChain]
+    {
+        state.withLock { state in
+            state.certificateChains = state.certificateChains.filter { $0.value.expiresAtEpochSeconds > epochSeconds }
+            return Array(state.certificateChains.values.sorted { $0.url < $1.url }.prefix(max(0, limit)))
+        }
     }
 }

@@ -165,6 +165,13 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
         migrator.registerMigration("v12: STIR/SHAKEN verdict of call records") { db in
             try db.alter(table: "callRecord") { table in table.add(column: "identity", .text) }
         }
+        migrator.registerMigration("v13: STIR/SHAKEN certificate chains") { db in
+            try db.create(table: "certificateChain") { table in
+                table.column("url", .text).primaryKey()
+                table.column("chain", .blob).notNull()
+                table.column("expiresAt", .integer).notNull().indexed()
+            }
+        }
         return migrator
     }
 
@@ -678,5 +685,32 @@ extension SQLiteStore: AdminTokenStore {
     private static func token(_ row: Row) -> AdminToken? {
         guard let role = AdminToken.Role(rawValue: row["role"]) else { return nil }
         return AdminToken(name: row["name"], role: role, digest: row["digest"], createdAtEpochSeconds: row["createdAt"])
+    }
+}
+
+extension SQLiteStore: CertificateCacheStore {
+    public func saveCertificateChain(_ entry: CachedCertificateChain) async throws(StorageError) {
+        try StoreValidation.check(entry)
+        try await write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO certificateChain (url, chain, expiresAt) VALUES (?, ?, ?)",
+                           arguments: [entry.url, Data(entry.chain), entry.expiresAtEpochSeconds])
+            try db.execute(sql: """
+                DELETE FROM certificateChain WHERE url IN (SELECT url FROM certificateChain ORDER BY expiresAt DESC
+                    LIMIT -1 OFFSET ?)
+                """, arguments: [CachedCertificateChain.maximumEntries])
+        }
+    }
+
+    public func certificateChains(validAt epochSeconds: Int64, limit: Int) async throws(StorageError)
+        -> [CachedCertificateChain]
+    {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM certificateChain WHERE expiresAt <= ?", arguments: [epochSeconds])
+            return try Row.fetchAll(db, sql: "SELECT * FROM certificateChain ORDER BY url LIMIT ?", arguments: [max(0, limit)])
+                .compactMap { row -> CachedCertificateChain? in
+                    guard let data = row["chain"] as Data?, data.count <= CachedCertificateChain.maximumBytes else { return nil }
+                    return CachedCertificateChain(url: row["url"], chain: Array(data), expiresAtEpochSeconds: row["expiresAt"])
+                }
+        }
     }
 }

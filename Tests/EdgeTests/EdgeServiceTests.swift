@@ -441,6 +441,12 @@ final class AsyncOnlyStore: Store {
     }
     func adminToken(digest: String) async throws(StorageError) -> AdminToken? { try await inner.adminToken(digest: digest) }
     func allAdminTokens() async throws(StorageError) -> [AdminToken] { try await inner.allAdminTokens() }
+    func saveCertificateChain(_ entry: CachedCertificateChain) async throws(StorageError) {
+        try await inner.saveCertificateChain(entry)
+    }
+    func certificateChains(validAt epochSeconds: Int64, limit: Int) async throws(StorageError) -> [CachedCertificateChain] {
+        try await inner.certificateChains(validAt: epochSeconds, limit: limit)
+    }
 }
 
 @Suite struct EdgeDeferredPathTests {

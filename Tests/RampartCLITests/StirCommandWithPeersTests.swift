@@ -10,6 +10,8 @@ import Testing
     struct World {
         let directory: String
         let port: Int
+        /// secsipidx's HTTPS server, serving the chain.
+        let server: Process
         var url: String { "https://127.0.0.1:\(port)/v1/pub/sp.crt" }
         var root: String { directory + "/ca/root.crt" }
         var key: String { directory + "/sp/sp.key" }
@@ -41,7 +43,7 @@ import Testing
             ], seconds: 170, directory: directory)
             defer { Peers.stop(server) }
             try #require(Peers.waitForListener(port: port, udp: false), "secsipidx's HTTPS server did not start")
-            try body(World(directory: directory, port: port))
+            try body(World(directory: directory, port: port, server: server))
         }
     }
 

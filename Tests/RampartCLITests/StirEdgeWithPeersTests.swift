@@ -150,6 +150,41 @@ import Testing
         }
     }
 
+    /// A chain fetched once is kept in the store: the edge restarted with the certificate server gone still
+    /// verifies the carrier's calls, and a URL it never fetched fails as unreachable.
+    @Test func aRestartedEdgeVerifiesWithTheChainsItKept() throws {
+        try StirCommandWithPeersTests.withWorld { world in
+            let data = world.directory + "/data"
+            try ServeWithPeersTests.addUser(Self.callee, password: "pw-callee", dataDir: data)
+            let trunkPort = try Peers.freePort()
+            let config = Self.config(trunkPort: trunkPort, world: world)
+            for run in 0..<2 {
+                let server = try ServeProcess(dataDir: data, config: config, listeners: ["udp"])
+                defer { server.stop() }
+                let calleePort = try Peers.freePort()
+                let register = try Peers.sipp("register", port: server.ports["udp"]!, user: Self.callee, password: "pw-callee",
+                                              localPort: calleePort, workDirectory: world.directory)
+                try #require(register.status == 0, "\(register.output.suffix(600))")
+                let saw = try Self.trunkCalls(identity: try Self.signed(world), expecting: 200, edgePort: server.ports["udp"]!,
+                                              calleePort: calleePort, directory: world.directory, name: "run\(run)")
+                #expect(saw.contains("verstat=TN-Validation-Passed"), "run \(run): \(saw.prefix(600))")
+                if run == 0 {
+                    #expect(server.stop() == 0)
+                    Peers.stop(world.server)  // the certificate server is gone from now on
+                    #expect(!world.server.isRunning)
+                } else {
+                    let other = "https://127.0.0.1:\(world.port)/v1/pub/other.crt"
+                    let unreachable = try Self.trunkCalls(identity: try Self.signed(world, x5u: other), expecting: 200,
+                                                          edgePort: server.ports["udp"]!, calleePort: calleePort,
+                                                          directory: world.directory, name: "other")
+                    #expect(unreachable.contains("verstat=TN-Validation-Failed"))
+                    let verdicts = try TrunkWithPeersTests.records(data).compactMap { $0["identity"] as? String }
+                    #expect(verdicts.contains("TN-Validation-Failed:x5u-fetch-failed"), "\(verdicts)")
+                }
+            }
+        }
+    }
+
     @Test func rejectModeAnswersWithRFC8224Codes() throws {
         try StirCommandWithPeersTests.withWorld { world in
             try Self.withEdge(world, extra: "on_failure = \"reject\"\non_missing = \"reject\"") { data, server, calleePort in

@@ -41,6 +41,31 @@ let sha256 = String(repeating: "b", count: 64)
         #expect(try await !store.removeAccount(username: "bob", domain: "example.com"))
     }
 
+    /// STIR/SHAKEN chains kept between runs: by URL, replaced, expired ones gone, bounded, bad entries refused.
+    @Test(arguments: StoreKind.allCases)
+    func certificateChainsAreKeptUntilTheyExpire(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let pem = Array("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".utf8)
+        try await store.saveCertificateChain(.init(url: "https://a.example/sp.crt", chain: pem, expiresAtEpochSeconds: 1_000))
+        try await store.saveCertificateChain(.init(url: "https://b.example/sp.crt", chain: pem, expiresAtEpochSeconds: 500))
+        try await store.saveCertificateChain(.init(url: "https://a.example/sp.crt", chain: [1, 2, 3], expiresAtEpochSeconds: 2_000))
+        let kept = try await store.certificateChains(validAt: 600, limit: 10)
+        #expect(kept == [.init(url: "https://a.example/sp.crt", chain: [1, 2, 3], expiresAtEpochSeconds: 2_000)])
+        #expect(try await store.certificateChains(validAt: 0, limit: 10).count == 1, "the expired one is gone for good")
+        #expect(try await store.certificateChains(validAt: 600, limit: 0).isEmpty)
+        await #expect(throws: StorageError.self) {
+            try await store.saveCertificateChain(.init(url: "", chain: pem, expiresAtEpochSeconds: 1))
+        }
+        await #expect(throws: StorageError.self) {
+            try await store.saveCertificateChain(.init(url: "https://c.example/", chain: [], expiresAtEpochSeconds: 1))
+        }
+        await #expect(throws: StorageError.self) {
+            try await store.saveCertificateChain(.init(url: "https://c.example/",
+                                                       chain: [UInt8](repeating: 0, count: CachedCertificateChain.maximumBytes + 1),
+                                                       expiresAtEpochSeconds: 1))
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func badInputIsRefused(_ kind: StoreKind) async throws {
         let store = try kind.make()
