@@ -45,8 +45,13 @@ public struct STICertificateChain: Hashable, Sendable {
 /// The STI-CA roots a verifier trusts, and the check of a signer's chain against them.
 public struct STITrust: Sendable {
     public let roots: [Certificate]
+    /// Revocation lists of the STI-CAs (none: no revocation checking).
+    public var revocationLists: [RevocationList] = []
 
-    public init(roots: [Certificate]) { self.roots = roots }
+    public init(roots: [Certificate], revocationLists: [RevocationList] = []) {
+        self.roots = roots
+        self.revocationLists = revocationLists
+    }
 
     /// Roots from PEM text (one or more certificates).
     public init(pem: String) throws {
@@ -81,11 +86,19 @@ public struct STITrust: Sendable {
             RFC5280Policy(validationTime: now)
             TNAuthListIsUnderstood()
         }
-        guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.intermediates))
+        guard case .validCertificate(let validated) = await verifier.validate(
+            leaf: leaf, intermediates: CertificateStore(chain.intermediates))
         else {
             // An intermediate out of its validity period is an expiry, not a stranger.
             let expired = chain.intermediates.contains { !($0.notValidBefore <= now && now <= $0.notValidAfter) }
             return .failure(expired ? .certExpired : .certUntrusted)
+        }
+        // Each certificate below the root against its issuer's lists (only lists that issuer signed count).
+        let path = Array(validated)
+        for (certificate, issuer) in zip(path, path.dropFirst()) {
+            if revocationLists.contains(where: { $0.revokes(certificate) && $0.isSigned(by: issuer) }) {
+                return .failure(.certRevoked)
+            }
         }
         guard let authority = try? TNAuthList(certificate: leaf) else { return .failure(.notCovered) }
         let expiry = ([leaf] + chain.intermediates).map(\.notValidAfter).min() ?? leaf.notValidAfter

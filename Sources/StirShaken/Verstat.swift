@@ -38,6 +38,8 @@ public enum Verstat: Hashable, Sendable {
         case certUntrusted = "cert-untrusted"
         /// The certificate is expired or not yet valid.
         case certExpired = "cert-expired"
+        /// A configured revocation list of its issuer lists the certificate (or one of the chain's).
+        case certRevoked = "cert-revoked"
         /// The certificate's TNAuthList covers neither the calling number nor carries an SPC.
         case notCovered = "tn-not-covered"
     }
@@ -69,7 +71,7 @@ public enum Verstat: Hashable, Sendable {
         case .failed(let reason):
             switch reason {
             case .x5uMismatch, .x5uForbidden, .x5uFetchFailed: (436, "Bad Identity Info")
-            case .certUntrusted, .certExpired, .notCovered: (437, "Unsupported Credential")
+            case .certUntrusted, .certExpired, .certRevoked, .notCovered: (437, "Unsupported Credential")
             case .staleIat: (403, "Stale Date")
             default: (438, "Invalid Identity Header")
             }

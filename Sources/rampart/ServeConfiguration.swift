@@ -286,6 +286,7 @@ struct ServeConfiguration: Codable, Equatable {
         var attestation: String?
         var attestationByAccount: [String: String]?
         var caFiles: [String]?
+        var crlFiles: [String]?
         var onFailure: String?
         var onMissing: String?
         var maxAgeSeconds: Int?
@@ -298,7 +299,8 @@ struct ServeConfiguration: Codable, Equatable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case keyFile = "key_file", certificateURL = "certificate_url", attestation
-            case attestationByAccount = "attestation_by_account", caFiles = "ca_files", onFailure = "on_failure"
+            case attestationByAccount = "attestation_by_account", caFiles = "ca_files", crlFiles = "crl_files"
+            case onFailure = "on_failure"
             case onMissing = "on_missing", maxAgeSeconds = "max_age_seconds", x5uAllowedNetworks = "x5u_allowed_networks"
             case x5uCAFile = "x5u_ca_file", fetchTimeoutSeconds = "fetch_timeout_seconds", cacheEntries = "cache_entries"
             case cacheMinSeconds = "cache_min_seconds", cacheMaxSeconds = "cache_max_seconds"
@@ -393,6 +395,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("stir.x5u_ca_file", stir?.x5uCAFile),
         ]
         for (index, file) in (stir?.caFiles ?? []).enumerated() { files.append(("stir.ca_files[\(index)]", file)) }
+        for (index, file) in (stir?.crlFiles ?? []).enumerated() { files.append(("stir.crl_files[\(index)]", file)) }
         for trunk in trunks ?? [] { files.append(("trunks.\(trunk.name).password_file", trunk.passwordFile)) }
         for (index, sink) in (siem ?? []).enumerated() {
             files.append(("siem[\(index)].ca", sink.ca))

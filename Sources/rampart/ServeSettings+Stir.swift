@@ -53,6 +53,11 @@ extension ServeSettings {
             do { configuration.trust = try STITrust(pem: pem) } catch {
                 throw UsageError(message: "stir.ca_files: no certificate could be read")
             }
+            configuration.trust?.revocationLists = try (section.crlFiles ?? []).map { file in
+                try StirCommand.revocationList(file, setting: "stir.crl_files")
+            }
+        } else if section.crlFiles?.isEmpty == false {
+            throw UsageError(message: "stir.crl_files needs stir.ca_files")
         }
         func action(_ text: String?, _ name: String) throws -> IdentityService.Action {
             guard let action = IdentityService.Action(rawValue: text ?? "mark") else {

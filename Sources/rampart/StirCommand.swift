@@ -14,6 +14,16 @@ struct StirCommand: AsyncParsableCommand {
         commandName: "stir", abstract: "STIR/SHAKEN: a test STI-CA, SP certificates, and signing and verifying Identity headers.",
         subcommands: [CA.self, Cert.self, Sign.self, Verify.self])
 
+    /// A revocation list from a file, or a usage error naming the setting.
+    static func revocationList(_ path: String, setting: String) throws -> RevocationList {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 16 * 1_024 * 1_024 else {
+            throw UsageError(message: "\(setting): cannot read \(path)")
+        }
+        do { return try RevocationList(Array(data)) } catch {
+            throw UsageError(message: "\(setting): \(path): \(error.description)")
+        }
+    }
+
     struct CA: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ca", abstract: "A test STI-CA.", subcommands: [Init.self])
 
@@ -122,6 +132,8 @@ struct StirCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The calling number the request carries.") var orig: String
         @Option(name: .long, help: "The called number the request carries.") var dest: String
         @Option(name: .customLong("ca-file"), help: "STI-CA root certificates (PEM); repeatable.") var caFiles: [String] = []
+        @Option(name: .customLong("crl-file"), help: "An STI-CA's revocation list (PEM or DER); repeatable.")
+        var crlFiles: [String] = []
         @Option(name: .customLong("cert-file"), help: "The SP certificate chain (PEM) instead of fetching x5u.") var certFile: String?
         @Option(name: .long, help: "The time to verify at, seconds since 1970 (now by default).") var now: Int64?
         @Option(name: .customLong("max-age"), help: "How old iat may be, in seconds.") var maxAge: Int64 = 60
@@ -143,7 +155,8 @@ struct StirCommand: AsyncParsableCommand {
 
         func run() async throws {
             let value = try identity ?? String(contentsOfFile: identityFile!, encoding: .utf8)
-            let trust = try STITrust(pem: caFiles.map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n"))
+            var trust = try STITrust(pem: caFiles.map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n"))
+            trust.revocationLists = try crlFiles.map { try StirCommand.revocationList($0, setting: "--crl-file") }
             let at = now ?? Int64(Date().timeIntervalSince1970)
             let request = StirVerifier.Request(
                 identities: [SIPIdentity(parsing: value.trimmingCharacters(in: .whitespacesAndNewlines))],

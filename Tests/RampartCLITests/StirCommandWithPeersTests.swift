@@ -106,6 +106,62 @@ import Testing
         }
     }
 
+    /// OpenSSL (`openssl ca -gencrl`) revokes the SP certificate: `stir verify --crl-file` refuses it; a list the
+    /// issuer did not sign (another CA of the same name) and an empty one change nothing; junk is a usage error.
+    @Test func aRevokedCertificateIsRefusedUnderItsIssuersList() throws {
+        try Self.withWorld { world in
+            let openssl = try Peers.tool("openssl")
+            let serial = try Peers.run(openssl, ["x509", "-in", world.directory + "/sp/sp.crt", "-noout", "-serial"])
+                .output.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
+            func crl(_ name: String, ca: String, revoking: Bool) throws -> String {
+                let directory = world.directory + "/" + name
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let entry = "R\t301231235959Z\t\(Self.utcTime(Date()))\t\(serial)\tunknown\t/CN=SHAKEN 1234\n"
+                try (revoking ? entry : "").write(toFile: directory + "/index.txt", atomically: true, encoding: .utf8)
+                try "01\n".write(toFile: directory + "/crlnumber", atomically: true, encoding: .utf8)
+                try """
+                    [ca]
+                    default_ca = sti
+                    [sti]
+                    database = \(directory)/index.txt
+                    crlnumber = \(directory)/crlnumber
+                    default_md = sha256
+                    default_crl_days = 7
+                    """.write(toFile: directory + "/ca.cnf", atomically: true, encoding: .utf8)
+                let made = try Peers.run(openssl, ["ca", "-gencrl", "-batch", "-config", directory + "/ca.cnf",
+                                                   "-keyfile", ca + "/ca.key", "-cert", ca + "/ca.crt",
+                                                   "-out", directory + "/crl.pem"])
+                try #require(made.status == 0, "\(made.output)")
+                return directory + "/crl.pem"
+            }
+            let identity = try RampartProcess.run(["stir", "sign", "--key", world.key, "--x5u", world.url, "--orig",
+                                                   "12155550121", "--dest", "12155550131"]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            func verify(_ crls: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+                try RampartProcess.run(["stir", "verify", "--identity", identity, "--orig", "12155550121", "--dest",
+                                        "12155550131", "--ca-file", world.root, "--cert-file", world.directory + "/sp/sp.crt"]
+                                       + crls.flatMap { ["--crl-file", $0] })
+            }
+            let revoked = try verify([try crl("revoked", ca: world.directory + "/ca", revoking: true)])
+            #expect(revoked.status == 1 && revoked.stdout.contains("TN-Validation-Failed: cert-revoked"), "\(revoked)")
+            #expect(try verify([try crl("empty", ca: world.directory + "/ca", revoking: false)]).status == 0)
+            _ = try RampartProcess.run(["stir", "ca", "init", "--out", world.directory + "/impostor"])
+            let forged = try verify([try crl("forged", ca: world.directory + "/impostor", revoking: true)])
+            #expect(forged.status == 0, "a list its issuer did not sign revokes nothing: \(forged)")
+            try "junk".write(toFile: world.directory + "/junk.crl", atomically: true, encoding: .utf8)
+            let junk = try verify([world.directory + "/junk.crl"])
+            #expect(junk.status == 2 && junk.stderr.contains("--crl-file"), "\(junk)")
+        }
+    }
+
+    static func utcTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyMMddHHmmss'Z'"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        return formatter.string(from: date)
+    }
+
     @Test func aVerifierCannotBeAimedOrFooled() throws {
         try Self.withWorld { world in
             let secsipidx = try Peers.tool("secsipidx")
