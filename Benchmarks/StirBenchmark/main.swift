@@ -44,3 +44,13 @@ run("verify") {
         verifier.complete(candidate, signer: cached) == .passed
     else { fatalError("verification failed") }
 }
+// The floor under any verifier: one P-256 ECDSA verification (swift-crypto) of the same signing input.
+let passport = try PASSporT(token: String(identity.prefix { $0 != ";" }))
+run("ecdsa-verify") {
+    guard passport.isSigned(by: cached.key) else { fatalError("the signature does not verify") }
+}
+run("examine") {
+    let request = StirVerifier.Request(identities: [SIPIdentity(parsing: identity)], origTN: "12155550121",
+                                       destTNs: ["12155550131"])
+    guard case .needsCertificate = verifier.examine(request, now: now) else { fatalError("examine failed") }
+}

@@ -2,8 +2,8 @@ import SIPMessage
 import StirShaken
 import SwiftASN1
 
-/// libFuzzer entry point: the input as an Identity header value (RFC 8224), its PASSporT, its JSON, base64url and a
-/// TNAuthList: nothing may crash or hang, and what reads must write back as it was read (JSON's deterministic form
+/// libFuzzer entry point: the input as an Identity header value (RFC 8224), its PASSporT, its JSON, base64url, a
+/// TNAuthList and a revocation list: nothing may crash or hang, and what reads must write back as it was read (JSON's deterministic form
 /// reads back equal, base64url decodes to one encoding, a TNAuthList re-encodes to a list that reads back equal).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -29,5 +29,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = list.covers(number: "12155550121")
     }
     _ = TelephoneNumber.fromURI(text)
+    if let list = try? RevocationList(bytes) { _ = list.revokedSerials.count }
     return 0
 }

@@ -25,7 +25,11 @@ public enum Base64URL {
 
     /// The bytes `text` encodes, or nil when it is not canonical base64url.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let characters = Array(text.utf8)
+        decode(bytes: Array(text.utf8))
+    }
+
+    /// The bytes the encoded `characters` stand for, or nil when they are not canonical base64url.
+    public static func decode(bytes characters: some Collection<UInt8>) -> [UInt8]? {
         guard characters.count % 4 != 1 else { return nil }
         var output = [UInt8]()
         output.reserveCapacity(characters.count * 3 / 4)

@@ -124,12 +124,13 @@ public struct PASSporT: Hashable, Sendable {
 
     /// Reads a compact JWS (`header.claims.signature`).
     public init(token: some StringProtocol) throws(ParseError) {
-        guard token.utf8.count <= Self.maxTokenBytes else { throw .malformed("a token of \(token.utf8.count) bytes") }
-        let segments = token.split(separator: ".", omittingEmptySubsequences: false)
+        let bytes = Array(token.utf8)
+        guard bytes.count <= Self.maxTokenBytes else { throw .malformed("a token of \(bytes.count) bytes") }
+        let segments = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard segments.count == 3 else { throw .malformed("not three segments") }
         if segments[0].isEmpty, segments[1].isEmpty { throw .compactForm }
-        guard let headerBytes = Base64URL.decode(segments[0]), let claimBytes = Base64URL.decode(segments[1]),
-            let signature = Base64URL.decode(segments[2])
+        guard let headerBytes = Base64URL.decode(bytes: segments[0]), let claimBytes = Base64URL.decode(bytes: segments[1]),
+            let signature = Base64URL.decode(bytes: segments[2])
         else { throw .malformed("not base64url") }
         let headerJSON: JSONValue
         let claimsJSON: JSONValue
@@ -153,7 +154,7 @@ public struct PASSporT: Hashable, Sendable {
         guard signature.count == 64 else { throw .malformed("an ES256 signature of \(signature.count) bytes") }
         self.header = header
         self.claims = try Self.claims(claimsJSON)
-        self.signingInput = Array(token.utf8.prefix(segments[0].utf8.count + 1 + segments[1].utf8.count))
+        self.signingInput = Array(bytes[..<segments[1].endIndex])
         self.signature = signature
     }
 

@@ -68,7 +68,7 @@ public struct StirVerifier: Sendable {
         var fallback: Verstat = .noValidation(.unreadable)
         for identity in request.identities {
             guard identity.unreadable == nil else { continue }
-            if let ppt = identity.parameters.value(named: "ppt"), ppt.trimmingCharacters(in: ["\""]) != "shaken" {
+            if let ppt = identity.parameters.value(named: "ppt"), ppt != "shaken", ppt != "\"shaken\"" {
                 fallback = .noValidation(.unsupportedPPT)
                 continue
             }
@@ -92,8 +92,9 @@ public struct StirVerifier: Sendable {
             guard case .tn(let orig) = passport.claims.orig, let requestOrig = request.origTN,
                 TelephoneNumber.normalize(orig) == requestOrig
             else { return .verdict(.failed(.origMismatch)) }
-            let dest = Set(passport.claims.destTNs.compactMap { TelephoneNumber.normalize($0) })
-            guard request.destTNs.contains(where: dest.contains) else { return .verdict(.failed(.destMismatch)) }
+            guard passport.claims.destTNs.contains(where: { claimed in
+                TelephoneNumber.normalize(claimed).map(request.destTNs.contains) ?? false
+            }) else { return .verdict(.failed(.destMismatch)) }
             return .needsCertificate(Candidate(passport: passport, certificateURL: info))
         }
         return .verdict(fallback)

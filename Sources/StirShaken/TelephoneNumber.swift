@@ -7,17 +7,23 @@ public enum TelephoneNumber {
     /// `text` as a telephone number (`+1 (215) 555-0121` → `12155550121`), or nil when it is not one: anything but
     /// digits once the leading `+` and the separators `-`, `.`, `(`, `)` and spaces are gone, or more than 15 digits.
     public static func normalize(_ text: some StringProtocol) -> String? {
-        var digits = ""
-        for (index, character) in text.enumerated() {
-            switch character {
-            case "0"..."9": digits.append(character)
-            case "+" where index == 0 && digits.isEmpty: continue
-            case "-", ".", "(", ")", " ": continue
+        // Byte by byte: every accepted character is ASCII, so anything else (a multi-byte one included) refuses.
+        var digits: [UInt8] = []
+        digits.reserveCapacity(maxDigits)
+        var first = true
+        for byte in text.utf8 {
+            defer { first = false }
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                guard digits.count < maxDigits else { return nil }
+                digits.append(byte)
+            case UInt8(ascii: "+") where first: continue
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "): continue
             default: return nil
             }
         }
-        guard (1...maxDigits).contains(digits.count) else { return nil }
-        return digits
+        guard !digits.isEmpty else { return nil }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     /// The telephone number a SIP or tel URI names: a tel URI's number, or the user part of a sip/sips URI that is
