@@ -11,7 +11,7 @@ public struct RevocationList: Hashable, Sendable {
     public let issuer: DistinguishedName
     public let thisUpdate: Date
     public let nextUpdate: Date?
-    /// The revoked serial numbers (big-endian bytes, as the certificates carry them).
+    /// The revoked serial numbers (big-endian bytes without leading zeros).
     public let revokedSerials: Set<[UInt8]>
     private let signedBytes: [UInt8]
     private let signature: [UInt8]
@@ -66,7 +66,7 @@ public struct RevocationList: Hashable, Sendable {
                     guard case .constructed(let members) = entry.content, let serialNode = members.first(where: { _ in true }),
                         serialNode.identifier == .integer, case .primitive(let serial) = serialNode.content
                     else { throw ParseError(description: "a bad revoked entry") }
-                    revoked.insert(Array(serial))
+                    revoked.insert(Self.magnitude(serial))
                 }
             }
             revokedSerials = revoked
@@ -115,6 +115,12 @@ public struct RevocationList: Hashable, Sendable {
 
     /// Whether it revokes `certificate` (a certificate of the list's issuer).
     public func revokes(_ certificate: Certificate) -> Bool {
-        certificate.issuer == issuer && revokedSerials.contains(Array(certificate.serialNumber.bytes))
+        certificate.issuer == issuer && revokedSerials.contains(Self.magnitude(certificate.serialNumber.bytes))
+    }
+
+    /// A serial number's bytes without leading zeros: DER writes a 0 before a first byte of 128 or more, and a
+    /// certificate's serial may be kept with or without it.
+    static func magnitude(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        Array(bytes.drop { $0 == 0 })
     }
 }

@@ -33,7 +33,7 @@ import Testing
         let lines = csv.stdout.components(separatedBy: "\r\n")
         #expect(lines[0].hasPrefix("id,started,answered,ended,duration_s,caller,callee,"))
         #expect(lines[1].hasPrefix("call-2,2026-11-18T11:08:20.000Z,,2026-11-18T11:08:20.200Z,,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\","))
-        #expect(lines[1].hasSuffix(",media-downgrade-attempt,"), "no pseudonym key: parties in clear")
+        #expect(lines[1].hasSuffix(",media-downgrade-attempt,,"), "no pseudonym key (parties in clear), no identity")
 
         let out = directory.appendingPathComponent("cdr.json").path
         #expect(try RampartProcess.run(["cdr", "export", "--format", "json", "--account", "alice@localhost", "--out", out]
