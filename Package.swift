@@ -92,6 +92,7 @@ let package = Package(
         .target(
             name: "StirShakenNIO",
             dependencies: ["StirShaken", "SecurityPolicy", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),

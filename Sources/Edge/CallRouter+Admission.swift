@@ -111,6 +111,18 @@ extension CallRouter {
         return addressPolicy.withLock { $0.refusal(of: target.address, port: target.port, toldBy: source) } == nil
     }
 
+    /// A trunk caller's user part as the edge shows it: up to its parameters (a `;verstat=` is the edge's to add,
+    /// never the far network's), and only of characters a number or a plain name has; nil for anything else.
+    static func presentable(_ user: String) -> String? {
+        let name = user.prefix { $0 != ";" }
+        guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || [UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "*")]
+                    .contains(byte)
+        }) else { return nil }
+        return String(name)
+    }
+
     /// Whether a new request comes from a trunk whose calls have their identity verified.
     func verifiesIdentity(of inbound: SIPInbound) -> Bool {
         trunks.first(where: { $0.sends(inbound) })?.verifiesIdentity == true
@@ -136,7 +148,10 @@ extension CallRouter {
     /// With `verstat` (a trunk's call whose identity the edge verified), the callee sees the verdict on the From and
     /// P-Asserted-Identity URIs (`;verstat=TN-Validation-Passed`, the 3GPP/ATIS form) instead of anything the trunk
     /// asserted, and no Identity header (the edge was the verifier).
-    func present(_ admitted: Admission, towards trunk: Trunk?, verstat: String? = nil, edge: EdgeService)
+    /// The number shown is then the one the verdict is about (`verifiedNumber`, P-Asserted-Identity's or From's),
+    /// never another From the trunk put beside it.
+    func present(_ admitted: Admission, towards trunk: Trunk?, verstat: String? = nil, verifiedNumber: String? = nil,
+                 edge: EdgeService)
         -> (headers: [SIPHeaderField], from: String, recordedCaller: String, recordedAccount: String)?
     {
         let request = admitted.inbound.message
@@ -153,7 +168,10 @@ extension CallRouter {
         case .trunk(let source):
             // A trunk's caller is a number (or name) of the far network, shown under the edge's domain.
             var user = "anonymous"
-            if case .sip(let uri)? = admitted.from?.uri, let number = uri.user { user = number }
+            if case .sip(let uri)? = admitted.from?.uri, let number = uri.user, let name = Self.presentable(number) {
+                user = name
+            }
+            if verstat != nil, let verifiedNumber { user = "+" + verifiedNumber }
             identity = "sip:\(user)@\(domain)"
             recordedAccount = "trunk:\(source.name)"
             hop.sourceIsTrusted = source.trustsIdentity

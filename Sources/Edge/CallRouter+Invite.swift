@@ -78,8 +78,8 @@ extension CallRouter {
                                   extraHeaders: [("Reason", "SIP ;cause=\(refusal.status) ;text=\"\(text)\"")])
             }
         }
-        guard var presented = present(admitted, towards: outboundTrunk,
-                                      verstat: verified?.verstat.parameterValue, edge: edge) else {
+        guard var presented = present(admitted, towards: outboundTrunk, verstat: verified?.verstat.parameterValue,
+                                      verifiedNumber: verified?.number, edge: edge) else {
             return edge.reply(to: inbound, status: 400)
         }
         var recordedIdentity = verified.map { verdict in

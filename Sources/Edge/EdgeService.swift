@@ -511,7 +511,8 @@ public final class EdgeService: SIPInboundHandler {
                 return counted(reply, source: screened.source, epochSeconds: clock.epochSeconds())
             case .deferred(let again):
                 if let url = (again?.state as? Screened)?.certificateURL, let service = configuration.identity {
-                    await service.fetch(url, monotonic: clock.monotonic)
+                    await service.fetch(url, monotonic: clock.monotonic,
+                                        edgePolicy: calls.addressPolicy.withLock { $0 })
                     continue
                 }
             }

@@ -49,8 +49,11 @@ public final class IdentityService: Sendable {
     /// A verification's outcome for one request.
     public struct Verdict: Sendable, Hashable {
         public let verstat: Verstat
-        /// The same PASSporT (origid and iat) was seen within the freshness window.
+        /// The same PASSporT was seen again while still fresh.
         public let replayed: Bool
+        /// The calling number the verdict is about (P-Asserted-Identity's, else From's, normalised): what the callee
+        /// is shown with the verdict, nil when the request names no number.
+        public var number: String?
     }
 
     public enum Check: Sendable {
@@ -63,18 +66,35 @@ public final class IdentityService: Sendable {
     private let verifier: StirVerifier
     private let fetcher: CertificateFetcher?
 
+    /// A chain that checked out, by URL: with what the server sent, to keep it in the store once a call has shown
+    /// it is in use (a signature verified under it), and until when (wall clock) it may be kept.
     private struct CachedChain {
-        var signer: STITrust.Signer?
-        var failure: Verstat.Reason?
+        var signer: STITrust.Signer
+        var body: [UInt8]
+        var keepUntilEpochSeconds: Int64
+        var confirmed: Bool
         var expires: Duration
         var lastUsed: Duration
     }
 
+    /// A URL whose chain could not be had or did not check out: remembered briefly, apart from the good chains, so
+    /// that a flood of bad URLs pushes no good chain out.
+    private struct CachedFailure {
+        var reason: Verstat.Reason
+        var expires: Duration
+    }
+
     private let chains = Mutex<[String: CachedChain]>([:])
+    private let failures = Mutex<[String: CachedFailure]>([:])
     private let inflight = Mutex<[String: Task<Void, Never>]>([:])
     /// Where good chains are kept between runs (``restore(from:epochSeconds:monotonic:)`` reads them back).
     private let keeper = Mutex<(any CertificateCacheStore)?>(nil)
     private let replays: Mutex<ReplayGuard>
+
+    /// The most failures remembered (the soonest to expire go first).
+    public static let maxFailures = 1_000
+    /// The most distinct certificate URLs fetched at once.
+    public static let maxFetches = 64
 
     public init(configuration: Configuration) throws {
         self.configuration = configuration
@@ -90,89 +110,128 @@ public final class IdentityService: Sendable {
 
     /// Checks a request's identity with what is at hand: settled, or waiting for its signer's chain.
     public func check(_ request: SIPMessage, epochSeconds: Int64, monotonic: Duration) -> Check {
-        guard configuration.trust != nil else { return .verdict(Verdict(verstat: .noValidation(.missing), replayed: false)) }
+        let parsed = StirVerifier.Request(request)
+        let number = parsed.origTN
+        guard configuration.trust != nil else {
+            return .verdict(Verdict(verstat: .noValidation(.missing), replayed: false, number: number))
+        }
         let candidate: StirVerifier.Candidate
-        switch verifier.examine(StirVerifier.Request(request), now: epochSeconds) {
-        case .verdict(let verstat): return .verdict(Verdict(verstat: verstat, replayed: false))
+        switch verifier.examine(parsed, now: epochSeconds) {
+        case .verdict(let verstat): return .verdict(Verdict(verstat: verstat, replayed: false, number: number))
         case .needsCertificate(let found): candidate = found
         }
         let url = candidate.certificateURL
+        if let failure = failures.withLock({ $0[url] }), failure.expires > monotonic {
+            return .verdict(Verdict(verstat: .failed(failure.reason), replayed: false, number: number))
+        }
         let now = Date(timeIntervalSince1970: TimeInterval(epochSeconds))
         let cached: CachedChain? = chains.withLock { chains in
-            guard var entry = chains[url], entry.expires > monotonic else { return nil }
-            if let signer = entry.signer, signer.notValidAfter <= now { return nil }
+            guard var entry = chains[url], entry.expires > monotonic, entry.signer.notValidAfter > now else { return nil }
             entry.lastUsed = monotonic
             chains[url] = entry
             return entry
         }
         guard let cached else { return .needsCertificate(url) }
-        if let failure = cached.failure { return .verdict(Verdict(verstat: .failed(failure), replayed: false)) }
-        guard let signer = cached.signer else { return .needsCertificate(url) }
-        let verstat = verifier.complete(candidate, signer: signer)
+        let verstat = verifier.complete(candidate, signer: cached.signer)
         var replayed = false
         if verstat == .passed {
             replayed = replays.withLock {
                 $0.isReplay(candidate.passport, now: epochSeconds, window: configuration.maxAgeSeconds)
             }
+            if !cached.confirmed { confirm(url) }
         }
-        return .verdict(Verdict(verstat: verstat, replayed: replayed))
+        return .verdict(Verdict(verstat: verstat, replayed: replayed, number: number))
+    }
+
+    /// A chain under which a signature verified: kept in the store from now on (a chain an attacker merely named
+    /// never is, nor does it outlive good ones when the cache is full).
+    private func confirm(_ url: String) {
+        guard let entry = chains.withLock({ chains -> CachedChain? in
+            guard var entry = chains[url], !entry.confirmed else { return nil }
+            entry.confirmed = true
+            chains[url] = entry
+            return entry
+        }), let store = keeper.withLock({ $0 }) else { return }
+        let kept = CachedCertificateChain(url: url, chain: entry.body, expiresAtEpochSeconds: entry.keepUntilEpochSeconds)
+        Task { try? await store.saveCertificateChain(kept) }
     }
 
     /// Fetches and checks the chain at `url` (shared with every call waiting for it), leaving its verdict in the
     /// cache: on return, ``check(_:epochSeconds:monotonic:)`` settles.
-    public func fetch(_ url: String, monotonic: @escaping @Sendable () -> Duration) async {
-        let task = inflight.withLock { tasks -> Task<Void, Never> in
+    /// `edgePolicy` is the edge's own address policy (its listeners, relay, trunks, denied networks): the fetch is
+    /// held to it, with ``Configuration/fetchRules``' allowed networks in place of the SDP's.
+    public func fetch(_ url: String, monotonic: @escaping @Sendable () -> Duration, edgePolicy: AddressPolicy? = nil) async {
+        var policy = configuration.fetchRules.addressPolicy
+        if let edgePolicy {
+            policy = edgePolicy
+            policy.allowedNetworks = configuration.fetchRules.addressPolicy.allowedNetworks
+        }
+        let task = inflight.withLock { tasks -> Task<Void, Never>? in
             if let running = tasks[url] { return running }
-            let started = Task { await self.load(url, monotonic: monotonic) }
+            // A bound on fetches at once: a flood of distinct URLs fails fast instead of queueing without end.
+            guard tasks.count < Self.maxFetches else { return nil }
+            let started = Task { [policy] in await self.load(url, policy: policy, monotonic: monotonic) }
             tasks[url] = started
             return started
         }
+        guard let task else { return fail(url, .x5uFetchFailed, for: 1, now: monotonic()) }
         await task.value
     }
 
-    private func load(_ url: String, monotonic: @Sendable () -> Duration) async {
-        defer { _ = inflight.withLock { $0.removeValue(forKey: url) } }
-        var entry = CachedChain(signer: nil, failure: nil, expires: .zero, lastUsed: .zero)
-        var lifetime = configuration.failureCacheSeconds
-        if let fetcher, let trust = configuration.trust {
-            do {
-                let fetched = try await fetcher.fetch(url)
-                let chain = try STICertificateChain(served: fetched.body)
-                switch await trust.evaluate(chain, at: Date()) {
-                case .success(let signer):
-                    entry.signer = signer
-                    lifetime = min(max(fetched.maxAgeSeconds ?? configuration.cacheMinSeconds, configuration.cacheMinSeconds),
-                                   configuration.cacheMaxSeconds)
-                    let expiry = min(Int64(Date().timeIntervalSince1970) + Int64(lifetime),
-                                     Int64(signer.notValidAfter.timeIntervalSince1970))
-                    if let store = keeper.withLock({ $0 }) {
-                        try? await store.saveCertificateChain(
-                            CachedCertificateChain(url: url, chain: fetched.body, expiresAtEpochSeconds: expiry))
-                    }
-                case .failure(let reason):
-                    entry.failure = reason
-                }
-            } catch let failure as CertificateFetcher.Failure {
-                entry.failure = failure.reason
-            } catch let reason as Verstat.Reason {
-                entry.failure = reason
-            } catch {
-                entry.failure = .x5uFetchFailed
-            }
-        } else {
-            entry.failure = .certUntrusted
-        }
-        let now = monotonic()
-        entry.expires = now + .seconds(lifetime)
-        entry.lastUsed = now
-        chains.withLock { chains in
-            if chains[url] == nil, chains.count >= configuration.cacheEntries,
-                let oldest = chains.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key
+    private func fail(_ url: String, _ reason: Verstat.Reason, for seconds: Int, now: Duration) {
+        failures.withLock { failures in
+            failures = failures.filter { $0.value.expires > now }
+            if failures[url] == nil, failures.count >= Self.maxFailures,
+                let soonest = failures.min(by: { $0.value.expires < $1.value.expires })?.key
             {
-                chains[oldest] = nil
+                failures[soonest] = nil
+            }
+            failures[url] = CachedFailure(reason: reason, expires: now + .seconds(seconds))
+        }
+    }
+
+    private func keep(_ url: String, _ entry: CachedChain) {
+        chains.withLock { chains in
+            // Full: a chain no call has used yet goes first, then the one used longest ago.
+            if chains[url] == nil, chains.count >= configuration.cacheEntries,
+                let evicted = chains.min(by: { ($0.value.confirmed ? 1 : 0, $0.value.lastUsed) < ($1.value.confirmed ? 1 : 0, $1.value.lastUsed) })?.key
+            {
+                chains[evicted] = nil
             }
             chains[url] = entry
         }
+        failures.withLock { $0[url] = nil }
+    }
+
+    private func load(_ url: String, policy: AddressPolicy, monotonic: @Sendable () -> Duration) async {
+        defer { _ = inflight.withLock { $0.removeValue(forKey: url) } }
+        guard let fetcher, let trust = configuration.trust else {
+            return fail(url, .certUntrusted, for: configuration.failureCacheSeconds, now: monotonic())
+        }
+        let reason: Verstat.Reason
+        do {
+            let fetched = try await fetcher.fetch(url, policy: policy)
+            let chain = try STICertificateChain(served: fetched.body)
+            switch await trust.evaluate(chain, at: Date()) {
+            case .success(let signer):
+                let lifetime = min(max(fetched.maxAgeSeconds ?? configuration.cacheMinSeconds, configuration.cacheMinSeconds),
+                                   configuration.cacheMaxSeconds)
+                let keepUntil = min(Int64(Date().timeIntervalSince1970) + Int64(lifetime),
+                                    Int64(signer.notValidAfter.timeIntervalSince1970))
+                let now = monotonic()
+                return keep(url, CachedChain(signer: signer, body: fetched.body, keepUntilEpochSeconds: keepUntil,
+                                             confirmed: false, expires: now + .seconds(lifetime), lastUsed: now))
+            case .failure(let found):
+                reason = found
+            }
+        } catch let failure as CertificateFetcher.Failure {
+            reason = failure.reason
+        } catch let found as Verstat.Reason {
+            reason = found
+        } catch {
+            reason = .x5uFetchFailed
+        }
+        fail(url, reason, for: configuration.failureCacheSeconds, now: monotonic())
     }
 
     /// Keeps good chains in `store` from now on.
@@ -193,14 +252,15 @@ public final class IdentityService: Sendable {
             else { continue }
             let remaining = min(entry.expiresAtEpochSeconds - epochSeconds, Int64(configuration.cacheMaxSeconds))
             guard remaining > 0 else { continue }
-            let cached = CachedChain(signer: signer, failure: nil, expires: monotonic + .seconds(remaining), lastUsed: monotonic)
+            let cached = CachedChain(signer: signer, body: entry.chain, keepUntilEpochSeconds: entry.expiresAtEpochSeconds,
+                                     confirmed: true, expires: monotonic + .seconds(remaining), lastUsed: monotonic)
             chains.withLock { chains in
                 if chains[entry.url] == nil, chains.count < configuration.cacheEntries { chains[entry.url] = cached }
             }
         }
     }
 
-    /// How many chains (and failures) are cached.
+    /// How many good chains are cached.
     public var cachedChains: Int { chains.withLock { $0.count } }
 
     /// The Identity header value for an account's call from `orig` to `dest` (user parts as dialled or presented),

@@ -187,6 +187,8 @@ public struct PASSporT: Hashable, Sendable {
         guard !destTNs.isEmpty || !destURIs.isEmpty else { throw .malformed("dest names nobody") }
         // NumericDate (RFC 8225 §5.1.1): a JSON number; the draft-era string form is refused.
         guard let iat = members.removeValue(forKey: "iat")?.integer else { throw .malformed("iat is not an integer") }
+        // Seconds since 1970 within 0...2^40 (the year 36812): far outside, arithmetic on it could overflow.
+        guard (0...(1 << 40)).contains(iat) else { throw .malformed("iat out of range") }
         var attest: Attestation?
         if let value = members.removeValue(forKey: "attest") {
             guard let text = value.string, let level = Attestation(rawValue: text) else {

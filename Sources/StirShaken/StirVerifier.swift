@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SIPMessage
 
@@ -88,7 +89,8 @@ public struct StirVerifier: Sendable {
             }
             guard passport.claims.attest != nil, passport.claims.origid != nil else { return .verdict(.failed(.malformed)) }
             guard let info = identity.info, info == passport.header.x5u else { return .verdict(.failed(.x5uMismatch)) }
-            guard abs(now - passport.claims.iat) <= maxAgeSeconds else { return .verdict(.failed(.staleIat)) }
+            let (age, overflow) = now.subtractingReportingOverflow(passport.claims.iat)
+            guard !overflow, age.magnitude <= UInt64(max(0, maxAgeSeconds)) else { return .verdict(.failed(.staleIat)) }
             guard case .tn(let orig) = passport.claims.orig, let requestOrig = request.origTN,
                 TelephoneNumber.normalize(orig) == requestOrig
             else { return .verdict(.failed(.origMismatch)) }
@@ -123,8 +125,10 @@ public struct StirVerifier: Sendable {
     }
 }
 
-/// Replayed PASSporTs: the same `origid` and `iat` seen again within the freshness window. A bounded table (the
-/// oldest entries go first when it is full), keyed by what a replay must repeat.
+/// Replayed PASSporTs: the same header and claims (whatever the form of the signature: ECDSA's s and n−s both
+/// verify) seen again while they are still fresh, that is until `iat` + the window. A bounded table (the oldest
+/// entries go first when it is full). Two genuine calls never share header and claims: `iat`, `origid` and the
+/// numbers together differ.
 public struct ReplayGuard: Sendable {
     public let capacity: Int
     private var expiries: [String: Int64] = [:]
@@ -135,6 +139,7 @@ public struct ReplayGuard: Sendable {
 
     /// Records the PASSporT and says whether it was seen within `window` seconds before `now`.
     public mutating func isReplay(_ passport: PASSporT, now: Int64, window: Int64) -> Bool {
+        // Entries leave in the order they came (the table is a queue); an entry whose key was renewed is skipped.
         while head < order.count, order[head].expiry <= now || expiries.count > capacity - 1 {
             if expiries[order[head].key] == order[head].expiry { expiries[order[head].key] = nil }
             head += 1
@@ -143,9 +148,9 @@ public struct ReplayGuard: Sendable {
             order.removeFirst(head)
             head = 0
         }
-        let key = "\(passport.claims.origid ?? "")|\(passport.claims.iat)"
+        let key = SHA256.hash(data: passport.signingInput).prefix(16).map { String($0, radix: 16) }.joined(separator: ".")
         if let expiry = expiries[key], expiry > now { return true }
-        let expiry = now + window
+        let expiry = max(now, passport.claims.iat) + window
         expiries[key] = expiry
         order.append((key, expiry))
         return false

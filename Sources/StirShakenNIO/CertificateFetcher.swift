@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -102,11 +103,12 @@ public struct CertificateFetcher: Sendable {
         return Target(isHTTPS: scheme == "https", host: bare, port: port, path: path)
     }
 
-    /// Fetches `url`.
-    public func fetch(_ url: String) async throws(Failure) -> Fetched {
+    /// Fetches `url`; `policy` (the edge's, with its listeners, relay, trunks and denied networks) instead of the
+    /// rules' own when given.
+    public func fetch(_ url: String, policy: AddressPolicy? = nil) async throws(Failure) -> Fetched {
         guard let target = Self.target(url, allowPlainHTTP: rules.allowPlainHTTP) else { throw .unusableURL }
         let deadline = ContinuousClock.now + rules.timeout
-        let address = try await resolve(target, until: deadline)
+        let address = try await resolve(target, policy: policy ?? rules.addressPolicy, until: deadline)
         do {
             return try await exchange(target, at: address, until: deadline)
         } catch let failure as Failure {
@@ -116,28 +118,55 @@ public struct CertificateFetcher: Sendable {
         }
     }
 
+    /// Name lookups block a thread (getaddrinfo cannot be cancelled): they run on threads of their own, never the
+    /// event loops' or the concurrency pool's, at most ``maxLookups`` at once (more fail at once), and a caller
+    /// stops waiting at its deadline while a slow lookup finishes in the background.
+    static let lookupThreads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+    static let maxLookups = 16
+    private static let lookupsInFlight = NIOLockedValueBox(0)
+
     /// The first of the host's addresses the policy allows (an IP literal is its own answer).
-    private func resolve(_ target: Target, until deadline: ContinuousClock.Instant) async throws(Failure) -> SocketAddress {
+    private func resolve(_ target: Target, policy: AddressPolicy, until deadline: ContinuousClock.Instant) async
+        throws(Failure) -> SocketAddress
+    {
         var candidates: [SocketAddress] = []
         if let literal = try? SocketAddress(ipAddress: target.host, port: target.port) {
             candidates = [literal]
         } else {
-            let host = target.host
-            let port = target.port
-            let lookup = Task.detached { () -> [SocketAddress] in Self.lookUp(host, port: port) }
-            let timer = Task {
-                try await Task.sleep(until: deadline, clock: .continuous)
-                lookup.cancel()
+            let admitted = Self.lookupsInFlight.withLockedValue { count -> Bool in
+                guard count < Self.maxLookups else { return false }
+                count += 1
+                return true
             }
-            candidates = await lookup.value
-            timer.cancel()
-            guard ContinuousClock.now < deadline else { throw .failed("the name lookup took too long") }
+            guard admitted else { throw .failed("too many name lookups at once") }
+            let (host, port) = (target.host, target.port)
+            let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+            let promise = eventLoop.makePromise(of: [SocketAddress].self)
+            Self.lookupThreads.submit { _ in
+                let found = Self.lookUp(host, port: port)
+                Self.lookupsInFlight.withLockedValue { $0 -= 1 }
+                promise.succeed(found)
+            }
+            let remaining = deadline - ContinuousClock.now
+            let expiry = eventLoop.scheduleTask(in: Self.timeAmount(remaining)) {
+                promise.fail(Failure.failed("the name lookup took too long"))
+            }
+            do {
+                candidates = try await promise.futureResult.get()
+            } catch {
+                throw .failed("the name lookup took too long")
+            }
+            expiry.cancel()
         }
         guard !candidates.isEmpty else { throw .failed("\(target.host) has no address") }
         var refusal: AddressPolicy.Refusal?
         for candidate in candidates {
             guard let text = candidate.ipAddress, let ip = IPAddress(text) else { continue }
-            if let refused = rules.addressPolicy.refusal(of: ip, port: UInt16(target.port), toldBy: nil) {
+            if let refused = policy.refusal(of: ip, port: UInt16(target.port), toldBy: nil) {
                 refusal = refusal ?? refused
                 continue
             }
@@ -181,8 +210,7 @@ public struct CertificateFetcher: Sendable {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { throw Failure.failed("no time left") }
         let promise = eventLoop.makePromise(of: Fetched.self)
-        let timeout = TimeAmount.nanoseconds(Int64(remaining.components.seconds) * 1_000_000_000
-                                             + remaining.components.attoseconds / 1_000_000_000)
+        let timeout = Self.timeAmount(remaining)
         let tlsContext = target.isHTTPS ? self.tlsContext : nil
         let serverName = (try? SocketAddress(ipAddress: target.host, port: 0)) == nil ? target.host : nil
         let channel: any Channel
@@ -193,7 +221,8 @@ public struct CertificateFetcher: Sendable {
             promise.fail(error)  // a promise is always completed, even when no connection was made
             throw Failure.failed("\(error)")
         }
-        let expiry = eventLoop.scheduleTask(in: timeout) {
+        // One deadline for the whole fetch: what connecting took is not given again to the answer.
+        let expiry = eventLoop.scheduleTask(in: Self.timeAmount(deadline - ContinuousClock.now)) {
             promise.fail(Failure.failed("no complete answer in time"))
             channel.close(promise: nil)
         }
@@ -209,6 +238,11 @@ public struct CertificateFetcher: Sendable {
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         defer { channel.close(promise: nil) }
         return try await promise.futureResult.get()
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        guard duration > .zero else { return .zero }
+        return .nanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     private func connect(_ eventLoop: any EventLoop, to address: SocketAddress, timeout: TimeAmount,

@@ -23,7 +23,8 @@ public protocol CertificateCacheStore: Sendable {
     /// Keeps `entry` (replacing the chain of the same URL); beyond ``CachedCertificateChain/maximumEntries`` the
     /// soonest to expire are dropped.
     func saveCertificateChain(_ entry: CachedCertificateChain) async throws(StorageError)
-    /// The chains that have not expired at `epochSeconds`, at most `limit`; expired ones are removed.
+    /// The chains that have not expired at `epochSeconds`, the longest-lasting first, at most `limit`; expired ones
+    /// are removed.
     func certificateChains(validAt epochSeconds: Int64, limit: Int) async throws(StorageError) -> [CachedCertificateChain]
 }
 

@@ -443,7 +443,9 @@ extension InMemoryStore: CertificateCacheStore {
     {
         state.withLock { state in
             state.certificateChains = state.certificateChains.filter { $0.value.expiresAtEpochSeconds > epochSeconds }
-            return Array(state.certificateChains.values.sorted { $0.url < $1.url }.prefix(max(0, limit)))
+            return Array(state.certificateChains.values.sorted {
+                ($0.expiresAtEpochSeconds, $1.url) > ($1.expiresAtEpochSeconds, $0.url)
+            }.prefix(max(0, limit)))
         }
     }
 }

@@ -706,7 +706,8 @@ extension SQLiteStore: CertificateCacheStore {
     {
         try await write { db in
             try db.execute(sql: "DELETE FROM certificateChain WHERE expiresAt <= ?", arguments: [epochSeconds])
-            return try Row.fetchAll(db, sql: "SELECT * FROM certificateChain ORDER BY url LIMIT ?", arguments: [max(0, limit)])
+            return try Row.fetchAll(db, sql: "SELECT * FROM certificateChain ORDER BY expiresAt DESC, url LIMIT ?",
+                                    arguments: [max(0, limit)])
                 .compactMap { row -> CachedCertificateChain? in
                     guard let data = row["chain"] as Data?, data.count <= CachedCertificateChain.maximumBytes else { return nil }
                     return CachedCertificateChain(url: row["url"], chain: Array(data), expiresAtEpochSeconds: row["expiresAt"])

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -95,7 +95,19 @@ def main():
                      f"--ignore-certificate-errors-spki-list={spki_pin(args.certificate)}"]:
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    # Starting Chromium under chromedriver now and then fails on a loaded machine ("session not created"): a
+    # second try, and a report either way.
+    driver = None
+    for attempt in range(3):
+        try:
+            driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+            break
+        except WebDriverException as error:
+            seen["driverErrors"] = seen.get("driverErrors", []) + [str(error)[:500]]
+            time.sleep(1)
+    if driver is None:
+        print(json.dumps(seen))
+        return 1
     wait = WebDriverWait(driver, 20, poll_frequency=0.2,
                          ignored_exceptions=(StaleElementReferenceException,))
 
@@ -177,10 +189,19 @@ def main():
     except TimeoutException:
         seen["timedOut"] = True
         seen["page"] = driver.find_element(By.TAG_NAME, "body").text[-3000:]
+    except Exception as error:  # any other failure is reported with the step it stopped at, not lost
+        seen["error"] = f"{type(error).__name__}: {str(error)[:1000]}"
+        try:
+            seen["page"] = driver.find_element(By.TAG_NAME, "body").text[-3000:]
+        except Exception:
+            pass
     finally:
-        seen["consoleErrors"] = [entry["message"] for entry in driver.get_log("browser")
-                                 if entry["level"] == "SEVERE"]
-        driver.quit()
+        try:
+            seen["consoleErrors"] = [entry["message"] for entry in driver.get_log("browser")
+                                     if entry["level"] == "SEVERE"]
+            driver.quit()
+        except Exception as error:
+            seen["quitError"] = str(error)[:500]
     print(json.dumps(seen))
     return 0 if seen["step"] == "done" else 1
 

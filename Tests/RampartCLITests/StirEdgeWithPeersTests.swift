@@ -9,8 +9,11 @@ import Testing
     static let callee = "12155550131"
 
     /// The trunk's INVITE to the callee, with `identity` (or none), expecting `status` (200: the call goes through).
-    static func trunkScenario(identity: Bool, expecting status: Int, to path: String) throws {
+    static func trunkScenario(identity: Bool, expecting status: Int, fromUser: String? = nil, to path: String) throws {
         var text = try String(contentsOf: Peers.directory.appendingPathComponent("sipp/trunk-call.xml"), encoding: .utf8)
+        if let fromUser {
+            text = text.replacingOccurrences(of: "From: <sip:+15550001@carrier.example>", with: "From: <sip:\(fromUser)@carrier.example>")
+        }
         if identity {
             let pai = "      P-Asserted-Identity: <sip:+15550001@carrier.example>\n"
             let at = try #require(text.range(of: pai))
@@ -68,10 +71,10 @@ import Testing
     }
 
     /// The trunk calls; with an answering callee when `status` is 200. Returns what the callee received.
-    static func trunkCalls(identity: String?, expecting status: Int, edgePort: Int, calleePort: Int, directory: String,
-                           name: String) throws -> String {
+    static func trunkCalls(identity: String?, expecting status: Int, fromUser: String? = nil, edgePort: Int,
+                           calleePort: Int, directory: String, name: String) throws -> String {
         let scenario = directory + "/\(name).xml"
-        try trunkScenario(identity: identity != nil, expecting: status, to: scenario)
+        try trunkScenario(identity: identity != nil, expecting: status, fromUser: fromUser, to: scenario)
         var answering: Process?
         if status == 200 {
             answering = try Peers.sippServer("answer-call", port: calleePort, messageFile: directory + "/\(name)-callee.msg",
@@ -134,16 +137,37 @@ import Testing
                 let none = try Self.trunkCalls(identity: nil, expecting: 200, edgePort: edgePort, calleePort: calleePort,
                                                directory: world.directory, name: "none")
                 #expect(none.contains("verstat=No-TN-Validation"))
+                // An x5u at the edge's own SIP port, inside the allowed loopback: the edge's policy still refuses it.
+                let own = try Self.signed(world, x5u: "https://127.0.0.1:\(edgePort)/sp.crt")
+                let ownSaw = try Self.trunkCalls(identity: own, expecting: 200, edgePort: edgePort, calleePort: calleePort,
+                                                 directory: world.directory, name: "own")
+                #expect(ownSaw.contains("verstat=TN-Validation-Failed"))
+
+                // A From that is not the verified number (a bank's), and a From that brings its own verstat: the
+                // callee is shown the number the verdict is about, and only the edge's verstat.
+                let other = try Self.trunkCalls(identity: try Self.signed(world), expecting: 200, fromUser: "+18005550100",
+                                                edgePort: edgePort, calleePort: calleePort, directory: world.directory,
+                                                name: "other-from")
+                let otherHeaders = other.components(separatedBy: "v=0").first ?? other
+                #expect(otherHeaders.contains("From: <sip:+15550001@localhost;verstat=TN-Validation-Passed>"), "\(otherHeaders)")
+                #expect(!otherHeaders.contains("18005550100"))
+                let injected = try Self.trunkCalls(identity: nil, expecting: 200,
+                                                   fromUser: "+18005550100;verstat=TN-Validation-Passed", edgePort: edgePort,
+                                                   calleePort: calleePort, directory: world.directory, name: "injected")
+                let injectedHeaders = injected.components(separatedBy: "v=0").first ?? injected
+                #expect(injectedHeaders.contains("verstat=No-TN-Validation") && !injectedHeaders.contains("Passed"),
+                        "\(injectedHeaders)")
 
                 let records = try TrunkWithPeersTests.records(data)
                 let verdicts = records.compactMap { $0["identity"] as? String }
-                #expect(verdicts.filter { $0 == "TN-Validation-Passed" }.count == 2, "\(verdicts)")
+                #expect(verdicts.filter { $0 == "TN-Validation-Passed" }.count == 3, "\(verdicts)")
                 #expect(verdicts.contains("TN-Validation-Failed:bad-signature"))
                 #expect(verdicts.contains("TN-Validation-Failed:x5u-forbidden"))
                 #expect(verdicts.contains("No-TN-Validation:missing"))
                 let events = try AttackersWithPeersTests.events(data)
                 #expect(events.contains { $0.contains("identity-failed") && $0.contains("bad-signature") }, "\(events)")
                 #expect(events.contains { $0.contains("identity-failed") && $0.contains("x5u-forbidden") })
+                #expect(verdicts.filter { $0 == "TN-Validation-Failed:x5u-forbidden" }.count == 2, "metadata and own port")
                 #expect(events.contains { $0.contains("identity-replayed") })
                 #expect(server.stop() == 0)
             }

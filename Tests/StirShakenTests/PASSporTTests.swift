@@ -100,6 +100,8 @@ import Testing
             "{\"dest\":{},\"iat\":1,\"orig\":{\"tn\":\"1\"}}",
             "{\"dest\":{\"tn\":\"2\"},\"iat\":1,\"orig\":{\"tn\":\"1\"}}",
             "{\"dest\":{\"tn\":[\"2\"]},\"iat\":1e3,\"orig\":{\"tn\":\"1\"}}",
+            "{\"dest\":{\"tn\":[\"2\"]},\"iat\":-9223372036854775808,\"orig\":{\"tn\":\"1\"}}",  // overflow bait
+            "{\"dest\":{\"tn\":[\"2\"]},\"iat\":9223372036854775807,\"orig\":{\"tn\":\"1\"}}",
             "{\"dest\":{\"tn\":[\"2\"]},\"iat\":1,\"orig\":{\"tn\":\"1\",\"uri\":\"sip:a@b\"}}",
             "[]",
         ] {
@@ -150,10 +152,15 @@ import Testing
                                               with: key))
         }
         let first = try passport("a", iat: 1_000)
+        let resigned = try passport("a", iat: 1_000)  // the same claims under another signature
+        #expect(resigned.signature != first.signature)
         let other = try passport("b", iat: 1_000)
-        let seen = [guardTable.isReplay(first, now: 1_000, window: 60), guardTable.isReplay(first, now: 1_030, window: 60),
-                    guardTable.isReplay(other, now: 1_030, window: 60), guardTable.isReplay(first, now: 1_100, window: 60)]
-        #expect(seen == [false, true, false, false], "a replay only within the window, and only of the same origid and iat")
+        let future = try passport("c", iat: 1_060)  // fresh until 1,120
+        let seen = [guardTable.isReplay(first, now: 1_000, window: 60), guardTable.isReplay(resigned, now: 1_030, window: 60),
+                    guardTable.isReplay(other, now: 1_030, window: 60), guardTable.isReplay(first, now: 1_100, window: 60),
+                    guardTable.isReplay(future, now: 1_000, window: 60), guardTable.isReplay(future, now: 1_110, window: 60)]
+        #expect(seen == [false, true, false, false, false, true],
+                "a replay while the claims are fresh, whatever the signature's form; only of the same claims")
         for index in 0..<1_000 { _ = guardTable.isReplay(try passport("f\(index)", iat: 2_000), now: 2_000, window: 60) }
         #expect(guardTable.count <= 100)
     }
