@@ -9,6 +9,20 @@ import StirShaken
 // cached signer). Signing is StirSigner.identity. Prints "<name> <operations> <seconds>" per operation.
 //
 //   StirBenchmark SECONDS
+//   StirBenchmark --emit COUNT KEY_PEM X5U ORIG DEST   prints COUNT fresh PASSporTs (tokens only, distinct origids),
+//                                                      for the calls-per-second run of scripts/bench-stir-calls
+let arguments = CommandLine.arguments
+if arguments.count == 7, arguments[1] == "--emit", let count = Int(arguments[2]) {
+    let signer = try StirSigner(keyPEM: String(contentsOfFile: arguments[3], encoding: .utf8), certificateURL: arguments[4])
+    let now = Int64(Date().timeIntervalSince1970)
+    var lines = ""
+    for _ in 0..<count {
+        let value = try signer.identity(orig: arguments[5], dest: [arguments[6]], attest: .full, iat: now)
+        lines += value.prefix { $0 != ";" } + "\n"
+    }
+    print(lines, terminator: "")
+    exit(0)
+}
 let seconds = Double(CommandLine.arguments.dropFirst().first ?? "3") ?? 3
 let ca = try TestSTICA.create()
 let issued = try ca.issue(authority: TNAuthList([.spc("1234")]), commonName: "SHAKEN 1234")
