@@ -58,7 +58,10 @@ run("verify") {
         verifier.complete(candidate, signer: cached) == .passed
     else { fatalError("verification failed") }
 }
-// The floor under any verifier: one P-256 ECDSA verification (swift-crypto) of the same signing input.
+// The floors: one P-256 ECDSA signature and one verification (swift-crypto) of the same signing input.
+let signingKey = try P256.Signing.PrivateKey(pemRepresentation: issued.keyPEM)
+let input = Array(identity.utf8.prefix { $0 != UInt8(ascii: ".") })
+try run("ecdsa-sign") { _ = try signingKey.signature(for: input) }
 let passport = try PASSporT(token: String(identity.prefix { $0 != ";" }))
 run("ecdsa-verify") {
     guard passport.isSigned(by: cached.key) else { fatalError("the signature does not verify") }

@@ -73,6 +73,31 @@ public struct PASSporT: Hashable, Sendable {
                 (attest, origid, divertedFrom, rcd, rcdi, other)
         }
 
+        /// The deterministic form (RFC 8225 §9). A SHAKEN PASSporT's claims (what a signer makes) are written in
+        /// their known order at once; any other claims go through ``JSONValue``, which sorts them.
+        var canonical: [UInt8] {
+            guard other.isEmpty, rcd == nil, rcdi.isEmpty, divertedFrom.isEmpty, case .tn(let tn) = orig, destURIs.isEmpty,
+                let attest, let origid
+            else { return json.canonical }
+            var output: [UInt8] = []
+            output.reserveCapacity(160)
+            output += #"{"attest":"#.utf8
+            JSONValue.writeString(attest.rawValue, to: &output)
+            output += #","dest":{"tn":["#.utf8
+            for (index, number) in destTNs.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(number, to: &output)
+            }
+            output += #"]},"iat":"#.utf8
+            output += String(iat).utf8
+            output += #","orig":{"tn":"#.utf8
+            JSONValue.writeString(tn, to: &output)
+            output += #"},"origid":"#.utf8
+            JSONValue.writeString(origid, to: &output)
+            output.append(UInt8(ascii: "}"))
+            return output
+        }
+
         var json: JSONValue {
             var members = other
             switch orig {
@@ -223,9 +248,18 @@ public struct PASSporT: Hashable, Sendable {
     /// Signs `claims` under `header` with `key` (ES256): the compact JWS, header and claims serialised
     /// deterministically (RFC 8225 §9).
     public static func sign(header: Header, claims: Claims, with key: P256.Signing.PrivateKey) throws -> String {
-        let input = Base64URL.encode(header.json.canonical) + "." + Base64URL.encode(claims.json.canonical)
-        let signature = try key.signature(for: Array(input.utf8))
-        return input + "." + Base64URL.encode(signature.rawRepresentation)
+        try sign(headerSegment: Base64URL.encode(header.json.canonical), claims: claims, with: key)
+    }
+
+    /// Signs under a header already encoded (a signer's header does not change from call to call).
+    static func sign(headerSegment: String, claims: Claims, with key: P256.Signing.PrivateKey) throws -> String {
+        var input = Array(headerSegment.utf8)
+        input.append(UInt8(ascii: "."))
+        input += Base64URL.encode(claims.canonical).utf8
+        let signature = try key.signature(for: input)
+        input.append(UInt8(ascii: "."))
+        input += Base64URL.encode(signature.rawRepresentation).utf8
+        return String(decoding: input, as: UTF8.self)
     }
 
     /// Whether the signature verifies under `key`.

@@ -7,9 +7,13 @@ public struct StirSigner: Sendable {
     /// Where verifiers fetch the signer's certificate chain.
     public let certificateURL: String
 
+    /// The protected header, encoded once: it names only the algorithm, the extension and the URL.
+    private let headerSegment: String
+
     public init(key: P256.Signing.PrivateKey, certificateURL: String) {
         self.key = key
         self.certificateURL = certificateURL
+        self.headerSegment = Base64URL.encode(PASSporT.Header(x5u: certificateURL).json.canonical)
     }
 
     /// Reads a PEM private key (PKCS#8 or SEC1) for P-256.
@@ -23,7 +27,7 @@ public struct StirSigner: Sendable {
                          iat: Int64) throws -> String
     {
         let token = try PASSporT.sign(
-            header: .init(x5u: certificateURL),
+            headerSegment: headerSegment,
             claims: .init(orig: .tn(orig), destTNs: dest, iat: iat, attest: attest, origid: origid), with: key)
         return "\(token);info=<\(certificateURL)>;alg=ES256;ppt=shaken"
     }

@@ -63,6 +63,24 @@ import Testing
         #expect(!publishedKey.isValidSignature(published, for: Array(input.utf8)))
     }
 
+    /// The signer's fast path writes SHAKEN claims itself: byte for byte what the general deterministic form gives,
+    /// escapes included.
+    @Test func theSignersClaimsAreTheDeterministicForm() throws {
+        let key = P256.Signing.PrivateKey()
+        let signer = StirSigner(key: key, certificateURL: "https://certs.example.net/sp.crt?a=\"b\"")
+        for (orig, dest, origid) in [("12155550121", ["12155550131"], "123e4567-e89b-12d3-a456-426655440000"),
+                                     ("1", ["2", "3"], "quote\" back\\ slash/ \u{01}é")] {
+            let value = try signer.identity(orig: orig, dest: dest, attest: .partial, origid: origid, iat: 1_800_000_000)
+            let passport = try PASSporT(token: String(value.prefix { $0 != ";" }))
+            let segments = value.prefix { $0 != ";" }.split(separator: ".")
+            let claims = try JSONValue(parsing: try #require(Base64URL.decode(segments[1])))
+            #expect(Base64URL.decode(segments[1]) == claims.canonical, "\(origid)")
+            let header = try JSONValue(parsing: try #require(Base64URL.decode(segments[0])))
+            #expect(Base64URL.decode(segments[0]) == header.canonical)
+            #expect(passport.claims.origid == origid && passport.isSigned(by: key.publicKey))
+        }
+    }
+
     @Test func hostileJSONGetsAnErrorNotACrash() {
         let refused: [String] = [
             "{\"a\":1,\"a\":2}",  // a duplicate claim
