@@ -115,32 +115,45 @@ public final class IdentityService: Sendable {
         guard configuration.trust != nil else {
             return .verdict(Verdict(verstat: .noValidation(.missing), replayed: false, number: number))
         }
-        let candidate: StirVerifier.Candidate
-        switch verifier.examine(parsed, now: epochSeconds) {
-        case .verdict(let verstat): return .verdict(Verdict(verstat: verstat, replayed: false, number: number))
-        case .needsCertificate(let found): candidate = found
-        }
-        let url = candidate.certificateURL
-        if let failure = failures.withLock({ $0[url] }), failure.expires > monotonic {
-            return .verdict(Verdict(verstat: .failed(failure.reason), replayed: false, number: number))
-        }
+        // Each SHAKEN PASSporT in turn: the first that passes settles it; otherwise the first failure, in order.
+        let examined = verifier.examineEach(parsed, now: epochSeconds)
+        var firstFailure: Verstat?
         let now = Date(timeIntervalSince1970: TimeInterval(epochSeconds))
-        let cached: CachedChain? = chains.withLock { chains in
-            guard var entry = chains[url], entry.expires > monotonic, entry.signer.notValidAfter > now else { return nil }
-            entry.lastUsed = monotonic
-            chains[url] = entry
-            return entry
-        }
-        guard let cached else { return .needsCertificate(url) }
-        let verstat = verifier.complete(candidate, signer: cached.signer)
-        var replayed = false
-        if verstat == .passed {
-            replayed = replays.withLock {
+        for outcome in examined.outcomes {
+            let candidate: StirVerifier.Candidate
+            switch outcome {
+            case .verdict(let verdict):
+                firstFailure = firstFailure ?? verdict
+                continue
+            case .needsCertificate(let found):
+                candidate = found
+            }
+            let url = candidate.certificateURL
+            if let failure = failures.withLock({ $0[url] }), failure.expires > monotonic {
+                firstFailure = firstFailure ?? .failed(failure.reason)
+                continue
+            }
+            let cached: CachedChain? = chains.withLock { chains in
+                guard var entry = chains[url], entry.expires > monotonic, entry.signer.notValidAfter > now else {
+                    return nil
+                }
+                entry.lastUsed = monotonic
+                chains[url] = entry
+                return entry
+            }
+            guard let cached else { return .needsCertificate(url) }
+            let verstat = verifier.complete(candidate, signer: cached.signer)
+            guard verstat == .passed else {
+                firstFailure = firstFailure ?? verstat
+                continue
+            }
+            let replayed = replays.withLock {
                 $0.isReplay(candidate.passport, now: epochSeconds, window: configuration.maxAgeSeconds)
             }
             if !cached.confirmed { confirm(url) }
+            return .verdict(Verdict(verstat: .passed, replayed: replayed, number: number))
         }
-        return .verdict(Verdict(verstat: verstat, replayed: replayed, number: number))
+        return .verdict(Verdict(verstat: firstFailure ?? examined.withoutSHAKEN, replayed: false, number: number))
     }
 
     /// A chain under which a signature verified: kept in the store from now on (a chain an attacker merely named

@@ -65,41 +65,61 @@ public struct StirVerifier: Sendable {
     /// `x5u`, `iat` fresh at `now` (seconds), `orig` the calling number and `dest` including a called number.
     /// Identities it cannot read, or with another extension, make No-TN-Validation only when no SHAKEN one is there.
     public func examine(_ request: Request, now: Int64) -> Examination {
-        guard !request.identities.isEmpty else { return .verdict(.noValidation(.missing)) }
+        let each = examineEach(request, now: now)
+        return each.outcomes.first ?? .verdict(each.withoutSHAKEN)
+    }
+
+    /// Every SHAKEN PASSporT of the request (at most ``maxSHAKENIdentities``, in header order), each with its claims
+    /// checked as ``examine(_:now:)`` checks them (a candidate waiting for its certificate, or the failure it comes
+    /// to); and the verdict when there
+    /// is none (No-TN-Validation and why). A verifier that can settle several passes the call when one passes
+    /// (a request may carry a PASSporT that no longer fits beside one that does).
+    public func examineEach(_ request: Request, now: Int64)
+        -> (outcomes: [Examination], withoutSHAKEN: Verstat)
+    {
+        guard !request.identities.isEmpty else { return ([], .noValidation(.missing)) }
         var fallback: Verstat = .noValidation(.unreadable)
-        for identity in request.identities {
+        var outcomes: [Examination] = []
+        for identity in request.identities where outcomes.count < Self.maxSHAKENIdentities {
             guard identity.unreadable == nil else { continue }
             if let ppt = identity.parameters.value(named: "ppt"), ppt != "shaken", ppt != "\"shaken\"" {
                 fallback = .noValidation(.unsupportedPPT)
                 continue
             }
             if let alg = identity.parameters.value(named: "alg"), alg != "ES256" {
-                return .verdict(.failed(.unsupportedAlgorithm))
+                outcomes.append(.verdict(.failed(.unsupportedAlgorithm)))
+                continue
             }
             let passport: PASSporT
             do {
                 passport = try PASSporT(token: identity.token)
             } catch {
                 if case .compactForm = error { fallback = .noValidation(.unsupportedPPT); continue }
-                return .verdict(.failed(error.reason))
+                outcomes.append(.verdict(.failed(error.reason)))
+                continue
             }
             guard passport.header.ppt == "shaken" else { fallback = .noValidation(.unsupportedPPT); continue }
-            guard passport.header.typ == nil || passport.header.typ == "passport" else {
-                return .verdict(.failed(.malformed))
-            }
-            guard passport.claims.attest != nil, passport.claims.origid != nil else { return .verdict(.failed(.malformed)) }
-            guard let info = identity.info, info == passport.header.x5u else { return .verdict(.failed(.x5uMismatch)) }
-            let (age, overflow) = now.subtractingReportingOverflow(passport.claims.iat)
-            guard !overflow, age.magnitude <= UInt64(max(0, maxAgeSeconds)) else { return .verdict(.failed(.staleIat)) }
-            guard case .tn(let orig) = passport.claims.orig, let requestOrig = request.origTN,
-                TelephoneNumber.normalize(orig) == requestOrig
-            else { return .verdict(.failed(.origMismatch)) }
-            guard passport.claims.destTNs.contains(where: { claimed in
-                TelephoneNumber.normalize(claimed).map(request.destTNs.contains) ?? false
-            }) else { return .verdict(.failed(.destMismatch)) }
-            return .needsCertificate(Candidate(passport: passport, certificateURL: info))
+            outcomes.append(claimsHold(passport, info: identity.info, request: request, now: now))
         }
-        return .verdict(fallback)
+        return (outcomes, fallback)
+    }
+
+    /// The most SHAKEN PASSporTs of one request looked at.
+    public static let maxSHAKENIdentities = 4
+
+    private func claimsHold(_ passport: PASSporT, info: String?, request: Request, now: Int64) -> Examination {
+        guard passport.header.typ == nil || passport.header.typ == "passport" else { return .verdict(.failed(.malformed)) }
+        guard passport.claims.attest != nil, passport.claims.origid != nil else { return .verdict(.failed(.malformed)) }
+        guard let info, info == passport.header.x5u else { return .verdict(.failed(.x5uMismatch)) }
+        let (age, overflow) = now.subtractingReportingOverflow(passport.claims.iat)
+        guard !overflow, age.magnitude <= UInt64(max(0, maxAgeSeconds)) else { return .verdict(.failed(.staleIat)) }
+        guard case .tn(let orig) = passport.claims.orig, let requestOrig = request.origTN,
+            TelephoneNumber.normalize(orig) == requestOrig
+        else { return .verdict(.failed(.origMismatch)) }
+        guard passport.claims.destTNs.contains(where: { claimed in
+            TelephoneNumber.normalize(claimed).map(request.destTNs.contains) ?? false
+        }) else { return .verdict(.failed(.destMismatch)) }
+        return .needsCertificate(Candidate(passport: passport, certificateURL: info))
     }
 
     /// Checks the candidate's certificate chain (trusted at `now`, covering the calling number or naming an SPC)
