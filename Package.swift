@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         // STIR/SHAKEN: PASSporTs, Identity headers, STI certificates (RFC 8224/8225/8226/8588).
         .target(name: "StirShaken", dependencies: [
-            "SIPMessage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+            "SIPMessage", "CertificateAuthority", .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.

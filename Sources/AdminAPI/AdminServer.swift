@@ -215,7 +215,7 @@ struct TokenAuthentication: RouterMiddleware {
                 next: (Request, Context) async throws -> Response) async throws -> Response {
         // Failures count per source (an IPv6 source by its /64, as SIP's limits do); a valid token is never held
         // up by them, so that others' failures from a shared address (a proxy, a NAT) cannot lock it out.
-        let source = context.remoteAddress?.ipAddress.flatMap(IPAddress.init).map { SourceKey($0).description }
+        let source = context.remoteAddress?.policyAddress.map { SourceKey($0).description }
             ?? "unknown"
         let header = request.headers[.authorization] ?? ""
         var token: AdminToken?

@@ -36,19 +36,7 @@ public struct CertificateFacts: Sendable, Hashable {
         let fields = Array(tbs)
         let validity = children(fields[3])
         guard validity.count == 2 else { return nil }
-        let notAfter = validity[1]
-        var components = DateComponents()
-        components.timeZone = TimeZone(identifier: "UTC")
-        if let time = try? UTCTime(derEncoded: notAfter, withIdentifier: .utcTime) {
-            (components.year, components.month, components.day) = (time.year, time.month, time.day)
-            (components.hour, components.minute, components.second) = (time.hours, time.minutes, time.seconds)
-        } else if let time = try? GeneralizedTime(derEncoded: notAfter, withIdentifier: .generalizedTime) {
-            (components.year, components.month, components.day) = (time.year, time.month, time.day)
-            (components.hour, components.minute, components.second) = (time.hours, time.minutes, time.seconds)
-        } else {
-            return nil
-        }
-        guard let date = Calendar(identifier: .gregorian).date(from: components) else { return nil }
+        guard let date = ASN1Time.date(validity[1]) else { return nil }
         notValidAfter = date
         // sha1WithRSAEncryption 1.2.840.113549.1.1.5, ecdsa-with-SHA1 1.2.840.10045.4.1
         let signatureOID = children(parts[1]).first.map(bytes) ?? []

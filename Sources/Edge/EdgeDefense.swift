@@ -316,7 +316,7 @@ public final class EdgeDefense: Sendable {
 
 extension SocketAddress {
     /// The IP address without going through text (no allocation).
-    var policyAddress: IPAddress? {
+    public var policyAddress: IPAddress? {
         switch self {
         case .v4(let address):
             return IPAddress(ipv4: UInt32(bigEndian: address.address.sin_addr.s_addr))

@@ -8,12 +8,13 @@ import Synchronization
 
 /// STIR/SHAKEN at the edge: the STI-AS that signs what accounts send to trunks, and the STI-VS that verifies what
 /// trunks deliver. Verification is two steps around the network (``check(_:epochSeconds:monotonic:)``, then, only
-/// when the signer's chain is not cached, ``fetch(_:monotonic:)`` and the check again): a call waits for its own
+/// when the signer's chain is not cached, ``fetch(_:monotonic:edgePolicy:)`` and the check again): a call waits for its own
 /// fetch only, fetches of one URL are shared, and no event loop ever waits.
 ///
 /// The chain cache holds whole chains' verdicts by URL (kamailio#3246 lost intermediates), for the server's
 /// `max-age` within a floor and a ceiling and never past the chain's own expiry; failures are remembered briefly
-/// so that a dead or hostile URL is not fetched again for every call. Bounded: the entry used longest ago goes first.
+/// (apart from the good chains) so that a dead or hostile URL is not fetched again for every call. Bounded: a chain
+/// no signature has verified under goes first, then the one used longest ago.
 public final class IdentityService: Sendable {
     /// What to do with a call whose identity did not verify, or that has none.
     public enum Action: String, Sendable, CaseIterable {
@@ -58,7 +59,7 @@ public final class IdentityService: Sendable {
 
     public enum Check: Sendable {
         case verdict(Verdict)
-        /// The signer's chain must be fetched first (``fetch(_:monotonic:)``).
+        /// The signer's chain must be fetched first (``fetch(_:monotonic:edgePolicy:)``).
         case needsCertificate(String)
     }
 
@@ -105,8 +106,6 @@ public final class IdentityService: Sendable {
 
     /// Whether the edge verifies identities at all.
     public var verifies: Bool { configuration.trust != nil }
-    /// Whether the edge signs.
-    public var signs: Bool { configuration.signer != nil }
 
     /// Checks a request's identity with what is at hand: settled, or waiting for its signer's chain.
     public func check(_ request: SIPMessage, epochSeconds: Int64, monotonic: Duration) -> Check {

@@ -1,3 +1,4 @@
+import CertificateAuthority
 import Foundation
 import SwiftASN1
 import X509
@@ -89,21 +90,7 @@ public struct RevocationList: Hashable, Sendable {
     }
 
     private static func date(_ node: ASN1Node) throws -> Date {
-        let parts: (Int, Int, Int, Int, Int, Int)
-        if node.identifier == .utcTime {
-            let time = try UTCTime(derEncoded: node)
-            parts = (time.year, time.month, time.day, time.hours, time.minutes, time.seconds)
-        } else {
-            let time = try GeneralizedTime(derEncoded: node)
-            parts = (time.year, time.month, time.day, time.hours, time.minutes, time.seconds)
-        }
-        var components = DateComponents()
-        (components.year, components.month, components.day) = (parts.0, parts.1, parts.2)
-        (components.hour, components.minute, components.second) = (parts.3, parts.4, parts.5)
-        components.timeZone = TimeZone(identifier: "UTC")
-        guard let date = Calendar(identifier: .gregorian).date(from: components) else {
-            throw ParseError(description: "a bad time")
-        }
+        guard let date = ASN1Time.date(node) else { throw ParseError(description: "a bad time") }
         return date
     }
 

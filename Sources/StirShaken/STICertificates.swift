@@ -20,11 +20,9 @@ public struct STICertificateChain: Hashable, Sendable {
         guard !bytes.isEmpty, bytes.count <= Self.maxBytes else { throw .x5uFetchFailed }
         var certificates: [Certificate] = []
         if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN") {
-            let blocks = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst()
-            guard blocks.count <= Self.maxCertificates else { throw .certUntrusted }
-            for block in blocks {
-                guard let end = block.range(of: "-----END CERTIFICATE-----") else { throw .certUntrusted }
-                let pem = "-----BEGIN CERTIFICATE-----" + block[..<end.upperBound]
+            let (blocks, truncated) = Self.pemCertificateBlocks(text)
+            guard !truncated, blocks.count <= Self.maxCertificates else { throw .certUntrusted }
+            for pem in blocks {
                 guard let certificate = try? Certificate(pemEncoded: pem) else { throw .certUntrusted }
                 certificates.append(certificate)
             }
@@ -34,6 +32,17 @@ public struct STICertificateChain: Hashable, Sendable {
         guard let leaf = certificates.first else { throw .certUntrusted }
         self.leaf = leaf
         self.intermediates = Array(certificates.dropFirst())
+    }
+
+    /// The `CERTIFICATE` blocks of PEM text, each from its BEGIN line to its END line (other blocks left out), and
+    /// whether the text ends inside one (a BEGIN without its END).
+    static func pemCertificateBlocks(_ text: String) -> (blocks: [String], truncated: Bool) {
+        var blocks: [String] = []
+        for block in text.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst() {
+            guard let end = block.range(of: "-----END CERTIFICATE-----") else { return (blocks, true) }
+            blocks.append("-----BEGIN CERTIFICATE-----" + block[..<end.upperBound])
+        }
+        return (blocks, false)
     }
 
     /// The chain as PEM, leaf first (what a cache stores and an x5u URL serves).
@@ -55,11 +64,7 @@ public struct STITrust: Sendable {
 
     /// Roots from PEM text (one or more certificates).
     public init(pem: String) throws {
-        var roots: [Certificate] = []
-        for block in pem.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst() {
-            guard let end = block.range(of: "-----END CERTIFICATE-----") else { break }
-            roots.append(try Certificate(pemEncoded: "-----BEGIN CERTIFICATE-----" + block[..<end.upperBound]))
-        }
+        let roots = try STICertificateChain.pemCertificateBlocks(pem).blocks.map { try Certificate(pemEncoded: $0) }
         guard !roots.isEmpty else { throw Verstat.Reason.certUntrusted }
         self.roots = roots
     }

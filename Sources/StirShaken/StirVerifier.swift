@@ -31,10 +31,10 @@ public struct StirVerifier: Sendable {
         public init(_ message: SIPMessage) {
             let identities = (try? message.identities()) ?? []
             let asserted = (try? message.nameAddresses(.pAssertedIdentity))?.lazy
-                .compactMap { TelephoneNumber.fromURI($0.uri.description) }.first
-            let from = (try? message.from()).flatMap { TelephoneNumber.fromURI($0.uri.description) }
+                .compactMap { TelephoneNumber.fromURI($0.uri) }.first
+            let from = (try? message.from()).flatMap { TelephoneNumber.fromURI($0.uri) }
             var dest: [String] = []
-            if let to = (try? message.to()).flatMap({ TelephoneNumber.fromURI($0.uri.description) }) { dest.append(to) }
+            if let to = (try? message.to()).flatMap({ TelephoneNumber.fromURI($0.uri) }) { dest.append(to) }
             if let target = message.requestLine.flatMap({
                 TelephoneNumber.fromURI(String(decoding: $0.requestURIBytes, as: UTF8.self))
             }),

@@ -1,3 +1,5 @@
+import SIPMessage
+
 /// Telephone numbers as STIR/SHAKEN compares them (RFC 8224 §8.3, ATIS-1000074): the digits of the E.164 form,
 /// country code included, without `+` or visual separators.
 public enum TelephoneNumber {
@@ -34,23 +36,34 @@ public enum TelephoneNumber {
             text = text[text.index(after: open)..<close]
         }
         let lowered = text.lowercased()
-        let number: Substring
-        if lowered.hasPrefix("tel:") {
-            number = text.dropFirst(4).prefix { $0 != ";" }
-        } else if lowered.hasPrefix("sip:") || lowered.hasPrefix("sips:") {
-            let rest = text.drop { $0 != ":" }.dropFirst()
-            guard let at = rest.firstIndex(of: "@") else { return nil }
-            number = rest[..<at].prefix { $0 != ";" }
-        } else {
-            return nil
+        if lowered.hasPrefix("tel:") { return fromUserPart(text.dropFirst(4)) }
+        guard lowered.hasPrefix("sip:") || lowered.hasPrefix("sips:") else { return nil }
+        let rest = text.drop { $0 != ":" }.dropFirst()
+        guard let at = rest.firstIndex(of: "@") else { return nil }
+        return fromUserPart(rest[..<at])
+    }
+
+    /// The telephone number a parsed URI names (as ``fromURI(_:)-(StringProtocol)`` reads its text): the request's
+    /// own headers, without writing them out and reading them again.
+    public static func fromURI(_ uri: SIPAnyURI) -> String? {
+        switch uri {
+        // A user part with a password (`123:secret@`) is no number, as its text is not.
+        case .sip(let sip): sip.password == nil ? sip.user.flatMap { fromUserPart(Substring($0)) } : nil
+        case .tel(let tel): fromUserPart(Substring(tel.number))
+        case .other: nil
         }
-        return normalize(number.removingPercentEncodingOfSeparators)
+    }
+
+    /// A URI's user part (or a tel URI's number) up to its parameters, as a number.
+    private static func fromUserPart(_ part: Substring) -> String? {
+        part.prefix { $0 != ";" }.decodingDialSeparators.flatMap(normalize)
     }
 }
 
 extension Substring {
-    /// `%2B` (+) and `%2D` (-) decoded: the only escapes a dialled number's user part has reason to carry.
-    fileprivate var removingPercentEncodingOfSeparators: String {
+    /// `%2B` (+) and `%2D` (-) decoded: the only escapes a dialled number's user part has reason to carry; nil for
+    /// any other escape.
+    fileprivate var decodingDialSeparators: String? {
         var output = ""
         var rest = self[...]
         while let percent = rest.firstIndex(of: "%") {
@@ -59,7 +72,7 @@ extension Substring {
             switch code {
             case "2B": output += "+"
             case "2D": output += "-"
-            default: return output + "\u{0}"  // anything else: not a telephone number
+            default: return nil
             }
             rest = rest[percent...].dropFirst(3)
         }

@@ -152,7 +152,7 @@ public struct CertificateFetcher: Sendable {
                 promise.succeed(found)
             }
             let remaining = deadline - ContinuousClock.now
-            let expiry = eventLoop.scheduleTask(in: Self.timeAmount(remaining)) {
+            let expiry = eventLoop.scheduleTask(in: TimeAmount(remaining)) {
                 promise.fail(Failure.failed("the name lookup took too long"))
             }
             do {
@@ -210,7 +210,7 @@ public struct CertificateFetcher: Sendable {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { throw Failure.failed("no time left") }
         let promise = eventLoop.makePromise(of: Fetched.self)
-        let timeout = Self.timeAmount(remaining)
+        let timeout = TimeAmount(remaining)
         let tlsContext = target.isHTTPS ? self.tlsContext : nil
         let serverName = (try? SocketAddress(ipAddress: target.host, port: 0)) == nil ? target.host : nil
         let channel: any Channel
@@ -222,7 +222,7 @@ public struct CertificateFetcher: Sendable {
             throw Failure.failed("\(error)")
         }
         // One deadline for the whole fetch: what connecting took is not given again to the answer.
-        let expiry = eventLoop.scheduleTask(in: Self.timeAmount(deadline - ContinuousClock.now)) {
+        let expiry = eventLoop.scheduleTask(in: TimeAmount(deadline - ContinuousClock.now)) {
             promise.fail(Failure.failed("no complete answer in time"))
             channel.close(promise: nil)
         }
@@ -238,11 +238,6 @@ public struct CertificateFetcher: Sendable {
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         defer { channel.close(promise: nil) }
         return try await promise.futureResult.get()
-    }
-
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        guard duration > .zero else { return .zero }
-        return .nanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     private func connect(_ eventLoop: any EventLoop, to address: SocketAddress, timeout: TimeAmount,

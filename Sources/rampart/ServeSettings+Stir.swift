@@ -43,19 +43,8 @@ extension ServeSettings {
             try attestation($0, "attestation_by_account")
         }
         if let files = section.caFiles, !files.isEmpty {
-            var pem = ""
-            for file in files {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw UsageError(message: "stir.ca_files: cannot read \(file)")
-                }
-                pem += text + "\n"
-            }
-            do { configuration.trust = try STITrust(pem: pem) } catch {
-                throw UsageError(message: "stir.ca_files: no certificate could be read")
-            }
-            configuration.trust?.revocationLists = try (section.crlFiles ?? []).map { file in
-                try StirCommand.revocationList(file, setting: "stir.crl_files")
-            }
+            configuration.trust = try StirCommand.trust(caFiles: files, crlFiles: section.crlFiles ?? [],
+                                                        caSetting: "stir.ca_files", crlSetting: "stir.crl_files")
         } else if section.crlFiles?.isEmpty == false {
             throw UsageError(message: "stir.crl_files needs stir.ca_files")
         }

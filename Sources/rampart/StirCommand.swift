@@ -14,6 +14,24 @@ struct StirCommand: AsyncParsableCommand {
         commandName: "stir", abstract: "STIR/SHAKEN: a test STI-CA, SP certificates, and signing and verifying Identity headers.",
         subcommands: [CA.self, Cert.self, Sign.self, Verify.self])
 
+    /// The STI-CA roots in `caFiles` (PEM, one or more certificates each) with the revocation lists in `crlFiles`,
+    /// or a usage error naming the setting (`caSetting`, `crlSetting`) and the file.
+    static func trust(caFiles: [String], crlFiles: [String], caSetting: String, crlSetting: String) throws -> STITrust {
+        var pem = ""
+        for file in caFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw UsageError(message: "\(caSetting): cannot read \(file)")
+            }
+            pem += text + "\n"
+        }
+        var trust: STITrust
+        do { trust = try STITrust(pem: pem) } catch {
+            throw UsageError(message: "\(caSetting): no certificate could be read")
+        }
+        trust.revocationLists = try crlFiles.map { try revocationList($0, setting: crlSetting) }
+        return trust
+    }
+
     /// A revocation list from a file, or a usage error naming the setting.
     static func revocationList(_ path: String, setting: String) throws -> RevocationList {
         guard let data = FileManager.default.contents(atPath: path), data.count <= 16 * 1_024 * 1_024 else {
@@ -155,8 +173,8 @@ struct StirCommand: AsyncParsableCommand {
 
         func run() async throws {
             let value = try identity ?? String(contentsOfFile: identityFile!, encoding: .utf8)
-            var trust = try STITrust(pem: caFiles.map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n"))
-            trust.revocationLists = try crlFiles.map { try StirCommand.revocationList($0, setting: "--crl-file") }
+            let trust = try StirCommand.trust(caFiles: caFiles, crlFiles: crlFiles, caSetting: "--ca-file",
+                                              crlSetting: "--crl-file")
             let at = now ?? Int64(Date().timeIntervalSince1970)
             let request = StirVerifier.Request(
                 identities: [SIPIdentity(parsing: value.trimmingCharacters(in: .whitespacesAndNewlines))],

@@ -132,7 +132,7 @@ import Testing
         #expect(throws: PASSporT.ParseError.compactForm) { try PASSporT(token: "..c2ln") }
     }
 
-    @Test func telephoneNumbersAreNormalisedAsATISSays() {
+    @Test func telephoneNumbersAreNormalisedAsATISSays() throws {
         #expect(TelephoneNumber.normalize("+1 (215) 555-0121") == "12155550121")
         #expect(TelephoneNumber.normalize("1.215.555.0121") == "12155550121")
         #expect(TelephoneNumber.normalize("alice") == nil)
@@ -145,6 +145,13 @@ import Testing
         #expect(TelephoneNumber.fromURI("sip:alice@example.com") == nil)
         #expect(TelephoneNumber.fromURI("sip:1%00@example.com") == nil)
         #expect(TelephoneNumber.fromURI("mailto:1@example.com") == nil)
+        // The parsed URIs of a request say what their text says.
+        for text in ["tel:+1-215-555-0121;phone-context=example.com", "sip:+12155550121@carrier.example;user=phone",
+                     "sips:%2B12155550121@carrier.example", "sip:12155550121;isub=1@carrier.example",
+                     "sip:alice@example.com", "sip:12155550121:secret@carrier.example", "mailto:1@example.com"] {
+            let parsed = try #require(try? SIPAnyURI(text), "\(text)")
+            #expect(TelephoneNumber.fromURI(parsed) == TelephoneNumber.fromURI(text), "\(text)")
+        }
     }
 
     @Test func tnAuthListIsEncodedAsRFC8226AndATISCertificatesCarryIt() throws {
