@@ -69,7 +69,7 @@ extension CallRouter {
             }
             if identity.replayed {
                 edge.defense.record(SecurityEvent(kind: .identityReplayed, source: source, account: trunk.name,
-                                                  reason: "same origid and iat within the freshness window",
+                                                  reason: "the same PASSporT again while still fresh",
                                                   epochSeconds: epochSeconds))
             }
             if let refusal = service.rejection(of: identity) {

@@ -50,7 +50,7 @@ public struct SecurityEvent: Hashable, Sendable {
 
         /// A call's STIR/SHAKEN identity did not verify (the reason names why: `bad-signature`, `x5u-forbidden`...).
         public static let identityFailed = Kind("identity-failed")
-        /// A PASSporT seen again within its freshness window (same `origid` and `iat`): a replayed identity.
+        /// A PASSporT (its header and claims) seen again while still fresh: a replayed identity.
         public static let identityReplayed = Kind("identity-replayed")
 
         /// Every kind, for parsing filters.
