@@ -49,12 +49,13 @@ let package = Package(
         ),
         .target(name: "SIPAuth", dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]),
         // STIR/SHAKEN: PASSporTs, Identity headers, STI certificates (RFC 8224/8225/8226/8588).
-        .target(name: "StirShaken", dependencies: [
+        // The system OpenSSL 3 (libcrypto) for the media path (contexts kept for a stream's life) and for P-256
+        // tables of hot STIR signers' keys.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "StirShaken", dependencies: (portableMedia ? [] : [.target(name: "COpenSSL", condition: .when(platforms: [.linux]))]) + [
             "SIPMessage", "CertificateAuthority", .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
-        // The system OpenSSL 3 (libcrypto) for the media path: contexts kept for a stream's life.
-        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "MediaSecurity", dependencies: (portableMedia ? [] : [.target(name: "COpenSSL", condition: .when(platforms: [.linux]))]) + [
             "SDP", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),

@@ -268,6 +268,11 @@ public struct PASSporT: Hashable, Sendable {
         return key.isValidSignature(signature, for: signingInput)
     }
 
+    /// Whether the signature verifies under a verifier's cached key (through its table when it has one).
+    public func isSigned(by key: ES256VerifyingKey) -> Bool {
+        key.isValidSignature(signature, for: signingInput)
+    }
+
     /// Whether `rcd`'s integrity digests hold for what they cover inside the PASSporT: each `rcdi` pointer that
     /// resolves to a value in `rcd` must carry the SHA-256 of that value's deterministic JSON (a pointer to content
     /// behind a URL cannot be checked without fetching it, and is not counted here). Nil when there is no `rcdi`.

@@ -56,6 +56,8 @@ public struct STITrust: Sendable {
     public let roots: [Certificate]
     /// Revocation lists of the STI-CAs (none: no revocation checking).
     public var revocationLists: [RevocationList] = []
+    /// The budget of precomputed tables the signers this trust hands out draw on.
+    public var keyTables: ES256KeyTables = .shared
 
     public init(roots: [Certificate], revocationLists: [RevocationList] = []) {
         self.roots = roots
@@ -71,8 +73,9 @@ public struct STITrust: Sendable {
 
     /// What a chain that checks out tells a verifier.
     public struct Signer: Sendable {
-        /// The key PASSporTs must be signed with.
-        public let key: P256.Signing.PublicKey
+        /// The key PASSporTs must be signed with, as the verifier holds it (a hot key gets a table of its multiples).
+        public let verifyingKey: ES256VerifyingKey
+        public var key: P256.Signing.PublicKey { verifyingKey.key }
         /// The numbers or service provider codes the certificate speaks for.
         public let authority: TNAuthList
         /// When the first certificate of the chain expires: a cached signer is good until then at most.
@@ -107,7 +110,8 @@ public struct STITrust: Sendable {
         }
         guard let authority = try? TNAuthList(certificate: leaf) else { return .failure(.notCovered) }
         let expiry = ([leaf] + chain.intermediates).map(\.notValidAfter).min() ?? leaf.notValidAfter
-        return .success(Signer(key: key, authority: authority, notValidAfter: expiry))
+        return .success(Signer(verifyingKey: ES256VerifyingKey(key, tables: keyTables), authority: authority,
+                               notValidAfter: expiry))
     }
 }
 

@@ -135,7 +135,7 @@ public struct StirVerifier: Sendable {
     /// signature, and that the certificate speaks for the calling number. No suspension: a cached chain's calls
     /// are verified on the spot.
     public func complete(_ candidate: Candidate, signer: STITrust.Signer) -> Verstat {
-        guard candidate.passport.isSigned(by: signer.key) else { return .failed(.badSignature) }
+        guard candidate.passport.isSigned(by: signer.verifyingKey) else { return .failed(.badSignature) }
         guard case .tn(let orig) = candidate.passport.claims.orig else { return .failed(.origMismatch) }
         guard !signer.authority.serviceProviderCodes.isEmpty
             || signer.authority.covers(number: TelephoneNumber.normalize(orig) ?? orig)
