@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "MediaSecurity", dependencies: (portableMedia ? [] : [.target(name: "COpenSSL", condition: .when(platforms: [.linux]))]) + [
             "SDP", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
+        // STUN (RFC 8489) messages, integrity, fingerprint and long-term credentials; TURN builds on it.
+        .target(name: "STUN", dependencies: ["SecurityPolicy", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Pcap"),
         .target(name: "RTP"),
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
@@ -157,6 +159,7 @@ let package = Package(
         .executableTarget(name: "FuzzSRTP", dependencies: ["MediaSecurity"], path: "Fuzz/SRTP", exclude: ["corpus"]),
         .executableTarget(name: "FuzzPolicyFiles", dependencies: ["SecurityPolicy"], path: "Fuzz/PolicyFiles",
                           exclude: ["corpus"]),
+        .executableTarget(name: "FuzzSTUN", dependencies: ["STUN"], path: "Fuzz/STUN", exclude: ["corpus"]),
         .executableTarget(name: "FuzzHEP", dependencies: ["HEP"], path: "Fuzz/HEP", exclude: ["corpus"]),
         .executableTarget(name: "FuzzAuditContent", dependencies: ["AuditTrail"], path: "Fuzz/AuditTrail",
                           exclude: ["corpus"]),
@@ -188,6 +191,8 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "TestVectors"]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", "TestVectors"]),
+        .testTarget(name: "STUNTests", dependencies: ["STUN", "SecurityPolicy", "TestVectors",
+                                                      .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MediaRelayTests", dependencies: ["MediaRelay", "SDP"]),
         .testTarget(name: "MediaRelayNIOTests", dependencies: [
             "MediaRelayNIO", "MediaRelay", "MediaSecurity", "SDP", "SecurityPolicy", "CLibSRTPShim",

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StirShaken
+import TestVectors
 import Testing
 
 /// A hot signer's key verifies through a table of its own multiples (OpenSSL) instead of swift-crypto: the two paths
@@ -123,15 +124,3 @@ import Testing
     }
 }
 
-extension Array where Element == UInt8 {
-    fileprivate init(hex: String) {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            bytes.append(UInt8(hex[index..<next], radix: 16)!)
-            index = next
-        }
-        self = bytes
-    }
-}

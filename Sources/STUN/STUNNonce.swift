@@ -1,0 +1,68 @@
+import Crypto
+import Foundation
+
+/// The security features a server announces at the start of its NONCE (RFC 8489 §9.2: the cookie `obMatJos2` and
+/// four base64 characters of a 24-bit set; bit 0, the most significant, is password algorithms, bit 1 username
+/// anonymity).
+public struct STUNSecurityFeatures: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue & 0xFF_FFFF }
+
+    public static let passwordAlgorithms = STUNSecurityFeatures(rawValue: 0x80_0000)
+    public static let usernameAnonymity = STUNSecurityFeatures(rawValue: 0x40_0000)
+
+    public static let cookie = "obMatJos2"
+
+    /// The nonce prefix announcing these features.
+    public var noncePrefix: String {
+        Self.cookie + Data([UInt8(rawValue >> 16), UInt8((rawValue >> 8) & 0xFF), UInt8(rawValue & 0xFF)]).base64EncodedString()
+    }
+
+    /// The features a nonce announces; nil when it does not start with the cookie (an RFC 5389 server's nonce).
+    public init?(nonce: String) {
+        let utf8 = Array(nonce.utf8)
+        guard utf8.count >= 13, utf8.starts(with: Self.cookie.utf8),
+            let bits = Data(base64Encoded: String(decoding: utf8[9..<13], as: UTF8.self)), bits.count == 3
+        else { return nil }
+        self.init(rawValue: UInt32(bits[0]) << 16 | UInt32(bits[1]) << 8 | UInt32(bits[2]))
+    }
+}
+
+/// Stateless nonces, as the registrar's are: the expiry and an HMAC binding it to the client's address, so a server
+/// keeps no table of nonces and a nonce from one source is stale from another (RFC 8489 §9.2 leaves the form to the
+/// server). `nonce = features-prefix expiry-hex "." base64url(HMAC-SHA256(secret, prefix expiry source))`.
+public struct STUNNonceIssuer: Sendable {
+    private let secret: SymmetricKey
+    public let features: STUNSecurityFeatures
+    /// How long a nonce is good for.
+    public let lifetimeSeconds: Int64
+
+    public init(secret: SymmetricKey, features: STUNSecurityFeatures = .passwordAlgorithms, lifetimeSeconds: Int64 = 600) {
+        (self.secret, self.features, self.lifetimeSeconds) = (secret, features, lifetimeSeconds)
+    }
+
+    /// A nonce for `source` (the client's transport address as text) at `now` (seconds).
+    public func nonce(for source: String, now: Int64) -> String {
+        let body = features.noncePrefix + String(now + lifetimeSeconds, radix: 16)
+        return body + "." + tag(body, source)
+    }
+
+    /// Whether `nonce` is one of ours for `source`, within its life at `now`. Anything else is stale (438).
+    public func isFresh(_ nonce: String, for source: String, now: Int64) -> Bool {
+        guard nonce.utf8.count <= 128, let dot = nonce.lastIndex(of: ".") else { return false }
+        let body = String(nonce[..<dot])
+        let prefix = features.noncePrefix
+        guard body.hasPrefix(prefix), let expiry = Int64(body.dropFirst(prefix.count), radix: 16) else { return false }
+        let expected = tag(body, source)
+        guard STUNMessage.constantTimeEqual(Array(expected.utf8), Array(nonce[nonce.index(after: dot)...].utf8)) else {
+            return false
+        }
+        return now <= expiry && expiry - now <= lifetimeSeconds
+    }
+
+    private func tag(_ body: String, _ source: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array((body + " " + source).utf8), using: secret)
+        return Data(mac.prefix(16)).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
