@@ -61,6 +61,8 @@ let package = Package(
         ]),
         // STUN (RFC 8489) messages, integrity, fingerprint and long-term credentials; TURN builds on it.
         .target(name: "STUN", dependencies: ["SecurityPolicy", .product(name: "Crypto", package: "swift-crypto")]),
+        // TURN (RFC 8656) without I/O: allocations, permissions, channels, credentials and limits.
+        .target(name: "TURN", dependencies: ["STUN", "SecurityPolicy", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Pcap"),
         .target(name: "RTP"),
         .target(name: "MediaRelay", dependencies: ["SDP", "RTP"]),
@@ -191,7 +193,7 @@ let package = Package(
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "TestVectors"]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", "TestVectors"]),
-        .testTarget(name: "STUNTests", dependencies: ["STUN", "SecurityPolicy", "TestVectors",
+        .testTarget(name: "STUNTests", dependencies: ["STUN", "TURN", "SecurityPolicy", "TestVectors",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MediaRelayTests", dependencies: ["MediaRelay", "SDP"]),
         .testTarget(name: "MediaRelayNIOTests", dependencies: [

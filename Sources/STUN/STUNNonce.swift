@@ -30,7 +30,9 @@ public struct STUNSecurityFeatures: OptionSet, Hashable, Sendable {
 
 /// Stateless nonces, as the registrar's are: the expiry and an HMAC binding it to the client's address, so a server
 /// keeps no table of nonces and a nonce from one source is stale from another (RFC 8489 §9.2 leaves the form to the
-/// server). `nonce = features-prefix expiry-hex "." base64url(HMAC-SHA256(secret, prefix expiry source))`.
+/// server). `nonce = features-prefix base64url(expiry, 4 bytes) base64url(HMAC-SHA256(secret, prefix expiry source))`,
+/// the HMAC cut to 96 bits: 35 characters in all, because the nonce rides in every challenge, which must stay small
+/// (see TURN's amplification limit).
 public struct STUNNonceIssuer: Sendable {
     private let secret: SymmetricKey
     public let features: STUNSecurityFeatures
@@ -41,28 +43,41 @@ public struct STUNNonceIssuer: Sendable {
         (self.secret, self.features, self.lifetimeSeconds) = (secret, features, lifetimeSeconds)
     }
 
-    /// A nonce for `source` (the client's transport address as text) at `now` (seconds).
+    /// A nonce for `source` (the client's transport address as text) at `now` (Unix seconds, before 2106).
     public func nonce(for source: String, now: Int64) -> String {
-        let body = features.noncePrefix + String(now + lifetimeSeconds, radix: 16)
-        return body + "." + tag(body, source)
+        let expiry = UInt32(clamping: now + lifetimeSeconds)
+        let body = features.noncePrefix + Self.base64url([UInt8(expiry >> 24), UInt8(expiry >> 16 & 0xFF),
+                                                          UInt8(expiry >> 8 & 0xFF), UInt8(expiry & 0xFF)])
+        return body + tag(body, source)
     }
 
     /// Whether `nonce` is one of ours for `source`, within its life at `now`. Anything else is stale (438).
     public func isFresh(_ nonce: String, for source: String, now: Int64) -> Bool {
-        guard nonce.utf8.count <= 128, let dot = nonce.lastIndex(of: ".") else { return false }
-        let body = String(nonce[..<dot])
         let prefix = features.noncePrefix
-        guard body.hasPrefix(prefix), let expiry = Int64(body.dropFirst(prefix.count), radix: 16) else { return false }
-        let expected = tag(body, source)
-        guard STUNMessage.constantTimeEqual(Array(expected.utf8), Array(nonce[nonce.index(after: dot)...].utf8)) else {
+        let characters = Array(nonce.utf8)
+        guard characters.count == prefix.utf8.count + 6 + 16, nonce.hasPrefix(prefix) else { return false }
+        let body = String(decoding: characters[..<(prefix.utf8.count + 6)], as: UTF8.self)
+        guard let expiryBytes = Self.decodeBase64url(String(body.dropFirst(prefix.count))), expiryBytes.count == 4 else {
             return false
         }
+        let expiry = expiryBytes.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        let expected = Array(tag(body, source).utf8)
+        guard STUNMessage.constantTimeEqual(expected, characters[(prefix.utf8.count + 6)...]) else { return false }
         return now <= expiry && expiry - now <= lifetimeSeconds
     }
 
     private func tag(_ body: String, _ source: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array((body + " " + source).utf8), using: secret)
-        return Data(mac.prefix(16)).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        Self.base64url(Array(HMAC<SHA256>.authenticationCode(for: Array((body + " " + source).utf8), using: secret).prefix(12)))
+    }
+
+    static func base64url(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeBase64url(_ text: String) -> [UInt8]? {
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while standard.count % 4 != 0 { standard += "=" }
+        return Data(base64Encoded: standard).map(Array.init)
     }
 }

@@ -17,10 +17,12 @@ import Testing
         #expect(!issuer.isFresh(nonce, for: "198.51.100.8:40000", now: 1_000))  // another source
         let other = STUNNonceIssuer(secret: SymmetricKey(size: .bits256))
         #expect(!other.isFresh(nonce, for: "198.51.100.7:40000", now: 1_000))  // another server's secret
-        // A nonce whose expiry was pushed out, or made up, is not fresh.
-        let pushed = nonce.replacingOccurrences(of: String(1_600, radix: 16), with: String(99_999, radix: 16))
-        #expect(!issuer.isFresh(pushed, for: "198.51.100.7:40000", now: 1_000))
-        #expect(!issuer.isFresh("obMatJos2gAAA0.x", for: "198.51.100.7:40000", now: 0))
+        #expect(nonce.utf8.count == 35)
+        // A nonce whose expiry was pushed out (its tag kept), or made up, is not fresh.
+        var pushed = Array(nonce.utf8)
+        pushed[16] = UInt8(ascii: "z")
+        #expect(!issuer.isFresh(String(decoding: pushed, as: UTF8.self), for: "198.51.100.7:40000", now: 1_000))
+        #expect(!issuer.isFresh("obMatJos2gAAA" + String(repeating: "A", count: 22), for: "198.51.100.7:40000", now: 0))
         #expect(!issuer.isFresh(String(repeating: "a", count: 500), for: "x", now: 0))
         #expect(STUNSecurityFeatures(nonce: "f//499k954d6OL34oL9FSTvy64sA") == nil)  // an RFC 5389 nonce
         #expect(STUNSecurityFeatures(nonce: "obMatJos2wAAA") == [.passwordAlgorithms, .usernameAnonymity])
