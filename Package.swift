@@ -93,6 +93,15 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
 
+        // L1: the TURN server's sockets (listeners over UDP, TCP and TLS; relay sockets) around the TURN core.
+        .target(
+            name: "TURNServerNIO",
+            dependencies: ["TURN", "STUN", "SecurityPolicy", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // L1: fetching STIR/SHAKEN certificates (x5u) under the address policy.
         .target(
             name: "StirShakenNIO",
@@ -142,7 +151,7 @@ let package = Package(
             name: "rampart",
             dependencies: [
                 "SIPMessage", "SDP", "SIPAuth", "Storage", "StorageSQLite", "CertificateAuthority", "Edge", "Registrar",
-                "AuditTrail", "SIEM", "AdminAPI", "StirShaken", "StirShakenNIO",
+                "AuditTrail", "SIEM", "AdminAPI", "StirShaken", "StirShakenNIO", "STUN", "TURN", "TURNServerNIO",
                 "SIPDialog", "SecurityPolicy", "Proxy", "Forensics", "MediaSecurity", "Pcap", "MediaRelayNIO",
                 "SIPTransaction", "SIPTransportNIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

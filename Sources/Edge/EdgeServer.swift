@@ -73,6 +73,8 @@ public final class EdgeServer: Service, Sendable {
         /// Where commands in other processes tell the edge that they changed the store (``ControlSocket``); nil:
         /// none (the quarter-second poll alone).
         public var controlSocket: String?
+        /// Called after the edge has read a change another command made to the store (other services read theirs).
+        public var onStoreChanged: (@Sendable () async -> Void)?
 
         public init(transport: SIPServer.Configuration, mediaRelay: MediaRelay? = nil, advertisedHost: SIPHost? = nil,
                     reloadableTLS: ReloadableTLSContext? = nil, threads: Int = System.coreCount, audit: Audit? = nil,
@@ -272,8 +274,10 @@ public final class EdgeServer: Service, Sendable {
         var control: ControlSocket?
         if let path = configuration.controlSocket {
             do {
+                let others = configuration.onStoreChanged
                 control = try await ControlSocket.bind(path: path) { [self] in
                     await applyStoreChanges(banVersion: banVersion)
+                    await others?()
                 }
             } catch {
                 logger.warning("no control socket: changes by other commands apply within a quarter second",

@@ -53,9 +53,10 @@ public struct SIEMEvent: Hashable, Sendable {
         case "security.ban", "security.digest-replay", "security.digest-downgrade-attempt", "security.overload",
              "security.media-downgrade-attempt", "security.media-address-refused", "security.identity-replayed": 7
         case "security.scanner-detected", "security.acl-denied", "security.geo-denied", "security.media-anomaly",
-             "security.tls-handshake-failure", "security.identity-failed": 6
+             "security.tls-handshake-failure", "security.identity-failed", "security.turn-peer-denied": 6
         case "audit.erase", "audit.rekey", "tls.reload", "config.load", "config.reload": 5
         case "security.auth-failure", "security.rate-limited", "security.malformed-message", "security.ban-withheld",
+             "security.turn-auth-failure", "security.turn-quota", "security.turn-amplification",
              "ban.add", "ban.remove", "device.bind", "device.unbind", "user.remove", "user.password": 4
         default: action.rawValue.hasPrefix("security.") ? 5 : 3
         }

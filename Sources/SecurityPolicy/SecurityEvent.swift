@@ -53,12 +53,22 @@ public struct SecurityEvent: Hashable, Sendable {
         /// A PASSporT (its header and claims) seen again while still fresh: a replayed identity.
         public static let identityReplayed = Kind("identity-replayed")
 
+        /// TURN: long-term credentials that did not hold (unknown user, wrong integrity, a realm not ours, a password
+        /// algorithm bid down, another user's allocation).
+        public static let turnAuthFailure = Kind("turn-auth-failure")
+        /// TURN: a client asked for a peer the relay may not reach (``AddressPolicy``): refused with 403.
+        public static let turnPeerDenied = Kind("turn-peer-denied")
+        /// TURN: an allocation, permission, channel or bandwidth limit was reached.
+        public static let turnQuota = Kind("turn-quota")
+        /// TURN: an answer to an unauthenticated source was held back, being larger than what that source sent.
+        public static let turnAmplification = Kind("turn-amplification")
+
         /// Every kind, for parsing filters.
         public static let all: [Kind] = [
             .authFailure, .ban, .unban, .banWithheld, .scannerDetected, .rateLimited, .aclDenied, .geoDenied, .fraudAlert,
             .mediaDowngradeAttempt, .tlsHandshakeFailure, .malformedMessage, .digestReplay, .digestDowngradeAttempt,
             .callerIDSpoofing, .overload, .mediaNotEncrypted, .mediaAnomaly, .mediaAddressRefused, .identityFailed,
-            .identityReplayed,
+            .identityReplayed, .turnAuthFailure, .turnPeerDenied, .turnQuota, .turnAmplification,
         ]
 
         /// The kind with this name, or nil.

@@ -16,6 +16,8 @@ public final class InMemoryStore: Store, ImmediateDirectoryLookup {
         var auditCheckpoints: [AuditCheckpoint] = []
         var adminTokens: [String: AdminToken] = [:]
         var certificateChains: [String: CachedCertificateChain] = [:]
+        var turnUsers: [String: TURNUser] = [:]
+        var turnSessions: [StoredTURNSession] = []
     }
 
     private let state = Mutex(State())
@@ -447,5 +449,33 @@ extension InMemoryStore: CertificateCacheStore {
                 ($0.expiresAtEpochSeconds, $1.url) > ($1.expiresAtEpochSeconds, $0.url)
             }.prefix(max(0, limit)))
         }
+    }
+}
+
+extension InMemoryStore: TURNStore {
+    public func saveTURNUser(_ user: TURNUser) async throws(StorageError) {
+        try StoreValidation.check(user)
+        state.withLock { $0.turnUsers[user.realm + "\u{0}" + user.username] = user }
+    }
+
+    public func removeTURNUser(username: String, realm: String) async throws(StorageError) -> Bool {
+        state.withLock { $0.turnUsers.removeValue(forKey: realm + "\u{0}" + username) != nil }
+    }
+
+    public func turnUsers(realm: String) async throws(StorageError) -> [TURNUser] {
+        state.withLock { $0.turnUsers.values.filter { $0.realm == realm }.sorted { $0.username < $1.username } }
+    }
+
+    public func appendTURNSessions(_ sessions: [StoredTURNSession]) async throws(StorageError) {
+        state.withLock { state in
+            state.turnSessions += sessions
+            if state.turnSessions.count > StoredTURNSession.maximumKept {
+                state.turnSessions.removeFirst(state.turnSessions.count - StoredTURNSession.maximumKept)
+            }
+        }
+    }
+
+    public func turnSessions(limit: Int) async throws(StorageError) -> [StoredTURNSession] {
+        state.withLock { Array($0.turnSessions.reversed().prefix(max(0, limit))) }
     }
 }

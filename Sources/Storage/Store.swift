@@ -131,7 +131,7 @@ extension ImmediateDirectoryLookup {
 
 /// Everything the edge stores.
 public protocol Store: AccountStore, DeviceBindingStore, RegistrationStore, CallRecordStore, BanStore, SecurityEventStore,
-    AuditStore, DataLifecycleStore, AdminTokenStore, CertificateCacheStore {}
+    AuditStore, DataLifecycleStore, AdminTokenStore, CertificateCacheStore, TURNStore {}
 
 /// A storage failure. The reason never contains stored secrets.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -172,6 +172,27 @@ public final class SQLiteStore: Store, ImmediateDirectoryLookup {
                 table.column("expiresAt", .integer).notNull().indexed()
             }
         }
+        migrator.registerMigration("v14: TURN users and sessions") { db in
+            try db.create(table: "turnUser") { table in
+                table.column("realm", .text).notNull()
+                table.column("username", .text).notNull()
+                table.column("md5Key", .text).notNull()
+                table.column("sha256Key", .text).notNull()
+                table.primaryKey(["realm", "username"])
+            }
+            try db.create(table: "turnSession") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("endedAt", .integer).notNull()
+                table.column("username", .text).notNull()
+                table.column("client", .text).notNull()
+                table.column("peers", .integer).notNull()
+                table.column("bytesToPeers", .integer).notNull()
+                table.column("bytesToClient", .integer).notNull()
+                table.column("packetsDropped", .integer).notNull()
+                table.column("seconds", .integer).notNull()
+                table.column("ending", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -712,6 +733,57 @@ extension SQLiteStore: CertificateCacheStore {
                     guard let data = row["chain"] as Data?, data.count <= CachedCertificateChain.maximumBytes else { return nil }
                     return CachedCertificateChain(url: row["url"], chain: Array(data), expiresAtEpochSeconds: row["expiresAt"])
                 }
+        }
+    }
+}
+
+extension SQLiteStore: TURNStore {
+    public func saveTURNUser(_ user: TURNUser) async throws(StorageError) {
+        try StoreValidation.check(user)
+        try await write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO turnUser (realm, username, md5Key, sha256Key) VALUES (?, ?, ?, ?)",
+                           arguments: [user.realm, user.username, user.md5KeyHex, user.sha256KeyHex])
+        }
+    }
+
+    public func removeTURNUser(username: String, realm: String) async throws(StorageError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM turnUser WHERE realm = ? AND username = ?", arguments: [realm, username])
+            return db.changesCount > 0
+        }
+    }
+
+    public func turnUsers(realm: String) async throws(StorageError) -> [TURNUser] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM turnUser WHERE realm = ? ORDER BY username", arguments: [realm]).map {
+                TURNUser(username: $0["username"], realm: $0["realm"], md5KeyHex: $0["md5Key"], sha256KeyHex: $0["sha256Key"])
+            }
+        }
+    }
+
+    public func appendTURNSessions(_ sessions: [StoredTURNSession]) async throws(StorageError) {
+        guard !sessions.isEmpty else { return }
+        try await write { db in
+            for session in sessions {
+                try db.execute(sql: """
+                    INSERT INTO turnSession (endedAt, username, client, peers, bytesToPeers, bytesToClient, packetsDropped,
+                        seconds, ending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [session.endedAtEpochSeconds, session.username, session.client, session.peers,
+                                     session.bytesToPeers, session.bytesToClient, session.packetsDropped, session.seconds,
+                                     session.ending])
+            }
+            try db.execute(sql: "DELETE FROM turnSession WHERE id IN (SELECT id FROM turnSession ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                           arguments: [StoredTURNSession.maximumKept])
+        }
+    }
+
+    public func turnSessions(limit: Int) async throws(StorageError) -> [StoredTURNSession] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM turnSession ORDER BY id DESC LIMIT ?", arguments: [max(0, limit)]).map {
+                StoredTURNSession(endedAtEpochSeconds: $0["endedAt"], username: $0["username"], client: $0["client"],
+                                  peers: $0["peers"], bytesToPeers: $0["bytesToPeers"], bytesToClient: $0["bytesToClient"],
+                                  packetsDropped: $0["packetsDropped"], seconds: $0["seconds"], ending: $0["ending"])
+            }
         }
     }
 }

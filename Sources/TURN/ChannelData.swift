@@ -1,9 +1,11 @@
-/// A TURN channel number (RFC 8656 §12): 0x4000 through 0x4FFF; the rest of 0x4000–0x7FFF is reserved.
+/// A TURN channel number: 0x4000 through 0x7FFF, as RFC 5766 §11 allowed them. RFC 8656 §12 narrows new numbers to
+/// 0x4FFF (the rest kept for RFC 7983 demultiplexing at the client), but RFC 5766 clients still pick from the whole
+/// range (coturn's turnutils_uclient does), and the server tells them apart from STUN either way.
 public struct TURNChannelNumber: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
 
     public init?(rawValue: UInt16) {
-        guard (0x4000...0x4FFF).contains(rawValue) else { return nil }
+        guard (0x4000...0x7FFF).contains(rawValue) else { return nil }
         self.rawValue = rawValue
     }
 
@@ -25,8 +27,8 @@ public enum ChannelData {
     /// The largest payload one message carries.
     public static let maxPayload = 65_535
 
-    /// Whether the first byte says ChannelData (RFC 7983: 64–79) rather than STUN (0–3).
-    public static func isChannelData(firstByte: UInt8) -> Bool { (0x40...0x4F).contains(firstByte) }
+    /// Whether the first byte says ChannelData (0x40–0x7F, see ``TURNChannelNumber``) rather than STUN (0–3).
+    public static func isChannelData(firstByte: UInt8) -> Bool { (0x40...0x7F).contains(firstByte) }
 
     /// The channel and payload length of a ChannelData message whose first bytes are `header`; nil when fewer than
     /// 4 bytes or the number is not a channel's.

@@ -93,3 +93,20 @@ public struct TURNCredentialChain: TURNCredentialSource {
         return []
     }
 }
+
+/// Long-term accounts that change while the server runs (a user added by `rampart turn user add` is in force at
+/// once): the server reads them on each authentication, the command side replaces them.
+public final class TURNAccountDirectory: TURNCredentialSource, @unchecked Sendable {
+    private let lock = NSLock()
+    private var accounts: TURNAccounts
+
+    public init(_ accounts: TURNAccounts) { self.accounts = accounts }
+
+    public func replace(_ accounts: TURNAccounts) { lock.withLock { self.accounts = accounts } }
+
+    public var count: Int { lock.withLock { accounts.users.count } }
+
+    public func keys(username: String, realm: String, algorithm: STUNPasswordAlgorithm, epochSeconds: Int64) -> [STUNKey] {
+        lock.withLock { accounts }.keys(username: username, realm: realm, algorithm: algorithm, epochSeconds: epochSeconds)
+    }
+}

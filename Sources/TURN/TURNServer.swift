@@ -87,7 +87,7 @@ public enum TURNDelivery: Sendable, Hashable {
 /// lifetimes and limits, driven by messages in and a monotonic `now`. The I/O layer owns sockets: it binds what an
 /// Allocate plans, relays what the core says may cross, and calls ``expire(now:)`` about once a second.
 public struct TURNServerCore: Sendable {
-    public let configuration: TURNConfiguration
+    public private(set) var configuration: TURNConfiguration
     private let credentials: any TURNCredentialSource
     private let nonces: STUNNonceIssuer
     private var allocations: [TURNFiveTuple: TURNAllocation] = [:]
@@ -130,7 +130,15 @@ public struct TURNServerCore: Sendable {
     /// The allocations alive now.
     public var allocationCount: Int { allocations.count }
 
+    /// Adds listeners of the server's own (as bound, with the ports the system chose) to those no peer may be.
+    public mutating func addOwnListeners(_ endpoints: [AddressPolicy.Endpoint]) {
+        configuration.peerPolicy.listeners += endpoints.filter { !configuration.peerPolicy.listeners.contains($0) }
+    }
+
     public func allocation(_ tuple: TURNFiveTuple) -> TURNAllocation? { allocations[tuple] }
+
+    /// The 5-tuples of the allocations alive now.
+    public var allocationTuples: [TURNFiveTuple] { Array(allocations.keys) }
 
     public func allocation(id: UInt32) -> TURNAllocation? { tupleOfID[id].flatMap { allocations[$0] } }
 
@@ -154,9 +162,13 @@ public struct TURNServerCore: Sendable {
                                 epochSeconds: Int64) -> TURNReply {
         switch (request.type.messageClass, request.type.method) {
         case (.request, .binding):
+            let unknown = request.unknownComprehensionRequired(understood: Self.understood)
+            guard unknown.isEmpty else {
+                return unauthenticated(unknownAttributesResponse(request, unknown, key: nil), to: tuple, now: now)
+            }
             var builder = STUNMessageBuilder.response(to: request)
             builder.append(.xorMappedAddress, xorAddress: tuple.client)
-            return unauthenticated(finish(builder, request, key: nil), to: tuple, now: now)
+            return unauthenticated(finish(builder, request, key: nil), to: tuple, now: now, binding: true)
         case (.indication, .send):
             return TURNReply(outcome: send(request, on: tuple, now: now))
         case (.indication, _), (.successResponse, _), (.errorResponse, _):
@@ -178,10 +190,7 @@ public struct TURNServerCore: Sendable {
         let signed = (authenticated.key, authenticated.sha256)
         let unknown = request.unknownComprehensionRequired(understood: Self.understood)
         if !unknown.isEmpty {
-            var builder = STUNMessageBuilder.response(to: request, error: true)
-            builder.append(.unknownAttribute)
-            builder.append(.unknownAttributes, unknown.flatMap { [UInt8($0.rawValue >> 8), UInt8($0.rawValue & 0xFF)] })
-            return TURNReply(outcome: .respond(finish(builder, request, key: signed)))
+            return TURNReply(outcome: .respond(unknownAttributesResponse(request, unknown, key: signed)))
         }
         switch request.type.method {
         case .allocate:
@@ -203,10 +212,15 @@ public struct TURNServerCore: Sendable {
         }
     }
 
-    /// Sends an answer to a source that has not authenticated, within its credit (UDP only).
-    private mutating func unauthenticated(_ response: [UInt8], to tuple: TURNFiveTuple, now: Duration) -> TURNReply {
+    /// Sends an answer to a source that has not authenticated, within its credit (UDP only). A Binding success,
+    /// which STUN cannot make as small as a bare 20-byte request (its XOR-MAPPED-ADDRESS alone is 12 bytes), may go
+    /// beyond the credit at a few a second per source address instead: at most 1.6 times the request (IPv4).
+    private mutating func unauthenticated(_ response: [UInt8], to tuple: TURNFiveTuple, now: Duration,
+                                          binding: Bool = false) -> TURNReply {
         guard configuration.limitAmplification, tuple.transport == .udp else { return TURNReply(outcome: .respond(response)) }
-        guard credit.spend(response.count, for: tuple.client, now: now) else {
+        guard credit.spend(response.count, for: tuple.client, now: now)
+            || binding && credit.allowBinding(for: tuple.client, now: now)
+        else {
             return TURNReply(outcome: .none, events: [.amplificationWithheld(source: tuple.client)])
         }
         return TURNReply(outcome: .respond(response))
@@ -263,6 +277,15 @@ public struct TURNServerCore: Sendable {
         builder.append(.nonce, text: nonces.nonce(for: source, now: epochSeconds))
         builder.append(.passwordAlgorithms, STUNPasswordAlgorithm.listValue(configuration.passwordAlgorithms))
         return finish(builder, request, key: nil)
+    }
+
+    /// 420 with UNKNOWN-ATTRIBUTES (RFC 8489 §6.3.1).
+    private func unknownAttributesResponse(_ request: STUNMessage, _ unknown: [STUNAttributeType],
+                                           key: (STUNKey, Bool)?) -> [UInt8] {
+        var builder = STUNMessageBuilder.response(to: request, error: true)
+        builder.append(.unknownAttribute)
+        builder.append(.unknownAttributes, unknown.flatMap { [UInt8($0.rawValue >> 8), UInt8($0.rawValue & 0xFF)] })
+        return finish(builder, request, key: key)
     }
 
     private func errorResponse(_ request: STUNMessage, _ error: STUNErrorCode, key: (STUNKey, Bool)?) -> [UInt8] {
@@ -639,6 +662,25 @@ struct AmplificationCredit: Sendable {
     static let ceiling = 65_536
 
     private var balances: [IPAddress: (bytes: Int, seen: Duration)] = [:]
+    /// Binding answers beyond the credit: a token bucket per source address (4 a second, 8 at once).
+    private var bindings: [IPAddress: (tokens: Double, last: Duration)] = [:]
+    static let bindingsPerSecond = 4.0
+    static let bindingBurst = 8.0
+
+    mutating func allowBinding(for source: STUNTransportAddress, now: Duration) -> Bool {
+        let key = source.address
+        if bindings[key] == nil, bindings.count >= Self.maxSources { forget(before: now) }
+        guard bindings[key] != nil || bindings.count < Self.maxSources else { return false }
+        let (tokens, last) = bindings[key] ?? (Self.bindingBurst, now)
+        let elapsed = Double((now - last).components.seconds) + Double((now - last).components.attoseconds) / 1e18
+        let available = min(Self.bindingBurst, tokens + max(0, elapsed) * Self.bindingsPerSecond)
+        guard available >= 1 else {
+            bindings[key] = (available, now)
+            return false
+        }
+        bindings[key] = (available - 1, now)
+        return true
+    }
 
     mutating func add(_ count: Int, for source: STUNTransportAddress, now: Duration) {
         let key = source.address
@@ -658,5 +700,6 @@ struct AmplificationCredit: Sendable {
 
     mutating func forget(before now: Duration) {
         balances = balances.filter { now - $0.value.seen < Self.memory }
+        bindings = bindings.filter { now - $0.value.last < Self.memory }
     }
 }

@@ -79,6 +79,15 @@ struct ServeCommand: AsyncParsableCommand {
             } else {
                 print("media relay off: SDP carries the endpoints' own addresses")
             }
+            if let turn = settings.turn {
+                print("TURN on \(turn.listeners.map(\.description).joined(separator: " ")), realm \(turn.core.realm), relay "
+                    + [turn.core.relayAddressV4, turn.core.relayAddressV6].compactMap { $0.map { "\($0)" } }.joined(separator: " and ")
+                    + " ports \(turn.relayPorts.lowerBound)-\(turn.relayPorts.upperBound), "
+                    + "\(turn.restSecrets.count) REST secret(s), peers allowed beyond public addresses: "
+                    + (turn.allowedPeers.isEmpty ? "none" : turn.allowedPeers.joined(separator: " ")))
+            } else {
+                print("TURN off")
+            }
             return
         }
         let logLevel = settings.logLevel
@@ -140,12 +149,35 @@ struct ServeCommand: AsyncParsableCommand {
             retention: settings.privacy.retention(key: pseudonymKey))
         serverConfiguration.siemPositionFile = settings.siem.isEmpty ? nil : siemPosition
         serverConfiguration.controlSocket = RunningEdge(dataDirectory: settings.dataDir).socketPath
+        var turn: TURNService?
+        if let turnSettings = settings.turn {
+            var context: NIOSSLContext?
+            if turnSettings.needsTLS {
+                let files = try settings.tlsFiles(directory: directory)
+                do { context = try NIOSSLContext(configuration: try Self.serverTLS(files)) } catch {
+                    throw UsageError(message: "cannot load the TURN listener's certificate or key: \(error)")
+                }
+            }
+            let service = TURNService(settings: turnSettings, tls: context, store: store, defense: edge.defense,
+                                      logger: Logger(label: "rampart.turn")) { bound in
+                let lines = bound.map { "rampart: TURN on \($0)\n" }.joined()
+                FileHandle.standardOutput.write(Data(lines.utf8))
+            }
+            serverConfiguration.onStoreChanged = { await service.reloadUsers() }
+            turn = service
+        }
         let server = EdgeServer(edge: edge, store: store, configuration: serverConfiguration, logger: logger)
         let bound: EdgeServer.Bound
         do { bound = try await server.start() } catch {
             throw UsageError(message: "\(error)")
         }
 
+        // The SIP listeners as bound (a port 0 is known only now) are never TURN peers either.
+        await turn?.server.addOwnListeners(bound.listeners.compactMap { listener in
+            IPAddress(listener.host).flatMap { address in
+                UInt16(exactly: listener.port).map { AddressPolicy.Endpoint(address: address, port: $0) }
+            }
+        })
         var lines = ["rampart: serving domain \(settings.edge.domain), data in \(settings.dataDir)"]
         lines += bound.listeners.map { "rampart: listening on \($0)" }
         if let media = settings.mediaRelay {
@@ -159,15 +191,13 @@ struct ServeCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
+        if let turn { services.append(.init(service: turn)) }
         if let admin = settings.admin {
             var tls: TLSConfiguration?
             if admin.tls {
                 let files = try settings.tlsFiles(directory: directory)
                 do {
-                    var configuration = TLSConfiguration.makeServerConfiguration(
-                        certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { .certificate($0) },
-                        privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)))
-                    configuration.minimumTLSVersion = .tlsv12
+                    var configuration = try Self.serverTLS(files)
                     if let clientCA = admin.clientCA {
                         // Mutual TLS: no handshake without a certificate from this CA (the token is still needed).
                         configuration.certificateVerification = .noHostnameVerification
@@ -196,6 +226,15 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    /// A TLS 1.2+ server configuration with the data directory's (or the configured) certificate and key.
+    static func serverTLS(_ files: TLSSettings) throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
+    }
+
     /// The admin API's configuration check: a posted file read as `serve --check-config` reads one, and
     /// `rampart lint`'s findings on it with this edge's data directory. Deny by default for the files it names:
     /// only those the running configuration names, or inside the data directory, are read (a token must not turn

@@ -307,6 +307,40 @@ struct ServeConfiguration: Codable, Equatable {
         }
     }
 
+    /// `[turn]`: the STUN/TURN server (off unless it has listeners).
+    struct Turn: Codable, Equatable {
+        var listen: [String]?
+        var realm: String?
+        var relayAddress: String?
+        var relayAddress6: String?
+        var relayPorts: [Int]?
+        var allowedPeers: [String]?
+        var restSecretFile: String?
+        var restMaxTTLSeconds: Int?
+        var maxAllocations: Int?
+        var maxAllocationsPerUser: Int?
+        var maxAllocationsPerSource: Int?
+        var maxPermissions: Int?
+        var maxChannels: Int?
+        var bandwidthBytesPerSecond: Int?
+        var defaultLifetimeSeconds: Int?
+        var maxLifetimeSeconds: Int?
+        var maxConnections: Int?
+        var limitAmplification: Bool?
+        var software: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case listen, realm, relayAddress = "relay_address", relayAddress6 = "relay_address6"
+            case relayPorts = "relay_ports", allowedPeers = "allowed_peers", restSecretFile = "rest_secret_file"
+            case restMaxTTLSeconds = "rest_max_ttl_seconds", maxAllocations = "max_allocations"
+            case maxAllocationsPerUser = "max_allocations_per_user", maxAllocationsPerSource = "max_allocations_per_source"
+            case maxPermissions = "max_permissions", maxChannels = "max_channels"
+            case bandwidthBytesPerSecond = "bandwidth_bytes_per_second", defaultLifetimeSeconds = "default_lifetime_seconds"
+            case maxLifetimeSeconds = "max_lifetime_seconds", maxConnections = "max_connections"
+            case limitAmplification = "limit_amplification", software
+        }
+    }
+
     /// `[privacy]`: how stored records write IP addresses, and how long each kind is kept.
     struct Privacy: Codable, Equatable {
         var ipAddresses: String?
@@ -368,10 +402,11 @@ struct ServeConfiguration: Codable, Equatable {
     var privacy: Privacy?
     var admin: Admin?
     var stir: Stir?
+    var turn: Turn?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDir = "data_dir", domain, listen, tls, registrar, transport, timers, calls, trunks, security, fraud, media
-        case addressPolicy = "address_policy", log, audit, siem, hep, privacy, admin, stir
+        case addressPolicy = "address_policy", log, audit, siem, hep, privacy, admin, stir, turn
     }
 
     /// Reads and checks a TOML file. (Integers are read as `Int` and range-checked here: TOMLKit traps when a
@@ -392,7 +427,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("tls.client_ca", tls?.clientCA), ("tls.server_ca", tls?.serverCA), ("admin.client_ca", admin?.clientCA),
             ("security.geoip_csv", security?.geoipCSV), ("security.scanner_signatures", security?.scannerSignatures),
             ("fraud.high_risk_prefixes", fraud?.highRiskPrefixes), ("stir.key_file", stir?.keyFile),
-            ("stir.x5u_ca_file", stir?.x5uCAFile),
+            ("stir.x5u_ca_file", stir?.x5uCAFile), ("turn.rest_secret_file", turn?.restSecretFile),
         ]
         for (index, file) in (stir?.caFiles ?? []).enumerated() { files.append(("stir.ca_files[\(index)]", file)) }
         for (index, file) in (stir?.crlFiles ?? []).enumerated() { files.append(("stir.crl_files[\(index)]", file)) }
@@ -433,6 +468,7 @@ struct ServeConfiguration: Codable, Equatable {
             ("privacy", Set(Privacy.CodingKeys.allCases.map(\.rawValue))),
             ("admin", Set(Admin.CodingKeys.allCases.map(\.rawValue))),
             ("stir", Set(Stir.CodingKeys.allCases.map(\.rawValue))),
+            ("turn", Set(Turn.CodingKeys.allCases.map(\.rawValue))),
         ]
         for (name, keys) in sections {
             if let section = table[name]?.table { try checkKeys(section, allowed: keys, path: path, prefix: name + ".") }

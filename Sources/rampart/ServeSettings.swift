@@ -40,6 +40,8 @@ struct ServeSettings {
     var hep: HEPSettings?
     /// The admin API's listener (`[admin]`, `--admin-listen`); nil: off.
     var admin: AdminListenSettings?
+    /// The STUN/TURN server (`[turn]`); nil: off.
+    var turn: TURNSettings?
 
     struct MediaRelaySettings {
         /// An address the relay binds, and the one written into SDP for parties of its family.
@@ -172,6 +174,7 @@ struct ServeSettings {
                                      in: 1...1_000_000)
 
         mediaRelay = try Self.mediaRelay(file.media ?? .init(), listeners: listeners, advertisedHost: advertisedHost)
+        turn = try Self.turn(file.turn, sipListeners: listeners, mediaRelay: mediaRelay)
         let audit = file.audit ?? .init()
         auditPolicy = AuditChain.CheckpointPolicy(
             everyRecords: try Self.bounded(audit.checkpointEveryRecords, "audit.checkpoint_every_records", default: 1_000,

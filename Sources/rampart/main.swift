@@ -12,7 +12,7 @@ struct Rampart: ParsableCommand {
         subcommands: [
             ServeCommand.self, SIPCommand.self, UserCommand.self, CertCommand.self, DeviceCommand.self, CDRCommand.self,
             BanCommand.self, EventsCommand.self, SRTPCommand.self, AuditCommand.self, PrivacyCommand.self,
-            LintCommand.self, AdminCommand.self, StirCommand.self,
+            LintCommand.self, AdminCommand.self, StirCommand.self, TurnCommand.self,
         ]
     )
 }

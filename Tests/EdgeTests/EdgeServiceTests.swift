@@ -447,6 +447,15 @@ final class AsyncOnlyStore: Store {
     func certificateChains(validAt epochSeconds: Int64, limit: Int) async throws(StorageError) -> [CachedCertificateChain] {
         try await inner.certificateChains(validAt: epochSeconds, limit: limit)
     }
+    func saveTURNUser(_ user: TURNUser) async throws(StorageError) { try await inner.saveTURNUser(user) }
+    func removeTURNUser(username: String, realm: String) async throws(StorageError) -> Bool {
+        try await inner.removeTURNUser(username: username, realm: realm)
+    }
+    func turnUsers(realm: String) async throws(StorageError) -> [TURNUser] { try await inner.turnUsers(realm: realm) }
+    func appendTURNSessions(_ sessions: [StoredTURNSession]) async throws(StorageError) {
+        try await inner.appendTURNSessions(sessions)
+    }
+    func turnSessions(limit: Int) async throws(StorageError) -> [StoredTURNSession] { try await inner.turnSessions(limit: limit) }
 }
 
 @Suite struct EdgeDeferredPathTests {

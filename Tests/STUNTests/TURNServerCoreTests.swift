@@ -250,7 +250,7 @@ import TURN
         #expect(core.channelData(channel, length: 160, on: client.tuple, now: client.now).map { $0.peer } == peer)
         #expect(core.fromPeer(peer, to: id, length: 160, now: client.now) == .channel(channel, client: client.tuple))
         // The channel for another peer, another channel for the peer, numbers out of range: 400.
-        for (number, target) in [(UInt16(0x4000), client.peer("198.51.100.51")), (0x4001, peer), (0x3FFF, peer), (0x5000, peer)] {
+        for (number, target) in [(UInt16(0x4000), client.peer("198.51.100.51")), (0x4001, peer), (0x3FFF, peer), (0x8000, peer)] {
             (_, response) = client.send(client.message(.channelBind) {
                 $0.append(.channelNumber, [UInt8(number >> 8), UInt8(number & 0xFF), 0, 0])
                 $0.append(.xorPeerAddress, xorAddress: target)
@@ -432,12 +432,17 @@ import TURN
         }
         // The client's first retransmission (500 ms later) earns the challenge, and every other one after.
         #expect(answered == [2, 4, 6])
-        // A Binding request is answered within the same budget (the credit is per IP address).
+        // A bare Binding request (20 bytes) gets its 32-byte answer at once; beyond what a source's own bytes pay
+        // for, at most 8 answers at once and 4 a second.
         var pinger = Client(port: 40_001, address: "203.0.113.30")
         let binding = pinger.message(.binding, signed: false)
-        #expect(pinger.send(binding, to: &core).1 == nil)
         let answer = try #require(pinger.send(binding, to: &core).1)
         #expect(answer.xorAddress() == pinger.tuple.client)
+        let flood = (0..<40).compactMap { _ in pinger.send(binding, to: &core).1 }
+        let (bytesIn, bytesOut) = (41 * binding.bytes.count, (flood.count + 1) * answer.bytes.count)
+        #expect(flood.count < 40 && bytesOut <= bytesIn + 8 * answer.bytes.count)
+        pinger.now += .seconds(1)
+        #expect(pinger.send(binding, to: &core).1 != nil)
         // Over TCP a source address is proven by the handshake: no limit.
         var tcp = Client(port: 40_002)
         tcp.tuple.transport = .tcp

@@ -171,6 +171,31 @@ let sha256 = String(repeating: "b", count: 64)
         #expect(try await moved())
     }
 
+    /// TURN users by realm (keys, never passwords) and session records, newest first.
+    @Test(arguments: StoreKind.allCases)
+    func turnUsersAndSessions(_ kind: StoreKind) async throws {
+        let store = try kind.make()
+        let carol = TURNUser(username: "carol", realm: "turn.example", md5KeyHex: md5, sha256KeyHex: sha256)
+        try await store.saveTURNUser(carol)
+        try await store.saveTURNUser(TURNUser(username: "carol", realm: "other.example", md5KeyHex: md5, sha256KeyHex: sha256))
+        #expect(try await store.turnUsers(realm: "turn.example") == [carol])
+        #expect(try await store.removeTURNUser(username: "carol", realm: "other.example"))
+        #expect(try await !store.removeTURNUser(username: "carol", realm: "other.example"))
+        await #expect(throws: StorageError.self) {
+            try await store.saveTURNUser(TURNUser(username: "", realm: "r", md5KeyHex: md5, sha256KeyHex: sha256))
+        }
+        await #expect(throws: StorageError.self) {
+            try await store.saveTURNUser(TURNUser(username: "x", realm: "r", md5KeyHex: "zz", sha256KeyHex: sha256))
+        }
+        let sessions = (1...3).map {
+            StoredTURNSession(endedAtEpochSeconds: Int64($0), username: "carol", client: "udp:198.51.100.7:4000\($0)",
+                              peers: $0, bytesToPeers: 100, bytesToClient: 200, packetsDropped: 0, seconds: 60,
+                              ending: "expired")
+        }
+        try await store.appendTURNSessions(sessions)
+        #expect(try await store.turnSessions(limit: 2) == [sessions[2], sessions[1]])
+    }
+
     @Test func sqliteRegistrationsSurviveARestart() async throws {
         let path = temporaryDatabasePath()
         defer {

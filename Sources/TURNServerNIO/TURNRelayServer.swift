@@ -1,0 +1,443 @@
+import Crypto
+import Foundation
+import Metrics
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SecurityPolicy
+import STUN
+import TURN
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The TURN server on SwiftNIO: listeners over UDP, TCP and TLS, a relay socket per allocation and address family,
+/// and the protocol core (``TURNServerCore``) deciding everything. All of it runs on one event loop, so the core
+/// is a plain value touched from there only; packets are relayed in that loop's reads.
+public final class TURNRelayServer: @unchecked Sendable {
+    /// One listener.
+    public struct Listener: Hashable, Sendable, CustomStringConvertible {
+        public var transport: TURNTransport
+        public var address: IPAddress
+        public var port: UInt16
+
+        public init(transport: TURNTransport, address: IPAddress, port: UInt16) {
+            (self.transport, self.address, self.port) = (transport, address, port)
+        }
+
+        /// `udp:127.0.0.1:3478`, `tls:[::1]:5349`.
+        public init?(_ text: String) {
+            let parts = text.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let transport = TURNTransport(rawValue: String(parts[0]).lowercased()) else { return nil }
+            let rest = String(parts[1])
+            guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]),
+                let address = IPAddress(String(rest[..<colon]))
+            else { return nil }
+            self.init(transport: transport, address: address, port: port)
+        }
+
+        public var description: String {
+            "\(transport.rawValue):" + (address.isIPv4 ? "\(address)" : "[\(address)]") + ":\(port)"
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var listeners: [Listener]
+        public var core: TURNConfiguration
+        public var relayPorts: ClosedRange<UInt16>
+        public var credentials: any TURNCredentialSource
+        /// The certificate for `tls` listeners.
+        public var tls: NIOSSLContext?
+        /// Stream connections at once, in all and per client IP address.
+        public var maxConnections = 1_024
+        public var maxConnectionsPerSource = 32
+        /// A stream connection that has not allocated within this long is closed.
+        public var idleConnectionSeconds = 30
+        /// Security events, on the server's event loop (keep the work short: hand it on).
+        public var events: @Sendable ([TURNEvent]) -> Void = { _ in }
+        /// Ended allocations, on the server's event loop.
+        public var sessions: @Sendable (TURNSessionRecord) -> Void = { _ in }
+
+        public init(listeners: [Listener], core: TURNConfiguration, relayPorts: ClosedRange<UInt16>,
+                    credentials: any TURNCredentialSource) {
+            (self.listeners, self.core, self.relayPorts, self.credentials) = (listeners, core, relayPorts, credentials)
+        }
+    }
+
+    private let configuration: Configuration
+    private let loop: EventLoop
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
+    private var core: TURNServerCore
+    private var datagramListeners: [STUNTransportAddress: Channel] = [:]
+    private var streamListeners: [Channel] = []
+    private var streams: [TURNFiveTuple: (channel: Channel, opened: Duration)] = [:]
+    private var streamsPerSource: [IPAddress: Int] = [:]
+    /// Relay sockets per allocation, IPv4 first.
+    private var relays: [UInt32: [Channel]] = [:]
+    private var housekeeping: RepeatedTask?
+    private var stopped = false
+
+    private let relayedToPeers = Counter(label: "rampart_turn_relayed_packets_total", dimensions: [("direction", "to-peer")])
+    private let relayedToClients = Counter(label: "rampart_turn_relayed_packets_total", dimensions: [("direction", "to-client")])
+    private let dropped = Counter(label: "rampart_turn_dropped_packets_total")
+    private let allocationsGauge = Gauge(label: "rampart_turn_allocations")
+
+    public init(configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        loop = group.next()
+        origin = clock.now
+        core = TURNServerCore(configuration: configuration.core, credentials: configuration.credentials,
+                              nonceSecret: SymmetricKey(size: .bits256), relayPorts: configuration.relayPorts)
+    }
+
+    private var now: Duration { clock.now - origin }
+    private var epochSeconds: Int64 { Int64(Date().timeIntervalSince1970) }
+
+    // MARK: - Start and stop
+
+    /// Binds every listener; returns them with their ports (0 asks the system for one).
+    public func start() async throws -> [Listener] {
+        var bound: [Listener] = []
+        for listener in configuration.listeners {
+            let host = listener.address.description
+            switch listener.transport {
+            case .udp:
+                let channel = try await DatagramBootstrap(group: loop)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(DatagramListenerHandler(server: self))
+                        }
+                    }
+                    .bind(host: host, port: Int(listener.port)).get()
+                let port = UInt16(channel.localAddress?.port ?? Int(listener.port))
+                let local = STUNTransportAddress(address: listener.address, port: port)
+                try await loop.submit { self.datagramListeners[local] = channel }.get()
+                bound.append(Listener(transport: .udp, address: listener.address, port: port))
+            case .tcp, .tls:
+                if listener.transport == .tls, configuration.tls == nil { throw TURNServerError.noCertificate }
+                let transport = listener.transport
+                let channel = try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            guard self.admit(channel, transport: transport) else { throw TURNServerError.tooManyConnections }
+                            if transport == .tls, let tls = self.configuration.tls {
+                                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                            }
+                            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(StreamFramer()))
+                            try channel.pipeline.syncOperations.addHandler(StreamHandler(server: self, transport: transport))
+                        }
+                    }
+                    .bind(host: host, port: Int(listener.port)).get()
+                try await loop.submit { self.streamListeners.append(channel) }.get()
+                bound.append(Listener(transport: transport, address: listener.address,
+                                      port: UInt16(channel.localAddress?.port ?? Int(listener.port))))
+            }
+        }
+        let own = bound.map { AddressPolicy.Endpoint(address: $0.address, port: $0.port) }
+        try await loop.submit { self.core.addOwnListeners(own) }.get()
+        housekeeping = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in self.tick() }
+        return bound
+    }
+
+    /// Closes everything; allocations end with their records.
+    public func stop() async {
+        let channels: [Channel] = (try? await loop.submit { () -> [Channel] in
+            self.stopped = true
+            self.housekeeping?.cancel()
+            for tuple in Array(self.core.allocationTuples) { self.close(tuple) }
+            return Array(self.datagramListeners.values) + self.streamListeners + self.streams.values.map(\.channel)
+        }.get()) ?? []
+        for channel in channels { try? await channel.close() }
+    }
+
+    /// The allocations alive now.
+    public func allocationCount() async -> Int { (try? await loop.submit { self.core.allocationCount }.get()) ?? 0 }
+
+    /// Listeners of the process's other services (as bound) that no peer may be.
+    public func addOwnListeners(_ endpoints: [AddressPolicy.Endpoint]) async {
+        try? await loop.submit { self.core.addOwnListeners(endpoints) }.get()
+    }
+
+    // MARK: - From clients
+
+    private func admit(_ channel: Channel, transport: TURNTransport) -> Bool {
+        guard let remote = channel.remoteAddress.flatMap(STUNTransportAddress.init) else { return false }
+        guard streams.count < configuration.maxConnections,
+            streamsPerSource[remote.address, default: 0] < configuration.maxConnectionsPerSource
+        else { return false }
+        return true
+    }
+
+    fileprivate func streamOpened(_ channel: Channel, transport: TURNTransport) {
+        guard let tuple = tuple(of: channel, transport: transport) else { return }
+        streams[tuple] = (channel, now)
+        streamsPerSource[tuple.client.address, default: 0] += 1
+    }
+
+    fileprivate func streamClosed(_ channel: Channel, transport: TURNTransport) {
+        guard let tuple = tuple(of: channel, transport: transport), streams.removeValue(forKey: tuple) != nil else { return }
+        streamsPerSource[tuple.client.address, default: 1] -= 1
+        if streamsPerSource[tuple.client.address] == 0 { streamsPerSource[tuple.client.address] = nil }
+        close(tuple)
+    }
+
+    private func tuple(of channel: Channel, transport: TURNTransport) -> TURNFiveTuple? {
+        guard let remote = channel.remoteAddress.flatMap(STUNTransportAddress.init),
+            let local = channel.localAddress.flatMap(STUNTransportAddress.init)
+        else { return nil }
+        return TURNFiveTuple(client: remote, server: local, transport: transport)
+    }
+
+    fileprivate func datagram(_ buffer: ByteBuffer, from remote: SocketAddress, listener: Channel) {
+        guard let client = STUNTransportAddress(remote), let local = listener.localAddress.flatMap(STUNTransportAddress.init)
+        else { return }
+        fromClient(buffer, tuple: TURNFiveTuple(client: client, server: local, transport: .udp))
+    }
+
+    fileprivate func streamMessage(_ buffer: ByteBuffer, channel: Channel, transport: TURNTransport) {
+        guard let tuple = tuple(of: channel, transport: transport) else { return }
+        fromClient(buffer, tuple: tuple)
+    }
+
+    /// A datagram or a framed stream message from a client.
+    private func fromClient(_ buffer: ByteBuffer, tuple: TURNFiveTuple) {
+        let now = self.now
+        core.received(buffer.readableBytes, from: tuple.client, now: now)
+        let start = buffer.readerIndex
+        guard let first = buffer.getInteger(at: start, as: UInt8.self) else { return }
+        if ChannelData.isChannelData(firstByte: first) {
+            guard let number = buffer.getInteger(at: start, as: UInt16.self), let channel = TURNChannelNumber(rawValue: number),
+                let length = buffer.getInteger(at: start + 2, as: UInt16.self), Int(length) + 4 <= buffer.readableBytes,
+                let (allocation, peer) = core.channelData(channel, length: Int(length), on: tuple, now: now),
+                let payload = buffer.getSlice(at: start + 4, length: Int(length))
+            else {
+                dropped.increment()
+                return
+            }
+            toPeer(payload, allocation: allocation, peer: peer)
+            return
+        }
+        guard let message = try? STUNMessage(parsing: Array(buffer.readableBytesView)) else {
+            dropped.increment()
+            return
+        }
+        let reply = core.handle(message, on: tuple, now: now, epochSeconds: epochSeconds)
+        if !reply.events.isEmpty { configuration.events(reply.events) }
+        switch reply.outcome {
+        case .none:
+            break
+        case .respond(let bytes):
+            toClient(ByteBuffer(bytes: bytes), tuple: tuple)
+        case .relay(let allocation, let peer, let range):
+            toPeer(ByteBuffer(bytes: message.bytes[range]), allocation: allocation, peer: peer)
+        case .ended(let record, let allocation, let response):
+            closeRelays(allocation)
+            configuration.sessions(record)
+            toClient(ByteBuffer(bytes: response), tuple: tuple)
+        case .allocate(let plan):
+            bindRelays(plan)
+        }
+        allocationsGauge.record(core.allocationCount)
+    }
+
+    /// Binds a plan's relay sockets; the core answers once they are all bound, or 508 if one is not.
+    private func bindRelays(_ plan: TURNAllocationPlan) {
+        let handlers = plan.relayed.map { _ in RelayHandler(server: self) }
+        let binds = zip(plan.relayed, handlers).map { address, handler in
+            var bootstrap = DatagramBootstrap(group: loop)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            if plan.dontFragment, address.address.isIPv4 {
+                // DONT-FRAGMENT (RFC 8656 §7.2): the relay socket sets DF on what it sends.
+                bootstrap = bootstrap.channelOption(
+                    ChannelOptions.socket(.init(CInt(IPPROTO_IP)), .init(IP_MTU_DISCOVER)),
+                    value: Int(IP_PMTUDISC_DO))
+            }
+            return bootstrap
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                }
+                .bind(to: address.socketAddress)
+        }
+        EventLoopFuture.whenAllComplete(binds, on: loop).whenSuccess { results in
+            let channels: [Channel] = results.compactMap { try? $0.get() }
+            guard !self.stopped, channels.count == results.count, let (id, response) = self.core.allocationBound(plan, now: self.now)
+            else {
+                for channel in channels { channel.close(promise: nil) }
+                if let response = self.core.allocationFailed(plan) { self.toClient(ByteBuffer(bytes: response), tuple: plan.tuple) }
+                return
+            }
+            for handler in handlers { handler.allocation = id }
+            self.relays[id] = channels
+            self.allocationsGauge.record(self.core.allocationCount)
+            self.toClient(ByteBuffer(bytes: response), tuple: plan.tuple)
+        }
+    }
+
+    private func toPeer(_ payload: ByteBuffer, allocation: UInt32, peer: STUNTransportAddress) {
+        guard let sockets = relays[allocation],
+            let socket = sockets.first(where: { $0.localAddress?.protocol == (peer.address.isIPv4 ? .inet : .inet6) })
+        else { return }
+        relayedToPeers.increment()
+        socket.writeAndFlush(AddressedEnvelope(remoteAddress: peer.socketAddress, data: payload), promise: nil)
+    }
+
+    private func toClient(_ buffer: ByteBuffer, tuple: TURNFiveTuple) {
+        switch tuple.transport {
+        case .udp:
+            datagramListeners[tuple.server]?.writeAndFlush(
+                AddressedEnvelope(remoteAddress: tuple.client.socketAddress, data: buffer), promise: nil)
+        case .tcp, .tls:
+            streams[tuple]?.channel.writeAndFlush(buffer, promise: nil)
+        }
+    }
+
+    // MARK: - From peers
+
+    fileprivate func fromPeer(_ buffer: ByteBuffer, from remote: SocketAddress, allocation: UInt32) {
+        guard let peer = STUNTransportAddress(remote) else { return }
+        let length = buffer.readableBytes
+        switch core.fromPeer(peer, to: allocation, length: length, now: now) {
+        case nil:
+            dropped.increment()
+        case .channel(let channel, let tuple)?:
+            let padding = tuple.transport == .udp ? 0 : (4 - length % 4) % 4
+            var framed = ByteBufferAllocator().buffer(capacity: 4 + length + padding)
+            framed.writeBytes(ChannelData.headerBytes(channel: channel, length: length))
+            framed.writeImmutableBuffer(buffer)
+            if padding > 0 { framed.writeRepeatingByte(0, count: padding) }
+            relayedToClients.increment()
+            toClient(framed, tuple: tuple)
+        case .indication(let tuple)?:
+            relayedToClients.increment()
+            toClient(ByteBuffer(bytes: TURNServerCore.dataIndication(from: peer, payload: buffer.readableBytesView)),
+                     tuple: tuple)
+        }
+    }
+
+    // MARK: - Lifetimes
+
+    private func tick() {
+        let now = self.now
+        for (allocation, record) in core.expire(now: now) {
+            closeRelays(allocation)
+            configuration.sessions(record)
+        }
+        // Stream connections that never allocated go after the idle limit.
+        for (tuple, stream) in streams where core.allocation(tuple) == nil
+            && now - stream.opened > .seconds(configuration.idleConnectionSeconds)
+        {
+            stream.channel.close(promise: nil)
+        }
+        allocationsGauge.record(core.allocationCount)
+    }
+
+    private func close(_ tuple: TURNFiveTuple) {
+        guard let (allocation, record) = core.close(tuple, now: now) else { return }
+        closeRelays(allocation)
+        configuration.sessions(record)
+    }
+
+    private func closeRelays(_ allocation: UInt32) {
+        for channel in relays.removeValue(forKey: allocation) ?? [] { channel.close(promise: nil) }
+    }
+}
+
+public enum TURNServerError: Error, CustomStringConvertible {
+    case noCertificate
+    case tooManyConnections
+
+    public var description: String {
+        switch self {
+        case .noCertificate: "a tls TURN listener needs a certificate"
+        case .tooManyConnections: "too many TURN connections"
+        }
+    }
+}
+
+// MARK: - Handlers
+
+private final class DatagramListenerHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let server: TURNRelayServer
+
+    init(server: TURNRelayServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        server.datagram(envelope.data, from: envelope.remoteAddress, listener: context.channel)
+    }
+}
+
+private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let server: TURNRelayServer
+    /// Set once the allocation exists; until then what arrives is dropped.
+    var allocation: UInt32?
+
+    init(server: TURNRelayServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let allocation else { return }
+        let envelope = unwrapInboundIn(data)
+        server.fromPeer(envelope.data, from: envelope.remoteAddress, allocation: allocation)
+    }
+}
+
+private final class StreamHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    let server: TURNRelayServer
+    let transport: TURNTransport
+
+    init(server: TURNRelayServer, transport: TURNTransport) { (self.server, self.transport) = (server, transport) }
+
+    func channelActive(context: ChannelHandlerContext) {
+        server.streamOpened(context.channel, transport: transport)
+        context.fireChannelActive()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { server.streamOpened(context.channel, transport: transport) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        server.streamClosed(context.channel, transport: transport)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        server.streamMessage(unwrapInboundIn(data), channel: context.channel, transport: transport)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// Frames a TURN stream (RFC 8656 §12.5): STUN messages by their header's length, ChannelData by its length padded
+/// to 4; anything else closes the connection.
+struct StreamFramer: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard buffer.readableBytes >= 4, let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+            let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self)
+        else { return .needMoreData }
+        let frame: Int
+        if ChannelData.isChannelData(firstByte: first) {
+            frame = ChannelData.streamFrameLength(payloadLength: Int(length))
+        } else if first & 0xC0 == 0 {
+            frame = 20 + Int(length)
+        } else {
+            throw StreamFramingError()
+        }
+        guard buffer.readableBytes >= frame, let message = buffer.readSlice(length: frame) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(message))
+        return .continue
+    }
+}
+
+struct StreamFramingError: Error {}
