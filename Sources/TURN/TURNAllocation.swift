@@ -108,6 +108,17 @@ public struct TURNAllocation: Sendable {
     public internal(set) var packetsDropped = 0
     public internal(set) var peersSeen: Set<IPAddress> = []
 
+    /// Takes `bytes` from the bucket of their direction; counts them, or the drop.
+    mutating func consume(_ bytes: Int, toPeers direction: Bool, now: Duration) -> Bool {
+        let allowed = direction ? toPeers.take(bytes, now: now) : toClient.take(bytes, now: now)
+        guard allowed else {
+            packetsDropped += 1
+            return false
+        }
+        if direction { bytesToPeers += bytes } else { bytesToClient += bytes }
+        return true
+    }
+
     /// Whether `peer`'s IP address has an unexpired permission.
     public func permits(_ peer: IPAddress, now: Duration) -> Bool { permissions[peer].map { now < $0 } ?? false }
 

@@ -594,16 +594,9 @@ public struct TURNServerCore: Sendable {
         return .indication(client: tuple)
     }
 
+    /// Counts `bytes` against the allocation's bandwidth in place (a packet's hot path: no copy of the allocation).
     private mutating func take(_ bytes: Int, toPeers: Bool, tuple: TURNFiveTuple, now: Duration) -> Bool {
-        guard var allocation = allocations[tuple] else { return false }
-        defer { allocations[tuple] = allocation }
-        let allowed = toPeers ? allocation.toPeers.take(bytes, now: now) : allocation.toClient.take(bytes, now: now)
-        guard allowed else {
-            allocation.packetsDropped += 1
-            return false
-        }
-        if toPeers { allocation.bytesToPeers += bytes } else { allocation.bytesToClient += bytes }
-        return true
+        allocations[tuple]?.consume(bytes, toPeers: toPeers, now: now) ?? false
     }
 
     /// A Data indication carrying `payload` from `peer` (RFC 8656 §10.3).

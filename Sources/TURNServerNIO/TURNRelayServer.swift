@@ -74,8 +74,14 @@ public final class TURNRelayServer: @unchecked Sendable {
     private var streamListeners: [Channel] = []
     private var streams: [TURNFiveTuple: (channel: Channel, opened: Duration)] = [:]
     private var streamsPerSource: [IPAddress: Int] = [:]
-    /// Relay sockets per allocation, IPv4 first.
-    private var relays: [UInt32: [Channel]] = [:]
+    /// Relay sockets per allocation, one per family.
+    private var relays: [UInt32: RelaySockets] = [:]
+
+    private struct RelaySockets {
+        var v4: Channel?
+        var v6: Channel?
+        var all: [Channel] { [v4, v6].compactMap { $0 } }
+    }
     private var housekeeping: RepeatedTask?
     private var stopped = false
 
@@ -104,18 +110,22 @@ public final class TURNRelayServer: @unchecked Sendable {
             let host = listener.address.description
             switch listener.transport {
             case .udp:
+                let handler = DatagramListenerHandler(server: self)
                 let channel = try await DatagramBootstrap(group: loop)
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(DatagramListenerHandler(server: self))
+                            try channel.pipeline.syncOperations.addHandler(handler)
                         }
                     }
                     .bind(host: host, port: Int(listener.port)).get()
                 let port = UInt16(channel.localAddress?.port ?? Int(listener.port))
                 let local = STUNTransportAddress(address: listener.address, port: port)
-                try await loop.submit { self.datagramListeners[local] = channel }.get()
+                try await loop.submit {
+                    self.datagramListeners[local] = channel
+                    handler.local = local
+                }.get()
                 bound.append(Listener(transport: .udp, address: listener.address, port: port))
             case .tcp, .tls:
                 if listener.transport == .tls, configuration.tls == nil { throw TURNServerError.noCertificate }
@@ -174,14 +184,15 @@ public final class TURNRelayServer: @unchecked Sendable {
         return true
     }
 
-    fileprivate func streamOpened(_ channel: Channel, transport: TURNTransport) {
-        guard let tuple = tuple(of: channel, transport: transport) else { return }
+    fileprivate func streamOpened(_ channel: Channel, transport: TURNTransport) -> TURNFiveTuple? {
+        guard let tuple = tuple(of: channel, transport: transport) else { return nil }
         streams[tuple] = (channel, now)
         streamsPerSource[tuple.client.address, default: 0] += 1
+        return tuple
     }
 
-    fileprivate func streamClosed(_ channel: Channel, transport: TURNTransport) {
-        guard let tuple = tuple(of: channel, transport: transport), streams.removeValue(forKey: tuple) != nil else { return }
+    fileprivate func streamClosed(_ tuple: TURNFiveTuple) {
+        guard streams.removeValue(forKey: tuple) != nil else { return }
         streamsPerSource[tuple.client.address, default: 1] -= 1
         if streamsPerSource[tuple.client.address] == 0 { streamsPerSource[tuple.client.address] = nil }
         close(tuple)
@@ -194,23 +205,22 @@ public final class TURNRelayServer: @unchecked Sendable {
         return TURNFiveTuple(client: remote, server: local, transport: transport)
     }
 
-    fileprivate func datagram(_ buffer: ByteBuffer, from remote: SocketAddress, listener: Channel) {
-        guard let client = STUNTransportAddress(remote), let local = listener.localAddress.flatMap(STUNTransportAddress.init)
-        else { return }
+    fileprivate func datagram(_ buffer: ByteBuffer, from remote: SocketAddress, listener local: STUNTransportAddress) {
+        guard let client = STUNTransportAddress(remote) else { return }
         fromClient(buffer, tuple: TURNFiveTuple(client: client, server: local, transport: .udp))
     }
 
-    fileprivate func streamMessage(_ buffer: ByteBuffer, channel: Channel, transport: TURNTransport) {
-        guard let tuple = tuple(of: channel, transport: transport) else { return }
+    fileprivate func streamMessage(_ buffer: ByteBuffer, tuple: TURNFiveTuple) {
         fromClient(buffer, tuple: tuple)
     }
 
     /// A datagram or a framed stream message from a client.
     private func fromClient(_ buffer: ByteBuffer, tuple: TURNFiveTuple) {
         let now = self.now
-        core.received(buffer.readableBytes, from: tuple.client, now: now)
         let start = buffer.readerIndex
         guard let first = buffer.getInteger(at: start, as: UInt8.self) else { return }
+        // ChannelData needs an allocation, so it never funds an unauthenticated answer: STUN messages alone count.
+        if !ChannelData.isChannelData(firstByte: first) { core.received(buffer.readableBytes, from: tuple.client, now: now) }
         if ChannelData.isChannelData(firstByte: first) {
             guard let number = buffer.getInteger(at: start, as: UInt16.self), let channel = TURNChannelNumber(rawValue: number),
                 let length = buffer.getInteger(at: start + 2, as: UInt16.self), Int(length) + 4 <= buffer.readableBytes,
@@ -273,16 +283,18 @@ public final class TURNRelayServer: @unchecked Sendable {
                 return
             }
             for handler in handlers { handler.allocation = id }
-            self.relays[id] = channels
+            var sockets = RelaySockets()
+            for (address, channel) in zip(plan.relayed, channels) {
+                if address.address.isIPv4 { sockets.v4 = channel } else { sockets.v6 = channel }
+            }
+            self.relays[id] = sockets
             self.allocationsGauge.record(self.core.allocationCount)
             self.toClient(ByteBuffer(bytes: response), tuple: plan.tuple)
         }
     }
 
     private func toPeer(_ payload: ByteBuffer, allocation: UInt32, peer: STUNTransportAddress) {
-        guard let sockets = relays[allocation],
-            let socket = sockets.first(where: { $0.localAddress?.protocol == (peer.address.isIPv4 ? .inet : .inet6) })
-        else { return }
+        guard let sockets = relays[allocation], let socket = peer.address.isIPv4 ? sockets.v4 : sockets.v6 else { return }
         relayedToPeers.increment()
         socket.writeAndFlush(AddressedEnvelope(remoteAddress: peer.socketAddress, data: payload), promise: nil)
     }
@@ -344,7 +356,7 @@ public final class TURNRelayServer: @unchecked Sendable {
     }
 
     private func closeRelays(_ allocation: UInt32) {
-        for channel in relays.removeValue(forKey: allocation) ?? [] { channel.close(promise: nil) }
+        for channel in relays.removeValue(forKey: allocation)?.all ?? [] { channel.close(promise: nil) }
     }
 }
 
@@ -365,12 +377,15 @@ public enum TURNServerError: Error, CustomStringConvertible {
 private final class DatagramListenerHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let server: TURNRelayServer
+    /// The listener's address as bound (set on the loop once known; nothing is read before).
+    var local: STUNTransportAddress?
 
     init(server: TURNRelayServer) { self.server = server }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let local else { return }
         let envelope = unwrapInboundIn(data)
-        server.datagram(envelope.data, from: envelope.remoteAddress, listener: context.channel)
+        server.datagram(envelope.data, from: envelope.remoteAddress, listener: local)
     }
 }
 
@@ -393,25 +408,29 @@ private final class StreamHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     let server: TURNRelayServer
     let transport: TURNTransport
+    /// The connection's 5-tuple, read once when it opens.
+    private var tuple: TURNFiveTuple?
 
     init(server: TURNRelayServer, transport: TURNTransport) { (self.server, self.transport) = (server, transport) }
 
     func channelActive(context: ChannelHandlerContext) {
-        server.streamOpened(context.channel, transport: transport)
+        if tuple == nil { tuple = server.streamOpened(context.channel, transport: transport) }
         context.fireChannelActive()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { server.streamOpened(context.channel, transport: transport) }
+        if context.channel.isActive, tuple == nil { tuple = server.streamOpened(context.channel, transport: transport) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        server.streamClosed(context.channel, transport: transport)
+        if let tuple { server.streamClosed(tuple) }
+        tuple = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        server.streamMessage(unwrapInboundIn(data), channel: context.channel, transport: transport)
+        guard let tuple else { return }
+        server.streamMessage(unwrapInboundIn(data), tuple: tuple)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }

@@ -86,7 +86,7 @@ extension ServeSettings {
                                          in: limits.defaultLifetime...86_400)
         core.limits = limits
         core.limitAmplification = section.limitAmplification ?? true
-        core.software = section.software
+        core.software = section.software.flatMap { $0.isEmpty ? nil : String($0.prefix(127)) }
         var secrets: [[UInt8]] = []
         if let file = section.restSecretFile {
             secrets = try restSecrets(file: file, setting: "turn.rest_secret_file")
