@@ -99,6 +99,9 @@ public struct AddressPolicy: Sendable, Hashable {
     /// `peer` told it to. Nil when allowed, else why not.
     public func refusal(of destination: IPAddress, port: UInt16? = nil, toldBy peer: IPAddress?) -> Refusal? {
         let destinationClass = Self.classify(destination)
+        // An address that translates to IPv4 (NAT64, SIIT) reaches what that IPv4 address is: the edge's own
+        // sockets and trunks are compared in that form too.
+        let destination = destination.translatedIPv4 ?? destination
         if let port {
             let endpoint = Endpoint(address: destination, port: port)
             if trunks.contains(endpoint) { return .trunk }
@@ -135,6 +138,8 @@ public struct AddressPolicy: Sendable, Hashable {
         let high = address.high, low = address.low
         if high == 0, low == 0 { return .unspecified }
         if high == 0, low == 1 { return .loopback }
+        // SIIT's IPv4-translated form (::ffff:0:a.b.c.d, RFC 2765): the IPv4 address it reaches.
+        if let translated = address.translatedIPv4 { return classify(translated) }
         // IPv4-compatible (::a.b.c.d, deprecated by RFC 4291 §2.5.5.1): no one sends to it.
         if high == 0, low >> 32 == 0 { return .reserved }
         // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): judged as the IPv4 address it reaches.
@@ -142,6 +147,9 @@ public struct AddressPolicy: Sendable, Hashable {
             let embedded = classify(ipv4: UInt32(truncatingIfNeeded: low))
             return embedded == .global ? .global : embedded
         }
+        // The local-use NAT64 prefix (64:ff9b:1::/48, RFC 8215) embeds IPv4 where the operator chose: nobody's
+        // peer is there.
+        if high >> 16 == 0x0064_FF9B_0001 { return .reserved }
         let first16 = UInt16(truncatingIfNeeded: high >> 48)
         // 6to4 (RFC 3056): 2002:a.b.c.d::/48.
         if first16 == 0x2002 {
@@ -180,4 +188,11 @@ public struct AddressPolicy: Sendable, Hashable {
 extension IPAddress {
     /// `0.0.0.0` or `::`.
     public var isUnspecified: Bool { (high == 0 && low == 0) || (isIPv4 && ipv4 == 0) }
+
+    /// The IPv4 address a NAT64 (64:ff9b::/96, RFC 6052) or SIIT (::ffff:0:a.b.c.d) address translates to.
+    public var translatedIPv4: IPAddress? {
+        if high == 0x0064_FF9B_0000_0000, low >> 32 == 0 { return IPAddress(ipv4: UInt32(truncatingIfNeeded: low)) }
+        if high == 0, low >> 32 == 0xFFFF_0000 { return IPAddress(ipv4: UInt32(truncatingIfNeeded: low)) }
+        return nil
+    }
 }

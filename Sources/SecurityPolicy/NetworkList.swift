@@ -34,6 +34,21 @@ public struct NetworkList: Hashable, Sendable {
         self.ends = ends
     }
 
+    /// The addresses of both lists.
+    public func union(_ other: NetworkList) -> NetworkList {
+        var merged: [(IPAddress, IPAddress)] = []
+        for (start, end) in (Array(zip(starts, ends)) + Array(zip(other.starts, other.ends))).sorted(by: { $0.0 < $1.0 }) {
+            if let last = merged.last, last.1.successor.map({ start <= $0 }) ?? true {
+                if last.1 < end { merged[merged.count - 1].1 = end }
+            } else {
+                merged.append((start, end))
+            }
+        }
+        return NetworkList(starts: merged.map(\.0), ends: merged.map(\.1))
+    }
+
+    private init(starts: [IPAddress], ends: [IPAddress]) { (self.starts, self.ends) = (starts, ends) }
+
     /// Parses addresses and CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`, `198.51.100.7`); surrounding whitespace is
     /// ignored.
     ///

@@ -119,6 +119,11 @@ public struct TURNAllocation: Sendable {
         return true
     }
 
+    /// Remembers a peer address for the session record (a count: at most 1,024 are kept).
+    mutating func notePeer(_ address: IPAddress) {
+        if peersSeen.count < 1_024 { peersSeen.insert(address) }
+    }
+
     /// Whether `peer`'s IP address has an unexpired permission.
     public func permits(_ peer: IPAddress, now: Duration) -> Bool { permissions[peer].map { now < $0 } ?? false }
 

@@ -99,8 +99,9 @@ public struct TURNServerCore: Sendable {
     private var portsInUse: [TURNAddressFamily: Set<UInt16>] = [:]
     private var nextPort: UInt16
     private var credit = AmplificationCredit()
-    /// Ports held by EVEN-PORT's R bit (IPv4, the port above an even one) until their token is used or expires.
-    private var reservations: [UInt64: (port: UInt16, expires: Duration)] = [:]
+    /// Ports held by EVEN-PORT's R bit (IPv4, the port above an even one) until their token is used or expires, and
+    /// whose they are (reservations count against their user's allocations, and a quarter of the range at most).
+    private var reservations: [UInt64: (port: UInt16, expires: Duration, username: String)] = [:]
     public let relayPorts: ClosedRange<UInt16>
 
     private struct PendingAllocate: Sendable {
@@ -194,7 +195,7 @@ public struct TURNServerCore: Sendable {
         }
         switch request.type.method {
         case .allocate:
-            return allocate(request, on: tuple, who: authenticated, now: now)
+            return allocate(request, on: tuple, who: authenticated, now: now, epochSeconds: epochSeconds)
         default:
             guard let allocation = allocations[tuple] else {
                 return TURNReply(outcome: .respond(errorResponse(request, .allocationMismatch, key: signed)))
@@ -205,21 +206,22 @@ public struct TURNServerCore: Sendable {
                                                                 .wrongCredentials)])
             }
             switch request.type.method {
-            case .refresh: return refresh(request, on: tuple, key: signed, now: now)
+            case .refresh: return refresh(request, on: tuple, key: signed, now: now, epochSeconds: epochSeconds)
             case .createPermission: return createPermission(request, on: tuple, key: signed, now: now)
             default: return channelBind(request, on: tuple, key: signed, now: now)
             }
         }
     }
 
-    /// Sends an answer to a source that has not authenticated, within its credit (UDP only). A Binding success,
-    /// which STUN cannot make as small as a bare 20-byte request (its XOR-MAPPED-ADDRESS alone is 12 bytes), may go
-    /// beyond the credit at a few a second per source address instead: at most 1.6 times the request (IPv4).
+    /// Sends an answer to a source that has not authenticated, within its credit (UDP only): the bytes that address
+    /// sent. Beyond it, a few answers a second per address: a Binding success cannot be as small as a bare 20-byte
+    /// request (XOR-MAPPED-ADDRESS alone is 12 bytes), and a browser's first Allocate (about 30 bytes) should not wait
+    /// for three retransmissions for its challenge. What a forged address can draw is then a few hundred bytes a
+    /// second, which makes no flood.
     private mutating func unauthenticated(_ response: [UInt8], to tuple: TURNFiveTuple, now: Duration,
                                           binding: Bool = false) -> TURNReply {
         guard configuration.limitAmplification, tuple.transport == .udp else { return TURNReply(outcome: .respond(response)) }
-        guard credit.spend(response.count, for: tuple.client, now: now)
-            || binding && credit.allowBinding(for: tuple.client, now: now)
+        guard credit.spend(response.count, for: tuple.client, now: now) || credit.allowance(for: tuple.client, now: now)
         else {
             return TURNReply(outcome: .none, events: [.amplificationWithheld(source: tuple.client)])
         }
@@ -230,6 +232,9 @@ public struct TURNServerCore: Sendable {
         let response: [UInt8]
         let event: TURNEvent?
     }
+
+    /// The key an unknown user's integrity is checked against, for the time it takes.
+    static let stranger = STUNKey(bytes: [UInt8](repeating: 0x5A, count: 32))
 
     /// RFC 8489 §9.2.4 for the server: a challenge without MESSAGE-INTEGRITY, 400 when the credential attributes are
     /// missing, 438 for a nonce not ours or no longer fresh, the password algorithm held to the server's list, then
@@ -261,6 +266,8 @@ public struct TURNServerCore: Sendable {
                                     event: .authenticationFailed(source: tuple.client, username: username, .algorithmBidDown)))
         }
         let keys = credentials.keys(username: username, realm: realm, algorithm: algorithm, epochSeconds: epochSeconds)
+        // An unknown user costs the same HMAC as a known one: the answer's timing does not tell them apart.
+        if keys.isEmpty { _ = request.checkIntegrity(key: Self.stranger) }
         for key in keys {
             if case .holds(let sha256) = request.checkIntegrity(key: key) { return .success((username, key, sha256)) }
         }
@@ -305,8 +312,21 @@ public struct TURNServerCore: Sendable {
 
     // MARK: Allocate (RFC 8656 §7.2)
 
+    /// The lifetime to grant for `requested` seconds (RFC 8656 §7.2: between the default and the maximum), never past
+    /// an ephemeral (REST) username's expiry.
+    private func lifetime(requested: UInt32?, username: String, epochSeconds: Int64) -> Int {
+        let limits = configuration.limits
+        let asked = requested.map { Int(min($0, UInt32(Int32.max))) } ?? limits.defaultLifetime
+        var granted = max(limits.defaultLifetime, min(asked, limits.maxLifetime))
+        if let expiry = TURNRESTCredentials.expiry(of: username) {
+            granted = min(granted, Int(max(1, min(expiry - epochSeconds, Int64(limits.maxLifetime)))))
+        }
+        return granted
+    }
+
     private mutating func allocate(_ request: STUNMessage, on tuple: TURNFiveTuple,
-                                   who: (username: String, key: STUNKey, sha256: Bool), now: Duration) -> TURNReply {
+                                   who: (username: String, key: STUNKey, sha256: Bool), now: Duration,
+                                   epochSeconds: Int64) -> TURNReply {
         let signed = (who.key, who.sha256)
         func refuse(_ error: STUNErrorCode) -> TURNReply {
             TURNReply(outcome: .respond(errorResponse(request, error, key: signed)))
@@ -326,9 +346,13 @@ public struct TURNServerCore: Sendable {
             guard token.count == 8, !request.has(.evenPort), requestedFamily == nil, additionalFamily == nil else {
                 return refuse(.badRequest)
             }
-            guard let reserved = reservations.removeValue(forKey: token.reduce(0) { $0 << 8 | UInt64($1) }),
-                now < reserved.expires
-            else { return refuse(.insufficientCapacity) }
+            guard let reserved = reservations.removeValue(forKey: token.reduce(0) { $0 << 8 | UInt64($1) }) else {
+                return refuse(.insufficientCapacity)
+            }
+            guard now < reserved.expires else {
+                portsInUse[.ipv4]?.remove(reserved.port)
+                return refuse(.insufficientCapacity)
+            }
             reservedPort = reserved.port
         }
         if requestedFamily != nil, additionalFamily != nil { return refuse(.badRequest) }
@@ -354,7 +378,13 @@ public struct TURNServerCore: Sendable {
         if let evenPort, evenPort.count != 1 { return refuse(.badRequest) }
         let reserveNext = evenPort.map { $0.first! & 0x80 != 0 } ?? false
         if reserveNext, families != [.ipv4] { return refuse(.badRequest) }
-        if reserveNext, reservations.count >= configuration.limits.allocations { return refuse(.insufficientCapacity) }
+        if reserveNext {
+            let span = Int(relayPorts.upperBound) - Int(relayPorts.lowerBound) + 1
+            let held = reservations.values.filter { $0.username == who.username }.count
+            guard reservations.count < max(1, span / 4), held + perUser[who.username, default: 0]
+                < configuration.limits.allocationsPerUser
+            else { return refuse(.insufficientCapacity) }
+        }
         let limits = configuration.limits
         let quota: TURNEvent.Quota? =
             allocations.count + pending.count >= limits.allocations ? .allocations
@@ -382,11 +412,10 @@ public struct TURNServerCore: Sendable {
         if reserveNext, let even = relayed.first?.port {
             var generator = SystemRandomNumberGenerator()
             let fresh = generator.next() as UInt64
-            reservations[fresh] = (even + 1, now + .seconds(configuration.limits.reservationLifetime))
+            reservations[fresh] = (even + 1, now + .seconds(configuration.limits.reservationLifetime), who.username)
             token = fresh
         }
-        let requested = request.uint32(.lifetime).map { Int(min($0, UInt32(Int32.max))) } ?? limits.defaultLifetime
-        let lifetime = max(limits.defaultLifetime, min(requested, limits.maxLifetime))
+        let lifetime = self.lifetime(requested: request.uint32(.lifetime), username: who.username, epochSeconds: epochSeconds)
         let plan = TURNAllocationPlan(tuple: tuple, relayed: relayed, dontFragment: request.has(.dontFragment))
         pending[tuple] = PendingAllocate(plan: plan, request: request, username: who.username, key: who.key,
                                          sha256: who.sha256, lifetime: lifetime,
@@ -470,34 +499,37 @@ public struct TURNServerCore: Sendable {
     // MARK: Refresh (§7.3), CreatePermission (§9), ChannelBind (§11), Send (§10.2)
 
     private mutating func refresh(_ request: STUNMessage, on tuple: TURNFiveTuple, key: (STUNKey, Bool),
-                                  now: Duration) -> TURNReply {
-        let limits = configuration.limits
+                                  now: Duration, epochSeconds: Int64) -> TURNReply {
         if let family = request.value(.requestedAddressFamily),
             !(allocations[tuple]?.relayed.contains { TURNAddressFamily(of: $0.address).rawValue == family.first } ?? false)
         {
             return TURNReply(outcome: .respond(errorResponse(request, .peerAddressFamilyMismatch, key: key)))
         }
-        let requested = request.uint32(.lifetime).map { Int(min($0, UInt32(Int32.max))) } ?? limits.defaultLifetime
         var builder = STUNMessageBuilder.response(to: request)
-        if requested == 0 {
+        if request.uint32(.lifetime) == 0 {
             builder.append(.lifetime, uint32: 0)
             let response = finish(builder, request, key: key)
             guard let (id, record) = end(tuple, now: now, ending: "refresh") else { return TURNReply(outcome: .none) }
             return TURNReply(outcome: .ended(record, allocation: id, response: response))
         }
-        let lifetime = max(limits.defaultLifetime, min(requested, limits.maxLifetime))
+        let lifetime = self.lifetime(requested: request.uint32(.lifetime), username: allocations[tuple]?.username ?? "",
+                                     epochSeconds: epochSeconds)
         allocations[tuple]?.expires = now + .seconds(lifetime)
         builder.append(.lifetime, uint32: UInt32(lifetime))
         return TURNReply(outcome: .respond(finish(builder, request, key: key)))
     }
 
-    /// Checks a peer for `allocation`: its family among the relayed ones (443), and the address policy (403).
-    private func judge(_ peer: STUNTransportAddress, for allocation: TURNAllocation) -> (STUNErrorCode, AddressPolicy.Refusal?)? {
+    /// Checks a peer for `allocation`: its family among the relayed ones (443), and the address policy (403); with
+    /// its port only where the port matters (a channel, not a permission, which is for the address alone).
+    private func judge(_ peer: STUNTransportAddress, for allocation: TURNAllocation, withPort: Bool = true)
+        -> (STUNErrorCode, AddressPolicy.Refusal?)?
+    {
         guard allocation.relayed.contains(where: { $0.address.isIPv4 == peer.address.isIPv4 }) else {
             return (.peerAddressFamilyMismatch, nil)
         }
         // The policy holds the relay's own sockets too (see init): never a peer, whatever the allow-list says.
-        return configuration.peerPolicy.refusal(of: peer.address, port: peer.port, toldBy: nil).map { (.forbidden, $0) }
+        return configuration.peerPolicy.refusal(of: peer.address, port: withPort ? peer.port : nil, toldBy: nil)
+            .map { (.forbidden, $0) }
     }
 
     private mutating func createPermission(_ request: STUNMessage, on tuple: TURNFiveTuple, key: (STUNKey, Bool),
@@ -506,7 +538,7 @@ public struct TURNServerCore: Sendable {
             return TURNReply(outcome: .respond(errorResponse(request, .badRequest, key: key)))
         }
         for peer in peers {
-            if let (error, refusal) = judge(peer, for: allocation) {
+            if let (error, refusal) = judge(peer, for: allocation, withPort: false) {
                 return TURNReply(outcome: .respond(errorResponse(request, error, key: key)),
                                  events: refusal.map { [.peerDenied(source: tuple.client, username: allocation.username,
                                                                     peer: peer, $0)] } ?? [])
@@ -521,7 +553,7 @@ public struct TURNServerCore: Sendable {
         }
         for peer in peers {
             allocation.permissions[peer.address] = now + .seconds(configuration.limits.permissionLifetime)
-            allocation.peersSeen.insert(peer.address)
+            allocation.notePeer(peer.address)
         }
         allocations[tuple] = allocation
         return TURNReply(outcome: .respond(finish(STUNMessageBuilder.response(to: request), request, key: key)))
@@ -559,7 +591,7 @@ public struct TURNServerCore: Sendable {
         allocation.channelOfPeer[peer] = channel
         allocation.quarantined[channel] = nil
         allocation.permissions[peer.address] = now + .seconds(limits.permissionLifetime)
-        allocation.peersSeen.insert(peer.address)
+        allocation.notePeer(peer.address)
         allocations[tuple] = allocation
         return TURNReply(outcome: .respond(finish(STUNMessageBuilder.response(to: request), request, key: key)))
     }
@@ -567,7 +599,10 @@ public struct TURNServerCore: Sendable {
     private mutating func send(_ indication: STUNMessage, on tuple: TURNFiveTuple, now: Duration) -> TURNOutcome {
         guard let allocation = allocations[tuple], let peer = indication.xorAddress(.xorPeerAddress),
             let data = indication.attributes.first(where: { $0.type == .data }),
-            allocation.permits(peer.address, now: now)
+            allocation.permits(peer.address, now: now),
+            // A permission is for an address; the port is judged here (the server's own listeners and relay
+            // sockets on a permitted address are still no peers).
+            configuration.peerPolicy.refusal(of: peer.address, port: peer.port, toldBy: nil) == nil
         else { return .none }
         guard take(data.value.count, toPeers: true, tuple: tuple, now: now) else { return .none }
         return .relay(allocation: allocation.id, peer: peer, payload: data.value)
@@ -599,8 +634,13 @@ public struct TURNServerCore: Sendable {
         allocations[tuple]?.consume(bytes, toPeers: toPeers, now: now) ?? false
     }
 
-    /// A Data indication carrying `payload` from `peer` (RFC 8656 §10.3).
-    public static func dataIndication(from peer: STUNTransportAddress, payload: some Collection<UInt8>) -> [UInt8] {
+    /// The largest payload a Data indication carries (its header, an IPv6 XOR-PEER-ADDRESS and DATA's header and
+    /// padding within a 16-bit length); a larger datagram from a peer goes by channel or not at all.
+    public static let maxIndicationPayload = 65_535 - 24 - 4 - 3
+
+    /// A Data indication carrying `payload` from `peer` (RFC 8656 §10.3); nil when the payload is too large for one.
+    public static func dataIndication(from peer: STUNTransportAddress, payload: some Collection<UInt8>) -> [UInt8]? {
+        guard payload.count <= maxIndicationPayload else { return nil }
         var builder = STUNMessageBuilder(STUNMessageType(.data, .indication), transactionID: .random())
         builder.append(.xorPeerAddress, xorAddress: peer)
         builder.append(.data, payload)
@@ -629,9 +669,17 @@ public struct TURNServerCore: Sendable {
         return ended
     }
 
-    /// Ends the allocation on `tuple` (its client's connection closed, or the server stops).
+    /// Ends the allocation on `tuple` (its client's connection closed, or the server stops); an Allocate still
+    /// waiting for its sockets is dropped with its ports and quota (``allocationBound(_:now:)`` then finds nothing).
     public mutating func close(_ tuple: TURNFiveTuple, now: Duration) -> (allocation: UInt32, record: TURNSessionRecord)? {
-        end(tuple, now: now, ending: "closed")
+        if let waiting = pending.removeValue(forKey: tuple) {
+            releasePorts(waiting.plan.relayed)
+            if let token = waiting.reservation, let reserved = reservations.removeValue(forKey: token) {
+                portsInUse[.ipv4]?.remove(reserved.port)
+            }
+            release(user: waiting.username, source: tuple.client.address)
+        }
+        return end(tuple, now: now, ending: "closed")
     }
 
     private mutating func end(_ tuple: TURNFiveTuple, now: Duration, ending: String) -> (UInt32, TURNSessionRecord)? {
@@ -655,15 +703,16 @@ struct AmplificationCredit: Sendable {
     static let ceiling = 65_536
 
     private var balances: [IPAddress: (bytes: Int, seen: Duration)] = [:]
-    /// Binding answers beyond the credit: a token bucket per source address (4 a second, 8 at once).
+    /// Answers beyond the credit: a token bucket per source address (4 a second, 8 at once).
     private var bindings: [IPAddress: (tokens: Double, last: Duration)] = [:]
     static let bindingsPerSecond = 4.0
     static let bindingBurst = 8.0
 
-    mutating func allowBinding(for source: STUNTransportAddress, now: Duration) -> Bool {
+    mutating func allowance(for source: STUNTransportAddress, now: Duration) -> Bool {
         let key = source.address
         if bindings[key] == nil, bindings.count >= Self.maxSources { forget(before: now) }
-        guard bindings[key] != nil || bindings.count < Self.maxSources else { return false }
+        // Still full of live entries (forged sources): start over rather than refuse every new client.
+        if bindings[key] == nil, bindings.count >= Self.maxSources { bindings.removeAll(keepingCapacity: true) }
         let (tokens, last) = bindings[key] ?? (Self.bindingBurst, now)
         let elapsed = Double((now - last).components.seconds) + Double((now - last).components.attoseconds) / 1e18
         let available = min(Self.bindingBurst, tokens + max(0, elapsed) * Self.bindingsPerSecond)
@@ -678,7 +727,8 @@ struct AmplificationCredit: Sendable {
     mutating func add(_ count: Int, for source: STUNTransportAddress, now: Duration) {
         let key = source.address
         if balances[key] == nil, balances.count >= Self.maxSources { forget(before: now) }
-        guard balances[key] != nil || balances.count < Self.maxSources else { return }
+        // Still full of live entries (forged sources): start over rather than lock every new client out.
+        if balances[key] == nil, balances.count >= Self.maxSources { balances.removeAll(keepingCapacity: true) }
         let current = balances[key].map { now - $0.seen < Self.memory ? $0.bytes : 0 } ?? 0
         balances[key] = (min(Self.ceiling, current + count), now)
     }

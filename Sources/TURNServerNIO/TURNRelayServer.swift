@@ -133,6 +133,7 @@ public final class TURNRelayServer: @unchecked Sendable {
                 let channel = try await ServerBootstrap(group: loop)
                     .serverChannelOption(.backlog, value: 256)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1_024, high: 128 * 1_024))
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             guard self.admit(channel, transport: transport) else { throw TURNServerError.tooManyConnections }
@@ -262,11 +263,14 @@ public final class TURNRelayServer: @unchecked Sendable {
         let binds = zip(plan.relayed, handlers).map { address, handler in
             var bootstrap = DatagramBootstrap(group: loop)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            // DONT-FRAGMENT (RFC 8656 §7.2): the relay socket sets DF (IPv4), or does not fragment (IPv6).
             if plan.dontFragment, address.address.isIPv4 {
-                // DONT-FRAGMENT (RFC 8656 §7.2): the relay socket sets DF on what it sends.
                 bootstrap = bootstrap.channelOption(
                     ChannelOptions.socket(.init(CInt(IPPROTO_IP)), .init(IP_MTU_DISCOVER)),
                     value: Int(IP_PMTUDISC_DO))
+            } else if plan.dontFragment {
+                bootstrap = bootstrap.channelOption(
+                    ChannelOptions.socket(.init(CInt(IPPROTO_IPV6)), .init(IPV6_DONTFRAG)), value: 1)
             }
             return bootstrap
                 .channelInitializer { channel in
@@ -276,7 +280,11 @@ public final class TURNRelayServer: @unchecked Sendable {
         }
         EventLoopFuture.whenAllComplete(binds, on: loop).whenSuccess { results in
             let channels: [Channel] = results.compactMap { try? $0.get() }
-            guard !self.stopped, channels.count == results.count, let (id, response) = self.core.allocationBound(plan, now: self.now)
+            // A stream client that went while the sockets were bound has no allocation to come back to.
+            let clientGone = plan.tuple.transport != .udp && self.streams[plan.tuple] == nil
+            if clientGone { _ = self.core.close(plan.tuple, now: self.now) }
+            guard !self.stopped, !clientGone, channels.count == results.count,
+                let (id, response) = self.core.allocationBound(plan, now: self.now)
             else {
                 for channel in channels { channel.close(promise: nil) }
                 if let response = self.core.allocationFailed(plan) { self.toClient(ByteBuffer(bytes: response), tuple: plan.tuple) }
@@ -305,7 +313,14 @@ public final class TURNRelayServer: @unchecked Sendable {
             datagramListeners[tuple.server]?.writeAndFlush(
                 AddressedEnvelope(remoteAddress: tuple.client.socketAddress, data: buffer), promise: nil)
         case .tcp, .tls:
-            streams[tuple]?.channel.writeAndFlush(buffer, promise: nil)
+            // A client that does not read gets nothing more once its write buffer is full (the water marks):
+            // dropped and counted, never queued without end.
+            guard let channel = streams[tuple]?.channel else { return }
+            guard channel.isWritable else {
+                dropped.increment()
+                return
+            }
+            channel.writeAndFlush(buffer, promise: nil)
         }
     }
 
@@ -326,9 +341,12 @@ public final class TURNRelayServer: @unchecked Sendable {
             relayedToClients.increment()
             toClient(framed, tuple: tuple)
         case .indication(let tuple)?:
+            guard let indication = TURNServerCore.dataIndication(from: peer, payload: buffer.readableBytesView) else {
+                dropped.increment()  // too large for a Data indication
+                return
+            }
             relayedToClients.increment()
-            toClient(ByteBuffer(bytes: TURNServerCore.dataIndication(from: peer, payload: buffer.readableBytesView)),
-                     tuple: tuple)
+            toClient(ByteBuffer(bytes: indication), tuple: tuple)
         }
     }
 

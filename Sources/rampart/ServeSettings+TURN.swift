@@ -27,11 +27,16 @@ extension ServeSettings {
 
     /// `[turn]`; nil when the section is absent or lists no listener.
     static func turn(_ section: ServeConfiguration.Turn?, sipListeners: [SIPListenAddress],
-                     mediaRelay: MediaRelaySettings?) throws -> TURNSettings? {
+                     mediaRelay: MediaRelaySettings?, edgePolicy: AddressPolicy = .classesOnly,
+                     trunkAddresses: [IPAddress] = []) throws -> TURNSettings? {
         guard let section, let texts = section.listen, !texts.isEmpty else { return nil }
         let listeners = try texts.map { text -> TURNRelayServer.Listener in
             guard let listener = TURNRelayServer.Listener(text) else {
                 throw UsageError(message: "turn.listen: \(text) is not udp:|tcp:|tls:ADDRESS:PORT with an IP address")
+            }
+            // A UDP answer must leave from the address the client sent to: a wildcard socket would pick any.
+            guard listener.transport != .udp || !listener.address.isUnspecified else {
+                throw UsageError(message: "turn.listen: \(text): a UDP listener needs a specific address")
             }
             return listener
         }
@@ -68,8 +73,13 @@ extension ServeSettings {
         let own = sipListeners.compactMap { listener in
             IPAddress(listener.host).flatMap { address in UInt16(exactly: listener.port).map { AddressPolicy.Endpoint(address: address, port: $0) } }
         } + listeners.map { AddressPolicy.Endpoint(address: $0.address, port: $0.port) }
+        // The edge's denied networks hold for TURN peers too, and a trunk is never one on any port: a carrier that
+        // trusts the edge by its address must not receive what a TURN client sends from it.
+        let trunks = NetworkList(trunkAddresses.map { CIDRBlock(network: $0, prefixLength: 128) })
+        let denied = edgePolicy.deniedNetworks.union(trunks)
         var core = TURNConfiguration(realm: realm, relayAddressV4: relay4, relayAddressV6: relay6,
-                                     peerPolicy: AddressPolicy(allowedNetworks: allowed, listeners: own))
+                                     peerPolicy: AddressPolicy(allowedNetworks: allowed, deniedNetworks: denied,
+                                                               listeners: own))
         var limits = TURNLimits()
         limits.allocations = try bounded(section.maxAllocations, "turn.max_allocations", default: 10_000, in: 1...1_000_000)
         limits.allocationsPerUser = try bounded(section.maxAllocationsPerUser, "turn.max_allocations_per_user",

@@ -174,7 +174,8 @@ struct ServeSettings {
                                      in: 1...1_000_000)
 
         mediaRelay = try Self.mediaRelay(file.media ?? .init(), listeners: listeners, advertisedHost: advertisedHost)
-        turn = try Self.turn(file.turn, sipListeners: listeners, mediaRelay: mediaRelay)
+        turn = try Self.turn(file.turn, sipListeners: listeners, mediaRelay: mediaRelay, edgePolicy: edge.addressPolicy,
+                             trunkAddresses: edge.trunks.compactMap { $0.flow.remote.ipAddress.flatMap(IPAddress.init) })
         let audit = file.audit ?? .init()
         auditPolicy = AuditChain.CheckpointPolicy(
             everyRecords: try Self.bounded(audit.checkpointEveryRecords, "audit.checkpoint_every_records", default: 1_000,

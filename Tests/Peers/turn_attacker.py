@@ -49,28 +49,26 @@ def main():
     client.settimeout(0.7)
     result = {}
 
-    # 1. Unauthenticated Allocates, as a client's retransmissions: a 401 with REALM and NONCE, never more bytes back
-    # than sent.
-    allocate = message(0x0003, attr(0x0019, b"\x11\0\0\0") + attr(0x000D, struct.pack("!I", 600))
-                       + attr(0x8022, b"turn_attacker.py"))
+    # 1. A flood of small unauthenticated Allocates from one address, as a reflection attack would send them: 401s
+    # with REALM and NONCE, no more bytes back than were sent beyond a few answers.
+    allocate = message(0x0003, attr(0x0019, b"\x11\0\0\0"))
     sent = received = 0
     challenges = []
-    for _ in range(6):
+    for _ in range(40):
         client.sendto(allocate, server)
         sent += len(allocate)
-        try:
+    try:
+        while True:
             data, _ = client.recvfrom(4096)
             received += len(data)
             reply = parse(data)
             code = reply["attrs"].get(0x0009, b"\0\0\0\0")
-            challenges.append({"type": reply["type"], "code": code[2] * 100 + code[3],
+            challenges.append({"type": reply["type"], "code": code[2] * 100 + code[3], "size": len(data),
                                "realm": 0x0014 in reply["attrs"], "nonce": 0x0015 in reply["attrs"],
                                "integrity": 0x0008 in reply["attrs"]})
-        except socket.timeout:
-            pass
-        if received > sent:
-            break
-    result["allocate"] = {"sent": sent, "received": received, "challenges": challenges}
+    except socket.timeout:
+        pass
+    result["allocate"] = {"sent": sent, "count": 40, "received": received, "challenges": challenges}
 
     # 2. Relaying without an allocation: a Send indication and ChannelData to our own peer socket.
     xor_peer = attr(0x0012, struct.pack("!BBH", 0, 1, peer_addr[1] ^ (COOKIE >> 16))

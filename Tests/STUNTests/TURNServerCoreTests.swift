@@ -205,7 +205,18 @@ import TURN
         var other = Client()
         let ownRelayResponse = other.allocate(on: &relayCore)?.xorAddress(.xorRelayedAddress)
         let ownRelay = try #require(ownRelayResponse)
+        // Its address may be permitted (a permission has no port), but nothing reaches the relay socket itself.
         (_, response) = other.send(other.message(.createPermission) { $0.append(.xorPeerAddress, xorAddress: ownRelay) }, to: &relayCore)
+        #expect(response?.type.messageClass == .successResponse)
+        let loop = other.message(.send, .indication, signed: false) {
+            $0.append(.xorPeerAddress, xorAddress: ownRelay)
+            $0.append(.data, [1, 2, 3])
+        }
+        #expect(relayCore.handle(loop, on: other.tuple, now: other.now, epochSeconds: other.epochSeconds).outcome.isNone)
+        (_, response) = other.send(other.message(.channelBind) {
+            $0.append(.channelNumber, TURNChannelNumber(rawValue: 0x4001)!.attributeValue)
+            $0.append(.xorPeerAddress, xorAddress: ownRelay)
+        }, to: &relayCore)
         #expect(response?.errorCode == .forbidden)
         // A permission that names two peers, one denied: none is installed.
         (_, response) = local.send(local.message(.createPermission) {
@@ -407,46 +418,96 @@ import TURN
         #expect(core.channelData(channel, length: 200, on: client.tuple, now: client.now + .seconds(1)) != nil)
     }
 
-    @Test func unauthenticatedAnswersNeverExceedWhatTheSourceSent() throws {
+    @Test func unauthenticatedAnswersStayWithinWhatTheSourceSentAndAFewASecond() throws {
         var core = Self.core(amplification: true)
         var client = Client()
-        // As turnutils_uclient's first Allocate: 56 bytes.
-        let allocate = client.message(.allocate, signed: false) {
-            $0.append(.requestedTransport, [17, 0, 0, 0])
-            $0.append(.lifetime, uint32: 600)
-            $0.append(.software, text: "turnutils 4.6.1.")
-        }
-        #expect(allocate.bytes.count == 56)
-        var received = 0, sent = 0
-        var answered: [Int] = []
-        for transmission in 1...6 {
+        // A browser-sized first Allocate (28 bytes) is challenged at once (112 bytes), from the allowance.
+        let allocate = client.message(.allocate, signed: false) { $0.append(.requestedTransport, [17, 0, 0, 0]) }
+        let (_, first) = client.send(allocate, to: &core)
+        let challenge = try #require(first)
+        #expect(challenge.errorCode == .unauthenticated && challenge.bytes.count <= 4 * allocate.bytes.count)
+        // A flood of them from one (forged) address in one instant: beyond the bytes it sent, 8 answers at most.
+        var received = allocate.bytes.count, sent = challenge.bytes.count, withheld = 0
+        for _ in 0..<60 {
             let (reply, response) = client.send(allocate, to: &core)
             received += allocate.bytes.count
-            if let response {
-                sent += response.bytes.count
-                answered.append(transmission)
-            } else {
+            if let response { sent += response.bytes.count } else {
+                withheld += 1
                 #expect(reply.events == [.amplificationWithheld(source: client.tuple.client)])
             }
-            #expect(sent <= received)
         }
-        // The client's first retransmission (500 ms later) earns the challenge, and every other one after.
-        #expect(answered == [2, 4, 6])
-        // A bare Binding request (20 bytes) gets its 32-byte answer at once; beyond what a source's own bytes pay
-        // for, at most 8 answers at once and 4 a second.
+        #expect(withheld > 0 && sent <= received + 8 * challenge.bytes.count)
+        // A bare Binding request (20 bytes) from another address gets its 32-byte answer; a second later the
+        // allowance has refilled.
         var pinger = Client(port: 40_001, address: "203.0.113.30")
         let binding = pinger.message(.binding, signed: false)
         let answer = try #require(pinger.send(binding, to: &core).1)
         #expect(answer.xorAddress() == pinger.tuple.client)
         let flood = (0..<40).compactMap { _ in pinger.send(binding, to: &core).1 }
-        let (bytesIn, bytesOut) = (41 * binding.bytes.count, (flood.count + 1) * answer.bytes.count)
-        #expect(flood.count < 40 && bytesOut <= bytesIn + 8 * answer.bytes.count)
+        #expect(flood.count < 40 && (flood.count + 1) * answer.bytes.count <= 41 * binding.bytes.count + 8 * answer.bytes.count)
         pinger.now += .seconds(1)
         #expect(pinger.send(binding, to: &core).1 != nil)
         // Over TCP a source address is proven by the handshake: no limit.
-        var tcp = Client(port: 40_002)
+        var tcp = Client(port: 40_002, address: "203.0.113.31")
         tcp.tuple.transport = .tcp
-        #expect(tcp.send(binding, to: &core).1 != nil)
+        #expect((0..<20).allSatisfy { _ in tcp.send(binding, to: &core).1 != nil })
+    }
+
+    @Test func theServersOwnSocketsAreNoPeersWhateverTheFormOrThePermission() throws {
+        var core = Self.core()
+        core.addOwnListeners([AddressPolicy.Endpoint(address: Self.server.address, port: Self.server.port)])
+        var client = Client()
+        _ = client.allocate(on: &core) { $0.append(.lifetime, uint32: 3_600) }
+        let id = try #require(core.allocation(client.tuple)?.id)
+        // A permission is for an address (its port is not judged): the server's public address may have one.
+        let elsewhere = STUNTransportAddress(address: Self.server.address, port: 1)
+        var (_, response) = client.send(client.message(.createPermission) { $0.append(.xorPeerAddress, xorAddress: elsewhere) },
+                                        to: &core)
+        #expect(response?.type.messageClass == .successResponse)
+        // But nothing is sent to its listener through it, by indication or channel, in any spelling of the address.
+        let nat64 = STUNTransportAddress(address: IPAddress("64:ff9b::c000:201")!, port: Self.server.port)
+        for target in [Self.server, nat64] {
+            let send = client.message(.send, .indication, signed: false) {
+                $0.append(.xorPeerAddress, xorAddress: target)
+                $0.append(.data, Array("INVITE".utf8))
+            }
+            #expect(core.handle(send, on: client.tuple, now: client.now, epochSeconds: client.epochSeconds).outcome.isNone,
+                    "\(target)")
+        }
+        (_, response) = client.send(client.message(.channelBind) {
+            $0.append(.channelNumber, TURNChannelNumber(rawValue: 0x4000)!.attributeValue)
+            $0.append(.xorPeerAddress, xorAddress: Self.server)
+        }, to: &core)
+        #expect(response?.errorCode == .forbidden)
+        // IPv4 translated forms of loopback and the local-use NAT64 prefix are refused as peers.
+        for text in ["::ffff:0:7f00:1", "64:ff9b:1::7f00:1", "64:ff9b::a9fe:a9fe"] {
+            (_, response) = client.send(client.message(.createPermission) {
+                $0.append(.xorPeerAddress, xorAddress: STUNTransportAddress(address: IPAddress(text)!, port: 80))
+            }, to: &core)
+            #expect(response?.errorCode != nil, "\(text)")
+        }
+        _ = id
+    }
+
+    @Test func restUsernamesBoundTheAllocationsLifetimeAndAClosedClientLeavesNothingPending() throws {
+        let rest = TURNRESTCredentials(secrets: [Array("a secret of enough length".utf8)])
+        var core = Self.core(credentials: rest)
+        var client = Client()
+        (client.username, client.password) = try #require(rest.credentials(user: "carol", ttlSeconds: 100, epochSeconds: Self.epoch))
+        let granted = client.allocate(on: &core) { $0.append(.lifetime, uint32: 3_600) }
+        #expect(granted?.uint32(.lifetime) == 100)
+        // An Allocate whose client goes while its sockets are bound: nothing stays, not even its quota.
+        var leaving = Client(port: 40_001)
+        (leaving.username, leaving.password) = (client.username, client.password)
+        leaving.send(leaving.message(.allocate, signed: false), to: &core)
+        let (reply, _) = leaving.send(leaving.message(.allocate) { $0.append(.requestedTransport, [17, 0, 0, 0]) }, to: &core)
+        guard case .allocate(let plan) = reply.outcome else { Issue.record("no plan"); return }
+        #expect(core.close(leaving.tuple, now: leaving.now) == nil)
+        #expect(core.allocationBound(plan, now: leaving.now) == nil && core.allocationCount == 1)
+        // A Data indication too large for STUN's 16-bit length is not made.
+        let v6 = STUNTransportAddress(address: IPAddress("2001:db8::9")!, port: 9)
+        #expect(TURNServerCore.dataIndication(from: v6, payload: [UInt8](repeating: 0, count: 65_510)) == nil)
+        #expect(TURNServerCore.dataIndication(from: v6, payload: [UInt8](repeating: 0, count: TURNServerCore.maxIndicationPayload)) != nil)
     }
 }
 
