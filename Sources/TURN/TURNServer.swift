@@ -53,6 +53,8 @@ public struct TURNAllocationPlan: Sendable, Hashable {
     public let tuple: TURNFiveTuple
     public let relayed: [STUNTransportAddress]
     public let dontFragment: Bool
+    /// EVEN-PORT asked for even ports.
+    public var even = false
 }
 
 /// What to do with what a client sent.
@@ -113,7 +115,11 @@ public struct TURNServerCore: Sendable {
         let lifetime: Int
         let additionalFamilyRefused: Bool
         let reservation: UInt64?
+        var attempts = 1
     }
+
+    /// Ports another process held when the I/O layer tried them: left alone for a minute.
+    private var blockedPorts: [(family: TURNAddressFamily, port: UInt16, until: Duration)] = []
 
     /// The peer policy is given the relay's own addresses and `relayPorts`: no peer may be one of its sockets.
     public init(configuration: TURNConfiguration, credentials: any TURNCredentialSource, nonceSecret: SymmetricKey,
@@ -416,7 +422,8 @@ public struct TURNServerCore: Sendable {
             token = fresh
         }
         let lifetime = self.lifetime(requested: request.uint32(.lifetime), username: who.username, epochSeconds: epochSeconds)
-        let plan = TURNAllocationPlan(tuple: tuple, relayed: relayed, dontFragment: request.has(.dontFragment))
+        let plan = TURNAllocationPlan(tuple: tuple, relayed: relayed, dontFragment: request.has(.dontFragment),
+                                      even: evenPort != nil)
         pending[tuple] = PendingAllocate(plan: plan, request: request, username: who.username, key: who.key,
                                          sha256: who.sha256, lifetime: lifetime,
                                          additionalFamilyRefused: additionalFamilyRefused, reservation: token)
@@ -478,10 +485,41 @@ public struct TURNServerCore: Sendable {
         return (id, response)
     }
 
+    /// Some of `plan`'s ports could not be bound (another process holds them): those stay out of use for a minute,
+    /// the others go back, and the Allocate gets other ports (three tries in all; then 508).
+    public mutating func rebind(_ plan: TURNAllocationPlan, unavailable: [STUNTransportAddress], now: Duration) -> TURNOutcome {
+        guard var waiting = pending[plan.tuple], waiting.plan == plan, waiting.reservation == nil, waiting.attempts < 3 else {
+            return allocationFailed(plan).map { .respond($0) } ?? .none
+        }
+        for address in unavailable where blockedPorts.count < 4_096 {
+            blockedPorts.append((TURNAddressFamily(of: address.address), address.port, now + .seconds(60)))
+        }
+        releasePorts(plan.relayed.filter { !unavailable.contains($0) })
+        var relayed: [STUNTransportAddress] = []
+        for address in plan.relayed {
+            guard let port = takePort(TURNAddressFamily(of: address.address), even: plan.even, alsoNext: false) else {
+                releasePorts(relayed)
+                pending[plan.tuple] = waiting
+                return allocationFailed(plan).map { .respond($0) } ?? .none
+            }
+            relayed.append(STUNTransportAddress(address: address.address, port: port))
+        }
+        let next = TURNAllocationPlan(tuple: plan.tuple, relayed: relayed, dontFragment: plan.dontFragment, even: plan.even)
+        waiting.attempts += 1
+        waiting = PendingAllocate(plan: next, request: waiting.request, username: waiting.username, key: waiting.key,
+                                  sha256: waiting.sha256, lifetime: waiting.lifetime,
+                                  additionalFamilyRefused: waiting.additionalFamilyRefused, reservation: nil,
+                                  attempts: waiting.attempts)
+        pending[plan.tuple] = waiting
+        return .allocate(next)
+    }
+
     /// The I/O layer could not bind `plan`'s sockets: the client gets 508 and the ports go back.
     public mutating func allocationFailed(_ plan: TURNAllocationPlan) -> [UInt8]? {
         guard let pending = pending.removeValue(forKey: plan.tuple) else { return nil }
-        releasePorts(plan.relayed)
+        releasePorts(plan.relayed.filter { address in
+            !blockedPorts.contains { $0.port == address.port && $0.family == TURNAddressFamily(of: address.address) }
+        })
         if let token = pending.reservation, let reserved = reservations.removeValue(forKey: token) {
             portsInUse[.ipv4]?.remove(reserved.port)
         }
@@ -612,21 +650,17 @@ public struct TURNServerCore: Sendable {
     /// binding, or over the allocation's bandwidth): dropped.
     public mutating func channelData(_ channel: TURNChannelNumber, length: Int, on tuple: TURNFiveTuple,
                                      now: Duration) -> (allocation: UInt32, peer: STUNTransportAddress)? {
-        guard let allocation = allocations[tuple], let peer = allocation.peer(on: channel, now: now),
-            take(length, toPeers: true, tuple: tuple, now: now)
-        else { return nil }
-        return (allocation.id, peer)
+        // One in-place access (no copy of the allocation): the hot path of every relayed packet.
+        allocations[tuple]?.forward(on: channel, length: length, now: now)
     }
 
     /// Data a peer sent to an allocation's relayed address: where it goes, or nil (no permission for the peer's
     /// address, or over the allocation's bandwidth): dropped.
     public mutating func fromPeer(_ peer: STUNTransportAddress, to allocationID: UInt32, length: Int,
                                   now: Duration) -> TURNDelivery? {
-        guard let tuple = tupleOfID[allocationID], let allocation = allocations[tuple],
-            allocation.permits(peer.address, now: now), take(length, toPeers: false, tuple: tuple, now: now)
+        guard let tuple = tupleOfID[allocationID], let channel = allocations[tuple]?.receive(from: peer, length: length, now: now)
         else { return nil }
-        if let channel = allocation.channel(for: peer, now: now) { return .channel(channel, client: tuple) }
-        return .indication(client: tuple)
+        return channel.map { .channel($0, client: tuple) } ?? .indication(client: tuple)
     }
 
     /// Counts `bytes` against the allocation's bandwidth in place (a packet's hot path: no copy of the allocation).
@@ -666,6 +700,8 @@ public struct TURNServerCore: Sendable {
             reservations[token] = nil
             portsInUse[.ipv4]?.remove(reserved.port)
         }
+        for blocked in blockedPorts where blocked.until <= now { portsInUse[blocked.family]?.remove(blocked.port) }
+        blockedPorts.removeAll { $0.until <= now }
         return ended
     }
 

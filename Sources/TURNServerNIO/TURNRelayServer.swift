@@ -99,6 +99,18 @@ public final class TURNRelayServer: @unchecked Sendable {
     }
 
     private var now: Duration { clock.now - origin }
+
+    /// Datagrams read from a UDP listener in one system call, and the largest one taken (TURN over UDP carries
+    /// media; a bigger datagram is IP-fragmented anyway and dropped here).
+    static let listenerBatch = 16
+    static let largestClientDatagram = 4_096
+    /// The largest datagram taken from a peer on a relay socket (as the media relay's).
+    static let largestPeerDatagram = 2_048
+    /// A UDP listener's socket buffers.
+    static let listenerBuffer = 4 * 1_024 * 1_024
+    /// UDP listeners with answers written but not yet flushed (flushed once per event loop pass: sendmmsg).
+    private var unflushed: [Channel] = []
+    private var flushScheduled = false
     private var epochSeconds: Int64 { Int64(Date().timeIntervalSince1970) }
 
     // MARK: - Start and stop
@@ -111,15 +123,24 @@ public final class TURNRelayServer: @unchecked Sendable {
             switch listener.transport {
             case .udp:
                 let handler = DatagramListenerHandler(server: self)
+                // recvmmsg: up to 16 datagrams a system call, each up to 4 KiB (a larger one is dropped).
                 let channel = try await DatagramBootstrap(group: loop)
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                    .channelOption(.datagramVectorReadMessageCount, value: Self.listenerBatch)
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
+                        capacity: Self.listenerBatch * (Self.largestClientDatagram + 1)))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(handler)
                         }
                     }
                     .bind(host: host, port: Int(listener.port)).get()
+                // Every client's media arrives on this one socket in 20 ms bursts: a receive buffer of 4 MiB (the
+                // system's limit decides; with CAP_NET_ADMIN, beyond it) rides them out instead of dropping.
+                try? await channel.setOption(.socketOption(.so_rcvbuf), value: Self.listenerBuffer)
+                try? await channel.setOption(ChannelOptions.socket(.init(SOL_SOCKET), .init(SO_RCVBUFFORCE)),
+                                             value: Self.listenerBuffer)
+                try? await channel.setOption(.socketOption(.so_sndbuf), value: Self.listenerBuffer)
                 let port = UInt16(channel.localAddress?.port ?? Int(listener.port))
                 let local = STUNTransportAddress(address: listener.address, port: port)
                 try await loop.submit {
@@ -207,7 +228,10 @@ public final class TURNRelayServer: @unchecked Sendable {
     }
 
     fileprivate func datagram(_ buffer: ByteBuffer, from remote: SocketAddress, listener local: STUNTransportAddress) {
-        guard let client = STUNTransportAddress(remote) else { return }
+        guard buffer.readableBytes <= Self.largestClientDatagram, let client = STUNTransportAddress(remote) else {
+            dropped.increment()
+            return
+        }
         fromClient(buffer, tuple: TURNFiveTuple(client: client, server: local, transport: .udp))
     }
 
@@ -261,8 +285,11 @@ public final class TURNRelayServer: @unchecked Sendable {
     private func bindRelays(_ plan: TURNAllocationPlan) {
         let handlers = plan.relayed.map { _ in RelayHandler(server: self) }
         let binds = zip(plan.relayed, handlers).map { address, handler in
+            // One datagram a wake-up: a peer's media comes a packet at a time, and a second read would only find
+            // nothing (a wasted system call per packet).
             var bootstrap = DatagramBootstrap(group: loop)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                .channelOption(.maxMessagesPerRead, value: 1)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.largestPeerDatagram + 1))
             // DONT-FRAGMENT (RFC 8656 §7.2): the relay socket sets DF (IPv4), or does not fragment (IPv6).
             if plan.dontFragment, address.address.isIPv4 {
                 bootstrap = bootstrap.channelOption(
@@ -283,9 +310,21 @@ public final class TURNRelayServer: @unchecked Sendable {
             // A stream client that went while the sockets were bound has no allocation to come back to.
             let clientGone = plan.tuple.transport != .udp && self.streams[plan.tuple] == nil
             if clientGone { _ = self.core.close(plan.tuple, now: self.now) }
-            guard !self.stopped, !clientGone, channels.count == results.count,
-                let (id, response) = self.core.allocationBound(plan, now: self.now)
-            else {
+            if !self.stopped, !clientGone, channels.count < results.count {
+                // A port another process holds: the core picks others (a few times) or answers 508.
+                for channel in channels { channel.close(promise: nil) }
+                let unavailable = zip(plan.relayed, results).compactMap { address, result -> STUNTransportAddress? in
+                    if case .failure = result { return address }
+                    return nil
+                }
+                switch self.core.rebind(plan, unavailable: unavailable, now: self.now) {
+                case .allocate(let next): self.bindRelays(next)
+                case .respond(let response): self.toClient(ByteBuffer(bytes: response), tuple: plan.tuple)
+                default: break
+                }
+                return
+            }
+            guard !self.stopped, !clientGone, let (id, response) = self.core.allocationBound(plan, now: self.now) else {
                 for channel in channels { channel.close(promise: nil) }
                 if let response = self.core.allocationFailed(plan) { self.toClient(ByteBuffer(bytes: response), tuple: plan.tuple) }
                 return
@@ -310,8 +349,18 @@ public final class TURNRelayServer: @unchecked Sendable {
     private func toClient(_ buffer: ByteBuffer, tuple: TURNFiveTuple) {
         switch tuple.transport {
         case .udp:
-            datagramListeners[tuple.server]?.writeAndFlush(
-                AddressedEnvelope(remoteAddress: tuple.client.socketAddress, data: buffer), promise: nil)
+            guard let listener = datagramListeners[tuple.server] else { return }
+            listener.write(AddressedEnvelope(remoteAddress: tuple.client.socketAddress, data: buffer), promise: nil)
+            if !unflushed.contains(where: { $0 === listener }) { unflushed.append(listener) }
+            if !flushScheduled {
+                flushScheduled = true
+                // After this pass's reads: what piled up goes out in one sendmmsg.
+                loop.execute {
+                    self.flushScheduled = false
+                    for channel in self.unflushed { channel.flush() }
+                    self.unflushed.removeAll(keepingCapacity: true)
+                }
+            }
         case .tcp, .tls:
             // A client that does not read gets nothing more once its write buffer is full (the water marks):
             // dropped and counted, never queued without end.
@@ -327,8 +376,11 @@ public final class TURNRelayServer: @unchecked Sendable {
     // MARK: - From peers
 
     fileprivate func fromPeer(_ buffer: ByteBuffer, from remote: SocketAddress, allocation: UInt32) {
-        guard let peer = STUNTransportAddress(remote) else { return }
         let length = buffer.readableBytes
+        guard length <= Self.largestPeerDatagram, let peer = STUNTransportAddress(remote) else {
+            dropped.increment()
+            return
+        }
         switch core.fromPeer(peer, to: allocation, length: length, now: now) {
         case nil:
             dropped.increment()

@@ -147,6 +147,27 @@ struct ConfigurationLint {
                     "list only the hosts (a /32 or /128) that serve certificates, or empty it")
             }
         }
+        if let turn = file.turn, turn.listen?.isEmpty == false {
+            if let secret = turn.restSecretFile { checkSecret(secret, "turn.rest_secret_file", add) }
+            if turn.limitAmplification == false {
+                add("turn-amplification", .medium, "turn.limit_amplification",
+                    "unauthenticated STUN and TURN answers over UDP may be larger than what forged sources send: the "
+                        + "server can be used to reflect floods",
+                    "remove limit_amplification = false")
+            }
+            if let peers = turn.allowedPeers, !peers.isEmpty {
+                add("turn-private-peers", .low, "turn.allowed_peers",
+                    "TURN clients can reach \(peers.joined(separator: ", ")) through the relay: any hosts there are exposed "
+                        + "to everyone with TURN credentials",
+                    "list only the media servers (a /32 or /128) that clients must reach, or empty it")
+            }
+            if !(turn.listen ?? []).contains(where: { $0.lowercased().hasPrefix("tls:") }) {
+                add("turn-no-tls", .low, "turn.listen",
+                    "TURN runs over UDP and TCP only: networks that allow only HTTPS-like traffic leave clients without "
+                        + "a relay, and usernames cross in clear",
+                    "add a tls:ADDRESS:5349 (or :443) listener")
+            }
+        }
         if let admin = try? AdminListenSettings.make(file: file.admin, commandLine: nil) {
             if !admin.tls {
                 add("admin-plain-http", .low, "admin.tls",

@@ -114,7 +114,14 @@ import Testing
                 target = "udp:127.0.0.1:9060"
                 [[siem]]
                 target = "udp:127.0.0.1:514"
+                [turn]
+                listen = ["udp:127.0.0.1:3478"]
+                allowed_peers = ["10.0.0.0/8"]
+                limit_amplification = false
+                rest_secret_file = "\(directory)/turn.secret"
                 """.write(toFile: config, atomically: true, encoding: .utf8)
+            try "a-turn-secret-of-some-length\n".write(toFile: directory + "/turn.secret", atomically: true, encoding: .utf8)
+            chmod(directory + "/turn.secret", 0o644)
             try "from-a-file\n".write(toFile: directory + "/backup.password", atomically: true, encoding: .utf8)
             chmod(directory + "/backup.password", 0o644)
             let stir = try RampartProcess.run(["stir", "ca", "init", "--out", directory + "/sti"])
@@ -133,12 +140,14 @@ import Testing
                                    ("siem-unencrypted", "low"), ("secret-readable-by-others", "critical"),
                                    ("certificate-expiring", "high"), ("certificate-weak-key", "high"),
                                    ("certificate-sha1", "high"), ("md5-digest", "low"), ("admin-off-loopback", "low"),
-                                   ("trunk-identity-unverified", "medium"), ("stir-x5u-private-networks", "low")] {
+                                   ("trunk-identity-unverified", "medium"), ("stir-x5u-private-networks", "low"),
+                                   ("turn-amplification", "medium"), ("turn-private-peers", "low"), ("turn-no-tls", "low")] {
                 #expect(ids[id]?["severity"] as? String == severity, "\(id): \(ids[id] ?? [:])")
                 #expect(!(ids[id]?["fix"] as? String ?? "").isEmpty && !(ids[id]?["setting"] as? String ?? "").isEmpty)
             }
             let readable = findings.filter { $0["id"] as? String == "secret-readable-by-others" }.compactMap { $0["setting"] as? String }
-            #expect(Set(readable) == [data + "/audit.key", "trunks.backup.password_file", "stir.key_file"], "\(readable)")
+            #expect(Set(readable) == [data + "/audit.key", "trunks.backup.password_file", "stir.key_file",
+                                      "turn.rest_secret_file"], "\(readable)")
             #expect(!findings.contains { $0["setting"] as? String == "trunks.backup.password" }, "a file is the fix")
             // Worst first in the text form, and the failure threshold moves with --fail-on.
             let text = try RampartProcess.run(["lint", "--config", config, "--data-dir", data])
@@ -146,6 +155,7 @@ import Testing
             chmod(data + "/audit.key", 0o600)
             chmod(directory + "/backup.password", 0o600)
             chmod(directory + "/stir.key", 0o600)
+            chmod(directory + "/turn.secret", 0o600)
             #expect(try RampartProcess.run(["lint", "--config", config, "--data-dir", data, "--fail-on", "critical"])
                 .status == 0, "the key and the password file owner-only: nothing critical left")
             // The edge reads the password file; a trunk cannot have both, nor a file that is not there.

@@ -387,6 +387,33 @@ import TURN
         #expect(third.allocate(on: &core) { $0.append(.reservationToken, token) }?.errorCode == .insufficientCapacity)
     }
 
+    @Test func portsAnotherProcessHoldsAreAvoidedThenRefused() throws {
+        var core = Self.core()
+        var client = Client()
+        client.send(client.message(.allocate, signed: false), to: &core)
+        let (reply, _) = client.send(client.message(.allocate) { $0.append(.requestedTransport, [17, 0, 0, 0]) }, to: &core)
+        guard case .allocate(var plan) = reply.outcome else { Issue.record("no plan"); return }
+        var tried: Set<UInt16> = [plan.relayed[0].port]
+        // Twice the port is taken elsewhere: other ports are planned.
+        for _ in 0..<2 {
+            guard case .allocate(let next) = core.rebind(plan, unavailable: plan.relayed, now: client.now) else {
+                Issue.record("no new plan"); return
+            }
+            #expect(!tried.contains(next.relayed[0].port))
+            tried.insert(next.relayed[0].port)
+            plan = next
+        }
+        // The third time the client gets 508, signed.
+        guard case .respond(let bytes) = core.rebind(plan, unavailable: plan.relayed, now: client.now) else {
+            Issue.record("no answer"); return
+        }
+        let refused = try STUNMessage(parsing: bytes)
+        #expect(refused.errorCode == .insufficientCapacity && refused.checkIntegrity(key: client.key) == .holds(sha256: true))
+        // A port held elsewhere is left alone for a minute, then planned again.
+        #expect(core.allocationCount == 0)
+        _ = core.expire(now: client.now + .seconds(61))
+    }
+
     @Test func quotasAndBandwidth() throws {
         var limits = TURNLimits()
         limits.allocationsPerSource = 2
