@@ -60,7 +60,7 @@ let package = Package(
             "SDP", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
         // STUN (RFC 8489) messages, integrity, fingerprint and long-term credentials; TURN builds on it.
-        .target(name: "STUN", dependencies: ["SecurityPolicy", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "STUN", dependencies: ["SecurityPolicy", "SIPAuth", .product(name: "Crypto", package: "swift-crypto")]),
         // TURN (RFC 8656) without I/O: allocations, permissions, channels, credentials and limits.
         .target(name: "TURN", dependencies: ["STUN", "SecurityPolicy", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Pcap"),

@@ -1,4 +1,5 @@
 import Crypto
+import SIPAuth
 
 /// The key MESSAGE-INTEGRITY and MESSAGE-INTEGRITY-SHA256 are computed with (RFC 8489 §9.1.1, §9.2.2): the
 /// short-term password itself, or for long-term credentials the hash of `username:realm:password` under the
@@ -55,12 +56,12 @@ extension STUNMessage {
             var mac = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
             Self.authenticate(&mac, bytes, upTo: offset, attributeLength: length)
             let computed = Array(mac.finalize()).prefix(length)
-            return Self.constantTimeEqual(computed, bytes[(offset + 4)..<(offset + 4 + length)]) ? .holds(sha256: true) : .fails
+            return constantTimeEquals(computed, bytes[(offset + 4)..<(offset + 4 + length)]) ? .holds(sha256: true) : .fails
         }
         if let offset = integrityOffset {
             var mac = HMAC<Insecure.SHA1>(key: SymmetricKey(data: key.bytes))
             Self.authenticate(&mac, bytes, upTo: offset, attributeLength: 20)
-            return Self.constantTimeEqual(Array(mac.finalize()), bytes[(offset + 4)..<(offset + 24)])
+            return constantTimeEquals(Array(mac.finalize()), bytes[(offset + 4)..<(offset + 24)])
                 ? .holds(sha256: false) : .fails
         }
         return .absent
@@ -77,12 +78,6 @@ extension STUNMessage {
         mac.update(data: bytes[20..<offset])
     }
 
-    static func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for (x, y) in zip(a, b) { difference |= x ^ y }
-        return difference == 0
-    }
 }
 
 /// Writes a STUN message: header, attributes (padded with zeros), then optionally MESSAGE-INTEGRITY,

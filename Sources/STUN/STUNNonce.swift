@@ -1,4 +1,5 @@
 import Crypto
+import SIPAuth
 import Foundation
 
 /// The security features a server announces at the start of its NONCE (RFC 8489 §9.2: the cookie `obMatJos2` and
@@ -62,7 +63,7 @@ public struct STUNNonceIssuer: Sendable {
         }
         let expiry = expiryBytes.reduce(Int64(0)) { $0 << 8 | Int64($1) }
         let expected = Array(tag(body, source).utf8)
-        guard STUNMessage.constantTimeEqual(expected, characters[(prefix.utf8.count + 6)...]) else { return false }
+        guard constantTimeEquals(expected, characters[(prefix.utf8.count + 6)...]) else { return false }
         return now <= expiry && expiry - now <= lifetimeSeconds
     }
 

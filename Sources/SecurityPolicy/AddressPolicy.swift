@@ -138,15 +138,11 @@ public struct AddressPolicy: Sendable, Hashable {
         let high = address.high, low = address.low
         if high == 0, low == 0 { return .unspecified }
         if high == 0, low == 1 { return .loopback }
-        // SIIT's IPv4-translated form (::ffff:0:a.b.c.d, RFC 2765): the IPv4 address it reaches.
+        // NAT64's well-known prefix (64:ff9b::/96, RFC 6052) and SIIT's IPv4-translated form (::ffff:0:a.b.c.d,
+        // RFC 2765): judged as the IPv4 address they reach.
         if let translated = address.translatedIPv4 { return classify(translated) }
         // IPv4-compatible (::a.b.c.d, deprecated by RFC 4291 §2.5.5.1): no one sends to it.
         if high == 0, low >> 32 == 0 { return .reserved }
-        // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): judged as the IPv4 address it reaches.
-        if high == 0x0064_FF9B_0000_0000, low >> 32 == 0 {
-            let embedded = classify(ipv4: UInt32(truncatingIfNeeded: low))
-            return embedded == .global ? .global : embedded
-        }
         // The local-use NAT64 prefix (64:ff9b:1::/48, RFC 8215) embeds IPv4 where the operator chose: nobody's
         // peer is there.
         if high >> 16 == 0x0064_FF9B_0001 { return .reserved }

@@ -123,22 +123,15 @@ public struct TURNAllocation: Sendable {
     mutating func forward(on channel: TURNChannelNumber, length: Int, now: Duration)
         -> (allocation: UInt32, peer: STUNTransportAddress)?
     {
-        guard let binding = channels[channel], now < binding.expires, consume(length, toPeers: true, now: now) else {
-            return nil
-        }
-        return (id, binding.peer)
+        guard let peer = peer(on: channel, now: now), consume(length, toPeers: true, now: now) else { return nil }
+        return (id, peer)
     }
 
     /// Data from `peer`: nil when it has no permission or the bandwidth is spent; else the channel bound to it, if any
     /// (`.some(nil)`: send it as a Data indication).
     mutating func receive(from peer: STUNTransportAddress, length: Int, now: Duration) -> TURNChannelNumber?? {
-        guard let until = permissions[peer.address], now < until, consume(length, toPeers: false, now: now) else {
-            return nil
-        }
-        guard let channel = channelOfPeer[peer], let binding = channels[channel], now < binding.expires else {
-            return .some(nil)
-        }
-        return .some(channel)
+        guard permits(peer.address, now: now), consume(length, toPeers: false, now: now) else { return nil }
+        return .some(channel(for: peer, now: now))
     }
 
     /// Remembers a peer address for the session record (a count: at most 1,024 are kept).

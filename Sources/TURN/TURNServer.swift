@@ -175,7 +175,7 @@ public struct TURNServerCore: Sendable {
             }
             var builder = STUNMessageBuilder.response(to: request)
             builder.append(.xorMappedAddress, xorAddress: tuple.client)
-            return unauthenticated(finish(builder, request, key: nil), to: tuple, now: now, binding: true)
+            return unauthenticated(finish(builder, request, key: nil), to: tuple, now: now)
         case (.indication, .send):
             return TURNReply(outcome: send(request, on: tuple, now: now))
         case (.indication, _), (.successResponse, _), (.errorResponse, _):
@@ -224,8 +224,7 @@ public struct TURNServerCore: Sendable {
     /// request (XOR-MAPPED-ADDRESS alone is 12 bytes), and a browser's first Allocate (about 30 bytes) should not wait
     /// for three retransmissions for its challenge. What a forged address can draw is then a few hundred bytes a
     /// second, which makes no flood.
-    private mutating func unauthenticated(_ response: [UInt8], to tuple: TURNFiveTuple, now: Duration,
-                                          binding: Bool = false) -> TURNReply {
+    private mutating func unauthenticated(_ response: [UInt8], to tuple: TURNFiveTuple, now: Duration) -> TURNReply {
         guard configuration.limitAmplification, tuple.transport == .udp else { return TURNReply(outcome: .respond(response)) }
         guard credit.spend(response.count, for: tuple.client, now: now) || credit.allowance(for: tuple.client, now: now)
         else {
@@ -740,23 +739,23 @@ struct AmplificationCredit: Sendable {
 
     private var balances: [IPAddress: (bytes: Int, seen: Duration)] = [:]
     /// Answers beyond the credit: a token bucket per source address (4 a second, 8 at once).
-    private var bindings: [IPAddress: (tokens: Double, last: Duration)] = [:]
-    static let bindingsPerSecond = 4.0
-    static let bindingBurst = 8.0
+    private var allowances: [IPAddress: (tokens: Double, last: Duration)] = [:]
+    static let allowancePerSecond = 4.0
+    static let allowanceBurst = 8.0
 
     mutating func allowance(for source: STUNTransportAddress, now: Duration) -> Bool {
         let key = source.address
-        if bindings[key] == nil, bindings.count >= Self.maxSources { forget(before: now) }
+        if allowances[key] == nil, allowances.count >= Self.maxSources { forget(before: now) }
         // Still full of live entries (forged sources): start over rather than refuse every new client.
-        if bindings[key] == nil, bindings.count >= Self.maxSources { bindings.removeAll(keepingCapacity: true) }
-        let (tokens, last) = bindings[key] ?? (Self.bindingBurst, now)
+        if allowances[key] == nil, allowances.count >= Self.maxSources { allowances.removeAll(keepingCapacity: true) }
+        let (tokens, last) = allowances[key] ?? (Self.allowanceBurst, now)
         let elapsed = Double((now - last).components.seconds) + Double((now - last).components.attoseconds) / 1e18
-        let available = min(Self.bindingBurst, tokens + max(0, elapsed) * Self.bindingsPerSecond)
+        let available = min(Self.allowanceBurst, tokens + max(0, elapsed) * Self.allowancePerSecond)
         guard available >= 1 else {
-            bindings[key] = (available, now)
+            allowances[key] = (available, now)
             return false
         }
-        bindings[key] = (available - 1, now)
+        allowances[key] = (available - 1, now)
         return true
     }
 
@@ -779,6 +778,6 @@ struct AmplificationCredit: Sendable {
 
     mutating func forget(before now: Duration) {
         balances = balances.filter { now - $0.value.seen < Self.memory }
-        bindings = bindings.filter { now - $0.value.last < Self.memory }
+        allowances = allowances.filter { now - $0.value.last < Self.memory }
     }
 }

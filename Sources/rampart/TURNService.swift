@@ -1,3 +1,4 @@
+import AuditTrail
 import Crypto
 import Edge
 import Foundation
@@ -17,14 +18,11 @@ final class TURNService: Service, @unchecked Sendable {
     private let store: any Store
     private let realm: String
     private let accounts: TURNAccountDirectory
-    private let records: AsyncStream<Record>
-    private let continuation: AsyncStream<Record>.Continuation
+    /// Ended allocations' records, from the server's loop to the store.
+    private let records: AsyncStream<StoredTURNSession>
+    private let continuation: AsyncStream<StoredTURNSession>.Continuation
     private let logger: Logger
     private let onStart: @Sendable ([TURNRelayServer.Listener]) -> Void
-
-    enum Record: Sendable {
-        case session(StoredTURNSession)
-    }
 
     /// `defense` gets the security events: logged, counted, stored with their audit records, sent to the SIEM sinks
     /// (per kind and source at most once a minute: a flood of bad requests is one event).
@@ -35,7 +33,7 @@ final class TURNService: Service, @unchecked Sendable {
         self.logger = logger
         self.onStart = onStart
         accounts = TURNAccountDirectory(TURNAccounts(realm: settings.core.realm))
-        (records, continuation) = AsyncStream.makeStream(of: Record.self, bufferingPolicy: .bufferingNewest(10_000))
+        (records, continuation) = AsyncStream.makeStream(of: StoredTURNSession.self, bufferingPolicy: .bufferingNewest(10_000))
         var sources: [any TURNCredentialSource] = [accounts]
         if !settings.restSecrets.isEmpty {
             sources.append(TURNRESTCredentials(secrets: settings.restSecrets, maxTTLSeconds: settings.restMaxTTLSeconds))
@@ -61,11 +59,11 @@ final class TURNService: Service, @unchecked Sendable {
             }
         }
         configuration.sessions = { record in
-            continuation.yield(.session(StoredTURNSession(
+            continuation.yield(StoredTURNSession(
                 endedAtEpochSeconds: Int64(Date().timeIntervalSince1970), username: record.username,
                 client: "\(record.transport.rawValue):\(record.client)", peers: record.peers,
                 bytesToPeers: Int64(record.bytesToPeers), bytesToClient: Int64(record.bytesToClient),
-                packetsDropped: Int64(record.packetsDropped), seconds: Int64(record.seconds), ending: record.ending)))
+                packetsDropped: Int64(record.packetsDropped), seconds: Int64(record.seconds), ending: record.ending))
         }
         server = TURNRelayServer(configuration: configuration)
     }
@@ -95,24 +93,13 @@ final class TURNService: Service, @unchecked Sendable {
             let users = try await store.turnUsers(realm: realm)
             var directory = TURNAccounts(realm: realm)
             for user in users {
-                guard let md5 = Self.bytes(hex: user.md5KeyHex), let sha256 = Self.bytes(hex: user.sha256KeyHex) else { continue }
+                guard let md5 = AuditHex.decode(user.md5KeyHex), let sha256 = AuditHex.decode(user.sha256KeyHex) else { continue }
                 directory.users[user.username] = .init(md5: STUNKey(bytes: md5), sha256: STUNKey(bytes: sha256))
             }
             accounts.replace(directory)
         } catch {
             logger.error("cannot read TURN users", metadata: ["error": "\(error)"])
         }
-    }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 
     func run() async throws {
@@ -135,12 +122,9 @@ final class TURNService: Service, @unchecked Sendable {
 
     /// Writes the ended allocations' records.
     private func write() async {
-        for await record in records {
-            switch record {
-            case .session(let session):
-                do { try await store.appendTURNSessions([session]) } catch {
-                    logger.error("cannot store a TURN session record", metadata: ["error": "\(error)"])
-                }
+        for await session in records {
+            do { try await store.appendTURNSessions([session]) } catch {
+                logger.error("cannot store a TURN session record", metadata: ["error": "\(error)"])
             }
         }
     }

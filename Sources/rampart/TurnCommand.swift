@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditTrail
 import Crypto
 import Foundation
 import Storage
@@ -63,16 +64,12 @@ struct TurnCommand: ParsableCommand {
             else { throw UsageError(message: "a TURN user name is 1-512 bytes and not of the REST form EXPIRY:USER") }
             let password = try passwordOptions.read()
             let keys = TURNAccounts.Keys(username: name, realm: realm.realm, password: password)
-            let user = TURNUser(username: name, realm: realm.realm, md5KeyHex: keys.md5.withBytes { Self.hex($0) },
-                                sha256KeyHex: keys.sha256.withBytes { Self.hex($0) })
+            let user = TURNUser(username: name, realm: realm.realm, md5KeyHex: keys.md5.withBytes { AuditHex.encode($0) },
+                                sha256KeyHex: keys.sha256.withBytes { AuditHex.encode($0) })
             let store = try data.openStore()
             do { try await store.saveTURNUser(user) } catch { throw UsageError(message: "\(error)") }
             RunningEdge(dataDirectory: data.dataDir).storeChanged()
             print("added TURN user \(name) in realm \(realm.realm)")
-        }
-
-        static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-            bytes.map { String($0 >> 4, radix: 16) + String($0 & 0xF, radix: 16) }.joined()
         }
     }
 

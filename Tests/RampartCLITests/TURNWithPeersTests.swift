@@ -62,6 +62,13 @@ import Testing
         return (figure("tot_send_msgs"), figure("tot_recv_msgs"), result.output)
     }
 
+    /// alice asks the edge to relay three packets to `peer`:`port` (all she may do there is be refused): the output.
+    static func aliceSends(to peer: String, port: Int, edge: TURNEdge) throws -> String {
+        try Peers.run(try Peers.tool("turnutils_uclient"),
+                      ["-u", "alice", "-w", "wonderland", "-e", peer, "-r", String(port), "-p", String(edge.port), "-n", "3",
+                       "-m", "1", "-l", "100", "127.0.0.1"], seconds: 30).output
+    }
+
     @Test func coturnClientsRelayOverUDPTCPAndTLSWithLongTermAndRESTCredentials() throws {
         try withTemporaryDirectory { directory in
             let edge = try Self.start(in: directory, allowedPeers: ["127.0.0.0/8"])
@@ -125,11 +132,9 @@ import Testing
                                             seconds: 120, directory: directory)
             defer { Peers.stop(peer) }
             for target in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "192.168.1.1"] {
-                let result = try Peers.run(try Peers.tool("turnutils_uclient"),
-                                           ["-u", "alice", "-w", "wonderland", "-e", target, "-r", String(peerPort),
-                                            "-p", String(edge.port), "-n", "3", "-m", "1", "-l", "100", "127.0.0.1"], seconds: 30)
-                #expect(result.output.contains("error 403"), "\(target): \(result.output.suffix(800))")
-                #expect(!result.output.contains("tot_recv_msgs=3"), "\(target)")
+                let output = try Self.aliceSends(to: target, port: peerPort, edge: edge)
+                #expect(output.contains("error 403"), "\(target): \(output.suffix(800))")
+                #expect(!output.contains("tot_recv_msgs=3"), "\(target)")
             }
             var events = (status: Int32(0), output: "")
             for _ in 0..<20 {  // the edge stores its events every quarter second
@@ -154,17 +159,13 @@ import Testing
             _ = try Self.rampart(["turn", "user", "add", "alice", "--realm", Self.realm, "--password-stdin",
                                   "--data-dir", edge.serve.dataDir], input: "wonderland")
             for port in [edge.relayPorts.lowerBound, edge.relayPorts.upperBound, edge.port, edge.serve.ports["udp"] ?? 0] {
-                let result = try Peers.run(try Peers.tool("turnutils_uclient"),
-                                           ["-u", "alice", "-w", "wonderland", "-e", "127.0.0.1", "-r", String(port),
-                                            "-p", String(edge.port), "-n", "3", "-m", "1", "-l", "100", "127.0.0.1"], seconds: 30)
-                #expect(result.output.contains("error 403"), "port \(port): \(result.output.suffix(800))")
+                let output = try Self.aliceSends(to: "127.0.0.1", port: port, edge: edge)
+                #expect(output.contains("error 403"), "port \(port): \(output.suffix(800))")
             }
             // The carrier trusts the edge's address: no TURN client may send to it through the edge, on any port.
             for port in [trunkPort, 9] {
-                let result = try Peers.run(try Peers.tool("turnutils_uclient"),
-                                           ["-u", "alice", "-w", "wonderland", "-e", "127.0.0.3", "-r", String(port),
-                                            "-p", String(edge.port), "-n", "3", "-m", "1", "-l", "100", "127.0.0.1"], seconds: 30)
-                #expect(result.output.contains("error 403"), "trunk port \(port): \(result.output.suffix(800))")
+                let output = try Self.aliceSends(to: "127.0.0.3", port: port, edge: edge)
+                #expect(output.contains("error 403"), "trunk port \(port): \(output.suffix(800))")
             }
         }
     }
